@@ -1,0 +1,139 @@
+// What an action is and what it produces. Every action separates plan from
+// apply: MakePlan() looks at the host and says what it would change (with a
+// unified diff for file edits) without changing anything; `--dry-run` stops
+// there. Apply() then carries the plan out. The core owns everything around
+// that: parameters, timeouts, history, progress streaming, isolation.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nodeagent/host.h"
+#include "nodeagent/params.h"
+#include "nodeagent/result.h"
+
+namespace nodeagent {
+
+class KubeClient;  // nodeagent/kube.h
+
+enum class RunStatus {
+  kOk,           // nothing needed doing, or the checks passed
+  kChanged,      // the host or cluster was changed as planned
+  kFailed,       // the action failed or its checks found errors
+  kSkipped,      // not applicable now (outside the window, no trigger)
+  kInterrupted,  // the run died (crash, kill, daemon stop) before finishing
+  kRunning,      // only in history: a run that has not finished yet
+};
+const char* RunStatusName(RunStatus status);
+std::optional<RunStatus> ParseRunStatus(std::string_view name);
+
+enum class Severity { kInfo, kWarning, kError };
+const char* SeverityName(Severity severity);
+
+/// Something an action noticed: "swap is on", "PDB web has 0 allowed disruptions".
+struct Finding {
+  Severity severity = Severity::kInfo;
+  std::string subject;  // what it is about: a path, a pod, a unit
+  std::string message;
+};
+
+/// One change the action makes (in a plan: would make).
+struct Change {
+  std::string kind;         // short verb: "delete", "compress", "edit", "cordon", "evict"
+  std::string target;       // what: a path (escaped), "node/n1", "pod/ns/name"
+  std::string description;  // optional detail
+  std::string diff;         // unified diff for file edits, else empty
+  int64_t bytes = 0;        // bytes affected, when it means something
+};
+
+struct Plan {
+  std::string summary;
+  std::vector<Finding> findings;
+  std::vector<Change> changes;
+  nlohmann::json data = nlohmann::json::object();  // machine-readable detail for -o json
+};
+
+struct Outcome {
+  RunStatus status = RunStatus::kOk;
+  std::string summary;
+  std::vector<Finding> findings;
+  std::vector<Change> changes;  // what was actually changed
+  nlohmann::json data = nlohmann::json::object();
+};
+
+enum class LogLevel { kDebug, kInfo, kWarning, kError };
+
+/// Everything a running action may use. Implemented by the core; one per run.
+class ActionContext {
+ public:
+  virtual ~ActionContext() = default;
+
+  virtual Host& host() = 0;
+  virtual const Params& params() const = 0;
+  /// This node's name in the cluster (`agent.node_name`).
+  virtual const std::string& node_name() const = 0;
+  virtual const std::string& run_id() const = 0;
+  virtual bool dry_run() const = 0;
+
+  /// A log line of this run: kept in its history and streamed live.
+  virtual void Log(LogLevel level, std::string_view message) = 0;
+  /// Live progress ("scanned 120000 entries, 40000/s"). `fraction` in [0,1] or
+  /// negative when unknown. Cheap to call; rate-limited by the core.
+  virtual void Progress(std::string_view message, double fraction = -1) = 0;
+  /// True once the run should stop (timeout, daemon shutdown). Long loops
+  /// check it and return an Outcome saying how far they got.
+  virtual bool cancelled() const = 0;
+  /// Pointer form for Clock::SleepFor.
+  virtual const bool* cancel_flag() const = 0;
+
+  /// Persists action state (atomically, fsynced) so that the run can be
+  /// resumed after a crash or a reboot. Replaces the previous checkpoint.
+  virtual Status SaveCheckpoint(const nlohmann::json& state) = 0;
+
+  /// The Kubernetes client built from `[kubernetes]` config. Error when no
+  /// kubeconfig is usable; the pointer is owned by the context.
+  virtual Result<KubeClient*> Kube() = 0;
+
+  void Info(std::string_view m) { Log(LogLevel::kInfo, m); }
+  void Warn(std::string_view m) { Log(LogLevel::kWarning, m); }
+};
+
+/// One action instance per run, created by ActionSpec::create.
+class Action {
+ public:
+  virtual ~Action() = default;
+  /// Looks, changes nothing. An Error means the plan could not be made.
+  virtual Result<Plan> MakePlan(ActionContext& ctx) = 0;
+  /// Carries out `plan` (made by this object just before).
+  virtual Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) = 0;
+  /// Continues a run interrupted after SaveCheckpoint() (crash, reboot).
+  /// Only called when ActionSpec::resumable.
+  virtual Result<Outcome> Resume(ActionContext& ctx, const nlohmann::json& checkpoint) {
+    (void)ctx;
+    (void)checkpoint;
+    return Error(ErrorCode::kInternal, "this action cannot resume");
+  }
+};
+
+/// Describes an action: the row a plugin registers.
+struct ActionSpec {
+  std::string_view name;  // globally unique: "log-cleanup", "drain-and-reboot"
+  std::string_view description;
+  std::span<const ParamSpec> params;
+  /// Disrupts the node (drain, reboot, join): disruptive runs exclude each other.
+  bool disruptive = false;
+  /// Has Resume(); interrupted runs with a checkpoint are resumed at start.
+  bool resumable = false;
+  std::unique_ptr<Action> (*create)() = nullptr;
+  /// Optional cross-parameter checks after type validation (e.g. refusing "/"
+  /// as a cleanup root). Message names the parameter.
+  Status (*validate)(const Params& params) = nullptr;
+};
+
+}  // namespace nodeagent

@@ -1,0 +1,106 @@
+// The host seam. Every touch of the machine a plugin or the core makes (files,
+// commands, time, boot id, hostname) goes through these interfaces, so that
+// tests run against a temp root, a recording command runner and a fake clock and
+// never against the real node. Files are resolved under a root prefix
+// (`agent.root`, default "/"), the way fluent-bit takes `path.procfs`.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "nodeagent/result.h"
+
+namespace nodeagent {
+
+/// Wall and monotonic time, and sleeping. A fake clock advances on Sleep.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual std::chrono::system_clock::time_point Now() = 0;
+  virtual std::chrono::steady_clock::time_point Monotonic() = 0;
+  /// Sleeps for `d`. Returns early (false) when `cancelled` becomes true; it is
+  /// checked at least every 100 ms. `cancelled` may be null.
+  virtual bool SleepFor(std::chrono::milliseconds d, const bool* cancelled = nullptr) = 0;
+};
+
+/// Files of the host, addressed by absolute host paths ("/etc/fstab") and
+/// resolved under the root prefix. All writes that replace a file are atomic.
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  /// The root prefix, without a trailing slash ("" when the root is "/").
+  virtual const std::string& root() const = 0;
+  /// The real path of a host path: root() + path. Only for code that must use
+  /// *at() calls on a directory descriptor (the log-cleanup walker).
+  virtual std::string Resolve(std::string_view host_path) const = 0;
+
+  /// Whole file. NotFound when missing; IoError otherwise.
+  virtual Result<std::string> ReadFile(std::string_view host_path) const = 0;
+  virtual bool Exists(std::string_view host_path) const = 0;
+  /// Names in a directory (no "." or ".."), sorted.
+  virtual Result<std::vector<std::string>> ListDir(std::string_view host_path) const = 0;
+
+  /// Replaces (or creates) the file atomically: writes a temp file beside it,
+  /// fsyncs it, renames it over the target and fsyncs the directory. With
+  /// `backup_suffix` set (".nodeagent.bak"), the previous content is kept
+  /// first under path + suffix. Parent directories are created (mode 0755).
+  virtual Status WriteFileAtomic(std::string_view host_path, std::string_view content,
+                                 mode_t mode = 0644,
+                                 std::optional<std::string> backup_suffix = std::nullopt) = 0;
+  virtual Status MakeDirs(std::string_view host_path, mode_t mode = 0755) = 0;
+  /// Removes a file or an empty directory. Missing is not an error.
+  virtual Status Remove(std::string_view host_path) = 0;
+};
+
+/// A command to run: argv only, never a shell string.
+struct CommandSpec {
+  std::vector<std::string> argv;
+  /// Killed (SIGTERM, then SIGKILL after 2 s) when it runs longer. 0: no limit.
+  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  std::string stdin_data;
+  /// Added to (or overriding) the inherited environment.
+  std::map<std::string, std::string> env;
+};
+
+struct CommandResult {
+  int exit_code = -1;     // -1 when killed by a signal
+  int term_signal = 0;    // the signal that ended it, 0 if it exited
+  bool timed_out = false;
+  std::string stdout_data;
+  std::string stderr_data;
+  std::chrono::milliseconds duration{0};
+
+  bool succeeded() const { return exit_code == 0 && !timed_out; }
+};
+
+/// Runs commands. An Error means it could not be started at all (not found,
+/// not executable); a non-zero exit is a CommandResult, not an Error.
+class CommandRunner {
+ public:
+  virtual ~CommandRunner() = default;
+  virtual Result<CommandResult> Run(const CommandSpec& spec) = 0;
+};
+
+/// One handle on the whole seam, passed to plugins and core logic.
+class Host {
+ public:
+  virtual ~Host() = default;
+  virtual FileSystem& files() = 0;
+  virtual CommandRunner& commands() = 0;
+  virtual Clock& clock() = 0;
+
+  /// Contents of <root>/proc/sys/kernel/random/boot_id, trimmed.
+  virtual Result<std::string> BootId() = 0;
+  /// Contents of <root>/proc/sys/kernel/hostname, trimmed.
+  virtual Result<std::string> Hostname() = 0;
+};
+
+}  // namespace nodeagent

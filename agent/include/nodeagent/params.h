@@ -1,0 +1,76 @@
+// Typed parameters. A plugin declares each of its actions' parameters in a table
+// of ParamSpec rows (like fluent-bit's config_map); that one table drives config
+// validation (unknown keys and wrong types are errors), `agentctl describe`, the
+// man page and the docs. Actions then read validated, typed values from Params.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "nodeagent/result.h"
+
+namespace nodeagent {
+
+enum class ParamType {
+  kString,
+  kInt,
+  kBool,
+  kFloat,
+  kDuration,    // "30s", "10m", "6h", "10d", "2w", "500ms", or a bare number of seconds
+  kStringList,  // ["a", "b"]; a single string is accepted as a one-item list
+  kEnum,        // a string from `allowed`
+};
+
+const char* ParamTypeName(ParamType type);
+
+/// One row of a plugin's parameter table. Plain data, constexpr-friendly.
+struct ParamSpec {
+  std::string_view name;
+  ParamType type;
+  /// Default as a TOML value literal ("\"10d\"", "true", "[\"*.log\"]", "5"),
+  /// empty when the parameter has no default (then it is optional unless
+  /// `required`).
+  std::string_view default_value;
+  std::string_view doc;
+  /// For kEnum: the accepted values.
+  std::span<const std::string_view> allowed = {};
+  bool required = false;
+};
+
+using Duration = std::chrono::milliseconds;
+using ParamValue = std::variant<bool, int64_t, double, std::string, std::vector<std::string>, Duration>;
+
+/// Parses "10d", "1h30m", "500ms", "45" (seconds). Units: ms s m h d w.
+Result<Duration> ParseDuration(std::string_view text);
+/// "10d", "90m", "1h30m" back again (largest units first).
+std::string FormatDuration(Duration d);
+
+/// Validated parameter values of one run. Getters on a name the table does
+/// not declare, or with the wrong type, are programming errors: they abort.
+class Params {
+ public:
+  Params() = default;
+
+  bool Has(std::string_view name) const;
+  const std::string& GetString(std::string_view name) const;  // kString and kEnum
+  int64_t GetInt(std::string_view name) const;
+  bool GetBool(std::string_view name) const;
+  double GetFloat(std::string_view name) const;
+  Duration GetDuration(std::string_view name) const;
+  const std::vector<std::string>& GetList(std::string_view name) const;
+
+  void Set(std::string name, ParamValue value) { values_[std::move(name)] = std::move(value); }
+  const std::map<std::string, ParamValue, std::less<>>& values() const { return values_; }
+
+ private:
+  const ParamValue& Get(std::string_view name) const;
+  std::map<std::string, ParamValue, std::less<>> values_;
+};
+
+}  // namespace nodeagent
