@@ -1,0 +1,107 @@
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "host/fake_host.h"
+#include "host/local_file_system.h"
+#include "host/local_host.h"
+#include "host/process_command_runner.h"
+
+using namespace nodeagent;
+using namespace std::chrono_literals;
+
+TEST_CASE("LocalFileSystem resolves under the root and writes atomically with a backup") {
+  TempRoot root;
+  LocalFileSystem fs(root.path());
+  CHECK(fs.Resolve("/etc/fstab") == root.path() + "/etc/fstab");
+  root.Write("/etc/fstab", "old\n");
+  REQUIRE(fs.WriteFileAtomic("/etc/fstab", "new\n", 0644, std::string(".bak")).ok());
+  CHECK(root.Read("/etc/fstab") == "new\n");
+  CHECK(root.Read("/etc/fstab.bak") == "old\n");
+  auto names = fs.ListDir("/etc");
+  REQUIRE(names.ok());
+  CHECK(*names == std::vector<std::string>{"fstab", "fstab.bak"});  // no temp files left
+  struct stat st;
+  REQUIRE(::stat(root.Real("/etc/fstab").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0644);
+}
+
+TEST_CASE("LocalFileSystem reports missing files as NotFound with the path") {
+  TempRoot root;
+  LocalFileSystem fs(root.path());
+  auto r = fs.ReadFile("/nope");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == ErrorCode::kNotFound);
+  CHECK(r.error().message().find(root.path() + "/nope") != std::string::npos);
+  CHECK(fs.Remove("/nope").ok());
+}
+
+TEST_CASE("LocalHost reads boot id and hostname under the root") {
+  TempRoot root;
+  root.Write("/proc/sys/kernel/random/boot_id", "1234-abcd\n");
+  root.Write("/proc/sys/kernel/hostname", "Node-1\n");
+  LocalFileSystem fs(root.path());
+  FakeCommandRunner cmds;
+  FakeClock clock;
+  LocalHost host(fs, cmds, clock);
+  CHECK(*host.BootId() == "1234-abcd");
+  CHECK(*host.Hostname() == "Node-1");
+}
+
+TEST_CASE("ProcessCommandRunner captures exit code, stdout, stderr and stdin") {
+  ProcessCommandRunner runner;
+  auto r = runner.Run({{"sh", "-c", "cat; echo err >&2; exit 3"}, 10s, "hello", {}});
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 3);
+  CHECK(r->stdout_data == "hello");
+  CHECK(r->stderr_data == "err\n");
+  CHECK_FALSE(r->timed_out);
+}
+
+TEST_CASE("ProcessCommandRunner passes env and reports unknown commands") {
+  ProcessCommandRunner runner;
+  auto r = runner.Run({{"sh", "-c", "printf %s \"$NODEAGENT_X\""}, 10s, "", {{"NODEAGENT_X", "42"}}});
+  REQUIRE(r.ok());
+  CHECK(r->stdout_data == "42");
+  auto missing = runner.Run({{"no-such-command-nodeagent"}, 1s, "", {}});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("ProcessCommandRunner kills the whole process group on timeout") {
+  ProcessCommandRunner runner(200ms);
+  TempRoot root;
+  std::string marker = root.Real("/child-alive");
+  // The child ignores SIGTERM and starts a grandchild; both must die.
+  auto r = runner.Run({{"sh", "-c", "trap '' TERM; (sleep 3; touch " + marker + ") & sleep 30"}, 300ms, "", {}});
+  REQUIRE(r.ok());
+  CHECK(r->timed_out);
+  CHECK(r->term_signal == SIGKILL);
+  CHECK(r->duration < 5s);
+  ::sleep(4);
+  struct stat st;
+  CHECK(::stat(marker.c_str(), &st) != 0);  // grandchild was killed too
+}
+
+TEST_CASE("FakeCommandRunner records calls and answers by prefix") {
+  FakeCommandRunner fake;
+  CommandResult ok;
+  ok.exit_code = 0;
+  ok.stdout_data = "active";
+  fake.Answer({"systemctl", "is-active"}, ok);
+  auto r = fake.Run({{"systemctl", "is-active", "kubelet"}});
+  REQUIRE(r.ok());
+  CHECK(r->stdout_data == "active");
+  CHECK_FALSE(fake.Run({{"reboot"}}).ok());
+  CHECK(fake.call_lines() == std::vector<std::string>{"systemctl is-active kubelet", "reboot"});
+}
+
+TEST_CASE("FakeClock advances on sleep") {
+  FakeClock clock;
+  auto t0 = clock.Now();
+  CHECK(clock.SleepFor(5s, nullptr));
+  CHECK(clock.Now() - t0 == 5s);
+  bool cancelled = true;
+  CHECK_FALSE(clock.SleepFor(5s, &cancelled));
+}

@@ -1,0 +1,43 @@
+#include "host/local_host.h"
+
+#include "host/local_file_system.h"
+#include "host/process_command_runner.h"
+#include "host/system_clock.h"
+
+namespace nodeagent {
+
+std::string Trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+static Result<std::string> ReadTrimmed(FileSystem& files, std::string_view path) {
+  auto text = files.ReadFile(path);
+  if (!text) return text.error();
+  std::string v = Trim(*text);
+  if (v.empty()) return Error(ErrorCode::kInvalidArgument, files.Resolve(path) + " is empty");
+  return v;
+}
+
+Result<std::string> LocalHost::BootId() { return ReadTrimmed(files_, "/proc/sys/kernel/random/boot_id"); }
+Result<std::string> LocalHost::Hostname() { return ReadTrimmed(files_, "/proc/sys/kernel/hostname"); }
+
+struct RealHost::Parts {
+  explicit Parts(const std::string& root) : files(root), host(files, commands, clock) {}
+  LocalFileSystem files;
+  ProcessCommandRunner commands;
+  SystemClock clock;
+  LocalHost host;
+};
+
+RealHost::RealHost(const std::string& root) : parts_(std::make_unique<Parts>(root)) {}
+RealHost::~RealHost() = default;
+FileSystem& RealHost::files() { return parts_->files; }
+CommandRunner& RealHost::commands() { return parts_->commands; }
+Clock& RealHost::clock() { return parts_->clock; }
+Result<std::string> RealHost::BootId() { return parts_->host.BootId(); }
+Result<std::string> RealHost::Hostname() { return parts_->host.Hostname(); }
+
+}  // namespace nodeagent

@@ -1,0 +1,49 @@
+// Host put together from its parts: a FileSystem under the root prefix, a
+// CommandRunner and a Clock. The daemon builds one with the real parts; tests
+// build one over a temp root with FakeCommandRunner and FakeClock.
+#pragma once
+
+#include <memory>
+
+#include "nodeagent/host.h"
+
+namespace nodeagent {
+
+class LocalHost : public Host {
+ public:
+  /// Does not take ownership of the parts; they must outlive the host.
+  LocalHost(FileSystem& files, CommandRunner& commands, Clock& clock)
+      : files_(files), commands_(commands), clock_(clock) {}
+
+  FileSystem& files() override { return files_; }
+  CommandRunner& commands() override { return commands_; }
+  Clock& clock() override { return clock_; }
+  Result<std::string> BootId() override;
+  Result<std::string> Hostname() override;
+
+ private:
+  FileSystem& files_;
+  CommandRunner& commands_;
+  Clock& clock_;
+};
+
+/// The real host under `root`, owning its parts.
+class RealHost : public Host {
+ public:
+  explicit RealHost(const std::string& root);
+  ~RealHost() override;
+  FileSystem& files() override;
+  CommandRunner& commands() override;
+  Clock& clock() override;
+  Result<std::string> BootId() override;
+  Result<std::string> Hostname() override;
+
+ private:
+  struct Parts;
+  std::unique_ptr<Parts> parts_;
+};
+
+/// Trims whitespace at both ends.
+std::string Trim(std::string_view s);
+
+}  // namespace nodeagent

@@ -1,0 +1,150 @@
+#include "host/process_command_runner.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BOOST_PROCESS_USE_STD_FS 1
+#include <boost/optional.hpp>
+#include <boost/type_traits.hpp>
+// (Boost 1.81's Process v2 needs the two headers above first.)
+#include <boost/asio.hpp>
+#include <boost/process/v2.hpp>
+// Boost 1.81 forgets this file in header-only mode (process_environment::on_setup).
+#include <boost/process/v2/impl/environment.ipp>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+extern char** environ;
+
+namespace nodeagent {
+
+namespace asio = boost::asio;
+namespace bp = boost::process::v2;
+
+namespace {
+
+/// Puts the child in a new process group so a timeout can kill its children.
+struct NewProcessGroup {
+  template <typename Launcher>
+  boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*) {
+    ::setpgid(0, 0);
+    return {};
+  }
+};
+
+}  // namespace
+
+std::string FindExecutable(const std::string& name) {
+  if (name.empty()) return {};
+  if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : std::string();
+  const char* path = std::getenv("PATH");
+  std::stringstream ss(path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (dir.empty()) continue;
+    std::string candidate = dir + "/" + name;
+    struct stat st;
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+      return candidate;
+  }
+  return {};
+}
+
+Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
+  if (spec.argv.empty()) return InvalidArgument("empty command");
+  std::string exe = FindExecutable(spec.argv[0]);
+  if (exe.empty()) return NotFound("command not found or not executable: " + spec.argv[0]);
+
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : spec.env) env[k] = v;
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+
+  asio::io_context ctx;
+  asio::readable_pipe out_pipe(ctx), err_pipe(ctx);
+  asio::writable_pipe in_pipe(ctx);
+  std::vector<std::string> args(spec.argv.begin() + 1, spec.argv.end());
+  auto started = std::chrono::steady_clock::now();
+
+  boost::system::error_code launch_ec;
+  std::unique_ptr<bp::process> proc;
+  try {
+    proc = std::make_unique<bp::process>(ctx, exe, args, bp::process_stdio{in_pipe, out_pipe, err_pipe},
+                                         bp::process_environment(env_strings), NewProcessGroup{});
+  } catch (const boost::system::system_error& e) {
+    return Error(ErrorCode::kIo, "starting " + spec.argv[0] + ": " + e.code().message());
+  }
+  const pid_t pid = proc->id();
+
+  CommandResult result;
+  std::string out, err;
+  // After the command exits, its output is read to EOF; a background child
+  // still holding the pipes open gets `drain_timer` before we stop reading.
+  asio::steady_timer drain_timer(ctx);
+  int reads_open = 2;
+  bool exited = false;
+  auto read_done = [&](auto, auto) {
+    if (--reads_open == 0 && exited) drain_timer.cancel();
+  };
+  asio::async_read(out_pipe, asio::dynamic_buffer(out), read_done);
+  asio::async_read(err_pipe, asio::dynamic_buffer(err), read_done);
+  if (!spec.stdin_data.empty()) {
+    asio::async_write(in_pipe, asio::buffer(spec.stdin_data), [&](auto, auto) { in_pipe.close(); });
+  } else {
+    in_pipe.close();
+  }
+
+  asio::steady_timer timeout_timer(ctx);
+  asio::steady_timer kill_timer(ctx);
+  if (spec.timeout.count() > 0) {
+    timeout_timer.expires_after(spec.timeout);
+    timeout_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec || exited) return;
+      result.timed_out = true;
+      ::kill(-pid, SIGTERM);
+      kill_timer.expires_after(kill_grace_);
+      kill_timer.async_wait([&](boost::system::error_code ec2) {
+        if (!ec2 && !exited) ::kill(-pid, SIGKILL);
+      });
+    });
+  }
+  int native_status = 0;
+  proc->async_wait([&](boost::system::error_code ec, int) {
+    exited = true;
+    native_status = proc->native_exit_code();
+    timeout_timer.cancel();
+    kill_timer.cancel();
+    // Children of the command that kept the pipes open must not hold us.
+    if (result.timed_out) ::kill(-pid, SIGKILL);
+    if (reads_open > 0) {
+      drain_timer.expires_after(std::chrono::seconds(2));
+      drain_timer.async_wait([&](boost::system::error_code ec2) {
+        if (ec2) return;
+        boost::system::error_code ignored;
+        out_pipe.close(ignored);
+        err_pipe.close(ignored);
+      });
+    }
+  });
+  ctx.run();
+
+  if (WIFEXITED(native_status)) {
+    result.exit_code = WEXITSTATUS(native_status);
+  } else if (WIFSIGNALED(native_status)) {
+    result.exit_code = -1;
+    result.term_signal = WTERMSIG(native_status);
+  }
+  result.stdout_data = std::move(out);
+  result.stderr_data = std::move(err);
+  result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  return result;
+}
+
+}  // namespace nodeagent
