@@ -14,14 +14,15 @@ namespace {
 using std::chrono::seconds;
 
 constexpr int64_t kDay = 86'400;
-constexpr int kSearchDays = 5 * 366 + 1;
+constexpr int kSearchDays = 8 * 366 + 1;  // Feb 29 may be 8 years away (2096 -> 2104)
 
 /// One of the five cron fields: its name, bounds and optional names.
 struct Field {
   const char* name;
   int min;
   int max;
-  const char* accepted;                 // for error messages
+  const char* range;  // for error messages: "0-7 (0 and 7 are Sunday)"
+  const char* named;  // accepted names, "" when none: "JAN-DEC"
   const std::array<const char*, 12>* names;  // names[i] is value names_base + i
   int names_base;
 };
@@ -32,11 +33,11 @@ constexpr std::array<const char*, 12> kDayNames = {"SUN", "MON", "TUE", "WED", "
                                                    nullptr, nullptr, nullptr, nullptr, nullptr};
 
 const Field kFields[5] = {
-    {"minute", 0, 59, "0-59", nullptr, 0},
-    {"hour", 0, 23, "0-23", nullptr, 0},
-    {"day-of-month", 1, 31, "1-31", nullptr, 0},
-    {"month", 1, 12, "1-12 or JAN-DEC", &kMonthNames, 1},
-    {"day-of-week", 0, 7, "0-7 or SUN-SAT (0 and 7 are Sunday)", &kDayNames, 0},
+    {"minute", 0, 59, "0-59", "", nullptr, 0},
+    {"hour", 0, 23, "0-23", "", nullptr, 0},
+    {"day-of-month", 1, 31, "1-31", "", nullptr, 0},
+    {"month", 1, 12, "1-12", "JAN-DEC", &kMonthNames, 1},
+    {"day-of-week", 0, 7, "0-7 (0 and 7 are Sunday)", "SUN-SAT", &kDayNames, 0},
 };
 
 std::string Upper(std::string_view s) {
@@ -83,7 +84,7 @@ Error FieldError(const Field& f, std::string_view token, const std::string& prob
 Result<int> ParseValue(const Field& f, std::string_view token) {
   if (!token.empty() && std::all_of(token.begin(), token.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     int v = token.size() > 4 ? 100'000 : std::stoi(std::string(token));
-    if (v < f.min || v > f.max) return FieldError(f, token, std::string("out of range ") + f.accepted);
+    if (v < f.min || v > f.max) return FieldError(f, token, std::string("out of range ") + f.range);
     return v;
   }
   if (f.names != nullptr) {
@@ -92,7 +93,8 @@ Result<int> ParseValue(const Field& f, std::string_view token) {
       if ((*f.names)[i] != nullptr && up == (*f.names)[i]) return static_cast<int>(i) + f.names_base;
     }
   }
-  return FieldError(f, token, std::string("is not a valid value (expected ") + f.accepted + ")");
+  std::string expected = std::string(f.range) + (*f.named ? std::string(" or names ") + f.named : "");
+  return FieldError(f, token, "is not a valid value (expected " + expected + ")");
 }
 
 /// Parses one field into a bit set (bit n = value n).
@@ -119,6 +121,9 @@ Result<uint64_t> ParseField(const Field& f, std::string_view text) {
       lo = f.min, hi = f.max;
     } else {
       size_t dash = base.find('-');
+      if (dash == 0 || (dash != std::string_view::npos && dash + 1 == base.size())) {
+        return FieldError(f, item, "is not a valid range (expected a-b, e.g. 1-5)");
+      }
       auto a = ParseValue(f, base.substr(0, dash));
       if (!a) return a.error();
       lo = hi = *a;

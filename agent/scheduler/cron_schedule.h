@@ -51,7 +51,8 @@ class Schedule {
 
   /// The next run strictly after `after`, on a whole minute for cron schedules,
   /// evaluated in the wall time of `tz`. nullopt for @reboot, and for cron
-  /// specs that match nothing in the five years after `after` ("0 0 30 2 *").
+  /// specs that match nothing in the eight years after `after` ("0 0 30 2 *";
+  /// eight, because Feb 29 skips 2100).
   /// Intervals: last_run + k * interval for the smallest k >= 1 that lands
   /// after `after`; without a last run, the next multiple of the interval since
   /// the Unix epoch (so an untouched task has a stable, restart-proof due time).
@@ -67,7 +68,7 @@ class Schedule {
   const std::string& text() const { return text_; }
 
  private:
-  /// The first matching local minute >= `from`, or nullopt within ~5 years.
+  /// The first matching local minute >= `from`, or nullopt within 8 years.
   std::optional<LocalSeconds> NextLocalMatch(LocalSeconds from) const;
   bool DayMatches(int day_of_month, int weekday) const;
 
