@@ -1341,11 +1341,16 @@ class ServerState:
                 return dict(f)
         return None
 
-    def log_request(self, method, path, query, ua, status, t):
+    def log_request(self, method, path, query, ua, status, t, body=b"", content_type=""):
+        text = None
+        if body:
+            text = body[:65536].decode("utf-8", "replace") if "protobuf" not in content_type \
+                else base64.b64encode(body[:65536]).decode()
         with self.lock:
             self.seq += 1
             self.requests.append({"seq": self.seq, "method": method, "path": path, "query": query,
-                                  "user_agent": ua, "status": status, "time": t})
+                                  "user_agent": ua, "status": status, "time": t, "body": text,
+                                  "content_type": content_type or None})
 
 
 # ----------------------------------------------------------------------------
@@ -1379,6 +1384,7 @@ def decode_continue(tok):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    wbufsize = -1   # buffered: headers and body leave in one segment (flushed per request)
     server_version = "nodeagent-test-apiserver"
     sys_version = ""
 
@@ -1519,7 +1525,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
         finally:
             if not is_test and not logged[0]:
-                self.st.log_request(method, path, rawq, ua, self._status, t0)
+                self.st.log_request(method, path, rawq, ua, self._status, t0, body,
+                                    self.headers.get("Content-Type") or "")
             sys.stderr.write("%s %s %s %d %.1fms\n" % (
                 time.strftime("%H:%M:%S"), method, self.path[:200], self._status,
                 (time.time() - t0) * 1000))
@@ -2116,6 +2123,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for e in pending:
                 emit(*e)
             if cursor is None:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
                 return
             last_bookmark = time.monotonic()
             while True:
@@ -2189,6 +2198,7 @@ class TLSServer(http.server.ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         request.settimeout(600)
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.ssl_ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
