@@ -1,0 +1,396 @@
+#include "config/agent_config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "host/local_host.h"
+#include "nodeagent/host.h"
+
+namespace nodeagent {
+
+namespace {
+
+constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warning", "error", "critical", "off"};
+
+const ParamSpec kAgentKeys[] = {
+    {"root", ParamType::kString, "\"/\"",
+     "Root prefix under which every host file is read and written. \"/\" on a node; a temp dir in tests."},
+    {"state_dir", ParamType::kString, "\"/var/lib/nodeagent\"", "Run history, checkpoints and scheduler state."},
+    {"socket", ParamType::kString, "\"/run/nodeagent/agent.sock\"", "Control socket agentctl talks to."},
+    {"socket_group", ParamType::kString, "\"nodeagent\"",
+     "Group that may read status and history through the socket (mode 0660). Without that group: root only (0600)."},
+    {"plugin_dir", ParamType::kString, "\"/usr/lib/nodeagent/plugins\"", "Folder of native plugin modules (*.so)."},
+    {"exec_plugin_dir", ParamType::kString, "\"/etc/nodeagent/exec-plugins\"",
+     "Folder of exec plugins: NAME.toml manifests next to their executables."},
+    {"node_name", ParamType::kString, "",
+     "This node's name in the cluster. Default: the kubelet's --hostname-override, else the lowercased hostname."},
+    {"log_level", ParamType::kEnum, "\"info\"", "Log level.", kLogLevels},
+    {"timezone", ParamType::kString, "", "Time zone of schedules and windows (e.g. \"Europe/Berlin\"). Default: the host's."},
+    {"demo", ParamType::kBool, "false", "Force every run to a dry run (safe demo mode)."},
+    {"shutdown_grace", ParamType::kDuration, "\"20s\"", "On SIGTERM, how long running work gets before it is stopped."},
+    {"kill_grace", ParamType::kDuration, "\"10s\"", "Time between SIGTERM and SIGKILL when a run times out."},
+    {"allow_unsafe_plugin_owner", ParamType::kBool, "false",
+     "Load plugin files not owned by root (for tests and development only)."},
+};
+
+const ParamSpec kKubernetesKeys[] = {
+    {"kubeconfig", ParamType::kString, "",
+     "Kubeconfig file. Default: $KUBECONFIG, else /etc/nodeagent/kubeconfig; in a pod, the service account."},
+    {"context", ParamType::kString, "", "Kubeconfig context. Default: current-context."},
+    {"qps", ParamType::kFloat, "20", "Client-side request rate limit (requests per second)."},
+    {"burst", ParamType::kInt, "40", "Client-side burst above qps."},
+    {"request_timeout", ParamType::kDuration, "\"30s\"", "Timeout of one API request."},
+};
+
+const ParamSpec kHistoryKeys[] = {
+    {"max_runs", ParamType::kInt, "1000", "Runs kept in the history (oldest removed first)."},
+    {"max_age", ParamType::kDuration, "\"30d\"", "Runs older than this are removed."},
+};
+
+const ParamSpec kTaskKeys[] = {
+    {"action", ParamType::kString, "", "Action this task runs (see `agentctl list`).", {}, true},
+    {"schedule", ParamType::kString, "",
+     "When to run: cron (\"0 3 * * *\", names, ranges, steps, lists), @hourly/@daily/@weekly/@monthly/@reboot, or "
+     "\"every 6h\". Empty: on demand only."},
+    {"jitter", ParamType::kDuration, "\"0s\"", "Random delay up to this, spread per node, added to each due time."},
+    {"window", ParamType::kString, "",
+     "Maintenance window the task may only start in: \"Mon-Fri 22:00-04:00 Europe/Berlin\", \"Sat,Sun 02:00-06:00\"."},
+    {"timeout", ParamType::kDuration, "\"1h\"", "A run still going after this is killed (its whole process group)."},
+    {"enabled", ParamType::kBool, "true", "Disabled tasks are not scheduled but can be run by hand."},
+    {"catch_up", ParamType::kBool, "false", "Run once at start when a scheduled run was missed while the daemon was down."},
+    {"dry_run", ParamType::kBool, "false", "Only plan: every run of this task is a dry run."},
+};
+
+constexpr std::string_view kTaskCoreNames[] = {"action", "schedule", "jitter", "window", "timeout",
+                                               "enabled", "catch_up", "dry_run"};
+
+// Moves (not copies) nodes: toml++ keeps source positions only on moves.
+void DeepMerge(toml::table& base, toml::table&& overlay) {
+  for (auto&& [k, v] : overlay) {
+    toml::node* existing = base.get(k.str());
+    if (existing && existing->is_table() && v.is_table()) {
+      DeepMerge(*existing->as_table(), std::move(*v.as_table()));
+    } else {
+      base.insert_or_assign(k, std::move(v));
+    }
+  }
+}
+
+ConfigProblem ParseErrorProblem(const toml::parse_error& e) {
+  ConfigProblem p;
+  const auto& src = e.source();
+  if (src.path) p.file = *src.path;
+  p.line = static_cast<int>(src.begin.line);
+  p.column = static_cast<int>(src.begin.column);
+  p.message = std::string(e.description());
+  return p;
+}
+
+const toml::table* SubTable(const toml::table& t, std::string_view key, const std::string& where,
+                            std::vector<ConfigProblem>& problems) {
+  const toml::node* n = t.get(key);
+  if (!n) return nullptr;
+  if (!n->is_table()) {
+    const auto& src = n->source();
+    problems.push_back({src.path ? *src.path : "", static_cast<int>(src.begin.line),
+                        static_cast<int>(src.begin.column), where, "expected a table ([" + where + "])"});
+    return nullptr;
+  }
+  return n->as_table();
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+}  // namespace
+
+std::span<const ParamSpec> TaskCoreKeys() { return kTaskKeys; }
+std::span<const ParamSpec> AgentKeys() { return kAgentKeys; }
+std::span<const ParamSpec> KubernetesKeys() { return kKubernetesKeys; }
+std::span<const ParamSpec> HistoryKeys() { return kHistoryKeys; }
+
+RawConfig ParseConfigText(const std::string& text, const std::string& name, std::vector<ConfigProblem>& problems) {
+  auto table = std::make_shared<toml::table>();
+  RawConfig raw;
+  raw.files.push_back(name);
+  try {
+    *table = toml::parse(text, std::string_view{name});
+  } catch (const toml::parse_error& e) {
+    problems.push_back(ParseErrorProblem(e));
+  }
+  raw.table = table.get();
+  raw.table_holder = table;
+  return raw;
+}
+
+Result<RawConfig> LoadConfigFiles(const std::string& path, bool allow_missing, std::vector<ConfigProblem>& problems) {
+  namespace fs = std::filesystem;
+  auto merged = std::make_shared<toml::table>();
+  RawConfig raw;
+  std::error_code ec;
+  std::vector<std::string> files;
+  if (fs::exists(path, ec)) {
+    files.push_back(path);
+  } else if (!allow_missing) {
+    return NotFound("config file " + path + " does not exist (use --config FILE)");
+  }
+  fs::path confd = fs::path(path).parent_path() / "conf.d";
+  if (fs::is_directory(confd, ec)) {
+    std::vector<std::string> extra;
+    for (const auto& e : fs::directory_iterator(confd, ec)) {
+      if (e.path().extension() == ".toml" && e.is_regular_file(ec)) extra.push_back(e.path().string());
+    }
+    std::sort(extra.begin(), extra.end());
+    files.insert(files.end(), extra.begin(), extra.end());
+  }
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    if (!in) {
+      problems.push_back({f, 0, 0, "", "cannot read file"});
+      continue;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    try {
+      toml::table t = toml::parse(ss.str(), std::string_view{f});
+      DeepMerge(*merged, std::move(t));
+    } catch (const toml::parse_error& e) {
+      problems.push_back(ParseErrorProblem(e));
+    }
+  }
+  raw.files = files;
+  raw.table = merged.get();
+  raw.table_holder = merged;
+  return raw;
+}
+
+AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem>& problems) {
+  AgentSettings s;
+  const toml::table& root = *raw.table;
+  static const std::string_view kTop[] = {"agent", "kubernetes", "history", "tasks"};
+  std::vector<std::string> top_names(std::begin(kTop), std::end(kTop));
+  for (auto&& [k, v] : root) {
+    if (std::find(std::begin(kTop), std::end(kTop), k.str()) == std::end(kTop)) {
+      const auto& src = k.source();
+      std::string hint = Suggest(k.str(), top_names);
+      problems.push_back({src.path ? *src.path : "", static_cast<int>(src.begin.line),
+                          static_cast<int>(src.begin.column), std::string(k.str()),
+                          "unknown section; " + (hint.empty() ? "accepted: [agent] [kubernetes] [history] [tasks.NAME]" : hint)});
+    }
+  }
+  toml::table empty;
+  const toml::table* agent = SubTable(root, "agent", "agent", problems);
+  Params a = ResolveParams(kAgentKeys, agent ? *agent : empty, nullptr, "agent", {}, problems);
+  auto str = [&](const char* k, std::string& out) {
+    if (a.Has(k)) out = a.GetString(k);
+  };
+  str("root", s.root);
+  str("state_dir", s.state_dir);
+  str("socket", s.socket);
+  str("socket_group", s.socket_group);
+  str("plugin_dir", s.plugin_dir);
+  str("exec_plugin_dir", s.exec_plugin_dir);
+  str("node_name", s.node_name);
+  str("log_level", s.log_level);
+  str("timezone", s.timezone);
+  if (a.Has("demo")) s.demo = a.GetBool("demo");
+  if (a.Has("shutdown_grace")) s.shutdown_grace = a.GetDuration("shutdown_grace");
+  if (a.Has("kill_grace")) s.kill_grace = a.GetDuration("kill_grace");
+  if (a.Has("allow_unsafe_plugin_owner")) s.allow_unsafe_plugin_owner = a.GetBool("allow_unsafe_plugin_owner");
+  for (const std::string* p : {&s.root, &s.state_dir, &s.socket, &s.plugin_dir, &s.exec_plugin_dir}) {
+    if (!p->empty() && (*p)[0] != '/') {
+      const toml::node* n = agent ? agent->get(p == &s.root ? "root" : p == &s.state_dir ? "state_dir"
+                                                     : p == &s.socket ? "socket" : p == &s.plugin_dir ? "plugin_dir"
+                                                                                                      : "exec_plugin_dir")
+                                  : nullptr;
+      ConfigProblem pr{"", 0, 0, "agent", "paths must be absolute, got \"" + *p + "\""};
+      if (n) {
+        const auto& src = n->source();
+        pr.file = src.path ? *src.path : "";
+        pr.line = static_cast<int>(src.begin.line);
+        pr.column = static_cast<int>(src.begin.column);
+      }
+      problems.push_back(pr);
+    }
+  }
+
+  const toml::table* kube = SubTable(root, "kubernetes", "kubernetes", problems);
+  Params k = ResolveParams(kKubernetesKeys, kube ? *kube : empty, nullptr, "kubernetes", {}, problems);
+  if (k.Has("kubeconfig")) s.kube.kubeconfig = k.GetString("kubeconfig");
+  if (k.Has("context")) s.kube.context = k.GetString("context");
+  if (k.Has("qps")) s.kube.qps = k.GetFloat("qps");
+  if (k.Has("burst")) s.kube.burst = k.GetInt("burst");
+  if (k.Has("request_timeout")) s.kube.request_timeout = k.GetDuration("request_timeout");
+
+  const toml::table* hist = SubTable(root, "history", "history", problems);
+  Params h = ResolveParams(kHistoryKeys, hist ? *hist : empty, nullptr, "history", {}, problems);
+  if (h.Has("max_runs")) s.history_max_runs = h.GetInt("max_runs");
+  if (h.Has("max_age")) s.history_max_age = h.GetDuration("max_age");
+  return s;
+}
+
+std::string ResolveNodeName(Host& host) {
+  for (const char* f : {"/var/lib/kubelet/kubeadm-flags.env", "/etc/default/kubelet", "/etc/sysconfig/kubelet"}) {
+    auto text = host.files().ReadFile(f);
+    if (!text) continue;
+    const std::string flag = "--hostname-override";
+    size_t pos = text->find(flag);
+    if (pos == std::string::npos) continue;
+    pos += flag.size();
+    if (pos < text->size() && ((*text)[pos] == '=' || (*text)[pos] == ' ')) ++pos;
+    size_t end = text->find_first_of(" \"'\n\t", pos);
+    std::string name = text->substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (!name.empty()) return Lower(name);
+  }
+  auto hn = host.Hostname();
+  if (hn) return Lower(*hn);
+  return "localhost";
+}
+
+const toml::table* TaskTable(const RawConfig& raw, const std::string& task) {
+  const toml::table* tasks = raw.table->get_as<toml::table>("tasks");
+  if (!tasks) return nullptr;
+  return tasks->get_as<toml::table>(task);
+}
+
+Params ResolveRunParams(const ActionInfo& action, const toml::table* task_table, const toml::table* overrides,
+                        const std::string& key_prefix, std::vector<ConfigProblem>& problems) {
+  toml::table empty;
+  size_t before = problems.size();
+  Params p = ResolveParams(action.params, task_table ? *task_table : empty, overrides, key_prefix, kTaskCoreNames,
+                           problems);
+  if (problems.size() == before && action.validate) {
+    Status st;
+    try {
+      st = action.validate(p);
+    } catch (const std::exception& e) {
+      st = Internal(std::string("plugin validate() threw: ") + e.what());
+    }
+    if (!st.ok()) {
+      ConfigProblem pr{"", 0, 0, key_prefix, st.error().message()};
+      if (task_table) {
+        const auto& src = task_table->source();
+        pr.file = src.path ? *src.path : "";
+        pr.line = static_cast<int>(src.begin.line);
+        pr.column = static_cast<int>(src.begin.column);
+      }
+      problems.push_back(pr);
+    }
+  }
+  return p;
+}
+
+std::map<std::string, TaskConfig> ResolveTasks(const RawConfig& raw, const ActionCatalog& catalog,
+                                               std::vector<ConfigProblem>& problems) {
+  std::map<std::string, TaskConfig> out;
+  const toml::table* tasks = SubTable(*raw.table, "tasks", "tasks", problems);
+  if (!tasks) return out;
+  for (auto&& [name_key, node] : *tasks) {
+    std::string name(name_key.str());
+    std::string prefix = "tasks." + name;
+    const auto& src = node.source();
+    if (!node.is_table()) {
+      problems.push_back({src.path ? *src.path : "", static_cast<int>(src.begin.line),
+                          static_cast<int>(src.begin.column), prefix, "expected a table [tasks." + name + "]"});
+      continue;
+    }
+    const toml::table& t = *node.as_table();
+    // Core keys first (ignoring everything that is not one).
+    std::vector<std::string> action_keys;
+    for (auto&& [k, v] : t)
+      if (std::find(std::begin(kTaskCoreNames), std::end(kTaskCoreNames), k.str()) == std::end(kTaskCoreNames))
+        action_keys.emplace_back(k.str());
+    std::vector<std::string_view> skip(action_keys.begin(), action_keys.end());
+    Params c = ResolveParams(kTaskKeys, t, nullptr, prefix, skip, problems);
+    TaskConfig task;
+    task.name = name;
+    task.file = src.path ? *src.path : "";
+    task.line = static_cast<int>(src.begin.line);
+    if (!c.Has("action")) continue;
+    task.action = c.GetString("action");
+    if (c.Has("schedule")) task.schedule = c.GetString("schedule");
+    if (c.Has("window")) task.window = c.GetString("window");
+    task.jitter = c.GetDuration("jitter");
+    task.timeout = c.GetDuration("timeout");
+    task.enabled = c.GetBool("enabled");
+    task.catch_up = c.GetBool("catch_up");
+    task.dry_run = c.GetBool("dry_run");
+    const ActionInfo* action = catalog.Find(task.action);
+    if (!action) {
+      const toml::node* an = t.get("action");
+      const auto& asrc = an->source();
+      std::vector<std::string> names = catalog.Names();
+      std::string hint = Suggest(task.action, names);
+      std::string known;
+      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+      problems.push_back({asrc.path ? *asrc.path : "", static_cast<int>(asrc.begin.line),
+                          static_cast<int>(asrc.begin.column), prefix + ".action",
+                          "unknown action \"" + task.action + "\"; " +
+                              (hint.empty() ? "loaded actions: " + (known.empty() ? "(none)" : known) : hint)});
+      continue;
+    }
+    task.params = ResolveRunParams(*action, &t, nullptr, prefix, problems);
+    out[name] = std::move(task);
+  }
+  return out;
+}
+
+std::shared_ptr<toml::table> ParseOverrides(const std::vector<std::string>& items,
+                                            std::vector<ConfigProblem>& problems) {
+  auto out = std::make_shared<toml::table>();
+  for (const auto& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      problems.push_back({"--set", 0, 0, item, "expected KEY=VALUE"});
+      continue;
+    }
+    std::string key = item.substr(0, eq);
+    std::string value = item.substr(eq + 1);
+    bool parsed = false;
+    try {
+      toml::table t = toml::parse("v = " + value, std::string_view{"--set"});
+      if (const toml::node* v = t.get("v")) {
+        out->insert_or_assign(key, *v);
+        parsed = true;
+      }
+    } catch (const toml::parse_error&) {
+    }
+    if (!parsed) out->insert_or_assign(key, value);
+  }
+  return out;
+}
+
+std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::string, TaskConfig>& tasks,
+                                  const ActionCatalog& catalog) {
+  std::ostringstream os;
+  auto q = [](const std::string& s) { return FormatParamValue(ParamValue(s)); };
+  os << "# Effective configuration (defaults filled in)\n[agent]\n";
+  os << "root = " << q(a.root) << "\nstate_dir = " << q(a.state_dir) << "\nsocket = " << q(a.socket)
+     << "\nsocket_group = " << q(a.socket_group) << "\nplugin_dir = " << q(a.plugin_dir)
+     << "\nexec_plugin_dir = " << q(a.exec_plugin_dir) << "\nnode_name = " << q(a.node_name)
+     << "\nlog_level = " << q(a.log_level) << "\ntimezone = " << q(a.timezone)
+     << "\ndemo = " << (a.demo ? "true" : "false") << "\nshutdown_grace = \"" << FormatDuration(a.shutdown_grace)
+     << "\"\nkill_grace = \"" << FormatDuration(a.kill_grace) << "\"\n\n[kubernetes]\nkubeconfig = "
+     << q(a.kube.kubeconfig) << "\ncontext = " << q(a.kube.context) << "\nqps = " << a.kube.qps
+     << "\nburst = " << a.kube.burst << "\nrequest_timeout = \"" << FormatDuration(a.kube.request_timeout)
+     << "\"\n\n[history]\nmax_runs = " << a.history_max_runs << "\nmax_age = \""
+     << FormatDuration(a.history_max_age) << "\"\n";
+  for (const auto& [name, t] : tasks) {
+    os << "\n[tasks." << name << "]\naction = " << q(t.action) << "\nschedule = " << q(t.schedule)
+       << "\njitter = \"" << FormatDuration(t.jitter) << "\"\nwindow = " << q(t.window) << "\ntimeout = \""
+       << FormatDuration(t.timeout) << "\"\nenabled = " << (t.enabled ? "true" : "false")
+       << "\ncatch_up = " << (t.catch_up ? "true" : "false") << "\ndry_run = " << (t.dry_run ? "true" : "false")
+       << "\n";
+    for (const auto& [k, v] : t.params.values()) os << k << " = " << FormatParamValue(v) << "\n";
+  }
+  (void)catalog;
+  return os.str();
+}
+
+}  // namespace nodeagent

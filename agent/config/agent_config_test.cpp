@@ -1,0 +1,170 @@
+#include <catch2/catch.hpp>
+
+#include "config/agent_config.h"
+#include "host/fake_host.h"
+#include "host/local_file_system.h"
+#include "host/local_host.h"
+
+using namespace nodeagent;
+
+namespace {
+
+constexpr std::string_view kModes[] = {"fast", "safe"};
+const ParamSpec kDemoParams[] = {
+    {"paths", ParamType::kStringList, "", "dirs", {}, true},
+    {"max_age", ParamType::kDuration, "\"10d\"", "age"},
+    {"mode", ParamType::kEnum, "\"safe\"", "mode", kModes},
+    {"count", ParamType::kInt, "3", "n"},
+};
+
+ActionCatalog DemoCatalog() {
+  ActionCatalog c;
+  ActionInfo info;
+  info.name = "demo";
+  info.plugin = "demo";
+  info.params.assign(std::begin(kDemoParams), std::end(kDemoParams));
+  info.validate = [](const Params& p) -> Status {
+    for (const auto& path : p.GetList("paths"))
+      if (path == "/") return InvalidArgument("paths: refusing to clean \"/\"");
+    return Status::Ok();
+  };
+  c.Add(info);
+  return c;
+}
+
+std::string Joined(const std::vector<ConfigProblem>& ps) {
+  std::string s;
+  for (const auto& p : ps) s += p.ToString() + "\n";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("syntax errors name file:line:col") {
+  std::vector<ConfigProblem> problems;
+  ParseConfigText("[agent]\nroot = \"/\"\nstate_dir = /var\n", "agent.toml", problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].ToString().rfind("agent.toml:3:", 0) == 0);
+}
+
+TEST_CASE("unknown keys, wrong types and bad values are errors with their place") {
+  std::vector<ConfigProblem> problems;
+  RawConfig raw = ParseConfigText(
+      "[agent]\nstate_dri = \"/x\"\nlog_level = \"loud\"\ndemo = \"yes\"\n[bogus]\nx = 1\n", "a.toml", problems);
+  REQUIRE(problems.empty());
+  ParseAgentSettings(raw, problems);
+  std::string all = Joined(problems);
+  INFO(all);
+  CHECK(all.find("a.toml:2:1: agent.state_dri: unknown key; did you mean 'state_dir'?") != std::string::npos);
+  CHECK(all.find("a.toml:3:13: agent.log_level: \"loud\" is not accepted; expected one of: \"trace\"") != std::string::npos);
+  CHECK(all.find("a.toml:4:8: agent.demo: expected true or false, got a string") != std::string::npos);
+  CHECK(all.find("a.toml:5:2: bogus: unknown section") != std::string::npos);
+}
+
+TEST_CASE("defaults are filled in and relative paths refused") {
+  std::vector<ConfigProblem> problems;
+  RawConfig raw = ParseConfigText("[agent]\nstate_dir = \"var/lib\"\n", "a.toml", problems);
+  AgentSettings s = ParseAgentSettings(raw, problems);
+  CHECK(s.socket == "/run/nodeagent/agent.sock");
+  CHECK(s.history_max_runs == 1000);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].message.find("paths must be absolute") != std::string::npos);
+}
+
+TEST_CASE("tasks are validated by the action's parameter table") {
+  ActionCatalog catalog = DemoCatalog();
+  std::vector<ConfigProblem> problems;
+  RawConfig raw = ParseConfigText(R"([tasks.ok]
+action = "demo"
+schedule = "@daily"
+paths = ["/var/log/app"]
+
+[tasks.bad]
+action = "demo"
+paths = "/"
+max_age = "10 days"
+mode = "quick"
+colour = 1
+
+[tasks.missing]
+action = "demo"
+
+[tasks.nope]
+action = "dmeo"
+paths = ["/x"]
+)",
+                                  "t.toml", problems);
+  auto tasks = ResolveTasks(raw, catalog, problems);
+  std::string all = Joined(problems);
+  INFO(all);
+  REQUIRE(tasks.count("ok") == 1);
+  CHECK(tasks["ok"].params.GetDuration("max_age") == std::chrono::hours(240));
+  CHECK(tasks["ok"].params.GetString("mode") == "safe");
+  CHECK(tasks["ok"].schedule == "@daily");
+  CHECK(all.find("t.toml:9:11: tasks.bad.max_age: invalid duration \"10 days\"") != std::string::npos);
+  CHECK(all.find("t.toml:10:8: tasks.bad.mode: \"quick\" is not accepted; expected one of: \"fast\" \"safe\"") !=
+        std::string::npos);
+  CHECK(all.find("t.toml:11:1: tasks.bad.colour: unknown key") != std::string::npos);
+  CHECK(all.find("tasks.missing.paths: required key is missing") != std::string::npos);
+  CHECK(all.find("tasks.nope.action: unknown action \"dmeo\"; did you mean 'demo'?") != std::string::npos);
+}
+
+TEST_CASE("plugin validate() runs after type checks") {
+  ActionCatalog catalog = DemoCatalog();
+  std::vector<ConfigProblem> problems;
+  RawConfig raw = ParseConfigText("[tasks.root]\naction = \"demo\"\npaths = [\"/\"]\n", "t.toml", problems);
+  ResolveTasks(raw, catalog, problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].ToString() == "t.toml:1:1: tasks.root: paths: refusing to clean \"/\"");
+}
+
+TEST_CASE("conf.d files load in lexical order and later keys win") {
+  TempRoot root;
+  root.Write("/etc/nodeagent/agent.toml", "[agent]\nlog_level = \"info\"\nnode_name = \"a\"\n");
+  root.Write("/etc/nodeagent/conf.d/20-b.toml", "[agent]\nnode_name = \"b\"\n");
+  root.Write("/etc/nodeagent/conf.d/10-a.toml", "[agent]\nnode_name = \"x\"\nlog_level = \"debug\"\n");
+  root.Write("/etc/nodeagent/conf.d/ignored.conf", "garbage");
+  std::vector<ConfigProblem> problems;
+  auto raw = LoadConfigFiles(root.Real("/etc/nodeagent/agent.toml"), false, problems);
+  REQUIRE(raw.ok());
+  REQUIRE(problems.empty());
+  CHECK(raw->files.size() == 3);
+  AgentSettings s = ParseAgentSettings(*raw, problems);
+  CHECK(s.node_name == "b");
+  CHECK(s.log_level == "debug");
+}
+
+TEST_CASE("a missing config file is a clear error") {
+  std::vector<ConfigProblem> problems;
+  auto raw = LoadConfigFiles("/nonexistent/agent.toml", false, problems);
+  REQUIRE_FALSE(raw.ok());
+  CHECK(raw.error().message().find("/nonexistent/agent.toml does not exist") != std::string::npos);
+}
+
+TEST_CASE("--set overrides parse TOML values or fall back to strings") {
+  ActionCatalog catalog = DemoCatalog();
+  std::vector<ConfigProblem> problems;
+  auto overrides = ParseOverrides({"paths=[\"/a\", \"/b\"]", "max_age=2d", "count=7", "bad"}, problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].ToString() == "--set: bad: expected KEY=VALUE");
+  problems.clear();
+  Params p = ResolveRunParams(*catalog.Find("demo"), nullptr, overrides.get(), "demo", problems);
+  INFO(Joined(problems));
+  REQUIRE(problems.empty());
+  CHECK(p.GetList("paths") == std::vector<std::string>{"/a", "/b"});
+  CHECK(p.GetDuration("max_age") == std::chrono::hours(48));
+  CHECK(p.GetInt("count") == 7);
+}
+
+TEST_CASE("node name: kubelet --hostname-override wins over the hostname") {
+  TempRoot root;
+  LocalFileSystem fs(root.path());
+  FakeCommandRunner cmds;
+  FakeClock clock;
+  LocalHost host(fs, cmds, clock);
+  root.Write("/proc/sys/kernel/hostname", "Worker-7\n");
+  CHECK(ResolveNodeName(host) == "worker-7");
+  root.Write("/var/lib/kubelet/kubeadm-flags.env",
+             "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=x --hostname-override=Node-A --pod-infra=y\"\n");
+  CHECK(ResolveNodeName(host) == "node-a");
+}

@@ -1,0 +1,226 @@
+#include "config/param_validation.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace nodeagent {
+
+std::string ConfigProblem::ToString() const {
+  std::string out;
+  if (!file.empty()) {
+    out = file;
+    if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+    out += ": ";
+  }
+  if (!key.empty()) out += key + ": ";
+  return out + message;
+}
+
+namespace {
+
+ConfigProblem ProblemAt(const toml::source_region& src, std::string key, std::string message) {
+  ConfigProblem p;
+  if (src.path) p.file = *src.path;
+  p.line = static_cast<int>(src.begin.line);
+  p.column = static_cast<int>(src.begin.column);
+  p.key = std::move(key);
+  p.message = std::move(message);
+  return p;
+}
+
+std::string TomlTypeName(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a float";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date/time";
+  }
+}
+
+std::string Expected(const ParamSpec& spec) {
+  switch (spec.type) {
+    case ParamType::kString: return "expected a string";
+    case ParamType::kInt: return "expected an integer";
+    case ParamType::kBool: return "expected true or false";
+    case ParamType::kFloat: return "expected a number";
+    case ParamType::kDuration: return "expected a duration string like \"30s\", \"10m\", \"6h\", \"10d\", \"2w\"";
+    case ParamType::kStringList: return "expected a list of strings like [\"a\", \"b\"]";
+    case ParamType::kEnum: {
+      std::string s = "expected one of:";
+      for (auto v : spec.allowed) s += " \"" + std::string(v) + "\"";
+      return s;
+    }
+  }
+  return "unexpected type";
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+std::string Suggest(std::string_view unknown, std::span<const std::string> known) {
+  std::string best;
+  size_t best_d = 3;
+  for (const auto& k : known) {
+    size_t d = EditDistance(unknown, k);
+    if (d < best_d) {
+      best_d = d;
+      best = k;
+    }
+  }
+  return best.empty() ? "" : "did you mean '" + best + "'?";
+}
+
+Result<ParamValue> ConvertParam(const ParamSpec& spec, const toml::node& v) {
+  auto wrong = [&] { return InvalidArgument(Expected(spec) + ", got " + TomlTypeName(v)); };
+  switch (spec.type) {
+    case ParamType::kString:
+      if (auto s = v.value<std::string>(); s && v.is_string()) return ParamValue(*s);
+      return wrong();
+    case ParamType::kInt:
+      if (v.is_integer()) return ParamValue(static_cast<int64_t>(*v.value<int64_t>()));
+      return wrong();
+    case ParamType::kBool:
+      if (v.is_boolean()) return ParamValue(*v.value<bool>());
+      return wrong();
+    case ParamType::kFloat:
+      if (v.is_floating_point() || v.is_integer()) return ParamValue(*v.value<double>());
+      return wrong();
+    case ParamType::kDuration: {
+      if (v.is_integer()) return ParamValue(Duration(*v.value<int64_t>() * 1000));
+      if (!v.is_string()) return wrong();
+      auto d = ParseDuration(*v.value<std::string>());
+      if (!d) return d.error();
+      return ParamValue(*d);
+    }
+    case ParamType::kStringList: {
+      if (v.is_string()) return ParamValue(std::vector<std::string>{*v.value<std::string>()});
+      const toml::array* arr = v.as_array();
+      if (!arr) return wrong();
+      std::vector<std::string> out;
+      for (const toml::node& item : *arr) {
+        if (!item.is_string()) return InvalidArgument(Expected(spec) + ", but an item is " + TomlTypeName(item));
+        out.push_back(*item.value<std::string>());
+      }
+      return ParamValue(std::move(out));
+    }
+    case ParamType::kEnum: {
+      if (!v.is_string()) return wrong();
+      std::string s = *v.value<std::string>();
+      for (auto a : spec.allowed)
+        if (a == s) return ParamValue(s);
+      return InvalidArgument("\"" + s + "\" is not accepted; " + Expected(spec));
+    }
+  }
+  return wrong();
+}
+
+Result<std::optional<ParamValue>> DefaultValue(const ParamSpec& spec) {
+  if (spec.default_value.empty()) return std::optional<ParamValue>();
+  std::string doc = "v = " + std::string(spec.default_value);
+  toml::table t;
+  try {
+    t = toml::parse(doc, std::string_view{"<default>"});
+  } catch (const toml::parse_error&) {
+    return Internal("parameter " + std::string(spec.name) + ": default " + std::string(spec.default_value) +
+                    " is not a TOML value");
+  }
+  auto v = ConvertParam(spec, *t.get("v"));
+  if (!v) return v.error().Wrap("parameter " + std::string(spec.name) + " default");
+  return std::optional<ParamValue>(*v);
+}
+
+std::string FormatParamValue(const ParamValue& value) {
+  struct V {
+    std::string operator()(bool b) const { return b ? "true" : "false"; }
+    std::string operator()(int64_t i) const { return std::to_string(i); }
+    std::string operator()(double d) const {
+      std::ostringstream os;
+      os << d;
+      return os.str();
+    }
+    std::string operator()(const std::string& s) const {
+      std::ostringstream os;
+      os << toml::value<std::string>(s);
+      return os.str();
+    }
+    std::string operator()(const std::vector<std::string>& l) const {
+      toml::array arr;
+      for (const auto& s : l) arr.push_back(s);
+      std::ostringstream os;
+      os << arr;
+      return os.str();
+    }
+    std::string operator()(Duration d) const { return "\"" + FormatDuration(d) + "\""; }
+  };
+  return std::visit(V{}, value);
+}
+
+Params ResolveParams(std::span<const ParamSpec> specs, const toml::table& given, const toml::table* overlay,
+                     const std::string& key_prefix,
+                     std::span<const std::string_view> ignored_keys, std::vector<ConfigProblem>& problems) {
+  Params params;
+  auto full = [&](std::string_view k) { return key_prefix.empty() ? std::string(k) : key_prefix + "." + std::string(k); };
+  std::vector<std::string> known;
+  for (const ParamSpec& s : specs) known.emplace_back(s.name);
+  for (auto k : ignored_keys) known.emplace_back(k);
+
+  auto check = [&](const toml::key& key, const toml::node& node) {
+    std::string_view k = key.str();
+    if (std::find(ignored_keys.begin(), ignored_keys.end(), k) != ignored_keys.end()) return;
+    auto spec = std::find_if(specs.begin(), specs.end(), [&](const ParamSpec& s) { return s.name == k; });
+    if (spec == specs.end()) {
+      std::string msg = "unknown key";
+      std::string hint = Suggest(k, known);
+      if (!hint.empty()) msg += "; " + hint;
+      else {
+        msg += "; accepted keys:";
+        for (const auto& n : known) msg += " " + n;
+      }
+      problems.push_back(ProblemAt(overlay && overlay->contains(k) ? node.source() : key.source(), full(k), msg));
+      return;
+    }
+    auto v = ConvertParam(*spec, node);
+    if (!v) {
+      problems.push_back(ProblemAt(node.source(), full(k), v.error().message()));
+      return;
+    }
+    params.Set(std::string(k), std::move(*v));
+  };
+  for (auto&& [key, node] : given)
+    if (!overlay || !overlay->contains(key.str())) check(key, node);
+  if (overlay)
+    for (auto&& [key, node] : *overlay) check(key, node);
+  for (const ParamSpec& s : specs) {
+    if (params.Has(s.name)) continue;
+    auto def = DefaultValue(s);
+    if (!def) {
+      problems.push_back({"", 0, 0, full(s.name), def.error().message()});
+      continue;
+    }
+    if (*def) {
+      params.Set(std::string(s.name), std::move(**def));
+    } else if (s.required) {
+      ConfigProblem p = ProblemAt(given.source(), full(s.name), "required key is missing (" + Expected(s) + ")");
+      problems.push_back(p);
+    }
+  }
+  return params;
+}
+
+}  // namespace nodeagent

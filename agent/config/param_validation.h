@@ -1,0 +1,50 @@
+// Turns TOML values into typed Params by a parameter table. The same code
+// validates the core's own sections, every task's action parameters, and
+// `--set KEY=VALUE` overrides, so all of them give the same errors: the file,
+// line and column, the key, what was expected and which values are accepted.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "nodeagent/params.h"
+
+#include <toml++/toml.h>
+
+namespace nodeagent {
+
+/// One problem in a config, with its place. `file` may be empty (--set).
+struct ConfigProblem {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string key;  // dotted: "tasks.cleanup.max_age"
+  std::string message;
+
+  /// "agent.toml:12:3: tasks.cleanup.max_age: ..." (gcc-style, clickable).
+  std::string ToString() const;
+};
+
+/// Checks `given` (with `overlay`'s keys winning; overlay may be null) against
+/// `specs`, fills defaults, appends problems for unknown keys (except
+/// `ignored_keys`), wrong types, bad values and missing required keys.
+/// `key_prefix` ("tasks.cleanup") is used in messages.
+Params ResolveParams(std::span<const ParamSpec> specs, const toml::table& given, const toml::table* overlay,
+                     const std::string& key_prefix,
+                     std::span<const std::string_view> ignored_keys, std::vector<ConfigProblem>& problems);
+
+/// Converts one TOML value to the spec's type. Error message has no place.
+Result<ParamValue> ConvertParam(const ParamSpec& spec, const toml::node& value);
+
+/// The default of `spec` as a value (parsed from its TOML literal), or
+/// nullopt when it has none. An Error means the plugin's table is broken.
+Result<std::optional<ParamValue>> DefaultValue(const ParamSpec& spec);
+
+/// ParamValue to display/TOML form: "10d", "[\"*.log\"]", "true".
+std::string FormatParamValue(const ParamValue& value);
+
+/// "did you mean 'max_age'?" suggestion for unknown keys; empty if none close.
+std::string Suggest(std::string_view unknown, std::span<const std::string> known);
+
+}  // namespace nodeagent

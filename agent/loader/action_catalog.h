@@ -1,0 +1,53 @@
+// The actions the agent knows, whatever kind of plugin they come from (a
+// native .so or an exec plugin). Config validation, `agentctl list/describe`,
+// the man page and the run executor all look actions up here by name.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nodeagent/action.h"
+
+namespace nodeagent {
+
+struct ActionInfo {
+  std::string name;
+  std::string plugin;       // plugin name
+  std::string source;       // the .so or manifest file it came from
+  std::string kind;         // "native" or "exec"
+  std::string description;
+  std::string maturity;
+  std::vector<ParamSpec> params;  // views into the plugin's (or the catalog's) memory
+  bool disruptive = false;
+  bool resumable = false;
+  std::function<std::unique_ptr<Action>()> create;
+  std::function<Status(const Params&)> validate;  // may be empty
+};
+
+/// A problem found while loading a plugin; the plugin was skipped.
+struct PluginLoadProblem {
+  std::string file;
+  std::string reason;
+};
+
+class ActionCatalog {
+ public:
+  /// Adds an action; false (and nothing added) if the name is taken.
+  bool Add(ActionInfo info);
+  /// Null when unknown.
+  const ActionInfo* Find(std::string_view name) const;
+  std::vector<const ActionInfo*> All() const;
+  std::vector<std::string> Names() const;
+
+  /// Plugins loaded (name -> source) and problems, for `agentctl list`/status.
+  std::map<std::string, std::string> plugins;
+  std::vector<PluginLoadProblem> problems;
+
+ private:
+  std::map<std::string, ActionInfo, std::less<>> actions_;
+};
+
+}  // namespace nodeagent

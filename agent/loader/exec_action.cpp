@@ -1,0 +1,131 @@
+#include "loader/exec_action.h"
+
+#include "config/param_validation.h"
+
+namespace nodeagent {
+
+namespace {
+
+nlohmann::json ParamsJson(const Params& params) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : params.values()) {
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, Duration>) out[k] = FormatDuration(x);
+          else out[k] = x;
+        },
+        v);
+  }
+  return out;
+}
+
+Severity ParseSeverity(const std::string& s) {
+  if (s == "error") return Severity::kError;
+  if (s == "warning") return Severity::kWarning;
+  return Severity::kInfo;
+}
+
+class ExecAction : public Action {
+ public:
+  explicit ExecAction(std::shared_ptr<const ExecActionConfig> config) : config_(std::move(config)) {}
+
+  Result<Plan> MakePlan(ActionContext& ctx) override {
+    Plan plan;
+    if (!ctx.dry_run()) {
+      plan.summary = "run " + config_->executable;
+      return plan;
+    }
+    auto outcome = Call(ctx, "plan");
+    if (!outcome) return outcome.error();
+    plan.summary = outcome->summary;
+    plan.findings = outcome->findings;
+    plan.changes = outcome->changes;
+    plan.data = outcome->data;
+    return plan;
+  }
+
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override { return Call(ctx, "apply"); }
+
+ private:
+  Result<Outcome> Call(ActionContext& ctx, std::string_view mode) {
+    CommandSpec spec;
+    spec.argv = {config_->executable};
+    spec.stdin_data = ExecRequest(*config_, ctx, mode).dump();
+    spec.timeout = std::chrono::milliseconds(0);  // the run's own timeout kills us all
+    spec.env["NODEAGENT_ROOT"] = ctx.host().files().root().empty() ? "/" : ctx.host().files().root();
+    auto r = ctx.host().commands().Run(spec);
+    if (!r) return r.error().Wrap("exec plugin " + config_->action_name);
+    if (!r->stderr_data.empty()) {
+      size_t start = 0;
+      while (start < r->stderr_data.size()) {
+        size_t nl = r->stderr_data.find('\n', start);
+        if (nl == std::string::npos) nl = r->stderr_data.size();
+        ctx.Log(LogLevel::kInfo, r->stderr_data.substr(start, nl - start));
+        start = nl + 1;
+      }
+    }
+    return ParseExecAnswer(*r);
+  }
+
+  std::shared_ptr<const ExecActionConfig> config_;
+};
+
+}  // namespace
+
+nlohmann::json ExecRequest(const ExecActionConfig& config, ActionContext& ctx, std::string_view mode) {
+  return {{"action", config.action_name}, {"mode", mode},          {"dry_run", ctx.dry_run()},
+          {"node", ctx.node_name()},      {"run_id", ctx.run_id()}, {"params", ParamsJson(ctx.params())},
+          {"root", ctx.host().files().root().empty() ? "/" : ctx.host().files().root()}};
+}
+
+Result<Outcome> ParseExecAnswer(const CommandResult& r) {
+  Outcome out;
+  if (r.term_signal != 0) {
+    out.status = RunStatus::kFailed;
+    out.summary = "exec plugin was killed by signal " + std::to_string(r.term_signal);
+    return out;
+  }
+  nlohmann::json answer;
+  std::string text = r.stdout_data;
+  if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
+    answer = nlohmann::json::parse(text, nullptr, false);
+    if (answer.is_discarded() || !answer.is_object()) {
+      // Plain text output is accepted as the summary (like NPD's message).
+      answer = {{"summary", text.substr(0, text.find_last_not_of(" \t\r\n") + 1)}};
+    }
+  }
+  out.summary = answer.value("summary", "");
+  for (const auto& f : answer.value("findings", nlohmann::json::array())) {
+    if (!f.is_object()) continue;
+    out.findings.push_back({ParseSeverity(f.value("severity", "info")), f.value("subject", ""), f.value("message", "")});
+  }
+  for (const auto& c : answer.value("changes", nlohmann::json::array())) {
+    if (!c.is_object()) continue;
+    Change ch;
+    ch.kind = c.value("kind", "change");
+    ch.target = c.value("target", "");
+    ch.description = c.value("description", "");
+    ch.diff = c.value("diff", "");
+    out.changes.push_back(ch);
+  }
+  if (answer.contains("data")) out.data = answer["data"];
+  if (r.exit_code == 0) {
+    out.status = answer.value("changed", false) || !out.changes.empty() ? RunStatus::kChanged : RunStatus::kOk;
+    if (out.summary.empty()) out.summary = "ok";
+  } else if (r.exit_code == 1) {
+    out.status = RunStatus::kFailed;
+    if (out.summary.empty()) out.summary = "problem found";
+  } else {
+    out.status = RunStatus::kFailed;
+    out.summary = "unknown state (exit code " + std::to_string(r.exit_code) + ")" +
+                  (out.summary.empty() ? "" : ": " + out.summary);
+  }
+  return out;
+}
+
+std::unique_ptr<Action> MakeExecAction(std::shared_ptr<const ExecActionConfig> config) {
+  return std::make_unique<ExecAction>(std::move(config));
+}
+
+}  // namespace nodeagent

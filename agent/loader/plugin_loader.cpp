@@ -1,0 +1,231 @@
+#include "loader/plugin_loader.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <toml++/toml.h>
+
+#include "config/param_validation.h"
+#include "loader/exec_action.h"
+#include "nodeagent/plugin.h"
+
+namespace nodeagent {
+
+namespace fs = std::filesystem;
+
+Status CheckPluginFileSafety(const std::string& path, bool require_root_owner) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return ErrnoError(path, errno);
+  if (S_ISLNK(st.st_mode)) return Error(ErrorCode::kPermissionDenied, "is a symlink; plugins must be regular files");
+  if (!S_ISREG(st.st_mode)) return Error(ErrorCode::kPermissionDenied, "not a regular file");
+  if (!require_root_owner) return Status::Ok();
+  if (st.st_uid != 0)
+    return Error(ErrorCode::kPermissionDenied, "owned by uid " + std::to_string(st.st_uid) + ", not root");
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return Error(ErrorCode::kPermissionDenied, "writable by group or others (chmod go-w)");
+  return Status::Ok();
+}
+
+static Status CheckDirSafety(const std::string& dir, bool require_root_owner) {
+  if (!require_root_owner) return Status::Ok();
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return ErrnoError(dir, errno);
+  if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
+    return Error(ErrorCode::kPermissionDenied,
+                 dir + " must be owned by root and not writable by group or others");
+  return Status::Ok();
+}
+
+Status LoadNativePlugin(const std::string& path, bool require_root_owner, ActionCatalog& catalog) {
+  Status safe = CheckPluginFileSafety(path, require_root_owner);
+  if (!safe.ok()) return safe;
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) return Error(ErrorCode::kInvalidArgument, std::string("dlopen failed: ") + ::dlerror());
+  auto entry = reinterpret_cast<PluginEntryFn>(::dlsym(handle, kPluginEntrySymbol));
+  if (!entry) {
+    ::dlclose(handle);
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string("missing symbol '") + kPluginEntrySymbol + "' (is it a nodeagent plugin?)");
+  }
+  const PluginDescriptor* d = nullptr;
+  try {
+    d = entry();
+  } catch (...) {
+    d = nullptr;
+  }
+  if (!d) {
+    ::dlclose(handle);
+    return Error(ErrorCode::kInvalidArgument, "entry point returned no descriptor");
+  }
+  if (d->abi_version != kPluginAbiVersion) {
+    ::dlclose(handle);
+    return Error(ErrorCode::kInvalidArgument, "plugin ABI version " + std::to_string(d->abi_version) +
+                                                  ", this agent needs " + std::to_string(kPluginAbiVersion) +
+                                                  " (rebuild the plugin against this nodeagent)");
+  }
+  std::string name(d->name);
+  if (catalog.plugins.count(name)) {
+    ::dlclose(handle);
+    return Error(ErrorCode::kAlreadyExists,
+                 "duplicate plugin name '" + name + "' (already loaded from " + catalog.plugins[name] + ")");
+  }
+  for (const ActionSpec& a : d->actions) {
+    if (const ActionInfo* other = catalog.Find(a.name)) {
+      ::dlclose(handle);
+      return Error(ErrorCode::kAlreadyExists, "action '" + std::string(a.name) + "' is already provided by plugin '" +
+                                                  other->plugin + "' (" + other->source + ")");
+    }
+    for (const ParamSpec& p : a.params) {
+      auto def = DefaultValue(p);
+      if (!def) {
+        ::dlclose(handle);
+        return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + def.error().message());
+      }
+    }
+    if (!a.create) {
+      ::dlclose(handle);
+      return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + " has no create function");
+    }
+  }
+  for (const ActionSpec& a : d->actions) {
+    ActionInfo info;
+    info.name = std::string(a.name);
+    info.plugin = name;
+    info.source = path;
+    info.kind = "native";
+    info.description = std::string(a.description);
+    info.maturity = std::string(d->maturity);
+    info.params.assign(a.params.begin(), a.params.end());
+    info.disruptive = a.disruptive;
+    info.resumable = a.resumable;
+    info.create = a.create;
+    if (a.validate) info.validate = a.validate;
+    catalog.Add(std::move(info));
+  }
+  catalog.plugins[name] = path;
+  return Status::Ok();  // the handle stays open for the life of the process
+}
+
+namespace {
+
+/// Owns the strings that exec plugins' ParamSpec views point into.
+std::deque<std::string>& ExecStrings() {
+  static std::deque<std::string> strings;
+  return strings;
+}
+std::deque<std::vector<std::string_view>>& ExecAllowed() {
+  static std::deque<std::vector<std::string_view>> allowed;
+  return allowed;
+}
+std::string_view Keep(std::string s) { return ExecStrings().emplace_back(std::move(s)); }
+
+std::optional<ParamType> ParseParamType(std::string_view s) {
+  if (s == "string") return ParamType::kString;
+  if (s == "int" || s == "integer") return ParamType::kInt;
+  if (s == "bool" || s == "boolean") return ParamType::kBool;
+  if (s == "float") return ParamType::kFloat;
+  if (s == "duration") return ParamType::kDuration;
+  if (s == "list" || s == "string_list") return ParamType::kStringList;
+  if (s == "enum") return ParamType::kEnum;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner, ActionCatalog& catalog) {
+  Status safe = CheckPluginFileSafety(manifest_path, require_root_owner);
+  if (!safe.ok()) return safe;
+  toml::table m;
+  try {
+    m = toml::parse_file(manifest_path);
+  } catch (const toml::parse_error& e) {
+    return InvalidArgument("line " + std::to_string(e.source().begin.line) + ":" +
+                           std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+  }
+  static const std::string_view kKeys[] = {"name", "description", "executable", "disruptive", "maturity", "param"};
+  for (auto&& [k, v] : m) {
+    if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys))
+      return InvalidArgument("line " + std::to_string(k.source().begin.line) + ": unknown key '" +
+                             std::string(k.str()) + "' (accepted: name description executable disruptive maturity [[param]])");
+  }
+  auto name = m["name"].value<std::string>();
+  auto exe = m["executable"].value<std::string>();
+  if (!name || name->empty()) return InvalidArgument("missing 'name'");
+  if (!exe || exe->empty()) return InvalidArgument("missing 'executable'");
+  std::string exe_path = (*exe)[0] == '/' ? *exe : (fs::path(manifest_path).parent_path() / *exe).string();
+  Status exe_safe = CheckPluginFileSafety(exe_path, require_root_owner);
+  if (!exe_safe.ok()) return exe_safe.error().Wrap("executable " + exe_path);
+  if (::access(exe_path.c_str(), X_OK) != 0) return InvalidArgument("executable " + exe_path + " is not executable");
+  if (const ActionInfo* other = catalog.Find(*name))
+    return Error(ErrorCode::kAlreadyExists, "action '" + *name + "' is already provided by " + other->source);
+
+  ActionInfo info;
+  info.name = *name;
+  info.plugin = *name;
+  info.source = manifest_path;
+  info.kind = "exec";
+  info.description = m["description"].value_or(std::string("exec plugin ") + exe_path);
+  info.maturity = m["maturity"].value_or(std::string("custom"));
+  info.disruptive = m["disruptive"].value_or(false);
+  if (const toml::array* params = m["param"].as_array()) {
+    for (const toml::node& pn : *params) {
+      const toml::table* p = pn.as_table();
+      if (!p) return InvalidArgument("[[param]] entries must be tables");
+      auto pname = (*p)["name"].value<std::string>();
+      auto ptype = ParseParamType((*p)["type"].value_or(std::string("string")));
+      if (!pname) return InvalidArgument("[[param]] without name (line " + std::to_string(p->source().begin.line) + ")");
+      if (!ptype) return InvalidArgument("param " + *pname + ": type must be string, int, bool, float, duration, list or enum");
+      ParamSpec spec{Keep(*pname), *ptype, "", Keep((*p)["doc"].value_or(std::string())), {}, (*p)["required"].value_or(false)};
+      if (const toml::node* def = p->get("default")) {
+        std::ostringstream os;
+        if (def->is_string()) os << *def->as_string();
+        else if (def->is_array()) os << *def->as_array();
+        else if (def->is_integer()) os << *def->as_integer();
+        else if (def->is_boolean()) os << *def->as_boolean();
+        else if (def->is_floating_point()) os << *def->as_floating_point();
+        spec.default_value = Keep(os.str());
+      }
+      if (const toml::array* allowed = (*p)["allowed"].as_array()) {
+        auto& vals = ExecAllowed().emplace_back();
+        for (const toml::node& a : *allowed)
+          if (auto s = a.value<std::string>()) vals.push_back(Keep(*s));
+        spec.allowed = vals;
+      }
+      auto def = DefaultValue(spec);
+      if (!def) return def.error();
+      info.params.push_back(spec);
+    }
+  }
+  auto config = std::make_shared<ExecActionConfig>(ExecActionConfig{*name, exe_path, true});
+  info.create = [config] { return MakeExecAction(config); };
+  catalog.Add(std::move(info));
+  catalog.plugins[*name] = manifest_path;
+  return Status::Ok();
+}
+
+void LoadPlugins(const PluginLoaderOptions& options, ActionCatalog& catalog) {
+  std::error_code ec;
+  auto scan = [&](const std::string& dir, const std::string& ext, auto load) {
+    if (dir.empty() || !fs::is_directory(dir, ec)) return;
+    Status dir_safe = CheckDirSafety(dir, options.require_root_owner);
+    if (!dir_safe.ok()) {
+      catalog.problems.push_back({dir, dir_safe.error().message()});
+      return;
+    }
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ext) files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      Status st = load(f, options.require_root_owner, catalog);
+      if (!st.ok()) catalog.problems.push_back({f, st.error().message()});
+    }
+  };
+  scan(options.plugin_dir, ".so", LoadNativePlugin);
+  scan(options.exec_plugin_dir, ".toml", LoadExecPlugin);
+}
+
+}  // namespace nodeagent
