@@ -1,0 +1,156 @@
+#include "cleanup_options.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <array>
+
+namespace nodeagent::logc {
+
+namespace {
+
+constexpr ParamSpec kParams[] = {
+    {"paths", ParamType::kStringList, "",
+     "Directories to clean: absolute host paths, resolved under the agent root. The last component "
+     "may be a glob (\"/var/log/app-*\"). System directories (/, /etc, /usr, /var, /lib*, /proc, ...) "
+     "are refused.",
+     {}, true},
+    {"patterns", ParamType::kStringList, "[\"*.log\"]",
+     "File name globs (fnmatch, matched against the base name; a leading dot is matched by *) of the "
+     "files to delete or compress."},
+    {"exclude", ParamType::kStringList, "[]", "File name globs that are never touched, even when they match patterns."},
+    {"max_age", ParamType::kDuration, "\"10d\"",
+     "A file is deleted when its mtime is more than max_age before the start of the run (units s, m, h, "
+     "d, w). `find -mtime +10` equals max_age=11d, see the README."},
+    {"compress_after", ParamType::kDuration, "",
+     "When set: gzip matching files older than this but not older than max_age into NAME.gz (mtime, "
+     "mode and owner kept; written atomically; the original is removed after the .gz is durable)."},
+    {"recursive", ParamType::kBool, "true", "Descend into subdirectories."},
+    {"max_depth", ParamType::kInt, "",
+     "How many directory levels below each path to descend (0: only the path itself). Unset: no limit."},
+    {"one_file_system", ParamType::kBool, "true", "Do not descend into directories on another filesystem (mount points)."},
+    {"skip_open_files", ParamType::kBool, "true",
+     "Leave files that any process holds open (found through /proc/*/fd under the agent root)."},
+    {"keep_newest", ParamType::kInt, "0",
+     "Keep at least this many of the newest matching files in each directory, even when they are old."},
+    {"remove_empty_dirs", ParamType::kBool, "false",
+     "Remove subdirectories (never a configured path itself) that this run has emptied."},
+};
+
+// Exact paths refused as cleanup roots.
+constexpr std::array<std::string_view, 27> kRefused = {
+    "/",          "/bin",      "/boot",     "/dev",      "/etc",     "/home",     "/lib",
+    "/media",     "/mnt",      "/opt",      "/proc",     "/root",    "/run",      "/sbin",
+    "/srv",       "/sys",      "/usr",      "/var",      "/snap",    "/usr/bin",  "/usr/sbin",
+    "/usr/lib",   "/usr/local", "/usr/share", "/var/lib", "/var/cache", "/var/spool",
+};
+// Trees under which nothing may be cleaned.
+constexpr std::array<std::string_view, 5> kRefusedTrees = {"/proc", "/sys", "/dev", "/boot", "/etc"};
+
+std::vector<std::string_view> Components(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    while (i < path.size() && path[i] == '/') ++i;
+    size_t start = i;
+    while (i < path.size() && path[i] != '/') ++i;
+    if (i > start) out.push_back(path.substr(start, i - start));
+  }
+  return out;
+}
+
+Error ParamError(std::string_view name, const std::string& message) {
+  return InvalidArgument("log-cleanup: parameter '" + std::string(name) + "': " + message);
+}
+
+}  // namespace
+
+std::span<const ParamSpec> LogCleanupParams() { return kParams; }
+
+bool HasGlob(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+Status CheckRoot(std::string_view path) {
+  auto refuse = [&](const std::string& why) {
+    return InvalidArgument("refusing cleanup root \"" + std::string(path) + "\": " + why);
+  };
+  if (path.empty() || path[0] != '/') return refuse("not an absolute path; give a full host path like /var/log/app");
+  std::vector<std::string_view> parts = Components(path);
+  std::string normal;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i] == "." || parts[i] == "..") return refuse("\".\" and \"..\" components are not allowed");
+    if (i + 1 < parts.size() && HasGlob(parts[i])) return refuse("a glob is allowed only in the last component");
+    normal += "/";
+    normal += parts[i];
+  }
+  if (normal.empty()) normal = "/";
+  if (parts.size() == 1 && HasGlob(parts[0])) return refuse("a glob directly under / could match system directories");
+  if (!parts.empty() && parts.size() == 1 && parts[0].substr(0, 3) == "lib") return refuse("a system directory");
+  for (std::string_view r : kRefused) {
+    if (normal == r) return refuse("a system directory; name the application's own log directory instead");
+    // A glob in the last component that could match a refused path ("/usr/l*").
+    if (HasGlob(path) && parts.size() == Components(r).size()) {
+      std::string pattern(normal);
+      if (::fnmatch(pattern.c_str(), std::string(r).c_str(), FNM_PATHNAME) == 0)
+        return refuse("the glob matches the system directory " + std::string(r));
+    }
+  }
+  for (std::string_view t : kRefusedTrees) {
+    if (normal.size() > t.size() && normal.compare(0, t.size(), t) == 0 && normal[t.size()] == '/')
+      return refuse("inside " + std::string(t) + ", which holds no logs to clean");
+  }
+  return Status::Ok();
+}
+
+Result<CleanupOptions> OptionsFromParams(const Params& params) {
+  CleanupOptions o;
+  if (!params.Has("paths") || params.GetList("paths").empty())
+    return ParamError("paths", "required: at least one directory to clean");
+  o.paths = params.GetList("paths");
+  for (const std::string& p : o.paths) {
+    Status st = CheckRoot(p);
+    if (!st.ok()) return ParamError("paths", st.error().message());
+  }
+  if (params.Has("patterns")) o.patterns = params.GetList("patterns");
+  if (o.patterns.empty()) return ParamError("patterns", "needs at least one file name glob");
+  if (params.Has("exclude")) o.exclude = params.GetList("exclude");
+  for (const auto* list : {&o.patterns, &o.exclude}) {
+    for (const std::string& g : *list) {
+      if (g.empty() || g.find('/') != std::string::npos)
+        return ParamError(list == &o.patterns ? "patterns" : "exclude",
+                          "\"" + g + "\" is not a file name glob (must be non-empty, without '/')");
+    }
+  }
+  if (params.Has("max_age")) o.max_age = params.GetDuration("max_age");
+  if (o.max_age <= std::chrono::nanoseconds(0)) return ParamError("max_age", "must be positive");
+  if (params.Has("compress_after")) {
+    o.compress_after = params.GetDuration("compress_after");
+    if (*o.compress_after <= std::chrono::nanoseconds(0))
+      return ParamError("compress_after", "must be positive");
+    if (*o.compress_after >= o.max_age)
+      return ParamError("compress_after", "must be shorter than max_age, or files are deleted before they are compressed");
+  }
+  if (params.Has("recursive")) o.recursive = params.GetBool("recursive");
+  if (params.Has("max_depth")) {
+    int64_t d = params.GetInt("max_depth");
+    if (d < 0 || d > 4096) return ParamError("max_depth", "must be between 0 and 4096");
+    o.max_depth = static_cast<int>(d);
+  }
+  if (!o.recursive) o.max_depth = 0;
+  if (params.Has("one_file_system")) o.one_file_system = params.GetBool("one_file_system");
+  if (params.Has("skip_open_files")) o.skip_open_files = params.GetBool("skip_open_files");
+  if (params.Has("keep_newest")) {
+    int64_t k = params.GetInt("keep_newest");
+    if (k < 0 || k > 1'000'000) return ParamError("keep_newest", "must be between 0 and 1000000");
+    o.keep_newest = static_cast<int>(k);
+  }
+  if (params.Has("remove_empty_dirs")) o.remove_empty_dirs = params.GetBool("remove_empty_dirs");
+  return o;
+}
+
+Status ValidateParams(const Params& params) {
+  Result<CleanupOptions> o = OptionsFromParams(params);
+  if (!o.ok()) return o.error();
+  return Status::Ok();
+}
+
+}  // namespace nodeagent::logc

@@ -1,0 +1,118 @@
+// What a log-cleanup walk found: the directories it entered (as a tree of
+// names, each with the device and inode it had), the files to delete or
+// compress (with the identity, size and mtime they had), per-path totals and
+// the problems met. Apply re-opens exactly these directories through their
+// parents' descriptors and re-checks each file against what is recorded here.
+// Storage is compact on purpose: fixed-size rows plus one name arena, no heap
+// allocation per file, about 60 bytes per planned file.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nodeagent::logc {
+
+enum class FileAction : uint8_t { kDelete, kCompress };
+const char* FileActionName(FileAction action);  // "delete", "compress"
+
+inline constexpr uint32_t kNoDir = UINT32_MAX;
+
+struct PlannedFile {
+  uint32_t dir;       // index into CleanupPlan::dirs
+  uint32_t name_off;  // into CleanupPlan::names
+  uint16_t name_len;
+  FileAction action;
+  dev_t dev;
+  ino_t ino;
+  int64_t size;
+  int64_t mtime_ns;
+};
+
+struct PlannedDir {
+  uint32_t parent = kNoDir;  // kNoDir for a top path's own directory
+  uint32_t top = 0;
+  uint32_t name_off = 0;
+  uint16_t name_len = 0;
+  uint16_t depth = 0;  // 0 for the top directory
+  dev_t dev = 0;
+  ino_t ino = 0;
+  uint32_t first_file = 0;  // its files are files[first_file, first_file + file_count)
+  uint32_t file_count = 0;
+  uint32_t entries = 0;          // every entry read (files, dirs, links...)
+  uint32_t deletes = 0;          // planned deletions in this directory
+  uint32_t subtree_deletes = 0;  // planned deletions in removable subdirectories
+  uint32_t removable_children = 0;
+  bool remove_if_emptied = false;
+};
+
+/// Totals of one top path (a configured path, or one match of its glob).
+struct TopTotals {
+  int64_t scanned = 0;  // directory entries read
+  int64_t matched = 0;  // regular files matching patterns, not excluded
+  int64_t delete_files = 0, delete_bytes = 0;
+  int64_t compress_files = 0, compress_bytes = 0;
+  int64_t skipped_open = 0;
+  int64_t kept_newest = 0;
+  int64_t excluded = 0;
+  int64_t symlinks = 0;    // symlinks seen (never followed)
+  int64_t special = 0;     // sockets, FIFOs, devices
+  int64_t other_filesystem = 0;
+  int64_t errors = 0;
+};
+
+struct TopPath {
+  std::string configured;  // as in `paths`
+  std::string host_path;   // the directory (glob expanded), unescaped
+  int fd = -1;             // open for the plan's lifetime; Apply starts here
+  uint32_t dir = kNoDir;
+  TopTotals totals;
+};
+
+enum class IssueLevel {
+  kInfo,        // noteworthy, not a problem (a mount point not entered)
+  kWarning,     // part of the tree or a file could not be handled
+  kPathFailed,  // a configured path could not be cleaned at all
+};
+
+struct Issue {
+  std::string path;  // escaped host path
+  std::string message;
+  IssueLevel level = IssueLevel::kWarning;
+};
+
+class CleanupPlan {
+ public:
+  CleanupPlan() = default;
+  ~CleanupPlan();
+  CleanupPlan(const CleanupPlan&) = delete;
+  CleanupPlan& operator=(const CleanupPlan&) = delete;
+
+  std::chrono::system_clock::time_point start;
+  int64_t delete_cutoff_ns = 0;  // files with mtime strictly below are deleted
+  std::optional<int64_t> compress_cutoff_ns;
+
+  std::vector<TopPath> tops;
+  std::vector<PlannedDir> dirs;
+  std::vector<PlannedFile> files;
+  std::string names;
+  std::vector<Issue> issues;  // the first kMaxIssues
+  int64_t issue_count = 0;    // warnings and failed paths (not info), all of them
+  int64_t scanned = 0;
+  double walk_seconds = 0;
+
+  static constexpr size_t kMaxIssues = 1000;
+
+  std::string_view Name(uint32_t off, uint16_t len) const { return std::string_view(names).substr(off, len); }
+  std::string_view FileName(const PlannedFile& f) const { return Name(f.name_off, f.name_len); }
+  /// Raw (unescaped) host path of a directory / a planned file.
+  std::string DirPath(uint32_t dir) const;
+  std::string FilePath(const PlannedFile& f) const;
+  void AddIssue(std::string escaped_path, std::string message, IssueLevel level = IssueLevel::kWarning);
+};
+
+}  // namespace nodeagent::logc

@@ -1,0 +1,558 @@
+#include "cleanup_walker.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "path_escape.h"
+
+namespace nodeagent::logc {
+
+namespace {
+
+constexpr size_t kDentsBuffer = 256 * 1024;
+
+struct LinuxDirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+int64_t ToNs(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+/// A file name glob; "*.log"-like ones are matched by a suffix compare.
+class NameGlob {
+ public:
+  explicit NameGlob(const std::string& pattern) : pattern_(pattern) {
+    if (pattern.size() > 1 && pattern[0] == '*' && !HasGlob(std::string_view(pattern).substr(1)) &&
+        pattern.find('\\') == std::string::npos) {
+      suffix_ = pattern.substr(1);
+      suffix_only_ = true;
+    }
+  }
+  bool Matches(const char* name, size_t len) const {
+    if (suffix_only_) {
+      return len >= suffix_.size() && std::memcmp(name + len - suffix_.size(), suffix_.data(), suffix_.size()) == 0;
+    }
+    return ::fnmatch(pattern_.c_str(), name, 0) == 0;
+  }
+
+ private:
+  std::string pattern_;
+  std::string suffix_;
+  bool suffix_only_ = false;
+};
+
+bool AnyMatch(const std::vector<NameGlob>& globs, const char* name, size_t len) {
+  for (const NameGlob& g : globs) {
+    if (g.Matches(name, len)) return true;
+  }
+  return false;
+}
+
+/// openat for a directory that must not be a symlink; retries without
+/// O_NOATIME when not permitted (files of other users without CAP_FOWNER).
+int OpenDirAt(int parent_fd, const char* name) {
+  constexpr int kFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  int fd = ::openat(parent_fd, name, kFlags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = ::openat(parent_fd, name, kFlags);
+  return fd;
+}
+
+struct DirTask {
+  int fd;
+  uint32_t dir;
+  uint32_t top;
+  int depth;
+  dev_t dev;  // the top path's device (one_file_system)
+};
+
+struct Matched {
+  uint32_t name_off;
+  uint16_t name_len;
+  bool keep;
+  dev_t dev;
+  ino_t ino;
+  int64_t size;
+  int64_t mtime_ns;
+};
+
+struct Subdir {
+  uint32_t name_off;
+  uint16_t name_len;
+  dev_t dev;
+  ino_t ino;
+};
+
+/// Per recursion level: the subdirectories still to visit.
+struct Level {
+  std::string names;
+  std::vector<Subdir> subs;
+};
+
+/// Per thread scratch, reused for every directory.
+struct Scratch {
+  std::vector<char> dents;
+  std::string names;
+  std::vector<Matched> matched;
+  std::vector<uint32_t> order;
+  std::vector<Level> levels;
+};
+
+class Walk {
+ public:
+  Walk(const CleanupOptions& options, const WalkerEnv& env, CleanupPlan& plan)
+      : options_(options), env_(env), plan_(plan) {
+    for (const std::string& p : options.patterns) patterns_.emplace_back(p);
+    for (const std::string& p : options.exclude) exclude_.emplace_back(p);
+    threads_ = WorkerThreads(env.threads);
+  }
+
+  Status Run();
+
+ private:
+  void OpenTops();
+  void AddTop(const std::string& configured, const std::string& host_path, int fd, const struct stat& st);
+  void Worker();
+  void ScanDir(const DirTask& task, size_t level, Scratch& s);
+  void Issue(uint32_t dir, std::string_view name, const std::string& message);
+  bool IsOtherTop(dev_t dev, ino_t ino, uint32_t self_top) const;
+
+  const CleanupOptions& options_;
+  const WalkerEnv& env_;
+  CleanupPlan& plan_;
+  std::vector<NameGlob> patterns_, exclude_;
+  int threads_ = 1;
+
+  std::mutex mu_;  // guards plan_, queue_, busy_
+  std::condition_variable cv_;
+  std::vector<DirTask> queue_;
+  std::atomic<int> queue_size_{0};
+  int busy_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> scanned_{0};
+};
+
+void Walk::Issue(uint32_t dir, std::string_view name, const std::string& message) {
+  // Called with mu_ held.
+  std::string path = plan_.DirPath(dir);
+  if (!name.empty()) {
+    path += '/';
+    path.append(name);
+  }
+  plan_.tops[plan_.dirs[dir].top].totals.errors++;
+  plan_.AddIssue(EscapePath(path), message);
+}
+
+bool Walk::IsOtherTop(dev_t dev, ino_t ino, uint32_t self_top) const {
+  for (size_t i = 0; i < plan_.tops.size(); ++i) {
+    if (i != self_top && plan_.tops[i].fd >= 0 && plan_.dirs[plan_.tops[i].dir].dev == dev &&
+        plan_.dirs[plan_.tops[i].dir].ino == ino)
+      return true;
+  }
+  return false;
+}
+
+void Walk::AddTop(const std::string& configured, const std::string& host_path, int fd, const struct stat& st) {
+  for (const TopPath& t : plan_.tops) {
+    if (t.fd >= 0 && plan_.dirs[t.dir].dev == st.st_dev && plan_.dirs[t.dir].ino == st.st_ino) {
+      ::close(fd);  // the same directory twice (two globs matching it)
+      return;
+    }
+  }
+  TopPath top;
+  top.configured = configured;
+  top.host_path = host_path;
+  top.fd = fd;
+  top.dir = static_cast<uint32_t>(plan_.dirs.size());
+  PlannedDir d;
+  d.top = static_cast<uint32_t>(plan_.tops.size());
+  d.dev = st.st_dev;
+  d.ino = st.st_ino;
+  plan_.dirs.push_back(d);
+  plan_.tops.push_back(std::move(top));
+}
+
+void Walk::OpenTops() {
+  auto top_error = [&](const std::string& configured, const std::string& path, const std::string& message) {
+    TopPath t;
+    t.configured = configured;
+    t.host_path = path;
+    t.totals.errors = 1;
+    plan_.tops.push_back(std::move(t));
+    plan_.AddIssue(EscapePath(path), message, IssueLevel::kPathFailed);
+  };
+  auto describe = [](int err) {
+    if (err == ELOOP) return std::string("is a symlink; configure the directory it points to");
+    if (err == ENOTDIR) return std::string("is not a directory (or is a symlink)");
+    if (err == ENOENT) return std::string("does not exist");
+    return std::string(std::strerror(err));
+  };
+  for (const std::string& configured : options_.paths) {
+    std::string path = configured;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    size_t slash = path.find_last_of('/');
+    std::string parent = slash == 0 ? "/" : path.substr(0, slash);
+    std::string last = path.substr(slash + 1);
+    if (!HasGlob(last)) {
+      int fd = OpenDirAt(AT_FDCWD, env_.files->Resolve(path).c_str());
+      struct stat st;
+      if (fd < 0) {
+        top_error(configured, path, "cannot open: " + describe(errno));
+        continue;
+      }
+      ::fstat(fd, &st);
+      AddTop(configured, path, fd, st);
+      continue;
+    }
+    int pfd = ::open(env_.files->Resolve(parent).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) {
+      top_error(configured, parent, "cannot open the parent of the glob: " + describe(errno));
+      continue;
+    }
+    DIR* d = ::fdopendir(pfd);
+    std::vector<std::string> matches;
+    while (struct dirent* e = d ? ::readdir(d) : nullptr) {
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      if (::fnmatch(last.c_str(), e->d_name, FNM_PERIOD) == 0) matches.emplace_back(e->d_name);
+    }
+    std::sort(matches.begin(), matches.end());
+    if (matches.empty()) plan_.AddIssue(EscapePath(path), "the glob matches no directory (nothing to clean)", IssueLevel::kInfo);
+    for (const std::string& m : matches) {
+      std::string host_path = (parent == "/" ? "" : parent) + "/" + m;
+      if (Status st = CheckRoot(host_path); !st.ok()) {
+        top_error(configured, host_path, st.error().message());
+        continue;
+      }
+      struct stat before;
+      if (::fstatat(pfd, m.c_str(), &before, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
+      if (!S_ISDIR(before.st_mode)) continue;  // files and symlinks matching the glob are not roots
+      int fd = OpenDirAt(pfd, m.c_str());
+      struct stat st;
+      if (fd < 0) {
+        if (errno != ENOENT) top_error(configured, host_path, "cannot open: " + describe(errno));
+        continue;
+      }
+      ::fstat(fd, &st);
+      if (st.st_dev != before.st_dev || st.st_ino != before.st_ino) {
+        ::close(fd);
+        top_error(configured, host_path, "replaced while it was being opened; skipped");
+        continue;
+      }
+      AddTop(configured, host_path, fd, st);
+    }
+    if (d) ::closedir(d);
+    else ::close(pfd);
+  }
+}
+
+Status Walk::Run() {
+  OpenTops();
+  for (const TopPath& t : plan_.tops) {
+    if (t.fd < 0) continue;
+    // The walker closes task fds; the top's own fd stays with the plan.
+    int fd = ::fcntl(t.fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return ErrnoError("duplicating a directory descriptor", errno);
+    const PlannedDir& d = plan_.dirs[t.dir];
+    queue_.push_back({fd, t.dir, d.top, 0, d.dev});
+  }
+  std::reverse(queue_.begin(), queue_.end());  // first path first
+  queue_size_ = static_cast<int>(queue_.size());
+  busy_ = 0;
+
+  auto t0 = env_.clock->Monotonic();
+  std::vector<std::thread> workers;
+  for (int i = 0; i < threads_; ++i) workers.emplace_back([this] { Worker(); });
+  auto last = t0;
+  int64_t last_scanned = 0;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!(queue_.empty() && busy_ == 0)) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100));
+      if (env_.cancelled && env_.cancelled()) {
+        stop_ = true;
+        cv_.notify_all();
+      }
+      auto now = env_.clock->Monotonic();
+      if (env_.progress && now - last >= std::chrono::seconds(1)) {
+        int64_t n = scanned_.load();
+        double secs = std::chrono::duration<double>(now - last).count();
+        lock.unlock();
+        env_.progress("scanned " + std::to_string(n) + " entries, " +
+                      std::to_string(static_cast<int64_t>((n - last_scanned) / secs)) + "/s");
+        lock.lock();
+        last = now;
+        last_scanned = n;
+      }
+    }
+    stop_ = true;  // release idle workers
+    cv_.notify_all();
+  }
+  for (std::thread& w : workers) w.join();
+  plan_.walk_seconds = std::chrono::duration<double>(env_.clock->Monotonic() - t0).count();
+  plan_.scanned = scanned_.load();
+  if (env_.progress) env_.progress("scanned " + std::to_string(plan_.scanned) + " entries");
+
+  // Which subdirectories this run empties: deepest first.
+  if (options_.remove_empty_dirs) {
+    std::vector<uint32_t> order(plan_.dirs.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return plan_.dirs[a].depth > plan_.dirs[b].depth; });
+    for (uint32_t i : order) {
+      PlannedDir& d = plan_.dirs[i];
+      if (d.parent == kNoDir) continue;
+      uint32_t gone = d.deletes + d.subtree_deletes;
+      if (gone > 0 && d.entries == d.deletes + d.removable_children) {
+        d.remove_if_emptied = true;
+        plan_.dirs[d.parent].removable_children++;
+        plan_.dirs[d.parent].subtree_deletes += gone;
+      }
+    }
+  }
+  if (env_.cancelled && env_.cancelled()) return Error(ErrorCode::kCancelled, "log-cleanup: walk cancelled");
+  return Status::Ok();
+}
+
+void Walk::Worker() {
+  Scratch s;
+  s.dents.resize(kDentsBuffer);
+  for (;;) {
+    DirTask task;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || busy_ == 0 || stop_; });
+      if (queue_.empty()) {
+        cv_.notify_all();
+        return;
+      }
+      task = queue_.back();
+      queue_.pop_back();
+      queue_size_--;
+      ++busy_;
+    }
+    if (!stop_) ScanDir(task, 0, s);
+    ::close(task.fd);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --busy_;
+    }
+    cv_.notify_all();
+  }
+}
+
+void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
+  if (s.levels.size() <= level) s.levels.resize(level + 1);
+  s.names.clear();
+  s.matched.clear();
+  s.levels[level].names.clear();
+  s.levels[level].subs.clear();
+  const bool can_descend = options_.max_depth < 0 || task.depth < options_.max_depth;
+  TopTotals t;
+  uint32_t entries = 0;
+  int read_error = 0;
+
+  for (;;) {
+    long n = ::syscall(SYS_getdents64, task.fd, s.dents.data(), s.dents.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      read_error = errno;
+      break;
+    }
+    if (n == 0) break;
+    for (long off = 0; off < n;) {
+      auto* e = reinterpret_cast<LinuxDirent64*>(s.dents.data() + off);
+      off += e->d_reclen;
+      const char* name = e->d_name;
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+      size_t len = std::strlen(name);
+      ++entries;
+      unsigned char type = e->d_type;
+      if (type == DT_LNK) { ++t.symlinks; continue; }
+      if (type == DT_FIFO || type == DT_SOCK || type == DT_CHR || type == DT_BLK) { ++t.special; continue; }
+      if (type == DT_REG && !AnyMatch(patterns_, name, len)) continue;
+      if (type == DT_DIR && !can_descend) continue;
+      struct stat st;
+      if (::fstatat(task.fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        int err = errno;
+        if (err != ENOENT) {
+          std::lock_guard<std::mutex> lock(mu_);
+          Issue(task.dir, name, std::string("cannot stat: ") + std::strerror(err));
+        }
+        continue;
+      }
+      if (S_ISDIR(st.st_mode)) {
+        if (!can_descend) continue;
+        if (options_.one_file_system && st.st_dev != task.dev) {
+          ++t.other_filesystem;
+          std::lock_guard<std::mutex> lock(mu_);
+          std::string path = plan_.DirPath(task.dir) + "/" + name;
+          plan_.AddIssue(EscapePath(path), "on another filesystem (a mount point); not entered (one_file_system)",
+                         IssueLevel::kInfo);
+          continue;
+        }
+        Level& lv = s.levels[level];
+        lv.subs.push_back({static_cast<uint32_t>(lv.names.size()), static_cast<uint16_t>(len), st.st_dev, st.st_ino});
+        lv.names.append(name, len + 1);
+      } else if (S_ISREG(st.st_mode)) {
+        if (type == DT_UNKNOWN && !AnyMatch(patterns_, name, len)) continue;
+        if (AnyMatch(exclude_, name, len)) { ++t.excluded; continue; }
+        ++t.matched;
+        s.matched.push_back({static_cast<uint32_t>(s.names.size()), static_cast<uint16_t>(len), false, st.st_dev,
+                             st.st_ino, static_cast<int64_t>(st.st_size), MtimeNs(st)});
+        s.names.append(name, len);
+      } else if (S_ISLNK(st.st_mode)) {
+        ++t.symlinks;
+      } else {
+        ++t.special;
+      }
+    }
+  }
+  t.scanned = entries;
+  scanned_.fetch_add(entries, std::memory_order_relaxed);
+
+  // keep_newest: the N newest matching files stay, whatever their age.
+  if (options_.keep_newest > 0 && !s.matched.empty()) {
+    size_t k = std::min<size_t>(options_.keep_newest, s.matched.size());
+    s.order.resize(s.matched.size());
+    for (uint32_t i = 0; i < s.order.size(); ++i) s.order[i] = i;
+    std::nth_element(s.order.begin(), s.order.begin() + (k - 1), s.order.end(), [&](uint32_t a, uint32_t b) {
+      return s.matched[a].mtime_ns > s.matched[b].mtime_ns;
+    });
+    for (size_t i = 0; i < k; ++i) s.matched[s.order[i]].keep = true;
+  }
+
+  // Decide, then record under the lock in one go.
+  const int64_t del_cut = plan_.delete_cutoff_ns;
+  const int64_t cmp_cut = plan_.compress_cutoff_ns.value_or(INT64_MIN);
+  {
+  std::lock_guard<std::mutex> lock(mu_);
+  PlannedDir& dir = plan_.dirs[task.dir];
+  dir.first_file = static_cast<uint32_t>(plan_.files.size());
+  for (const Matched& m : s.matched) {
+    FileAction action;
+    if (m.mtime_ns < del_cut) {
+      action = FileAction::kDelete;
+    } else if (m.mtime_ns < cmp_cut && !(m.name_len > 3 && std::string_view(s.names).substr(m.name_off + m.name_len - 3, 3) == ".gz")) {
+      action = FileAction::kCompress;
+    } else {
+      continue;  // young
+    }
+    if (m.keep) { ++t.kept_newest; continue; }
+    if (env_.open && env_.open->Contains(m.dev, m.ino)) { ++t.skipped_open; continue; }
+    if (action == FileAction::kDelete) { ++t.delete_files; t.delete_bytes += m.size; ++dir.deletes; }
+    else { ++t.compress_files; t.compress_bytes += m.size; }
+    plan_.files.push_back({task.dir, static_cast<uint32_t>(plan_.names.size()), m.name_len, action, m.dev, m.ino,
+                           m.size, m.mtime_ns});
+    plan_.names.append(s.names, m.name_off, m.name_len);
+  }
+  dir.file_count = static_cast<uint32_t>(plan_.files.size()) - dir.first_file;
+  dir.entries = entries;
+  TopTotals& tt = plan_.tops[task.top].totals;
+  tt.scanned += t.scanned; tt.matched += t.matched; tt.delete_files += t.delete_files;
+  tt.delete_bytes += t.delete_bytes; tt.compress_files += t.compress_files; tt.compress_bytes += t.compress_bytes;
+  tt.skipped_open += t.skipped_open; tt.kept_newest += t.kept_newest; tt.excluded += t.excluded;
+  tt.symlinks += t.symlinks; tt.special += t.special; tt.other_filesystem += t.other_filesystem;
+  if (read_error) Issue(task.dir, "", std::string("reading the directory failed: ") + std::strerror(read_error));
+  }
+
+  // Subdirectories: opened through this directory's fd, never following a
+  // symlink, and checked to be the directory fstatat saw.
+  for (size_t i = 0; i < s.levels[level].subs.size() && !stop_; ++i) {
+    const Subdir sub = s.levels[level].subs[i];
+    char name[NAME_MAX + 1];
+    std::memcpy(name, s.levels[level].names.data() + sub.name_off, sub.name_len + 1);
+    int injected = 0;
+    if (env_.hooks) {
+      std::string path;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        path = plan_.DirPath(task.dir) + "/" + name;
+      }
+      injected = env_.hooks->BeforeOpenDir(path);
+    }
+    int fd = injected ? -1 : OpenDirAt(task.fd, name);
+    int err = injected ? injected : errno;
+    if (fd < 0) {
+      if (err == ENOENT) continue;  // removed meanwhile
+      std::string why = err == ELOOP || err == ENOTDIR
+                            ? "replaced by a symlink or a non-directory during the walk; not followed"
+                            : err == EACCES || err == EPERM ? "permission denied; not cleaned"
+                                                             : std::string("cannot open: ") + std::strerror(err);
+      std::lock_guard<std::mutex> lock(mu_);
+      Issue(task.dir, name, why);
+      continue;
+    }
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || st.st_dev != sub.dev || st.st_ino != sub.ino) {
+      ::close(fd);
+      std::lock_guard<std::mutex> lock(mu_);
+      Issue(task.dir, name, "replaced during the walk (device/inode changed); not entered");
+      continue;
+    }
+    DirTask child{fd, 0, task.top, task.depth + 1, task.dev};
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (IsOtherTop(st.st_dev, st.st_ino, task.top)) {  // walked as its own configured path
+        ::close(fd);
+        continue;
+      }
+      child.dir = static_cast<uint32_t>(plan_.dirs.size());
+      PlannedDir d;
+      d.parent = task.dir;
+      d.top = task.top;
+      d.name_off = static_cast<uint32_t>(plan_.names.size());
+      d.name_len = sub.name_len;
+      d.depth = static_cast<uint16_t>(std::min(task.depth + 1, 65535));
+      d.dev = st.st_dev;
+      d.ino = st.st_ino;
+      plan_.names.append(name, sub.name_len);
+      plan_.dirs.push_back(d);
+      if (queue_size_.load(std::memory_order_relaxed) < 2 * threads_) {
+        queue_.push_back(child);
+        queue_size_++;
+        cv_.notify_one();
+        continue;
+      }
+    }
+    ScanDir(child, level + 1, s);
+    ::close(fd);
+  }
+}
+
+}  // namespace
+
+int WorkerThreads(int requested) {
+  if (requested > 0) return requested;
+  unsigned n = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(n, 1u, 4u));
+}
+
+Status CleanupWalker::Walk(std::chrono::system_clock::time_point start, CleanupPlan& plan) {
+  plan.start = start;
+  plan.delete_cutoff_ns = ToNs(start) - std::chrono::duration_cast<std::chrono::nanoseconds>(options_.max_age).count();
+  if (options_.compress_after)
+    plan.compress_cutoff_ns = ToNs(start) - options_.compress_after->count();
+  class Walk walk(options_, env_, plan);
+  return walk.Run();
+}
+
+}  // namespace nodeagent::logc
