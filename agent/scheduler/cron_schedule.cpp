@@ -298,6 +298,7 @@ std::optional<TimePoint> Schedule::NextAfter(TimePoint after, const TimeZone& tz
       auto wall = NextLocalMatch(from);
       if (!wall) return std::nullopt;
       TimePoint at = tz.FirstReached(*wall);
+      if (at == TimePoint::max()) return std::nullopt;  // beyond what TimePoint holds (year 2262)
       if (at > after) return at;
       from = *wall + std::chrono::minutes(1);
     }
@@ -307,7 +308,9 @@ std::optional<TimePoint> Schedule::NextAfter(TimePoint after, const TimeZone& tz
   // Wildcard job: walk the periods of constant offset; in each, local time is
   // a plain shift of real time, so the first matching minute inside the period
   // is the answer.
-  const TimePoint horizon = after + std::chrono::days(kSearchDays);
+  const TimePoint horizon = after < TimePoint::max() - std::chrono::days(kSearchDays)
+                                ? after + std::chrono::days(kSearchDays)
+                                : TimePoint::max();
   TimePoint t = after;
   for (int i = 0; i < 1'000 && t < horizon; ++i) {
     OffsetPeriod p = tz.PeriodAt(t);
@@ -315,6 +318,10 @@ std::optional<TimePoint> Schedule::NextAfter(TimePoint after, const TimeZone& tz
                                : CeilMinute(LocalSeconds(std::chrono::floor<seconds>(p.begin).time_since_epoch() + p.offset));
     auto wall = NextLocalMatch(from);
     if (!wall) return std::nullopt;
+    if (wall->time_since_epoch() - p.offset >=
+        std::chrono::floor<seconds>(TimePoint::max()).time_since_epoch()) {
+      return std::nullopt;  // beyond what TimePoint holds (year 2262)
+    }
     TimePoint at = FromLocal(*wall, p.offset);
     if (p.end == TimePoint::max() || at < p.end) return at;
     t = p.end;

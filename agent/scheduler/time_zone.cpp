@@ -29,11 +29,7 @@ TimePoint ToTimePoint(int64_t s) {
   return TimePoint(seconds(s));
 }
 
-int64_t ToSeconds(TimePoint t) {
-  if (t == TimePoint::max()) return kMaxS;
-  if (t == TimePoint::min()) return kMinS;
-  return std::chrono::floor<seconds>(t).time_since_epoch().count();
-}
+int64_t ToSeconds(TimePoint t) { return std::chrono::floor<seconds>(t).time_since_epoch().count(); }
 
 int64_t DaysFromCivil(int y, int m, int d) {
   using namespace std::chrono;
