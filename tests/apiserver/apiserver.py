@@ -646,6 +646,7 @@ class Store:
             self.timers = []
             self.deny = []
             self.deny_enforce = True
+            self.kubelet_done = set()
             for ns in DEFAULT_NAMESPACES:
                 self._store_new(BY_KIND[("", "Namespace")], {"metadata": {"name": ns}})
             self.cond.notify_all()
@@ -1157,6 +1158,13 @@ TABLES = {
         [",".join("%s=%s" % kv for kv in sorted((((o.get("spec") or {}).get("template") or {})
                                                  .get("spec") or {}).get("nodeSelector", {}).items()))
          or "<none>", age(o)]),
+    ("", "events"): (
+        [col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message")],
+        lambda o: [human_duration(time.time() - parse_ts(o.get("lastTimestamp") or o.get("eventTime")
+                                                         or meta(o).get("creationTimestamp") or now_ts())),
+                   o.get("type", ""), o.get("reason", ""),
+                   "%s/%s" % ((o.get("involvedObject") or {}).get("kind", "").lower(),
+                              (o.get("involvedObject") or {}).get("name", "")), o.get("message", "")]),
     ("apps", "replicasets"): (
         [col("Name", fmt="name"), col("Desired", "integer"), col("Current", "integer"),
          col("Ready", "integer"), col("Age")],
@@ -2276,6 +2284,9 @@ def main(argv=None):
     ap.add_argument("--minor", type=int, default=32)
     ap.add_argument("--terminating-seconds", type=float, default=0.5)
     ap.add_argument("--fixture")
+    ap.add_argument("--public-host",
+                    help="host name or IP put into ready.json and the kubeconfigs (default: --host, "
+                         "or 127.0.0.1 when listening on a wildcard address); added to the cert SANs")
     ap.add_argument("--san", action="append", default=[],
                     help="extra subjectAltName for the server cert, e.g. IP:10.1.2.3 or DNS:api.test")
     args = ap.parse_args(argv)
@@ -2285,9 +2296,13 @@ def main(argv=None):
     ready = os.path.join(d, "ready.json")
     if os.path.exists(ready):
         os.unlink(ready)
+    public = args.public_host or ("127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host)
     sans = ["IP:127.0.0.1", "DNS:localhost"]
-    if args.host not in ("127.0.0.1", "0.0.0.0", "localhost", "", "::"):
-        sans.append(("IP:" if re.match(r"^[0-9.:]+$", args.host) else "DNS:") + args.host)
+    for h in (args.host, public):
+        if h not in ("127.0.0.1", "0.0.0.0", "localhost", "", "::"):
+            san = ("IP:" if re.match(r"^[0-9.:]+$", h) else "DNS:") + h
+            if san not in sans:
+                sans.append(san)
     for extra in args.san:
         if extra not in sans:
             sans.append(extra)
@@ -2311,7 +2326,6 @@ def main(argv=None):
     httpd.ssl_ctx = ctx
     httpd.state = ServerState(args, store, token, os.path.join(d, "ca.crt"))
     port = httpd.server_address[1]
-    public = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host
     httpd.public_host = public
     url = "https://%s:%d" % (public if ":" not in public else "[%s]" % public, port)
 
