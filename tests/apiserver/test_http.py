@@ -419,5 +419,33 @@ class Faults(ServerTest):
         self.assertGreaterEqual(time.monotonic() - t, 0.4)
 
 
+class Lifecycle(unittest.TestCase):
+    def test_fixture_cli_stop_and_restart_in_same_dir(self):
+        import subprocess
+        import tempfile
+        d = tempfile.mkdtemp(prefix="apiserver-life-")
+        fx = os.path.join(d, "fixture.json")
+        with open(fx, "w") as f:
+            subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_nodes.py"),
+                            "--node", "w1", "--pods", "3", "--spare-node", "w2", "--daemonset", "ds"],
+                           stdout=f, check=True)
+        srv = TestServer(dir=d, fixture=fx).start()
+        try:
+            self.assertEqual([n["metadata"]["name"] for n in srv.ok("GET", "/api/v1/nodes")["items"]], ["w1", "w2"])
+            pods = srv.ok("GET", "/api/v1/pods?fieldSelector=spec.nodeName%3Dw1")["items"]
+            self.assertEqual(len(pods), 4)
+            token = srv.token
+            srv.stop()
+            self.assertFalse(os.path.exists(os.path.join(d, "ready.json")))
+            srv.start()
+            self.assertEqual(srv.token, token)   # certificates and token are reused
+            self.assertEqual(srv.request("GET", "/api/v1/nodes", auth="token")[0], 200)
+            self.assertEqual(srv.request("GET", "/api/v1/nodes")[0], 200)
+        finally:
+            srv.cleanup()
+            import shutil
+            shutil.rmtree(d, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
