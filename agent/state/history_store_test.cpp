@@ -1,0 +1,105 @@
+#include <catch2/catch.hpp>
+
+#include "host/fake_host.h"
+#include "state/history_store.h"
+#include "state/run_lock.h"
+
+using namespace nodeagent;
+
+static RunRecord MakeRecord(const std::string& id, const std::string& task, int64_t started, RunStatus status) {
+  RunRecord r;
+  r.id = id;
+  r.task = task;
+  r.action = "demo";
+  r.started_ms = started;
+  r.status = status;
+  return r;
+}
+
+TEST_CASE("history keeps records, lists newest first and filters by task") {
+  TempRoot root;
+  HistoryStore h(root.path());
+  REQUIRE(h.Init().ok());
+  REQUIRE(h.Put(MakeRecord("20260101T000000Z-aaaaaa", "a", 1000, RunStatus::kOk)).ok());
+  REQUIRE(h.Put(MakeRecord("20260102T000000Z-bbbbbb", "b", 2000, RunStatus::kFailed)).ok());
+  REQUIRE(h.Put(MakeRecord("20260103T000000Z-cccccc", "a", 3000, RunStatus::kRunning)).ok());
+  auto all = h.List("", 10);
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].id == "20260103T000000Z-cccccc");
+  CHECK(h.List("a", 10).size() == 2);
+  CHECK(h.List("", 1).size() == 1);
+  auto unfinished = h.Unfinished();
+  REQUIRE(unfinished.size() == 1);
+  CHECK(unfinished[0].task == "a");
+  CHECK(h.Get("nope").error().code() == ErrorCode::kNotFound);
+  CHECK(h.Get("../../etc/passwd").error().code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("live log lines are kept and a torn last line is skipped") {
+  TempRoot root;
+  HistoryStore h(root.path());
+  REQUIRE(h.Init().ok());
+  RunRecord r = MakeRecord("20260101T000000Z-aaaaaa", "a", 1000, RunStatus::kRunning);
+  REQUIRE(h.Put(r).ok());
+  h.AppendLog(r.id, {1, LogLevel::kInfo, "first"});
+  h.AppendLog(r.id, {2, LogLevel::kWarning, "second"});
+  root.Write("/runs/x", "");  // unrelated file is ignored
+  {
+    FILE* f = std::fopen((h.runs_dir() + "/" + r.id + ".log").c_str(), "a");
+    std::fputs("{\"t\":3,\"msg\":\"tor", f);
+    std::fclose(f);
+  }
+  auto got = h.Get(r.id);
+  REQUIRE(got.ok());
+  REQUIRE(got->logs.size() == 2);
+  CHECK(got->logs[1].message == "second");
+}
+
+TEST_CASE("prune bounds the history by count and age and spares running runs") {
+  TempRoot root;
+  HistoryStore h(root.path());
+  REQUIRE(h.Init().ok());
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(h.Put(MakeRecord("2026010" + std::to_string(i + 1) + "T000000Z-aaaaaa", "a", 1000 * (i + 1),
+                             i == 0 ? RunStatus::kRunning : RunStatus::kOk))
+                .ok());
+  CHECK(h.Prune(3, 1'000'000, 6000) == 2);
+  auto left = h.List("", 10);
+  REQUIRE(left.size() == 3);
+  CHECK(left.back().id == "20260101T000000Z-aaaaaa");  // running one kept
+  CHECK(h.Prune(100, 1500, 6000) == 1);  // run 4 is older than 1.5 s; run 5 and the running one stay
+}
+
+TEST_CASE("checkpoints round-trip") {
+  TempRoot root;
+  HistoryStore h(root.path());
+  REQUIRE(h.Init().ok());
+  CHECK_FALSE(h.LoadCheckpoint("20260101T000000Z-aaaaaa").has_value());
+  REQUIRE(h.SaveCheckpoint("20260101T000000Z-aaaaaa", {{"phase", "rebooting"}}).ok());
+  CHECK((*h.LoadCheckpoint("20260101T000000Z-aaaaaa"))["phase"] == "rebooting");
+}
+
+TEST_CASE("run locks exclude and name the holder; release frees") {
+  TempRoot root;
+  std::string path = root.Real("/locks/disruptive.lock");
+  auto a = RunLock::TryAcquire(path, {{"run_id", "r1"}, {"action", "drain"}, {"pid", 42}});
+  REQUIRE(a.ok());
+  auto b = RunLock::TryAcquire(path, {{"run_id", "r2"}});
+  REQUIRE_FALSE(b.ok());
+  CHECK(b.error().code() == ErrorCode::kConflict);
+  CHECK(b.error().message() == "run r1 (drain, pid 42) is in progress");
+  CHECK(RunLock::Holder(path)["run_id"] == "r1");
+  a->Release();
+  CHECK(RunLock::Holder(path).is_null());
+  CHECK(RunLock::TryAcquire(path, {{"run_id", "r3"}}).ok());
+}
+
+TEST_CASE("task state records last runs atomically") {
+  TempRoot root;
+  TaskStateStore s(root.path());
+  REQUIRE(s.Record("cleanup", {1234, "boot-1"}).ok());
+  REQUIRE(s.Record("other", {99, "boot-2"}).ok());
+  auto all = s.Load();
+  CHECK(all["cleanup"].last_run_ms == 1234);
+  CHECK(all["other"].last_boot_id == "boot-2");
+}

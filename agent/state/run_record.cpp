@@ -1,0 +1,126 @@
+#include "state/run_record.h"
+
+#include <ctime>
+#include <random>
+
+namespace nodeagent {
+
+const char* LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarning: return "warning";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+LogLevel ParseLogLevel(std::string_view s) {
+  if (s == "debug") return LogLevel::kDebug;
+  if (s == "warning") return LogLevel::kWarning;
+  if (s == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+nlohmann::json ToJson(const Finding& f) {
+  return {{"severity", SeverityName(f.severity)}, {"subject", f.subject}, {"message", f.message}};
+}
+
+nlohmann::json ToJson(const Change& c) {
+  nlohmann::json j = {{"kind", c.kind}, {"target", c.target}};
+  if (!c.description.empty()) j["description"] = c.description;
+  if (!c.diff.empty()) j["diff"] = c.diff;
+  if (c.bytes) j["bytes"] = c.bytes;
+  return j;
+}
+
+nlohmann::json ToJson(const LogLine& l) { return {{"t", l.time_ms}, {"level", LogLevelName(l.level)}, {"msg", l.message}}; }
+
+Finding FindingFromJson(const nlohmann::json& j) {
+  std::string sev = j.value("severity", "info");
+  return {sev == "error" ? Severity::kError : sev == "warning" ? Severity::kWarning : Severity::kInfo,
+          j.value("subject", ""), j.value("message", "")};
+}
+
+Change ChangeFromJson(const nlohmann::json& j) {
+  Change c;
+  c.kind = j.value("kind", "");
+  c.target = j.value("target", "");
+  c.description = j.value("description", "");
+  c.diff = j.value("diff", "");
+  c.bytes = j.value("bytes", int64_t{0});
+  return c;
+}
+
+LogLine LogLineFromJson(const nlohmann::json& j) {
+  return {j.value("t", int64_t{0}), ParseLogLevel(j.value("level", "info")), j.value("msg", "")};
+}
+
+nlohmann::json ToJson(const RunRecord& r, bool with_logs) {
+  nlohmann::json j = {{"id", r.id},
+                      {"task", r.task},
+                      {"action", r.action},
+                      {"plugin", r.plugin},
+                      {"node", r.node},
+                      {"trigger", r.trigger},
+                      {"requested_by", r.requested_by},
+                      {"dry_run", r.dry_run},
+                      {"status", RunStatusName(r.status)},
+                      {"summary", r.summary},
+                      {"params", r.params},
+                      {"data", r.data},
+                      {"started_ms", r.started_ms},
+                      {"finished_ms", r.finished_ms},
+                      {"duration_ms", r.duration_ms()},
+                      {"boot_id", r.boot_id},
+                      {"worker_pid", r.worker_pid},
+                      {"resumes", r.resumes}};
+  j["findings"] = nlohmann::json::array();
+  for (const auto& f : r.findings) j["findings"].push_back(ToJson(f));
+  j["changes"] = nlohmann::json::array();
+  for (const auto& c : r.changes) j["changes"].push_back(ToJson(c));
+  if (with_logs) {
+    j["logs"] = nlohmann::json::array();
+    for (const auto& l : r.logs) j["logs"].push_back(ToJson(l));
+  }
+  return j;
+}
+
+RunRecord RunRecordFromJson(const nlohmann::json& j) {
+  RunRecord r;
+  r.id = j.value("id", "");
+  r.task = j.value("task", "");
+  r.action = j.value("action", "");
+  r.plugin = j.value("plugin", "");
+  r.node = j.value("node", "");
+  r.trigger = j.value("trigger", "");
+  r.requested_by = j.value("requested_by", "");
+  r.dry_run = j.value("dry_run", false);
+  r.status = ParseRunStatus(j.value("status", "interrupted")).value_or(RunStatus::kInterrupted);
+  r.summary = j.value("summary", "");
+  r.params = j.value("params", nlohmann::json::object());
+  r.data = j.value("data", nlohmann::json::object());
+  r.started_ms = j.value("started_ms", int64_t{0});
+  r.finished_ms = j.value("finished_ms", int64_t{0});
+  r.boot_id = j.value("boot_id", "");
+  r.worker_pid = j.value("worker_pid", int64_t{0});
+  r.resumes = j.value("resumes", 0);
+  for (const auto& f : j.value("findings", nlohmann::json::array())) r.findings.push_back(FindingFromJson(f));
+  for (const auto& c : j.value("changes", nlohmann::json::array())) r.changes.push_back(ChangeFromJson(c));
+  for (const auto& l : j.value("logs", nlohmann::json::array())) r.logs.push_back(LogLineFromJson(l));
+  return r;
+}
+
+std::string NewRunId(std::chrono::system_clock::time_point now) {
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  static thread_local std::mt19937 rng{std::random_device{}()};
+  char suffix[8];
+  std::snprintf(suffix, sizeof suffix, "%06x", static_cast<unsigned>(rng() & 0xffffff));
+  return std::string(buf) + "-" + suffix;
+}
+
+}  // namespace nodeagent

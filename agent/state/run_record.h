@@ -1,0 +1,63 @@
+// One run of an action, as kept in the history: who asked, what ran, how it
+// ended, and its log. The same record is written when the run starts
+// (status "running"), and again when it ends, so a crash in between leaves a
+// record that the next start marks "interrupted" (or resumes).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "nodeagent/action.h"
+
+namespace nodeagent {
+
+struct LogLine {
+  int64_t time_ms = 0;  // unix epoch ms
+  LogLevel level = LogLevel::kInfo;
+  std::string message;
+};
+
+struct RunRecord {
+  std::string id;
+  std::string task;     // empty for ad-hoc runs of an action
+  std::string action;
+  std::string plugin;
+  std::string node;
+  std::string trigger;  // "manual", "schedule", "catch-up", "boot", "resume"
+  std::string requested_by;  // "uid 0", "scheduler"
+  bool dry_run = false;
+  RunStatus status = RunStatus::kRunning;
+  std::string summary;
+  std::vector<Finding> findings;
+  std::vector<Change> changes;
+  nlohmann::json data = nlohmann::json::object();
+  nlohmann::json params = nlohmann::json::object();
+  int64_t started_ms = 0;
+  int64_t finished_ms = 0;
+  std::string boot_id;       // at start
+  int64_t worker_pid = 0;
+  int resumes = 0;           // times it was resumed after a crash or reboot
+  std::vector<LogLine> logs; // kept in the record once the run ended
+
+  int64_t duration_ms() const { return finished_ms > started_ms ? finished_ms - started_ms : 0; }
+};
+
+nlohmann::json ToJson(const RunRecord& r, bool with_logs = true);
+RunRecord RunRecordFromJson(const nlohmann::json& j);
+nlohmann::json ToJson(const Finding& f);
+nlohmann::json ToJson(const Change& c);
+nlohmann::json ToJson(const LogLine& l);
+Finding FindingFromJson(const nlohmann::json& j);
+Change ChangeFromJson(const nlohmann::json& j);
+LogLine LogLineFromJson(const nlohmann::json& j);
+const char* LogLevelName(LogLevel level);
+LogLevel ParseLogLevel(std::string_view s);
+
+/// A new sortable run id: "20261128T101500Z-3fa9c2".
+std::string NewRunId(std::chrono::system_clock::time_point now);
+
+}  // namespace nodeagent
