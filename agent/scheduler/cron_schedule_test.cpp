@@ -7,7 +7,7 @@
 using namespace nodeagent;
 using namespace std::chrono_literals;
 
-TEST_CASE("Schedule parses cron fields, names, macros and intervals") {
+TEST_CASE("Schedule parses cron fields and names and macros and intervals") {
   struct Case {
     const char* text;
     Schedule::Kind kind;
@@ -47,7 +47,7 @@ TEST_CASE("Schedule parses cron fields, names, macros and intervals") {
   CHECK(Schedule::Parse("@daily")->text() == "@daily");
 }
 
-TEST_CASE("Schedule errors name the field, the token and the accepted range") {
+TEST_CASE("Schedule errors name the field and the token and the accepted range") {
   struct Case {
     const char* text;
     const char* fragment;
@@ -100,7 +100,7 @@ TEST_CASE("Schedule errors name the field, the token and the accepted range") {
         "schedule \"* * * * 8\": day-of-week: '8' out of range 0-7 (0 and 7 are Sunday)");
 }
 
-TEST_CASE("Schedule::NextAfter in UTC: ordinary cases, month ends, leap years, DOM/DOW, steps") {
+TEST_CASE("Schedule::NextAfter in UTC: ordinary cases and month ends and leap years and DOM/DOW and steps") {
   struct Case {
     const char* spec;
     TimePoint after;

@@ -21,7 +21,7 @@ MaintenanceWindow MustParse(const char* text, const TimeZone& default_zone = Tim
 
 }  // namespace
 
-TEST_CASE("MaintenanceWindow parses days, times and zones") {
+TEST_CASE("MaintenanceWindow parses days and times and zones") {
   for (const char* text : {"Mon-Fri 22:00-04:00 Europe/Berlin", "Sat,Sun 02:00-06:00", "* 01:00-03:00 UTC",
                            "fri-MON 00:00-24:00", "Saturday 10:00-10:00", "mon,wed-fri,Sunday 23:59-00:01"}) {
     INFO(text);
@@ -66,7 +66,7 @@ TEST_CASE("MaintenanceWindow errors say what is wrong") {
   CHECK(no_loader.error().message().find("no zone loader") != std::string::npos);
 }
 
-TEST_CASE("MaintenanceWindow Contains, NextOpen and CloseOf") {
+TEST_CASE("MaintenanceWindow Contains and NextOpen and CloseOf") {
   struct Case {
     const char* window;
     const char* default_zone;

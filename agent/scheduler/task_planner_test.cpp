@@ -42,7 +42,7 @@ const TaskPlan& Find(const Plan& plan, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("Jitter is deterministic and stays within [0, max)") {
+TEST_CASE("Jitter is deterministic and stays below its maximum") {
   const TimePoint due = Utc(2026, 1, 1, 3);
   CHECK(Jitter("logs", "node-a", due, 0ms) == 0ms);
   CHECK(Jitter("logs", "node-a", due, -5ms) == 0ms);
@@ -64,7 +64,7 @@ TEST_CASE("Jitter is deterministic and stays within [0, max)") {
   for (int b : buckets) CHECK(b > 50);
 }
 
-TEST_CASE("TaskPlanner: scheduled runs, history anchors and the wake-up time") {
+TEST_CASE("TaskPlanner: scheduled runs and history anchors and the wake-up time") {
   TaskPlanner planner({Task("daily", "0 3 * * *"), Task("hourly", "@hourly"), Task("never", "0 0 30 2 *")},
                       TimeZone::Utc(), "node-a");
   const TimePoint started = Utc(2026, 1, 1, 10);
@@ -97,7 +97,7 @@ TEST_CASE("TaskPlanner: scheduled runs, history anchors and the wake-up time") {
   CHECK(Iso(plan.wake_at) == "2026-01-01T12:00:00Z");
 }
 
-TEST_CASE("TaskPlanner: a run missed while down is caught up once, or skipped") {
+TEST_CASE("TaskPlanner: a run missed while down is caught up once or skipped") {
   const TimePoint last = Utc(2026, 1, 1, 3);
   const TimePoint started = Utc(2026, 1, 3, 10);  // down over two 03:00 runs
   TaskPlanner planner({Task("catch", "0 3 * * *", 0ms, nullptr, true), Task("skip", "0 3 * * *")}, TimeZone::Utc(),
@@ -152,7 +152,7 @@ TEST_CASE("TaskPlanner: jitter delays within bounds and is stable across calls")
   CHECK(a.wake_at == earliest);
 }
 
-TEST_CASE("TaskPlanner: due times outside the window move to its next opening, as one run") {
+TEST_CASE("TaskPlanner: due times outside the window move to its next opening as one run") {
   const TimePoint started = Utc(2026, 1, 1);
   TaskPlanner planner({Task("noon", "0 12 * * *", 0ms, "* 22:00-04:00"),
                        Task("noon-jitter", "0 12 * * *", 30min, "* 22:00-04:00"),
@@ -196,7 +196,7 @@ TEST_CASE("TaskPlanner: due times outside the window move to its next opening, a
   CHECK(Iso(Find(plan, "c").next_due) == "2026-01-05T22:00:00Z");
 }
 
-TEST_CASE("TaskPlanner: @reboot tasks run once per boot, at the first start") {
+TEST_CASE("TaskPlanner: @reboot tasks run once per boot at the first start") {
   TaskPlanner planner({Task("boot", "@reboot")}, TimeZone::Utc(), "node-a");
   const TimePoint now = Utc(2026, 1, 1, 10);
   struct Case {
@@ -223,7 +223,7 @@ TEST_CASE("TaskPlanner: @reboot tasks run once per boot, at the first start") {
   }
 }
 
-TEST_CASE("TaskPlanner evaluates schedules in its zone, across DST") {
+TEST_CASE("TaskPlanner evaluates schedules in its zone across DST") {
   TaskPlanner planner({Task("nightly", "30 2 * * *")}, RealZone("Europe/Berlin"), "node-a");
   PlanInput in = Input(Utc(2026, 3, 28, 12), Utc(2026, 3, 28, 12));
   CHECK(Iso(planner.Compute(in).wake_at) == "2026-03-29T01:00:00Z");  // 02:30 does not exist: 03:00 CEST

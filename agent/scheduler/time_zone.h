@@ -82,8 +82,9 @@ class TimeZone {
   /// not installed (install the tzdata package), or the parse error.
   static Result<TimeZone> Load(const FileSystem& files, std::string_view name);
 
-  /// The host's zone from /etc/localtime (a TZif file or a symlink to one);
-  /// UTC when it is missing or unreadable. Never fails.
+  /// The host's zone from /etc/localtime (a TZif file or a symlink to one),
+  /// named after /etc/timezone when present, else "localtime"; UTC when
+  /// /etc/localtime is missing or unreadable. Never fails.
   static TimeZone LoadLocal(const FileSystem& files);
 
   const std::string& name() const;

@@ -69,7 +69,7 @@ TEST_CASE("TimeZone converts instants to local civil time") {
   CHECK(ny.ToLocal(Utc(2024, 2, 29, 3, 0)) == CivilTime{2024, 2, 28, 22, 0, 0, 3});
 }
 
-TEST_CASE("TimeZone maps local times to instants, reporting gaps and overlaps") {
+TEST_CASE("TimeZone maps local times to instants and reports gaps and overlaps") {
   struct Case {
     const char* zone;
     CivilTime local;
