@@ -1,1 +1,595 @@
+#include "log_cleanup_action.h"
+
+#include <sys/mount.h>
+#include <zlib.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+
+#include "log_cleanup_test_util.h"
+
+namespace nodeagent::logc {
+namespace {
+
+using namespace std::chrono_literals;
+using testutil::ExistsNoFollow;
+using testutil::MakeDir;
+using testutil::Snapshot;
+using testutil::WriteAged;
+constexpr auto kDay = std::chrono::nanoseconds(24h);
+
+/// A context with an empty fake /proc and `paths` set.
+struct Fixture {
+  FakeActionContext ctx;
+  explicit Fixture(std::vector<std::string> paths = {"/var/log/app"}) {
+    MakeDir(ctx, "/proc");
+    ctx.mutable_params().Set("paths", std::move(paths));
+  }
+  Params& params() { return ctx.mutable_params(); }
+  std::string Real(const std::string& p) { return ctx.root().Real(p); }
+};
+
+std::set<std::string> Targets(const std::vector<Change>& changes, const std::string& kind = "delete") {
+  std::set<std::string> out;
+  for (const Change& c : changes) {
+    if (c.kind == kind) out.insert(c.target);
+  }
+  return out;
+}
+
+std::string Join(const std::vector<Finding>& findings) {
+  std::string s;
+  for (const Finding& f : findings) s += f.subject + ": " + f.message + "\n";
+  return s;
+}
+
+/// MakePlan then Apply, as the core does without --dry-run.
+struct Run {
+  Plan plan;
+  Outcome outcome;
+};
+Run PlanAndApply(Fixture& f, WalkHooks* hooks = nullptr, int threads = 0) {
+  LogCleanupAction action(hooks, threads);
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  Result<Outcome> out = action.Apply(f.ctx, *plan);
+  REQUIRE(out.ok());
+  return {*plan, *out};
+}
+
+TEST_CASE("Age boundary: a file goes when its mtime is more than max_age before the run's start") {
+  struct Case {
+    const char* what;
+    std::chrono::nanoseconds age;
+    bool deleted;
+  };
+  const Case cases[] = {
+      {"just under 10 days", 10 * kDay - 1s, false},
+      {"exactly 10 days", 10 * kDay, false},
+      {"10 days + 1 ns", 10 * kDay + 1ns, true},
+      {"10 days + 1 s", 10 * kDay + 1s, true},
+      {"10.5 days (find -mtime +10 keeps it)", 10 * kDay + 12h, true},
+      {"11 days", 11 * kDay + 1s, true},
+      {"in the future", -1 * kDay, false},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    Fixture f;
+    WriteAged(f.ctx, "/var/log/app/x.log", c.age);
+    Run r = PlanAndApply(f);
+    CHECK(ExistsNoFollow(f.ctx, "/var/log/app/x.log") == !c.deleted);
+    CHECK(r.outcome.data["totals"]["deleted"]["files"] == (c.deleted ? 1 : 0));
+    CHECK(r.outcome.status == (c.deleted ? RunStatus::kChanged : RunStatus::kOk));
+  }
+}
+
+TEST_CASE("max_age=11d selects what `find -mtime +10` selects (checked against real find)") {
+  Fixture f;
+  f.ctx.clock().Set(std::chrono::system_clock::now());
+  const std::pair<const char*, std::chrono::nanoseconds> files[] = {
+      {"a-10d-plus-1min.log", 10 * kDay + 1min}, {"b-11d-minus-1min.log", 11 * kDay - 1min},
+      {"c-11d-plus-1min.log", 11 * kDay + 1min}, {"d-9d.log", 9 * kDay}, {"e-30d.log", 30 * kDay}};
+  for (auto& [name, age] : files) WriteAged(f.ctx, std::string("/var/log/app/") + name, age);
+
+  std::set<std::string> by_find;
+  std::string cmd = "find " + f.Real("/var/log/app") + " -name '*.log' -mtime +10 -printf '%f\\n'";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char line[256];
+  while (std::fgets(line, sizeof line, p)) by_find.insert(std::string(line, std::strlen(line) - 1));
+  ::pclose(p);
+  CHECK(by_find == std::set<std::string>{"c-11d-plus-1min.log", "e-30d.log"});
+
+  auto planned = [&](Duration max_age) {
+    f.params().Set("max_age", max_age);
+    f.ctx.set_dry_run(true);
+    LogCleanupAction action;
+    Result<Plan> plan = action.MakePlan(f.ctx);
+    REQUIRE(plan.ok());
+    std::set<std::string> names;
+    for (const std::string& t : Targets(plan->changes)) names.insert(t.substr(t.rfind('/') + 1));
+    return names;
+  };
+  CHECK(planned(std::chrono::duration_cast<Duration>(11 * kDay)) == by_find);
+  CHECK(planned(std::chrono::duration_cast<Duration>(10 * kDay)) ==
+        std::set<std::string>{"a-10d-plus-1min.log", "b-11d-minus-1min.log", "c-11d-plus-1min.log", "e-30d.log"});
+}
+
+/// The trap tree: links out of the tree, a loop, odd names, special files.
+void BuildTraps(Fixture& f) {
+  WriteAged(f.ctx, "/outside/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/outside/deep/older.log", 40 * kDay);
+  WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/new.log", 1 * kDay);
+  WriteAged(f.ctx, "/var/log/app/old.txt", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/sub/deeper/old.log", 20 * kDay);
+  WriteAged(f.ctx, "/var/log/app/bad\nname.log", 20 * kDay);
+  WriteAged(f.ctx, "/var/log/app/\xff\xfe.log", 20 * kDay);
+  ::symlink(f.Real("/outside").c_str(), f.Real("/var/log/app/linkdir").c_str());
+  ::symlink(f.Real("/outside/old.log").c_str(), f.Real("/var/log/app/linkfile.log").c_str());
+  ::symlink("loop.log", f.Real("/var/log/app/loop.log").c_str());
+  ::symlink("../app", f.Real("/var/log/app/sub/up").c_str());
+  ::mkfifo(f.Real("/var/log/app/fifo.log").c_str(), 0600);
+  testutil::SetMtime(f.Real("/var/log/app/fifo.log"), testutil::NowNs(f.ctx) - (30 * kDay).count());
+}
+
+TEST_CASE("Traps: symlinks, loops, FIFOs and odd names; nothing outside the tree changes") {
+  Fixture f;
+  BuildTraps(f);
+  auto outside_before = Snapshot(f.Real("/outside"));
+  Run r = PlanAndApply(f);
+
+  CHECK(Targets(r.plan.changes) == std::set<std::string>{"/var/log/app/old.log", "/var/log/app/sub/deeper/old.log",
+                                                         "/var/log/app/bad\\nname.log", "/var/log/app/\\xff\\xfe.log"});
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/old.log"));
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/bad\nname.log"));
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/\xff\xfe.log"));
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/sub/deeper/old.log"));
+  for (const char* kept : {"/var/log/app/new.log", "/var/log/app/old.txt", "/var/log/app/linkdir",
+                           "/var/log/app/linkfile.log", "/var/log/app/loop.log", "/var/log/app/fifo.log",
+                           "/var/log/app/sub/up"}) {
+    INFO(kept);
+    CHECK(ExistsNoFollow(f.ctx, kept));
+  }
+  CHECK(Snapshot(f.Real("/outside")) == outside_before);
+  const nlohmann::json& path = r.outcome.data["paths"][0];
+  CHECK(path["skipped"]["symlinks"] == 4);
+  CHECK(path["skipped"]["special"] == 1);
+  CHECK(path["deleted"]["files"] == 4);
+  CHECK(path["errors"] == 0);
+  // Escaped names keep every output line one line and the JSON valid.
+  CHECK_NOTHROW(r.plan.data.dump());
+  CHECK_NOTHROW(r.outcome.data.dump());
+  for (const Change& c : r.outcome.changes) CHECK(c.target.find('\n') == std::string::npos);
+}
+
+TEST_CASE("--dry-run: MakePlan lists every file and changes nothing") {
+  Fixture f;
+  BuildTraps(f);
+  for (int i = 0; i < 30; ++i) WriteAged(f.ctx, "/var/log/app/many/f" + std::to_string(i) + ".log", 15 * kDay);
+  f.ctx.set_dry_run(true);
+  auto before = Snapshot(f.ctx.root().path());
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  CHECK(Snapshot(f.ctx.root().path()) == before);
+  CHECK(Targets(plan->changes).size() == 34);
+  CHECK(plan->data["files_total"] == 34);
+  CHECK(plan->data["files"].size() == 34);
+  CHECK(plan->data["paths"][0]["delete"]["files"] == 34);
+  CHECK(plan->summary.find("would delete 34 files") != std::string::npos);
+  CHECK_FALSE(f.ctx.progress().empty());
+}
+
+/// Swaps a directory for something else right before the walker opens it.
+class SwapHook : public WalkHooks {
+ public:
+  SwapHook(Fixture& f, std::string victim, std::string replacement_symlink_target)
+      : f_(f), victim_(std::move(victim)), target_(std::move(replacement_symlink_target)) {}
+  int BeforeOpenDir(const std::string& host_path) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (host_path != victim_ || done_) return 0;
+    done_ = true;
+    std::filesystem::rename(f_.Real(victim_), f_.Real(victim_ + ".moved"));
+    if (target_.empty()) std::filesystem::create_directory(f_.Real(victim_));  // another directory
+    else ::symlink(f_.Real(target_).c_str(), f_.Real(victim_).c_str());
+    return 0;
+  }
+  bool done() const { return done_; }
+
+ private:
+  Fixture& f_;
+  std::string victim_, target_;
+  std::mutex mu_;
+  bool done_ = false;
+};
+
+TEST_CASE("A directory swapped for a symlink during the walk is not followed") {
+  Fixture f;
+  BuildTraps(f);
+  WriteAged(f.ctx, "/var/log/app/sub/old2.log", 30 * kDay);
+  auto outside_before = Snapshot(f.Real("/outside"));
+  SwapHook hook(f, "/var/log/app/sub", "/outside");
+  Run r = PlanAndApply(f, &hook);
+  REQUIRE(hook.done());
+  CHECK(Snapshot(f.Real("/outside")) == outside_before);
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/sub.moved/old2.log"));  // not walked
+  CHECK(Join(r.plan.findings).find("/var/log/app/sub: replaced by a symlink") != std::string::npos);
+  CHECK(r.outcome.data["paths"][0]["errors"] == 1);
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/old.log"));  // the rest went on
+}
+
+TEST_CASE("A directory swapped for another directory during the walk is not entered") {
+  Fixture f;
+  WriteAged(f.ctx, "/var/log/app/sub/old.log", 30 * kDay);
+  SwapHook hook(f, "/var/log/app/sub", "");
+  Run r = PlanAndApply(f, &hook);
+  REQUIRE(hook.done());
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/sub.moved/old.log"));
+  CHECK(Join(r.plan.findings).find("replaced during the walk") != std::string::npos);
+}
+
+class DenyHook : public WalkHooks {
+ public:
+  int BeforeOpenDir(const std::string& host_path) override {
+    return host_path == "/var/log/app/locked" ? EACCES : 0;
+  }
+};
+
+TEST_CASE("Permission errors and missing paths are reported, counted, and the run goes on") {
+  Fixture f({"/var/log/missing", "/var/log/app"});
+  WriteAged(f.ctx, "/var/log/app/locked/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+  DenyHook hook;
+  Run r = PlanAndApply(f, &hook);
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/old.log"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/locked/old.log"));
+  std::string findings = Join(r.outcome.findings);
+  CHECK(findings.find("/var/log/missing: cannot open: does not exist") != std::string::npos);
+  CHECK(findings.find("/var/log/app/locked: permission denied") != std::string::npos);
+  CHECK(r.outcome.data["totals"]["errors"] == 2);
+  CHECK(r.outcome.data["totals"]["deleted"]["files"] == 1);
+  CHECK(r.outcome.status == RunStatus::kFailed);  // a configured path could not be cleaned
+}
+
+TEST_CASE("A configured path that is a symlink is refused") {
+  Fixture f({"/var/log/link"});
+  WriteAged(f.ctx, "/outside/old.log", 30 * kDay);
+  MakeDir(f.ctx, "/var/log");
+  ::symlink(f.Real("/outside").c_str(), f.Real("/var/log/link").c_str());
+  Run r = PlanAndApply(f);
+  CHECK(ExistsNoFollow(f.ctx, "/outside/old.log"));
+  CHECK(Join(r.outcome.findings).find("symlink") != std::string::npos);
+  CHECK(r.outcome.status == RunStatus::kFailed);
+}
+
+TEST_CASE("Globs in the last component expand to directories only") {
+  Fixture f({"/var/log/app-*"});
+  WriteAged(f.ctx, "/var/log/app-a/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app-b/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/other/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/outside/old.log", 30 * kDay);
+  ::symlink(f.Real("/outside").c_str(), f.Real("/var/log/app-link").c_str());
+  Run r = PlanAndApply(f);
+  CHECK(Targets(r.outcome.changes) == std::set<std::string>{"/var/log/app-a/old.log", "/var/log/app-b/old.log"});
+  CHECK(r.outcome.data["paths"].size() == 2);
+  CHECK(r.outcome.data["paths"][1]["configured"] == "/var/log/app-*");
+  CHECK(ExistsNoFollow(f.ctx, "/outside/old.log"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/other/old.log"));
+}
+
+TEST_CASE("Open files are skipped: fake /proc entry, and a real child process") {
+  SECTION("fake /proc") {
+    Fixture f;
+    WriteAged(f.ctx, "/var/log/app/held.log", 30 * kDay);
+    WriteAged(f.ctx, "/var/log/app/free.log", 30 * kDay);
+    MakeDir(f.ctx, "/proc/100/fd");
+    ::symlink(f.Real("/var/log/app/held.log").c_str(), f.Real("/proc/100/fd/5").c_str());
+    Run r = PlanAndApply(f);
+    CHECK(ExistsNoFollow(f.ctx, "/var/log/app/held.log"));
+    CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/free.log"));
+    CHECK(r.plan.data["paths"][0]["skipped"]["open"] == 1);
+  }
+  SECTION("real process, root's /proc pointing at the real one") {
+    FakeActionContext ctx;
+    ctx.mutable_params().Set("paths", std::vector<std::string>{"/var/log/app"});
+    ::symlink("/proc", ctx.root().Real("/proc").c_str());
+    WriteAged(ctx, "/var/log/app/held.log", 30 * kDay);
+    WriteAged(ctx, "/var/log/app/free.log", 30 * kDay);
+    testutil::OpenHolder holder(ctx.root().Real("/var/log/app/held.log"));
+    REQUIRE(holder.pid() > 0);
+    LogCleanupAction action;
+    Result<Plan> plan = action.MakePlan(ctx);
+    REQUIRE(plan.ok());
+    REQUIRE(action.Apply(ctx, *plan).ok());
+    CHECK(ExistsNoFollow(ctx, "/var/log/app/held.log"));
+    CHECK_FALSE(ExistsNoFollow(ctx, "/var/log/app/free.log"));
+  }
+  SECTION("skip_open_files without a readable /proc is an error, not a silent risk") {
+    FakeActionContext ctx;
+    ctx.mutable_params().Set("paths", std::vector<std::string>{"/var/log/app"});
+    LogCleanupAction action;
+    Result<Plan> plan = action.MakePlan(ctx);
+    REQUIRE_FALSE(plan.ok());
+    CHECK(plan.error().message().find("skip_open_files=false") != std::string::npos);
+  }
+}
+
+TEST_CASE("Apply re-checks each file: changed, replaced, reopened or gone since the plan are left alone") {
+  Fixture f;
+  for (const char* n : {"touched", "replaced", "symlinked", "opened", "gone", "plain"})
+    WriteAged(f.ctx, std::string("/var/log/app/") + n + ".log", 30 * kDay);
+  WriteAged(f.ctx, "/outside/old.log", 30 * kDay);
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  REQUIRE(Targets(plan->changes).size() == 6);
+  // Between plan and apply:
+  WriteAged(f.ctx, "/var/log/app/touched.log", 1 * kDay);  // written again
+  // A new file, also old, renamed over it (a different inode: created while the old one still exists).
+  WriteAged(f.ctx, "/var/log/app/replaced.log.new", 30 * kDay);
+  std::filesystem::rename(f.Real("/var/log/app/replaced.log.new"), f.Real("/var/log/app/replaced.log"));
+  std::filesystem::remove(f.Real("/var/log/app/symlinked.log"));
+  ::symlink(f.Real("/outside/old.log").c_str(), f.Real("/var/log/app/symlinked.log").c_str());
+  MakeDir(f.ctx, "/proc/55/fd");
+  ::symlink(f.Real("/var/log/app/opened.log").c_str(), f.Real("/proc/55/fd/9").c_str());
+  std::filesystem::remove(f.Real("/var/log/app/gone.log"));
+  Result<Outcome> out = action.Apply(f.ctx, *plan);
+  REQUIRE(out.ok());
+  CHECK(Targets(out->changes) == std::set<std::string>{"/var/log/app/plain.log"});
+  for (const char* n : {"touched", "replaced", "symlinked", "opened"}) CHECK(ExistsNoFollow(f.ctx, std::string("/var/log/app/") + n + ".log"));
+  CHECK(ExistsNoFollow(f.ctx, "/outside/old.log"));
+  const nlohmann::json& skipped = out->data["paths"][0]["skipped"];
+  CHECK(skipped["changed_since_plan"] == 3);
+  CHECK(skipped["open"] == 1);
+  CHECK(skipped["vanished"] == 1);
+}
+
+TEST_CASE("Apply does not follow a directory swapped for a symlink after the plan") {
+  Fixture f;
+  WriteAged(f.ctx, "/var/log/app/sub/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/outside/sub/old.log", 30 * kDay);
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  std::filesystem::rename(f.Real("/var/log/app/sub"), f.Real("/var/log/app/sub.moved"));
+  ::symlink(f.Real("/outside/sub").c_str(), f.Real("/var/log/app/sub").c_str());
+  Result<Outcome> out = action.Apply(f.ctx, *plan);
+  REQUIRE(out.ok());
+  CHECK(ExistsNoFollow(f.ctx, "/outside/sub/old.log"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/sub.moved/old.log"));
+  CHECK(Join(out->findings).find("replaced by a symlink since the plan") != std::string::npos);
+}
+
+TEST_CASE("Selection parameters: patterns, exclude, keep_newest, max_depth, recursive") {
+  struct Case {
+    const char* what;
+    std::function<void(Params&)> set;
+    std::set<std::string> deleted;
+  };
+  const Case cases[] = {
+      {"defaults", [](Params&) {},
+       {"/var/log/app/a.log", "/var/log/app/b.log", "/var/log/app/c.log", "/var/log/app/d1/x.log",
+        "/var/log/app/d1/d2/y.log", "/var/log/app/.hidden.log"}},
+      {"patterns", [](Params& p) { p.Set("patterns", std::vector<std::string>{"*.txt", "?.log"}); },
+       {"/var/log/app/a.log", "/var/log/app/b.log", "/var/log/app/c.log", "/var/log/app/d1/x.log",
+        "/var/log/app/d1/d2/y.log", "/var/log/app/keep.txt"}},
+      {"exclude", [](Params& p) { p.Set("exclude", std::vector<std::string>{"a.*", ".*"}); },
+       {"/var/log/app/b.log", "/var/log/app/c.log", "/var/log/app/d1/x.log", "/var/log/app/d1/d2/y.log"}},
+      {"keep_newest=2 keeps the 2 newest matching per directory",
+       [](Params& p) { p.Set("keep_newest", int64_t{2}); }, {"/var/log/app/a.log", "/var/log/app/.hidden.log"}},
+      {"max_depth=1", [](Params& p) { p.Set("max_depth", int64_t{1}); },
+       {"/var/log/app/a.log", "/var/log/app/b.log", "/var/log/app/c.log", "/var/log/app/d1/x.log",
+        "/var/log/app/.hidden.log"}},
+      {"recursive=false", [](Params& p) { p.Set("recursive", false); },
+       {"/var/log/app/a.log", "/var/log/app/b.log", "/var/log/app/c.log", "/var/log/app/.hidden.log"}},
+  };
+  for (const Case& c : cases) {
+    INFO(c.what);
+    Fixture f;
+    WriteAged(f.ctx, "/var/log/app/a.log", 40 * kDay);
+    WriteAged(f.ctx, "/var/log/app/.hidden.log", 35 * kDay);
+    WriteAged(f.ctx, "/var/log/app/b.log", 30 * kDay);
+    WriteAged(f.ctx, "/var/log/app/c.log", 20 * kDay);
+    WriteAged(f.ctx, "/var/log/app/keep.txt", 20 * kDay);
+    WriteAged(f.ctx, "/var/log/app/d1/x.log", 20 * kDay);
+    WriteAged(f.ctx, "/var/log/app/d1/d2/y.log", 20 * kDay);
+    c.set(f.params());
+    Run r = PlanAndApply(f);
+    CHECK(Targets(r.outcome.changes) == c.deleted);
+  }
+}
+
+TEST_CASE("keep_newest counts young files too") {
+  Fixture f;
+  f.params().Set("keep_newest", int64_t{1});
+  WriteAged(f.ctx, "/var/log/app/current.log", 1 * kDay);
+  WriteAged(f.ctx, "/var/log/app/old1.log", 20 * kDay);
+  WriteAged(f.ctx, "/var/log/app/old2.log", 30 * kDay);
+  Run r = PlanAndApply(f);
+  CHECK(Targets(r.outcome.changes) == std::set<std::string>{"/var/log/app/old1.log", "/var/log/app/old2.log"});
+}
+
+std::string Gunzip(const std::string& path) {
+  gzFile g = gzopen(path.c_str(), "rb");
+  REQUIRE(g != nullptr);
+  std::string out;
+  char buf[4096];
+  int n;
+  while ((n = gzread(g, buf, sizeof buf)) > 0) out.append(buf, n);
+  gzclose(g);
+  return out;
+}
+
+TEST_CASE("compress_after gzips younger files atomically, keeping mtime and mode; open ones stay") {
+  Fixture f;
+  f.params().Set("compress_after", Duration(std::chrono::duration_cast<Duration>(2 * kDay)));
+  std::string big;
+  for (int i = 0; i < 50000; ++i) big += "line " + std::to_string(i) + " of a log\n";
+  WriteAged(f.ctx, "/var/log/app/mid.log", 5 * kDay, big);
+  ::chmod(f.Real("/var/log/app/mid.log").c_str(), 0640);
+  struct stat before;
+  REQUIRE(::stat(f.Real("/var/log/app/mid.log").c_str(), &before) == 0);
+  WriteAged(f.ctx, "/var/log/app/fresh.log", 1 * kDay);
+  WriteAged(f.ctx, "/var/log/app/old.log", 20 * kDay);
+  WriteAged(f.ctx, "/var/log/app/held.log", 5 * kDay);
+  WriteAged(f.ctx, "/var/log/app/clash.log", 5 * kDay);
+  WriteAged(f.ctx, "/var/log/app/clash.log.gz", 5 * kDay, "not mine");
+  MakeDir(f.ctx, "/proc/7/fd");
+  ::symlink(f.Real("/var/log/app/held.log").c_str(), f.Real("/proc/7/fd/1").c_str());
+
+  Run r = PlanAndApply(f);
+  CHECK(Targets(r.plan.changes, "compress") ==
+        std::set<std::string>{"/var/log/app/mid.log", "/var/log/app/clash.log"});
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/mid.log"));
+  REQUIRE(ExistsNoFollow(f.ctx, "/var/log/app/mid.log.gz"));
+  CHECK(Gunzip(f.Real("/var/log/app/mid.log.gz")) == big);
+  struct stat gz;
+  REQUIRE(::stat(f.Real("/var/log/app/mid.log.gz").c_str(), &gz) == 0);
+  CHECK(gz.st_mtim.tv_sec == before.st_mtim.tv_sec);
+  CHECK(gz.st_mtim.tv_nsec == before.st_mtim.tv_nsec);
+  CHECK((gz.st_mode & 07777) == 0640);
+  CHECK(gz.st_size < before.st_size / 4);
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/fresh.log"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/held.log"));
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/held.log.gz"));
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/old.log"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/clash.log"));  // an existing .gz is never replaced
+  CHECK(f.ctx.root().Read("/var/log/app/clash.log.gz") == "not mine");
+  CHECK(Join(r.outcome.findings).find("already exists") != std::string::npos);
+  // No temp files left behind.
+  for (auto& e : std::filesystem::directory_iterator(f.Real("/var/log/app")))
+    CHECK(e.path().filename().string().find("tmp-nodeagent") == std::string::npos);
+  CHECK(r.outcome.data["totals"]["compressed"]["files"] == 1);
+}
+
+TEST_CASE("remove_empty_dirs removes only subdirectories this run emptied") {
+  Fixture f;
+  f.params().Set("remove_empty_dirs", true);
+  WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/gone/a/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/gone/b.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/stays/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/stays/readme.txt", 30 * kDay);
+  MakeDir(f.ctx, "/var/log/app/was-empty");
+  Run r = PlanAndApply(f);
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app"));
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/gone"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/stays/readme.txt"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/was-empty"));
+  CHECK(Targets(r.outcome.changes, "rmdir") == std::set<std::string>{"/var/log/app/gone/a", "/var/log/app/gone"});
+}
+
+TEST_CASE("A large tree walked by several threads plans exactly the old matching files") {
+  Fixture f;
+  std::set<std::string> expected;
+  for (int d = 0; d < 40; ++d) {
+    for (int i = 0; i < 25; ++i) {
+      std::string path = "/var/log/app/d" + std::to_string(d % 5) + "/e" + std::to_string(d) + "/f" +
+                         std::to_string(i) + (i % 2 ? ".log" : ".txt");
+      bool old = (i / 2) % 2 == 0;
+      WriteAged(f.ctx, path, old ? 20 * kDay : 2 * kDay);
+      if (old && i % 2) expected.insert(path);
+    }
+  }
+  f.ctx.set_dry_run(true);
+  for (int threads : {1, 2, 4}) {
+    INFO(threads);
+    LogCleanupAction action(nullptr, threads);
+    Result<Plan> plan = action.MakePlan(f.ctx);
+    REQUIRE(plan.ok());
+    CHECK(Targets(plan->changes) == expected);
+    CHECK(plan->data["totals"]["scanned"] == 1000 + 40 + 5);
+  }
+}
+
+// --- Mount namespace: a tmpfs inside the tree -------------------------------
+
+std::string SelfExe() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
+
+TEST_CASE("mount-namespace child: a tmpfs inside the tree is not crossed", "[.mountns]") {
+  if (!std::getenv("LOGC_IN_PRIVATE_MOUNT_NS")) FAIL("run only through the unshare test");
+  Fixture f;
+  WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+  MakeDir(f.ctx, "/var/log/app/mnt");
+  REQUIRE(::mount("tmpfs", f.Real("/var/log/app/mnt").c_str(), "tmpfs", 0, "size=1m") == 0);
+  WriteAged(f.ctx, "/var/log/app/mnt/old.log", 30 * kDay);
+  Run r = PlanAndApply(f);
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/old.log"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/mnt/old.log"));
+  CHECK(r.plan.data["paths"][0]["skipped"]["other_filesystem"] == 1);
+  CHECK(Join(r.plan.findings).find("/var/log/app/mnt: on another filesystem") != std::string::npos);
+  // With one_file_system=false the mount is cleaned too.
+  f.params().Set("one_file_system", false);
+  PlanAndApply(f);
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/mnt/old.log"));
+  ::umount(f.Real("/var/log/app/mnt").c_str());
+}
+
+TEST_CASE("A tmpfs mounted inside the tree is not crossed (private mount namespace)") {
+  if (std::system("unshare -m --propagation private true >/dev/null 2>&1") != 0) {
+    WARN("SKIPPED: unshare -m is not permitted here; the mount-point test did not run");
+    return;
+  }
+  std::string cmd = "LOGC_IN_PRIVATE_MOUNT_NS=1 unshare -m --propagation private '" + SelfExe() +
+                    "' 'mount-namespace child: a tmpfs inside the tree is not crossed' >/tmp/logc_mountns_test.out 2>&1";
+  int rc = std::system(cmd.c_str());
+  if (rc != 0) {
+    std::FILE* f = std::fopen("/tmp/logc_mountns_test.out", "r");
+    char buf[4096] = {0};
+    if (f) { std::fread(buf, 1, sizeof buf - 1, f); std::fclose(f); }
+    FAIL("child test failed:\n" << buf);
+  }
+  std::remove("/tmp/logc_mountns_test.out");
+}
+
+// --- Dropped privileges: a real permission error -----------------------------
+
+TEST_CASE("Run as an unprivileged user: unreadable directories are reported and the rest is cleaned") {
+  if (std::system("command -v setpriv >/dev/null") != 0) {
+    WARN("SKIPPED: setpriv not installed");
+    return;
+  }
+  char tmpl[] = "/tmp/logc-priv-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  std::string dir = tmpl;
+  ::chmod(dir.c_str(), 0755);
+  auto write = [&](const std::string& rel, int64_t age_days) {
+    std::filesystem::create_directories(std::filesystem::path(dir + rel).parent_path());
+    std::FILE* fp = std::fopen((dir + rel).c_str(), "w");
+    std::fputs("x\n", fp);
+    std::fclose(fp);
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+    testutil::SetMtime(dir + rel, now - age_days * kDay.count());
+  };
+  write("/logs/old.log", 30);
+  write("/logs/locked/old.log", 30);
+  write("/logs/open/old.log", 30);
+  ::chown((dir + "/logs").c_str(), 65534, 65534);
+  ::chown((dir + "/logs/old.log").c_str(), 65534, 65534);
+  ::chown((dir + "/logs/open").c_str(), 65534, 65534);
+  ::chown((dir + "/logs/open/old.log").c_str(), 65534, 65534);
+  ::chmod((dir + "/logs/locked").c_str(), 0700);  // root's, unreadable for nobody
+  std::string out = dir + "/out.json";
+  std::string cmd = "setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(LOGC_DRIVER) +
+                    " --set 'paths=[\"" + dir + "/logs\"]' --set skip_open_files=false -o json > " + out + " 2>/dev/null";
+  int rc = std::system(cmd.c_str());
+  CHECK(WEXITSTATUS(rc) == 0);
+  std::FILE* fp = std::fopen(out.c_str(), "r");
+  REQUIRE(fp != nullptr);
+  nlohmann::json j = nlohmann::json::parse(fp);
+  std::fclose(fp);
+  CHECK(j["data"]["totals"]["deleted"]["files"] == 2);
+  CHECK(j["data"]["totals"]["errors"] == 1);
+  CHECK_FALSE(std::filesystem::exists(dir + "/logs/old.log"));
+  CHECK_FALSE(std::filesystem::exists(dir + "/logs/open/old.log"));
+  CHECK(std::filesystem::exists(dir + "/logs/locked/old.log"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace nodeagent::logc
