@@ -223,4 +223,45 @@ Params ResolveParams(std::span<const ParamSpec> specs, const toml::table& given,
   return params;
 }
 
+nlohmann::json ParamsToJson(const Params& params) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : params.values()) {
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, Duration>) out[k] = FormatDuration(x);
+          else out[k] = x;
+        },
+        v);
+  }
+  return out;
+}
+
+nlohmann::json ParamsToWire(const Params& params) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : params.values()) {
+    std::visit(
+        [&](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, Duration>) out[k] = {{"ms", x.count()}};
+          else out[k] = x;
+        },
+        v);
+  }
+  return out;
+}
+
+Params ParamsFromWire(const nlohmann::json& wire) {
+  Params p;
+  for (const auto& [k, v] : wire.items()) {
+    if (v.is_boolean()) p.Set(k, v.get<bool>());
+    else if (v.is_number_integer()) p.Set(k, v.get<int64_t>());
+    else if (v.is_number()) p.Set(k, v.get<double>());
+    else if (v.is_string()) p.Set(k, v.get<std::string>());
+    else if (v.is_array()) p.Set(k, v.get<std::vector<std::string>>());
+    else if (v.is_object() && v.contains("ms")) p.Set(k, Duration(v["ms"].get<int64_t>()));
+  }
+  return p;
+}
+
 }  // namespace nodeagent

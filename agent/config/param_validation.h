@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "nodeagent/params.h"
 
 #include <toml++/toml.h>
@@ -43,6 +45,12 @@ Result<std::optional<ParamValue>> DefaultValue(const ParamSpec& spec);
 
 /// ParamValue to display/TOML form: "10d", "[\"*.log\"]", "true".
 std::string FormatParamValue(const ParamValue& value);
+
+/// Params as JSON for records and exec plugins (durations as "10d").
+nlohmann::json ParamsToJson(const Params& params);
+/// Typed transport form (durations as {"ms": N}) and back, for the worker.
+nlohmann::json ParamsToWire(const Params& params);
+Params ParamsFromWire(const nlohmann::json& wire);
 
 /// "did you mean 'max_age'?" suggestion for unknown keys; empty if none close.
 std::string Suggest(std::string_view unknown, std::span<const std::string> known);

@@ -6,20 +6,6 @@ namespace nodeagent {
 
 namespace {
 
-nlohmann::json ParamsJson(const Params& params) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const auto& [k, v] : params.values()) {
-    std::visit(
-        [&](const auto& x) {
-          using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, Duration>) out[k] = FormatDuration(x);
-          else out[k] = x;
-        },
-        v);
-  }
-  return out;
-}
-
 Severity ParseSeverity(const std::string& s) {
   if (s == "error") return Severity::kError;
   if (s == "warning") return Severity::kWarning;
@@ -75,7 +61,7 @@ class ExecAction : public Action {
 
 nlohmann::json ExecRequest(const ExecActionConfig& config, ActionContext& ctx, std::string_view mode) {
   return {{"action", config.action_name}, {"mode", mode},          {"dry_run", ctx.dry_run()},
-          {"node", ctx.node_name()},      {"run_id", ctx.run_id()}, {"params", ParamsJson(ctx.params())},
+          {"node", ctx.node_name()},      {"run_id", ctx.run_id()}, {"params", ParamsToJson(ctx.params())},
           {"root", ctx.host().files().root().empty() ? "/" : ctx.host().files().root()}};
 }
 

@@ -44,52 +44,46 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
   if (!safe.ok()) return safe;
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) return Error(ErrorCode::kInvalidArgument, std::string("dlopen failed: ") + ::dlerror());
-  auto entry = reinterpret_cast<PluginEntryFn>(::dlsym(handle, kPluginEntrySymbol));
-  if (!entry) {
-    ::dlclose(handle);
-    return Error(ErrorCode::kInvalidArgument,
-                 std::string("missing symbol '") + kPluginEntrySymbol + "' (is it a nodeagent plugin?)");
-  }
+  // Checks the module; the error (built before any dlclose, since it may
+  // quote the descriptor) leaves the module unloaded.
+  auto check = [&](const PluginDescriptor*& d) -> Status {
+    auto entry = reinterpret_cast<PluginEntryFn>(::dlsym(handle, kPluginEntrySymbol));
+    if (!entry)
+      return Error(ErrorCode::kInvalidArgument,
+                   std::string("missing symbol '") + kPluginEntrySymbol + "' (is it a nodeagent plugin?)");
+    try {
+      d = entry();
+    } catch (...) {
+      d = nullptr;
+    }
+    if (!d) return Error(ErrorCode::kInvalidArgument, "entry point returned no descriptor");
+    if (d->abi_version != kPluginAbiVersion)
+      return Error(ErrorCode::kInvalidArgument, "plugin ABI version " + std::to_string(d->abi_version) +
+                                                    ", this agent needs " + std::to_string(kPluginAbiVersion) +
+                                                    " (rebuild the plugin against this nodeagent)");
+    std::string name(d->name);
+    if (catalog.plugins.count(name))
+      return Error(ErrorCode::kAlreadyExists,
+                   "duplicate plugin name '" + name + "' (already loaded from " + catalog.plugins[name] + ")");
+    for (const ActionSpec& a : d->actions) {
+      if (const ActionInfo* other = catalog.Find(a.name))
+        return Error(ErrorCode::kAlreadyExists, "action '" + std::string(a.name) + "' is already provided by plugin '" +
+                                                    other->plugin + "' (" + other->source + ")");
+      for (const ParamSpec& p : a.params) {
+        auto def = DefaultValue(p);
+        if (!def) return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + def.error().message());
+      }
+      if (!a.create) return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + " has no create function");
+    }
+    return Status::Ok();
+  };
   const PluginDescriptor* d = nullptr;
-  try {
-    d = entry();
-  } catch (...) {
-    d = nullptr;
-  }
-  if (!d) {
+  Status st = check(d);
+  if (!st.ok()) {
     ::dlclose(handle);
-    return Error(ErrorCode::kInvalidArgument, "entry point returned no descriptor");
-  }
-  if (d->abi_version != kPluginAbiVersion) {
-    ::dlclose(handle);
-    return Error(ErrorCode::kInvalidArgument, "plugin ABI version " + std::to_string(d->abi_version) +
-                                                  ", this agent needs " + std::to_string(kPluginAbiVersion) +
-                                                  " (rebuild the plugin against this nodeagent)");
+    return st;
   }
   std::string name(d->name);
-  if (catalog.plugins.count(name)) {
-    ::dlclose(handle);
-    return Error(ErrorCode::kAlreadyExists,
-                 "duplicate plugin name '" + name + "' (already loaded from " + catalog.plugins[name] + ")");
-  }
-  for (const ActionSpec& a : d->actions) {
-    if (const ActionInfo* other = catalog.Find(a.name)) {
-      ::dlclose(handle);
-      return Error(ErrorCode::kAlreadyExists, "action '" + std::string(a.name) + "' is already provided by plugin '" +
-                                                  other->plugin + "' (" + other->source + ")");
-    }
-    for (const ParamSpec& p : a.params) {
-      auto def = DefaultValue(p);
-      if (!def) {
-        ::dlclose(handle);
-        return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + def.error().message());
-      }
-    }
-    if (!a.create) {
-      ::dlclose(handle);
-      return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + " has no create function");
-    }
-  }
   for (const ActionSpec& a : d->actions) {
     ActionInfo info;
     info.name = std::string(a.name);

@@ -1,0 +1,213 @@
+#include "runner/run_executor.h"
+
+#include <atomic>
+#include <mutex>
+
+namespace nodeagent {
+
+int64_t ToMillis(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+namespace {
+
+/// The ActionContext of one run.
+class RunContext : public ActionContext {
+ public:
+  RunContext(PreparedRun& run, Host& host, HistoryStore& history, RunObserver* observer, const bool* cancel,
+             KubeFactory& kube_factory, const std::string& node)
+      : run_(run), host_(host), history_(history), observer_(observer), cancel_(cancel ? cancel : &never_),
+        kube_factory_(kube_factory), node_(node) {}
+
+  Host& host() override { return host_; }
+  const Params& params() const override { return run_.params; }
+  const std::string& node_name() const override { return node_; }
+  const std::string& run_id() const override { return run_.record.id; }
+  bool dry_run() const override { return run_.dry_run; }
+
+  void Log(LogLevel level, std::string_view message) override {
+    LogLine line{ToMillis(host_.clock().Now()), level, std::string(message)};
+    std::lock_guard<std::mutex> lock(mu_);
+    history_.AppendLog(run_.record.id, line);
+    if (observer_) observer_->OnLog(line);
+  }
+
+  void Progress(std::string_view message, double fraction) override {
+    auto now = host_.clock().Monotonic();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (now - last_progress_ < std::chrono::milliseconds(250)) return;
+    last_progress_ = now;
+    if (observer_) observer_->OnProgress(message, fraction);
+  }
+
+  bool cancelled() const override { return std::atomic_ref<const bool>(*cancel_).load(); }
+  const bool* cancel_flag() const override { return cancel_; }
+
+  Status SaveCheckpoint(const nlohmann::json& state) override {
+    if (run_.dry_run) return Status::Ok();  // a plan never leaves anything to resume
+    return history_.SaveCheckpoint(run_.record.id, state);
+  }
+
+  Result<KubeClient*> Kube() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!kube_) {
+      if (!kube_factory_) return Error(ErrorCode::kUnavailable, "no Kubernetes client configured");
+      auto client = kube_factory_();
+      if (!client) return client.error();
+      kube_ = std::move(*client);
+    }
+    return kube_.get();
+  }
+
+ private:
+  PreparedRun& run_;
+  Host& host_;
+  HistoryStore& history_;
+  RunObserver* observer_;
+  const bool never_ = false;
+  const bool* cancel_;
+  KubeFactory& kube_factory_;
+  const std::string& node_;
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point last_progress_{};
+  std::unique_ptr<KubeClient> kube_;
+};
+
+std::string JoinProblems(const std::vector<ConfigProblem>& problems) {
+  std::string s;
+  for (const auto& p : problems) s += (s.empty() ? "" : "\n") + p.ToString();
+  return s;
+}
+
+}  // namespace
+
+RunExecutor::RunExecutor(const AgentSettings& settings, const RawConfig& raw,
+                         const std::map<std::string, TaskConfig>& tasks, const ActionCatalog& catalog, Host& host,
+                         HistoryStore& history, KubeFactory kube_factory)
+    : settings_(settings), raw_(raw), tasks_(tasks), catalog_(catalog), host_(host), history_(history),
+      kube_factory_(std::move(kube_factory)) {}
+
+Result<PreparedRun> RunExecutor::Prepare(const RunRequest& request) {
+  PreparedRun run;
+  std::vector<ConfigProblem> problems;
+  auto overrides = ParseOverrides(request.overrides, problems);
+  auto task_it = tasks_.find(request.target);
+  const toml::table* task_table = nullptr;
+  if (task_it != tasks_.end()) {
+    run.task = request.target;
+    run.action = catalog_.Find(task_it->second.action);
+    run.timeout = task_it->second.timeout;
+    run.dry_run = task_it->second.dry_run;
+    task_table = TaskTable(raw_, request.target);
+  } else {
+    run.action = catalog_.Find(request.target);
+  }
+  if (!run.action) {
+    std::vector<std::string> names = catalog_.Names();
+    for (const auto& [t, _] : tasks_) names.push_back(t);
+    std::string hint = Suggest(request.target, names);
+    return NotFound("unknown action or task '" + request.target + "'" + (hint.empty() ? "" : "; " + hint) +
+                    " (see agentctl list)");
+  }
+  std::string prefix = run.task.empty() ? run.action->name : "tasks." + run.task;
+  run.params = ResolveRunParams(*run.action, task_table, overrides.get(), prefix, problems);
+  if (!problems.empty()) return InvalidArgument(JoinProblems(problems));
+  run.dry_run = run.dry_run || request.dry_run || settings_.demo;
+
+  RunRecord& r = run.record;
+  r.id = NewRunId(host_.clock().Now());
+  r.task = run.task;
+  r.action = run.action->name;
+  r.plugin = run.action->plugin;
+  r.node = settings_.node_name;
+  r.trigger = request.trigger;
+  r.requested_by = request.requested_by;
+  r.dry_run = run.dry_run;
+  r.params = ParamsToJson(run.params);
+  return run;
+}
+
+RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bool* cancel,
+                               const std::optional<nlohmann::json>& checkpoint) {
+  RunRecord& r = run.record;
+  r.status = RunStatus::kRunning;
+  if (r.started_ms == 0) r.started_ms = ToMillis(host_.clock().Now());
+  if (r.boot_id.empty()) {
+    auto boot = host_.BootId();
+    if (boot) r.boot_id = *boot;
+  }
+  if (checkpoint) r.resumes += 1;
+  if (Status st = history_.Put(r); !st.ok()) {
+    r.status = RunStatus::kFailed;
+    r.summary = "cannot record the run: " + st.error().message();
+    return r;
+  }
+  RunContext ctx(run, host_, history_, observer, cancel, kube_factory_, settings_.node_name);
+  auto fail = [&](const std::string& what) {
+    r.status = RunStatus::kFailed;
+    r.summary = what;
+    ctx.Log(LogLevel::kError, what);
+  };
+
+  try {
+    std::unique_ptr<Action> action = run.action->create();
+    if (!action) {
+      fail("plugin " + run.action->plugin + " could not create action " + run.action->name);
+    } else if (checkpoint) {
+      ctx.Log(LogLevel::kInfo, "resuming run " + r.id + " from its checkpoint");
+      auto outcome = action->Resume(ctx, *checkpoint);
+      if (!outcome) {
+        fail("resume failed: " + outcome.error().message());
+      } else {
+        r.status = outcome->status;
+        r.summary = outcome->summary;
+        r.findings.insert(r.findings.end(), outcome->findings.begin(), outcome->findings.end());
+        r.changes.insert(r.changes.end(), outcome->changes.begin(), outcome->changes.end());
+        r.data = outcome->data;
+      }
+    } else {
+      auto plan = action->MakePlan(ctx);
+      if (!plan) {
+        fail("planning failed: " + plan.error().message());
+      } else if (run.dry_run) {
+        r.status = plan->findings.end() != std::find_if(plan->findings.begin(), plan->findings.end(),
+                                                        [](const Finding& f) { return f.severity == Severity::kError; })
+                       ? RunStatus::kFailed
+                       : RunStatus::kOk;
+        r.summary = "dry run: " + (plan->summary.empty() ? std::to_string(plan->changes.size()) + " change(s) planned"
+                                                          : plan->summary);
+        r.findings = plan->findings;
+        r.changes = plan->changes;
+        r.data = plan->data;
+        r.data["planned"] = true;
+      } else if (ctx.cancelled()) {
+        r.status = RunStatus::kInterrupted;
+        r.summary = "cancelled before applying the plan";
+      } else {
+        auto outcome = action->Apply(ctx, *plan);
+        if (!outcome) {
+          fail(outcome.error().message());
+        } else {
+          r.status = outcome->status;
+          r.summary = outcome->summary;
+          r.findings = outcome->findings;
+          r.changes = outcome->changes;
+          r.data = outcome->data;
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    fail(std::string("plugin threw an exception: ") + e.what());
+  } catch (...) {
+    fail("plugin threw an unknown exception");
+  }
+  r.finished_ms = ToMillis(host_.clock().Now());
+  r.logs = history_.ReadLiveLog(r.id);
+  if (Status st = history_.Put(r); !st.ok() && r.summary.find("cannot record") == std::string::npos) {
+    r.summary += " (and the result could not be recorded: " + st.error().message() + ")";
+  }
+  history_.Prune(static_cast<size_t>(settings_.history_max_runs), settings_.history_max_age.count(), r.finished_ms);
+  return r;
+}
+
+}  // namespace nodeagent

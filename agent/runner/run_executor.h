@@ -1,0 +1,82 @@
+// Runs one action, start to end, in this process: resolves the target (a task
+// or an action) and its parameters, makes the plan, applies it unless it is a
+// dry run, and records everything in the history. The daemon's worker
+// processes and `agentctl --local` both run actions through this one class,
+// so a run behaves the same wherever it executes.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/agent_config.h"
+#include "loader/action_catalog.h"
+#include "nodeagent/kube.h"
+#include "state/history_store.h"
+
+namespace nodeagent {
+
+/// Receives a run's live output (log lines and progress) as it happens.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void OnLog(const LogLine& line) = 0;
+  virtual void OnProgress(std::string_view message, double fraction) = 0;
+};
+
+/// Builds the Kubernetes client on first use by an action.
+using KubeFactory = std::function<Result<std::unique_ptr<KubeClient>>()>;
+
+struct RunRequest {
+  std::string target;                  // task or action name
+  std::vector<std::string> overrides;  // "--set KEY=VALUE" items
+  bool dry_run = false;
+  std::string trigger = "manual";
+  std::string requested_by;
+};
+
+/// A validated run, ready to execute (or to hand to a worker).
+struct PreparedRun {
+  const ActionInfo* action = nullptr;
+  std::string task;
+  Params params;
+  bool dry_run = false;
+  Duration timeout{std::chrono::hours(1)};
+  RunRecord record;  // id, action, task, node, trigger, params, dry_run filled in
+};
+
+class RunExecutor {
+ public:
+  /// References must outlive the executor.
+  RunExecutor(const AgentSettings& settings, const RawConfig& raw, const std::map<std::string, TaskConfig>& tasks,
+              const ActionCatalog& catalog, Host& host, HistoryStore& history, KubeFactory kube_factory);
+
+  /// kNotFound for an unknown target, kInvalidArgument (listing every
+  /// problem) for bad parameters.
+  Result<PreparedRun> Prepare(const RunRequest& request);
+
+  /// Runs it here: plan, then apply unless dry run (or Resume() when
+  /// `checkpoint` is set). `cancel` (may be null) is read with atomic_ref:
+  /// set it from a signal handler or another thread to stop the action.
+  /// Writes the record when it starts and when it ends.
+  /// Never throws; a plugin exception becomes a failed run.
+  RunRecord Execute(PreparedRun& run, RunObserver* observer, const bool* cancel,
+                    const std::optional<nlohmann::json>& checkpoint = std::nullopt);
+
+ private:
+  const AgentSettings& settings_;
+  const RawConfig& raw_;
+  const std::map<std::string, TaskConfig>& tasks_;
+  const ActionCatalog& catalog_;
+  Host& host_;
+  HistoryStore& history_;
+  KubeFactory kube_factory_;
+};
+
+/// Milliseconds since the epoch of a clock reading.
+int64_t ToMillis(std::chrono::system_clock::time_point t);
+
+}  // namespace nodeagent

@@ -1,0 +1,169 @@
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+
+#include "config/agent_config.h"
+#include "host/fake_host.h"
+#include "host/local_file_system.h"
+#include "host/local_host.h"
+#include "host/process_command_runner.h"
+#include "host/system_clock.h"
+#include "loader/plugin_loader.h"
+#include "runner/run_executor.h"
+
+using namespace nodeagent;
+
+namespace {
+
+struct Fixture {
+  TempRoot root;
+  LocalFileSystem files{root.path()};
+  FakeCommandRunner commands;
+  SystemClock clock;
+  LocalHost host{files, commands, clock};
+  ActionCatalog catalog;
+  AgentSettings settings;
+  RawConfig raw;
+  std::map<std::string, TaskConfig> tasks;
+  HistoryStore history{root.Real("/state")};
+  std::vector<ConfigProblem> problems;
+
+  explicit Fixture(const std::string& config = "") {
+    root.Write("/proc/sys/kernel/random/boot_id", "boot-1\n");
+    LoadPlugins({TEST_PLUGIN_DIR, "", false}, catalog);
+    raw = ParseConfigText(config, "agent.toml", problems);
+    settings = ParseAgentSettings(raw, problems);
+    settings.node_name = "node-1";
+    tasks = ResolveTasks(raw, catalog, problems);
+    REQUIRE(history.Init().ok());
+  }
+  RunExecutor Executor() { return RunExecutor(settings, raw, tasks, catalog, host, history, nullptr); }
+};
+
+struct Recorder : RunObserver {
+  std::vector<std::string> logs;
+  void OnLog(const LogLine& l) override { logs.push_back(l.message); }
+  void OnProgress(std::string_view, double) override {}
+};
+
+}  // namespace
+
+TEST_CASE("loader reports each broken module with its file and reason and keeps the good one") {
+  ActionCatalog catalog;
+  LoadPlugins({TEST_PLUGIN_DIR, "", false}, catalog);
+  REQUIRE(catalog.Find("test-touch") != nullptr);
+  CHECK(catalog.Find("test-touch")->plugin == "testing");
+  std::map<std::string, std::string> reasons;
+  for (const auto& p : catalog.problems) reasons[p.file.substr(p.file.find_last_of('/') + 1)] = p.reason;
+  CHECK(reasons["broken_wrong_abi.so"].find("plugin ABI version 42, this agent needs 1") != std::string::npos);
+  CHECK(reasons["broken_no_symbol.so"].find("missing symbol 'nodeagent_plugin'") != std::string::npos);
+  CHECK(reasons["zz_broken_duplicate.so"].find("action 'test-touch' is already provided by plugin 'testing'") !=
+        std::string::npos);
+}
+
+TEST_CASE("loader refuses plugins not owned by root when required") {
+  TempRoot dir;
+  ActionCatalog catalog;
+  // The build tree is owned by whoever built it; a 0666 file is refused even for root.
+  dir.Write("/p.so", "x");
+  ::chmod(dir.Real("/p.so").c_str(), 0666);
+  ::chmod(dir.path().c_str(), 0755);
+  LoadPlugins({dir.path(), "", true}, catalog);
+  REQUIRE(catalog.problems.size() == 1);
+  CHECK(catalog.problems[0].reason.find("writable by group or others") != std::string::npos);
+}
+
+TEST_CASE("executor plans, applies and records a run") {
+  Fixture f;
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-touch", {"path=/etc/motd", "content=hi"}, false, "manual", "uid 0"});
+  REQUIRE(run.ok());
+  Recorder rec;
+  RunRecord r = ex.Execute(*run, &rec, nullptr);
+  CHECK(r.status == RunStatus::kChanged);
+  CHECK(f.root.Read("/etc/motd") == "hi");
+  CHECK(r.boot_id == "boot-1");
+  CHECK(rec.logs == std::vector<std::string>{"writing /etc/motd"});
+  auto stored = f.history.Get(r.id);
+  REQUIRE(stored.ok());
+  CHECK(stored->status == RunStatus::kChanged);
+  CHECK(stored->params["content"] == "hi");
+  REQUIRE(stored->logs.size() == 1);
+}
+
+TEST_CASE("dry run only plans and changes nothing") {
+  Fixture f;
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-touch", {"path=/etc/motd"}, true, "manual", "uid 0"});
+  REQUIRE(run.ok());
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  CHECK(r.status == RunStatus::kOk);
+  CHECK(r.summary == "dry run: would write /etc/motd");
+  REQUIRE(r.changes.size() == 1);
+  CHECK(r.changes[0].diff.find("+hello") != std::string::npos);
+  CHECK_FALSE(f.files.Exists("/etc/motd"));
+}
+
+TEST_CASE("demo mode forces dry runs") {
+  Fixture f("[agent]\ndemo = true\n");
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-touch", {}, false, "manual", ""});
+  REQUIRE(run.ok());
+  CHECK(run->dry_run);
+}
+
+TEST_CASE("tasks supply parameters; --set overrides them; errors are listed") {
+  Fixture f("[tasks.motd]\naction = \"test-touch\"\npath = \"/etc/motd\"\ncontent = \"from task\"\n");
+  REQUIRE(f.problems.empty());
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"motd", {"content=override"}, false, "manual", ""});
+  REQUIRE(run.ok());
+  CHECK(run->task == "motd");
+  CHECK(run->params.GetString("path") == "/etc/motd");
+  CHECK(run->params.GetString("content") == "override");
+
+  auto bad = ex.Prepare({"motd", {"path=relative", "colour=red"}, false, "manual", ""});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message().find("tasks.motd.colour: unknown key") != std::string::npos);
+
+  auto invalid = ex.Prepare({"test-touch", {"path=relative"}, false, "manual", ""});
+  REQUIRE_FALSE(invalid.ok());
+  CHECK(invalid.error().message() == "test-touch: path: must be absolute, got \"relative\"");
+
+  auto unknown = ex.Prepare({"test-tuch", {}, false, "manual", ""});
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().message().find("did you mean 'test-touch'?") != std::string::npos);
+}
+
+TEST_CASE("a failed check is a failed run with its findings") {
+  Fixture f;
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-fail", {}, false, "manual", ""});
+  REQUIRE(run.ok());
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  CHECK(r.status == RunStatus::kFailed);
+  REQUIRE(r.findings.size() == 1);
+  CHECK(r.findings[0].severity == Severity::kError);
+}
+
+TEST_CASE("cancellation stops a cooperative action") {
+  Fixture f;
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-sleep", {"seconds=30"}, false, "manual", ""});
+  REQUIRE(run.ok());
+  bool cancel = true;
+  RunRecord r = ex.Execute(*run, nullptr, &cancel);
+  CHECK(r.status == RunStatus::kInterrupted);
+}
+
+TEST_CASE("resume passes the checkpoint and counts the resume") {
+  Fixture f;
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-resume", {}, false, "manual", ""});
+  REQUIRE(run.ok());
+  f.root.Write("/proc/sys/kernel/random/boot_id", "boot-2\n");
+  RunRecord r = ex.Execute(*run, nullptr, nullptr, nlohmann::json{{"phase", 1}, {"boot_id", "boot-1"}});
+  CHECK(r.status == RunStatus::kChanged);
+  CHECK(r.summary == "resumed from phase 1 after a reboot");
+  CHECK(r.resumes == 1);
+}

@@ -1,0 +1,162 @@
+// A plugin for the core's own tests: actions that succeed, fail, crash,
+// hang, run slowly, and resume from a checkpoint, so the daemon's isolation,
+// timeouts, history and resume logic are tested against a real module.
+#include <csignal>
+#include <thread>
+
+#include "nodeagent/plugin.h"
+
+namespace {
+
+using namespace nodeagent;
+using namespace std::chrono_literals;
+
+const ParamSpec kTouchParams[] = {
+    {"path", ParamType::kString, "\"/tmp/touched\"", "Host path of the file to write."},
+    {"content", ParamType::kString, "\"hello\"", "What to write."},
+};
+
+class TouchAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext& ctx) override {
+    Plan plan;
+    const std::string& path = ctx.params().GetString("path");
+    auto old = ctx.host().files().ReadFile(path);
+    std::string want = ctx.params().GetString("content");
+    if (old && *old == want) {
+      plan.summary = path + " is up to date";
+      return plan;
+    }
+    plan.changes.push_back({"edit", path, "write " + std::to_string(want.size()) + " bytes",
+                            "--- " + path + "\n+++ " + path + "\n@@ -1 +1 @@\n-" + (old ? *old : "") + "\n+" + want + "\n",
+                            static_cast<int64_t>(want.size())});
+    plan.summary = "would write " + path;
+    return plan;
+  }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) override {
+    Outcome out;
+    if (plan.changes.empty()) {
+      out.summary = plan.summary;
+      return out;
+    }
+    ctx.Info("writing " + ctx.params().GetString("path"));
+    Status st = ctx.host().files().WriteFileAtomic(ctx.params().GetString("path"), ctx.params().GetString("content"));
+    if (!st.ok()) return st.error();
+    out.status = RunStatus::kChanged;
+    out.summary = "wrote " + ctx.params().GetString("path");
+    out.changes = plan.changes;
+    return out;
+  }
+};
+
+class CrashAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext&) override { return Plan{}; }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    ctx.Info("about to crash");
+    std::raise(SIGSEGV);
+    return Outcome{};
+  }
+};
+
+const ParamSpec kSleepParams[] = {
+    {"seconds", ParamType::kInt, "3600", "How long to run."},
+    {"ignore_cancel", ParamType::kBool, "false", "Keep running when cancelled (and ignore SIGTERM)."},
+};
+
+class SleepAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext&) override {
+    Plan p;
+    p.summary = "would sleep";
+    return p;
+  }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    bool ignore = ctx.params().GetBool("ignore_cancel");
+    if (ignore) std::signal(SIGTERM, SIG_IGN);
+    int64_t seconds = ctx.params().GetInt("seconds");
+    ctx.Info("sleeping " + std::to_string(seconds) + "s");
+    for (int64_t i = 0; i < seconds * 10; ++i) {
+      if (!ignore && ctx.cancelled()) {
+        Outcome out;
+        out.status = RunStatus::kInterrupted;
+        out.summary = "cancelled after " + std::to_string(i / 10) + "s";
+        return out;
+      }
+      if (i % 10 == 0) ctx.Progress("slept " + std::to_string(i / 10) + "s", static_cast<double>(i) / (seconds * 10));
+      std::this_thread::sleep_for(100ms);
+    }
+    Outcome out;
+    out.summary = "slept " + std::to_string(seconds) + "s";
+    return out;
+  }
+};
+
+class FailAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext&) override {
+    Plan p;
+    p.findings.push_back({Severity::kError, "test", "something is wrong"});
+    return p;
+  }
+  Result<Outcome> Apply(ActionContext&, const Plan& plan) override {
+    Outcome out;
+    out.status = RunStatus::kFailed;
+    out.summary = "check failed";
+    out.findings = plan.findings;
+    return out;
+  }
+};
+
+/// Checkpoints "phase 1", then waits (to be killed); resumes to completion.
+class ResumableAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext&) override { return Plan{}; }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    auto boot = ctx.host().BootId();
+    Status st = ctx.SaveCheckpoint({{"phase", 1}, {"boot_id", boot ? *boot : ""}});
+    if (!st.ok()) return st.error();
+    ctx.Info("checkpointed phase 1; waiting to be interrupted");
+    while (!ctx.cancelled()) std::this_thread::sleep_for(50ms);
+    Outcome out;
+    out.status = RunStatus::kInterrupted;
+    out.summary = "stopped in phase 1";
+    return out;
+  }
+  Result<Outcome> Resume(ActionContext& ctx, const nlohmann::json& checkpoint) override {
+    Outcome out;
+    auto boot = ctx.host().BootId();
+    out.status = RunStatus::kChanged;
+    out.summary = "resumed from phase " + std::to_string(checkpoint.value("phase", 0)) +
+                  (boot && *boot != checkpoint.value("boot_id", "") ? " after a reboot" : " in the same boot");
+    return out;
+  }
+};
+
+template <typename T>
+std::unique_ptr<Action> Make() {
+  return std::make_unique<T>();
+}
+
+Status ValidateTouch(const Params& p) {
+  if (p.GetString("path").empty() || p.GetString("path")[0] != '/')
+    return InvalidArgument("path: must be absolute, got \"" + p.GetString("path") + "\"");
+  return Status::Ok();
+}
+
+const ActionSpec kActions[] = {
+    {"test-touch", "Writes a file (plan shows a diff).", kTouchParams, false, false, &Make<TouchAction>, &ValidateTouch},
+    {"test-crash", "Crashes with SIGSEGV.", {}, false, false, &Make<CrashAction>},
+    {"test-sleep", "Sleeps; honours cancellation unless told not to.", kSleepParams, false, false, &Make<SleepAction>},
+    {"test-disruptive", "Sleeps, as a disruptive action.", kSleepParams, true, false, &Make<SleepAction>},
+    {"test-fail", "Reports a failed check.", {}, false, false, &Make<FailAction>},
+    {"test-resume", "Checkpoints, waits, resumes.", {}, true, true, &Make<ResumableAction>},
+};
+
+}  // namespace
+
+extern "C" NODEAGENT_EXPORT const nodeagent::PluginDescriptor* nodeagent_plugin() {
+  static const nodeagent::PluginDescriptor d{nodeagent::kPluginAbiVersion, "testing", "0.0.1",
+                                             "Actions for testing the agent itself.", "test", kActions};
+  return &d;
+}
