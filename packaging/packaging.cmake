@@ -104,7 +104,11 @@ endif()
 install(DIRECTORY DESTINATION ${NODEAGENT_PLUGIN_INSTALL_DIR})
 
 install(FILES ${CMAKE_SOURCE_DIR}/systemd/nodeagent.service DESTINATION ${_unitdir})
-install(FILES ${NODEAGENT_PACKAGING_DIR}/systemd/80-nodeagent.preset DESTINATION lib/systemd/system-preset)
+# RPM only: Debian's deb-systemd-helper ignores presets, and on merged-/usr
+# Debian the directory is registered as /lib/systemd/system-preset, so a .deb
+# owning /usr/lib/systemd/system-preset makes dpkg warn on purge.
+install(FILES ${NODEAGENT_PACKAGING_DIR}/systemd/80-nodeagent.preset DESTINATION lib/systemd/system-preset
+  COMPONENT rpm_only)
 install(FILES ${NODEAGENT_PACKAGING_DIR}/sysusers/nodeagent.conf DESTINATION lib/sysusers.d)
 install(FILES ${NODEAGENT_PACKAGING_DIR}/tmpfiles/nodeagent.conf DESTINATION lib/tmpfiles.d)
 
@@ -236,5 +240,10 @@ set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
   /usr/lib/sysusers.d /usr/lib/tmpfiles.d /usr/share/bash-completion
   /usr/share/bash-completion/completions /usr/share/man /usr/share/man/man1 /usr/share/man/man5
   /usr/share/man/man8 /usr/share/lintian /usr/share/lintian/overrides)
+
+# Per-generator install sets: the .deb leaves out the rpm_only component.
+set(CPACK_INSTALL_CMAKE_PROJECTS "${CMAKE_BINARY_DIR};nodeagent;ALL;/")
+configure_file(${NODEAGENT_PACKAGING_DIR}/cpack-project-config.cmake.in ${_gen}/cpack-project-config.cmake @ONLY)
+set(CPACK_PROJECT_CONFIG_FILE ${_gen}/cpack-project-config.cmake)
 
 include(CPack)
