@@ -166,7 +166,7 @@ TEST_CASE("Traps: symlinks, loops, FIFOs and odd names; nothing outside the tree
   for (const Change& c : r.outcome.changes) CHECK(c.target.find('\n') == std::string::npos);
 }
 
-TEST_CASE("--dry-run: MakePlan lists every file and changes nothing") {
+TEST_CASE("Dry run: MakePlan lists every file and changes nothing") {
   Fixture f;
   BuildTraps(f);
   for (int i = 0; i < 30; ++i) WriteAged(f.ctx, "/var/log/app/many/f" + std::to_string(i) + ".log", 15 * kDay);
