@@ -20,9 +20,10 @@ set(NODEAGENT_PACKAGE_VERSION "${PROJECT_VERSION}${NODEAGENT_PACKAGE_VERSION_SUF
 #    so their imported targets are switched to header-only compile definitions
 #    and their link location to an empty archive. Every consumer of
 #    spdlog::spdlog / fmt::fmt in the tree gets the same definitions (no ODR mix).
-#  - libstdc++/libgcc: g++ 12 emits GLIBCXX_3.4.30 references (e.g.
-#    basic_string::_M_replace_cold), so they are linked statically into the
-#    executables and plugins. Plugins keep their copy private
+#  - libstdc++: g++ 12 emits GLIBCXX_3.4.30 references (e.g.
+#    basic_string::_M_replace_cold), so it is linked statically into the
+#    executables and plugins (compat/glibc_compat.c keeps its arc4random
+#    call from needing glibc 2.36). Plugins keep their copy private
 #    (--exclude-libs,ALL); only the C entry point and plain C++ objects cross
 #    the plugin boundary, never exceptions, and allocation goes through malloc
 #    in both copies.
@@ -73,13 +74,18 @@ if(NODEAGENT_PORTABLE_LINK)
     set(${out} ${_targets} PARENT_SCOPE)
   endfunction()
   _nodeagent_collect_targets(${CMAKE_SOURCE_DIR} _all_targets)
+  # libgcc stays shared (libgcc_s.so.1, which RHEL 9 ships): GCC 12's static
+  # unwinder (libgcc_eh.a) calls _dl_find_object (GLIBC_2.35).
   foreach(_t ${_all_targets})
     get_target_property(_type ${_t} TYPE)
     if(_type STREQUAL "EXECUTABLE")
-      target_link_options(${_t} PRIVATE -static-libstdc++ -static-libgcc)
+      target_link_options(${_t} PRIVATE -static-libstdc++)
     elseif(_type STREQUAL "MODULE_LIBRARY" OR _type STREQUAL "SHARED_LIBRARY")
-      target_link_options(${_t} PRIVATE -static-libstdc++ -static-libgcc -Wl,--exclude-libs,ALL)
+      target_link_options(${_t} PRIVATE -static-libstdc++ -Wl,--exclude-libs,ALL)
+    else()
+      continue()
     endif()
+    target_sources(${_t} PRIVATE ${NODEAGENT_PACKAGING_DIR}/compat/glibc_compat.c)
   endforeach()
 endif()
 
