@@ -48,9 +48,11 @@ TEST_CASE("exec credential: cached until expirationTimestamp") {
     CHECK(info["kind"] == "ExecCredential");
     CHECK(info["spec"]["interactive"] == false);
     CHECK(info["spec"]["cluster"]["server"] == "https://api:6443");
+    CHECK(DecodeBase64(info["spec"]["cluster"]["certificate-authority-data"].get<std::string>()) ==
+          std::optional<std::string>("CA-PEM\n"));
     return Output(Credential("tok" + std::to_string(n), "2027-01-15T08:10:00Z"));
   });
-  ExecCredentialProvider p(Plugin(), "https://api:6443", "", runner, clock);
+  ExecCredentialProvider p(Plugin(), "https://api:6443", "CA-PEM\n", runner, clock);
   auto a = p.Get();
   REQUIRE(a.ok());
   CHECK(a->token == "tok1");

@@ -447,12 +447,15 @@ TEST_CASE_METHOD(Reset, "watch: relist at start, events, stop flag, resume from 
     events.clear();
   }
 
-  // Resume: only what happened since.
+  // Resume: only what happened since, across a dropped connection and a 503.
   Server().Put({Pod("default", "w3", "n1")});
+  Server().Fault({{"path_regex", "^/api/v1/pods$"}, {"method", "GET"}, {"count", 1}, {"drop", true}});
+  Server().Fault({{"path_regex", "^/api/v1/pods$"}, {"method", "GET"}, {"count", 1}, {"status", 503}});
   req.resource_version = last_rv;
   req.duration = 1500ms;
   auto resumed = c->Watch(req, record, nullptr);
   CHECK(resumed.ok());
+  CHECK(env.AllLogs().find("503 Service Unavailable; reconnecting") != std::string::npos);
   CHECK(has(WatchEventType::kAdded, "w3"));
   CHECK_FALSE(has(WatchEventType::kRelisted, ""));
   for (auto& e : events) CHECK(e.type != WatchEventType::kRelisted);
