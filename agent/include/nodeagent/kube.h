@@ -229,8 +229,9 @@ inline KubeResult<nlohmann::json> ListAllPods(KubeClient& client, const std::str
     KubeResult<nlohmann::json> page = client.ListPods(ns, options);
     if (!page.ok()) return page;
     for (auto& item : (*page)["items"]) all["items"].push_back(std::move(item));
-    all["metadata"]["resourceVersion"] = page->value("/metadata/resourceVersion"_json_pointer, "");
-    options.continue_token = page->value("/metadata/continue"_json_pointer, "");
+    using Ptr = nlohmann::json::json_pointer;
+    all["metadata"]["resourceVersion"] = page->value(Ptr("/metadata/resourceVersion"), "");
+    options.continue_token = page->value(Ptr("/metadata/continue"), "");
     if (options.continue_token.empty()) return all;
   }
 }
