@@ -240,15 +240,24 @@ inline KubeResult<nlohmann::json> ListAllPods(KubeClient& client, const std::str
 /// conf/rbac.yaml follow this list.
 inline std::vector<ResourceAttributes> RequiredPermissions() {
   std::vector<ResourceAttributes> p;
-  for (const char* verb : {"get", "list", "watch", "patch"}) p.push_back({verb, "", "nodes"});
-  for (const char* verb : {"get", "list", "watch", "delete"}) p.push_back({verb, "", "pods"});
-  p.push_back({"create", "", "pods", "eviction"});
-  for (const char* verb : {"get", "create", "update", "delete"})
-    p.push_back({verb, "coordination.k8s.io", "leases", "", "kube-system"});
-  p.push_back({"create", "", "events"});
-  for (const char* verb : {"get", "patch"}) p.push_back({verb, "apps", "daemonsets"});
-  p.push_back({"list", "policy", "poddisruptionbudgets"});
-  p.push_back({"create", "authorization.k8s.io", "selfsubjectaccessreviews"});
+  auto add = [&p](const char* verb, const char* group, const char* resource, const char* sub = "",
+                  const char* ns = "") {
+    ResourceAttributes a;
+    a.verb = verb;
+    a.group = group;
+    a.resource = resource;
+    a.subresource = sub;
+    a.ns = ns;
+    p.push_back(std::move(a));
+  };
+  for (const char* verb : {"get", "list", "watch", "patch"}) add(verb, "", "nodes");
+  for (const char* verb : {"get", "list", "watch", "delete"}) add(verb, "", "pods");
+  add("create", "", "pods", "eviction");
+  for (const char* verb : {"get", "create", "update", "delete"}) add(verb, "coordination.k8s.io", "leases", "", "kube-system");
+  add("create", "", "events");
+  for (const char* verb : {"get", "patch"}) add(verb, "apps", "daemonsets");
+  add("list", "policy", "poddisruptionbudgets");
+  add("create", "authorization.k8s.io", "selfsubjectaccessreviews");
   return p;
 }
 
