@@ -257,6 +257,24 @@ TEST_CASE_METHOD(Reset, "auth: exec credential plugin, cached until expiry") {
   REQUIRE_OK(c->ListNodes({}));
   CHECK(Slurp(count) == "run\n");  // ran once, cached after
 
+  // A plugin that answers with a client certificate instead of a token.
+  std::string cert_script = Server().dir() + "/cred-cert.py";
+  Spit(cert_script, "#!/usr/bin/python3\nimport json\nd = '" + Server().dir() + "/'\n"
+                    "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',"
+                    " 'status': {'clientCertificateData': open(d + 'client.crt').read(),"
+                    " 'clientKeyData': open(d + 'client.key').read()}}))\n");
+  chmod(cert_script.c_str(), 0755);
+  auto cc = Client(env, WriteKubeconfig("kc-exec-cert", CaCluster(),
+                                        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                                        "      command: " + cert_script + "\n"));
+  Server().Control("POST", "/_test/rbac", {{"deny", {{{"verb", "get"}, {"resource", "nodes"}}}}});
+  Server().Put({Node("n1")});
+  auto as_cert_user = cc->GetNode("n1");  // the denial names the user: the certificate's CN
+  REQUIRE_FALSE(as_cert_user.ok());
+  CHECK(as_cert_user.error().message().find("User \"nodeagent-test\"") != std::string::npos);
+  Server().Control("POST", "/_test/rbac", {{"deny", json::array()}});
+  CHECK_OK(cc->GetNode("n1"));
+
   // A failing plugin: error names the plugin and its stderr.
   Spit(script, "#!/bin/sh\necho 'please log in' >&2\nexit 3\n");
   Env env2;
