@@ -34,7 +34,7 @@ class Reader {
                                             const std::string& field) const {
     YAML::Node n = parent[key];
     if (!n || n.IsNull()) return std::optional<std::string>();
-    if (!n.IsScalar()) return Fail(field + "." + key, "expected a string");
+    if (!n.IsScalar()) return Fail(field.empty() ? key : field + "." + key, "expected a string");
     return std::optional<std::string>(n.as<std::string>());
   }
 

@@ -111,6 +111,7 @@ TEST_CASE("kubeconfig: malformed or incomplete files name the file and the field
       {"yaml syntax", "clusters: [\n  - {", "", "kubeconfig /etc/nodeagent/kubeconfig:"},
       {"not a map", "- a\n- b\n", "", p + "(top level)"},
       {"no current-context", "apiVersion: v1\n", "", p + "current-context: not set"},
+      {"current-context not a string", "current-context: [a]\n", "", p + "current-context: expected a string"},
       {"unknown context", Config(okc, oku), "nope", p + "context \"nope\": no entry named \"nope\" in contexts"},
       {"missing server", Config("    insecure-skip-tls-verify: true\n", oku), "", p + "clusters[1].cluster.server: missing"},
       {"bad server", Config("    server: a:6443\n", oku), "", p + "clusters[1].cluster.server: \"a:6443\" is not an http(s) URL"},
