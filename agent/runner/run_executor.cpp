@@ -3,6 +3,8 @@
 #include <atomic>
 #include <mutex>
 
+#include <unistd.h>
+
 namespace nodeagent {
 
 int64_t ToMillis(std::chrono::system_clock::time_point t) {
@@ -81,6 +83,22 @@ std::string JoinProblems(const std::vector<ConfigProblem>& problems) {
 
 }  // namespace
 
+Result<RunLocks> AcquireRunLocks(const std::string& state_dir, const PreparedRun& run) {
+  const RunRecord& rec = run.record;
+  std::string key = run.task.empty() ? "action-" + rec.action : "task-" + run.task;
+  nlohmann::json holder = {{"run_id", rec.id}, {"action", rec.action}, {"task", rec.task}, {"pid", ::getpid()}};
+  RunLocks locks;
+  auto task_lock = RunLock::TryAcquire(state_dir + "/locks/" + key + ".lock", holder);
+  if (!task_lock) return task_lock.error();
+  locks.task = std::move(*task_lock);
+  if (run.action->disruptive && !run.dry_run) {
+    auto d = RunLock::TryAcquire(state_dir + "/locks/disruptive.lock", holder);
+    if (!d) return Error(ErrorCode::kConflict, "disruptive actions exclude each other: " + d.error().message());
+    locks.disruptive = std::move(*d);
+  }
+  return locks;
+}
+
 RunExecutor::RunExecutor(const AgentSettings& settings, const RawConfig& raw,
                          const std::map<std::string, TaskConfig>& tasks, const ActionCatalog& catalog, Host& host,
                          HistoryStore& history, KubeFactory kube_factory)
@@ -124,6 +142,8 @@ Result<PreparedRun> RunExecutor::Prepare(const RunRequest& request) {
   r.requested_by = request.requested_by;
   r.dry_run = run.dry_run;
   r.params = ParamsToJson(run.params);
+  r.params_wire = ParamsToWire(run.params);
+  r.timeout_ms = run.timeout.count();
   return run;
 }
 

@@ -16,6 +16,7 @@
 #include "loader/action_catalog.h"
 #include "nodeagent/kube.h"
 #include "state/history_store.h"
+#include "state/run_lock.h"
 
 namespace nodeagent {
 
@@ -75,6 +76,16 @@ class RunExecutor {
   HistoryStore& history_;
   KubeFactory kube_factory_;
 };
+
+/// The locks a run holds while it executes: one per task (or per action for
+/// ad-hoc runs), plus the node-wide one for disruptive actions that are not
+/// dry runs. Taken by the daemon and by `agentctl --local` alike.
+struct RunLocks {
+  RunLock task;
+  RunLock disruptive;
+};
+/// kConflict naming the run in the way.
+Result<RunLocks> AcquireRunLocks(const std::string& state_dir, const PreparedRun& run);
 
 /// Milliseconds since the epoch of a clock reading.
 int64_t ToMillis(std::chrono::system_clock::time_point t);

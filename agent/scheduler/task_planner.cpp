@@ -6,7 +6,7 @@
 
 namespace nodeagent {
 
-std::vector<std::string> Plan::DueNow() const {
+std::vector<std::string> SchedulePlan::DueNow() const {
   std::vector<std::string> out;
   for (const TaskPlan& t : tasks) {
     if (t.due_now) out.push_back(t.name);
@@ -17,8 +17,8 @@ std::vector<std::string> Plan::DueNow() const {
 TaskPlanner::TaskPlanner(std::vector<TaskSchedule> tasks, TimeZone zone, std::string node_name)
     : tasks_(std::move(tasks)), zone_(std::move(zone)), node_name_(std::move(node_name)) {}
 
-Plan TaskPlanner::Compute(const PlanInput& input) const {
-  Plan plan;
+SchedulePlan TaskPlanner::Compute(const PlanInput& input) const {
+  SchedulePlan plan;
   for (const TaskSchedule& task : tasks_) {
     TaskPlan tp = PlanTask(task, input);
     if (tp.next_due) {

@@ -74,7 +74,7 @@ struct TaskPlan {
   DueReason reason = DueReason::kScheduled;
 };
 
-struct Plan {
+struct SchedulePlan {
   std::vector<TaskPlan> tasks;  // in configuration order
   /// The earliest next_due (now when something is due); nullopt when nothing
   /// will ever be due: sleep until the configuration changes.
@@ -89,7 +89,7 @@ class TaskPlanner {
   TaskPlanner(std::vector<TaskSchedule> tasks, TimeZone zone, std::string node_name);
 
   /// The plan at `input.now`. Never fails.
-  Plan Compute(const PlanInput& input) const;
+  SchedulePlan Compute(const PlanInput& input) const;
 
   const std::vector<TaskSchedule>& tasks() const { return tasks_; }
 

@@ -33,7 +33,7 @@ PlanInput Input(TimePoint now, TimePoint started_at) {
   return in;
 }
 
-const TaskPlan& Find(const Plan& plan, const std::string& name) {
+const TaskPlan& Find(const SchedulePlan& plan, const std::string& name) {
   for (const TaskPlan& t : plan.tasks) {
     if (t.name == name) return t;
   }
@@ -70,7 +70,7 @@ TEST_CASE("TaskPlanner: scheduled runs and history anchors and the wake-up time"
   const TimePoint started = Utc(2026, 1, 1, 10);
   PlanInput in = Input(Utc(2026, 1, 1, 10, 30), started);
   in.history["daily"].last_run = Utc(2026, 1, 1, 3);
-  Plan plan = planner.Compute(in);
+  SchedulePlan plan = planner.Compute(in);
   REQUIRE(plan.tasks.size() == 3);
   CHECK(Iso(Find(plan, "daily").next_due) == "2026-01-02T03:00:00Z");
   CHECK(Iso(Find(plan, "hourly").next_due) == "2026-01-01T11:00:00Z");  // never ran: anchored at the start
@@ -105,7 +105,7 @@ TEST_CASE("TaskPlanner: a run missed while down is caught up once or skipped") {
   PlanInput in = Input(started, started);
   in.history["catch"].last_run = last;
   in.history["skip"].last_run = last;
-  Plan plan = planner.Compute(in);
+  SchedulePlan plan = planner.Compute(in);
   CHECK(plan.DueNow() == std::vector<std::string>{"catch"});
   CHECK(Find(plan, "catch").reason == DueReason::kCatchUp);
   CHECK(Iso(Find(plan, "skip").next_due) == "2026-01-04T03:00:00Z");
@@ -132,8 +132,8 @@ TEST_CASE("TaskPlanner: jitter delays within bounds and is stable across calls")
   for (int i = 0; i < 50; ++i) tasks.push_back(Task("t" + std::to_string(i), "0 3 * * *", 15min));
   TaskPlanner planner(tasks, TimeZone::Utc(), "node-a");
   const TimePoint started = Utc(2026, 1, 1, 10);
-  Plan a = planner.Compute(Input(started, started));
-  Plan b = planner.Compute(Input(started + 5h, started));
+  SchedulePlan a = planner.Compute(Input(started, started));
+  SchedulePlan b = planner.Compute(Input(started + 5h, started));
   std::set<int64_t> offsets;
   for (size_t i = 0; i < a.tasks.size(); ++i) {
     INFO(a.tasks[i].name);
@@ -159,7 +159,7 @@ TEST_CASE("TaskPlanner: due times outside the window move to its next opening as
                        Task("hourly-sat", "0 * * * *", 0ms, "Sat 02:00-03:00")},
                       TimeZone::Utc(), "node-a");
   PlanInput in = Input(started + 1h, started);
-  Plan plan = planner.Compute(in);
+  SchedulePlan plan = planner.Compute(in);
   CHECK(Iso(Find(plan, "noon").scheduled) == "2026-01-01T12:00:00Z");
   CHECK(Iso(Find(plan, "noon").next_due) == "2026-01-01T22:00:00Z");
   auto jittered = *Find(plan, "noon-jitter").next_due;
@@ -216,7 +216,7 @@ TEST_CASE("TaskPlanner: @reboot tasks run once per boot at the first start") {
     PlanInput in = Input(now, now);
     in.first_start_this_boot = c.first_start;
     if (c.last_boot) in.history["boot"] = TaskHistory{now - 1h, *c.last_boot};
-    Plan plan = planner.Compute(in);
+    SchedulePlan plan = planner.Compute(in);
     CHECK(Find(plan, "boot").due_now == c.due);
     CHECK(Find(plan, "boot").reason == DueReason::kBoot);
     CHECK(plan.wake_at == (c.due ? std::optional<TimePoint>(now) : std::nullopt));

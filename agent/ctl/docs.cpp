@@ -1,0 +1,287 @@
+#include "ctl/docs.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <sstream>
+
+#include "host/local_host.h"
+#include "kube/curl_kube_client.h"
+#include "kube/kubeconfig.h"
+#include "loader/agent_setup.h"
+#include "nodeagent/kube.h"
+#include "runner/kube_factory.h"
+
+#ifndef NODEAGENT_VERSION
+#define NODEAGENT_VERSION "0.0.0"
+#endif
+
+namespace nodeagent {
+
+namespace {
+
+/// Escapes text for roff.
+std::string Roff(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') out += "\\e";
+    else if (c == '-') out += "\\-";
+    else out += c;
+  }
+  if (!out.empty() && (out[0] == '.' || out[0] == '\'')) out = "\\&" + out;
+  return out;
+}
+
+void RoffParams(std::ostringstream& os, std::span<const ParamSpec> params) {
+  for (const ParamSpec& p : params) {
+    os << ".TP\n.B " << Roff(p.name) << "\n(" << ParamTypeName(p.type);
+    if (p.required) os << ", required";
+    else if (!p.default_value.empty()) os << ", default " << Roff(p.default_value);
+    os << ")";
+    if (!p.allowed.empty()) {
+      os << " one of:";
+      for (auto v : p.allowed) os << " " << Roff(v);
+    }
+    os << "\n" << Roff(p.doc) << "\n";
+  }
+}
+
+std::string Header(const char* name, int section, const char* title) {
+  return std::string(".TH ") + name + " " + std::to_string(section) + " \"\" \"nodeagent " NODEAGENT_VERSION "\" \"" +
+         title + "\"\n";
+}
+
+std::string ManToml(const std::string& config_path) {
+  SetupOptions so;
+  so.config_path = config_path;
+  so.allow_missing_config = true;
+  so.check_schedules = false;
+  auto setup = LoadAgentSetup(so);
+  std::ostringstream os;
+  os << Header("NODEAGENT.TOML", 5, "File Formats")
+     << ".SH NAME\nnodeagent.toml \\- configuration of the nodeagent daemon\n"
+     << ".SH SYNOPSIS\n/etc/nodeagent/agent.toml, /etc/nodeagent/conf.d/*.toml\n"
+     << ".SH DESCRIPTION\nTOML files read in order: agent.toml, then conf.d/*.toml in lexical order; a key set in a "
+        "later file wins. Every key is checked: unknown keys, wrong types and bad values are errors naming "
+        "file:line:col and the key. Check with \\fBagentctl config check\\fR; apply with \\fBagentctl reload\\fR.\n"
+        "Durations are strings with units: ms, s, m, h, d, w (\"30s\", \"10d\", \"1h30m\").\n"
+     << ".SH [agent]\n";
+  RoffParams(os, AgentKeys());
+  os << ".SH [kubernetes]\n";
+  RoffParams(os, KubernetesKeys());
+  os << ".SH [history]\n";
+  RoffParams(os, HistoryKeys());
+  os << ".SH [tasks.NAME]\nA task runs one action on a schedule or on demand. Besides the keys below, a task takes "
+        "the parameters of its action (see ACTIONS).\n";
+  RoffParams(os, TaskCoreKeys());
+  os << ".SH ACTIONS\n";
+  if (setup) {
+    for (const ActionInfo* a : (*setup)->catalog.All()) {
+      os << ".SS " << Roff(a->name) << " (plugin " << Roff(a->plugin) << ", " << Roff(a->maturity)
+         << (a->disruptive ? ", disruptive" : "") << ")\n"
+         << Roff(a->description) << "\n";
+      RoffParams(os, a->params);
+    }
+  }
+  os << ".SH EXAMPLE\n.nf\n[tasks.log\\-cleanup]\naction = \"log\\-cleanup\"\nschedule = \"@daily\"\n"
+        "window = \"Mon\\-Fri 22:00\\-04:00 Europe/Berlin\"\npaths = [\"/var/log/app\\-*\"]\nmax_age = \"10d\"\n.fi\n"
+     << ".SH SEE ALSO\nnodeagent(8), agentctl(1)\n";
+  return os.str();
+}
+
+const char* kManAgentctl = R"DOC(.TH AGENTCTL 1 "" "nodeagent @V@" "User Commands"
+.SH NAME
+agentctl \- drive nodeagent, the node chores agent
+.SH SYNOPSIS
+.B agentctl
+[\fB\-\-config\fR FILE] [\fB\-\-socket\fR PATH] [\fB\-\-local\fR] [\fB\-o\fR text|json] COMMAND ...
+.SH DESCRIPTION
+agentctl talks to the nodeagent daemon over its control socket. With \fB\-\-local\fR it loads the configuration and plugins itself and runs actions in its own process, with the same state and history as the daemon.
+.SH COMMANDS
+.TP
+.B status
+Version, node, plugins, runs in progress, tasks with last and next run.
+.TP
+.B list
+Actions from plugins and tasks from the configuration.
+.TP
+.BI describe " ACTION"
+An action's description and every parameter (type, default, accepted values).
+.TP
+.BI run " ACTION|TASK" " [\-\-set KEY=VALUE]... [\-\-dry\-run] [\-\-detach]"
+Run now, with live progress and a final summary. \fB\-\-dry\-run\fR only plans: it shows what would change (with diffs for files) and changes nothing.
+.TP
+.B history " [\-\-task T] [\-n N]"
+Past runs, newest first.
+.TP
+.BI logs " RUN_ID"
+One run's record and log lines.
+.TP
+.BI cancel " RUN_ID"
+Stop a run in progress.
+.TP
+.B config check
+Validate the configuration files (like nginx \-t).
+.TP
+.B config show
+The effective configuration with defaults filled in.
+.TP
+.B reload
+Make the daemon re-read its configuration; a bad one is refused and the running one stays.
+.TP
+.B kube check
+Kubernetes server version, identity, and every permission the agent's actions need.
+.SH EXIT STATUS
+0 ok or changed; 1 the action failed or its checks found errors; 2 usage or configuration error, or refused; 3 the daemon is unreachable.
+.SH PERMISSIONS
+Root may do everything. Members of the \fBnodeagent\fR group may read status, lists and history. Nobody else may use the socket.
+.SH SEE ALSO
+nodeagent(8), nodeagent.toml(5)
+)DOC";
+
+const char* kManNodeagent = R"DOC(.TH NODEAGENT 8 "" "nodeagent @V@" "System Administration"
+.SH NAME
+nodeagent \- run node chores on Kubernetes nodes, safely, on a schedule
+.SH SYNOPSIS
+.B nodeagent
+[\fB\-\-config\fR FILE] [\fB\-\-demo\fR] [\fB\-\-version\fR]
+.SH DESCRIPTION
+nodeagent is a daemon, normally started by systemd (nodeagent.service). It loads plugin modules from /usr/lib/nodeagent/plugins and exec plugins from /etc/nodeagent/exec\-plugins, runs their actions on a schedule (cron, intervals, jitter, maintenance windows) or on request from agentctl(1), and keeps a history of every run in /var/lib/nodeagent. Each run executes in its own worker process, so a crashing or hanging plugin cannot take the daemon down; a run's timeout kills its whole process group.
+.PP
+Every action plans before it applies; a dry run stops at the plan. Runs interrupted by a crash or a reboot are resumed from their checkpoint when their action supports it (drain\-and\-reboot uncordons the node after the reboot), otherwise recorded as interrupted.
+.SH OPTIONS
+.TP
+.B \-\-config FILE
+Configuration (default /etc/nodeagent/agent.toml; conf.d/*.toml beside it is read too).
+.TP
+.B \-\-demo
+Run on the embedded default configuration with every task enabled but forced to a dry run and run once at start, with state and socket in a temporary directory. Changes nothing on the machine.
+.SH SIGNALS
+SIGHUP reloads the configuration (a bad one is refused). SIGTERM stops: runs in progress get agent.shutdown_grace to finish, then are killed and left resumable or recorded as interrupted.
+.SH FILES
+/etc/nodeagent/agent.toml, /etc/nodeagent/conf.d/, /var/lib/nodeagent/, /run/nodeagent/agent.sock
+.SH SEE ALSO
+agentctl(1), nodeagent.toml(5), systemctl(1)
+)DOC";
+
+const char* kCompletion = R"DOC(# bash completion for agentctl (generated by agentctl gen completion-bash)
+_agentctl() {
+  local cur prev words cword
+  _init_completion 2>/dev/null || { cur="${COMP_WORDS[COMP_CWORD]}"; prev="${COMP_WORDS[COMP_CWORD-1]}"; }
+  local cmds="status list describe run history logs cancel config reload kube"
+  local i cmd=""
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case "${COMP_WORDS[i]}" in
+      -c|--config|--socket|-o|--output) ((i++)) ;;
+      -*) ;;
+      *) cmd="${COMP_WORDS[i]}"; break ;;
+    esac
+  done
+  case "$prev" in
+    -c|--config) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    -o|--output) COMPREPLY=($(compgen -W "text json" -- "$cur")); return ;;
+  esac
+  case "$cmd" in
+    "") COMPREPLY=($(compgen -W "$cmds --config --socket --local --output --version --help" -- "$cur")) ;;
+    run|describe)
+      if [[ "$cur" == -* ]]; then
+        COMPREPLY=($(compgen -W "--set --dry-run --detach --help" -- "$cur"))
+      else
+        local names
+        names=$(agentctl --local -o json list 2>/dev/null | sed -n 's/^ *"name": "\([^"]*\)".*/\1/p' | sort -u)
+        COMPREPLY=($(compgen -W "$names" -- "$cur"))
+      fi ;;
+    config) COMPREPLY=($(compgen -W "check show" -- "$cur")) ;;
+    kube) COMPREPLY=($(compgen -W "check" -- "$cur")) ;;
+    history) COMPREPLY=($(compgen -W "--task -n" -- "$cur")) ;;
+  esac
+}
+complete -F _agentctl agentctl
+)DOC";
+
+std::string WithVersion(std::string s) {
+  auto pos = s.find("@V@");
+  if (pos != std::string::npos) s.replace(pos, 3, NODEAGENT_VERSION);
+  return s;
+}
+
+}  // namespace
+
+int GenerateDoc(const std::string& what, const std::string& config_path) {
+  if (what == "man-agentctl") std::cout << WithVersion(kManAgentctl);
+  else if (what == "man-nodeagent") std::cout << WithVersion(kManNodeagent);
+  else if (what == "man-nodeagent.toml") std::cout << ManToml(config_path);
+  else if (what == "completion-bash") std::cout << kCompletion;
+  else {
+    std::cerr << "agentctl gen: unknown document '" << what
+              << "' (man-agentctl, man-nodeagent, man-nodeagent.toml, completion-bash)\n";
+    return 2;
+  }
+  return 0;
+}
+
+int KubeCheck(const std::string& config_path, bool json_output) {
+  SetupOptions so;
+  so.config_path = config_path;
+  so.allow_missing_config = true;
+  so.check_schedules = false;
+  auto setup = LoadAgentSetup(so);
+  if (!setup) {
+    std::cerr << "agentctl: " << setup.error().message() << "\n";
+    return 2;
+  }
+  const AgentSettings& s = (*setup)->settings;
+  RealHost host(s.root);
+  auto env = [](const std::string& k) -> std::optional<std::string> {
+    const char* v = std::getenv(k.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+  auto config = kube::LoadAgentKubeconfig(s.kube.kubeconfig, s.kube.context, env, host.files());
+  if (!config) {
+    std::cerr << "agentctl: " << config.error().message() << "\n";
+    return 2;
+  }
+  std::string identity = config->exec ? "exec credential plugin"
+                         : !config->client_cert_pem.empty() ? "client certificate"
+                         : !config->token.empty() || !config->token_file.empty() ? "bearer token"
+                                                                                    : "anonymous";
+  auto client = MakeKubeFactory(s, host, nullptr)();
+  if (!client) {
+    std::cerr << "agentctl: " << client.error().message() << "\n";
+    return 2;
+  }
+  nlohmann::json out = {{"kubeconfig", config->source}, {"context", config->context}, {"server", config->server},
+                        {"auth", identity}};
+  auto version = (*client)->GetVersion();
+  if (!version) {
+    std::cerr << "agentctl: cannot reach the API server " << config->server << ": " << version.error().message() << "\n";
+    return 3;
+  }
+  out["server_version"] = version->value("gitVersion", "?");
+  auto missing = CheckPermissions(**client);
+  if (!missing) {
+    std::cerr << "agentctl: " << missing.error().message() << "\n";
+    return 1;
+  }
+  out["missing_permissions"] = nlohmann::json::array();
+  for (const auto& m : *missing) out["missing_permissions"].push_back(DescribePermission(m));
+  out["permissions_checked"] = RequiredPermissions().size();
+  if (json_output) {
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << "server:   " << config->server << " (" << out["server_version"].get<std::string>() << ")\n"
+              << "config:   " << config->source << ", context " << (config->context.empty() ? "-" : config->context)
+              << "\nidentity: " << identity << "\n";
+    if (missing->empty()) {
+      std::cout << "permissions: all " << RequiredPermissions().size() << " granted\n";
+    } else {
+      std::cout << "permissions: " << missing->size() << " of " << RequiredPermissions().size()
+                << " MISSING (see conf/rbac.yaml):\n";
+      for (const auto& m : *missing) std::cout << "  " << DescribePermission(m) << "\n";
+    }
+  }
+  return missing->empty() ? 0 : 1;
+}
+
+}  // namespace nodeagent

@@ -1,0 +1,202 @@
+#include "ctl/output.h"
+
+#include <ctime>
+#include <sstream>
+
+namespace nodeagent {
+
+using json = nlohmann::json;
+
+std::string FormatTime(int64_t ms) {
+  if (ms <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm;
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string FormatDurationMs(int64_t ms) {
+  if (ms < 1000) return std::to_string(ms) + "ms";
+  if (ms < 60'000) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ms) / 1000);
+    return buf;
+  }
+  int64_t s = ms / 1000;
+  if (s < 3600) return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
+  if (s < 86400) return std::to_string(s / 3600) + "h" + std::to_string((s % 3600) / 60) + "m";
+  return std::to_string(s / 86400) + "d" + std::to_string((s % 86400) / 3600) + "h";
+}
+
+std::string FormatAge(int64_t ms, int64_t now_ms) {
+  if (ms <= 0) return "-";
+  int64_t d = now_ms - ms;
+  return d >= 0 ? FormatDurationMs(d) + " ago" : "in " + FormatDurationMs(-d);
+}
+
+std::string FormatBytes(int64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  if (u == 0) std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
+  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  return buf;
+}
+
+std::string RenderRun(const json& r, bool with_logs) {
+  std::ostringstream os;
+  bool planned = r.value("dry_run", false);
+  os << r.value("action", "?");
+  if (!r.value("task", "").empty()) os << " (task " << r.value("task", "") << ")";
+  os << ": " << r.value("status", "?") << (planned ? " [dry run]" : "") << " in "
+     << FormatDurationMs(r.value("duration_ms", int64_t{0})) << "  run " << r.value("id", "") << "\n";
+  if (!r.value("summary", "").empty()) os << "  " << r.value("summary", "") << "\n";
+  const json& changes = r.value("changes", json::array());
+  if (!changes.empty()) {
+    os << (planned ? "  would change:\n" : "  changed:\n");
+    size_t shown = 0;
+    for (const auto& c : changes) {
+      if (++shown > 200 && !with_logs) {
+        os << "    ... and " << changes.size() - 200 << " more (-o json for all)\n";
+        break;
+      }
+      os << "    " << c.value("kind", "") << " " << c.value("target", "");
+      if (c.value("bytes", int64_t{0}) > 0) os << " (" << FormatBytes(c.value("bytes", int64_t{0})) << ")";
+      if (!c.value("description", "").empty()) os << ": " << c.value("description", "");
+      os << "\n";
+      if (!c.value("diff", "").empty()) {
+        std::istringstream d(c.value("diff", ""));
+        std::string line;
+        while (std::getline(d, line)) os << "      " << line << "\n";
+      }
+    }
+  }
+  const json& findings = r.value("findings", json::array());
+  if (!findings.empty()) {
+    os << "  findings:\n";
+    for (const auto& f : findings)
+      os << "    " << f.value("severity", "") << ": " << (f.value("subject", "").empty() ? "" : f.value("subject", "") + ": ")
+         << f.value("message", "") << "\n";
+  }
+  if (with_logs && r.contains("logs")) {
+    os << "  log:\n";
+    for (const auto& l : r["logs"])
+      os << "    " << FormatTime(l.value("t", int64_t{0})) << " " << l.value("level", "") << " " << l.value("msg", "")
+         << "\n";
+  }
+  return os.str();
+}
+
+std::string RenderHistory(const json& runs, int64_t now_ms) {
+  std::ostringstream os;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-24s %-20s %-18s %-11s %-10s %-9s %s\n", "RUN", "ACTION", "TASK", "STATUS",
+                "STARTED", "DURATION", "SUMMARY");
+  os << line;
+  for (const auto& r : runs) {
+    std::string summary = r.value("summary", "");
+    if (summary.size() > 70) summary = summary.substr(0, 67) + "...";
+    std::string status = r.value("status", "") + (r.value("dry_run", false) ? "*" : "");
+    std::snprintf(line, sizeof line, "%-24s %-20s %-18s %-11s %-10s %-9s %s\n", r.value("id", "").c_str(),
+                  r.value("action", "").c_str(), r.value("task", "").empty() ? "-" : r.value("task", "").c_str(),
+                  status.c_str(), FormatAge(r.value("started_ms", int64_t{0}), now_ms).c_str(),
+                  FormatDurationMs(r.value("duration_ms", int64_t{0})).c_str(), summary.c_str());
+    os << line;
+  }
+  bool any_dry = false;
+  for (const auto& r : runs) any_dry = any_dry || r.value("dry_run", false);
+  if (runs.empty()) os << "(no runs yet)\n";
+  else if (any_dry) os << "(* dry run)\n";
+  return os.str();
+}
+
+static std::string RenderTasks(const json& tasks, int64_t now_ms) {
+  std::ostringstream os;
+  char line[512];
+  std::snprintf(line, sizeof line, "  %-20s %-20s %-22s %-9s %-14s %s\n", "TASK", "ACTION", "SCHEDULE", "ENABLED",
+                "LAST RUN", "NEXT RUN");
+  os << line;
+  for (const auto& t : tasks) {
+    std::string next = t.value("running", false) ? "running now"
+                       : t.contains("next_run_ms") ? FormatTime(t["next_run_ms"].get<int64_t>()) + " (" +
+                                                         FormatAge(t["next_run_ms"].get<int64_t>(), now_ms) + ")"
+                                                   : "-";
+    std::string sched = t.value("schedule", "").empty() ? "on demand" : t.value("schedule", "");
+    if (!t.value("window", "").empty()) sched += " in " + t.value("window", "");
+    std::snprintf(line, sizeof line, "  %-20s %-20s %-22s %-9s %-14s %s\n", t.value("name", "").c_str(),
+                  t.value("action", "").c_str(), sched.c_str(),
+                  t.value("enabled", true) ? (t.value("dry_run", false) ? "dry-run" : "yes") : "no",
+                  FormatAge(t.value("last_run_ms", int64_t{0}), now_ms).c_str(), next.c_str());
+    os << line;
+  }
+  if (tasks.empty()) os << "  (no tasks configured)\n";
+  return os.str();
+}
+
+std::string RenderStatus(const json& s, int64_t now_ms) {
+  std::ostringstream os;
+  os << "nodeagent " << s.value("version", "?") << " on node " << s.value("node", "?") << ", pid " << s.value("pid", 0)
+     << ", up " << FormatDurationMs(s.value("uptime_s", int64_t{0}) * 1000)
+     << (s.value("demo", false) ? "  [DEMO MODE: every run is a dry run]" : "") << "\n";
+  os << "config: ";
+  for (const auto& f : s.value("config_files", json::array())) os << f.get<std::string>() << " ";
+  os << "\nplugins: ";
+  const json plugins = s.value("plugins", json::object());
+  for (const auto& [name, src] : plugins.items()) os << name << " ";
+  os << "\n";
+  for (const auto& p : s.value("plugin_problems", json::array()))
+    os << "  NOT LOADED " << p.value("file", "") << ": " << p.value("reason", "") << "\n";
+  const json& running = s.value("running", json::array());
+  os << "running: " << (running.empty() ? "nothing" : "") << "\n";
+  for (const auto& r : running)
+    os << "  " << r.value("run_id", "") << " " << r.value("action", "") << " since "
+       << FormatAge(r.value("started_ms", int64_t{0}), now_ms)
+       << (r.value("progress", "").empty() ? "" : ": " + r.value("progress", "")) << "\n";
+  os << "tasks:\n" << RenderTasks(s.value("tasks", json::array()), now_ms);
+  return os.str();
+}
+
+std::string RenderList(const json& l, int64_t now_ms) {
+  std::ostringstream os;
+  os << "ACTIONS\n";
+  char line[512];
+  for (const auto& a : l.value("actions", json::array())) {
+    std::string flags = a.value("disruptive", false) ? "disruptive" : "";
+    std::snprintf(line, sizeof line, "  %-20s %-16s %-8s %-11s %s\n", a.value("name", "").c_str(),
+                  a.value("plugin", "").c_str(), a.value("maturity", "").c_str(), flags.c_str(),
+                  a.value("description", "").c_str());
+    os << line;
+  }
+  os << "TASKS\n" << RenderTasks(l.value("tasks", json::array()), now_ms);
+  return os.str();
+}
+
+std::string RenderAction(const json& a) {
+  std::ostringstream os;
+  os << a.value("name", "") << " (plugin " << a.value("plugin", "") << ", " << a.value("kind", "") << ", "
+     << a.value("maturity", "") << (a.value("disruptive", false) ? ", disruptive" : "") << ")\n  "
+     << a.value("description", "") << "\n\nPARAMETERS\n";
+  for (const auto& p : a.value("params", json::array())) {
+    os << "  " << p.value("name", "") << " (" << p.value("type", "");
+    if (p.value("required", false)) os << ", required";
+    else if (!p.value("default", "").empty()) os << ", default " << p.value("default", "");
+    os << ")\n";
+    if (!p.value("allowed", json::array()).empty()) {
+      os << "      one of:";
+      for (const auto& v : p["allowed"]) os << " " << v.get<std::string>();
+      os << "\n";
+    }
+    os << "      " << p.value("doc", "") << "\n";
+  }
+  if (a.value("params", json::array()).empty()) os << "  (none)\n";
+  return os.str();
+}
+
+}  // namespace nodeagent

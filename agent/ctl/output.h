@@ -1,0 +1,24 @@
+// How agentctl shows things to people (-o text): runs, history, status,
+// actions. The JSON form (-o json) is the daemon's own data, unchanged, so
+// scripts see exactly what the agent recorded.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace nodeagent {
+
+std::string FormatTime(int64_t ms);        // "2026-11-28 10:15:00" local time
+std::string FormatAge(int64_t ms, int64_t now_ms);  // "5m ago", "in 3h"
+std::string FormatBytes(int64_t bytes);    // "1.2 MiB"
+std::string FormatDurationMs(int64_t ms);  // "2.3s", "4m12s"
+
+/// A finished run: status line, summary, changes (with diffs), findings.
+std::string RenderRun(const nlohmann::json& record, bool with_logs);
+std::string RenderHistory(const nlohmann::json& runs, int64_t now_ms);
+std::string RenderStatus(const nlohmann::json& status, int64_t now_ms);
+std::string RenderList(const nlohmann::json& list, int64_t now_ms);
+std::string RenderAction(const nlohmann::json& action);
+
+}  // namespace nodeagent

@@ -1,0 +1,850 @@
+#include "daemon/daemon.h"
+
+#include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <boost/optional.hpp>
+#include <boost/type_traits.hpp>
+// (Boost 1.81's Process v2 needs the two headers above first.)
+#include <boost/asio.hpp>
+#include <boost/process/v2.hpp>
+#include <deque>
+#include <map>
+#include <set>
+
+#include "daemon/control_protocol.h"
+#include "daemon/introspection.h"
+#include "daemon/worker_protocol.h"
+#include "host/local_file_system.h"
+#include "host/local_host.h"
+#include "loader/agent_setup.h"
+#include "runner/run_executor.h"
+#include "scheduler/task_planner.h"
+#include "spdlog/spdlog.h"
+#include "state/history_store.h"
+#include "state/run_lock.h"
+
+#ifndef NODEAGENT_VERSION
+#define NODEAGENT_VERSION "0.0.0"
+#endif
+
+namespace nodeagent {
+
+namespace asio = boost::asio;
+namespace bp = boost::process::v2;
+using asio::local::stream_protocol;
+using json = nlohmann::json;
+
+namespace {
+
+/// Worker children: own process group (so a timeout kills all it started)
+/// and SIGTERM when the daemon dies (so no orphan keeps working unseen).
+struct WorkerLaunchSetup {
+  template <typename Launcher>
+  boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    return {};
+  }
+};
+
+int64_t NowMs() { return ToMillis(std::chrono::system_clock::now()); }
+
+std::string SignalName(int sig) {
+  const char* d = ::sigdescr_np(sig);
+  return std::string(::sigabbrev_np(sig) ? std::string("SIG") + ::sigabbrev_np(sig) : "signal " + std::to_string(sig)) +
+         (d ? " (" + std::string(d) + ")" : "");
+}
+
+/// One client waiting for lines (a followed run). Writes are queued so a slow
+/// client never blocks the loop; progress is dropped when the queue is long.
+struct Subscriber : std::enable_shared_from_this<Subscriber> {
+  explicit Subscriber(stream_protocol::socket s) : sock(std::move(s)) {}
+  stream_protocol::socket sock;
+  std::deque<std::string> queue;
+  bool writing = false;
+  bool close_after = false;
+
+  void Send(const json& line, bool last = false) {
+    if (!sock.is_open()) return;
+    if (queue.size() > 2000 && line.value("type", "") == "progress") return;
+    queue.push_back(line.dump() + "\n");
+    if (last) close_after = true;
+    Pump();
+  }
+  void Pump() {
+    if (writing || queue.empty()) {
+      if (!writing && queue.empty() && close_after) {
+        boost::system::error_code ec;
+        sock.shutdown(stream_protocol::socket::shutdown_both, ec);
+        sock.close(ec);
+      }
+      return;
+    }
+    writing = true;
+    auto self = shared_from_this();
+    asio::async_write(sock, asio::buffer(queue.front()), [self](boost::system::error_code ec, size_t) {
+      self->writing = false;
+      if (ec) {
+        self->queue.clear();
+        boost::system::error_code ignored;
+        self->sock.close(ignored);
+        return;
+      }
+      self->queue.pop_front();
+      self->Pump();
+    });
+  }
+};
+
+}  // namespace
+
+struct ActiveRun {
+  std::shared_ptr<AgentSetup> setup;  // keeps the ActionInfo alive across reloads
+  PreparedRun prepared;
+  RunLocks locks;
+  std::unique_ptr<bp::process> proc;
+  std::unique_ptr<asio::readable_pipe> out;
+  std::unique_ptr<asio::readable_pipe> err;
+  std::unique_ptr<asio::writable_pipe> in;
+  std::string request;
+  std::string out_buf, err_buf;
+  std::unique_ptr<asio::steady_timer> timeout_timer, kill_timer;
+  std::vector<std::shared_ptr<Subscriber>> subscribers;
+  pid_t pid = 0;
+  bool exited = false, out_eof = false, err_eof = false;
+  int native_status = 0;
+  bool timed_out = false, cancelled = false;
+  std::string last_progress;
+};
+
+struct Daemon::Impl {
+  explicit Impl(DaemonOptions o)
+      : options(std::move(o)), acceptor(io), signals(io, SIGTERM, SIGINT, SIGHUP), schedule_timer(io),
+        watchdog_timer(io), shutdown_timer(io) {}
+
+  DaemonOptions options;
+  asio::io_context io;
+  stream_protocol::acceptor acceptor;
+  asio::signal_set signals;
+  asio::system_timer schedule_timer;
+  asio::steady_timer watchdog_timer;
+  asio::steady_timer shutdown_timer;
+  std::shared_ptr<AgentSetup> setup;
+  std::unique_ptr<RealHost> host;
+  std::unique_ptr<HistoryStore> history;
+  std::unique_ptr<TaskStateStore> task_state;
+  std::unique_ptr<TaskPlanner> planner;
+  std::map<std::string, std::shared_ptr<ActiveRun>> runs;
+  std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
+  std::string boot_id;
+  bool first_start_this_boot = false;
+  bool stopping = false;
+  long group_gid = -1;
+  uint64_t watchdog_usec = 0;
+  int exit_code = 0;
+
+  // ---- start-up --------------------------------------------------------
+  int Start();
+  Status OpenSocket();
+  void BuildPlanner();
+  void Recover();
+  void Notify(const std::string& state) { ::sd_notify(0, state.c_str()); }
+  void NotifyStatus();
+
+  // ---- scheduling ------------------------------------------------------
+  void Reschedule();
+  PlanInput PlannerInput();
+  bool TaskRunning(const std::string& task) const {
+    for (const auto& [id, r] : runs)
+      if (r->prepared.task == task) return true;
+    return false;
+  }
+
+  // ---- runs ------------------------------------------------------------
+  Result<std::shared_ptr<ActiveRun>> StartRun(const RunRequest& request, std::optional<RunRecord> resume = {});
+  Status SpawnWorker(const std::shared_ptr<ActiveRun>& run, const std::optional<json>& checkpoint);
+  void ReadWorkerOut(std::shared_ptr<ActiveRun> run);
+  void ReadWorkerErr(std::shared_ptr<ActiveRun> run);
+  void HandleWorkerLine(const std::shared_ptr<ActiveRun>& run, const std::string& line);
+  void MaybeFinish(const std::shared_ptr<ActiveRun>& run);
+  void StopRun(const std::shared_ptr<ActiveRun>& run, bool timeout);
+
+  // ---- control ---------------------------------------------------------
+  void Accept();
+  void HandleSession(std::shared_ptr<stream_protocol::socket> sock);
+  void Dispatch(std::shared_ptr<stream_protocol::socket> sock, const PeerCredentials& peer, const std::string& text);
+  json StatusJson();
+  json ListJson();
+  Status Reload(std::string& problems);
+
+  // ---- stop ------------------------------------------------------------
+  void OnSignal();
+  void BeginShutdown();
+  void FinishShutdown();
+};
+
+Daemon::Daemon(DaemonOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Daemon::~Daemon() = default;
+int Daemon::Run() { return impl_->Start(); }
+
+int Daemon::Impl::Start() {
+  SetupOptions so;
+  so.config_path = options.config_path;
+  so.config_text = options.config_text;
+  so.allow_missing_config = options.allow_missing_config;
+  auto loaded = LoadAgentSetup(so);
+  if (!loaded) {
+    spdlog::critical("cannot load config: {}", loaded.error().message());
+    return 2;
+  }
+  if (!(*loaded)->ok()) {
+    spdlog::critical("invalid config, not starting:\n{}", (*loaded)->ProblemsText());
+    return 2;
+  }
+  setup = std::move(*loaded);
+  spdlog::set_level(spdlog::level::from_str(setup->settings.log_level));
+  for (const auto& p : setup->catalog.problems) spdlog::error("plugin {} not loaded: {}", p.file, p.reason);
+  spdlog::info("nodeagent {} starting: node {}, {} plugin(s), {} action(s), {} task(s), config {}", NODEAGENT_VERSION,
+               setup->settings.node_name, setup->catalog.plugins.size(), setup->catalog.All().size(),
+               setup->tasks.size(), setup->config_path);
+  if (setup->settings.demo) spdlog::warn("demo mode: every run is a dry run; nothing on this machine is changed");
+
+  host = std::make_unique<RealHost>(setup->settings.root);
+  history = std::make_unique<HistoryStore>(setup->settings.state_dir);
+  task_state = std::make_unique<TaskStateStore>(setup->settings.state_dir);
+  if (Status st = history->Init(); !st.ok()) {
+    spdlog::critical("state dir: {}", st.error().message());
+    return 1;
+  }
+  auto boot = host->BootId();
+  boot_id = boot ? *boot : "";
+  {
+    std::string marker = setup->settings.state_dir + "/boot_id";
+    auto last = ReadWholeFile(marker);
+    first_start_this_boot = !last || Trim(*last) != boot_id;
+    if (Status st = WriteFileAtomically(marker, boot_id + "\n", 0640); !st.ok())
+      spdlog::warn("cannot record boot id: {}", st.error().message());
+  }
+  if (Status st = OpenSocket(); !st.ok()) {
+    spdlog::critical("control socket: {}", st.error().message());
+    return 1;
+  }
+  BuildPlanner();
+  signals.async_wait([this](auto ec, int) {
+    if (!ec) OnSignal();
+  });
+  Accept();
+  Recover();
+  if (::sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
+    auto schedule_ping = std::make_shared<std::function<void()>>();
+    *schedule_ping = [this, schedule_ping] {
+      Notify("WATCHDOG=1");
+      watchdog_timer.expires_after(std::chrono::microseconds(watchdog_usec / 2));
+      watchdog_timer.async_wait([schedule_ping](auto ec) {
+        if (!ec) (*schedule_ping)();
+      });
+    };
+    (*schedule_ping)();
+  }
+  Reschedule();
+  Notify("READY=1");
+  NotifyStatus();
+  spdlog::info("ready; listening on {}", setup->settings.socket);
+  io.run();
+  return exit_code;
+}
+
+Status Daemon::Impl::OpenSocket() {
+  const std::string& path = setup->settings.socket;
+  auto slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) {
+    Status st = MakeDirsReal(path.substr(0, slash), 0755);
+    if (!st.ok()) return st;
+  }
+  // A socket left by a crashed daemon is replaced; a live one is not.
+  {
+    stream_protocol::socket probe(io);
+    boost::system::error_code ec;
+    probe.connect(stream_protocol::endpoint(path), ec);
+    if (!ec) return Error(ErrorCode::kAlreadyExists, "another nodeagent is already listening on " + path);
+    ::unlink(path.c_str());
+  }
+  struct group grp, *found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getgrnam_r(setup->settings.socket_group.c_str(), &grp, buf.data(), buf.size(), &found) == 0 && found)
+    group_gid = found->gr_gid;
+  mode_t old_umask = ::umask(0177);  // never world-accessible, even for an instant
+  boost::system::error_code ec;
+  acceptor.open(stream_protocol(), ec);
+  if (!ec) acceptor.bind(stream_protocol::endpoint(path), ec);
+  if (!ec) acceptor.listen(64, ec);
+  ::umask(old_umask);
+  if (ec) return Error(ErrorCode::kIo, "cannot listen on " + path + ": " + ec.message());
+  if (group_gid >= 0) {
+    if (::chown(path.c_str(), 0, static_cast<gid_t>(group_gid)) != 0 && ::geteuid() == 0)
+      spdlog::warn("chown {}: {}", path, std::strerror(errno));
+    ::chmod(path.c_str(), 0660);
+  } else {
+    ::chmod(path.c_str(), 0600);
+    spdlog::info("group '{}' does not exist: control socket is root-only (0600)", setup->settings.socket_group);
+  }
+  return Status::Ok();
+}
+
+void Daemon::Impl::BuildPlanner() { planner = MakePlanner(*setup, *host); }
+
+PlanInput Daemon::Impl::PlannerInput() {
+  PlanInput in;
+  in.now = std::chrono::system_clock::now();
+  in.started_at = started_at;
+  in.boot_id = boot_id;
+  in.first_start_this_boot = first_start_this_boot;
+  for (const auto& [task, st] : task_state->Load()) {
+    TaskHistory h;
+    if (st.last_run_ms > 0) h.last_run = TimePoint(std::chrono::milliseconds(st.last_run_ms));
+    h.last_run_boot_id = st.last_boot_id;
+    in.history[task] = h;
+  }
+  return in;
+}
+
+void Daemon::Impl::Reschedule() {
+  if (stopping || !planner) return;
+  SchedulePlan plan = planner->Compute(PlannerInput());
+  bool acted = false;
+  for (const TaskPlan& tp : plan.tasks) {
+    if (!tp.due_now || TaskRunning(tp.name)) continue;  // a running task is rescheduled when it ends
+    acted = true;
+    const char* trigger = tp.reason == DueReason::kCatchUp ? "catch-up" : tp.reason == DueReason::kBoot ? "boot" : "schedule";
+    task_state->Record(tp.name, {NowMs(), boot_id});
+    auto started = StartRun({tp.name, {}, false, trigger, "scheduler"});
+    if (started) continue;
+    spdlog::warn("task {} was due ({}) but did not start: {}", tp.name, trigger, started.error().message());
+    RunRecord skipped;
+    skipped.id = NewRunId(std::chrono::system_clock::now());
+    skipped.task = tp.name;
+    auto it = setup->tasks.find(tp.name);
+    skipped.action = it != setup->tasks.end() ? it->second.action : "";
+    skipped.node = setup->settings.node_name;
+    skipped.trigger = trigger;
+    skipped.requested_by = "scheduler";
+    skipped.status = RunStatus::kSkipped;
+    skipped.summary = "not started: " + started.error().message();
+    skipped.started_ms = skipped.finished_ms = NowMs();
+    history->Put(skipped);
+  }
+  first_start_this_boot = false;  // @reboot tasks were handled on this pass
+  if (acted) plan = planner->Compute(PlannerInput());
+  std::optional<TimePoint> wake;
+  for (const TaskPlan& tp : plan.tasks) {
+    if (tp.due_now || !tp.next_due || TaskRunning(tp.name)) continue;
+    if (!wake || *tp.next_due < *wake) wake = tp.next_due;
+  }
+  schedule_timer.cancel();
+  if (wake) {
+    schedule_timer.expires_at(*wake);
+    schedule_timer.async_wait([this](boost::system::error_code ec) {
+      if (!ec) Reschedule();
+    });
+  }
+  NotifyStatus();
+}
+
+void Daemon::Impl::NotifyStatus() {
+  std::string s = "STATUS=" + std::to_string(runs.size()) + " run(s) in progress, " +
+                  std::to_string(setup->tasks.size()) + " task(s)";
+  if (setup->settings.demo) s += ", demo mode";
+  Notify(s);
+}
+
+void Daemon::Impl::Recover() {
+  for (RunRecord& r : history->Unfinished()) {
+    // A worker of a killed daemon may still be alive (its death signal is
+    // SIGTERM, which a stuck plugin may ignore): end it first.
+    if (r.worker_pid > 0 && ::kill(static_cast<pid_t>(r.worker_pid), 0) == 0) {
+      auto cmdline = ReadWholeFile("/proc/" + std::to_string(r.worker_pid) + "/cmdline");
+      if (cmdline && cmdline->find("worker") != std::string::npos) {
+        spdlog::warn("run {}: stopping leftover worker pid {}", r.id, r.worker_pid);
+        ::kill(-static_cast<pid_t>(r.worker_pid), SIGKILL);
+        ::kill(static_cast<pid_t>(r.worker_pid), SIGKILL);
+      }
+    }
+    const ActionInfo* action = setup->catalog.Find(r.action);
+    auto checkpoint = history->LoadCheckpoint(r.id);
+    if (action && action->resumable && checkpoint) {
+      spdlog::info("run {} ({}) was interrupted after a checkpoint; resuming", r.id, r.action);
+      auto started = StartRun({r.task.empty() ? r.action : r.task, {}, r.dry_run, "resume", r.requested_by}, r);
+      if (started) continue;
+      spdlog::error("run {}: cannot resume: {}", r.id, started.error().message());
+    }
+    r.status = RunStatus::kInterrupted;
+    r.summary = "interrupted: the agent stopped (crash, kill or reboot) before the run finished";
+    r.finished_ms = NowMs();
+    r.logs = history->ReadLiveLog(r.id);
+    history->Put(r);
+    spdlog::warn("run {} ({}) marked interrupted", r.id, r.action);
+  }
+}
+
+Result<std::shared_ptr<ActiveRun>> Daemon::Impl::StartRun(const RunRequest& request, std::optional<RunRecord> resume) {
+  if (stopping) return Error(ErrorCode::kUnavailable, "the agent is shutting down");
+  RunExecutor executor(setup->settings, setup->raw, setup->tasks, setup->catalog, *host, *history, nullptr);
+  auto prepared = executor.Prepare(request);
+  if (!prepared) return prepared.error();
+  auto run = std::make_shared<ActiveRun>();
+  run->setup = setup;
+  run->prepared = std::move(*prepared);
+  std::optional<json> checkpoint;
+  if (resume) {
+    // Same run, same parameters as when it started.
+    run->prepared.record = *resume;
+    run->prepared.params = ParamsFromWire(resume->params_wire);
+    run->prepared.dry_run = resume->dry_run;
+    if (resume->timeout_ms > 0) run->prepared.timeout = Duration(resume->timeout_ms);
+    checkpoint = history->LoadCheckpoint(resume->id);
+  }
+  RunRecord& rec = run->prepared.record;
+  auto locks = AcquireRunLocks(setup->settings.state_dir, run->prepared);
+  if (!locks) return locks.error();
+  run->locks = std::move(*locks);
+  if (rec.started_ms == 0) rec.started_ms = NowMs();
+  if (rec.boot_id.empty()) rec.boot_id = boot_id;
+  if (Status st = SpawnWorker(run, checkpoint); !st.ok()) return st.error();
+  runs[rec.id] = run;
+  spdlog::info("run {} started: {}{} ({}, {}{})", rec.id, rec.action, rec.task.empty() ? "" : " for task " + rec.task,
+               rec.trigger, rec.requested_by.empty() ? "unknown" : rec.requested_by, rec.dry_run ? ", dry run" : "");
+  NotifyStatus();
+  return run;
+}
+
+Status Daemon::Impl::SpawnWorker(const std::shared_ptr<ActiveRun>& run, const std::optional<json>& checkpoint) {
+  WorkerRequest wr;
+  wr.settings = setup->settings;
+  wr.action = run->prepared.action->name;
+  wr.params_wire = ParamsToWire(run->prepared.params);
+  wr.dry_run = run->prepared.dry_run;
+  wr.record = run->prepared.record;
+  wr.checkpoint = checkpoint;
+  run->request = ToJson(wr).dump();
+  run->out = std::make_unique<asio::readable_pipe>(io);
+  run->err = std::make_unique<asio::readable_pipe>(io);
+  run->in = std::make_unique<asio::writable_pipe>(io);
+  try {
+    run->proc = std::make_unique<bp::process>(io, options.worker_exe, std::vector<std::string>{"worker"},
+                                              bp::process_stdio{*run->in, *run->out, *run->err}, WorkerLaunchSetup{});
+  } catch (const boost::system::system_error& e) {
+    return Error(ErrorCode::kIo, "cannot start worker " + options.worker_exe + ": " + e.code().message());
+  }
+  run->pid = run->proc->id();
+  run->prepared.record.worker_pid = run->pid;
+  run->prepared.record.status = RunStatus::kRunning;
+  history->Put(run->prepared.record);  // recorded before the worker does anything
+  asio::async_write(*run->in, asio::buffer(run->request), [run](boost::system::error_code, size_t) {
+    boost::system::error_code ignored;
+    run->in->close(ignored);
+  });
+  ReadWorkerOut(run);
+  ReadWorkerErr(run);
+  run->proc->async_wait([this, run](boost::system::error_code, int) {
+    run->exited = true;
+    run->native_status = run->proc->native_exit_code();
+    MaybeFinish(run);
+  });
+  run->timeout_timer = std::make_unique<asio::steady_timer>(io);
+  run->kill_timer = std::make_unique<asio::steady_timer>(io);
+  run->timeout_timer->expires_after(run->prepared.timeout);
+  run->timeout_timer->async_wait([this, run](boost::system::error_code ec) {
+    if (ec || run->exited) return;
+    spdlog::warn("run {} timed out after {}; stopping it", run->prepared.record.id, FormatDuration(run->prepared.timeout));
+    StopRun(run, true);
+  });
+  return Status::Ok();
+}
+
+void Daemon::Impl::StopRun(const std::shared_ptr<ActiveRun>& run, bool timeout) {
+  if (run->exited) return;
+  if (timeout) run->timed_out = true;
+  else run->cancelled = true;
+  ::kill(-run->pid, SIGTERM);
+  run->kill_timer->expires_after(setup->settings.kill_grace);
+  run->kill_timer->async_wait([run](boost::system::error_code ec) {
+    if (!ec && !run->exited) {
+      spdlog::warn("run {}: worker did not stop within the grace period; SIGKILL", run->prepared.record.id);
+      ::kill(-run->pid, SIGKILL);
+    }
+  });
+}
+
+void Daemon::Impl::ReadWorkerOut(std::shared_ptr<ActiveRun> run) {
+  asio::async_read_until(*run->out, asio::dynamic_buffer(run->out_buf), '\n',
+                         [this, run](boost::system::error_code ec, size_t n) {
+                           if (ec) {
+                             run->out_eof = true;
+                             MaybeFinish(run);
+                             return;
+                           }
+                           std::string line = run->out_buf.substr(0, n - 1);
+                           run->out_buf.erase(0, n);
+                           HandleWorkerLine(run, line);
+                           ReadWorkerOut(run);
+                         });
+}
+
+void Daemon::Impl::ReadWorkerErr(std::shared_ptr<ActiveRun> run) {
+  asio::async_read_until(*run->err, asio::dynamic_buffer(run->err_buf), '\n',
+                         [this, run](boost::system::error_code ec, size_t n) {
+                           if (ec) {
+                             if (!run->err_buf.empty())
+                               spdlog::warn("run {} worker: {}", run->prepared.record.id, run->err_buf);
+                             run->err_eof = true;
+                             MaybeFinish(run);
+                             return;
+                           }
+                           std::string line = run->err_buf.substr(0, n - 1);
+                           run->err_buf.erase(0, n);
+                           if (!line.empty()) spdlog::warn("run {} worker: {}", run->prepared.record.id, line);
+                           ReadWorkerErr(run);
+                         });
+}
+
+void Daemon::Impl::HandleWorkerLine(const std::shared_ptr<ActiveRun>& run, const std::string& line) {
+  json ev = json::parse(line, nullptr, false);
+  if (ev.is_discarded() || !ev.is_object()) {
+    spdlog::warn("run {}: unexpected worker output: {}", run->prepared.record.id, line);
+    return;
+  }
+  std::string type = ev.value("type", "");
+  if (type == "log") {
+    LogLine l = LogLineFromJson(ev.value("line", json::object()));
+    auto level = l.level == LogLevel::kError ? spdlog::level::err
+                 : l.level == LogLevel::kWarning ? spdlog::level::warn
+                 : l.level == LogLevel::kDebug ? spdlog::level::debug
+                                                 : spdlog::level::info;
+    spdlog::log(level, "[{} {}] {}", run->prepared.record.action, run->prepared.record.id, l.message);
+  } else if (type == "progress") {
+    run->last_progress = ev.value("message", "");
+  }
+  if (type == "result") return;  // the record in the history is the truth
+  for (auto& s : run->subscribers) s->Send(ev);
+}
+
+void Daemon::Impl::MaybeFinish(const std::shared_ptr<ActiveRun>& run) {
+  if (!run->exited || !run->out_eof || !run->err_eof) return;
+  if (!runs.count(run->prepared.record.id)) return;  // already finished
+  run->timeout_timer->cancel();
+  run->kill_timer->cancel();
+  auto stored = history->Get(run->prepared.record.id);
+  RunRecord rec = stored ? *stored : run->prepared.record;
+  if (rec.status == RunStatus::kRunning) {
+    int st = run->native_status;
+    bool resumable = run->prepared.action->resumable && history->LoadCheckpoint(rec.id).has_value();
+    if (stopping && resumable) {
+      spdlog::info("run {} left resumable for the next start", rec.id);
+    } else {
+      if (run->timed_out) {
+        rec.status = RunStatus::kFailed;
+        rec.summary = "timed out after " + FormatDuration(run->prepared.timeout) + "; the run was killed";
+      } else if (run->cancelled || stopping) {
+        rec.status = RunStatus::kInterrupted;
+        rec.summary = stopping ? "interrupted: the agent was stopping" : "cancelled";
+      } else if (WIFSIGNALED(st)) {
+        rec.status = RunStatus::kFailed;
+        rec.summary = "the run's worker was killed by " + SignalName(WTERMSIG(st)) + "; the agent is unaffected";
+      } else {
+        rec.status = RunStatus::kFailed;
+        rec.summary = "the run's worker exited with code " + std::to_string(WIFEXITED(st) ? WEXITSTATUS(st) : -1) +
+                      " without a result";
+      }
+      rec.finished_ms = NowMs();
+      rec.logs = history->ReadLiveLog(rec.id);
+      history->Put(rec);
+    }
+  } else if (run->timed_out && rec.status != RunStatus::kFailed) {
+    rec.summary += " (stopped at its timeout of " + FormatDuration(run->prepared.timeout) + ")";
+    rec.status = RunStatus::kFailed;
+    history->Put(rec);
+  }
+  spdlog::log(rec.status == RunStatus::kFailed ? spdlog::level::warn : spdlog::level::info, "run {} {}: {}", rec.id,
+              RunStatusName(rec.status), rec.summary);
+  json result = {{"type", "result"}, {"record", ToJson(rec, false)}};
+  for (auto& s : run->subscribers) s->Send(result, true);
+  runs.erase(rec.id);
+  if (stopping) {
+    if (runs.empty()) FinishShutdown();
+    return;
+  }
+  if (!rec.task.empty()) task_state->Record(rec.task, {rec.started_ms, rec.boot_id});
+  Reschedule();
+}
+
+// ---- control socket ------------------------------------------------------
+
+void Daemon::Impl::Accept() {
+  acceptor.async_accept([this](boost::system::error_code ec, stream_protocol::socket sock) {
+    if (ec) {
+      if (ec != asio::error::operation_aborted) Accept();
+      return;
+    }
+    HandleSession(std::make_shared<stream_protocol::socket>(std::move(sock)));
+    Accept();
+  });
+}
+
+void Daemon::Impl::HandleSession(std::shared_ptr<stream_protocol::socket> sock) {
+  PeerCredentials peer;
+  if (!GetPeerCredentials(sock->native_handle(), peer)) return;
+  auto buf = std::make_shared<std::string>();
+  auto timer = std::make_shared<asio::steady_timer>(io);
+  timer->expires_after(std::chrono::milliseconds(kRequestReadTimeoutMs));
+  timer->async_wait([sock](boost::system::error_code ec) {
+    if (ec) return;
+    boost::system::error_code ignored;
+    std::string reply = ErrorReply("timeout", "no complete request within 5 s").dump() + "\n";
+    asio::write(*sock, asio::buffer(reply), ignored);  // tiny; the kernel buffer takes it
+    sock->close(ignored);
+  });
+  asio::async_read_until(*sock, asio::dynamic_buffer(*buf, kMaxRequestBytes), '\n',
+                         [this, sock, buf, timer, peer](boost::system::error_code ec, size_t n) {
+                           timer->cancel();
+                           if (ec) {
+                             if (ec == asio::error::not_found) {
+                               boost::system::error_code ignored;
+                               std::string reply =
+                                   ErrorReply("too_large", "request larger than 64 KiB").dump() + "\n";
+                               asio::write(*sock, asio::buffer(reply), ignored);
+                             }
+                             boost::system::error_code ignored;
+                             sock->close(ignored);
+                             return;
+                           }
+                           Dispatch(sock, peer, buf->substr(0, n - 1));
+                         });
+}
+
+namespace {
+void Reply(const std::shared_ptr<stream_protocol::socket>& sock, const json& j) {
+  auto sub = std::make_shared<Subscriber>(std::move(*sock));
+  sub->Send(j, true);
+}
+std::string CodeOf(const Error& e) {
+  switch (e.code()) {
+    case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kInvalidArgument: return "invalid_argument";
+    case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kPermissionDenied: return "permission_denied";
+    default: return "error";
+  }
+}
+}  // namespace
+
+void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, const PeerCredentials& peer,
+                            const std::string& text) {
+  json req = json::parse(text, nullptr, false);
+  if (req.is_discarded() || !req.is_object() || !req.contains("op") || !req["op"].is_string()) {
+    Reply(sock, ErrorReply("bad_request", "expected one JSON object with an \"op\" on one line"));
+    return;
+  }
+  std::string op = req["op"];
+  std::string refusal = Authorize(peer, AccessFor(op, req), group_gid);
+  if (!refusal.empty()) {
+    spdlog::warn("refused '{}' from uid {} (pid {}): {}", op, peer.uid, peer.pid, refusal);
+    Reply(sock, ErrorReply("permission_denied", refusal));
+    return;
+  }
+  try {
+    if (op == "ping") {
+      Reply(sock, {{"type", "pong"}, {"version", NODEAGENT_VERSION}});
+    } else if (op == "status") {
+      Reply(sock, StatusJson());
+    } else if (op == "list") {
+      Reply(sock, ListJson());
+    } else if (op == "describe") {
+      json l = ListJson();
+      std::string name = req.value("action", "");
+      for (const auto& a : l["actions"])
+        if (a["name"] == name) {
+          Reply(sock, {{"type", "action"}, {"action", a}});
+          return;
+        }
+      Reply(sock, ErrorReply("not_found", "unknown action '" + name + "'"));
+    } else if (op == "history") {
+      size_t n = req.value("n", 20);
+      json out = {{"type", "history"}, {"runs", json::array()}};
+      for (const auto& r : history->List(req.value("task", ""), n)) out["runs"].push_back(ToJson(r, false));
+      Reply(sock, out);
+    } else if (op == "logs" || op == "get") {
+      auto r = history->Get(req.value("run_id", ""));
+      if (!r) Reply(sock, ErrorReply("not_found", r.error().message()));
+      else Reply(sock, {{"type", "run"}, {"record", ToJson(*r, true)}});
+    } else if (op == "config-show") {
+      Reply(sock, {{"type", "config"},
+                   {"text", RenderEffectiveConfig(setup->settings, setup->tasks, setup->catalog)},
+                   {"files", setup->raw.files}});
+    } else if (op == "reload") {
+      std::string problems;
+      Status st = Reload(problems);
+      if (st.ok()) Reply(sock, {{"type", "reloaded"}, {"tasks", setup->tasks.size()}});
+      else Reply(sock, ErrorReply("invalid_config", problems));
+    } else if (op == "cancel") {
+      auto it = runs.find(req.value("run_id", ""));
+      if (it == runs.end()) {
+        Reply(sock, ErrorReply("not_found", "no run '" + req.value("run_id", "") + "' in progress"));
+      } else {
+        StopRun(it->second, false);
+        Reply(sock, {{"type", "cancelling"}, {"run_id", it->first}});
+      }
+    } else if (op == "run") {
+      RunRequest rr;
+      rr.target = req.value("target", "");
+      rr.overrides = req.value("set", std::vector<std::string>{});
+      rr.dry_run = req.value("dry_run", false);
+      rr.trigger = "manual";
+      rr.requested_by = "uid " + std::to_string(peer.uid) + " (pid " + std::to_string(peer.pid) + ")";
+      auto run = StartRun(rr);
+      if (!run) {
+        Reply(sock, ErrorReply(CodeOf(run.error()), run.error().message()));
+        return;
+      }
+      json started = {{"type", "started"}, {"run_id", (*run)->prepared.record.id},
+                      {"action", (*run)->prepared.record.action}, {"dry_run", (*run)->prepared.dry_run}};
+      if (req.value("follow", true)) {
+        auto sub = std::make_shared<Subscriber>(std::move(*sock));
+        sub->Send(started);
+        (*run)->subscribers.push_back(sub);
+      } else {
+        Reply(sock, started);
+      }
+    } else {
+      Reply(sock, ErrorReply("bad_request", "unknown op '" + op + "'"));
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("request '{}' failed: {}", op, e.what());
+    Reply(sock, ErrorReply("error", std::string("internal error: ") + e.what()));
+  }
+}
+
+json Daemon::Impl::StatusJson() {
+  json s = {{"type", "status"},
+            {"version", NODEAGENT_VERSION},
+            {"pid", ::getpid()},
+            {"node", setup->settings.node_name},
+            {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started_at).count()},
+            {"demo", setup->settings.demo},
+            {"config_files", setup->raw.files},
+            {"boot_id", boot_id},
+            {"plugins", setup->catalog.plugins},
+            {"plugin_problems", json::array()},
+            {"running", json::array()},
+            {"tasks", json::array()}};
+  for (const auto& p : setup->catalog.problems) s["plugin_problems"].push_back({{"file", p.file}, {"reason", p.reason}});
+  for (const auto& [id, r] : runs)
+    s["running"].push_back({{"run_id", id},
+                            {"action", r->prepared.record.action},
+                            {"task", r->prepared.task},
+                            {"started_ms", r->prepared.record.started_ms},
+                            {"progress", r->last_progress}});
+  json l = ListJson();
+  s["tasks"] = l["tasks"];
+  return s;
+}
+
+json Daemon::Impl::ListJson() {
+  return nodeagent::ListJson(*setup, planner.get(), *task_state, started_at, boot_id,
+                             [this](const std::string& t) { return TaskRunning(t); });
+}
+
+Status Daemon::Impl::Reload(std::string& problems) {
+  SetupOptions so;
+  so.config_path = options.config_path;
+  so.config_text = options.config_text;
+  so.allow_missing_config = options.allow_missing_config;
+  auto loaded = LoadAgentSetup(so);
+  if (!loaded) {
+    problems = loaded.error().message();
+    spdlog::error("reload refused, keeping the running config: {}", problems);
+    return loaded.error();
+  }
+  if (!(*loaded)->ok()) {
+    problems = (*loaded)->ProblemsText();
+    spdlog::error("reload refused, keeping the running config:\n{}", problems);
+    return InvalidArgument(problems);
+  }
+  const auto& old = setup->settings;
+  const auto& neu = (*loaded)->settings;
+  if (old.socket != neu.socket || old.state_dir != neu.state_dir || old.root != neu.root)
+    spdlog::warn("agent.socket, agent.state_dir and agent.root changes take effect at the next restart");
+  auto next = std::shared_ptr<AgentSetup>(std::move(*loaded));
+  next->settings.socket = old.socket;
+  next->settings.state_dir = old.state_dir;
+  next->settings.root = old.root;
+  setup = next;
+  spdlog::set_level(spdlog::level::from_str(setup->settings.log_level));
+  BuildPlanner();
+  Reschedule();
+  spdlog::info("config reloaded: {} task(s), {} action(s)", setup->tasks.size(), setup->catalog.All().size());
+  return Status::Ok();
+}
+
+// ---- signals and shutdown -----------------------------------------------
+
+void Daemon::Impl::OnSignal() {
+  signals.async_wait([this](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      Notify("RELOADING=1");
+      std::string problems;
+      (void)Reload(problems);
+      Notify("READY=1");
+      NotifyStatus();
+    } else {
+      BeginShutdown();
+    }
+    OnSignal();
+  });
+}
+
+void Daemon::Impl::BeginShutdown() {
+  if (stopping) {
+    spdlog::warn("second stop signal: stopping now");
+    for (auto& [id, r] : runs) ::kill(-r->pid, SIGKILL);
+    FinishShutdown();
+    return;
+  }
+  stopping = true;
+  Notify("STOPPING=1");
+  spdlog::info("stopping: {} run(s) in progress get {} to finish", runs.size(),
+               FormatDuration(setup->settings.shutdown_grace));
+  boost::system::error_code ec;
+  acceptor.close(ec);
+  schedule_timer.cancel();
+  if (runs.empty()) {
+    FinishShutdown();
+    return;
+  }
+  for (auto& [id, r] : runs) ::kill(-r->pid, SIGTERM);  // cooperative actions stop and checkpoint
+  shutdown_timer.expires_after(setup->settings.shutdown_grace);
+  shutdown_timer.async_wait([this](boost::system::error_code ec2) {
+    if (ec2) return;
+    for (auto& [id, r] : runs) {
+      spdlog::warn("run {} did not stop in time; killing it", id);
+      ::kill(-r->pid, SIGKILL);
+    }
+  });
+}
+
+void Daemon::Impl::FinishShutdown() {
+  boost::system::error_code ec;
+  shutdown_timer.cancel();
+  watchdog_timer.cancel();
+  schedule_timer.cancel();
+  ::unlink(setup->settings.socket.c_str());
+  spdlog::info("stopped");
+  io.stop();
+}
+
+}  // namespace nodeagent

@@ -1,0 +1,40 @@
+// The long-running agent. One thread runs an asio event loop that sleeps until
+// the next due task or the next request (no polling): it serves the control
+// socket, starts each run in a worker process (this binary, `nodeagent
+// worker`) so a crashing or hanging plugin cannot take it down, enforces
+// timeouts on the worker's whole process group, keeps the history, resumes or
+// closes runs a crash or reboot interrupted, reloads its config on SIGHUP, and
+// talks to systemd (READY, STATUS, WATCHDOG, STOPPING).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace nodeagent {
+
+struct DaemonOptions {
+  std::string config_path;
+  std::optional<std::string> config_text;  // embedded demo config instead of a file
+  bool allow_missing_config = false;
+  std::string worker_exe;  // absolute path of the binary to run as `worker`
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+  /// Runs until SIGTERM/SIGINT. Returns the process exit code (2 for a bad
+  /// config at start, 1 for other start-up failures).
+  int Run();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// `nodeagent worker`: reads one run request on stdin, runs it, streams JSON
+/// lines on stdout. Returns the exit code.
+int RunWorkerMain();
+
+}  // namespace nodeagent

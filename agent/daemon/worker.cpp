@@ -1,0 +1,110 @@
+// `nodeagent worker`: the child process one run executes in (see daemon.h).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+#include "daemon/daemon.h"
+#include "daemon/worker_protocol.h"
+#include "host/local_host.h"
+#include "loader/plugin_loader.h"
+#include "runner/kube_factory.h"
+#include "runner/run_executor.h"
+
+namespace nodeagent {
+
+namespace {
+
+bool g_cancel = false;
+
+void OnTerm(int) { std::atomic_ref<bool>(g_cancel).store(true); }
+
+/// Streams events as JSON lines on the protocol fd (the original stdout).
+class LineWriter : public RunObserver {
+ public:
+  explicit LineWriter(int fd) : fd_(fd) {}
+  void OnLog(const LogLine& line) override { Write({{"type", "log"}, {"line", ToJson(line)}}); }
+  void OnProgress(std::string_view message, double fraction) override {
+    Write({{"type", "progress"}, {"message", message}, {"fraction", fraction}});
+  }
+  void Write(const nlohmann::json& j) {
+    std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    std::lock_guard<std::mutex> lock(mu_);
+    const char* p = s.data();
+    size_t left = s.size();
+    while (left > 0) {
+      ssize_t n = ::write(fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return;  // the daemon is gone; the record in the history still tells
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+  }
+
+ private:
+  int fd_;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+int RunWorkerMain() {
+  // Plugin output on stdout must not corrupt the protocol: keep the pipe on
+  // its own fd and send stdout to stderr (which the daemon logs).
+  int proto_fd = ::dup(STDOUT_FILENO);
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  struct sigaction sa {};
+  sa.sa_handler = OnTerm;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::stringstream in;
+  in << std::cin.rdbuf();
+  auto j = nlohmann::json::parse(in.str(), nullptr, false);
+  if (j.is_discarded()) {
+    std::cerr << "worker: the request on stdin is not JSON\n";
+    return 2;
+  }
+  WorkerRequest req = WorkerRequestFromJson(j);
+  ActionCatalog catalog;
+  LoadPlugins({req.settings.plugin_dir, req.settings.exec_plugin_dir, !req.settings.allow_unsafe_plugin_owner}, catalog);
+  LineWriter out(proto_fd);
+  RealHost host(req.settings.root);
+  HistoryStore history(req.settings.state_dir);
+  RunRecord record = req.record;
+  const ActionInfo* action = catalog.Find(req.action);
+  if (!action) {
+    record.status = RunStatus::kFailed;
+    record.summary = "worker: action '" + req.action + "' is no longer provided by any plugin";
+    record.finished_ms = ToMillis(host.clock().Now());
+    history.Put(record);
+    out.Write({{"type", "result"}, {"record", ToJson(record, false)}});
+    return 1;
+  }
+  RawConfig raw;
+  auto empty = std::make_shared<toml::table>();
+  raw.table = empty.get();
+  raw.table_holder = empty;
+  std::map<std::string, TaskConfig> tasks;
+  KubeFactory kube = MakeKubeFactory(req.settings, host, [&out](LogLevel l, std::string_view m) {
+    out.OnLog({ToMillis(std::chrono::system_clock::now()), l, "kubernetes: " + std::string(m)});
+  });
+  RunExecutor executor(req.settings, raw, tasks, catalog, host, history, kube);
+  PreparedRun run;
+  run.action = action;
+  run.task = record.task;
+  run.params = ParamsFromWire(req.params_wire);
+  run.dry_run = req.dry_run;
+  run.record = record;
+  RunRecord result = executor.Execute(run, &out, &g_cancel, req.checkpoint);
+  out.Write({{"type", "result"}, {"record", ToJson(result, false)}});
+  return 0;
+}
+
+}  // namespace nodeagent

@@ -1,0 +1,66 @@
+#include "daemon/worker_protocol.h"
+
+namespace nodeagent {
+
+nlohmann::json SettingsToJson(const AgentSettings& s) {
+  return {{"root", s.root},
+          {"state_dir", s.state_dir},
+          {"plugin_dir", s.plugin_dir},
+          {"exec_plugin_dir", s.exec_plugin_dir},
+          {"allow_unsafe_plugin_owner", s.allow_unsafe_plugin_owner},
+          {"node_name", s.node_name},
+          {"log_level", s.log_level},
+          {"demo", s.demo},
+          {"history_max_runs", s.history_max_runs},
+          {"history_max_age_ms", s.history_max_age.count()},
+          {"kube",
+           {{"kubeconfig", s.kube.kubeconfig},
+            {"context", s.kube.context},
+            {"qps", s.kube.qps},
+            {"burst", s.kube.burst},
+            {"request_timeout_ms", s.kube.request_timeout.count()}}}};
+}
+
+AgentSettings SettingsFromJson(const nlohmann::json& j) {
+  AgentSettings s;
+  s.root = j.value("root", s.root);
+  s.state_dir = j.value("state_dir", s.state_dir);
+  s.plugin_dir = j.value("plugin_dir", s.plugin_dir);
+  s.exec_plugin_dir = j.value("exec_plugin_dir", s.exec_plugin_dir);
+  s.allow_unsafe_plugin_owner = j.value("allow_unsafe_plugin_owner", false);
+  s.node_name = j.value("node_name", "");
+  s.log_level = j.value("log_level", s.log_level);
+  s.demo = j.value("demo", false);
+  s.history_max_runs = j.value("history_max_runs", s.history_max_runs);
+  s.history_max_age = Duration(j.value("history_max_age_ms", s.history_max_age.count()));
+  const auto& k = j.value("kube", nlohmann::json::object());
+  s.kube.kubeconfig = k.value("kubeconfig", "");
+  s.kube.context = k.value("context", "");
+  s.kube.qps = k.value("qps", s.kube.qps);
+  s.kube.burst = k.value("burst", s.kube.burst);
+  s.kube.request_timeout = Duration(k.value("request_timeout_ms", s.kube.request_timeout.count()));
+  return s;
+}
+
+nlohmann::json ToJson(const WorkerRequest& r) {
+  nlohmann::json j = {{"settings", SettingsToJson(r.settings)},
+                      {"action", r.action},
+                      {"params_wire", r.params_wire},
+                      {"dry_run", r.dry_run},
+                      {"record", ToJson(r.record, false)}};
+  if (r.checkpoint) j["checkpoint"] = *r.checkpoint;
+  return j;
+}
+
+WorkerRequest WorkerRequestFromJson(const nlohmann::json& j) {
+  WorkerRequest r;
+  r.settings = SettingsFromJson(j.value("settings", nlohmann::json::object()));
+  r.action = j.value("action", "");
+  r.params_wire = j.value("params_wire", nlohmann::json::object());
+  r.dry_run = j.value("dry_run", false);
+  r.record = RunRecordFromJson(j.value("record", nlohmann::json::object()));
+  if (j.contains("checkpoint")) r.checkpoint = j["checkpoint"];
+  return r;
+}
+
+}  // namespace nodeagent

@@ -1,0 +1,34 @@
+// What the daemon tells a worker process, and what the worker streams back.
+// The daemon resolves and validates everything before it starts a worker, and
+// sends the result (settings, action, typed parameters, the run record), so a
+// worker never re-reads a config that may have changed since.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "config/agent_config.h"
+#include "state/run_record.h"
+
+namespace nodeagent {
+
+struct WorkerRequest {
+  AgentSettings settings;
+  std::string action;
+  nlohmann::json params_wire;
+  bool dry_run = false;
+  RunRecord record;
+  std::optional<nlohmann::json> checkpoint;  // set: resume
+};
+
+nlohmann::json SettingsToJson(const AgentSettings& s);
+AgentSettings SettingsFromJson(const nlohmann::json& j);
+nlohmann::json ToJson(const WorkerRequest& r);
+WorkerRequest WorkerRequestFromJson(const nlohmann::json& j);
+
+// Event lines: {"type":"log","line":{...}}, {"type":"progress","message":..,
+// "fraction":..}, {"type":"result","record":{...}}.
+
+}  // namespace nodeagent

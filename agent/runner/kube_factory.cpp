@@ -1,0 +1,35 @@
+#include "runner/kube_factory.h"
+
+#include "kube/curl_kube_client.h"
+
+#ifndef NODEAGENT_VERSION
+#define NODEAGENT_VERSION "0.0.0"
+#endif
+
+namespace nodeagent {
+
+KubeFactory MakeKubeFactory(const AgentSettings& settings, Host& host,
+                            std::function<void(LogLevel, std::string_view)> log) {
+  return [settings, &host, log]() -> Result<std::unique_ptr<KubeClient>> {
+    kube::KubeOptions o;
+    o.kubeconfig = settings.kube.kubeconfig;
+    o.context = settings.kube.context;
+    o.qps = settings.kube.qps;
+    o.burst = static_cast<int>(settings.kube.burst);
+    o.user_agent = std::string("nodeagent/") + NODEAGENT_VERSION;
+    o.request_timeout = settings.kube.request_timeout;
+    auto env = [](const std::string& k) -> std::optional<std::string> {
+      const char* v = std::getenv(k.c_str());
+      if (!v) return std::nullopt;
+      return std::string(v);
+    };
+    auto config = kube::LoadAgentKubeconfig(settings.kube.kubeconfig, settings.kube.context, env, host.files());
+    if (!config) return config.error();
+    return kube::MakeKubeClientFromConfig(std::move(*config), o, host.commands(), host.files(), host.clock(),
+                                          [log](LogLevel l, std::string_view m) {
+                                            if (log) log(l, m);
+                                          });
+  };
+}
+
+}  // namespace nodeagent
