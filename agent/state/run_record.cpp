@@ -68,6 +68,8 @@ nlohmann::json ToJson(const RunRecord& r, bool with_logs) {
                       {"status", RunStatusName(r.status)},
                       {"summary", r.summary},
                       {"params", r.params},
+                      {"params_wire", r.params_wire},
+                      {"timeout_ms", r.timeout_ms},
                       {"data", r.data},
                       {"started_ms", r.started_ms},
                       {"finished_ms", r.finished_ms},
@@ -99,6 +101,8 @@ RunRecord RunRecordFromJson(const nlohmann::json& j) {
   r.status = ParseRunStatus(j.value("status", "interrupted")).value_or(RunStatus::kInterrupted);
   r.summary = j.value("summary", "");
   r.params = j.value("params", nlohmann::json::object());
+  r.params_wire = j.value("params_wire", nlohmann::json::object());
+  r.timeout_ms = j.value("timeout_ms", int64_t{0});
   r.data = j.value("data", nlohmann::json::object());
   r.started_ms = j.value("started_ms", int64_t{0});
   r.finished_ms = j.value("finished_ms", int64_t{0});

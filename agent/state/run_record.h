@@ -35,7 +35,9 @@ struct RunRecord {
   std::vector<Finding> findings;
   std::vector<Change> changes;
   nlohmann::json data = nlohmann::json::object();
-  nlohmann::json params = nlohmann::json::object();
+  nlohmann::json params = nlohmann::json::object();       // for people: "10d"
+  nlohmann::json params_wire = nlohmann::json::object();  // typed, to resume the run
+  int64_t timeout_ms = 0;
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
   std::string boot_id;       // at start

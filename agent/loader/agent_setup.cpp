@@ -1,0 +1,77 @@
+#include "loader/agent_setup.h"
+
+#include <toml++/toml.h>
+
+#include "host/local_host.h"
+#include "loader/plugin_loader.h"
+#include "scheduler/cron_schedule.h"
+#include "scheduler/maintenance_window.h"
+#include "scheduler/time_zone.h"
+
+namespace nodeagent {
+
+std::string AgentSetup::ProblemsText() const {
+  std::string s;
+  for (const auto& p : problems) s += p.ToString() + "\n";
+  return s;
+}
+
+namespace {
+
+ConfigProblem ProblemAtKey(const RawConfig& raw, const TaskConfig& task, const char* key, std::string message) {
+  ConfigProblem p{task.file, task.line, 1, "tasks." + task.name + "." + key, std::move(message)};
+  if (const toml::table* t = TaskTable(raw, task.name)) {
+    if (const toml::node* n = t->get(key)) {
+      const auto& src = n->source();
+      if (src.path) p.file = *src.path;
+      p.line = static_cast<int>(src.begin.line);
+      p.column = static_cast<int>(src.begin.column);
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AgentSetup>> LoadAgentSetup(const SetupOptions& options) {
+  auto setup = std::make_unique<AgentSetup>();
+  setup->config_path = options.config_path;
+  if (options.config_text) {
+    setup->raw = ParseConfigText(*options.config_text, options.config_path, setup->problems);
+  } else {
+    auto raw = LoadConfigFiles(options.config_path, options.allow_missing_config, setup->problems);
+    if (!raw) return raw.error();
+    setup->raw = std::move(*raw);
+  }
+  setup->settings = ParseAgentSettings(setup->raw, setup->problems);
+  RealHost host(setup->settings.root);
+  if (setup->settings.node_name.empty()) setup->settings.node_name = ResolveNodeName(host);
+  LoadPlugins({setup->settings.plugin_dir, setup->settings.exec_plugin_dir, !setup->settings.allow_unsafe_plugin_owner},
+              setup->catalog);
+  setup->tasks = ResolveTasks(setup->raw, setup->catalog, setup->problems);
+
+  if (options.check_schedules) {
+    TimeZone zone = TimeZone::Utc();
+    if (!setup->settings.timezone.empty()) {
+      auto z = TimeZone::Load(host.files(), setup->settings.timezone);
+      if (z) zone = *z;
+      else setup->problems.push_back({setup->config_path, 0, 0, "agent.timezone", z.error().message()});
+    } else {
+      zone = TimeZone::LoadLocal(host.files());
+    }
+    for (const auto& [name, task] : setup->tasks) {
+      if (!task.schedule.empty()) {
+        auto s = Schedule::Parse(task.schedule);
+        if (!s) setup->problems.push_back(ProblemAtKey(setup->raw, task, "schedule", s.error().message()));
+      }
+      if (!task.window.empty()) {
+        auto w = MaintenanceWindow::Parse(task.window, zone,
+                                          [&](std::string_view n) { return TimeZone::Load(host.files(), n); });
+        if (!w) setup->problems.push_back(ProblemAtKey(setup->raw, task, "window", w.error().message()));
+      }
+    }
+  }
+  return setup;
+}
+
+}  // namespace nodeagent

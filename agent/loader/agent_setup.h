@@ -1,0 +1,43 @@
+// Everything the agent knows after reading its configuration: settings, the
+// plugins' action catalog, and the validated tasks. The daemon, its workers
+// and `agentctl --local` all build it the same way, so `agentctl config
+// check` judges a config exactly as the daemon will.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/agent_config.h"
+#include "loader/action_catalog.h"
+#include "nodeagent/host.h"
+
+namespace nodeagent {
+
+struct AgentSetup {
+  std::string config_path;
+  RawConfig raw;
+  AgentSettings settings;
+  ActionCatalog catalog;
+  std::map<std::string, TaskConfig> tasks;
+  std::vector<ConfigProblem> problems;  // empty when the config is valid
+
+  bool ok() const { return problems.empty(); }
+  std::string ProblemsText() const;
+};
+
+struct SetupOptions {
+  std::string config_path = kDefaultConfigPath;
+  bool allow_missing_config = false;
+  /// Config text used instead of a file (the embedded demo config).
+  std::optional<std::string> config_text;
+  /// Also validate schedules and windows (needs zoneinfo under the root).
+  bool check_schedules = true;
+};
+
+/// Reads config, loads plugins, validates tasks. A config that cannot be read
+/// at all is an Error; validation problems are listed in `problems`.
+/// `node_name` is resolved through a host under the configured root.
+Result<std::unique_ptr<AgentSetup>> LoadAgentSetup(const SetupOptions& options);
+
+}  // namespace nodeagent
