@@ -54,6 +54,10 @@ struct WorkerLaunchSetup {
 
 int64_t NowMs() { return ToMillis(std::chrono::system_clock::now()); }
 
+/// A run is resumed at most this often (a Resume() that keeps crashing must
+/// not loop forever).
+constexpr int kMaxResumes = 3;
+
 std::string SignalName(int sig) {
   const char* d = ::sigdescr_np(sig);
   return std::string(::sigabbrev_np(sig) ? std::string("SIG") + ::sigabbrev_np(sig) : "signal " + std::to_string(sig)) +
@@ -376,7 +380,7 @@ void Daemon::Impl::Recover() {
     }
     const ActionInfo* action = setup->catalog.Find(r.action);
     auto checkpoint = history->LoadCheckpoint(r.id);
-    if (action && action->resumable && checkpoint) {
+    if (action && action->resumable && checkpoint && r.resumes < kMaxResumes) {
       spdlog::info("run {} ({}) was interrupted after a checkpoint; resuming", r.id, r.action);
       auto started = StartRun({r.task.empty() ? r.action : r.task, {}, r.dry_run, "resume", r.requested_by}, r);
       if (started) continue;
@@ -394,7 +398,9 @@ void Daemon::Impl::Recover() {
 Result<std::shared_ptr<ActiveRun>> Daemon::Impl::StartRun(const RunRequest& request, std::optional<RunRecord> resume) {
   if (stopping) return Error(ErrorCode::kUnavailable, "the agent is shutting down");
   RunExecutor executor(setup->settings, setup->raw, setup->tasks, setup->catalog, *host, *history, nullptr);
-  auto prepared = executor.Prepare(request);
+  RunRequest effective = request;
+  if (resume) effective.target = resume->action;  // the task may have left the config since
+  auto prepared = executor.Prepare(effective);
   if (!prepared) return prepared.error();
   auto run = std::make_shared<ActiveRun>();
   run->setup = setup;
@@ -403,6 +409,7 @@ Result<std::shared_ptr<ActiveRun>> Daemon::Impl::StartRun(const RunRequest& requ
   if (resume) {
     // Same run, same parameters as when it started.
     run->prepared.record = *resume;
+    run->prepared.task = resume->task;
     run->prepared.params = ParamsFromWire(resume->params_wire);
     run->prepared.dry_run = resume->dry_run;
     if (resume->timeout_ms > 0) run->prepared.timeout = Duration(resume->timeout_ms);
@@ -545,6 +552,25 @@ void Daemon::Impl::MaybeFinish(const std::shared_ptr<ActiveRun>& run) {
     bool resumable = run->prepared.action->resumable && history->LoadCheckpoint(rec.id).has_value();
     if (stopping && resumable) {
       spdlog::info("run {} left resumable for the next start", rec.id);
+    } else if (resumable && rec.resumes < kMaxResumes) {
+      // The worker died (crash, kill, timeout) holding a checkpoint: resume
+      // now so the action can finish or undo (never leave a node cordoned).
+      spdlog::warn("run {}: worker ended without finishing ({}); resuming from its checkpoint", rec.id,
+                   WIFSIGNALED(st) ? SignalName(WTERMSIG(st)) : "exit " + std::to_string(WEXITSTATUS(st)));
+      auto subscribers = run->subscribers;
+      runs.erase(rec.id);
+      run->locks = RunLocks{};  // the resumed run takes them again
+      auto resumed = StartRun({rec.task.empty() ? rec.action : rec.task, {}, rec.dry_run, "resume", rec.requested_by}, rec);
+      if (resumed) {
+        (*resumed)->subscribers = subscribers;
+        return;
+      }
+      spdlog::error("run {}: cannot resume: {}", rec.id, resumed.error().message());
+      rec.status = RunStatus::kFailed;
+      rec.summary = "the worker died and the run could not be resumed: " + resumed.error().message();
+      rec.finished_ms = NowMs();
+      history->Put(rec);
+      runs[rec.id] = run;
     } else {
       if (run->timed_out) {
         rec.status = RunStatus::kFailed;

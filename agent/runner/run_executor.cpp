@@ -221,6 +221,13 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
   } catch (...) {
     fail("plugin threw an unknown exception");
   }
+  if (r.status == RunStatus::kRunning) {
+    // The action asked to stay open (e.g. the node is going down for a
+    // reboot): the record stays "running" and the run resumes from its
+    // checkpoint at the next start.
+    if (Status st = history_.Put(r); !st.ok()) r.summary += " (not recorded: " + st.error().message() + ")";
+    return r;
+  }
   r.finished_ms = ToMillis(host_.clock().Now());
   r.logs = history_.ReadLiveLog(r.id);
   if (Status st = history_.Put(r); !st.ok() && r.summary.find("cannot record") == std::string::npos) {

@@ -28,7 +28,9 @@ enum class RunStatus {
   kFailed,       // the action failed or its checks found errors
   kSkipped,      // not applicable now (outside the window, no trigger)
   kInterrupted,  // the run died (crash, kill, daemon stop) before finishing
-  kRunning,      // only in history: a run that has not finished yet
+  kRunning,      // in history: not finished yet. Returned by Apply() or Resume()
+                 // of a resumable action: "leave the run open", e.g. while the
+                 // node goes down for a reboot; it resumes from its checkpoint.
 };
 const char* RunStatusName(RunStatus status);
 std::optional<RunStatus> ParseRunStatus(std::string_view name);
@@ -112,8 +114,11 @@ class Action {
   virtual Result<Plan> MakePlan(ActionContext& ctx) = 0;
   /// Carries out `plan` (made by this object just before).
   virtual Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) = 0;
-  /// Continues a run interrupted after SaveCheckpoint() (crash, reboot).
-  /// Only called when ActionSpec::resumable.
+  /// Continues a run interrupted after SaveCheckpoint(): after a reboot (the
+  /// boot id differs from the one saved), or after the agent or the run's
+  /// worker died in the same boot (then the safe course is usually to undo,
+  /// e.g. uncordon). Only called when ActionSpec::resumable. The daemon
+  /// resumes at most 3 times per run.
   virtual Result<Outcome> Resume(ActionContext& ctx, const nlohmann::json& checkpoint) {
     (void)ctx;
     (void)checkpoint;

@@ -1,0 +1,34 @@
+#!/bin/sh
+# The whole test suite: installs what it needs, builds, runs every unit and
+# integration test (ctest), then the packaging checks and the booted-container
+# system test (tests/system/ci.sh). Fails when any test fails.
+#   scripts/test.sh            everything
+#   scripts/test.sh --no-system   skip packages and the container test
+set -u
+cd "$(dirname "$0")/.."
+system=1
+[ "${1:-}" = "--no-system" ] && system=0
+scripts/deps.sh --test || exit 2
+scripts/build.sh || { echo "build failed"; exit 2; }
+log=$(mktemp)
+ctest --test-dir build --output-on-failure -j2 --timeout 600 2>&1 | tee "$log"
+unit_rc=$?
+unit_total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' "$log" | tail -1)
+unit_failed=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$log" | tail -1)
+unit_total=${unit_total:-0}; unit_failed=${unit_failed:-0}
+[ "$unit_rc" -ne 0 ] && [ "$unit_failed" -eq 0 ] && unit_failed=1
+sys_passed=0; sys_failed=0
+if [ "$system" -eq 1 ] && [ -x tests/system/ci.sh ]; then
+  tests/system/ci.sh build 2>&1 | tee "$log"
+  sys_rc=$?
+  sys_passed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$log" | tail -1)
+  sys_failed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$log" | tail -1)
+  sys_passed=${sys_passed:-0}; sys_failed=${sys_failed:-0}
+  [ "$sys_rc" -ne 0 ] && [ "$sys_failed" -eq 0 ] && sys_failed=1
+fi
+rm -f "$log"
+passed=$((unit_total - unit_failed + sys_passed))
+failed=$((unit_failed + sys_failed))
+echo "unit and integration tests: $((unit_total - unit_failed)) of $unit_total passed; system steps: $sys_passed passed, $sys_failed failed"
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
