@@ -1,0 +1,608 @@
+#include "reboot_coordinator.h"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "label_selector.h"
+#include "lease_lock.h"
+
+namespace nodeagent::drain {
+
+using nlohmann::json;
+using Ptr = json::json_pointer;
+
+struct RebootCoordinator::State {
+  std::string phase = "starting";  // starting, locking, cordoning, draining, rebooting
+  bool was_unschedulable = false;
+  bool cordoned = false;  // by us: undo on rollback, uncordon after the boot
+  bool taint = false;
+  std::string lock_name;
+  std::string boot_id;
+  int64_t started_ms = 0;
+  int64_t reboot_issued_ms = 0;
+
+  json ToJson(const std::string& node, const std::string& action) const {
+    return {{"node", node},           {"action", action},       {"phase", phase},
+            {"was_unschedulable", was_unschedulable},           {"cordoned", cordoned},
+            {"taint", taint},         {"lock_name", lock_name}, {"boot_id", boot_id},
+            {"started_ms", started_ms}, {"reboot_issued_ms", reboot_issued_ms}};
+  }
+  static State From(const json& j) {
+    State s;
+    s.phase = j.value("phase", "starting");
+    s.was_unschedulable = j.value("was_unschedulable", false);
+    s.cordoned = j.value("cordoned", false);
+    s.taint = j.value("taint", false);
+    s.lock_name = j.value("lock_name", "");
+    s.boot_id = j.value("boot_id", "");
+    s.started_ms = j.value("started_ms", int64_t{0});
+    s.reboot_issued_ms = j.value("reboot_issued_ms", int64_t{0});
+    return s;
+  }
+};
+
+namespace {
+
+int64_t ToMs(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string Seconds(std::chrono::milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
+
+bool NodeReady(const json& node) {
+  for (const auto& c : node.value(Ptr("/status/conditions"), json::array()))
+    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
+  return false;
+}
+
+/// Renews the held lease in the background while the agent works.
+class LeaseRenewer {
+ public:
+  LeaseRenewer(KubeClient& kube, Clock& clock, const LeaseLockOptions& o, HeldLease held,
+               std::function<void(const std::string&)> warn)
+      : lock_(kube, clock, o), held_(std::move(held)) {
+    auto every = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), o.ttl / 3);
+    thread_ = std::thread([this, every, warn] {
+      std::unique_lock<std::mutex> l(mu_);
+      while (!stop_) {
+        if (cv_.wait_for(l, every, [this] { return stop_; })) break;
+        Status st = lock_.Renew(held_);
+        if (!st.ok() && warn) warn("renewing the reboot lock: " + st.error().message());
+      }
+    });
+  }
+  ~LeaseRenewer() { Stop(); }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  LeaseLock lock_;
+  HeldLease held_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+RebootCoordinator::RebootCoordinator(ActionContext& ctx, KubeClient& kube, HttpClient* http, RunOptions options,
+                                     std::string action)
+    : ctx_(ctx), kube_(kube), http_(http), o_(std::move(options)), action_(std::move(action)) {}
+
+Status RebootCoordinator::Save(const State& s) { return ctx_.SaveCheckpoint(s.ToJson(o_.node, action_)); }
+
+void RebootCoordinator::Event(const std::string& type, const std::string& reason, const std::string& message) {
+  EventSpec e;
+  e.involved_object = {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", o_.node}};
+  if (!node_uid_.empty()) e.involved_object["uid"] = node_uid_;
+  e.type = type;
+  e.reason = reason;
+  e.message = message;
+  e.host = o_.node;
+  auto r = kube_.CreateEvent(e);
+  if (!r) ctx_.Warn("could not record Event " + reason + ": " + r.error().message());
+}
+
+void RebootCoordinator::Notify(const std::string& event, const std::string& message) {
+  if (o_.notify_url.empty()) return;
+  Notifier n(http_, o_.notify_url, o_.notify_format);
+  Status st = n.Send({event, o_.node, ctx_.run_id(), action_, message}, FormatMicroTime(ctx_.host().clock().Now()));
+  if (!st.ok()) ctx_.Warn("notification failed (the run goes on): " + st.error().message());
+}
+
+Result<json> RebootCoordinator::ListPods(std::string* rv) {
+  ListOptions lo;
+  lo.field_selector = OnNodeSelector(o_.node);
+  lo.label_selector = o_.pod_selector;
+  auto pods = ListAllPods(kube_, "", lo);
+  if (!pods) return pods.error().Wrap("listing pods on node " + o_.node);
+  if (rv) *rv = pods->value(Ptr("/metadata/resourceVersion"), "");
+  return *pods;
+}
+
+Status RebootCoordinator::CleanNode(bool uncordon) {
+  auto node = kube_.GetNode(o_.node);
+  if (!node) return node.error().Wrap("reading node " + o_.node);
+  json patch = json::object();
+  auto ann = node->value(Ptr("/metadata/annotations"), json::object());
+  for (const char* k : {kAnnotationRun, kAnnotationAction, kAnnotationPhase, kAnnotationSince})
+    if (ann.contains(k)) patch["metadata"]["annotations"][k] = nullptr;
+  auto taints = node->value(Ptr("/spec/taints"), json::array());
+  json kept = json::array();
+  for (const auto& t : taints)
+    if (t.value("key", "") != kTaintKey) kept.push_back(t);
+  if (kept.size() != taints.size()) patch["spec"]["taints"] = kept;
+  if (uncordon && node->value(Ptr("/spec/unschedulable"), false)) patch["spec"]["unschedulable"] = nullptr;
+  if (patch.empty()) return Status::Ok();
+  auto r = kube_.PatchNode(o_.node, patch, PatchType::kMerge);
+  if (!r) return r.error().Wrap("cleaning up node " + o_.node);
+  return Status::Ok();
+}
+
+Result<Outcome> RebootCoordinator::Cordon(bool on) {
+  auto node = kube_.GetNode(o_.node);
+  if (!node) return node.error().Wrap("reading node " + o_.node);
+  node_uid_ = node->value(Ptr("/metadata/uid"), "");
+  bool is = node->value(Ptr("/spec/unschedulable"), false);
+  Outcome out;
+  if (ctx_.dry_run()) return out;
+  if (on) {
+    if (is) {
+      out.summary = "node " + o_.node + " was already cordoned";
+      return out;
+    }
+    auto r = kube_.PatchNode(o_.node, {{"spec", {{"unschedulable", true}}}}, PatchType::kMerge);
+    if (!r) return r.error().Wrap("cordoning node " + o_.node);
+    out.status = RunStatus::kChanged;
+    out.summary = "cordoned node " + o_.node;
+    out.changes.push_back({"cordon", "node/" + o_.node, "", "", 0});
+    Event("Normal", "NodeagentCordoned", "cordoned by nodeagent run " + ctx_.run_id());
+    return out;
+  }
+  Status st = CleanNode(true);
+  if (!st.ok()) return st.error();
+  out.status = is ? RunStatus::kChanged : RunStatus::kOk;
+  out.summary = is ? "uncordoned node " + o_.node : "node " + o_.node + " was not cordoned";
+  if (is) {
+    out.changes.push_back({"uncordon", "node/" + o_.node, "", "", 0});
+    Event("Normal", "NodeagentUncordoned", "uncordoned by nodeagent run " + ctx_.run_id());
+  }
+  return out;
+}
+
+Result<Plan> RebootCoordinator::PlanDrain() {
+  auto node = kube_.GetNode(o_.node);
+  if (!node) return node.error().Wrap("reading node " + o_.node);
+  node_uid_ = node->value(Ptr("/metadata/uid"), "");
+  bool unschedulable = node->value(Ptr("/spec/unschedulable"), false);
+  std::string rv;
+  auto pods = ListPods(&rv);
+  if (!pods) return pods.error();
+  auto pdbs = kube_.ListPodDisruptionBudgets("");
+  if (!pdbs) return pdbs.error().Wrap("listing PodDisruptionBudgets");
+
+  std::map<std::string, bool> ds_cache;
+  DaemonSetExists ds_exists = [&](const std::string& ns, const std::string& name) {
+    auto key = ns + "/" + name;
+    auto it = ds_cache.find(key);
+    if (it != ds_cache.end()) return it->second;
+    auto r = kube_.GetDaemonSet(ns, name);
+    bool exists = r.ok() || r.error().code() != ErrorCode::kNotFound;
+    return ds_cache[key] = exists;
+  };
+
+  Plan plan;
+  if (o_.use_lock)
+    plan.changes.push_back({"lock", "lease/" + o_.lock.ns + "/" + o_.lock.prefix + "-*",
+                            "take one of " + std::to_string(o_.lock.concurrency) + " reboot lock slot(s)", "", 0});
+  if (!unschedulable) plan.changes.push_back({"cordon", "node/" + o_.node, "", "", 0});
+  else plan.findings.push_back({Severity::kInfo, "node/" + o_.node, "already unschedulable; it stays so after the run"});
+
+  int evict = 0, skip = 0, block = 0;
+  json pod_rows = json::array();
+  std::map<std::string, std::vector<std::string>> stalled;  // pdb -> pods
+  auto now = ctx_.host().clock().Now();
+  for (const auto& p : (*pods)["items"]) {
+    PodDecision d = ClassifyPod(p, o_.filter, ds_exists, now);
+    std::string key = PodKey(p);
+    pod_rows.push_back({{"pod", key}, {"verdict", PodVerdictName(d.verdict)}, {"filter", d.filter}, {"reason", d.reason}});
+    plan.changes.push_back({PodVerdictName(d.verdict), "pod/" + key, d.reason, "", 0});
+    if (d.verdict == PodVerdict::kSkip) ++skip;
+    if (d.verdict == PodVerdict::kBlock) {
+      ++block;
+      plan.findings.push_back({Severity::kError, "pod/" + key, "blocks the drain: " + d.reason});
+    }
+    if (d.verdict != PodVerdict::kEvict) continue;
+    ++evict;
+    if (o_.drainer.disable_eviction) continue;
+    const std::string ns = p["metadata"].value("namespace", "");
+    for (const auto& pdb : (*pdbs)["items"]) {
+      if (pdb["metadata"].value("namespace", "") != ns) continue;
+      if (!SelectorMatches(pdb.value(Ptr("/spec/selector"), json()), p.value(Ptr("/metadata/labels"), json::object())))
+        continue;
+      if (pdb.value(Ptr("/status/disruptionsAllowed"), 0) <= 0)
+        stalled[ns + "/" + pdb["metadata"].value("name", "")].push_back(key);
+    }
+  }
+  for (const auto& [pdb, keys] : stalled) {
+    std::string list;
+    for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+    plan.findings.push_back({Severity::kWarning, "pdb/" + pdb,
+                             "allows 0 disruptions now: evicting " + list + " will wait (retries with backoff up to "
+                             "timeout " + FormatDuration(o_.drainer.timeout) + ", then on_drain_timeout=" +
+                                 (o_.drainer.on_timeout == OnDrainTimeout::kDelete ? "delete" : "abort") + ")"});
+  }
+  if (o_.reboot) {
+    std::string cmd;
+    for (const auto& a : o_.reboot_command) cmd += (cmd.empty() ? "" : " ") + a;
+    plan.changes.push_back({"reboot", "node/" + o_.node, "run `" + cmd + "`, then uncordon after the boot", "", 0});
+  }
+  plan.summary = "node " + o_.node + ": " + std::to_string(evict) + " pod(s) to evict, " + std::to_string(skip) +
+                 " skipped, " + std::to_string(block) + " blocking; " + std::to_string(stalled.size()) +
+                 " PDB stall(s) predicted";
+  plan.data = {{"node", o_.node}, {"was_unschedulable", unschedulable}, {"pods", pod_rows},
+               {"evict", evict},  {"skip", skip},  {"block", block}, {"list_resource_version", rv}};
+  return plan;
+}
+
+Result<Outcome> RebootCoordinator::Rollback(State& s, const std::string& why, RunStatus status,
+                                            std::vector<Finding> findings) {
+  std::string done;
+  Status st = CleanNode(s.cordoned);
+  if (!st.ok()) {
+    ctx_.Log(LogLevel::kError, "rollback: " + st.error().message());
+    done += "; CLEANUP FAILED: " + st.error().message();
+  } else if (s.cordoned) {
+    done += "; uncordoned";
+  } else if (s.was_unschedulable) {
+    done += "; left unschedulable as it was before";
+  }
+  if (o_.use_lock) {
+    std::string name = s.lock_name;
+    LeaseLock lock(kube_, ctx_.host().clock(), o_.lock);
+    if (name.empty()) {
+      auto held = lock.FindHeld();
+      if (held && *held) name = (*held)->name;
+    }
+    if (!name.empty()) {
+      Status r = lock.Release(name);
+      done += r.ok() ? "; lock released" : "; LOCK RELEASE FAILED: " + r.error().message();
+    }
+  }
+  Event("Warning", "NodeagentRolledBack", why + done);
+  Notify("failure", why + done);
+  Outcome out;
+  out.status = status;
+  out.summary = why + done;
+  out.findings = std::move(findings);
+  out.data = {{"rolled_back", true}, {"phase", s.phase}};
+  (void)ctx_.SaveCheckpoint({{"node", o_.node}, {"action", action_}, {"phase", "done"}});
+  return out;
+}
+
+Result<Outcome> RebootCoordinator::Run() {
+  auto& clock = ctx_.host().clock();
+  State s;
+  s.started_ms = ToMs(clock.Now());
+  auto boot = ctx_.host().BootId();
+  if (!boot && o_.reboot) return boot.error().Wrap("reading the boot id (needed to notice the reboot)");
+  if (boot) s.boot_id = *boot;
+  auto node = kube_.GetNode(o_.node);
+  if (!node) return node.error().Wrap("reading node " + o_.node);
+  node_uid_ = node->value(Ptr("/metadata/uid"), "");
+  s.was_unschedulable = node->value(Ptr("/spec/unschedulable"), false);
+  Status st = Save(s);
+  if (!st.ok()) return st.error().Wrap("saving the run state");
+
+  std::unique_ptr<LeaseRenewer> renewer;
+  std::optional<HeldLease> held;
+  if (o_.use_lock) {
+    s.phase = "locking";
+    if (o_.prefer_no_schedule_taint) {
+      s.taint = true;
+      if (!(st = Save(s)).ok()) return st.error();
+      json taints = node->value(Ptr("/spec/taints"), json::array());
+      bool have = false;
+      for (const auto& t : taints) have = have || t.value("key", "") == kTaintKey;
+      if (!have) {
+        taints.push_back({{"key", kTaintKey}, {"value", ctx_.run_id()}, {"effect", "PreferNoSchedule"}});
+        auto r = kube_.PatchNode(o_.node, {{"spec", {{"taints", taints}}}}, PatchType::kMerge);
+        if (!r) return Rollback(s, "could not add the PreferNoSchedule taint: " + r.error().message(), RunStatus::kFailed);
+      }
+    }
+    if (!(st = Save(s)).ok()) return st.error();
+    LeaseLock lock(kube_, clock, o_.lock);
+    auto got = lock.Acquire(o_.lock_wait, std::chrono::seconds(1), ctx_.cancel_flag(),
+                            [&](const std::vector<std::string>& holders) {
+                              std::string who;
+                              for (const auto& h : holders) who += (who.empty() ? "" : ", ") + h;
+                              ctx_.Progress("waiting for the reboot lock, held by " + who);
+                            });
+    if (!got) {
+      bool cancelled = got.error().code() == ErrorCode::kCancelled;
+      return Rollback(s, "could not take the reboot lock: " + got.error().message(),
+                      cancelled ? RunStatus::kInterrupted : RunStatus::kFailed);
+    }
+    held = *got;
+    s.lock_name = held->name;
+    if (!(st = Save(s)).ok()) return st.error();
+    ctx_.Info("holding reboot lock " + o_.lock.ns + "/" + held->name);
+    if (!held->previous_holder.empty()) {
+      std::string m = "took over reboot lock " + o_.lock.ns + "/" + held->name + " from " + held->previous_holder +
+                      " (expired; last renewed " + held->previous_renew_time + ")";
+      ctx_.Warn(m);
+      EventSpec e;
+      e.involved_object = {{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"name", held->name},
+                           {"namespace", o_.lock.ns}};
+      e.ns = o_.lock.ns;
+      e.type = "Warning";
+      e.reason = "RebootLockTakenOver";
+      e.message = m + " by " + o_.node;
+      e.host = o_.node;
+      auto r = kube_.CreateEvent(e);
+      if (!r) ctx_.Warn("could not record the takeover Event: " + r.error().message());
+    }
+    renewer = std::make_unique<LeaseRenewer>(kube_, clock, o_.lock, *held,
+                                             [this](const std::string& m) { ctx_.Warn(m); });
+  }
+
+  // Cordon (and annotate) in one patch. Saved first: a crash right after is undone.
+  s.phase = "cordoning";
+  s.cordoned = !s.was_unschedulable;
+  if (!(st = Save(s)).ok()) return st.error();
+  json patch = {{"metadata",
+                 {{"annotations",
+                   {{kAnnotationRun, ctx_.run_id()},
+                    {kAnnotationAction, action_},
+                    {kAnnotationPhase, o_.reboot ? "draining-for-reboot" : "draining"},
+                    {kAnnotationSince, FormatMicroTime(clock.Now())}}}}}};
+  if (s.cordoned) patch["spec"]["unschedulable"] = true;
+  auto pr = kube_.PatchNode(o_.node, patch, PatchType::kMerge);
+  if (!pr) return Rollback(s, "could not cordon node " + o_.node + ": " + pr.error().message(), RunStatus::kFailed);
+  Event("Normal", "NodeagentDrainStarted", "cordoned; draining (run " + ctx_.run_id() + ")");
+  Notify("drain", "draining node " + o_.node);
+
+  s.phase = "draining";
+  if (!(st = Save(s)).ok()) return st.error();
+  std::string rv;
+  auto pods = ListPods(&rv);
+  if (!pods) return Rollback(s, pods.error().message(), RunStatus::kFailed);
+  std::map<std::string, bool> ds_cache;
+  DaemonSetExists ds_exists = [&](const std::string& ns, const std::string& name) {
+    auto key = ns + "/" + name;
+    if (auto it = ds_cache.find(key); it != ds_cache.end()) return it->second;
+    auto r = kube_.GetDaemonSet(ns, name);
+    return ds_cache[key] = r.ok() || r.error().code() != ErrorCode::kNotFound;
+  };
+  std::vector<PodRef> to_evict;
+  std::vector<Finding> blocked;
+  for (const auto& p : (*pods)["items"]) {
+    PodDecision d = ClassifyPod(p, o_.filter, ds_exists, clock.Now());
+    if (d.verdict == PodVerdict::kBlock) blocked.push_back({Severity::kError, "pod/" + PodKey(p), d.reason});
+    if (d.verdict != PodVerdict::kEvict) continue;
+    if (!d.reason.empty()) ctx_.Warn("pod " + PodKey(p) + ": " + d.reason);
+    to_evict.push_back({p["metadata"].value("namespace", ""), p["metadata"].value("name", ""),
+                        p["metadata"].value("uid", "")});
+  }
+  if (!blocked.empty())
+    return Rollback(s, std::to_string(blocked.size()) + " pod(s) cannot be drained (first: " + blocked[0].subject +
+                           ": " + blocked[0].message + ")",
+                    RunStatus::kFailed, blocked);
+
+  auto t0 = clock.Monotonic();
+  ctx_.Progress("evicting " + std::to_string(to_evict.size()) + " pod(s)", 0);
+  Drainer drainer(kube_, clock, o_.drainer, [this](LogLevel l, const std::string& m) { ctx_.Log(l, m); },
+                  ctx_.cancel_flag());
+  auto report = drainer.Drain(o_.node, to_evict, rv);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic() - t0);
+  if (!report) return Rollback(s, "drain failed: " + report.error().message(), RunStatus::kFailed);
+  if (report->cancelled)
+    return Rollback(s, "interrupted during the drain (" + std::to_string(report->gone.size()) + "/" +
+                           std::to_string(to_evict.size()) + " pods gone); rolled back",
+                    RunStatus::kInterrupted);
+  if (!report->complete()) {
+    std::vector<Finding> f;
+    std::string names;
+    for (const auto& [ref, why] : report->remaining) {
+      f.push_back({Severity::kError, "pod/" + ref.key(), why});
+      if (f.size() <= 5) names += (names.empty() ? "" : "; ") + ref.key() + " (" + why + ")";
+    }
+    // Name the PDBs that hold the remaining pods.
+    auto pdbs = kube_.ListPodDisruptionBudgets("");
+    std::set<std::string> pdb_names;
+    if (pdbs) {
+      for (const auto& [ref, why] : report->remaining) {
+        auto pod = kube_.GetPod(ref.ns, ref.name);
+        if (!pod) continue;
+        for (const auto& pdb : (*pdbs)["items"])
+          if (pdb["metadata"].value("namespace", "") == ref.ns &&
+              SelectorMatches(pdb.value(Ptr("/spec/selector"), json()), pod->value(Ptr("/metadata/labels"), json::object())))
+            pdb_names.insert(ref.ns + "/" + pdb["metadata"].value("name", "") + " (allows " +
+                             std::to_string(pdb.value(Ptr("/status/disruptionsAllowed"), 0)) + " disruptions)");
+      }
+    }
+    std::string pdb_list;
+    for (const auto& n : pdb_names) pdb_list += (pdb_list.empty() ? "" : ", ") + n;
+    return Rollback(s, "drain timed out after " + Seconds(took) + " with " + std::to_string(report->remaining.size()) +
+                           " pod(s) left: " + names + (pdb_list.empty() ? "" : "; PodDisruptionBudgets: " + pdb_list),
+                    RunStatus::kFailed, f);
+  }
+  std::string drained = "drained node " + o_.node + ": " + std::to_string(report->gone.size()) + " pod(s) gone in " +
+                        Seconds(took) + " (" + std::to_string(report->eviction_calls) + " eviction calls, " +
+                        std::to_string(report->refusals) + " PDB refusals)" +
+                        (report->deleted_after_timeout.empty()
+                             ? ""
+                             : ", " + std::to_string(report->deleted_after_timeout.size()) +
+                                   " deleted without eviction after the timeout");
+  ctx_.Info(drained);
+  Event("Normal", "NodeagentDrained", drained);
+  Outcome out;
+  out.data = {{"evicted", report->gone.size()},
+              {"eviction_calls", report->eviction_calls},
+              {"refusals", report->refusals},
+              {"deleted_after_timeout", report->deleted_after_timeout.size()},
+              {"drain_seconds", static_cast<double>(took.count()) / 1000.0}};
+  for (const auto& r : report->gone) out.changes.push_back({"evict", "pod/" + r.key(), "", "", 0});
+
+  if (!o_.reboot) {
+    st = CleanNode(false);
+    if (!st.ok()) ctx_.Warn(st.error().message());
+    (void)ctx_.SaveCheckpoint({{"node", o_.node}, {"action", action_}, {"phase", "done"}});
+    out.status = RunStatus::kChanged;
+    out.summary = drained + "; the node stays cordoned";
+    return out;
+  }
+
+  // Reboot: the lease must outlive the downtime, so renew it with the full TTL now.
+  if (renewer) renewer->Stop();
+  if (held) {
+    LeaseLock lock(kube_, clock, o_.lock);
+    Status r = lock.Renew(*held);
+    if (!r.ok()) return Rollback(s, "lost the reboot lock before rebooting: " + r.error().message(), RunStatus::kFailed);
+  }
+  if (o_.reboot_delay.count() > 0) {
+    ctx_.Progress("rebooting in " + FormatDuration(o_.reboot_delay));
+    if (!clock.SleepFor(o_.reboot_delay, ctx_.cancel_flag()) || ctx_.cancelled())
+      return Rollback(s, "interrupted before the reboot; rolled back", RunStatus::kInterrupted);
+  }
+  s.phase = "rebooting";
+  s.reboot_issued_ms = ToMs(clock.Now());
+  if (!(st = Save(s)).ok()) return Rollback(s, "could not save the state before rebooting: " + st.error().message(),
+                                            RunStatus::kFailed);
+  std::string cmd;
+  for (const auto& a : o_.reboot_command) cmd += (cmd.empty() ? "" : " ") + a;
+  Event("Normal", "NodeagentRebooting", "rebooting with `" + cmd + "`");
+  Notify("reboot", "rebooting node " + o_.node);
+  CommandSpec spec;
+  spec.argv = o_.reboot_command;
+  spec.timeout = std::chrono::seconds(60);
+  auto rr = ctx_.host().commands().Run(spec);
+  if (!rr) return Rollback(s, "reboot command `" + cmd + "` could not run: " + rr.error().message(), RunStatus::kFailed);
+  if (!rr->succeeded() && !ctx_.cancelled())
+    return Rollback(s, "reboot command `" + cmd + "` failed (exit " + std::to_string(rr->exit_code) + "): " +
+                           rr->stderr_data.substr(0, 300),
+                    RunStatus::kFailed);
+  ctx_.Info("reboot command issued; waiting for the node to go down");
+  return WaitForReboot(s);
+}
+
+Result<Outcome> RebootCoordinator::WaitForReboot(State& s) {
+  auto& clock = ctx_.host().clock();
+  const auto deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(s.reboot_issued_ms)) +
+                        o_.reboot_timeout;
+  for (;;) {
+    auto boot = ctx_.host().BootId();
+    if (boot && *boot != s.boot_id) return FinishAfterBoot(s);
+    if (ctx_.cancelled()) {
+      Outcome out;
+      out.status = RunStatus::kRunning;
+      out.summary = "waiting for the reboot; resumes after the boot";
+      return out;
+    }
+    if (clock.Now() >= deadline)
+      return Rollback(s, "the reboot did not happen: the boot id is unchanged " + FormatDuration(o_.reboot_timeout) +
+                             " after the reboot command",
+                      RunStatus::kFailed);
+    clock.SleepFor(std::chrono::milliseconds(200), ctx_.cancel_flag());
+  }
+}
+
+Result<Outcome> RebootCoordinator::FinishAfterBoot(State& s) {
+  auto& clock = ctx_.host().clock();
+  auto boot = ctx_.host().BootId();
+  if (!boot) return boot.error().Wrap("reading the boot id");
+  ctx_.Info("node rebooted (boot id " + s.boot_id + " -> " + *boot + "); waiting for the Node to report it and Ready");
+  ctx_.Progress("waiting for node " + o_.node + " to be Ready with boot id " + *boot);
+  const auto deadline = clock.Monotonic() + o_.ready_timeout;
+  bool ready = false;
+  for (;;) {
+    auto node = kube_.GetNode(o_.node);
+    if (node) {
+      node_uid_ = node->value(Ptr("/metadata/uid"), "");
+      if (node->value(Ptr("/status/nodeInfo/bootID"), "") == *boot && NodeReady(*node)) {
+        ready = true;
+        break;
+      }
+    }
+    if (ctx_.cancelled()) {
+      Outcome out;
+      out.status = RunStatus::kRunning;
+      out.summary = "waiting for the node to be Ready after the reboot";
+      return out;
+    }
+    if (clock.Monotonic() >= deadline) break;
+    clock.SleepFor(std::chrono::milliseconds(500), ctx_.cancel_flag());
+  }
+  int64_t now_ms = ToMs(clock.Now());
+  std::string downtime = s.reboot_issued_ms ? Seconds(std::chrono::milliseconds(now_ms - s.reboot_issued_ms)) : "?";
+  if (!ready)
+    return Rollback(s, "rebooted, but the Node did not report the new boot id and Ready within " +
+                           FormatDuration(o_.ready_timeout),
+                    RunStatus::kFailed);
+  Status st = CleanNode(s.cordoned);
+  if (!st.ok()) return st.error();  // the run stays open and is resumed again
+  std::string released;
+  if (o_.use_lock) {
+    LeaseLock lock(kube_, clock, o_.lock);
+    std::string name = s.lock_name;
+    if (name.empty()) {
+      auto held = lock.FindHeld();
+      if (held && *held) name = (*held)->name;
+    }
+    if (!name.empty()) {
+      Status r = lock.Release(name);
+      released = r.ok() ? "; lock released" : "; LOCK RELEASE FAILED: " + r.error().message();
+    }
+  }
+  std::string summary = "rebooted node " + o_.node + "; back and Ready after " + downtime + " downtime" +
+                        (s.cordoned ? "; uncordoned" : "; left unschedulable as it was before") + released;
+  Event("Normal", "NodeagentRebootCompleted", summary);
+  Notify("uncordon", summary);
+  (void)ctx_.SaveCheckpoint({{"node", o_.node}, {"action", action_}, {"phase", "done"}});
+  Outcome out;
+  out.status = RunStatus::kChanged;
+  out.summary = summary;
+  out.data = {{"downtime_seconds", s.reboot_issued_ms ? (now_ms - s.reboot_issued_ms) / 1000.0 : -1.0},
+              {"boot_id_before", s.boot_id}, {"boot_id_after", *boot}};
+  if (s.cordoned) out.changes.push_back({"uncordon", "node/" + o_.node, "", "", 0});
+  return out;
+}
+
+Result<Outcome> RebootCoordinator::Resume(const json& checkpoint) {
+  State s = State::From(checkpoint);
+  if (s.phase == "done") {
+    Outcome out;
+    out.status = RunStatus::kOk;
+    out.summary = "the run had already finished its work";
+    return out;
+  }
+  auto node = kube_.GetNode(o_.node);
+  if (node) node_uid_ = node->value(Ptr("/metadata/uid"), "");
+  auto boot = ctx_.host().BootId();
+  if (!boot) return boot.error().Wrap("reading the boot id");
+  if (!s.boot_id.empty() && *boot != s.boot_id) {
+    if (s.phase != "rebooting") ctx_.Warn("the node rebooted while the run was " + s.phase + " (not by us)");
+    return FinishAfterBoot(s);
+  }
+  if (s.phase == "rebooting") {
+    ctx_.Info("resumed in the same boot after the reboot command: still waiting for the reboot");
+    return WaitForReboot(s);
+  }
+  return Rollback(s, "rolled back after the agent crashed during " + s.phase + "; run again", RunStatus::kFailed);
+}
+
+}  // namespace nodeagent::drain

@@ -1,0 +1,55 @@
+// The parameters of the five actions (cordon, uncordon, drain,
+// drain-and-reboot, reboot-if-required) as ParamSpec tables, and the typed
+// RunOptions the coordinator works from. One place so the tables, the README
+// and the defaults cannot drift apart.
+#pragma once
+
+#include <chrono>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "drainer.h"
+#include "lease_lock.h"
+#include "nodeagent/params.h"
+#include "notifier.h"
+#include "pod_filter.h"
+#include "reboot_checker.h"
+
+namespace nodeagent::drain {
+
+std::span<const ParamSpec> NodeOnlyParams();       // cordon, uncordon
+std::span<const ParamSpec> DrainParams();          // drain
+std::span<const ParamSpec> DrainRebootParams();    // drain-and-reboot
+std::span<const ParamSpec> RebootIfRequiredParams();
+
+struct RunOptions {
+  std::string node;
+  bool reboot = false;  // drain-and-reboot / reboot-if-required
+  PodFilterOptions filter;
+  std::string pod_selector;
+  DrainerOptions drainer;
+  bool use_lock = false;
+  LeaseLockOptions lock;
+  std::chrono::milliseconds lock_wait{std::chrono::hours(1)};
+  bool prefer_no_schedule_taint = false;
+  std::vector<std::string> reboot_command{"systemctl", "reboot"};
+  std::chrono::milliseconds reboot_delay{0};
+  std::chrono::milliseconds reboot_timeout{std::chrono::minutes(10)};
+  std::chrono::milliseconds ready_timeout{std::chrono::minutes(15)};
+  std::string notify_url;
+  NotifyFormat notify_format = NotifyFormat::kJson;
+  // reboot-if-required
+  RebootCheckerOptions checker;
+  std::string blocking_pod_selector;
+  std::string prometheus_url;
+  std::string alert_filter_regex;
+};
+
+/// Reads whatever of the tables above `params` carries; `default_node` when `node` is empty.
+Result<RunOptions> OptionsFromParams(const Params& params, const std::string& default_node);
+
+/// Cross-parameter checks (validate hook of the ActionSpecs).
+Status ValidateParams(const Params& params);
+
+}  // namespace nodeagent::drain
