@@ -28,6 +28,28 @@ set(NODEAGENT_PACKAGE_VERSION "${PROJECT_VERSION}${NODEAGENT_PACKAGE_VERSION_SUF
 #    the plugin boundary, never exceptions, and allocation goes through malloc
 #    in both copies.
 # packaging/check-rpm-deps.sh verifies the result on the built RPM.
+# Every target of the tree (used for the link options below and to find the
+# plugin modules the packages ship).
+function(_nodeagent_collect_targets dir out)
+  get_property(_targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
+  get_property(_subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
+  foreach(_sub ${_subdirs})
+    _nodeagent_collect_targets(${_sub} _more)
+    list(APPEND _targets ${_more})
+  endforeach()
+  set(${out} ${_targets} PARENT_SCOPE)
+endfunction()
+_nodeagent_collect_targets(${CMAKE_SOURCE_DIR} _all_targets)
+# The shipped plugins: modules of nodeagent_add_plugin() (output in <build>/plugins).
+set(NODEAGENT_PACKAGED_PLUGINS "")
+foreach(_t ${_all_targets})
+  get_target_property(_type ${_t} TYPE)
+  get_target_property(_libdir ${_t} LIBRARY_OUTPUT_DIRECTORY)
+  if(_type STREQUAL "MODULE_LIBRARY" AND _libdir STREQUAL "${CMAKE_BINARY_DIR}/plugins")
+    list(APPEND NODEAGENT_PACKAGED_PLUGINS ${_t})
+  endif()
+endforeach()
+
 option(NODEAGENT_PORTABLE_LINK "Link spdlog, fmt, yaml-cpp and libstdc++ statically (packages for RHEL 9 too)" ON)
 
 if(NODEAGENT_PORTABLE_LINK)
@@ -64,16 +86,6 @@ if(NODEAGENT_PORTABLE_LINK)
 
   # Every executable and plugin module of the tree (tests included, so they
   # exercise the same runtime as the packaged binaries).
-  function(_nodeagent_collect_targets dir out)
-    get_property(_targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
-    get_property(_subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
-    foreach(_sub ${_subdirs})
-      _nodeagent_collect_targets(${_sub} _more)
-      list(APPEND _targets ${_more})
-    endforeach()
-    set(${out} ${_targets} PARENT_SCOPE)
-  endfunction()
-  _nodeagent_collect_targets(${CMAKE_SOURCE_DIR} _all_targets)
   # libgcc stays shared (libgcc_s.so.1, which RHEL 9 ships): GCC 12's static
   # unwinder (libgcc_eh.a) calls _dl_find_object (GLIBC_2.35).
   foreach(_t ${_all_targets})
@@ -91,9 +103,11 @@ endif()
 
 # --- Install layout -----------------------------------------------------------
 # Paths are fixed by the packages' contract (see packaging/README.md), not by
-# the install prefix: packages are built with CMAKE_INSTALL_PREFIX=/usr.
+# the install prefix: relative destinations land under
+# CPACK_PACKAGING_INSTALL_PREFIX (/usr) whatever CMAKE_INSTALL_PREFIX the build
+# tree was configured with, and the configuration always goes to /etc.
 set(_unitdir lib/systemd/system)
-set(_etcdir ${CMAKE_INSTALL_FULL_SYSCONFDIR}/nodeagent)
+set(_etcdir /etc/nodeagent)
 set(_docdir ${CMAKE_INSTALL_DATAROOTDIR}/doc/nodeagent)
 
 if(TARGET nodeagent)
@@ -154,10 +168,13 @@ set(_docs_outputs
   ${_docs_out}/nodeagent.8.gz ${_docs_out}/agentctl.1.gz ${_docs_out}/nodeagent.toml.5.gz
   ${_docs_out}/agentctl.bash-completion)
 file(GLOB _handwritten ${NODEAGENT_PACKAGING_DIR}/man/* ${NODEAGENT_PACKAGING_DIR}/completion/*)
+# nodeagent.toml(5) documents the parameters of the plugins built here: it
+# depends on every packaged plugin module.
 add_custom_command(OUTPUT ${_docs_outputs}
   COMMAND ${CMAKE_COMMAND} -DAGENTCTL=${_agentctl_exe} -DSRC=${NODEAGENT_PACKAGING_DIR}
-          -DOUT=${_docs_out} -P ${NODEAGENT_PACKAGING_DIR}/gen-docs.cmake
-  DEPENDS ${_handwritten} ${NODEAGENT_PACKAGING_DIR}/gen-docs.cmake ${_agentctl_dep}
+          -DOUT=${_docs_out} -DPLUGIN_DIR=${CMAKE_BINARY_DIR}/plugins
+          -P ${NODEAGENT_PACKAGING_DIR}/gen-docs.cmake
+  DEPENDS ${_handwritten} ${NODEAGENT_PACKAGING_DIR}/gen-docs.cmake ${_agentctl_dep} ${NODEAGENT_PACKAGED_PLUGINS}
   COMMENT "packaging: man pages and bash completion"
   VERBATIM)
 add_custom_command(OUTPUT ${_gen}/changelog.gz
@@ -165,6 +182,19 @@ add_custom_command(OUTPUT ${_gen}/changelog.gz
   DEPENDS ${_gen}/changelog
   VERBATIM)
 add_custom_target(nodeagent_package_docs ALL DEPENDS ${_docs_outputs} ${_gen}/changelog.gz)
+# Everything the packages install, and nothing else: build this target, then
+# run cpack. `install`/`package` do not build `all` first
+# (CMAKE_SKIP_INSTALL_ALL_DEPENDENCY): on a 2-core machine building every test
+# only to make a package takes far too long, and cpack would do it with
+# ninja's default parallelism.
+set(_package_inputs nodeagent_package_docs ${NODEAGENT_PACKAGED_PLUGINS})
+foreach(_t nodeagent agentctl)
+  if(TARGET ${_t})
+    list(APPEND _package_inputs ${_t})
+  endif()
+endforeach()
+add_custom_target(nodeagent_package_inputs DEPENDS ${_package_inputs})
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY TRUE)
 install(FILES ${_docs_out}/nodeagent.8.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${_docs_out}/agentctl.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${_docs_out}/nodeagent.toml.5.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
@@ -229,6 +259,9 @@ set(CPACK_RPM_PACKAGE_REQUIRES_POST "systemd")
 set(CPACK_RPM_PACKAGE_REQUIRES_PREUN "systemd")
 set(CPACK_RPM_PACKAGE_REQUIRES_POSTUN "systemd")
 set(CPACK_RPM_DEBUGINFO_PACKAGE OFF)
+# Not relocatable: the unit, tmpfiles and sysusers snippets name fixed paths.
+set(CPACK_PACKAGE_RELOCATABLE OFF)
+set(CPACK_RPM_PACKAGE_RELOCATABLE OFF)
 set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none\n%define packager ${CPACK_PACKAGE_CONTACT}")
 set(CPACK_RPM_CHANGELOG_FILE ${NODEAGENT_PACKAGING_DIR}/rpm/changelog)
 set(CPACK_RPM_PRE_INSTALL_SCRIPT_FILE ${NODEAGENT_PACKAGING_DIR}/rpm/pre.sh)
