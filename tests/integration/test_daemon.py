@@ -1,0 +1,506 @@
+"""Integration tests of the real daemon: scheduling, isolation of crashing and
+hanging plugins, reload, kill -9 and restart, resume, clean stop, one run per
+task, disruptive exclusion, and a control socket that bad clients cannot
+block. Each test runs its own daemon on its own temp root (see harness.py).
+
+Tests marked expectedFailure document a bug in the core found by this suite
+(see the reason text); remove the marker once the bug is fixed, or the suite
+reports an unexpected success.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import Agent, children_of, is_worker, pid_alive, wait_for
+
+SLEEP_TASKS = """
+[tasks.nap]
+action = "test-sleep"
+timeout = "60s"
+seconds = 30
+
+[tasks.nap2]
+action = "test-sleep"
+timeout = "60s"
+seconds = 30
+
+[tasks.hang]
+action = "test-sleep"
+timeout = "2s"
+seconds = 30
+ignore_cancel = true
+
+[tasks.crash]
+action = "test-crash"
+
+[tasks.touch]
+action = "test-touch"
+path = "/etc/itest/touched"
+content = "new"
+"""
+
+# The core bugs this suite found, quoted by the expectedFailure markers.
+BUG_FIRST_SIGNAL = (
+    "daemon.cpp Start(): the first signal_set wait only calls OnSignal(), which re-arms the wait, so the first "
+    "SIGTERM/SIGINT/SIGHUP after start is swallowed")
+BUG_FD_LEAK = (
+    "daemon.cpp SpawnWorker: the listening socket (and the requesting client's socket) are inherited by workers "
+    "(no FD_CLOEXEC), so a worker that outlives a kill -9'd daemon keeps the socket: restart fails with "
+    "'another nodeagent is already listening'")
+BUG_WORKER_PID = (
+    "daemon.cpp SpawnWorker builds the worker request (with its record) before the pid is known; the worker's "
+    "RunExecutor::Execute then stores that record, so worker_pid is 0 in the history while the run is going and "
+    "Recover() cannot stop a leftover worker")
+BUG_RESUME_CANCEL = (
+    "a resumable run whose worker is asked to stop (SIGTERM from the daemon's stop, or PDEATHSIG when the daemon "
+    "is killed) is finished as 'interrupted' and never resumed: tests/plugins/testing_plugin.cpp ResumableAction "
+    "returns kInterrupted when cancelled, while RunExecutor::Execute only leaves a run open (resumable) when the "
+    "action returns kRunning")
+
+
+def known_bug(reason):
+    """expectedFailure for a documented core bug; NODEAGENT_ITEST_STRICT=1 runs the test plainly (to see why)."""
+    if os.environ.get("NODEAGENT_ITEST_STRICT"):
+        return lambda f: f
+    return unittest.expectedFailure
+
+
+class DaemonTestCase(unittest.TestCase):
+    def make_agent(self, tasks=SLEEP_TASKS, **kw):
+        agent = Agent(tasks=tasks, **kw)
+        self.addCleanup(agent.cleanup)
+        return agent
+
+    def assertStatusAnswers(self, agent):
+        st = agent.status()
+        self.assertEqual(st.get("type"), "status", st)
+        return st
+
+
+class SchedulerTest(DaemonTestCase):
+    def test_interval_task_fires_from_the_timer(self):
+        # The task last ran 57 s ago, so "every 1m" is due 3 s after start:
+        # the daemon must wake up by itself (no request) and run it.
+        agent = self.make_agent(tasks="""
+[tasks.tick]
+action = "test-touch"
+schedule = "every 1m"
+path = "/etc/itest/tick"
+""")
+        agent.seed_task_state({"tick": time.time() - 57})
+        agent.start()
+        started = time.time()
+        self.assertEqual(agent.history("tick"), [], "nothing is due at start")
+        runs = wait_for(lambda: agent.history("tick"), 15, what="the interval task to fire")
+        self.assertEqual(runs[0]["trigger"], "schedule")
+        self.assertGreaterEqual(runs[0]["started_ms"] / 1000, started + 1)
+        agent.wait_finished(runs[0]["id"])
+        self.assertTrue(os.path.exists(os.path.join(agent.root, "etc/itest/tick")))
+        # Exactly once: the next one is a minute later.
+        time.sleep(1.5)
+        self.assertEqual(len(agent.history("tick")), 1)
+
+    def test_reboot_task_fires_once_per_boot(self):
+        agent = self.make_agent(tasks="""
+[tasks.boot]
+action = "test-touch"
+schedule = "@reboot"
+path = "/etc/itest/boot"
+""")
+        agent.start()
+        runs = wait_for(lambda: agent.history("boot"), 5, what="the @reboot task")
+        self.assertEqual(runs[0]["trigger"], "boot")
+        agent.wait_finished(runs[0]["id"])
+        self.assertEqual(agent.stop(), 0)
+        # Same boot: a restart does not run it again.
+        agent.start()
+        time.sleep(1)
+        self.assertEqual(len(agent.history("boot")), 1)
+        agent.stop()
+        # New boot id: it runs again.
+        agent.set_boot_id("boot-2")
+        agent.start()
+        wait_for(lambda: len(agent.history("boot")) == 2, 5, what="the @reboot task after a reboot")
+
+    def test_catch_up_runs_a_missed_run_once_at_start(self):
+        agent = self.make_agent(tasks="""
+[tasks.catch]
+action = "test-touch"
+schedule = "@daily"
+catch_up = true
+path = "/etc/itest/catch"
+
+[tasks.nocatch]
+action = "test-touch"
+schedule = "@daily"
+catch_up = false
+path = "/etc/itest/nocatch"
+""")
+        two_days_ago = time.time() - 2 * 86400
+        agent.seed_task_state({"catch": two_days_ago, "nocatch": two_days_ago})
+        agent.start()
+        runs = wait_for(lambda: agent.history("catch"), 5, what="the catch-up run")
+        self.assertEqual(runs[0]["trigger"], "catch-up")
+        agent.wait_finished(runs[0]["id"])
+        time.sleep(0.5)
+        self.assertEqual(len(agent.history("catch")), 1, "caught up once, not once per missed day")
+        self.assertEqual(agent.history("nocatch"), [])
+        tasks = {t["name"]: t for t in agent.status()["tasks"]}
+        self.assertIn("nocatch", tasks)
+
+
+class IsolationTest(DaemonTestCase):
+    def test_segfaulting_plugin_fails_the_run_and_the_daemon_lives_on(self):
+        agent = self.make_agent()
+        agent.start()
+        r = agent.ctl("run", "crash")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("SIGSEGV", r.stdout)
+        runs = agent.history("crash")
+        self.assertEqual(runs[0]["status"], "failed")
+        self.assertIn("SIGSEGV", runs[0]["summary"])
+        self.assertStatusAnswers(agent)
+        self.assertIsNone(agent.proc.poll())
+        # And it still runs things.
+        self.assertEqual(agent.ctl("run", "touch").returncode, 0)
+
+    def test_hanging_plugin_is_killed_at_its_timeout(self):
+        agent = self.make_agent()
+        agent.start()
+        t0 = time.monotonic()
+        run_id = agent.start_detached("hang")
+        worker = agent.wait_running_worker(run_id)
+        rec = agent.wait_finished(run_id, timeout=15)
+        took = time.monotonic() - t0
+        self.assertEqual(rec["status"], "failed")
+        self.assertIn("timed out", rec["summary"])
+        # timeout 2s, it ignores SIGTERM, kill_grace 1s: SIGKILL at ~3s.
+        self.assertGreater(took, 2.8)
+        self.assertLess(took, 6)
+        self.assertGreaterEqual(rec["duration_ms"], 2900)
+        self.assertFalse(pid_alive(worker), "the worker survived its timeout")
+        pgrep = subprocess.run(["pgrep", "-g", str(worker)], capture_output=True, text=True)
+        self.assertEqual(pgrep.stdout.strip(), "", "a process of the run's process group survived")
+        self.assertStatusAnswers(agent)
+
+    @known_bug(BUG_WORKER_PID)
+    def test_running_record_names_its_worker_pid(self):
+        agent = self.make_agent()
+        agent.start()
+        run_id = agent.start_detached("nap")
+        worker = agent.wait_running_worker(run_id)
+        time.sleep(0.5)  # past the worker's first write of the record
+        self.assertEqual(agent.run_record(run_id)["worker_pid"], worker, BUG_WORKER_PID)
+
+    def test_one_run_per_task(self):
+        agent = self.make_agent()
+        agent.start()
+        run_id = agent.start_detached("nap")
+        r = agent.ctl("run", "nap")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn(run_id, r.stderr)
+        # The other task with the same action is free to run.
+        other = agent.start_detached("nap2")
+        self.assertNotEqual(other, run_id)
+
+    def test_disruptive_actions_exclude_each_other(self):
+        agent = self.make_agent(tasks="""
+[tasks.d1]
+action = "test-disruptive"
+seconds = 30
+[tasks.d2]
+action = "test-disruptive"
+seconds = 30
+""")
+        agent.start()
+        run_id = agent.start_detached("d1")
+        r = agent.ctl("run", "d2")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn(run_id, r.stderr)
+        reply = agent.request({"op": "run", "target": "d2", "follow": False})
+        self.assertEqual(reply.get("code"), "conflict", reply)
+        # Once the first is cancelled, the second may go.
+        self.assertEqual(agent.ctl("cancel", run_id).returncode, 0)
+        rec = agent.wait_finished(run_id)
+        self.assertEqual(rec["status"], "interrupted")
+        agent.start_detached("d2")
+
+
+class ReloadTest(DaemonTestCase):
+    BAD = '[tasks.broken]\naction = "test-touch"\nschedule = "every 1m"\nno_such_key = 1\n'
+
+    def test_agentctl_reload_with_a_bad_config_keeps_the_old_one(self):
+        agent = self.make_agent()
+        agent.start()
+        before = sorted(t["name"] for t in agent.status()["tasks"])
+        agent.write_config(SLEEP_TASKS + self.BAD)
+        r = agent.ctl("reload")
+        self.assertEqual(r.returncode, 2)
+        self.assertRegex(r.stderr, re.escape(agent.config) + r":\d+:\d+")
+        self.assertIn("no_such_key", r.stderr)
+        self.assertEqual(sorted(t["name"] for t in agent.status()["tasks"]), before)
+        # A good config is taken.
+        agent.write_config(SLEEP_TASKS + '[tasks.extra]\naction = "test-fail"\n')
+        r = agent.ctl("reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("extra", [t["name"] for t in agent.status()["tasks"]])
+
+    def send_until(self, agent, sig, pred, what, attempts=1):
+        for _ in range(attempts):
+            agent.proc.send_signal(sig)
+            try:
+                return wait_for(pred, 3, what=what)
+            except AssertionError:
+                pass
+        raise AssertionError(f"{what}: not after {attempts} signal(s)")
+
+    def test_sighup_with_a_bad_config_keeps_the_old_one(self):
+        agent = self.make_agent()
+        agent.start()
+        # A good reload first (sent twice at most: see BUG_FIRST_SIGNAL).
+        agent.write_config(SLEEP_TASKS + '[tasks.extra]\naction = "test-fail"\n')
+        has_extra = lambda: "extra" in [t["name"] for t in agent.status()["tasks"]]
+        self.send_until(agent, signal.SIGHUP, has_extra, "SIGHUP reload", attempts=2)
+        agent.write_config(SLEEP_TASKS + self.BAD)
+        agent.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "reload refused" in agent.log(), 5, what="the refusal in the log")
+        self.assertRegex(agent.log(), re.escape(agent.config) + r":\d+:\d+")
+        self.assertTrue(has_extra(), "the running config was replaced by a bad one")
+        self.assertNotIn("broken", [t["name"] for t in agent.status()["tasks"]])
+        self.assertIsNone(agent.proc.poll())
+
+    @known_bug(BUG_FIRST_SIGNAL)
+    def test_first_sighup_is_honoured(self):
+        agent = self.make_agent()
+        agent.start()
+        agent.write_config(SLEEP_TASKS + '[tasks.extra]\naction = "test-fail"\n')
+        agent.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "extra" in [t["name"] for t in agent.status()["tasks"]], 3, what=BUG_FIRST_SIGNAL)
+
+
+class CrashRecoveryTest(DaemonTestCase):
+    def test_kill9_during_a_run_keeps_the_history(self):
+        agent = self.make_agent()
+        agent.start()
+        self.assertEqual(agent.ctl("run", "touch").returncode, 0)
+        self.assertEqual(agent.ctl("run", "crash").returncode, 1)
+        finished = {r["id"]: r for r in agent.history()}
+        run_id = agent.start_detached("nap")
+        worker = agent.wait_running_worker(run_id)
+        agent.kill9()
+        # The worker dies with its parent (PDEATHSIG); wait for it so the
+        # restart does not trip over BUG_FD_LEAK.
+        wait_for(lambda: not pid_alive(worker), 5, what="the worker to die with the daemon")
+        agent.start()
+        runs = {r["id"]: r for r in agent.history()}
+        for rid, rec in finished.items():
+            self.assertIn(rid, runs)
+            self.assertEqual(runs[rid]["status"], rec["status"])
+            self.assertEqual(runs[rid]["summary"], rec["summary"])
+        self.assertEqual(runs[run_id]["status"], "interrupted", runs[run_id])
+        self.assertGreater(runs[run_id]["finished_ms"], 0)
+        self.assertEqual(agent.status()["running"], [])
+
+    @known_bug(BUG_FD_LEAK)  # and BUG_WORKER_PID
+    def test_kill9_with_a_worker_that_ignores_sigterm(self):
+        agent = self.make_agent(tasks=SLEEP_TASKS.replace('timeout = "2s"', 'timeout = "60s"'))
+        agent.start()
+        run_id = agent.start_detached("hang")
+        worker = agent.wait_running_worker(run_id)
+        time.sleep(0.3)
+        agent.kill9()
+        time.sleep(0.3)
+        self.assertTrue(pid_alive(worker))  # it ignores the death signal
+        agent.start()  # fails: the worker still holds the listening socket
+        rec = agent.run_record(run_id)
+        self.assertEqual(rec["status"], "interrupted")
+        wait_for(lambda: not pid_alive(worker), 3, what="the daemon to stop the leftover worker")
+
+    def test_resume_after_the_worker_is_killed(self):
+        agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\n')
+        agent.start()
+        run_id = agent.start_detached("res")
+        worker = agent.wait_running_worker(run_id)
+        ckpt = os.path.join(agent.state, "runs", run_id + ".checkpoint.json")
+        wait_for(lambda: os.path.exists(ckpt), 5, what="the checkpoint")
+        os.kill(worker, signal.SIGKILL)
+        rec = agent.wait_finished(run_id)
+        self.assertEqual(rec["status"], "changed", rec)
+        self.assertIn("resumed from phase 1 in the same boot", rec["summary"])
+        self.assertEqual(rec["resumes"], 1)
+
+    def start_resumable_run(self, agent):
+        run_id = agent.start_detached("res")
+        worker = agent.wait_running_worker(run_id)
+        ckpt = os.path.join(agent.state, "runs", run_id + ".checkpoint.json")
+        wait_for(lambda: os.path.exists(ckpt), 5, what="the checkpoint")
+        return run_id, worker
+
+    def test_resume_after_a_reboot(self):
+        # A reboot (or power loss) ends daemon and worker at once: freeze the
+        # worker so it cannot react to its death signal, kill both.
+        agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\n')
+        agent.start()
+        run_id, worker = self.start_resumable_run(agent)
+        os.kill(worker, signal.SIGSTOP)
+        agent.kill9()
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: not pid_alive(worker), 5, what="the worker to die")
+        agent.set_boot_id("boot-2")
+        agent.start()
+        rec = agent.wait_finished(run_id)
+        self.assertEqual(rec["status"], "changed", rec)
+        self.assertIn("resumed from phase 1 after a reboot", rec["summary"])
+        self.assertEqual(rec["resumes"], 1)
+
+    @known_bug(BUG_RESUME_CANCEL)
+    def test_kill9_of_the_daemon_alone_leaves_the_run_resumable(self):
+        agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\n')
+        agent.start()
+        run_id, worker = self.start_resumable_run(agent)
+        agent.kill9()
+        wait_for(lambda: not pid_alive(worker), 5, what="the worker to die with the daemon")
+        agent.set_boot_id("boot-2")
+        agent.start()
+        rec = agent.wait_finished(run_id)
+        self.assertEqual(rec["status"], "changed", (BUG_RESUME_CANCEL, rec))
+        self.assertIn("resumed from phase 1 after a reboot", rec["summary"])
+
+    @known_bug(BUG_RESUME_CANCEL)
+    def test_stop_leaves_a_resumable_run_resumable(self):
+        agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\n')
+        agent.start()
+        run_id, worker = self.start_resumable_run(agent)
+        self.assertEqual(agent.stop(), 0)
+        agent.start()
+        rec = agent.wait_finished(run_id)
+        self.assertEqual(rec["status"], "changed", (BUG_RESUME_CANCEL, rec))
+        self.assertIn("resumed from phase 1 in the same boot", rec["summary"])
+
+
+class StopTest(DaemonTestCase):
+    def stop_with_running_nap(self, agent):
+        run_id = agent.start_detached("nap")
+        worker = agent.wait_running_worker(run_id)
+        t0 = time.monotonic()
+        agent.proc.send_signal(signal.SIGTERM)
+        code = agent.proc.wait(4)
+        return run_id, worker, code, time.monotonic() - t0
+
+    @known_bug(BUG_FIRST_SIGNAL)
+    def test_sigterm_stops_cleanly(self):
+        agent = self.make_agent()
+        agent.start()
+        run_id, worker, code, took = self.stop_with_running_nap(agent)
+        self.assertEqual(code, 0)
+        self.assertLess(took, 5)
+        self.assertFalse(os.path.exists(agent.socket), "socket left behind")
+        self.assertFalse(pid_alive(worker))
+        agent.start()
+        self.assertEqual(agent.run_record(run_id)["status"], "interrupted")
+
+    def test_stop_signal_stops_cleanly(self):
+        # Same as above, but tolerates BUG_FIRST_SIGNAL by sending SIGTERM
+        # again when the first one is swallowed; everything else must hold.
+        agent = self.make_agent()
+        agent.start()
+        run_id = agent.start_detached("nap")
+        worker = agent.wait_running_worker(run_id)
+        agent.proc.send_signal(signal.SIGTERM)
+        try:
+            code = agent.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            agent.proc.send_signal(signal.SIGTERM)
+            code = agent.proc.wait(10)
+        self.assertEqual(code, 0)
+        self.assertFalse(os.path.exists(agent.socket), "socket left behind")
+        self.assertFalse(pid_alive(worker))
+        agent.start()
+        rec = agent.run_record(run_id)
+        self.assertEqual(rec["status"], "interrupted", rec)
+
+
+class SocketRobustnessTest(DaemonTestCase):
+    def test_malformed_json_gets_an_error(self):
+        agent = self.make_agent()
+        agent.start()
+        for bad in (b"this is not json\n", b"[1,2]\n", b'{"no_op": 1}\n', b'{"op": 5}\n', b'{"op": "frobnicate"}\n'):
+            reply = agent.request(bad)
+            self.assertEqual(reply.get("type"), "error", (bad, reply))
+            self.assertEqual(reply.get("code"), "bad_request", (bad, reply))
+        self.assertStatusAnswers(agent)
+
+    def test_oversized_request_gets_an_error(self):
+        agent = self.make_agent()
+        agent.start()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(agent.socket)
+            try:
+                s.sendall(b"x" * (70 * 1024))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            data = b""
+            try:
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            except ConnectionResetError:
+                pass
+        self.assertIn(b'"too_large"', data)
+        self.assertStatusAnswers(agent)
+
+    def test_slow_clients_do_not_block_the_daemon(self):
+        agent = self.make_agent()
+        agent.start()
+        silent = []
+        for i in range(20):  # silent ones and ones stuck mid-request
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(agent.socket)
+            if i % 2:
+                s.sendall(b'{"op": "sta')
+            silent.append(s)
+        try:
+            t0 = time.monotonic()
+            for _ in range(5):
+                self.assertStatusAnswers(agent)
+            self.assertLess(time.monotonic() - t0, 1.0, "status was slowed down by silent clients")
+            r = agent.ctl("status")
+            self.assertEqual(r.returncode, 0)
+            # The silent ones get a timeout error after ~5 s and are closed.
+            s = silent[0]
+            s.settimeout(10)
+            t0 = time.monotonic()
+            data = s.recv(4096)
+            self.assertIn(b'"timeout"', data)
+            self.assertLess(time.monotonic() - t0, 7)
+        finally:
+            for s in silent:
+                s.close()
+        self.assertStatusAnswers(agent)
+
+    def test_client_that_disconnects_during_a_followed_run(self):
+        agent = self.make_agent()
+        agent.start()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(agent.socket)
+            s.sendall(b'{"op": "run", "target": "nap", "set": ["seconds=2"]}\n')
+            first = s.recv(4096)
+            self.assertIn(b'"started"', first)
+        # The run goes on without its client and finishes normally.
+        run_id = agent.history("nap")[0]["id"]
+        rec = agent.wait_finished(run_id, timeout=10)
+        self.assertEqual(rec["status"], "ok", rec)
+        self.assertStatusAnswers(agent)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
