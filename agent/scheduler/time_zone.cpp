@@ -387,6 +387,8 @@ Result<TimeZone> TimeZone::Load(const FileSystem& files, std::string_view name) 
                            "; expected an IANA name like \"Europe/Berlin\" or \"UTC\"");
   };
   if (name.empty()) return bad("empty name");
+  // UTC needs no tzdata (minimal images and temp roots have none).
+  if (name == "UTC" || name == "Etc/UTC" || name == "Zulu" || name == "Etc/Zulu") return Utc();
   if (name.front() == '/') return bad("must not be an absolute path");
   for (char ch : name) {
     if (!std::isalnum(static_cast<unsigned char>(ch)) && std::string_view("/_-+.").find(ch) == std::string_view::npos) {
