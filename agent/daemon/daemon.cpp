@@ -239,9 +239,7 @@ int Daemon::Impl::Start() {
     return 1;
   }
   BuildPlanner();
-  signals.async_wait([this](auto ec, int) {
-    if (!ec) OnSignal();
-  });
+  OnSignal();  // arms the handler for SIGTERM, SIGINT, SIGHUP
   Accept();
   Recover();
   if (::sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
