@@ -165,8 +165,7 @@ class Agent:
         return self.workers_seen
 
     def stop(self, timeout=3):
-        """SIGTERM, then (if the daemon lingers) SIGTERM again, then SIGKILL. Returns the exit code.
-        The second SIGTERM works around the core bug that swallows the first signal (see test_daemon.py)."""
+        """SIGTERM, then (if the daemon lingers) SIGTERM again, then SIGKILL. Returns the exit code."""
         if not self.proc or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
         self.track_workers()

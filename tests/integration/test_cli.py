@@ -311,13 +311,8 @@ class PluginTest(DaemonTestCase):
             st = json.loads(r.stdout)
             self.assertTrue(st["demo"])
             self.assertGreater(len(st["tasks"]), 0)
-            # Stop it (twice at most: the first signal may be swallowed, see BUG_FIRST_SIGNAL).
             proc.send_signal(signal.SIGTERM)
-            try:
-                code = proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGTERM)
-                code = proc.wait(10)
+            code = proc.wait(10)
             self.assertEqual(code, 0)
             self.assertFalse(os.path.exists(sock))
         finally:

@@ -46,9 +46,6 @@ content = "new"
 """
 
 # The core bugs this suite found, quoted by the expectedFailure markers.
-BUG_FIRST_SIGNAL = (
-    "daemon.cpp Start(): the first signal_set wait only calls OnSignal(), which re-arms the wait, so the first "
-    "SIGTERM/SIGINT/SIGHUP after start is swallowed")
 BUG_FD_LEAK = (
     "daemon.cpp SpawnWorker: the listening socket (and the requesting client's socket) are inherited by workers "
     "(no FD_CLOEXEC), so a worker that outlives a kill -9'd daemon keeps the socket: restart fails with "
@@ -263,10 +260,10 @@ class ReloadTest(DaemonTestCase):
     def test_sighup_with_a_bad_config_keeps_the_old_one(self):
         agent = self.make_agent()
         agent.start()
-        # A good reload first (sent twice at most: see BUG_FIRST_SIGNAL).
+        # A good reload first.
         agent.write_config(SLEEP_TASKS + '[tasks.extra]\naction = "test-fail"\n')
         has_extra = lambda: "extra" in [t["name"] for t in agent.status()["tasks"]]
-        self.send_until(agent, signal.SIGHUP, has_extra, "SIGHUP reload", attempts=2)
+        self.send_until(agent, signal.SIGHUP, has_extra, "SIGHUP reload")
         agent.write_config(SLEEP_TASKS + self.BAD)
         agent.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "reload refused" in agent.log(), 5, what="the refusal in the log")
@@ -275,13 +272,12 @@ class ReloadTest(DaemonTestCase):
         self.assertNotIn("broken", [t["name"] for t in agent.status()["tasks"]])
         self.assertIsNone(agent.proc.poll())
 
-    @known_bug(BUG_FIRST_SIGNAL)
     def test_first_sighup_is_honoured(self):
         agent = self.make_agent()
         agent.start()
         agent.write_config(SLEEP_TASKS + '[tasks.extra]\naction = "test-fail"\n')
         agent.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: "extra" in [t["name"] for t in agent.status()["tasks"]], 3, what=BUG_FIRST_SIGNAL)
+        wait_for(lambda: "extra" in [t["name"] for t in agent.status()["tasks"]], 3, what="the first SIGHUP's reload")
 
 
 class CrashRecoveryTest(DaemonTestCase):
@@ -393,7 +389,6 @@ class StopTest(DaemonTestCase):
         code = agent.proc.wait(4)
         return run_id, worker, code, time.monotonic() - t0
 
-    @known_bug(BUG_FIRST_SIGNAL)
     def test_sigterm_stops_cleanly(self):
         agent = self.make_agent()
         agent.start()
@@ -404,26 +399,6 @@ class StopTest(DaemonTestCase):
         self.assertFalse(pid_alive(worker))
         agent.start()
         self.assertEqual(agent.run_record(run_id)["status"], "interrupted")
-
-    def test_stop_signal_stops_cleanly(self):
-        # Same as above, but tolerates BUG_FIRST_SIGNAL by sending SIGTERM
-        # again when the first one is swallowed; everything else must hold.
-        agent = self.make_agent()
-        agent.start()
-        run_id = agent.start_detached("nap")
-        worker = agent.wait_running_worker(run_id)
-        agent.proc.send_signal(signal.SIGTERM)
-        try:
-            code = agent.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            agent.proc.send_signal(signal.SIGTERM)
-            code = agent.proc.wait(10)
-        self.assertEqual(code, 0)
-        self.assertFalse(os.path.exists(agent.socket), "socket left behind")
-        self.assertFalse(pid_alive(worker))
-        agent.start()
-        rec = agent.run_record(run_id)
-        self.assertEqual(rec["status"], "interrupted", rec)
 
 
 class SocketRobustnessTest(DaemonTestCase):
