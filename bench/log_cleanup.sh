@@ -18,7 +18,8 @@ WORK=${3:-/var/tmp/logc-bench.$$}
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 
-AGENTCTL=$(find "$BUILD" -name agentctl -type f -perm -u+x 2>/dev/null | head -1 || true)
+AGENTCTL="$BUILD/bin/agentctl"
+[ -x "$AGENTCTL" ] || AGENTCTL=""
 DRIVER=$(find "$BUILD" -name log_cleanup_bench_driver -type f -perm -u+x | head -1)
 if [ -n "$AGENTCTL" ]; then
   mkdir -p "$WORK/state"

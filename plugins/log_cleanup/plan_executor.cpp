@@ -10,6 +10,8 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <cstdlib>
+#include <algorithm>
 
 #include "cleanup_walker.h"
 #include "gzip_writer.h"
@@ -240,7 +242,12 @@ void Execution::Run() {
     if (plan_.dirs[i].file_count > 0 && plan_.tops[plan_.dirs[i].top].fd >= 0) work_.push_back(i);
   }
   auto t0 = env_.clock->Monotonic();
-  int threads = std::min<int>(WorkerThreads(env_.threads), std::max<size_t>(work_.size(), 1));
+  // unlinkat waits on the file system (directory locks, the journal), not on
+  // the CPU: more threads than cores keep the disk busy. NODEAGENT_LOGC_DELETE_THREADS
+  // overrides for measurements.
+  int wanted = env_.threads > 0 ? env_.threads : std::clamp(4 * WorkerThreads(0), 4, 16);
+  if (const char* t = std::getenv("NODEAGENT_LOGC_DELETE_THREADS")) wanted = std::max(1, std::atoi(t));
+  int threads = std::min<int>(wanted, std::max<size_t>(work_.size(), 1));
   std::vector<std::thread> workers;
   for (int i = 0; i < threads; ++i) workers.emplace_back([this] { Worker(); });
   auto last = t0;
