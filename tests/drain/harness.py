@@ -104,12 +104,20 @@ class Agent:
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.daemon and self.daemon.poll() is None:
-            self.daemon.send_signal(sig)
-            try:
-                self.daemon.wait(timeout)
-            except subprocess.TimeoutExpired:
+            deadline = time.monotonic() + timeout
+            while self.daemon.poll() is None and time.monotonic() < deadline:
+                # Re-sent: once a SIGTERM sent right after a worker ran a command seemed not acted on.
+                self.daemon.send_signal(sig)
+                try:
+                    self.daemon.wait(2)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self.daemon.poll() is None:
                 self.daemon.kill()
                 self.daemon.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
         self.daemon = None
 
     def kill9(self):
@@ -163,9 +171,10 @@ class Agent:
     def run_record(self, run_id):
         p = self.ctl("-o", "json", "logs", run_id, local=self.daemon is None, check=False)
         try:
-            return json.loads(p.stdout)
+            out = json.loads(p.stdout)
         except ValueError:
             return {}
+        return out.get("record", out) if isinstance(out, dict) else {}
 
 
 def toml(v):
