@@ -211,6 +211,8 @@ int Daemon::Impl::Start() {
     return 2;
   }
   setup = std::move(*loaded);
+  if (options.demo_showcase)
+    for (auto& [name, task] : setup->tasks) task.enabled = true;
   spdlog::set_level(spdlog::level::from_str(setup->settings.log_level));
   for (const auto& p : setup->catalog.problems) spdlog::error("plugin {} not loaded: {}", p.file, p.reason);
   spdlog::info("nodeagent {} starting: node {}, {} plugin(s), {} action(s), {} task(s), config {}", NODEAGENT_VERSION,
@@ -252,6 +254,12 @@ int Daemon::Impl::Start() {
       });
     };
     (*schedule_ping)();
+  }
+  if (options.demo_showcase) {
+    for (const auto& [name, task] : setup->tasks) {
+      auto started = StartRun({name, {}, true, "demo", "demo"});
+      if (!started) spdlog::warn("demo: task {} did not start: {}", name, started.error().message());
+    }
   }
   Reschedule();
   Notify("READY=1");

@@ -18,6 +18,9 @@ struct DaemonOptions {
   std::optional<std::string> config_text;  // embedded demo config instead of a file
   bool allow_missing_config = false;
   std::string worker_exe;  // absolute path of the binary to run as `worker`
+  /// `nodeagent --demo`: every task enabled (runs are dry runs anyway, as the
+  /// demo config sets agent.demo) and each one run once right at start.
+  bool demo_showcase = false;
 };
 
 class Daemon {

@@ -58,6 +58,10 @@ std::string DemoConfig(const std::string& state_dir, const std::string& plugin_d
     if (!line.empty() && line[0] == '[') in_agent = line.rfind("[agent]", 0) == 0;
     if (!in_agent) out += line + "\n";
   }
+  // A task that shows a real plan on any machine: what log-cleanup would
+  // delete under /var/log (a dry run: nothing is deleted).
+  out += "\n# --- demo task ---\n[tasks.demo-var-log]\naction = \"log-cleanup\"\nschedule = \"every 10m\"\n"
+         "paths = [\"/var/log\"]\nmax_age = \"10d\"\n";
   return overrides + out;
 }
 
@@ -108,6 +112,7 @@ int main(int argc, char** argv) {
       }
     }
     options.config_text = DemoConfig(tmpl, plugin_dir);
+    options.demo_showcase = true;
     options.config_path = "<embedded default config, demo mode>";
     std::cerr << "nodeagent demo: state and socket in " << tmpl << " (agentctl --socket " << tmpl
               << "/agent.sock status); Ctrl-C stops.\n";
