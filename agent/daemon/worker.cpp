@@ -78,6 +78,7 @@ int RunWorkerMain() {
   RealHost host(req.settings.root);
   HistoryStore history(req.settings.state_dir);
   RunRecord record = req.record;
+  record.worker_pid = ::getpid();  // the request was written before the fork
   const ActionInfo* action = catalog.Find(req.action);
   if (!action) {
     record.status = RunStatus::kFailed;
