@@ -50,10 +50,6 @@ BUG_FD_LEAK = (
     "daemon.cpp SpawnWorker: the listening socket (and the requesting client's socket) are inherited by workers "
     "(no FD_CLOEXEC), so a worker that outlives a kill -9'd daemon keeps the socket: restart fails with "
     "'another nodeagent is already listening'")
-BUG_WORKER_PID = (
-    "daemon.cpp SpawnWorker builds the worker request (with its record) before the pid is known; the worker's "
-    "RunExecutor::Execute then stores that record, so worker_pid is 0 in the history while the run is going and "
-    "Recover() cannot stop a leftover worker")
 BUG_RESUME_CANCEL = (
     "a resumable run whose worker is asked to stop (SIGTERM from the daemon's stop, or PDEATHSIG when the daemon "
     "is killed) is finished as 'interrupted' and never resumed: tests/plugins/testing_plugin.cpp ResumableAction "
@@ -186,14 +182,13 @@ class IsolationTest(DaemonTestCase):
         self.assertEqual(pgrep.stdout.strip(), "", "a process of the run's process group survived")
         self.assertStatusAnswers(agent)
 
-    @known_bug(BUG_WORKER_PID)
     def test_running_record_names_its_worker_pid(self):
         agent = self.make_agent()
         agent.start()
         run_id = agent.start_detached("nap")
         worker = agent.wait_running_worker(run_id)
         time.sleep(0.5)  # past the worker's first write of the record
-        self.assertEqual(agent.run_record(run_id)["worker_pid"], worker, BUG_WORKER_PID)
+        self.assertEqual(agent.run_record(run_id)["worker_pid"], worker)
 
     def test_one_run_per_task(self):
         agent = self.make_agent()
@@ -303,7 +298,7 @@ class CrashRecoveryTest(DaemonTestCase):
         self.assertGreater(runs[run_id]["finished_ms"], 0)
         self.assertEqual(agent.status()["running"], [])
 
-    @known_bug(BUG_FD_LEAK)  # and BUG_WORKER_PID
+    @known_bug(BUG_FD_LEAK)
     def test_kill9_with_a_worker_that_ignores_sigterm(self):
         agent = self.make_agent(tasks=SLEEP_TASKS.replace('timeout = "2s"', 'timeout = "60s"'))
         agent.start()
