@@ -125,7 +125,7 @@ mount -t overlay overlay -o "lowerdir=$root,upperdir=$work/upper,workdir=$work/o
   boots=0
   while :; do
     boots=$((boots + 1))
-    systemd-nspawn --register=no --keep-unit -b -D "$merged" --console=passive \
+    systemd-nspawn --register=no --keep-unit -b -D "$merged" --console=read-only \
       --machine="nodeagent-systest-$$" >>"$work/console.log" 2>&1 &
     echo "$!" > "$work/nspawn.pid"
     wait "$!"
@@ -141,7 +141,9 @@ launcher_pid=$!
 wait_booted() {
   local nspawn_pid="" i state
   pid1=""
-  for i in $(seq 1 300); do
+  # Up to 150 s for the previous boot to end: a unit that ignores SIGTERM
+  # holds the shutdown for its TimeoutStopSec (90 s for nodeagent).
+  for i in $(seq 1 1500); do
     nspawn_pid=$(cat "$work/nspawn.pid" 2>/dev/null)
     if [[ -n $nspawn_pid ]] && [[ -z ${1:-} || $nspawn_pid != "$1" ]]; then
       pid1=$(ps -o pid= --ppid "$nspawn_pid" 2>/dev/null | head -1 | tr -d ' ')
@@ -270,9 +272,14 @@ if [[ $has_daemon -eq 1 ]]; then
   begin 4 "container reboot: the service starts on its own"
   boot_before=$(cq cat /proc/sys/kernel/random/boot_id)
   old_nspawn=$(cat "$work/nspawn.pid")
+  reboot_t0=$(date +%s)
   cq systemctl reboot
   if wait_booted "$old_nspawn"; then
+    reboot_s=$(( $(date +%s) - reboot_t0 ))
+    log "reboot took $reboot_s s; nodeagent's stop: $(cq journalctl -b -1 -u nodeagent.service --no-pager -o cat 2>/dev/null | grep -E 'stopping|stopped|timed out|SIGKILL' | tr '\n' ' ')"
     check "container exited with 133 and booted again" grep -q ' 133$' "$work/exits"
+    # A stop that waits for TimeoutStopSec (90 s) means the daemon did not act on SIGTERM.
+    check "reboot within 30 s (nodeagent stops on SIGTERM)" test "$reboot_s" -le 30
     check "boot id changed" test "$(cq cat /proc/sys/kernel/random/boot_id)" != "$boot_before"
     check "nodeagent active after reboot" wait_active nodeagent.service 30
   else
