@@ -375,7 +375,9 @@ std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::st
      << "\nsocket_group = " << q(a.socket_group) << "\nplugin_dir = " << q(a.plugin_dir)
      << "\nexec_plugin_dir = " << q(a.exec_plugin_dir) << "\nnode_name = " << q(a.node_name)
      << "\nlog_level = " << q(a.log_level) << "\ntimezone = " << q(a.timezone)
-     << "\ndemo = " << (a.demo ? "true" : "false") << "\nshutdown_grace = \"" << FormatDuration(a.shutdown_grace)
+     << "\ndemo = " << (a.demo ? "true" : "false")
+     << "\nallow_unsafe_plugin_owner = " << (a.allow_unsafe_plugin_owner ? "true" : "false")
+     << "\nshutdown_grace = \"" << FormatDuration(a.shutdown_grace)
      << "\"\nkill_grace = \"" << FormatDuration(a.kill_grace) << "\"\n\n[kubernetes]\nkubeconfig = "
      << q(a.kube.kubeconfig) << "\ncontext = " << q(a.kube.context) << "\nqps = " << a.kube.qps
      << "\nburst = " << a.kube.burst << "\nrequest_timeout = \"" << FormatDuration(a.kube.request_timeout)

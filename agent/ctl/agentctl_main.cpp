@@ -263,7 +263,12 @@ int main(int argc, char** argv) {
   gen->group("");  // hidden
   gen->add_option("WHAT", gen_what, "man-agentctl | man-nodeagent | man-nodeagent.toml | completion-bash")->required();
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);  // prints help, the version, or the error
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
 
   if (*status) {
     if (g.local)

@@ -12,6 +12,8 @@
 // (Boost 1.81's Process v2 needs the two headers above first.)
 #include <boost/asio.hpp>
 #include <boost/process/v2.hpp>
+
+#include "host/inherited_fds.h"
 #include <deque>
 #include <map>
 #include <set>
@@ -45,7 +47,8 @@ namespace {
 /// and SIGTERM when the daemon dies (so no orphan keeps working unseen).
 struct WorkerLaunchSetup {
   template <typename Launcher>
-  boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*) {
+  boost::system::error_code on_exec_setup(Launcher& launcher, const bp::filesystem::path&, const char* const*) {
+    CloseInheritedFds(launcher.fd_whitelist);  // Boost 1.81's own close_all leaves gaps
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     return {};

@@ -10,6 +10,8 @@
 // (Boost 1.81's Process v2 needs the two headers above first.)
 #include <boost/asio.hpp>
 #include <boost/process/v2.hpp>
+
+#include "host/inherited_fds.h"
 // Boost 1.81 forgets this file in header-only mode (process_environment::on_setup).
 #include <boost/process/v2/impl/environment.ipp>
 #include <cstdlib>
@@ -28,7 +30,8 @@ namespace {
 /// Puts the child in a new process group so a timeout can kill its children.
 struct NewProcessGroup {
   template <typename Launcher>
-  boost::system::error_code on_exec_setup(Launcher&, const bp::filesystem::path&, const char* const*) {
+  boost::system::error_code on_exec_setup(Launcher& launcher, const bp::filesystem::path&, const char* const*) {
+    CloseInheritedFds(launcher.fd_whitelist);  // Boost 1.81's own close_all leaves gaps
     ::setpgid(0, 0);
     return {};
   }

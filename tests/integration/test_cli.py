@@ -134,7 +134,6 @@ class CliTest(DaemonTestCase):
         r = agent.ctl("--config", shown, "config", "check", config=False)
         self.assertEqual(r.returncode, 0, r.stderr)
 
-    @known_bug(BUG_SHOW_UNSAFE)
     def test_config_show_includes_every_agent_key(self):
         agent = self.make_agent(tasks=TASKS)
         r = agent.ctl("--local", "config", "show")
@@ -195,7 +194,6 @@ class CliTest(DaemonTestCase):
         self.assertEqual(agent.ctl("run", "failing").returncode, 1)
         self.assertEqual(agent.ctl("run", "touch").returncode, 0)
 
-    @known_bug(BUG_USAGE_EXIT)
     def test_usage_errors_exit_2(self):
         agent = self.make_agent(tasks=TASKS)
         for args in ([], ["frobnicate"], ["run"], ["-o", "yaml", "status"], ["history", "-n", "0"]):

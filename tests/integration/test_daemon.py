@@ -298,7 +298,6 @@ class CrashRecoveryTest(DaemonTestCase):
         self.assertGreater(runs[run_id]["finished_ms"], 0)
         self.assertEqual(agent.status()["running"], [])
 
-    @known_bug(BUG_FD_LEAK)
     def test_kill9_with_a_worker_that_ignores_sigterm(self):
         agent = self.make_agent(tasks=SLEEP_TASKS.replace('timeout = "2s"', 'timeout = "60s"'))
         agent.start()
@@ -350,7 +349,6 @@ class CrashRecoveryTest(DaemonTestCase):
         self.assertIn("resumed from phase 1 after a reboot", rec["summary"])
         self.assertEqual(rec["resumes"], 1)
 
-    @known_bug(BUG_RESUME_CANCEL)
     def test_kill9_of_the_daemon_alone_leaves_the_run_resumable(self):
         agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\n')
         agent.start()
@@ -363,7 +361,6 @@ class CrashRecoveryTest(DaemonTestCase):
         self.assertEqual(rec["status"], "changed", (BUG_RESUME_CANCEL, rec))
         self.assertIn("resumed from phase 1 after a reboot", rec["summary"])
 
-    @known_bug(BUG_RESUME_CANCEL)
     def test_stop_leaves_a_resumable_run_resumable(self):
         agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\n')
         agent.start()

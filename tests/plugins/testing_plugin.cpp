@@ -118,9 +118,10 @@ class ResumableAction : public Action {
     if (!st.ok()) return st.error();
     ctx.Info("checkpointed phase 1; waiting to be interrupted");
     while (!ctx.cancelled()) std::this_thread::sleep_for(50ms);
+    // Told to stop (daemon stopping, its daemon died): stay open, resume later.
     Outcome out;
-    out.status = RunStatus::kInterrupted;
-    out.summary = "stopped in phase 1";
+    out.status = RunStatus::kRunning;
+    out.summary = "stopped in phase 1; will resume";
     return out;
   }
   Result<Outcome> Resume(ActionContext& ctx, const nlohmann::json& checkpoint) override {
