@@ -243,7 +243,7 @@ Result<Plan> RebootCoordinator::PlanDrain() {
     for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
     plan.findings.push_back({Severity::kWarning, "pdb/" + pdb,
                              "allows 0 disruptions now: evicting " + list + " will wait (retries with backoff up to "
-                             "timeout " + FormatDuration(o_.drainer.timeout) + ", then on_drain_timeout=" +
+                             "drain_timeout " + FormatDuration(o_.drainer.timeout) + ", then on_drain_timeout=" +
                                  (o_.drainer.on_timeout == OnDrainTimeout::kDelete ? "delete" : "abort") + ")"});
   }
   if (o_.reboot) {

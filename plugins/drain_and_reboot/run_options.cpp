@@ -17,7 +17,7 @@ constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
       {"force", ParamType::kBool, "false", "Also delete pods without a controller; they are lost (kubectl --force)."}, \
       {"pod_selector", ParamType::kString, "\"\"", "Only evict pods matching this label selector."},            \
       {"grace_period", ParamType::kInt, "-1", "Seconds each pod gets to terminate; -1: the pod's own."},         \
-      {"timeout", ParamType::kDuration, "\"10m\"", "Give up the drain after this long (see on_drain_timeout); 0: never."}, \
+      {"drain_timeout", ParamType::kDuration, "\"10m\"", "Give up the drain after this long (kubectl --timeout; `timeout` is the core's run timeout). See on_drain_timeout; 0: never."}, \
       {"skip_wait_for_delete_timeout", ParamType::kDuration, "\"0s\"",                                           \
        "Skip pods whose deletionTimestamp is older than this; 0: never skip."},                                  \
       {"disable_eviction", ParamType::kBool, "false", "Delete pods instead of evicting them: bypasses PodDisruptionBudgets."}, \
@@ -110,7 +110,7 @@ Result<RunOptions> OptionsFromParams(const Params& p, const std::string& default
         std::chrono::duration_cast<std::chrono::seconds>(p.GetDuration("skip_wait_for_delete_timeout"));
     o.pod_selector = p.GetString("pod_selector");
     o.drainer.grace_period_seconds = p.GetInt("grace_period");
-    o.drainer.timeout = p.GetDuration("timeout");
+    o.drainer.timeout = p.GetDuration("drain_timeout");
     o.drainer.disable_eviction = p.GetBool("disable_eviction");
     o.drainer.on_timeout = p.GetString("on_drain_timeout") == "delete" ? OnDrainTimeout::kDelete : OnDrainTimeout::kAbort;
     o.drainer.max_in_flight = static_cast<int>(p.GetInt("max_in_flight"));
