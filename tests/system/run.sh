@@ -71,6 +71,7 @@ pid1=""
 
 cleanup() {
   set +e
+  [[ -n ${api_pid:-} ]] && kill "$api_pid" 2>/dev/null  # the test API server of step 4b
   if [[ -n $launcher_pid ]] && kill -0 "$launcher_pid" 2>/dev/null; then
     touch "$work/stop"
     [[ -n $pid1 ]] && kill -0 "$pid1" 2>/dev/null && nsenter -t "$pid1" -a systemctl poweroff >/dev/null 2>&1
@@ -285,18 +286,117 @@ if [[ $has_daemon -eq 1 ]]; then
   else
     check "container boots again after reboot" false
   fi
-  # STEP 4b (drain-and-reboot), enabled when plugins/drain_and_reboot/ exists:
-  # start tests/apiserver/apiserver.py on the host (the container shares the
-  # host network: no --private-network), point /etc/nodeagent/conf.d at it,
-  # `agentctl run drain-and-reboot`, expect the drain in the API server log,
-  # nspawn exit 133, a new boot id, and the node uncordoned after the boot.
-  if [[ -d $repo/plugins/drain_and_reboot ]]; then
-    log "plugins/drain_and_reboot exists but step 4b is not written yet"
-    step_failed=1
-  fi
   end
 else
   skip 4 "daemon not in the package yet"
+fi
+
+# --- step 4b: drain-and-reboot against the test API server ---------------------
+# The container shares the host network, so the host-side server on 127.0.0.1
+# is reachable from inside. The harness plays kubelet: after the reboot it
+# reports the container's new boot id and Ready on the Node.
+has_drain=0
+grep -q 'plugins/drain_and_reboot\.so$' <<<"$deb_files" && has_drain=1
+if [[ $has_daemon -eq 1 && $has_ctl -eq 1 && $has_drain -eq 1 ]] && command -v python3 >/dev/null && command -v kubectl >/dev/null; then
+  begin 4b "agentctl run drain-and-reboot with a real reboot"
+  api=$work/api
+  mkdir -p "$api"
+  python3 "$repo/tests/apiserver/apiserver.py" --dir "$api" --host 127.0.0.1 --port 0 >"$api/server.log" 2>&1 &
+  api_pid=$!
+  for _ in $(seq 1 100); do [[ -s $api/ready.json ]] && break; sleep 0.1; done
+  api_url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$api/ready.json" 2>/dev/null)
+  kc() { kubectl --kubeconfig "$api/kubeconfig-cert" "$@"; }
+  apitest() {  # apitest PATH JSON: POST to a /_test/ endpoint
+    curl -sf --cacert "$api/ca.crt" --cert "$api/client.crt" --key "$api/client.key" \
+      -H 'Content-Type: application/json' -X POST -d "$2" "$api_url$1"; }
+  node=$(cq hostname)
+  boot1=$(cq cat /proc/sys/kernel/random/boot_id)
+  pods=""
+  for i in 1 2 3; do
+    pods+="{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-$i\",\"namespace\":\"default\",\"labels\":{\"app\":\"web\"},
+      \"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"web\",\"uid\":\"rs-web-uid\",\"controller\":true}]},
+      \"spec\":{\"nodeName\":\"$node\",\"containers\":[{\"name\":\"web\",\"image\":\"nginx\"}]},\"status\":{\"phase\":\"Running\"}},"
+  done
+  fixture="{\"items\":[
+    {\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$node\"},\"spec\":{},\"status\":{}},
+    {\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"spare-1\"},\"spec\":{},\"status\":{}},
+    {\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\",\"uid\":\"rs-web-uid\"},
+      \"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"app\":\"web\"}}}},
+    ${pods%,}]}"
+  check "test API server is up ($api_url)" test -n "$api_url"
+  check "fixture loaded (node $node, spare-1, 3 ReplicaSet pods)" apitest /_test/objects "$fixture" >/dev/null
+  for n in "$node" spare-1; do
+    b=$boot1; [[ $n == spare-1 ]] && b=spare-boot
+    apitest /_test/node-status "{\"name\":\"$n\",\"ready\":true,\"bootID\":\"$b\"}" >/dev/null
+  done
+  # kubeconfig with the certificates embedded; node name and kubeconfig path in conf.d.
+  kc config view --flatten --minify > "$merged/etc/nodeagent/kubeconfig" && chmod 0600 "$merged/etc/nodeagent/kubeconfig"
+  cat > "$merged/etc/nodeagent/conf.d/60-systest-kube.toml" <<TOML
+# system test: the host-side test API server
+[agent]
+node_name = "$node"
+[kubernetes]
+kubeconfig = "/etc/nodeagent/kubeconfig"
+TOML
+  cx agentctl reload >/dev/null
+  check "agentctl kube check reaches the server" cx agentctl kube check
+  old_nspawn=$(cat "$work/nspawn.pid")
+  reboot_t0=$(date +%s)
+  # Runs until the container goes down under it.
+  cx agentctl run drain-and-reboot --set 'reboot_timeout="5m"' --set 'ready_timeout="5m"' \
+    --set 'timeout="2m"' > "$work/drain.out" 2>&1 &
+  drain_client=$!
+  if wait_booted "$old_nspawn"; then
+    log "rebooted after $(( $(date +%s) - reboot_t0 )) s"
+    sed 's/^/    before reboot: /' "$work/drain.out" | tail -15
+    boot2=$(cq cat /proc/sys/kernel/random/boot_id)
+    check "container really rebooted (nspawn exit 133, new boot id)" test "$(grep -c ' 133$' "$work/exits")" -ge 2 -a "$boot2" != "$boot1"
+    check "node cordoned before the reboot" sh -c "test \"\$(kubectl --kubeconfig '$api/kubeconfig-cert' get node '$node' -o jsonpath='{.spec.unschedulable}')\" = true"
+    check "all 3 pods evicted" test -z "$(kc get pods -n default --field-selector spec.nodeName="$node" -o name 2>/dev/null)"
+    check "nodeagent active after the reboot" wait_active nodeagent.service 30
+    sleep 3  # the daemon resumes the run and waits for the Node's boot id
+    check "node still cordoned until the kubelet reports the new boot" sh -c "test \"\$(kubectl --kubeconfig '$api/kubeconfig-cert' get node '$node' -o jsonpath='{.spec.unschedulable}')\" = true"
+    apitest /_test/node-status "{\"name\":\"$node\",\"ready\":true,\"bootID\":\"$boot2\"}" >/dev/null  # as kubelet
+    uncordoned=0
+    for _ in $(seq 1 120); do
+      [[ -z $(kc get node "$node" -o jsonpath='{.spec.unschedulable}' 2>/dev/null) ]] && { uncordoned=1; break; }
+      sleep 0.5
+    done
+    check "node uncordoned after the new boot id and Ready" test $uncordoned -eq 1
+    sleep 1
+    check "reboot lock released (no lease held by $node)" sh -c "! kubectl --kubeconfig '$api/kubeconfig-cert' get leases -n kube-system -o jsonpath='{.items[*].spec.holderIdentity}' | grep -qw '$node'"
+    cx agentctl -o json history > "$work/history.json" 2>&1
+    runs=$(python3 - "$work/history.json" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+found = []
+def walk(x):
+    if isinstance(x, dict):
+        if x.get("action") == "drain-and-reboot":
+            found.append(x)
+        for v in x.values(): walk(v)
+    elif isinstance(x, list):
+        for v in x: walk(v)
+for line in text.splitlines() or [text]:
+    try: walk(json.loads(line))
+    except ValueError: pass
+print(" ".join(f'{r.get("run_id", r.get("id", "?"))}:{r.get("status")}' for r in found))
+PY
+)
+    log "drain-and-reboot runs in history: $runs"
+    cx agentctl history | sed 's/^/    /' | head -8
+    check "history: exactly one drain-and-reboot run, completed (ok/changed)" \
+      sh -c "set -- $runs; test \$# -eq 1 && case \$1 in *:ok|*:changed) true ;; *) false ;; esac"
+  else
+    check "container boots again after drain-and-reboot" false
+    sed 's/^/    /' "$work/drain.out" | tail -20
+  fi
+  kill "$drain_client" 2>/dev/null; wait "$drain_client" 2>/dev/null
+  kill "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null
+  rm -f "$merged/etc/nodeagent/conf.d/60-systest-kube.toml"
+  end
+else
+  skip 4b "needs the daemon, agentctl, plugins/drain_and_reboot in the package, python3 and kubectl"
 fi
 
 # --- step 5: upgrade keeps config; remove keeps; purge deletes ----------------
