@@ -344,7 +344,7 @@ TOML
   reboot_t0=$(date +%s)
   # Runs until the container goes down under it.
   cx agentctl run drain-and-reboot --set 'reboot_timeout="5m"' --set 'ready_timeout="5m"' \
-    --set 'timeout="2m"' > "$work/drain.out" 2>&1 &
+    --set 'drain_timeout="2m"' > "$work/drain.out" 2>&1 &
   drain_client=$!
   if wait_booted "$old_nspawn"; then
     log "rebooted after $(( $(date +%s) - reboot_t0 )) s"
