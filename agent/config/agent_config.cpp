@@ -41,8 +41,10 @@ const ParamSpec kKubernetesKeys[] = {
     {"kubeconfig", ParamType::kString, "",
      "Kubeconfig file. Default: $KUBECONFIG, else /etc/nodeagent/kubeconfig; in a pod, the service account."},
     {"context", ParamType::kString, "", "Kubeconfig context. Default: current-context."},
-    {"qps", ParamType::kFloat, "20", "Client-side request rate limit (requests per second)."},
-    {"burst", ParamType::kInt, "40", "Client-side burst above qps."},
+    {"qps", ParamType::kFloat, "50",
+     "Client-side request rate limit (requests per second). Drains run one node at a time (the reboot lock), so "
+     "this bounds one node's burst of evictions, not the cluster's load."},
+    {"burst", ParamType::kInt, "100", "Requests allowed at once above qps (a 100-pod drain fits in one burst)."},
     {"request_timeout", ParamType::kDuration, "\"30s\"", "Timeout of one API request."},
 };
 

@@ -21,8 +21,8 @@ inline constexpr const char* kDefaultConfigPath = "/etc/nodeagent/agent.toml";
 struct KubeSettings {
   std::string kubeconfig;  // empty: KUBECONFIG, then /etc/nodeagent/kubeconfig
   std::string context;     // empty: current-context
-  double qps = 20;
-  int64_t burst = 40;
+  double qps = 50;
+  int64_t burst = 100;
   Duration request_timeout{std::chrono::seconds(30)};
 };
 

@@ -10,6 +10,7 @@
 
 #include "config/agent_config.h"
 #include "daemon/daemon.h"
+#include "ctl/agentctl_cli.h"
 #include "daemon/default_config.h"
 #include "daemon/logging.h"
 
@@ -68,6 +69,10 @@ std::string DemoConfig(const std::string& state_dir, const std::string& plugin_d
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "ctl") {
+    argv[1] = const_cast<char*>("agentctl");
+    return nodeagent::FullAgentctlMain(argc - 1, argv + 1);
+  }
   if (argc >= 2 && std::string(argv[1]) == "worker") {
     nodeagent::SetupLogging("info", true);
     return nodeagent::RunWorkerMain();

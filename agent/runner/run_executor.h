@@ -15,18 +15,11 @@
 #include "config/agent_config.h"
 #include "loader/action_catalog.h"
 #include "nodeagent/kube.h"
+#include "runner/run_observer.h"
 #include "state/history_store.h"
 #include "state/run_lock.h"
 
 namespace nodeagent {
-
-/// Receives a run's live output (log lines and progress) as it happens.
-class RunObserver {
- public:
-  virtual ~RunObserver() = default;
-  virtual void OnLog(const LogLine& line) = 0;
-  virtual void OnProgress(std::string_view message, double fraction) = 0;
-};
 
 /// Builds the Kubernetes client on first use by an action.
 using KubeFactory = std::function<Result<std::unique_ptr<KubeClient>>()>;

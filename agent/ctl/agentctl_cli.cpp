@@ -1,0 +1,234 @@
+#include "ctl/agentctl_cli.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "config/agent_config.h"
+#include "ctl/control_client.h"
+#include "ctl/output.h"
+
+#ifndef NODEAGENT_VERSION
+#define NODEAGENT_VERSION "0.0.0"
+#endif
+
+namespace nodeagent {
+
+using json = nlohmann::json;
+
+int64_t CtlNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int ExitForRunStatus(const std::string& status) {
+  return status == "failed" || status == "interrupted" ? kExitFailed : kExitOk;
+}
+
+int CtlFail(int code, const std::string& message) {
+  std::cerr << "agentctl: " << message << "\n";
+  return code;
+}
+
+namespace {
+
+int ExitForError(const json& reply) {
+  std::string code = reply.value("code", "");
+  std::cerr << "agentctl: " << reply.value("error", "error") << "\n";
+  if (code == "not_found" || code == "invalid_argument" || code == "permission_denied" || code == "bad_request" ||
+      code == "invalid_config" || code == "conflict")
+    return kExitUsage;
+  return kExitFailed;
+}
+
+std::string SocketPath(const CtlGlobals& g) {
+  if (!g.socket.empty()) return g.socket;
+  // The configured socket, when the config is readable; else the default.
+  std::vector<ConfigProblem> problems;
+  auto raw = LoadConfigFiles(g.config, true, problems);
+  if (raw) return ParseAgentSettings(*raw, problems).socket;
+  return "/run/nodeagent/agent.sock";
+}
+
+/// Ask the daemon once; print JSON or call `render`.
+int AskDaemon(const CtlGlobals& g, const json& request, const std::function<std::string(const json&)>& render) {
+  auto reply = CallDaemonOnce(SocketPath(g), request);
+  if (!reply) return CtlFail(kExitUnreachable, reply.error().message());
+  if (reply->value("type", "") == "error") return ExitForError(*reply);
+  if (g.json()) std::cout << reply->dump(2) << "\n";
+  else std::cout << render(*reply);
+  return kExitOk;
+}
+
+/// The thin agentctl hands commands that need the config, plugins or libcurl
+/// to `nodeagent ctl` (next to this binary, else /usr/sbin/nodeagent).
+int ExecFullCtl(int argc, char** argv) {
+  std::vector<std::string> candidates;
+  if (const char* env = std::getenv("NODEAGENT_BIN")) candidates.push_back(env);
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    candidates.push_back((self.parent_path() / "nodeagent").string());
+    candidates.push_back((self.parent_path() / "../sbin/nodeagent").string());
+  }
+  candidates.push_back("/usr/sbin/nodeagent");
+  for (const auto& c : candidates) {
+    if (::access(c.c_str(), X_OK) != 0) continue;
+    std::vector<char*> args;
+    args.push_back(const_cast<char*>(c.c_str()));
+    args.push_back(const_cast<char*>("ctl"));
+    for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+    args.push_back(nullptr);
+    ::execv(c.c_str(), args.data());
+  }
+  return CtlFail(kExitUsage, "this command needs the nodeagent binary (looked in /usr/sbin and next to agentctl)");
+}
+
+int RunViaDaemon(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets, bool dry_run,
+                 bool detach) {
+  ConsoleObserver console(g.json());
+  json request = {{"op", "run"}, {"target", target}, {"set", sets}, {"dry_run", dry_run}, {"follow", !detach}};
+  int code = kExitFailed;
+  bool got_result = false;
+  std::string run_id;
+  Status st = CallDaemon(SocketPath(g), request, [&](const json& ev) {
+    std::string type = ev.value("type", "");
+    if (type == "error") {
+      code = ExitForError(ev);
+      got_result = true;
+      return false;
+    }
+    if (type == "started") {
+      run_id = ev.value("run_id", "");
+      if (detach) {
+        if (g.json()) std::cout << ev.dump(2) << "\n";
+        else std::cout << "started run " << run_id << " (agentctl logs " << run_id << ")\n";
+        code = kExitOk;
+        got_result = true;
+        return false;
+      }
+      if (!g.json()) std::cerr << "run " << run_id << " started" << (ev.value("dry_run", false) ? " (dry run)" : "") << "\n";
+    } else if (type == "log") {
+      console.OnLog(LogLineFromJson(ev.value("line", json::object())));
+    } else if (type == "progress") {
+      console.OnProgress(ev.value("message", ""), ev.value("fraction", -1.0));
+    } else if (type == "result") {
+      console.ClearProgress();
+      const json& r = ev["record"];
+      if (g.json()) std::cout << r.dump(2) << "\n";
+      else std::cout << RenderRun(r, false);
+      code = ExitForRunStatus(r.value("status", ""));
+      got_result = true;
+      return false;
+    }
+    return true;
+  });
+  if (!st.ok()) return CtlFail(kExitUnreachable, st.error().message());
+  if (!got_result)
+    return CtlFail(kExitFailed, "the connection to the agent closed before the run finished" +
+                                 (run_id.empty() ? "" : "; see agentctl logs " + run_id));
+  return code;
+}
+
+}  // namespace
+
+int AgentctlMain(int argc, char** argv, LocalCommands* local) {
+  CtlGlobals g;
+  CLI::App app{"agentctl: drive nodeagent, the node chores agent.\n"
+               "Talks to the daemon over its socket; --local works without one."};
+  app.require_subcommand(1);
+  app.set_version_flag("-V,--version", std::string("agentctl ") + NODEAGENT_VERSION);
+  app.add_option("-c,--config", g.config, "Config file (default /etc/nodeagent/agent.toml; conf.d/ beside it too)");
+  app.add_option("--socket", g.socket, "Daemon socket (default: agent.socket from the config)");
+  app.add_flag("--local", g.local, "Work without the daemon: load config and plugins here, run in this process");
+  app.add_option("-o,--output", g.output, "Output format")->check(CLI::IsMember({"text", "json"}));
+
+  std::string target, task_filter, run_id, action_name, gen_what;
+  std::vector<std::string> sets;
+  bool dry_run = false, detach = false;
+  int history_n = 20;
+
+  auto* status = app.add_subcommand("status", "What the agent is doing: plugins, running runs, tasks and next runs");
+  auto* list = app.add_subcommand("list", "Actions (from plugins) and tasks (from config) with their next run");
+  auto* describe = app.add_subcommand("describe", "An action's description and parameters");
+  describe->add_option("ACTION", action_name, "Action name")->required();
+  auto* run = app.add_subcommand("run", "Run an action or a task now, with live progress");
+  run->add_option("TARGET", target, "Action or task name")->required();
+  run->add_option("--set", sets, "Override a parameter: KEY=VALUE (VALUE as TOML: 10d, true, [\"/a\",\"/b\"])");
+  run->add_flag("--dry-run", dry_run, "Only plan: show what would change, change nothing");
+  run->add_flag("--detach", detach, "Start it and return (follow with agentctl logs)");
+  auto* history = app.add_subcommand("history", "Past runs, newest first");
+  history->add_option("--task", task_filter, "Only runs of this task or action");
+  history->add_option("-n", history_n, "How many")->check(CLI::Range(1, 10000));
+  auto* logs = app.add_subcommand("logs", "One run's record and log");
+  logs->add_option("RUN_ID", run_id, "Run id (see agentctl history)")->required();
+  auto* cancel = app.add_subcommand("cancel", "Stop a run in progress");
+  cancel->add_option("RUN_ID", run_id, "Run id")->required();
+  auto* config = app.add_subcommand("config", "Check or show the configuration");
+  config->require_subcommand(1);
+  auto* config_check = config->add_subcommand("check", "Validate config files (like nginx -t); exit 2 on errors");
+  auto* config_show = config->add_subcommand("show", "The effective config with defaults filled in");
+  auto* reload = app.add_subcommand("reload", "Make the daemon re-read its config (a bad one is refused)");
+  auto* kube = app.add_subcommand("kube", "Kubernetes connectivity");
+  kube->require_subcommand(1);
+  auto* kube_check = kube->add_subcommand("check", "Server version, identity, and every permission the agent needs");
+  auto* gen = app.add_subcommand("gen", "Generate docs: man pages and shell completion");
+  gen->group("");  // hidden
+  gen->add_option("WHAT", gen_what, "man-agentctl | man-nodeagent | man-nodeagent.toml | completion-bash")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);  // prints help, the version, or the error
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  // Commands that need config, plugins or libcurl run in `nodeagent ctl`.
+  bool needs_local = g.local || *config_check || *kube_check || *gen || (*config_show && g.local);
+  if (needs_local && !local) return ExecFullCtl(argc, argv);
+
+  if (*status) {
+    if (g.local) return local->Status(g);
+    return AskDaemon(g, {{"op", "status"}}, [](const json& j) { return RenderStatus(j, CtlNowMs()); });
+  }
+  if (*list) {
+    if (g.local) return local->List(g);
+    return AskDaemon(g, {{"op", "list"}}, [](const json& j) { return RenderList(j, CtlNowMs()); });
+  }
+  if (*describe) {
+    if (g.local) return local->Describe(g, action_name);
+    return AskDaemon(g, {{"op", "describe"}, {"action", action_name}},
+                     [](const json& j) { return RenderAction(j["action"]); });
+  }
+  if (*run) return g.local ? local->Run(g, target, sets, dry_run) : RunViaDaemon(g, target, sets, dry_run, detach);
+  if (*history) {
+    if (g.local) return local->History(g, task_filter, history_n);
+    return AskDaemon(g, {{"op", "history"}, {"task", task_filter}, {"n", history_n}},
+                     [](const json& j) { return RenderHistory(j["runs"], CtlNowMs()); });
+  }
+  if (*logs) {
+    if (g.local) return local->Logs(g, run_id);
+    return AskDaemon(g, {{"op", "logs"}, {"run_id", run_id}}, [](const json& j) { return RenderRun(j["record"], true); });
+  }
+  if (*cancel) {
+    return AskDaemon(g, {{"op", "cancel"}, {"run_id", run_id}},
+                     [](const json& j) { return "cancelling run " + j.value("run_id", "") + "\n"; });
+  }
+  if (*config_check) return local->ConfigCheck(g);
+  if (*config_show) {
+    if (g.local) return local->ConfigShow(g);
+    return AskDaemon(g, {{"op", "config-show"}}, [](const json& j) { return j.value("text", ""); });
+  }
+  if (*reload) {
+    if (g.local) return CtlFail(kExitUsage, "reload needs the daemon (without --local)");
+    return AskDaemon(g, {{"op", "reload"}},
+                     [](const json& j) { return "reloaded: " + std::to_string(j.value("tasks", 0)) + " task(s)\n"; });
+  }
+  if (*kube_check) return local->KubeCheck(g);
+  if (*gen) return local->Gen(g, gen_what);
+  return kExitUsage;
+}
+
+}  // namespace nodeagent

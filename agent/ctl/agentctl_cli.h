@@ -1,0 +1,98 @@
+// agentctl's command table and its daemon-facing half. The same code serves
+// two binaries: `agentctl` itself, kept thin (no libcurl, no plugins) so a
+// status round trip costs little more than a process start, and `nodeagent
+// ctl`, which adds the local half (LocalCommands: --local runs, config check,
+// kube check, docs). The thin binary hands those commands to `nodeagent ctl`.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ctl/output.h"
+#include "runner/run_observer.h"
+
+namespace nodeagent {
+
+inline constexpr int kExitOk = 0, kExitFailed = 1, kExitUsage = 2, kExitUnreachable = 3;
+
+struct CtlGlobals {
+  std::string config = "/etc/nodeagent/agent.toml";
+  std::string socket;
+  bool local = false;
+  std::string output = "text";
+  bool json() const { return output == "json"; }
+};
+
+/// The commands that work without the daemon, implemented in agentctl_local.cpp.
+class LocalCommands {
+ public:
+  virtual ~LocalCommands() = default;
+  virtual int Run(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets,
+                  bool dry_run) = 0;
+  virtual int Status(const CtlGlobals& g) = 0;
+  virtual int List(const CtlGlobals& g) = 0;
+  virtual int Describe(const CtlGlobals& g, const std::string& action) = 0;
+  virtual int History(const CtlGlobals& g, const std::string& task, int n) = 0;
+  virtual int Logs(const CtlGlobals& g, const std::string& run_id) = 0;
+  virtual int ConfigCheck(const CtlGlobals& g) = 0;
+  virtual int ConfigShow(const CtlGlobals& g) = 0;
+  virtual int KubeCheck(const CtlGlobals& g) = 0;
+  virtual int Gen(const CtlGlobals& g, const std::string& what) = 0;
+};
+
+/// Parses and runs one agentctl command line. `local` null: the thin binary,
+/// which execs `nodeagent ctl ARGS` for commands that need LocalCommands.
+int AgentctlMain(int argc, char** argv, LocalCommands* local);
+
+/// `nodeagent ctl ARGS`: AgentctlMain with the local half (agentctl_local.cpp).
+int FullAgentctlMain(int argc, char** argv);
+
+/// Helpers shared by both halves.
+int CtlFail(int code, const std::string& message);
+int ExitForRunStatus(const std::string& status);
+int64_t CtlNowMs();
+
+/// Prints a run's live output: log lines, and progress on a terminal
+/// (overwritten in place) or every few seconds otherwise.
+class ConsoleObserver : public RunObserver {
+
+ public:
+  explicit ConsoleObserver(bool quiet) : quiet_(quiet), tty_(::isatty(STDERR_FILENO)) {}
+  void OnLog(const LogLine& l) override {
+    if (quiet_) return;
+    ClearProgress();
+    std::cerr << FormatTime(l.time_ms).substr(11) << " " << LogLevelName(l.level) << " " << l.message << "\n";
+  }
+  void OnProgress(std::string_view m, double fraction) override {
+    if (quiet_) return;
+    auto now = std::chrono::steady_clock::now();
+    if (!tty_ && now - last_ < std::chrono::seconds(5)) return;
+    last_ = now;
+    std::string text(m);
+    if (fraction >= 0) text += " (" + std::to_string(static_cast<int>(fraction * 100)) + "%)";
+    if (tty_) {
+      std::cerr << "\r\033[K" << text << std::flush;
+      shown_ = true;
+    } else {
+      std::cerr << "progress: " << text << "\n";
+    }
+  }
+  void ClearProgress() {
+    if (shown_) std::cerr << "\r\033[K";
+    shown_ = false;
+  }
+
+ private:
+  bool quiet_;
+  bool tty_;
+  bool shown_ = false;
+  std::chrono::steady_clock::time_point last_{};
+};
+
+}  // namespace nodeagent

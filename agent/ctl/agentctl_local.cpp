@@ -1,0 +1,167 @@
+// The half of agentctl that works without the daemon (see agentctl_cli.h):
+// it loads the config and plugins itself and runs actions in this process
+// through the same RunExecutor the daemon's workers use. Linked into
+// `nodeagent` (as `nodeagent ctl`), not into the thin agentctl.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+
+#include "ctl/agentctl_cli.h"
+#include "ctl/docs.h"
+#include "ctl/output.h"
+#include "daemon/introspection.h"
+#include "host/local_host.h"
+#include "loader/agent_setup.h"
+#include "runner/kube_factory.h"
+#include "runner/run_executor.h"
+#include "scheduler/task_planner.h"
+
+#ifndef NODEAGENT_VERSION
+#define NODEAGENT_VERSION "0.0.0"
+#endif
+
+namespace nodeagent {
+
+namespace {
+
+using json = nlohmann::json;
+
+/// Loads config and plugins for --local and config check.
+Result<std::unique_ptr<AgentSetup>> LoadLocal(const CtlGlobals& g, bool allow_missing = false) {
+  SetupOptions so;
+  so.config_path = g.config;
+  so.allow_missing_config = allow_missing;
+  return LoadAgentSetup(so);
+}
+
+bool g_local_cancel = false;
+void OnLocalSignal(int) { std::atomic_ref<bool>(g_local_cancel).store(true); }
+
+int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets, bool dry_run) {
+  auto setup = LoadLocal(g);
+  if (!setup) return CtlFail(kExitUsage, setup.error().message());
+  if (!(*setup)->ok()) return CtlFail(kExitUsage, "invalid config:\n" + (*setup)->ProblemsText());
+  AgentSetup& s = **setup;
+  RealHost host(s.settings.root);
+  HistoryStore history(s.settings.state_dir);
+  if (Status st = history.Init(); !st.ok()) return CtlFail(kExitFailed, st.error().message());
+  ConsoleObserver console(g.json());
+  KubeFactory kube = MakeKubeFactory(s.settings, host, [&](LogLevel l, std::string_view m) {
+    console.OnLog({CtlNowMs(), l, "kubernetes: " + std::string(m)});
+  });
+  RunExecutor executor(s.settings, s.raw, s.tasks, s.catalog, host, history, kube);
+  auto prepared = executor.Prepare({target, sets, dry_run, "manual", "uid " + std::to_string(::getuid()) + " (local)"});
+  if (!prepared) return CtlFail(kExitUsage, prepared.error().message());
+  auto locks = AcquireRunLocks(s.settings.state_dir, *prepared);
+  if (!locks) return CtlFail(kExitUsage, locks.error().message());
+  struct sigaction sa {};
+  sa.sa_handler = OnLocalSignal;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+  RunRecord r = executor.Execute(*prepared, &console, &g_local_cancel);
+  console.ClearProgress();
+  json j = ToJson(r, false);
+  if (g.json()) std::cout << j.dump(2) << "\n";
+  else std::cout << RenderRun(j, false);
+  return ExitForRunStatus(RunStatusName(r.status));
+}
+
+int LocalList(const CtlGlobals& g, const std::function<int(AgentSetup&, const json&)>& then) {
+  auto setup = LoadLocal(g, true);
+  if (!setup) return CtlFail(kExitUsage, setup.error().message());
+  AgentSetup& s = **setup;
+  RealHost host(s.settings.root);
+  TaskStateStore task_state(s.settings.state_dir);
+  auto planner = MakePlanner(s, host);
+  auto boot = host.BootId();
+  json list = ListJson(s, planner.get(), task_state, std::chrono::system_clock::now(), boot ? *boot : "", nullptr);
+  return then(s, list);
+}
+
+class Local : public LocalCommands {
+ public:
+  int Run(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets,
+          bool dry_run) override {
+    return RunLocal(g, target, sets, dry_run);
+  }
+  int Status(const CtlGlobals& g) override {
+    return LocalList(g, [&](AgentSetup& s, const json& l) {
+      json st = {{"type", "status"}, {"version", NODEAGENT_VERSION}, {"node", s.settings.node_name},
+                 {"pid", 0}, {"uptime_s", 0}, {"demo", s.settings.demo}, {"config_files", s.raw.files},
+                 {"plugins", s.catalog.plugins}, {"plugin_problems", l["plugin_problems"]},
+                 {"running", json::array()}, {"tasks", l["tasks"]}, {"local", true}};
+      if (g.json()) std::cout << st.dump(2) << "\n";
+      else std::cout << "(--local: the daemon was not asked)\n" << RenderStatus(st, CtlNowMs());
+      return kExitOk;
+    });
+  }
+  int List(const CtlGlobals& g) override {
+    return LocalList(g, [&](AgentSetup&, const json& l) {
+      std::cout << (g.json() ? l.dump(2) + "\n" : RenderList(l, CtlNowMs()));
+      return kExitOk;
+    });
+  }
+  int Describe(const CtlGlobals& g, const std::string& action_name) override {
+    return LocalList(g, [&](AgentSetup& s, const json&) {
+      const ActionInfo* a = s.catalog.Find(action_name);
+      if (!a) return CtlFail(kExitUsage, "unknown action '" + action_name + "' (see agentctl list)");
+      json j = ActionToJson(*a);
+      std::cout << (g.json() ? j.dump(2) + "\n" : RenderAction(j));
+      return kExitOk;
+    });
+  }
+  int History(const CtlGlobals& g, const std::string& task, int n) override {
+    auto setup = LoadLocal(g, true);
+    if (!setup) return CtlFail(kExitUsage, setup.error().message());
+    HistoryStore h((*setup)->settings.state_dir);
+    json out = {{"type", "history"}, {"runs", json::array()}};
+    for (const auto& r : h.List(task, static_cast<size_t>(n))) out["runs"].push_back(ToJson(r, false));
+    std::cout << (g.json() ? out.dump(2) + "\n" : RenderHistory(out["runs"], CtlNowMs()));
+    return kExitOk;
+  }
+  int Logs(const CtlGlobals& g, const std::string& run_id) override {
+    auto setup = LoadLocal(g, true);
+    if (!setup) return CtlFail(kExitUsage, setup.error().message());
+    HistoryStore h((*setup)->settings.state_dir);
+    auto r = h.Get(run_id);
+    if (!r) return CtlFail(kExitUsage, r.error().message());
+    json out = {{"type", "run"}, {"record", ToJson(*r, true)}};
+    std::cout << (g.json() ? out.dump(2) + "\n" : RenderRun(out["record"], true));
+    return kExitOk;
+  }
+  int ConfigCheck(const CtlGlobals& g) override {
+    auto setup = LoadLocal(g);
+    if (!setup) return CtlFail(kExitUsage, setup.error().message());
+    AgentSetup& s = **setup;
+    for (const auto& p : s.catalog.problems)
+      std::cerr << "warning: plugin " << p.file << " not loaded: " << p.reason << "\n";
+    if (!s.ok()) {
+      std::cerr << s.ProblemsText();
+      std::cerr << "configuration has " << s.problems.size() << " error(s)\n";
+      return kExitUsage;
+    }
+    std::cout << "configuration ok: " << s.raw.files.size() << " file(s), " << s.tasks.size() << " task(s), "
+              << s.catalog.plugins.size() << " plugin(s), " << s.catalog.All().size() << " action(s)\n";
+    return kExitOk;
+  }
+  int ConfigShow(const CtlGlobals& g) override {
+    auto setup = LoadLocal(g);
+    if (!setup) return CtlFail(kExitUsage, setup.error().message());
+    if (!(*setup)->ok()) return CtlFail(kExitUsage, "invalid config:\n" + (*setup)->ProblemsText());
+    std::cout << RenderEffectiveConfig((*setup)->settings, (*setup)->tasks, (*setup)->catalog);
+    return kExitOk;
+  }
+  int KubeCheck(const CtlGlobals& g) override { return nodeagent::KubeCheck(g.config, g.json()); }
+  int Gen(const CtlGlobals& g, const std::string& what) override { return GenerateDoc(what, g.config); }
+};
+
+}  // namespace
+
+int FullAgentctlMain(int argc, char** argv) {
+  Local local;
+  return AgentctlMain(argc, argv, &local);
+}
+
+}  // namespace nodeagent
