@@ -1,6 +1,8 @@
 #include "runner/run_executor.h"
 
 #include <atomic>
+
+#include <toml++/toml.h>
 #include <mutex>
 
 #include <unistd.h>
@@ -128,6 +130,21 @@ Result<PreparedRun> RunExecutor::Prepare(const RunRequest& request) {
                     " (see agentctl list)");
   }
   std::string prefix = run.task.empty() ? run.action->name : "tasks." + run.task;
+  // Task settings in --set: `timeout` and `dry_run` apply to this run; the
+  // rest only make sense in a task.
+  for (auto&& [key, node] : *overrides) {
+    std::string k(key.str());
+    if (k == "timeout") {
+      auto d = node.is_string() ? ParseDuration(*node.value<std::string>()) : Result<Duration>(InvalidArgument("expected a duration like \"30m\""));
+      if (!d) problems.push_back({"--set", 0, 0, "timeout", d.error().message()});
+      else run.timeout = *d;
+    } else if (k == "dry_run") {
+      if (node.is_boolean()) run.dry_run = run.dry_run || *node.value<bool>();
+      else problems.push_back({"--set", 0, 0, "dry_run", "expected true or false (or use --dry-run)"});
+    } else if (k == "schedule" || k == "window" || k == "jitter" || k == "enabled" || k == "catch_up" || k == "action") {
+      problems.push_back({"--set", 0, 0, k, "is a task setting, not a parameter of " + run.action->name});
+    }
+  }
   run.params = ResolveRunParams(*run.action, task_table, overrides.get(), prefix, problems);
   if (!problems.empty()) return InvalidArgument(JoinProblems(problems));
   run.dry_run = run.dry_run || request.dry_run || settings_.demo;

@@ -167,3 +167,15 @@ TEST_CASE("resume passes the checkpoint and counts the resume") {
   CHECK(r.summary == "resumed from phase 1 after a reboot");
   CHECK(r.resumes == 1);
 }
+
+TEST_CASE("--set timeout sets the run's timeout; other task settings are refused") {
+  Fixture f;
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-sleep", {"timeout=90s", "seconds=5"}, false, "manual", ""});
+  REQUIRE(run.ok());
+  CHECK(run->timeout == std::chrono::seconds(90));
+  CHECK(run->params.GetInt("seconds") == 5);
+  auto bad = ex.Prepare({"test-sleep", {"schedule=@daily"}, false, "manual", ""});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message() == "--set: schedule: is a task setting, not a parameter of test-sleep");
+}
