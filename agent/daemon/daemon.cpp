@@ -43,18 +43,6 @@ using json = nlohmann::json;
 
 namespace {
 
-/// Worker children: own process group (so a timeout kills all it started)
-/// and SIGTERM when the daemon dies (so no orphan keeps working unseen).
-struct WorkerLaunchSetup {
-  template <typename Launcher>
-  boost::system::error_code on_exec_setup(Launcher& launcher, const bp::filesystem::path&, const char* const*) {
-    CloseInheritedFds(launcher.fd_whitelist);  // Boost 1.81's own close_all leaves gaps
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    return {};
-  }
-};
-
 int64_t NowMs() { return ToMillis(std::chrono::system_clock::now()); }
 
 /// A run is resumed at most this often (a Resume() that keeps crashing must
@@ -156,6 +144,7 @@ struct Daemon::Impl {
   int exit_code = 0;
 
   // ---- start-up --------------------------------------------------------
+  Result<std::unique_ptr<AgentSetup>> LoadSetup();
   int Start();
   Status OpenSocket();
   void BuildPlanner();
@@ -199,12 +188,16 @@ Daemon::Daemon(DaemonOptions options) : impl_(std::make_unique<Impl>(std::move(o
 Daemon::~Daemon() = default;
 int Daemon::Run() { return impl_->Start(); }
 
-int Daemon::Impl::Start() {
+Result<std::unique_ptr<AgentSetup>> Daemon::Impl::LoadSetup() {
   SetupOptions so;
   so.config_path = options.config_path;
   so.config_text = options.config_text;
   so.allow_missing_config = options.allow_missing_config;
-  auto loaded = LoadAgentSetup(so);
+  return LoadAgentSetup(so);
+}
+
+int Daemon::Impl::Start() {
+  auto loaded = LoadSetup();
   if (!loaded) {
     spdlog::critical("cannot load config: {}", loaded.error().message());
     return 2;
@@ -452,7 +445,7 @@ Status Daemon::Impl::SpawnWorker(const std::shared_ptr<ActiveRun>& run, const st
   run->in = std::make_unique<asio::writable_pipe>(io);
   try {
     run->proc = std::make_unique<bp::process>(io, options.worker_exe, std::vector<std::string>{"worker"},
-                                              bp::process_stdio{*run->in, *run->out, *run->err}, WorkerLaunchSetup{});
+                                              bp::process_stdio{*run->in, *run->out, *run->err}, ChildProcessSetup{SIGTERM});  // SIGTERM if the daemon dies: no orphan works on unseen
   } catch (const boost::system::system_error& e) {
     return Error(ErrorCode::kIo, "cannot start worker " + options.worker_exe + ": " + e.code().message());
   }
@@ -794,11 +787,7 @@ json Daemon::Impl::ListJson() {
 }
 
 Status Daemon::Impl::Reload(std::string& problems) {
-  SetupOptions so;
-  so.config_path = options.config_path;
-  so.config_text = options.config_text;
-  so.allow_missing_config = options.allow_missing_config;
-  auto loaded = LoadAgentSetup(so);
+  auto loaded = LoadSetup();
   if (!loaded) {
     problems = loaded.error().message();
     spdlog::error("reload refused, keeping the running config: {}", problems);

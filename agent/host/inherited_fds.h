@@ -6,8 +6,12 @@
 #pragma once
 
 #include <linux/close_range.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <boost/system/error_code.hpp>
 
 #include <algorithm>
 #include <climits>
@@ -27,5 +31,20 @@ inline void CloseInheritedFds(std::vector<int> keep) {
   }
   ::syscall(SYS_close_range, from, INT_MAX, 0);
 }
+
+/// A Boost.Process v2 initializer for children the agent starts: closes
+/// inherited fds, puts the child in its own process group (so a timeout kills
+/// everything it started) and, with `death_signal`, has it signalled when the
+/// parent dies. Pass it last, after process_stdio.
+struct ChildProcessSetup {
+  int death_signal = 0;
+  template <typename Launcher, typename Path>
+  boost::system::error_code on_exec_setup(Launcher& launcher, const Path&, const char* const*) {
+    CloseInheritedFds(launcher.fd_whitelist);  // Boost 1.81's own close_all leaves gaps
+    ::setpgid(0, 0);
+    if (death_signal) ::prctl(PR_SET_PDEATHSIG, death_signal);
+    return {};
+  }
+};
 
 }  // namespace nodeagent

@@ -25,20 +25,6 @@ namespace nodeagent {
 namespace asio = boost::asio;
 namespace bp = boost::process::v2;
 
-namespace {
-
-/// Puts the child in a new process group so a timeout can kill its children.
-struct NewProcessGroup {
-  template <typename Launcher>
-  boost::system::error_code on_exec_setup(Launcher& launcher, const bp::filesystem::path&, const char* const*) {
-    CloseInheritedFds(launcher.fd_whitelist);  // Boost 1.81's own close_all leaves gaps
-    ::setpgid(0, 0);
-    return {};
-  }
-};
-
-}  // namespace
-
 std::string FindExecutable(const std::string& name) {
   if (name.empty()) return {};
   if (name.find('/') != std::string::npos) return ::access(name.c_str(), X_OK) == 0 ? name : std::string();
@@ -80,7 +66,7 @@ Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
   std::unique_ptr<bp::process> proc;
   try {
     proc = std::make_unique<bp::process>(ctx, exe, args, bp::process_stdio{in_pipe, out_pipe, err_pipe},
-                                         bp::process_environment(env_strings), NewProcessGroup{});
+                                         bp::process_environment(env_strings), ChildProcessSetup{});
   } catch (const boost::system::system_error& e) {
     return Error(ErrorCode::kIo, "starting " + spec.argv[0] + ": " + e.code().message());
   }

@@ -64,17 +64,6 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   return out;
 }
 
-std::vector<std::string_view> SplitSpace(std::string_view s) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    size_t start = i;
-    while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    if (i > start) out.push_back(s.substr(start, i - start));
-  }
-  return out;
-}
 
 Error FieldError(const Field& f, std::string_view token, const std::string& problem) {
   return InvalidArgument(std::string(f.name) + ": '" + std::string(token) + "' " + problem);
@@ -169,6 +158,18 @@ LocalSeconds FloorMinute(LocalSeconds s) {
 }
 
 }  // namespace
+
+std::vector<std::string_view> SplitSpace(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    size_t start = i;
+    while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    if (i > start) out.push_back(s.substr(start, i - start));
+  }
+  return out;
+}
 
 Result<Schedule> Schedule::Parse(std::string_view input) {
   std::string_view text = Trim(input);

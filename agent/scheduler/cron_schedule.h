@@ -30,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "nodeagent/result.h"
 #include "scheduler/time_zone.h"
@@ -84,5 +85,8 @@ class Schedule {
   bool wildcard_ = false;
   std::chrono::milliseconds interval_{0};
 };
+
+/// Splits on runs of white space (schedule and window strings).
+std::vector<std::string_view> SplitSpace(std::string_view s);
 
 }  // namespace nodeagent

@@ -1,5 +1,7 @@
 #include "scheduler/maintenance_window.h"
 
+#include "scheduler/cron_schedule.h"
+
 #include <cctype>
 #include <vector>
 
@@ -35,17 +37,6 @@ std::optional<int> MinuteOfDay(std::string_view s, bool allow_24) {
   return h * 60 + m;
 }
 
-std::vector<std::string_view> Words(std::string_view s) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < s.size()) {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    size_t start = i;
-    while (i < s.size() && !std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-    if (i > start) out.push_back(s.substr(start, i - start));
-  }
-  return out;
-}
 
 int64_t FloorDay(int64_t s) { return s >= 0 ? s / kDay : (s - kDay + 1) / kDay; }
 
@@ -56,7 +47,7 @@ Result<MaintenanceWindow> MaintenanceWindow::Parse(std::string_view text, const 
   auto bad = [&](const std::string& what) {
     return InvalidArgument("maintenance window \"" + std::string(text) + "\": " + what);
   };
-  std::vector<std::string_view> words = Words(text);
+  std::vector<std::string_view> words = SplitSpace(text);
   if (words.size() < 2 || words.size() > 3) {
     return bad("expected \"<days> <HH:MM>-<HH:MM> [zone]\", e.g. \"Mon-Fri 22:00-04:00 Europe/Berlin\"");
   }

@@ -363,6 +363,21 @@ TOML
       sleep 0.5
     done
     check "node uncordoned after the new boot id and Ready" test $uncordoned -eq 1
+    if [[ $uncordoned -ne 1 ]]; then
+      log "nodeagent journal, boot before the reboot:"
+      cq journalctl -b -1 -u nodeagent.service --no-pager -o cat 2>/dev/null | tail -25 | sed 's/^/    /'
+      log "boot id via nsenter: $(cq cat /proc/sys/kernel/random/boot_id); in a unit: $(cx cat /proc/sys/kernel/random/boot_id); in a sandboxed unit: $(cx -p ProtectSystem=strict -p PrivateTmp=yes -p ProtectHostname=yes -p ProtectKernelLogs=yes -p ProtectClock=yes cat /proc/sys/kernel/random/boot_id); boot1=$boot1 boot2=$boot2"
+      log "checkpoint: $(cq sh -c 'cat /var/lib/nodeagent/runs/*.checkpoint.json' 2>&1 | head -c 600)"
+      for prop in ProtectHome=yes ProtectControlGroups=yes ReadWritePaths=/etc StateDirectory=probe RestrictNamespaces=yes \
+          SystemCallFilter=@system-service MemoryDenyWriteExecute=yes NoNewPrivileges=yes CapabilityBoundingSet=CAP_SYS_ADMIN \
+          RestrictSUIDSGID=yes LockPersonality=yes UMask=0022; do
+        log "probe $prop: $(cx -p "$prop" cat /proc/sys/kernel/random/boot_id 2>&1 | tail -1)"
+      done
+      log "service mountinfo boot_id: $(cq sh -c 'nsenter -t $(pidof nodeagent | cut -d" " -f1) -m grep boot_id /proc/self/mountinfo' 2>&1 | head -3)"
+      log "container mountinfo boot_id: $(cq grep boot_id /proc/self/mountinfo 2>&1 | head -3)"
+      log "nodeagent journal, this boot:"
+      cq journalctl -b -u nodeagent.service --no-pager -o cat 2>/dev/null | tail -40 | sed 's/^/    /'
+    fi
     sleep 1
     check "reboot lock released (no lease held by $node)" sh -c "! kubectl --kubeconfig '$api/kubeconfig-cert' get leases -n kube-system -o jsonpath='{.items[*].spec.holderIdentity}' | grep -qw '$node'"
     cx agentctl -o json history > "$work/history.json" 2>&1
