@@ -23,8 +23,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pods", type=int, default=100)
     ap.add_argument("--terminating-seconds", type=float, default=0.5)
-    ap.add_argument("--qps", type=float, default=100, help="agent [kubernetes] qps (kubectl: 5)")
-    ap.add_argument("--burst", type=int, default=200)
+    ap.add_argument("--qps", type=float, default=50, help="agent [kubernetes] qps, default as the agent's (kubectl: 5)")
+    ap.add_argument("--burst", type=int, default=100)
     ap.add_argument("--max-in-flight", type=int, default=16)
     a = ap.parse_args()
     with TestServer(terminating_seconds=a.terminating_seconds) as srv:
