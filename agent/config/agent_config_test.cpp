@@ -141,7 +141,7 @@ TEST_CASE("a missing config file is a clear error") {
   CHECK(raw.error().message().find("/nonexistent/agent.toml does not exist") != std::string::npos);
 }
 
-TEST_CASE("--set overrides parse TOML values or fall back to strings") {
+TEST_CASE("set overrides parse TOML values or fall back to strings") {
   ActionCatalog catalog = DemoCatalog();
   std::vector<ConfigProblem> problems;
   auto overrides = ParseOverrides({"paths=[\"/a\", \"/b\"]", "max_age=2d", "count=7", "bad"}, problems);

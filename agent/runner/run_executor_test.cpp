@@ -168,7 +168,7 @@ TEST_CASE("resume passes the checkpoint and counts the resume") {
   CHECK(r.resumes == 1);
 }
 
-TEST_CASE("--set timeout sets the run's timeout; other task settings are refused") {
+TEST_CASE("set timeout sets the run's timeout and other task settings are refused") {
   Fixture f;
   RunExecutor ex = f.Executor();
   auto run = ex.Prepare({"test-sleep", {"timeout=90s", "seconds=5"}, false, "manual", ""});
