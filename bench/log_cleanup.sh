@@ -9,11 +9,11 @@
 # build it runs log_cleanup_bench_driver (the same action through a real host).
 # Not a test: it needs a few GB of disk and minutes of time.
 #
-# usage: bench/log_cleanup.sh [FILES=500000] [BUILD_DIR=build-logc] [WORK_DIR=/var/tmp/logc-bench.PID]
+# usage: bench/log_cleanup.sh [FILES=500000] [BUILD_DIR=build] [WORK_DIR=/var/tmp/logc-bench.PID]
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 FILES=${1:-500000}
-BUILD=$(cd "${2:-$HERE/../build-logc}" && pwd)
+BUILD=$(cd "${2:-$HERE/../build}" && pwd)
 WORK=${3:-/var/tmp/logc-bench.$$}
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT

@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 
-BUILD = os.environ.get("NODEAGENT_BUILD_DIR", "/work/main/build")
+BUILD = os.environ.get("NODEAGENT_BUILD_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build"))
 NODEAGENT = os.path.join(BUILD, "bin", "nodeagent")
 AGENTCTL = os.path.join(BUILD, "bin", "agentctl")
 TEST_PLUGINS = os.path.join(BUILD, "test-plugins")
