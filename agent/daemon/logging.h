@@ -1,5 +1,5 @@
 // Where the agent's own log lines go: the systemd journal when systemd started
-// us (with the run id as a field where there is one), stderr otherwise.
+// us, stderr otherwise. Run log lines carry "[action run-id]" in the message.
 #pragma once
 
 #include <string>

@@ -216,6 +216,8 @@ if [[ $has_daemon -eq 1 ]]; then
   version_out=$(cq /usr/sbin/nodeagent --version 2>&1)
   log "nodeagent --version: $version_out"
   check "nodeagent --version prints the package version" grep -qF "$(dpkg-deb -f "$deb" Version | sed 's/[+~].*//')" <<<"$version_out"
+  check "systemctl reload re-reads the config and the service stays active" sh -c \
+    "nsenter -t $pid1 -a systemctl reload nodeagent.service && sleep 1 && nsenter -t $pid1 -a systemctl is-active -q nodeagent.service && nsenter -t $pid1 -a journalctl -u nodeagent.service --no-pager -o cat | grep -q 'config reloaded'"
 else
   log "the .deb has no /usr/sbin/nodeagent: readiness and socket checks not run"
   step_failed=1
