@@ -57,14 +57,19 @@ std::vector<std::string> HistoryStore::Ids() const {
   return ids;
 }
 
+nlohmann::json HistoryStore::ReadRecordJson(const std::string& id) const {
+  auto text = ReadWholeFile(Path(id, ".json"));
+  if (!text) return nullptr;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  return j.is_object() ? j : nlohmann::json();
+}
+
 std::vector<RunRecord> HistoryStore::List(const std::string& task, size_t limit) const {
   std::vector<RunRecord> out;
   auto ids = Ids();
   for (auto it = ids.rbegin(); it != ids.rend() && out.size() < limit; ++it) {
-    auto text = ReadWholeFile(Path(*it, ".json"));
-    if (!text) continue;
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_discarded()) continue;
+    nlohmann::json j = ReadRecordJson(*it);
+    if (j.is_null()) continue;
     if (!task.empty() && j.value("task", "") != task && j.value("action", "") != task) continue;
     j.erase("logs");
     out.push_back(RunRecordFromJson(j));
@@ -75,6 +80,8 @@ std::vector<RunRecord> HistoryStore::List(const std::string& task, size_t limit)
 std::vector<RunRecord> HistoryStore::Unfinished() const {
   std::vector<RunRecord> out;
   for (const auto& id : Ids()) {
+    // Only running records are loaded whole (with their live log).
+    if (ReadRecordJson(id).value("status", "") != "running") continue;
     auto r = Get(id);
     if (r && r->status == RunStatus::kRunning) out.push_back(*r);
   }
@@ -118,17 +125,19 @@ std::optional<nlohmann::json> HistoryStore::LoadCheckpoint(const std::string& id
 }
 
 size_t HistoryStore::Prune(size_t max_runs, int64_t max_age_ms, int64_t now_ms) {
+  // Ids sort by start time, so the scan goes oldest first and stops at the
+  // first finished run that is kept: every later one is newer and, as nothing
+  // more is removed, no longer beyond max_runs either.
   auto ids = Ids();
   size_t removed = 0;
   size_t remaining = ids.size();
   for (const auto& id : ids) {
-    auto text = ReadWholeFile(Path(id, ".json"));
-    nlohmann::json j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
-    if (j.is_discarded() || !j.is_object()) continue;
+    nlohmann::json j = ReadRecordJson(id);
+    if (j.is_null()) continue;
     if (j.value("status", "") == "running") continue;
     bool too_many = remaining > max_runs;
     bool too_old = now_ms - j.value("started_ms", int64_t{0}) > max_age_ms;
-    if (!too_many && !too_old) continue;
+    if (!too_many && !too_old) break;
     for (const char* suffix : {".json", ".log", ".checkpoint.json"}) ::unlink(Path(id, suffix).c_str());
     ++removed;
     --remaining;

@@ -44,6 +44,8 @@ class HistoryStore {
 
  private:
   std::vector<std::string> Ids() const;  // sorted ascending (ids sort by time)
+  /// A record's JSON; null when missing or unreadable.
+  nlohmann::json ReadRecordJson(const std::string& id) const;
   std::string Path(const std::string& id, const char* suffix) const;
 
   std::string runs_dir_;
