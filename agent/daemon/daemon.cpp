@@ -305,18 +305,7 @@ Status Daemon::Impl::OpenSocket() {
 void Daemon::Impl::BuildPlanner() { planner = MakePlanner(*setup, *host); }
 
 PlanInput Daemon::Impl::PlannerInput() {
-  PlanInput in;
-  in.now = std::chrono::system_clock::now();
-  in.started_at = started_at;
-  in.boot_id = boot_id;
-  in.first_start_this_boot = first_start_this_boot;
-  for (const auto& [task, st] : task_state->Load()) {
-    TaskHistory h;
-    if (st.last_run_ms > 0) h.last_run = TimePoint(std::chrono::milliseconds(st.last_run_ms));
-    h.last_run_boot_id = st.last_boot_id;
-    in.history[task] = h;
-  }
-  return in;
+  return MakePlanInput(task_state->Load(), started_at, boot_id, first_start_this_boot);
 }
 
 void Daemon::Impl::Reschedule() {
@@ -692,14 +681,9 @@ void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, const
     } else if (op == "list") {
       Reply(sock, ListJson());
     } else if (op == "describe") {
-      json l = ListJson();
       std::string name = req.value("action", "");
-      for (const auto& a : l["actions"])
-        if (a["name"] == name) {
-          Reply(sock, {{"type", "action"}, {"action", a}});
-          return;
-        }
-      Reply(sock, ErrorReply("not_found", "unknown action '" + name + "'"));
+      if (const ActionInfo* a = setup->catalog.Find(name)) Reply(sock, {{"type", "action"}, {"action", ActionToJson(*a)}});
+      else Reply(sock, ErrorReply("not_found", "unknown action '" + name + "'"));
     } else if (op == "history") {
       size_t n = req.value("n", 20);
       json out = {{"type", "history"}, {"runs", json::array()}};
@@ -766,18 +750,16 @@ json Daemon::Impl::StatusJson() {
             {"config_files", setup->raw.files},
             {"boot_id", boot_id},
             {"plugins", setup->catalog.plugins},
-            {"plugin_problems", json::array()},
+            {"plugin_problems", PluginProblemsJson(*setup)},
             {"running", json::array()},
-            {"tasks", json::array()}};
-  for (const auto& p : setup->catalog.problems) s["plugin_problems"].push_back({{"file", p.file}, {"reason", p.reason}});
+            {"tasks", TasksJson(*setup, planner.get(), *task_state, started_at, boot_id,
+                                [this](const std::string& t) { return TaskRunning(t); })}};
   for (const auto& [id, r] : runs)
     s["running"].push_back({{"run_id", id},
                             {"action", r->prepared.record.action},
                             {"task", r->prepared.task},
                             {"started_ms", r->prepared.record.started_ms},
                             {"progress", r->last_progress}});
-  json l = ListJson();
-  s["tasks"] = l["tasks"];
   return s;
 }
 

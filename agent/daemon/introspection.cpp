@@ -22,24 +22,15 @@ json ActionToJson(const ActionInfo& a) {
 }
 
 std::unique_ptr<TaskPlanner> MakePlanner(const AgentSetup& setup, Host& host) {
+  auto configured = ScheduleTimeZone(setup.settings, host.files());
+  TimeZone zone = configured ? *configured : TimeZone::Utc();  // a bad zone was refused at load
   std::vector<TaskSchedule> schedules;
-  TimeZone zone = TimeZone::Utc();
-  if (!setup.settings.timezone.empty()) {
-    if (auto z = TimeZone::Load(host.files(), setup.settings.timezone)) zone = *z;
-  } else {
-    zone = TimeZone::LoadLocal(host.files());
-  }
   for (const auto& [name, task] : setup.tasks) {
     if (!task.enabled || task.schedule.empty()) continue;
     auto s = Schedule::Parse(task.schedule);
-    if (!s) continue;  // validated at load
-    TaskSchedule ts{name, *s, task.jitter, std::nullopt, task.catch_up};
-    if (!task.window.empty()) {
-      auto w = MaintenanceWindow::Parse(task.window, zone,
-                                        [&](std::string_view n) { return TimeZone::Load(host.files(), n); });
-      if (w) ts.window = *w;
-    }
-    schedules.push_back(std::move(ts));
+    auto w = TaskWindow(task, zone, host.files());
+    if (!s || !w) continue;  // validated at load
+    schedules.push_back(TaskSchedule{name, *s, task.jitter, *w, task.catch_up});
   }
   return std::make_unique<TaskPlanner>(std::move(schedules), zone, setup.settings.node_name);
 }
@@ -47,22 +38,43 @@ std::unique_ptr<TaskPlanner> MakePlanner(const AgentSetup& setup, Host& host) {
 json ListJson(const AgentSetup& setup, const TaskPlanner* planner, const TaskStateStore& task_state,
               std::chrono::system_clock::time_point started_at, const std::string& boot_id,
               const std::function<bool(const std::string&)>& task_running) {
-  json out = {{"type", "list"}, {"plugins", json::array()}, {"actions", json::array()}, {"tasks", json::array()},
-              {"plugin_problems", json::array()}};
+  json out = {{"type", "list"}, {"plugins", json::array()}, {"actions", json::array()},
+              {"plugin_problems", PluginProblemsJson(setup)}};
   for (const auto& [name, src] : setup.catalog.plugins) out["plugins"].push_back({{"name", name}, {"source", src}});
-  for (const auto& p : setup.catalog.problems) out["plugin_problems"].push_back({{"file", p.file}, {"reason", p.reason}});
   for (const ActionInfo* a : setup.catalog.All()) out["actions"].push_back(ActionToJson(*a));
-  auto states = task_state.Load();
+  out["tasks"] = TasksJson(setup, planner, task_state, started_at, boot_id, task_running);
+  return out;
+}
+
+PlanInput MakePlanInput(const std::map<std::string, TaskRunState>& states,
+                        std::chrono::system_clock::time_point started_at, const std::string& boot_id,
+                        bool first_start_this_boot) {
   PlanInput in;
   in.now = std::chrono::system_clock::now();
   in.started_at = started_at;
   in.boot_id = boot_id;
+  in.first_start_this_boot = first_start_this_boot;
   for (const auto& [task, st] : states) {
     TaskHistory h;
     if (st.last_run_ms > 0) h.last_run = TimePoint(std::chrono::milliseconds(st.last_run_ms));
     h.last_run_boot_id = st.last_boot_id;
     in.history[task] = h;
   }
+  return in;
+}
+
+json PluginProblemsJson(const AgentSetup& setup) {
+  json out = json::array();
+  for (const auto& p : setup.catalog.problems) out.push_back({{"file", p.file}, {"reason", p.reason}});
+  return out;
+}
+
+json TasksJson(const AgentSetup& setup, const TaskPlanner* planner, const TaskStateStore& task_state,
+               std::chrono::system_clock::time_point started_at, const std::string& boot_id,
+               const std::function<bool(const std::string&)>& task_running) {
+  json out = json::array();
+  auto states = task_state.Load();
+  PlanInput in = MakePlanInput(states, started_at, boot_id, false);
   std::map<std::string, std::optional<TimePoint>> next;
   if (planner)
     for (const auto& tp : planner->Compute(in).tasks) next[tp.name] = tp.next_due;
@@ -72,7 +84,7 @@ json ListJson(const AgentSetup& setup, const TaskPlanner* planner, const TaskSta
                {"running", task_running ? task_running(name) : false}};
     if (next.count(name) && next[name]) tj["next_run_ms"] = ToMillis(*next[name]);
     if (states.count(name) && states[name].last_run_ms) tj["last_run_ms"] = states[name].last_run_ms;
-    out["tasks"].push_back(tj);
+    out.push_back(tj);
   }
   return out;
 }

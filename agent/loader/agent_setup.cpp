@@ -33,6 +33,19 @@ ConfigProblem ProblemAtKey(const RawConfig& raw, const TaskConfig& task, const c
 
 }  // namespace
 
+Result<TimeZone> ScheduleTimeZone(const AgentSettings& settings, const FileSystem& files) {
+  if (settings.timezone.empty()) return TimeZone::LoadLocal(files);
+  return TimeZone::Load(files, settings.timezone);
+}
+
+Result<std::optional<MaintenanceWindow>> TaskWindow(const TaskConfig& task, const TimeZone& zone,
+                                                    const FileSystem& files) {
+  if (task.window.empty()) return std::optional<MaintenanceWindow>();
+  auto w = MaintenanceWindow::Parse(task.window, zone, [&](std::string_view n) { return TimeZone::Load(files, n); });
+  if (!w) return w.error();
+  return std::optional<MaintenanceWindow>(std::move(*w));
+}
+
 Result<std::unique_ptr<AgentSetup>> LoadAgentSetup(const SetupOptions& options) {
   auto setup = std::make_unique<AgentSetup>();
   setup->config_path = options.config_path;
@@ -51,24 +64,15 @@ Result<std::unique_ptr<AgentSetup>> LoadAgentSetup(const SetupOptions& options) 
   setup->tasks = ResolveTasks(setup->raw, setup->catalog, setup->problems);
 
   if (options.check_schedules) {
-    TimeZone zone = TimeZone::Utc();
-    if (!setup->settings.timezone.empty()) {
-      auto z = TimeZone::Load(host.files(), setup->settings.timezone);
-      if (z) zone = *z;
-      else setup->problems.push_back({setup->config_path, 0, 0, "agent.timezone", z.error().message()});
-    } else {
-      zone = TimeZone::LoadLocal(host.files());
-    }
+    auto zone = ScheduleTimeZone(setup->settings, host.files());
+    if (!zone) setup->problems.push_back({setup->config_path, 0, 0, "agent.timezone", zone.error().message()});
     for (const auto& [name, task] : setup->tasks) {
       if (!task.schedule.empty()) {
         auto s = Schedule::Parse(task.schedule);
         if (!s) setup->problems.push_back(ProblemAtKey(setup->raw, task, "schedule", s.error().message()));
       }
-      if (!task.window.empty()) {
-        auto w = MaintenanceWindow::Parse(task.window, zone,
-                                          [&](std::string_view n) { return TimeZone::Load(host.files(), n); });
-        if (!w) setup->problems.push_back(ProblemAtKey(setup->raw, task, "window", w.error().message()));
-      }
+      auto w = TaskWindow(task, zone ? *zone : TimeZone::Utc(), host.files());
+      if (!w) setup->problems.push_back(ProblemAtKey(setup->raw, task, "window", w.error().message()));
     }
   }
   return setup;

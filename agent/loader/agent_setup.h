@@ -11,6 +11,8 @@
 #include "config/agent_config.h"
 #include "loader/action_catalog.h"
 #include "nodeagent/host.h"
+#include "scheduler/maintenance_window.h"
+#include "scheduler/time_zone.h"
 
 namespace nodeagent {
 
@@ -39,5 +41,14 @@ struct SetupOptions {
 /// at all is an Error; validation problems are listed in `problems`.
 /// `node_name` is resolved through a host under the configured root.
 Result<std::unique_ptr<AgentSetup>> LoadAgentSetup(const SetupOptions& options);
+
+/// The zone schedules and windows are evaluated in: `agent.timezone`, else
+/// the host's /etc/localtime (UTC when it has none). An Error only for a
+/// configured zone that cannot be loaded.
+Result<TimeZone> ScheduleTimeZone(const AgentSettings& settings, const FileSystem& files);
+/// A task's maintenance window (nullopt when it has none); zones named in it
+/// are loaded from `files`. Error says what is wrong with the window text.
+Result<std::optional<MaintenanceWindow>> TaskWindow(const TaskConfig& task, const TimeZone& zone,
+                                                    const FileSystem& files);
 
 }  // namespace nodeagent
