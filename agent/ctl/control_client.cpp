@@ -1,5 +1,7 @@
 #include "ctl/control_client.h"
 
+#include "host/local_file_system.h"
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -28,19 +30,9 @@ Status CallDaemon(const std::string& socket_path, const nlohmann::json& request,
                                      : " (is the daemon running? systemctl status nodeagent; or use --local)";
     return Error(ErrorCode::kUnavailable, "cannot reach the agent at " + socket_path + ": " + why + hint);
   }
-  std::string line = request.dump() + "\n";
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return Error(ErrorCode::kUnavailable, "sending to the agent: " + std::string(std::strerror(err)));
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
+  if (Status st = WriteAll(fd, request.dump() + "\n", "a request to the agent"); !st.ok()) {
+    ::close(fd);
+    return Error(ErrorCode::kUnavailable, st.error().message());
   }
   std::string buf;
   char chunk[65536];

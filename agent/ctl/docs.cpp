@@ -232,12 +232,7 @@ int KubeCheck(const std::string& config_path, bool json_output) {
   }
   const AgentSettings& s = (*setup)->settings;
   RealHost host(s.root);
-  auto env = [](const std::string& k) -> std::optional<std::string> {
-    const char* v = std::getenv(k.c_str());
-    if (!v) return std::nullopt;
-    return std::string(v);
-  };
-  auto config = kube::LoadAgentKubeconfig(s.kube.kubeconfig, s.kube.context, env, host.files());
+  auto config = kube::LoadAgentKubeconfig(s.kube.kubeconfig, s.kube.context, kube::ProcessEnv(), host.files());
   if (!config) {
     std::cerr << "agentctl: " << config.error().message() << "\n";
     return 2;

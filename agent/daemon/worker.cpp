@@ -9,6 +9,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/worker_protocol.h"
+#include "host/local_file_system.h"
 #include "host/local_host.h"
 #include "loader/plugin_loader.h"
 #include "runner/kube_factory.h"
@@ -33,17 +34,8 @@ class LineWriter : public RunObserver {
   void Write(const nlohmann::json& j) {
     std::string s = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     std::lock_guard<std::mutex> lock(mu_);
-    const char* p = s.data();
-    size_t left = s.size();
-    while (left > 0) {
-      ssize_t n = ::write(fd_, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return;  // the daemon is gone; the record in the history still tells
-      }
-      p += n;
-      left -= static_cast<size_t>(n);
-    }
+    // A failed write means the daemon is gone; the history still tells.
+    (void)WriteAll(fd_, s, "the run's event stream");
   }
 
  private:

@@ -20,19 +20,19 @@ std::string Dirname(const std::string& path) {
   return path.substr(0, pos);
 }
 
-Status WriteAll(int fd, std::string_view data, const std::string& path) {
+}  // namespace
+
+Status WriteAll(int fd, std::string_view data, const std::string& what) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return ErrnoError("writing " + path, errno);
+      return ErrnoError("writing " + what, errno);
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 Status WriteFileAtomically(const std::string& real_path, std::string_view content, mode_t mode) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};

@@ -31,6 +31,9 @@ class LocalFileSystem : public FileSystem {
 /// Writes `content` to `real_path` atomically (temp file in the same folder,
 /// fsync, rename, fsync of the folder). Used for state files too.
 Status WriteFileAtomically(const std::string& real_path, std::string_view content, mode_t mode);
+/// Writes all of `data` to `fd`, retrying short writes and EINTR. The error
+/// names `what` ("writing <what>: ...").
+Status WriteAll(int fd, std::string_view data, const std::string& what);
 /// Reads a whole file by real path.
 Result<std::string> ReadWholeFile(const std::string& real_path);
 /// mkdir -p by real path.

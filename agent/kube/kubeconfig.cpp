@@ -1,5 +1,7 @@
 #include "kube/kubeconfig.h"
 
+#include <cstdlib>
+
 #include <yaml-cpp/yaml.h>
 
 namespace nodeagent::kube {
@@ -313,6 +315,14 @@ Result<KubeConfig> LoadInClusterConfig(const EnvLookup& env, const FileSystem& f
   if (!ca) return Error(ca.error().code(), "in-cluster config: CA " + dir + "/ca.crt not readable: " + ca.error().message());
   c.ca_pem = *ca;
   return c;
+}
+
+EnvLookup ProcessEnv() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
 }
 
 }  // namespace nodeagent::kube

@@ -45,6 +45,9 @@ struct KubeConfig {
 /// Looks up an environment variable; nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
+/// The agent process's own environment.
+EnvLookup ProcessEnv();
+
 inline constexpr const char* kDefaultKubeconfig = "/etc/nodeagent/kubeconfig";
 inline constexpr const char* kServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount";
 

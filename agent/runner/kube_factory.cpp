@@ -18,12 +18,8 @@ KubeFactory MakeKubeFactory(const AgentSettings& settings, Host& host,
     o.burst = static_cast<int>(settings.kube.burst);
     o.user_agent = std::string("nodeagent/") + NODEAGENT_VERSION;
     o.request_timeout = settings.kube.request_timeout;
-    auto env = [](const std::string& k) -> std::optional<std::string> {
-      const char* v = std::getenv(k.c_str());
-      if (!v) return std::nullopt;
-      return std::string(v);
-    };
-    auto config = kube::LoadAgentKubeconfig(settings.kube.kubeconfig, settings.kube.context, env, host.files());
+    auto config =
+        kube::LoadAgentKubeconfig(settings.kube.kubeconfig, settings.kube.context, kube::ProcessEnv(), host.files());
     if (!config) return config.error();
     return kube::MakeKubeClientFromConfig(std::move(*config), o, host.commands(), host.files(), host.clock(),
                                           [log](LogLevel l, std::string_view m) {
