@@ -111,7 +111,7 @@ Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<Po
     std::unique_lock<std::mutex> lock(s.mu);
     for (;;) {
       if (s.stop_workers) return;
-      auto now = std::chrono::steady_clock::now();
+      auto now = clock_.Monotonic();
       Entry* next = nullptr;
       auto soonest = now + std::chrono::milliseconds(200);
       for (auto& e : s.entries) {
@@ -151,7 +151,7 @@ Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<Po
         e.last = (refused ? "eviction refused: " : "eviction failed: ") +
                  (r.detail().status_message.empty() ? r.error().message() : r.detail().status_message);
         e.state = PodState::kPending;
-        e.next = std::chrono::steady_clock::now() + backoff;
+        e.next = clock_.Monotonic() + backoff;
         if (e.attempts == 1 || !refused)
           log(refused ? LogLevel::kInfo : LogLevel::kWarning,
               "pod " + ref.key() + ": " + e.last + " (retrying in " + std::to_string(backoff.count()) + " ms)");
@@ -182,7 +182,7 @@ Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<Po
   auto wait_all = [&](std::chrono::steady_clock::time_point deadline, bool limited) {
     std::unique_lock<std::mutex> lock(s.mu);
     bool warned = false;
-    auto last_poll = std::chrono::steady_clock::now();
+    auto last_poll = clock_.Monotonic();
     while (s.gone < s.entries.size()) {
       if (cancelled_ && *cancelled_) {
         report.cancelled = true;
@@ -195,9 +195,9 @@ Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<Po
       if (s.watch_failed) {
         if (!warned) log(LogLevel::kWarning, "pod watch failed (" + s.watch_error + "); polling waiting pods instead");
         warned = true;
-        if (std::chrono::steady_clock::now() - last_poll >= std::chrono::seconds(1)) {
+        if (clock_.Monotonic() - last_poll >= std::chrono::seconds(1)) {
           poll_waiting(lock);
-          last_poll = std::chrono::steady_clock::now();
+          last_poll = clock_.Monotonic();
           continue;
         }
       }

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
-#include <cstdlib>
 #include <algorithm>
 
 #include "cleanup_walker.h"
@@ -243,10 +242,8 @@ void Execution::Run() {
   }
   auto t0 = env_.clock->Monotonic();
   // unlinkat waits on the file system (directory locks, the journal), not on
-  // the CPU: more threads than cores keep the disk busy. NODEAGENT_LOGC_DELETE_THREADS
-  // overrides for measurements.
+  // the CPU: more threads than cores keep the disk busy.
   int wanted = env_.threads > 0 ? env_.threads : std::clamp(4 * WorkerThreads(0), 4, 16);
-  if (const char* t = std::getenv("NODEAGENT_LOGC_DELETE_THREADS")) wanted = std::max(1, std::atoi(t));
   int threads = std::min<int>(wanted, std::max<size_t>(work_.size(), 1));
   std::vector<std::thread> workers;
   for (int i = 0; i < threads; ++i) workers.emplace_back([this] { Worker(); });
