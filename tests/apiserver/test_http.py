@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_nodes as mk  # noqa: E402
-from testserver import TestServer  # noqa: E402
+from testserver import ServerTestCase, TestServer  # noqa: E402
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
 
@@ -36,22 +36,7 @@ def wait_for(pred, timeout=5.0, step=0.05):
     return pred()
 
 
-class ServerTest(unittest.TestCase):
-    srv = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = TestServer(terminating_seconds=0.2).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.cleanup()
-
-    def setUp(self):
-        self.srv.reset()
-        self.srv.config(terminating_seconds=0.2)
-        self.srv.clear_requests()
-
+class ServerTest(ServerTestCase):
     def assertStatus(self, body, code, reason):
         self.assertEqual(body["kind"], "Status")
         self.assertEqual(body["apiVersion"], "v1")

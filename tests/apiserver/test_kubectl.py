@@ -11,7 +11,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_nodes as mk  # noqa: E402
-from testserver import KUBECTL, TestServer  # noqa: E402
+from testserver import KUBECTL, ServerTestCase, TestServer  # noqa: E402
 
 LEASE_YAML = """apiVersion: coordination.k8s.io/v1
 kind: Lease
@@ -27,20 +27,8 @@ spec:
 
 
 @unittest.skipUnless(os.access(KUBECTL, os.X_OK), "kubectl not installed")
-class KubectlTest(unittest.TestCase):
-    srv = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = TestServer(terminating_seconds=0.3).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.cleanup()
-
-    def setUp(self):
-        self.srv.reset()
-        self.srv.clear_requests()
+class KubectlTest(ServerTestCase):
+    terminating_seconds = 0.3
 
     def kubectl(self, *args, kubeconfig="cert", ok=True):
         r = self.srv.kubectl(*args, kubeconfig=kubeconfig)

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APISERVER = os.path.join(HERE, "apiserver.py")
@@ -243,3 +244,24 @@ class TestServer:
         env.pop("KUBECONFIG", None)
         return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               timeout=timeout, input=input, env=env)
+
+
+class ServerTestCase(unittest.TestCase):
+    """One test API server per test class, reset before each test (objects,
+    faults, RBAC rules, the request log, and the terminating time)."""
+
+    terminating_seconds = 0.2
+    srv = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = TestServer(terminating_seconds=cls.terminating_seconds).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+    def setUp(self):
+        self.srv.reset()
+        self.srv.config(terminating_seconds=self.terminating_seconds)
+        self.srv.clear_requests()

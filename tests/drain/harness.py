@@ -25,10 +25,10 @@ NODEAGENT = os.path.join(BUILD, "bin", "nodeagent")
 AGENTCTL = os.path.join(BUILD, "bin", "agentctl")
 PLUGINS = os.path.join(BUILD, "plugins")
 
-from testserver import TestServer  # noqa: E402
+from testserver import ServerTestCase, TestServer  # noqa: E402
 import make_nodes as mk  # noqa: E402
 
-__all__ = ["Agent", "TestServer", "mk", "wait_until"]
+__all__ = ["Agent", "ServerTestCase", "TestServer", "mk", "wait_until"]
 
 
 def wait_until(pred, timeout=20.0, interval=0.05, what="condition"):

@@ -18,7 +18,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Agent, TestServer, mk, wait_until  # noqa: E402
+from harness import Agent, ServerTestCase, mk, wait_until  # noqa: E402
 
 LOCK_NS = "kube-system"
 
@@ -50,18 +50,9 @@ class Webhook:
         self.httpd.server_close()
 
 
-class DrainTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.srv = TestServer(terminating_seconds=0.2).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.cleanup()
-
+class DrainTest(ServerTestCase):
     def setUp(self):
-        self.srv.reset()
-        self.srv.config(terminating_seconds=0.2)
+        super().setUp()
         self.agents = []
 
     def tearDown(self):
