@@ -83,13 +83,7 @@ void DeepMerge(toml::table& base, toml::table&& overlay) {
 }
 
 ConfigProblem ParseErrorProblem(const toml::parse_error& e) {
-  ConfigProblem p;
-  const auto& src = e.source();
-  if (src.path) p.file = *src.path;
-  p.line = static_cast<int>(src.begin.line);
-  p.column = static_cast<int>(src.begin.column);
-  p.message = std::string(e.description());
-  return p;
+  return ProblemAt(e.source(), "", std::string(e.description()));
 }
 
 const toml::table* SubTable(const toml::table& t, std::string_view key, const std::string& where,
@@ -97,9 +91,7 @@ const toml::table* SubTable(const toml::table& t, std::string_view key, const st
   const toml::node* n = t.get(key);
   if (!n) return nullptr;
   if (!n->is_table()) {
-    const auto& src = n->source();
-    problems.push_back({src.path ? *src.path : "", static_cast<int>(src.begin.line),
-                        static_cast<int>(src.begin.column), where, "expected a table ([" + where + "])"});
+    problems.push_back(ProblemAt(n->source(), where, "expected a table ([" + where + "])"));
     return nullptr;
   }
   return n->as_table();
@@ -179,11 +171,10 @@ AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem
   std::vector<std::string> top_names(std::begin(kTop), std::end(kTop));
   for (auto&& [k, v] : root) {
     if (std::find(std::begin(kTop), std::end(kTop), k.str()) == std::end(kTop)) {
-      const auto& src = k.source();
       std::string hint = Suggest(k.str(), top_names);
-      problems.push_back({src.path ? *src.path : "", static_cast<int>(src.begin.line),
-                          static_cast<int>(src.begin.column), std::string(k.str()),
-                          "unknown section; " + (hint.empty() ? "accepted: [agent] [kubernetes] [history] [tasks.NAME]" : hint)});
+      problems.push_back(ProblemAt(k.source(), std::string(k.str()),
+                                   "unknown section; " +
+                                       (hint.empty() ? "accepted: [agent] [kubernetes] [history] [tasks.NAME]" : hint)));
     }
   }
   toml::table empty;
@@ -205,21 +196,16 @@ AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem
   if (a.Has("shutdown_grace")) s.shutdown_grace = a.GetDuration("shutdown_grace");
   if (a.Has("kill_grace")) s.kill_grace = a.GetDuration("kill_grace");
   if (a.Has("allow_unsafe_plugin_owner")) s.allow_unsafe_plugin_owner = a.GetBool("allow_unsafe_plugin_owner");
-  for (const std::string* p : {&s.root, &s.state_dir, &s.socket, &s.plugin_dir, &s.exec_plugin_dir}) {
-    if (!p->empty() && (*p)[0] != '/') {
-      const toml::node* n = agent ? agent->get(p == &s.root ? "root" : p == &s.state_dir ? "state_dir"
-                                                     : p == &s.socket ? "socket" : p == &s.plugin_dir ? "plugin_dir"
-                                                                                                      : "exec_plugin_dir")
-                                  : nullptr;
-      ConfigProblem pr{"", 0, 0, "agent", "paths must be absolute, got \"" + *p + "\""};
-      if (n) {
-        const auto& src = n->source();
-        pr.file = src.path ? *src.path : "";
-        pr.line = static_cast<int>(src.begin.line);
-        pr.column = static_cast<int>(src.begin.column);
-      }
-      problems.push_back(pr);
-    }
+  const std::pair<const char*, const std::string*> paths[] = {{"root", &s.root},
+                                                               {"state_dir", &s.state_dir},
+                                                               {"socket", &s.socket},
+                                                               {"plugin_dir", &s.plugin_dir},
+                                                               {"exec_plugin_dir", &s.exec_plugin_dir}};
+  for (const auto& [key, value] : paths) {
+    if (value->empty() || (*value)[0] == '/') continue;
+    std::string message = "paths must be absolute, got \"" + *value + "\"";
+    const toml::node* n = agent ? agent->get(key) : nullptr;
+    problems.push_back(n ? ProblemAt(n->source(), "agent", message) : ConfigProblem{"", 0, 0, "agent", message});
   }
 
   const toml::table* kube = SubTable(root, "kubernetes", "kubernetes", problems);
@@ -275,14 +261,8 @@ Params ResolveRunParams(const ActionInfo& action, const toml::table* task_table,
       st = Internal(std::string("plugin validate() threw: ") + e.what());
     }
     if (!st.ok()) {
-      ConfigProblem pr{"", 0, 0, key_prefix, st.error().message()};
-      if (task_table) {
-        const auto& src = task_table->source();
-        pr.file = src.path ? *src.path : "";
-        pr.line = static_cast<int>(src.begin.line);
-        pr.column = static_cast<int>(src.begin.column);
-      }
-      problems.push_back(pr);
+      problems.push_back(task_table ? ProblemAt(task_table->source(), key_prefix, st.error().message())
+                                    : ConfigProblem{"", 0, 0, key_prefix, st.error().message()});
     }
   }
   return p;
@@ -298,8 +278,7 @@ std::map<std::string, TaskConfig> ResolveTasks(const RawConfig& raw, const Actio
     std::string prefix = "tasks." + name;
     const auto& src = node.source();
     if (!node.is_table()) {
-      problems.push_back({src.path ? *src.path : "", static_cast<int>(src.begin.line),
-                          static_cast<int>(src.begin.column), prefix, "expected a table [tasks." + name + "]"});
+      problems.push_back(ProblemAt(src, prefix, "expected a table [tasks." + name + "]"));
       continue;
     }
     const toml::table& t = *node.as_table();
@@ -325,16 +304,13 @@ std::map<std::string, TaskConfig> ResolveTasks(const RawConfig& raw, const Actio
     task.dry_run = c.GetBool("dry_run");
     const ActionInfo* action = catalog.Find(task.action);
     if (!action) {
-      const toml::node* an = t.get("action");
-      const auto& asrc = an->source();
       std::vector<std::string> names = catalog.Names();
       std::string hint = Suggest(task.action, names);
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      problems.push_back({asrc.path ? *asrc.path : "", static_cast<int>(asrc.begin.line),
-                          static_cast<int>(asrc.begin.column), prefix + ".action",
-                          "unknown action \"" + task.action + "\"; " +
-                              (hint.empty() ? "loaded actions: " + (known.empty() ? "(none)" : known) : hint)});
+      problems.push_back(ProblemAt(t.get("action")->source(), prefix + ".action",
+                                   "unknown action \"" + task.action + "\"; " +
+                                       (hint.empty() ? "loaded actions: " + (known.empty() ? "(none)" : known) : hint)));
       continue;
     }
     task.params = ResolveRunParams(*action, &t, nullptr, prefix, problems);
@@ -368,8 +344,7 @@ std::shared_ptr<toml::table> ParseOverrides(const std::vector<std::string>& item
   return out;
 }
 
-std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::string, TaskConfig>& tasks,
-                                  const ActionCatalog& catalog) {
+std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::string, TaskConfig>& tasks) {
   std::ostringstream os;
   auto q = [](const std::string& s) { return FormatParamValue(ParamValue(s)); };
   os << "# Effective configuration (defaults filled in)\n[agent]\n";
@@ -393,7 +368,6 @@ std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::st
        << "\n";
     for (const auto& [k, v] : t.params.values()) os << k << " = " << FormatParamValue(v) << "\n";
   }
-  (void)catalog;
   return os.str();
 }
 

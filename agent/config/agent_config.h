@@ -104,8 +104,7 @@ Params ResolveRunParams(const ActionInfo& action, const toml::table* task_table,
 const toml::table* TaskTable(const RawConfig& raw, const std::string& task);
 
 /// The effective config as TOML text with defaults filled in.
-std::string RenderEffectiveConfig(const AgentSettings& agent, const std::map<std::string, TaskConfig>& tasks,
-                                  const ActionCatalog& catalog);
+std::string RenderEffectiveConfig(const AgentSettings& agent, const std::map<std::string, TaskConfig>& tasks);
 
 /// The core keys of a [tasks.NAME] table (not action parameters).
 std::span<const ParamSpec> TaskCoreKeys();

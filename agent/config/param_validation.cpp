@@ -18,8 +18,6 @@ std::string ConfigProblem::ToString() const {
   return out + message;
 }
 
-namespace {
-
 ConfigProblem ProblemAt(const toml::source_region& src, std::string key, std::string message) {
   ConfigProblem p;
   if (src.path) p.file = *src.path;
@@ -29,6 +27,9 @@ ConfigProblem ProblemAt(const toml::source_region& src, std::string key, std::st
   p.message = std::move(message);
   return p;
 }
+
+namespace {
+
 
 std::string TomlTypeName(const toml::node& n) {
   switch (n.type()) {

@@ -28,6 +28,9 @@ struct ConfigProblem {
   std::string ToString() const;
 };
 
+/// A problem placed where `src` is (a TOML key or value).
+ConfigProblem ProblemAt(const toml::source_region& src, std::string key, std::string message);
+
 /// Checks `given` (with `overlay`'s keys winning; overlay may be null) against
 /// `specs`, fills defaults, appends problems for unknown keys (except
 /// `ignored_keys`), wrong types, bad values and missing required keys.

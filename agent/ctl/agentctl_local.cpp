@@ -150,7 +150,7 @@ class Local : public LocalCommands {
     auto setup = LoadLocal(g);
     if (!setup) return CtlFail(kExitUsage, setup.error().message());
     if (!(*setup)->ok()) return CtlFail(kExitUsage, "invalid config:\n" + (*setup)->ProblemsText());
-    std::cout << RenderEffectiveConfig((*setup)->settings, (*setup)->tasks, (*setup)->catalog);
+    std::cout << RenderEffectiveConfig((*setup)->settings, (*setup)->tasks);
     return kExitOk;
   }
   int KubeCheck(const CtlGlobals& g) override { return nodeagent::KubeCheck(g.config, g.json()); }

@@ -163,6 +163,10 @@ struct Daemon::Impl {
 
   // ---- runs ------------------------------------------------------------
   Result<std::shared_ptr<ActiveRun>> StartRun(const RunRequest& request, std::optional<RunRecord> resume = {});
+  /// Starts `record`'s run again from its checkpoint (same id and parameters).
+  Result<std::shared_ptr<ActiveRun>> ResumeRun(const RunRecord& record) {
+    return StartRun({record.action, {}, record.dry_run, "resume", record.requested_by}, record);
+  }
   Status SpawnWorker(const std::shared_ptr<ActiveRun>& run, const std::optional<json>& checkpoint);
   void ReadWorkerOut(std::shared_ptr<ActiveRun> run);
   void ReadWorkerErr(std::shared_ptr<ActiveRun> run);
@@ -373,7 +377,7 @@ void Daemon::Impl::Recover() {
     auto checkpoint = history->LoadCheckpoint(r.id);
     if (action && action->resumable && checkpoint && r.resumes < kMaxResumes) {
       spdlog::info("run {} ({}) was interrupted after a checkpoint; resuming", r.id, r.action);
-      auto started = StartRun({r.task.empty() ? r.action : r.task, {}, r.dry_run, "resume", r.requested_by}, r);
+      auto started = ResumeRun(r);
       if (started) continue;
       spdlog::error("run {}: cannot resume: {}", r.id, started.error().message());
     }
@@ -389,9 +393,8 @@ void Daemon::Impl::Recover() {
 Result<std::shared_ptr<ActiveRun>> Daemon::Impl::StartRun(const RunRequest& request, std::optional<RunRecord> resume) {
   if (stopping) return Error(ErrorCode::kUnavailable, "the agent is shutting down");
   RunExecutor executor(setup->settings, setup->raw, setup->tasks, setup->catalog, *host, *history, nullptr);
-  RunRequest effective = request;
-  if (resume) effective.target = resume->action;  // the task may have left the config since
-  auto prepared = executor.Prepare(effective);
+  // A resumed run is prepared by its action: its task may have left the config since.
+  auto prepared = executor.Prepare(request);
   if (!prepared) return prepared.error();
   auto run = std::make_shared<ActiveRun>();
   run->setup = setup;
@@ -551,7 +554,7 @@ void Daemon::Impl::MaybeFinish(const std::shared_ptr<ActiveRun>& run) {
       auto subscribers = run->subscribers;
       runs.erase(rec.id);
       run->locks = RunLocks{};  // the resumed run takes them again
-      auto resumed = StartRun({rec.task.empty() ? rec.action : rec.task, {}, rec.dry_run, "resume", rec.requested_by}, rec);
+      auto resumed = ResumeRun(rec);
       if (resumed) {
         (*resumed)->subscribers = subscribers;
         return;
@@ -695,7 +698,7 @@ void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, const
       else Reply(sock, {{"type", "run"}, {"record", ToJson(*r, true)}});
     } else if (op == "config-show") {
       Reply(sock, {{"type", "config"},
-                   {"text", RenderEffectiveConfig(setup->settings, setup->tasks, setup->catalog)},
+                   {"text", RenderEffectiveConfig(setup->settings, setup->tasks)},
                    {"files", setup->raw.files}});
     } else if (op == "reload") {
       std::string problems;

@@ -19,16 +19,10 @@ std::string AgentSetup::ProblemsText() const {
 namespace {
 
 ConfigProblem ProblemAtKey(const RawConfig& raw, const TaskConfig& task, const char* key, std::string message) {
-  ConfigProblem p{task.file, task.line, 1, "tasks." + task.name + "." + key, std::move(message)};
-  if (const toml::table* t = TaskTable(raw, task.name)) {
-    if (const toml::node* n = t->get(key)) {
-      const auto& src = n->source();
-      if (src.path) p.file = *src.path;
-      p.line = static_cast<int>(src.begin.line);
-      p.column = static_cast<int>(src.begin.column);
-    }
-  }
-  return p;
+  std::string where = "tasks." + task.name + "." + key;
+  if (const toml::table* t = TaskTable(raw, task.name))
+    if (const toml::node* n = t->get(key)) return ProblemAt(n->source(), where, std::move(message));
+  return ConfigProblem{task.file, task.line, 1, where, std::move(message)};
 }
 
 }  // namespace
