@@ -22,7 +22,7 @@ dpkg-deb -x "$deb" "$work/root" || { echo "check-deb: cannot unpack $deb" >&2; e
 dpkg-deb -e "$deb" "$work/control" || { echo "check-deb: cannot read control of $deb" >&2; exit 1; }
 
 # The package contract (packaging/README.md).
-for path in usr/sbin/nodeagent usr/bin/agentctl usr/lib/nodeagent/plugins \
+for path in usr/sbin/nodeagent usr/bin/agentctl usr/libexec/nodeagent/nodeagent-runner usr/lib/nodeagent/plugins \
     etc/nodeagent/agent.toml etc/nodeagent/conf.d \
     usr/lib/systemd/system/nodeagent.service usr/lib/sysusers.d/nodeagent.conf \
     usr/lib/tmpfiles.d/nodeagent.conf usr/share/man/man8/nodeagent.8.gz \

@@ -115,6 +115,11 @@ if(TARGET nodeagent)
 else()
   message(STATUS "packaging: no nodeagent target yet; packages will lack the daemon")
 endif()
+# The runner (workers, agentctl's local half) beside them in libexec: the
+# daemon and agentctl find it relative to their own path (config/runner_path.h).
+if(TARGET nodeagent-runner)
+  install(TARGETS nodeagent-runner RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/nodeagent)
+endif()
 if(TARGET agentctl)
   install(TARGETS agentctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 else()
@@ -161,7 +166,7 @@ set(_agentctl_exe "")
 set(_agentctl_dep "")
 if(TARGET agentctl)
   set(_agentctl_exe $<TARGET_FILE:agentctl>)
-  set(_agentctl_dep agentctl)
+  set(_agentctl_dep agentctl nodeagent-runner)
 endif()
 set(_docs_out ${_gen}/docs)
 set(_docs_outputs
@@ -188,7 +193,7 @@ add_custom_target(nodeagent_package_docs ALL DEPENDS ${_docs_outputs} ${_gen}/ch
 # only to make a package takes far too long, and cpack would do it with
 # ninja's default parallelism.
 set(_package_inputs nodeagent_package_docs ${NODEAGENT_PACKAGED_PLUGINS})
-foreach(_t nodeagent agentctl)
+foreach(_t nodeagent nodeagent-runner agentctl)
   if(TARGET ${_t})
     list(APPEND _package_inputs ${_t})
   endif()
@@ -275,7 +280,7 @@ endforeach()
 set(CPACK_RPM_USER_FILELIST ${_rpm_files})
 # Directories other packages (filesystem, systemd, bash-completion) own.
 set(CPACK_RPM_EXCLUDE_FROM_AUTO_FILELIST_ADDITION
-  /etc /usr/sbin /usr/lib/systemd /usr/lib/systemd/system /usr/lib/systemd/system-preset
+  /etc /usr/sbin /usr/libexec /usr/lib/systemd /usr/lib/systemd/system /usr/lib/systemd/system-preset
   /usr/lib/sysusers.d /usr/lib/tmpfiles.d /usr/share/bash-completion
   /usr/share/bash-completion/completions /usr/share/man /usr/share/man/man1 /usr/share/man/man5
   /usr/share/man/man8 /usr/share/lintian /usr/share/lintian/overrides)

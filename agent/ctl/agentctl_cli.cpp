@@ -1,12 +1,17 @@
 #include "ctl/agentctl_cli.h"
 
+#include "config/runner_path.h"
+
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 
 #include "config/agent_config.h"
+#include "config/runner_path.h"
 #include "ctl/control_client.h"
 #include "ctl/output.h"
 
@@ -63,27 +68,17 @@ int AskDaemon(const CtlGlobals& g, const json& request, const std::function<std:
 }
 
 /// The thin agentctl hands commands that need the config, plugins or libcurl
-/// to `nodeagent ctl` (next to this binary, else /usr/sbin/nodeagent).
+/// to `nodeagent-runner ctl` (config/runner_path.h says where it is).
 int ExecFullCtl(int argc, char** argv) {
-  std::vector<std::string> candidates;
-  if (const char* env = std::getenv("NODEAGENT_BIN")) candidates.push_back(env);
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    candidates.push_back((self.parent_path() / "nodeagent").string());
-    candidates.push_back((self.parent_path() / "../sbin/nodeagent").string());
-  }
-  candidates.push_back("/usr/sbin/nodeagent");
-  for (const auto& c : candidates) {
-    if (::access(c.c_str(), X_OK) != 0) continue;
-    std::vector<char*> args;
-    args.push_back(const_cast<char*>(c.c_str()));
-    args.push_back(const_cast<char*>("ctl"));
-    for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
-    args.push_back(nullptr);
-    ::execv(c.c_str(), args.data());
-  }
-  return CtlFail(kExitUsage, "this command needs the nodeagent binary (looked in /usr/sbin and next to agentctl)");
+  auto runner = FindRunner();
+  if (!runner) return CtlFail(kExitUsage, "this command needs " + runner.error().message());
+  std::vector<char*> args;
+  args.push_back(const_cast<char*>(runner->c_str()));
+  args.push_back(const_cast<char*>("ctl"));
+  for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  ::execv(runner->c_str(), args.data());
+  return CtlFail(kExitUsage, "cannot run " + *runner + ": " + std::strerror(errno));
 }
 
 int RunViaDaemon(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets, bool dry_run,
@@ -185,7 +180,7 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
     return rc == 0 ? kExitOk : kExitUsage;
   }
 
-  // Commands that need config, plugins or libcurl run in `nodeagent ctl`.
+  // Commands that need config, plugins or libcurl run in `nodeagent-runner ctl`.
   bool needs_local = g.local || *config_check || *kube_check || *gen || (*config_show && g.local);
   if (needs_local && !local) return ExecFullCtl(argc, argv);
 

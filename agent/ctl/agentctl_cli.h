@@ -1,8 +1,9 @@
 // agentctl's command table and its daemon-facing half. The same code serves
 // two binaries: `agentctl` itself, kept thin (no libcurl, no plugins) so a
-// status round trip costs little more than a process start, and `nodeagent
-// ctl`, which adds the local half (LocalCommands: --local runs, config check,
-// kube check, docs). The thin binary hands those commands to `nodeagent ctl`.
+// status round trip costs little more than a process start, and
+// `nodeagent-runner ctl`, which adds the local half (LocalCommands: --local
+// runs, config check, kube check, docs). The thin binary hands those commands
+// to `nodeagent-runner ctl`.
 #pragma once
 
 #include <unistd.h>
@@ -47,10 +48,10 @@ class LocalCommands {
 };
 
 /// Parses and runs one agentctl command line. `local` null: the thin binary,
-/// which execs `nodeagent ctl ARGS` for commands that need LocalCommands.
+/// which execs `nodeagent-runner ctl ARGS` for commands that need LocalCommands.
 int AgentctlMain(int argc, char** argv, LocalCommands* local);
 
-/// `nodeagent ctl ARGS`: AgentctlMain with the local half (agentctl_local.cpp).
+/// `nodeagent-runner ctl ARGS`: AgentctlMain with the local half (agentctl_local.cpp).
 int FullAgentctlMain(int argc, char** argv);
 
 /// Helpers shared by both halves.

@@ -1,7 +1,7 @@
 // The half of agentctl that works without the daemon (see agentctl_cli.h):
 // it loads the config and plugins itself and runs actions in this process
 // through the same RunExecutor the daemon's workers use. Linked into
-// `nodeagent` (as `nodeagent ctl`), not into the thin agentctl.
+// `nodeagent-runner` (as `nodeagent-runner ctl`), not into the thin agentctl.
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,7 +14,7 @@
 #include "daemon/introspection.h"
 #include "host/local_host.h"
 #include "loader/agent_setup.h"
-#include "runner/kube_factory.h"
+#include "runner/client_factories.h"
 #include "runner/run_executor.h"
 #include "scheduler/task_planner.h"
 
@@ -48,10 +48,10 @@ int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<s
   HistoryStore history(s.settings.state_dir);
   if (Status st = history.Init(); !st.ok()) return CtlFail(kExitFailed, st.error().message());
   ConsoleObserver console(g.json());
-  KubeFactory kube = MakeKubeFactory(s.settings, host, [&](LogLevel l, std::string_view m) {
+  ClientFactories clients = MakeClientFactories(s.settings, host, [&](LogLevel l, std::string_view m) {
     console.OnLog({CtlNowMs(), l, "kubernetes: " + std::string(m)});
   });
-  RunExecutor executor(s.settings, s.raw, s.tasks, s.catalog, host, history, kube);
+  RunExecutor executor(s.settings, s.raw, s.tasks, s.catalog, host, history, clients);
   auto prepared = executor.Prepare({target, sets, dry_run, "manual", "uid " + std::to_string(::getuid()) + " (local)"});
   if (!prepared) return CtlFail(kExitUsage, prepared.error().message());
   auto locks = AcquireRunLocks(s.settings.state_dir, *prepared);

@@ -9,7 +9,7 @@
 #include "kube/kubeconfig.h"
 #include "loader/agent_setup.h"
 #include "nodeagent/kube.h"
-#include "runner/kube_factory.h"
+#include "runner/client_factories.h"
 
 #ifndef NODEAGENT_VERSION
 #define NODEAGENT_VERSION "0.0.0"
@@ -145,7 +145,7 @@ nodeagent \- run node chores on Kubernetes nodes, safely, on a schedule
 .B nodeagent
 [\fB\-\-config\fR FILE] [\fB\-\-demo\fR] [\fB\-\-version\fR]
 .SH DESCRIPTION
-nodeagent is a daemon, normally started by systemd (nodeagent.service). It loads plugin modules from /usr/lib/nodeagent/plugins and exec plugins from /etc/nodeagent/exec\-plugins, runs their actions on a schedule (cron, intervals, jitter, maintenance windows) or on request from agentctl(1), and keeps a history of every run in /var/lib/nodeagent. Each run executes in its own worker process, so a crashing or hanging plugin cannot take the daemon down; a run's timeout kills its whole process group.
+nodeagent is a daemon, normally started by systemd (nodeagent.service). It loads plugin modules from /usr/lib/nodeagent/plugins and exec plugins from /etc/nodeagent/exec\-plugins, runs their actions on a schedule (cron, intervals, jitter, maintenance windows) or on request from agentctl(1), and keeps a history of every run in /var/lib/nodeagent. Each run executes in its own worker process (/usr/libexec/nodeagent/nodeagent\-runner), so a crashing or hanging plugin cannot take the daemon down; a run's timeout kills its whole process group.
 .PP
 Every action plans before it applies; a dry run stops at the plan. Runs interrupted by a crash or a reboot are resumed from their checkpoint when their action supports it (drain\-and\-reboot uncordons the node after the reboot), otherwise recorded as interrupted.
 .SH OPTIONS
@@ -158,7 +158,7 @@ Run on the embedded default configuration with every task enabled but forced to 
 .SH SIGNALS
 SIGHUP reloads the configuration (a bad one is refused). SIGTERM stops: runs in progress get agent.shutdown_grace to finish, then are killed and left resumable or recorded as interrupted.
 .SH FILES
-/etc/nodeagent/agent.toml, /etc/nodeagent/conf.d/, /var/lib/nodeagent/, /run/nodeagent/agent.sock
+/etc/nodeagent/agent.toml, /etc/nodeagent/conf.d/, /var/lib/nodeagent/, /run/nodeagent/agent.sock, /usr/lib/nodeagent/plugins/, /usr/libexec/nodeagent/nodeagent\-runner (runs and agentctl's local commands; found beside the daemon in a build tree, or through $NODEAGENT_RUNNER)
 .SH SEE ALSO
 agentctl(1), nodeagent.toml(5), systemctl(1)
 )DOC";
@@ -241,7 +241,7 @@ int KubeCheck(const std::string& config_path, bool json_output) {
                          : !config->client_cert_pem.empty() ? "client certificate"
                          : !config->token.empty() || !config->token_file.empty() ? "bearer token"
                                                                                     : "anonymous";
-  auto client = MakeKubeFactory(s, host, nullptr)();
+  auto client = MakeClientFactories(s, host, nullptr).kube();
   if (!client) {
     std::cerr << "agentctl: " << client.error().message() << "\n";
     return 2;

@@ -392,7 +392,7 @@ void Daemon::Impl::Recover() {
 
 Result<std::shared_ptr<ActiveRun>> Daemon::Impl::StartRun(const RunRequest& request, std::optional<RunRecord> resume) {
   if (stopping) return Error(ErrorCode::kUnavailable, "the agent is shutting down");
-  RunExecutor executor(setup->settings, setup->raw, setup->tasks, setup->catalog, *host, *history, nullptr);
+  RunExecutor executor(setup->settings, setup->raw, setup->tasks, setup->catalog, *host, *history, {});
   // A resumed run is prepared by its action: its task may have left the config since.
   auto prepared = executor.Prepare(request);
   if (!prepared) return prepared.error();

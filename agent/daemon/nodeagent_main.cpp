@@ -1,6 +1,6 @@
 // nodeagent: the daemon's command line. `nodeagent` runs the daemon,
 // `nodeagent --demo` runs it on the embedded default config in a safe demo
-// mode, `nodeagent worker` is the per-run child process (internal).
+// mode. Runs execute in `nodeagent-runner worker` (config/runner_path.h).
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -9,8 +9,8 @@
 #include <iostream>
 
 #include "config/agent_config.h"
+#include "config/runner_path.h"
 #include "daemon/daemon.h"
-#include "ctl/agentctl_cli.h"
 #include "daemon/default_config.h"
 #include "daemon/logging.h"
 
@@ -69,14 +69,6 @@ std::string DemoConfig(const std::string& state_dir, const std::string& plugin_d
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == "ctl") {
-    argv[1] = const_cast<char*>("agentctl");
-    return nodeagent::FullAgentctlMain(argc - 1, argv + 1);
-  }
-  if (argc >= 2 && std::string(argv[1]) == "worker") {
-    nodeagent::SetupLogging("info", true);
-    return nodeagent::RunWorkerMain();
-  }
   CLI::App app{"nodeagent: runs node chores (log cleanup, drain-and-reboot, join prep...) on a schedule.\n"
                "Drive it with agentctl."};
   std::string config = nodeagent::kDefaultConfigPath;
@@ -97,7 +89,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   nodeagent::DaemonOptions options;
-  options.worker_exe = SelfExe();
+  auto runner = nodeagent::FindRunner();
+  if (!runner) {
+    std::cerr << "nodeagent: " << runner.error().message() << "\n";
+    return 1;
+  }
+  options.worker_exe = *runner;
   options.config_path = config;
   if (demo) {
     char tmpl[] = "/tmp/nodeagent-demo-XXXXXX";
@@ -106,7 +103,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (plugin_dir.empty()) {
-      auto exe_dir = std::filesystem::path(options.worker_exe).parent_path();
+      auto exe_dir = std::filesystem::path(SelfExe()).parent_path();
       for (auto candidate : {exe_dir / "../plugins", exe_dir / "../lib/nodeagent/plugins",
                              std::filesystem::path("/usr/lib/nodeagent/plugins")}) {
         std::error_code ec;

@@ -1,4 +1,5 @@
-// `nodeagent worker`: the child process one run executes in (see daemon.h).
+#include "daemon/worker.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -7,12 +8,11 @@
 #include <mutex>
 #include <sstream>
 
-#include "daemon/daemon.h"
 #include "daemon/worker_protocol.h"
 #include "host/local_file_system.h"
 #include "host/local_host.h"
 #include "loader/plugin_loader.h"
-#include "runner/kube_factory.h"
+#include "runner/client_factories.h"
 #include "runner/run_executor.h"
 
 namespace nodeagent {
@@ -85,10 +85,10 @@ int RunWorkerMain() {
   raw.table = empty.get();
   raw.table_holder = empty;
   std::map<std::string, TaskConfig> tasks;
-  KubeFactory kube = MakeKubeFactory(req.settings, host, [&out](LogLevel l, std::string_view m) {
+  ClientFactories clients = MakeClientFactories(req.settings, host, [&out](LogLevel l, std::string_view m) {
     out.OnLog({ToMillis(std::chrono::system_clock::now()), l, "kubernetes: " + std::string(m)});
   });
-  RunExecutor executor(req.settings, raw, tasks, catalog, host, history, kube);
+  RunExecutor executor(req.settings, raw, tasks, catalog, host, history, clients);
   PreparedRun run;
   run.action = action;
   run.task = record.task;

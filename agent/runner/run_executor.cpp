@@ -19,9 +19,9 @@ namespace {
 class RunContext : public ActionContext {
  public:
   RunContext(PreparedRun& run, Host& host, HistoryStore& history, RunObserver* observer, const bool* cancel,
-             KubeFactory& kube_factory, const std::string& node)
+             ClientFactories& clients, const std::string& node)
       : run_(run), host_(host), history_(history), observer_(observer), cancel_(cancel ? cancel : &never_),
-        kube_factory_(kube_factory), node_(node) {}
+        clients_(clients), node_(node) {}
 
   Host& host() override { return host_; }
   const Params& params() const override { return run_.params; }
@@ -55,12 +55,23 @@ class RunContext : public ActionContext {
   Result<KubeClient*> Kube() override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!kube_) {
-      if (!kube_factory_) return Error(ErrorCode::kUnavailable, "no Kubernetes client configured");
-      auto client = kube_factory_();
+      if (!clients_.kube) return Error(ErrorCode::kUnavailable, "no Kubernetes client configured");
+      auto client = clients_.kube();
       if (!client) return client.error();
       kube_ = std::move(*client);
     }
     return kube_.get();
+  }
+
+  Result<HttpClient*> Http() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!http_) {
+      if (!clients_.http) return Error(ErrorCode::kUnavailable, "no HTTP client configured");
+      auto client = clients_.http();
+      if (!client) return client.error();
+      http_ = std::move(*client);
+    }
+    return http_.get();
   }
 
  private:
@@ -70,11 +81,12 @@ class RunContext : public ActionContext {
   RunObserver* observer_;
   const bool never_ = false;
   const bool* cancel_;
-  KubeFactory& kube_factory_;
+  ClientFactories& clients_;
   const std::string& node_;
   std::mutex mu_;
   std::chrono::steady_clock::time_point last_progress_{};
   std::unique_ptr<KubeClient> kube_;
+  std::unique_ptr<HttpClient> http_;
 };
 
 std::string JoinProblems(const std::vector<ConfigProblem>& problems) {
@@ -103,9 +115,9 @@ Result<RunLocks> AcquireRunLocks(const std::string& state_dir, const PreparedRun
 
 RunExecutor::RunExecutor(const AgentSettings& settings, const RawConfig& raw,
                          const std::map<std::string, TaskConfig>& tasks, const ActionCatalog& catalog, Host& host,
-                         HistoryStore& history, KubeFactory kube_factory)
+                         HistoryStore& history, ClientFactories clients)
     : settings_(settings), raw_(raw), tasks_(tasks), catalog_(catalog), host_(host), history_(history),
-      kube_factory_(std::move(kube_factory)) {}
+      clients_(std::move(clients)) {}
 
 Result<PreparedRun> RunExecutor::Prepare(const RunRequest& request) {
   PreparedRun run;
@@ -179,7 +191,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     r.summary = "cannot record the run: " + st.error().message();
     return r;
   }
-  RunContext ctx(run, host_, history_, observer, cancel, kube_factory_, settings_.node_name);
+  RunContext ctx(run, host_, history_, observer, cancel, clients_, settings_.node_name);
   auto fail = [&](const std::string& what) {
     r.status = RunStatus::kFailed;
     r.summary = what;

@@ -14,6 +14,7 @@
 
 #include "config/agent_config.h"
 #include "loader/action_catalog.h"
+#include "nodeagent/http.h"
 #include "nodeagent/kube.h"
 #include "runner/run_observer.h"
 #include "state/history_store.h"
@@ -23,6 +24,14 @@ namespace nodeagent {
 
 /// Builds the Kubernetes client on first use by an action.
 using KubeFactory = std::function<Result<std::unique_ptr<KubeClient>>()>;
+/// Builds the HTTP client on first use by an action.
+using HttpFactory = std::function<Result<std::unique_ptr<HttpClient>>()>;
+/// The network clients actions may ask their context for. An empty factory
+/// makes the context answer kUnavailable.
+struct ClientFactories {
+  KubeFactory kube;
+  HttpFactory http;
+};
 
 struct RunRequest {
   std::string target;                  // task or action name
@@ -46,7 +55,7 @@ class RunExecutor {
  public:
   /// References must outlive the executor.
   RunExecutor(const AgentSettings& settings, const RawConfig& raw, const std::map<std::string, TaskConfig>& tasks,
-              const ActionCatalog& catalog, Host& host, HistoryStore& history, KubeFactory kube_factory);
+              const ActionCatalog& catalog, Host& host, HistoryStore& history, ClientFactories clients);
 
   /// kNotFound for an unknown target, kInvalidArgument (listing every
   /// problem) for bad parameters.
@@ -67,7 +76,7 @@ class RunExecutor {
   const ActionCatalog& catalog_;
   Host& host_;
   HistoryStore& history_;
-  KubeFactory kube_factory_;
+  ClientFactories clients_;
 };
 
 /// The locks a run holds while it executes: one per task (or per action for

@@ -9,6 +9,7 @@
 #include "host/process_command_runner.h"
 #include "host/system_clock.h"
 #include "loader/plugin_loader.h"
+#include "nodeagent/plugin.h"
 #include "runner/run_executor.h"
 
 using namespace nodeagent;
@@ -37,7 +38,7 @@ struct Fixture {
     tasks = ResolveTasks(raw, catalog, problems);
     REQUIRE(history.Init().ok());
   }
-  RunExecutor Executor() { return RunExecutor(settings, raw, tasks, catalog, host, history, nullptr); }
+  RunExecutor Executor() { return RunExecutor(settings, raw, tasks, catalog, host, history, {}); }
 };
 
 struct Recorder : RunObserver {
@@ -55,7 +56,9 @@ TEST_CASE("loader reports each broken module with its file and reason and keeps 
   CHECK(catalog.Find("test-touch")->plugin == "testing");
   std::map<std::string, std::string> reasons;
   for (const auto& p : catalog.problems) reasons[p.file.substr(p.file.find_last_of('/') + 1)] = p.reason;
-  CHECK(reasons["broken_wrong_abi.so"].find("plugin ABI version 42, this agent needs 1") != std::string::npos);
+  std::string abi_reason = "plugin ABI version " + std::to_string(kPluginAbiVersion + 41) + ", this agent needs " +
+                           std::to_string(kPluginAbiVersion);
+  CHECK(reasons["broken_wrong_abi.so"].find(abi_reason) != std::string::npos);
   CHECK(reasons["broken_no_symbol.so"].find("missing symbol 'nodeagent_plugin'") != std::string::npos);
   CHECK(reasons["zz_broken_duplicate.so"].find("action 'test-touch' is already provided by plugin 'testing'") !=
         std::string::npos);

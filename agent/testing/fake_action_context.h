@@ -11,6 +11,7 @@
 #include "host/local_file_system.h"
 #include "host/local_host.h"
 #include "nodeagent/action.h"
+#include "nodeagent/http.h"
 
 namespace nodeagent {
 
@@ -26,6 +27,7 @@ class FakeActionContext : public ActionContext {
   void set_dry_run(bool v) { dry_run_ = v; }
   void set_node_name(std::string n) { node_name_ = std::move(n); }
   void set_kube(KubeClient* kube) { kube_ = kube; }
+  void set_http(HttpClient* http) { http_ = http; }
   void Cancel() { cancelled_ = true; }
 
   // What the action did.
@@ -51,6 +53,10 @@ class FakeActionContext : public ActionContext {
     if (!kube_) return Error(ErrorCode::kUnavailable, "no Kubernetes client in this test");
     return kube_;
   }
+  Result<HttpClient*> Http() override {
+    if (!http_) return Error(ErrorCode::kUnavailable, "no HTTP client in this test");
+    return http_;
+  }
 
  private:
   TempRoot root_;
@@ -64,6 +70,7 @@ class FakeActionContext : public ActionContext {
   bool dry_run_ = false;
   bool cancelled_ = false;
   KubeClient* kube_ = nullptr;
+  HttpClient* http_ = nullptr;
   std::vector<std::string> logs_;
   std::vector<std::string> progress_;
   std::optional<nlohmann::json> checkpoint_;

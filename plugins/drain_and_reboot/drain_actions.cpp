@@ -24,7 +24,7 @@ const char* KindName(Kind k) {
 
 class NodeAction : public Action {
  public:
-  explicit NodeAction(Kind kind) : kind_(kind), http_(MakeCurlHttpClient()) {}
+  explicit NodeAction(Kind kind) : kind_(kind) {}
 
   Result<Plan> MakePlan(ActionContext& ctx) override {
     auto c = Coordinator(ctx);
@@ -91,7 +91,11 @@ class NodeAction : public Action {
     auto kube = ctx.Kube();
     if (!kube) return kube.error().Wrap(std::string(KindName(kind_)) + " needs the Kubernetes API");
     kube_ = *kube;
-    coordinator_ = std::make_unique<RebootCoordinator>(ctx, **kube, http_.get(), options_, KindName(kind_));
+    // Webhooks are best effort without HTTP; the Prometheus gate is not (Gate()).
+    auto http = ctx.Http();
+    if (http) http_ = *http;
+    else http_error_ = http.error().message();
+    coordinator_ = std::make_unique<RebootCoordinator>(ctx, **kube, http_, options_, KindName(kind_));
     return coordinator_.get();
   }
 
@@ -106,8 +110,10 @@ class NodeAction : public Action {
     std::vector<std::unique_ptr<RebootBlocker>> blockers;
     if (!options_.blocking_pod_selector.empty())
       blockers.push_back(std::make_unique<PodBlocker>(*kube_, options_.node, options_.blocking_pod_selector));
-    if (!options_.prometheus_url.empty())
+    if (!options_.prometheus_url.empty()) {
+      if (!http_) return Error(ErrorCode::kUnavailable, "prometheus_url is set but " + http_error_);
       blockers.push_back(std::make_unique<PrometheusBlocker>(*http_, options_.prometheus_url, options_.alert_filter_regex));
+    }
     auto b = CheckBlockers(blockers);
     if (!b) return "reboot required (" + need->why + ") but blocked: the blocker check failed: " + b.error().message();
     if (b->blocked) return "reboot required (" + need->why + ") but blocked: " + b->why;
@@ -115,7 +121,8 @@ class NodeAction : public Action {
   }
 
   Kind kind_;
-  std::unique_ptr<HttpClient> http_;
+  HttpClient* http_ = nullptr;  // owned by the context
+  std::string http_error_;
   RunOptions options_;
   KubeClient* kube_ = nullptr;
   std::unique_ptr<RebootCoordinator> coordinator_;

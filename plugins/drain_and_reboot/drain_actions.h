@@ -1,7 +1,8 @@
 // The five ActionSpec rows of the drain_and_reboot plugin (cordon, uncordon,
 // drain, drain-and-reboot, reboot-if-required): thin Action classes that read
-// the options, build the seams (KubeClient from the context, libcurl for
-// webhooks and Prometheus) and hand over to RebootCoordinator.
+// the options, take the seams from the context (KubeClient for the API
+// server, HttpClient for webhooks and Prometheus) and hand over to
+// RebootCoordinator.
 #pragma once
 
 #include <span>

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "http_client.h"
+#include "nodeagent/http.h"
 
 namespace nodeagent::drain {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "http_client.h"
+#include "nodeagent/http.h"
 #include "nodeagent/kube.h"
 
 namespace nodeagent::drain {

@@ -11,7 +11,7 @@
 
 #include <string>
 
-#include "http_client.h"
+#include "nodeagent/http.h"
 #include "nodeagent/action.h"
 #include "nodeagent/kube.h"
 #include "run_options.h"

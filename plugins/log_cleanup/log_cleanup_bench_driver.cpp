@@ -31,6 +31,7 @@ class DriverContext : public ActionContext {
   const bool* cancel_flag() const override { return &cancelled_; }
   Status SaveCheckpoint(const nlohmann::json&) override { return Status::Ok(); }
   Result<KubeClient*> Kube() override { return Error(ErrorCode::kUnavailable, "no cluster in the driver"); }
+  Result<HttpClient*> Http() override { return Error(ErrorCode::kUnavailable, "no network in the driver"); }
 
  private:
   Host& host_;

@@ -277,7 +277,7 @@ class DrainTest(ServerTestCase):
 
     # -- crash tests -------------------------------------------------------------------
     def worker_pid(self, a, run):
-        """The run's worker: the daemon's child `nodeagent worker` (the history's worker_pid stays 0)."""
+        """The run's worker: the daemon's child `nodeagent-runner worker` (the history's worker_pid stays 0)."""
         def find():
             for pid in os.listdir("/proc"):
                 if not pid.isdigit():

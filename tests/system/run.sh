@@ -468,7 +468,7 @@ end
 if [[ -f $rpm_file ]] && command -v rpm >/dev/null; then
   begin 6 "RPM layout of $(basename "$rpm_file")"
   files=$(rpm -qlp "$rpm_file" 2>/dev/null)
-  for path in /usr/sbin/nodeagent /usr/bin/agentctl /usr/lib/nodeagent/plugins \
+  for path in /usr/sbin/nodeagent /usr/bin/agentctl /usr/libexec/nodeagent/nodeagent-runner /usr/lib/nodeagent/plugins \
       /etc/nodeagent/agent.toml /etc/nodeagent/conf.d /usr/lib/systemd/system/nodeagent.service \
       /usr/lib/sysusers.d/nodeagent.conf /usr/lib/tmpfiles.d/nodeagent.conf \
       /usr/share/man/man8/nodeagent.8.gz /usr/share/man/man1/agentctl.1.gz \
@@ -476,7 +476,7 @@ if [[ -f $rpm_file ]] && command -v rpm >/dev/null; then
     check "rpm contains $path" grep -qxF "$path" <<<"$files"
   done
   check "agent.toml is %config(noreplace)" sh -c "rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' '$rpm_file' | grep -q '^cn.* /etc/nodeagent/agent.toml$'"
-  for d in /usr /usr/lib /usr/lib/systemd /usr/lib/systemd/system /usr/share/man /usr/sbin /etc; do
+  for d in /usr /usr/lib /usr/libexec /usr/lib/systemd /usr/lib/systemd/system /usr/share/man /usr/sbin /etc; do
     check "rpm does not own $d" test -z "$(grep -xF "$d" <<<"$files")"
   done
   end

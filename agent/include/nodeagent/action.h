@@ -21,6 +21,7 @@
 namespace nodeagent {
 
 class KubeClient;  // nodeagent/kube.h
+class HttpClient;  // nodeagent/http.h
 
 enum class RunStatus {
   kOk,           // nothing needed doing, or the checks passed
@@ -101,6 +102,9 @@ class ActionContext {
   /// The Kubernetes client built from `[kubernetes]` config. Error when no
   /// kubeconfig is usable; the pointer is owned by the context.
   virtual Result<KubeClient*> Kube() = 0;
+  /// An HTTP(S) client for other services (webhooks, Prometheus). Error when
+  /// none is available; the pointer is owned by the context.
+  virtual Result<HttpClient*> Http() = 0;
 
   void Info(std::string_view m) { Log(LogLevel::kInfo, m); }
   void Warn(std::string_view m) { Log(LogLevel::kWarning, m); }

@@ -21,7 +21,7 @@
 namespace nodeagent {
 
 /// Bumped on any change to the types in include/nodeagent/.
-inline constexpr uint32_t kPluginAbiVersion = 1;
+inline constexpr uint32_t kPluginAbiVersion = 2;  // 2: ActionContext::Http()
 
 /// Name of the symbol every native plugin exports.
 inline constexpr const char* kPluginEntrySymbol = "nodeagent_plugin";

@@ -1,5 +1,6 @@
-#include "runner/kube_factory.h"
+#include "runner/client_factories.h"
 
+#include "http/curl_http_client.h"
 #include "kube/curl_kube_client.h"
 
 #ifndef NODEAGENT_VERSION
@@ -7,6 +8,8 @@
 #endif
 
 namespace nodeagent {
+
+namespace {
 
 KubeFactory MakeKubeFactory(const AgentSettings& settings, Host& host,
                             std::function<void(LogLevel, std::string_view)> log) {
@@ -26,6 +29,18 @@ KubeFactory MakeKubeFactory(const AgentSettings& settings, Host& host,
                                             if (log) log(l, m);
                                           });
   };
+}
+
+}  // namespace
+
+ClientFactories MakeClientFactories(const AgentSettings& settings, Host& host,
+                                    std::function<void(LogLevel, std::string_view)> log) {
+  ClientFactories clients;
+  clients.kube = MakeKubeFactory(settings, host, std::move(log));
+  clients.http = []() -> Result<std::unique_ptr<HttpClient>> {
+    return MakeCurlHttpClient({std::string("nodeagent/") + NODEAGENT_VERSION});
+  };
+  return clients;
 }
 
 }  // namespace nodeagent

@@ -1,0 +1,26 @@
+// nodeagent-runner: the half of nodeagent that links libcurl and the
+// Kubernetes client, kept out of the resident daemon and the thin agentctl.
+//   nodeagent-runner worker       one run, started by the daemon (worker.h)
+//   nodeagent-runner ctl ARGS...  agentctl's local half, exec'd by agentctl
+// Installed in /usr/libexec/nodeagent; not meant to be called by hand.
+#include <iostream>
+#include <string>
+
+#include "ctl/agentctl_cli.h"
+#include "daemon/logging.h"
+#include "daemon/worker.h"
+
+int main(int argc, char** argv) {
+  std::string mode = argc >= 2 ? argv[1] : "";
+  if (mode == "ctl") {
+    argv[1] = const_cast<char*>("agentctl");
+    return nodeagent::FullAgentctlMain(argc - 1, argv + 1);
+  }
+  if (mode == "worker") {
+    nodeagent::SetupLogging("info", true);
+    return nodeagent::RunWorkerMain();
+  }
+  std::cerr << "nodeagent-runner: internal helper of nodeagent; use agentctl.\n"
+               "usage: nodeagent-runner worker | nodeagent-runner ctl AGENTCTL-ARGS...\n";
+  return 2;
+}

@@ -1,0 +1,15 @@
+// The worker: the child process one run executes in, so a plugin that
+// crashes, hangs or leaks cannot take the daemon with it. The daemon starts
+// `nodeagent-runner worker` with one request (worker_protocol.h) on stdin;
+// the worker loads just the plugin it needs, runs the action through the same
+// RunExecutor as `agentctl --local`, and streams log, progress and result
+// events back as JSON lines. The daemon kills its process group on timeout.
+#pragma once
+
+namespace nodeagent {
+
+/// Reads one run request on stdin, runs it, streams JSON lines on stdout.
+/// Returns the process exit code.
+int RunWorkerMain();
+
+}  // namespace nodeagent
