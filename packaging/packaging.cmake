@@ -90,7 +90,11 @@ if(NODEAGENT_PORTABLE_LINK)
   # unwinder (libgcc_eh.a) calls _dl_find_object (GLIBC_2.35).
   foreach(_t ${_all_targets})
     get_target_property(_type ${_t} TYPE)
-    if(_type STREQUAL "EXECUTABLE")
+    get_target_property(_fully_static ${_t} NODEAGENT_FULLY_STATIC)
+    if(_type STREQUAL "EXECUTABLE" AND _fully_static)
+      # Static PIE (agentctl): libstdc++ is static already, and -static-libstdc++
+      # would end the link in -Bdynamic.
+    elseif(_type STREQUAL "EXECUTABLE")
       target_link_options(${_t} PRIVATE -static-libstdc++)
     elseif(_type STREQUAL "MODULE_LIBRARY" OR _type STREQUAL "SHARED_LIBRARY")
       target_link_options(${_t} PRIVATE -static-libstdc++ -Wl,--exclude-libs,ALL)
