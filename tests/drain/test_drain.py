@@ -50,6 +50,39 @@ class Webhook:
         self.httpd.server_close()
 
 
+class FakePrometheus:
+    """A local listener answering GET /api/v1/alerts with `alerts` (a list of
+    (name, state) pairs) in Prometheus's JSON format."""
+
+    def __init__(self, alerts):
+        self.alerts = alerts
+        self.paths = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.paths.append(self.path)
+                body = json.dumps({"status": "success", "data": {"alerts": [
+                    {"labels": {"alertname": n}, "state": st} for n, st in outer.alerts]}}).encode()
+                self.send_response(200 if self.path == "/api/v1/alerts" else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d/" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 class DrainTest(ServerTestCase):
     def setUp(self):
         super().setUp()
@@ -475,10 +508,29 @@ class DrainTest(ServerTestCase):
         self.assertEqual(self.out(p)["status"], "skipped")
         self.assertIn("default/etl-1", self.out(p)["summary"])
         self.assertEqual(a.reboot_calls(), [])
+        # Firing alerts over real HTTP (the worker's HttpClient from its context).
+        prom = FakePrometheus([("KubeNodeNotReady", "firing"), ("Watchdog", "pending")])
+        try:
+            p = a.run("reboot-if-required", dict(base, prometheus_url=prom.url), local=True)
+            self.assertEqual(self.out(p)["status"], "skipped", p.stdout)
+            self.assertIn("KubeNodeNotReady", self.out(p)["summary"])
+            self.assertNotIn("Watchdog", self.out(p)["summary"])  # pending is not firing
+            self.assertEqual(prom.paths, ["/api/v1/alerts"])
+            p = a.run("reboot-if-required", dict(base, prometheus_url=prom.url, alert_filter_regex="Watch.*"),
+                      local=True)
+            self.assertIn("reboot did not happen", self.out(p)["summary"])  # no match: it went ahead
+            self.assertEqual(len(a.reboot_calls()), 1)
+        finally:
+            prom.close()
+        # Prometheus unreachable: the blocker check fails, so no reboot.
+        p = a.run("reboot-if-required", dict(base, prometheus_url=prom.url), local=True)
+        self.assertEqual(self.out(p)["status"], "skipped", p.stdout)
+        self.assertIn("blocker check failed", self.out(p)["summary"])
+        self.assertEqual(len(a.reboot_calls()), 1)
         # A sentinel command: exit 1 means "reboot required" (needs-restarting -r).
         p = a.run("reboot-if-required", dict(base, sentinel_command=["/bin/sh", "-c", "exit 1"]), local=True)
         self.assertIn("reboot did not happen", self.out(p)["summary"])
-        self.assertEqual(len(a.reboot_calls()), 1)
+        self.assertEqual(len(a.reboot_calls()), 2)
         self.assert_clean("node-s")
 
 
