@@ -103,6 +103,19 @@ def ctx_switches(pid):
     return total
 
 
+def rss_by_mapping(pid, top=12):
+    """Rss per mapped file (anonymous regions by their [name]), largest first."""
+    per, name = {}, None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if parts and re.match(r"^[0-9a-f]+-[0-9a-f]+$", parts[0]):
+                name = os.path.basename(parts[5]) if len(parts) > 5 else "[anon]"
+            elif parts and parts[0] == "Rss:":
+                per[name] = per.get(name, 0) + int(parts[1])
+    return dict(sorted(((k, v) for k, v in per.items() if v), key=lambda kv: -kv[1])[:top])
+
+
 def pct(values, p):
     values = sorted(values)
     k = min(len(values) - 1, max(0, int(round(p / 100 * len(values) + 0.5)) - 1))
@@ -138,6 +151,7 @@ def bench_idle(proc, sock, seconds, out):
     out["vm_hwm_kib"] = status_kib(pid, "VmHWM")
     out["rss_anon_kib"] = status_kib(pid, "RssAnon")
     out["rss_file_kib"] = status_kib(pid, "RssFile")
+    out["rss_by_mapping_kib"] = rss_by_mapping(pid)
 
 
 def bench_latency(build, config, sock, calls, out):
