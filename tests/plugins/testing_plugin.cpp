@@ -4,6 +4,7 @@
 #include <csignal>
 #include <thread>
 
+#include "nodeagent/file_edit.h"
 #include "nodeagent/plugin.h"
 
 namespace {
@@ -21,15 +22,16 @@ class TouchAction : public Action {
   Result<Plan> MakePlan(ActionContext& ctx) override {
     Plan plan;
     const std::string& path = ctx.params().GetString("path");
-    auto old = ctx.host().files().ReadFile(path);
     std::string want = ctx.params().GetString("content");
-    if (old && *old == want) {
+    auto edit = PlanFileEdit(ctx.host().files(), path,
+                             [&](const std::optional<std::string>&) -> Result<std::string> { return want; });
+    if (!edit) return edit.error();
+    edit_ = std::move(*edit);
+    if (!edit_.changes()) {
       plan.summary = path + " is up to date";
       return plan;
     }
-    plan.changes.push_back({"edit", path, "write " + std::to_string(want.size()) + " bytes",
-                            "--- " + path + "\n+++ " + path + "\n@@ -1 +1 @@\n-" + (old ? *old : "") + "\n+" + want + "\n",
-                            static_cast<int64_t>(want.size())});
+    plan.changes.push_back(FileEditChange(edit_, "write " + std::to_string(want.size()) + " bytes"));
     plan.summary = "would write " + path;
     return plan;
   }
@@ -39,14 +41,17 @@ class TouchAction : public Action {
       out.summary = plan.summary;
       return out;
     }
-    ctx.Info("writing " + ctx.params().GetString("path"));
-    Status st = ctx.host().files().WriteFileAtomic(ctx.params().GetString("path"), ctx.params().GetString("content"));
+    ctx.Info("writing " + edit_.path);
+    Status st = ApplyFileEdit(ctx.host().files(), edit_);
     if (!st.ok()) return st.error();
     out.status = RunStatus::kChanged;
-    out.summary = "wrote " + ctx.params().GetString("path");
+    out.summary = "wrote " + edit_.path;
     out.changes = plan.changes;
     return out;
   }
+
+ private:
+  FileEdit edit_;
 };
 
 class CrashAction : public Action {
