@@ -1,5 +1,10 @@
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
+#include "nodeagent/http.h"
 #include "nodeagent/params.h"
 
 using namespace nodeagent;
@@ -32,5 +37,19 @@ TEST_CASE("FormatDuration round-trips") {
     auto d = ParseDuration(text);
     REQUIRE(d.ok());
     CHECK(FormatDuration(*d) == text);
+  }
+}
+
+TEST_CASE("RedactUrl keeps scheme, host and port only") {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"https://hooks.slack.com/services/T000/B000/XXXXSECRET", "https://hooks.slack.com/..."},
+      {"https://user:pass@example.com:8443/hook?token=abc", "https://example.com:8443/..."},
+      {"http://prometheus:9090", "http://prometheus:9090"},
+      {"http://prometheus:9090/", "http://prometheus:9090"},
+      {"http://h?x=1", "http://h/..."},
+  };
+  for (const auto& [in, want] : cases) {
+    INFO(in);
+    CHECK(nodeagent::RedactUrl(in) == want);
   }
 }

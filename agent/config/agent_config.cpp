@@ -314,6 +314,8 @@ std::map<std::string, TaskConfig> ResolveTasks(const RawConfig& raw, const Actio
       continue;
     }
     task.params = ResolveRunParams(*action, &t, nullptr, prefix, problems);
+    for (const ParamSpec& spec : action->params)
+      if (spec.secret) task.secret_params.insert(std::string(spec.name));
     out[name] = std::move(task);
   }
   return out;
@@ -366,7 +368,9 @@ std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::st
        << FormatDuration(t.timeout) << "\"\nenabled = " << (t.enabled ? "true" : "false")
        << "\ncatch_up = " << (t.catch_up ? "true" : "false") << "\ndry_run = " << (t.dry_run ? "true" : "false")
        << "\n";
-    for (const auto& [k, v] : t.params.values()) os << k << " = " << FormatParamValue(v) << "\n";
+    for (const auto& [k, v] : t.params.values())
+      os << k << " = " << (t.secret_params.count(k) && v != ParamValue(std::string()) ? q(kRedacted) : FormatParamValue(v))
+         << "\n";
   }
   return os.str();
 }

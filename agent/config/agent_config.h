@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,7 @@ struct TaskConfig {
   bool catch_up = false;
   bool dry_run = false;
   Params params;
+  std::set<std::string> secret_params;  // shown as kRedacted by RenderEffectiveConfig
   std::string file;  // where it was defined
   int line = 0;
 };

@@ -404,7 +404,7 @@ Result<std::shared_ptr<ActiveRun>> Daemon::Impl::StartRun(const RunRequest& requ
     // Same run, same parameters as when it started.
     run->prepared.record = *resume;
     run->prepared.task = resume->task;
-    run->prepared.params = ParamsFromWire(resume->params_wire);
+    run->prepared.params = ResumeParams(*resume, *history);
     run->prepared.dry_run = resume->dry_run;
     if (resume->timeout_ms > 0) run->prepared.timeout = Duration(resume->timeout_ms);
     checkpoint = history->LoadCheckpoint(resume->id);

@@ -14,7 +14,7 @@ json ActionToJson(const ActionInfo& a) {
     for (auto v : p.allowed) allowed.push_back(std::string(v));
     params.push_back({{"name", std::string(p.name)}, {"type", ParamTypeName(p.type)},
                       {"default", std::string(p.default_value)}, {"doc", std::string(p.doc)},
-                      {"allowed", allowed}, {"required", p.required}});
+                      {"allowed", allowed}, {"required", p.required}, {"secret", p.secret}});
   }
   return {{"name", a.name},           {"plugin", a.plugin},         {"kind", a.kind},
           {"description", a.description}, {"maturity", a.maturity}, {"disruptive", a.disruptive},

@@ -95,6 +95,7 @@ int RunWorkerMain() {
   run.params = ParamsFromWire(req.params_wire);
   run.dry_run = req.dry_run;
   run.record = record;
+  RecordParams(*action, run.params, run.record);  // the daemon's copy came without secrets
   RunRecord result = executor.Execute(run, &out, &g_cancel, req.checkpoint);
   out.Write({{"type", "result"}, {"record", ToJson(result, false)}});
   return 0;

@@ -45,7 +45,7 @@ class CurlHttpClient : public HttpClient {
     static std::once_flag init;
     std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     std::lock_guard<std::mutex> lock(mu_);
-    std::string what = std::string(body ? "POST " : "GET ") + url;
+    std::string what = std::string(body ? "POST " : "GET ") + RedactUrl(url);  // errors end up in logs
     if (!handle_) handle_ = curl_easy_init();
     if (!handle_) return Error(ErrorCode::kInternal, what + ": curl_easy_init failed");
     CURL* c = handle_;

@@ -1,7 +1,8 @@
 // The core's HttpClient (include/nodeagent/http.h) on libcurl: http and https
 // only, TLS verified against the system CAs, no redirects followed (a webhook
 // POST must not be replayed somewhere else), and answers capped in size so a
-// misbehaving endpoint cannot fill the worker's memory. One connection cache
+// misbehaving endpoint cannot fill the worker's memory. Errors name the URL
+// redacted to its host (RedactUrl), as webhook paths carry tokens. One connection cache
 // per client, so repeated calls to the same service reuse their connection.
 #pragma once
 

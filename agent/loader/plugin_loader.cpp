@@ -172,7 +172,8 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
       auto ptype = ParseParamType((*p)["type"].value_or(std::string("string")));
       if (!pname) return InvalidArgument("[[param]] without name (line " + std::to_string(p->source().begin.line) + ")");
       if (!ptype) return InvalidArgument("param " + *pname + ": type must be string, int, bool, float, duration, list or enum");
-      ParamSpec spec{Keep(*pname), *ptype, "", Keep((*p)["doc"].value_or(std::string())), {}, (*p)["required"].value_or(false)};
+      ParamSpec spec{Keep(*pname), *ptype, "", Keep((*p)["doc"].value_or(std::string())), {},
+                     (*p)["required"].value_or(false), (*p)["secret"].value_or(false)};
       if (const toml::node* def = p->get("default")) {
         std::ostringstream os;
         if (def->is_string()) os << *def->as_string();

@@ -97,6 +97,28 @@ std::string JoinProblems(const std::vector<ConfigProblem>& problems) {
 
 }  // namespace
 
+void RecordParams(const ActionInfo& action, const Params& params, RunRecord& record) {
+  record.params = ParamsToJson(params);
+  record.params_wire = ParamsToWire(params);
+  record.secret_params_wire = nlohmann::json::object();
+  for (const ParamSpec& spec : action.params) {
+    if (!spec.secret) continue;
+    std::string name(spec.name);
+    if (auto it = record.params_wire.find(name); it != record.params_wire.end()) {
+      record.secret_params_wire[name] = *it;
+      record.params_wire.erase(it);
+    }
+    if (record.params.contains(name) && record.params[name] != "") record.params[name] = kRedacted;
+  }
+}
+
+Params ResumeParams(const RunRecord& record, const HistoryStore& history) {
+  nlohmann::json wire = record.params_wire;
+  const nlohmann::json secrets = history.LoadSecretParams(record.id);  // items() must not outlive it
+  for (const auto& [name, value] : secrets.items()) wire[name] = value;
+  return ParamsFromWire(wire);
+}
+
 Result<RunLocks> AcquireRunLocks(const std::string& state_dir, const PreparedRun& run) {
   const RunRecord& rec = run.record;
   std::string key = run.task.empty() ? "action-" + rec.action : "task-" + run.task;
@@ -170,8 +192,7 @@ Result<PreparedRun> RunExecutor::Prepare(const RunRequest& request) {
   r.trigger = request.trigger;
   r.requested_by = request.requested_by;
   r.dry_run = run.dry_run;
-  r.params = ParamsToJson(run.params);
-  r.params_wire = ParamsToWire(run.params);
+  RecordParams(*run.action, run.params, r);
   r.timeout_ms = run.timeout.count();
   return run;
 }

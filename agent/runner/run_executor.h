@@ -89,6 +89,14 @@ struct RunLocks {
 /// kConflict naming the run in the way.
 Result<RunLocks> AcquireRunLocks(const std::string& state_dir, const PreparedRun& run);
 
+/// Fills the record's parameters: `params` for people, with every secret
+/// parameter of `action` shown as kRedacted; `params_wire` without the
+/// secrets; `secret_params_wire` with them (see HistoryStore::Put).
+void RecordParams(const ActionInfo& action, const Params& params, RunRecord& record);
+/// The parameters a recorded run started with, secrets included: what a
+/// resumed run gets.
+Params ResumeParams(const RunRecord& record, const HistoryStore& history);
+
 /// Milliseconds since the epoch of a clock reading.
 int64_t ToMillis(std::chrono::system_clock::time_point t);
 

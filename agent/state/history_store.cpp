@@ -27,7 +27,22 @@ static bool ValidId(const std::string& id) {
 
 Status HistoryStore::Put(const RunRecord& record) {
   if (!ValidId(record.id)) return InvalidArgument("bad run id '" + record.id + "'");
+  if (record.status != RunStatus::kRunning) {
+    ::unlink(Path(record.id, ".secret.json").c_str());  // nothing left to resume
+  } else if (!record.secret_params_wire.empty()) {
+    if (Status st = WriteFileAtomically(Path(record.id, ".secret.json"), record.secret_params_wire.dump(), 0600);
+        !st.ok())
+      return st;
+  }
   return WriteFileAtomically(Path(record.id, ".json"), ToJson(record).dump(), 0640);
+}
+
+nlohmann::json HistoryStore::LoadSecretParams(const std::string& id) const {
+  if (!ValidId(id)) return nlohmann::json::object();
+  auto text = ReadWholeFile(Path(id, ".secret.json"));
+  if (!text) return nlohmann::json::object();
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  return j.is_object() ? j : nlohmann::json::object();
 }
 
 Result<RunRecord> HistoryStore::Get(const std::string& id) const {
@@ -50,6 +65,7 @@ std::vector<std::string> HistoryStore::Ids() const {
   for (const auto& e : fs::directory_iterator(runs_dir_, ec)) {
     std::string name = e.path().filename().string();
     if (name.size() > 5 && name.ends_with(".json") && !name.ends_with(".checkpoint.json") &&
+        !name.ends_with(".secret.json") &&
         name.find(".tmp.") == std::string::npos)
       ids.push_back(name.substr(0, name.size() - 5));
   }
@@ -138,7 +154,7 @@ size_t HistoryStore::Prune(size_t max_runs, int64_t max_age_ms, int64_t now_ms) 
     bool too_many = remaining > max_runs;
     bool too_old = now_ms - j.value("started_ms", int64_t{0}) > max_age_ms;
     if (!too_many && !too_old) break;
-    for (const char* suffix : {".json", ".log", ".checkpoint.json"}) ::unlink(Path(id, suffix).c_str());
+    for (const char* suffix : {".json", ".log", ".checkpoint.json", ".secret.json"}) ::unlink(Path(id, suffix).c_str());
     ++removed;
     --remaining;
   }

@@ -20,7 +20,9 @@ class HistoryStore {
 
   /// Creates the folders. Error when the state dir cannot be created.
   Status Init();
-  /// Writes (creates or replaces) the record atomically.
+  /// Writes (creates or replaces) the record atomically. Its secret
+  /// parameters go to a separate file readable by root only, kept while the
+  /// run is running (it may be resumed) and deleted once it has ended.
   Status Put(const RunRecord& record);
   /// NotFound for an unknown id; the record's logs include live lines.
   Result<RunRecord> Get(const std::string& id) const;
@@ -35,6 +37,8 @@ class HistoryStore {
 
   Status SaveCheckpoint(const std::string& id, const nlohmann::json& state);
   std::optional<nlohmann::json> LoadCheckpoint(const std::string& id) const;
+  /// The secret parameters Put() kept for a running run (empty object when none).
+  nlohmann::json LoadSecretParams(const std::string& id) const;
 
   /// Deletes finished runs beyond `max_runs` (oldest first) or older than
   /// `max_age_ms` before `now_ms`. Returns how many were removed.

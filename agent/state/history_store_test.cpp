@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 
 #include "host/fake_host.h"
@@ -33,6 +35,36 @@ TEST_CASE("history keeps records, lists newest first and filters by task") {
   CHECK(unfinished[0].task == "a");
   CHECK(h.Get("nope").error().code() == ErrorCode::kNotFound);
   CHECK(h.Get("../../etc/passwd").error().code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("secret parameters live in a root-only file while the run may resume, and nowhere else") {
+  TempRoot root;
+  HistoryStore h(root.path());
+  REQUIRE(h.Init().ok());
+  RunRecord r = MakeRecord("20260101T000000Z-secret", "join", 1000, RunStatus::kRunning);
+  r.params = {{"token", "<redacted>"}, {"server", "10.0.0.1:6443"}};
+  r.params_wire = {{"server", "10.0.0.1:6443"}};
+  r.secret_params_wire = {{"token", "abcdef.0123456789abcdef"}};
+  REQUIRE(h.Put(r).ok());
+  const std::string secret_file = root.path() + "/runs/20260101T000000Z-secret.secret.json";
+  struct stat st {};
+  REQUIRE(::stat(secret_file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(root.Read("/runs/20260101T000000Z-secret.json").find("abcdef") == std::string::npos);
+  CHECK(h.LoadSecretParams(r.id) == nlohmann::json{{"token", "abcdef.0123456789abcdef"}});
+  CHECK(h.List("", 10).size() == 1);  // the secret file is not a record
+
+  // An update without the secrets (the daemon's copy of a resumed run) keeps the file.
+  RunRecord again = *h.Get(r.id);
+  CHECK(again.secret_params_wire.empty());
+  REQUIRE(h.Put(again).ok());
+  CHECK(h.LoadSecretParams(r.id).contains("token"));
+
+  // Once the run has ended there is nothing to resume: the file goes.
+  again.status = RunStatus::kChanged;
+  REQUIRE(h.Put(again).ok());
+  CHECK(::stat(secret_file.c_str(), &st) != 0);
+  CHECK(h.LoadSecretParams(r.id).empty());
 }
 
 TEST_CASE("live log lines are kept and a torn last line is skipped") {

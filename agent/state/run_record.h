@@ -37,6 +37,9 @@ struct RunRecord {
   nlohmann::json data = nlohmann::json::object();
   nlohmann::json params = nlohmann::json::object();       // for people: "10d"
   nlohmann::json params_wire = nlohmann::json::object();  // typed, to resume the run
+  /// Secret parameters (ParamSpec::secret), typed. Never in ToJson(): the
+  /// history keeps them in a root-only file only while the run may resume.
+  nlohmann::json secret_params_wire = nlohmann::json::object();
   int64_t timeout_ms = 0;
   int64_t started_ms = 0;
   int64_t finished_ms = 0;

@@ -20,9 +20,9 @@ std::string Notifier::Body(const Notification& n, const std::string& time) const
 Status Notifier::Send(const Notification& n, const std::string& time) {
   if (url_.empty() || !http_) return Status::Ok();
   auto r = http_->Post(url_, Body(n, time), "application/json", std::chrono::seconds(10));
-  if (!r) return r.error().Wrap("notifying " + url_);
+  if (!r) return r.error().Wrap("notifying " + RedactUrl(url_));
   if (r->status < 200 || r->status >= 300)
-    return Error(ErrorCode::kUnavailable, "notifying " + url_ + ": HTTP " + std::to_string(r->status));
+    return Error(ErrorCode::kUnavailable, "notifying " + RedactUrl(url_) + ": HTTP " + std::to_string(r->status));
   return Status::Ok();
 }
 

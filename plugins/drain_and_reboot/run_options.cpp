@@ -47,7 +47,9 @@ constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
        "If the boot id has not changed this long after the reboot command, the reboot failed."},                 \
       {"ready_timeout", ParamType::kDuration, "\"15m\"",                                                         \
        "After the reboot, how long to wait for the Node to report the new boot id and Ready."},                   \
-      {"notify_url", ParamType::kString, "\"\"", "Webhook notified on drain, reboot, uncordon and failure."},   \
+      {"notify_url", ParamType::kString, "\"\"",                                                               \
+       "Webhook notified on drain, reboot, uncordon and failure (secret: its path often holds a token).", {},     \
+       false, true},                                                                                             \
   {                                                                                                              \
     "notify_format", ParamType::kEnum, "\"json\"", "Webhook body: json (generic) or slack ({\"text\": ...}).",  \
         kNotifyFormats                                                                                           \
@@ -55,7 +57,8 @@ constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
 
 const ParamSpec kNodeOnly[] = {NODE_ROW};
 const ParamSpec kDrain[] = {NODE_ROW, DRAIN_ROWS,
-                            {"notify_url", ParamType::kString, "\"\"", "Webhook notified on drain and failure."},
+                            {"notify_url", ParamType::kString, "\"\"", "Webhook notified on drain and failure (secret).",
+                             {}, false, true},
                             {"notify_format", ParamType::kEnum, "\"json\"", "json or slack.", kNotifyFormats}};
 const ParamSpec kDrainReboot[] = {NODE_ROW, DRAIN_ROWS, LOCK_ROWS, REBOOT_ROWS};
 const ParamSpec kRebootIfRequired[] = {

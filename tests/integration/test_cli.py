@@ -53,7 +53,8 @@ def write_exec_plugin(exec_dir, name, answer, code, mode=0o755):
     os.chmod(script, mode)
     with open(os.path.join(exec_dir, name + ".toml"), "w") as f:
         f.write(f'name = "{name}"\ndescription = "exec test {name}"\nexecutable = "{name}.sh"\n'
-                '[[param]]\nname = "level"\ntype = "int"\ndefault = 3\ndoc = "A level."\n')
+                '[[param]]\nname = "level"\ntype = "int"\ndefault = 3\ndoc = "A level."\n'
+                '[[param]]\nname = "api_key"\ntype = "string"\ndefault = ""\nsecret = true\ndoc = "A key."\n')
 
 
 class AccessTest(DaemonTestCase):
@@ -245,6 +246,13 @@ class PluginTest(DaemonTestCase):
         self.assertEqual(req["action"], "exec-ok")
         self.assertEqual(req["params"]["level"], 7)
         self.assertEqual(req["node"], "itest-node")
+        # A secret parameter reaches the executable, not the history.
+        keyed = agent.ctl_json("run", "exec-ok", "--set", "api_key=k3y-value")
+        self.assertEqual(keyed["params"]["api_key"], "<redacted>")
+        with open(os.path.join(agent.exec_dir, "last-request-exec-ok.json")) as f:
+            self.assertEqual(json.load(f)["params"]["api_key"], "k3y-value")
+        self.assertNotIn("k3y-value", agent.ctl("-o", "json", "history").stdout)
+        self.assertIn("secret", agent.ctl("describe", "exec-ok").stdout)
         problem = agent.ctl("-o", "json", "run", "exec-problem")
         self.assertEqual(problem.returncode, 1)
         rec = json.loads(problem.stdout)

@@ -334,10 +334,17 @@ class CrashRecoveryTest(DaemonTestCase):
 
     def test_resume_after_a_reboot(self):
         # A reboot (or power loss) ends daemon and worker at once: freeze the
-        # worker so it cannot react to its death signal, kill both.
-        agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\n')
+        # worker so it cannot react to its death signal, kill both. The task's
+        # secret token survives in a root-only file, and only while needed.
+        secret = "s3cr3t-join-token"
+        agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\ntoken = "%s"\n' % secret)
         agent.start()
         run_id, worker = self.start_resumable_run(agent)
+        runs = os.path.join(agent.state, "runs")
+        secret_file = os.path.join(runs, run_id + ".secret.json")
+        self.assertEqual(os.stat(secret_file).st_mode & 0o777, 0o600)
+        self.assertEqual(self.files_containing(runs, secret), [secret_file])
+        self.assertEqual(agent.run_record(run_id)["params"]["token"], "<redacted>")
         os.kill(worker, signal.SIGSTOP)
         agent.kill9()
         os.kill(worker, signal.SIGKILL)
@@ -346,8 +353,31 @@ class CrashRecoveryTest(DaemonTestCase):
         agent.start()
         rec = agent.wait_finished(run_id)
         self.assertEqual(rec["status"], "changed", rec)
-        self.assertIn("resumed from phase 1 after a reboot", rec["summary"])
+        self.assertIn("resumed from phase 1 after a reboot; token of %d characters" % len(secret), rec["summary"])
         self.assertEqual(rec["resumes"], 1)
+        self.assertEqual(self.files_containing(agent.state, secret), [], "a finished run keeps no secret")
+        for args in (["config", "show"], ["--local", "config", "show"], ["-o", "json", "history"],
+                     ["-o", "json", "logs", run_id], ["describe", "test-resume"]):
+            out = agent.ctl(*args)
+            self.assertEqual(out.returncode, 0, (args, out.stderr))
+            self.assertNotIn(secret, out.stdout, args)
+        self.assertIn("token = '<redacted>'", agent.ctl("config", "show").stdout)
+        self.assertIn("secret", agent.ctl("describe", "test-resume").stdout)
+        self.assertNotIn(secret, agent.log())
+
+    @staticmethod
+    def files_containing(top, text):
+        found = []
+        for d, _, names in os.walk(top):
+            for n in names:
+                p = os.path.join(d, n)
+                try:
+                    with open(p, "rb") as f:
+                        if text.encode() in f.read():
+                            found.append(p)
+                except OSError:
+                    pass
+        return sorted(found)
 
     def test_kill9_of_the_daemon_alone_leaves_the_run_resumable(self):
         agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\n')

@@ -113,7 +113,12 @@ class FailAction : public Action {
   }
 };
 
-/// Checkpoints "phase 1", then waits (to be killed); resumes to completion.
+const ParamSpec kResumeParams[] = {
+    {"token", ParamType::kString, "\"\"", "A credential the resumed run must still have.", {}, false, true},
+};
+
+/// Checkpoints "phase 1", then waits (to be killed); resumes to completion,
+/// saying how long its secret `token` was (never the token itself).
 class ResumableAction : public Action {
  public:
   Result<Plan> MakePlan(ActionContext&) override { return Plan{}; }
@@ -134,7 +139,8 @@ class ResumableAction : public Action {
     auto boot = ctx.host().BootId();
     out.status = RunStatus::kChanged;
     out.summary = "resumed from phase " + std::to_string(checkpoint.value("phase", 0)) +
-                  (boot && *boot != checkpoint.value("boot_id", "") ? " after a reboot" : " in the same boot");
+                  (boot && *boot != checkpoint.value("boot_id", "") ? " after a reboot" : " in the same boot") +
+                  "; token of " + std::to_string(ctx.params().GetString("token").size()) + " characters";
     return out;
   }
 };
@@ -156,7 +162,7 @@ const ActionSpec kActions[] = {
     {"test-sleep", "Sleeps; honours cancellation unless told not to.", kSleepParams, false, false, &Make<SleepAction>},
     {"test-disruptive", "Sleeps, as a disruptive action.", kSleepParams, true, false, &Make<SleepAction>},
     {"test-fail", "Reports a failed check.", {}, false, false, &Make<FailAction>},
-    {"test-resume", "Checkpoints, waits, resumes.", {}, true, true, &Make<ResumableAction>},
+    {"test-resume", "Checkpoints, waits, resumes.", kResumeParams, true, true, &Make<ResumableAction>},
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 
 #include "nodeagent/result.h"
 
@@ -28,5 +29,10 @@ class HttpClient {
   virtual Result<HttpResponse> Post(const std::string& url, const std::string& body, const std::string& content_type,
                                     std::chrono::milliseconds timeout) = 0;
 };
+
+/// The URL as it may appear in logs and errors: scheme, host and port only
+/// ("https://hooks.slack.com/..."), since webhook URLs carry their token in
+/// the path and some carry a user and password.
+std::string RedactUrl(std::string_view url);
 
 }  // namespace nodeagent

@@ -41,7 +41,15 @@ struct ParamSpec {
   /// For kEnum: the accepted values.
   std::span<const std::string_view> allowed = {};
   bool required = false;
+  /// A credential (a join token, a webhook URL with its token): never shown.
+  /// Run history, `agentctl config show` and `-o json` print kRedacted
+  /// instead; the value is kept only in a root-only file while its run can
+  /// still be resumed, and passed to the action as usual.
+  bool secret = false;
 };
+
+/// What is shown in place of a secret parameter's value.
+inline constexpr const char* kRedacted = "<redacted>";
 
 using Duration = std::chrono::milliseconds;
 using ParamValue = std::variant<bool, int64_t, double, std::string, std::vector<std::string>, Duration>;
