@@ -1,5 +1,6 @@
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -25,6 +26,37 @@ TEST_CASE("LocalFileSystem resolves under the root and writes atomically with a 
   struct stat st;
   REQUIRE(::stat(root.Real("/etc/fstab").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0644);
+}
+
+TEST_CASE("LocalFileSystem replacing a file keeps its mode and owner, and so does the backup") {
+  TempRoot root;
+  LocalFileSystem fs(root.path());
+  root.Write("/etc/NetworkManager/system-connections/eth0.nmconnection", "[connection]\npsk=old\n");
+  const std::string real = root.Real("/etc/NetworkManager/system-connections/eth0.nmconnection");
+  REQUIRE(::chmod(real.c_str(), 0600) == 0);
+  const bool root_user = ::geteuid() == 0;
+  if (root_user) REQUIRE(::chown(real.c_str(), 65534, 65534) == 0);
+
+  REQUIRE(fs.WriteFileAtomic("/etc/NetworkManager/system-connections/eth0.nmconnection", "[connection]\npsk=new\n",
+                             0644, std::string(".bak"))
+              .ok());
+  for (const std::string& path : {real, real + ".bak"}) {
+    INFO(path);
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0600);
+    if (root_user) {
+      CHECK(st.st_uid == 65534u);
+      CHECK(st.st_gid == 65534u);
+    }
+  }
+  CHECK(root.Read("/etc/NetworkManager/system-connections/eth0.nmconnection") == "[connection]\npsk=new\n");
+
+  // A new file gets the mode asked for.
+  REQUIRE(fs.WriteFileAtomic("/etc/modules-load.d/k8s.conf", "overlay\n", 0640, std::nullopt).ok());
+  struct stat st {};
+  REQUIRE(::stat(root.Real("/etc/modules-load.d/k8s.conf").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);
 }
 
 TEST_CASE("LocalFileSystem reports missing files as NotFound with the path") {

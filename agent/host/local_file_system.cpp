@@ -34,12 +34,17 @@ Status WriteAll(int fd, std::string_view data, const std::string& what) {
   return Status::Ok();
 }
 
-Status WriteFileAtomically(const std::string& real_path, std::string_view content, mode_t mode) {
+Status WriteFileAtomically(const std::string& real_path, std::string_view content, mode_t mode,
+                           std::optional<FileOwner> owner) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string tmp = real_path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rng() % 1000000);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) return ErrnoError("creating " + tmp, errno);
   Status st = WriteAll(fd, content, tmp);
+  // chown first: it may clear set-id bits that fchmod then sets as asked.
+  if (st.ok() && owner && ::fchown(fd, owner->uid, owner->gid) != 0)
+    st = ErrnoError("keeping owner " + std::to_string(owner->uid) + ":" + std::to_string(owner->gid) + " on " + tmp,
+                    errno);
   if (st.ok() && ::fchmod(fd, mode) != 0) st = ErrnoError("chmod " + tmp, errno);
   if (st.ok() && ::fsync(fd) != 0) st = ErrnoError("fsync " + tmp, errno);
   if (::close(fd) != 0 && st.ok()) st = ErrnoError("closing " + tmp, errno);
@@ -128,16 +133,24 @@ Status LocalFileSystem::WriteFileAtomic(std::string_view host_path, std::string_
   std::string real = Resolve(host_path);
   Status st = MakeDirsReal(Dirname(real), 0755);
   if (!st.ok()) return st;
+  // Replacing a file keeps its mode and owner, like an edit in place would:
+  // a 0600 file must not become readable, nor root's file someone else's.
+  std::optional<FileOwner> owner;
+  struct stat existing {};
+  if (::lstat(real.c_str(), &existing) == 0 && S_ISREG(existing.st_mode)) {
+    mode = existing.st_mode & 07777;
+    owner = FileOwner{existing.st_uid, existing.st_gid};
+  }
   if (backup_suffix) {
     auto old = ReadWholeFile(real);
     if (old.ok()) {
-      st = WriteFileAtomically(real + *backup_suffix, *old, mode);
+      st = WriteFileAtomically(real + *backup_suffix, *old, mode, owner);
       if (!st.ok()) return st.error().Wrap("keeping a backup of " + real);
     } else if (old.error().code() != ErrorCode::kNotFound) {
       return old.error();
     }
   }
-  return WriteFileAtomically(real, content, mode);
+  return WriteFileAtomically(real, content, mode, owner);
 }
 
 Status LocalFileSystem::MakeDirs(std::string_view host_path, mode_t mode) { return MakeDirsReal(Resolve(host_path), mode); }

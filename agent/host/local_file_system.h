@@ -3,6 +3,7 @@
 // the same code that edits /etc/fstab on a node edits $TMP/etc/fstab in a test.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "nodeagent/host.h"
@@ -28,9 +29,18 @@ class LocalFileSystem : public FileSystem {
   std::string root_;
 };
 
+/// Who owns a file.
+struct FileOwner {
+  uid_t uid;
+  gid_t gid;
+};
+
 /// Writes `content` to `real_path` atomically (temp file in the same folder,
-/// fsync, rename, fsync of the folder). Used for state files too.
-Status WriteFileAtomically(const std::string& real_path, std::string_view content, mode_t mode);
+/// fsync, rename, fsync of the folder), with `mode` and, when given, `owner`
+/// (set on the temp file, so the name never points at a file with the wrong
+/// ones). Used for state files too.
+Status WriteFileAtomically(const std::string& real_path, std::string_view content, mode_t mode,
+                           std::optional<FileOwner> owner = std::nullopt);
 /// Writes all of `data` to `fd`, retrying short writes and EINTR. The error
 /// names `what` ("writing <what>: ...").
 Status WriteAll(int fd, std::string_view data, const std::string& what);

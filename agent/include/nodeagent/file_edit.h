@@ -34,7 +34,7 @@ struct FileEdit {
   std::string path;                   // host path ("/etc/fstab")
   std::optional<std::string> before;  // content at plan time; nullopt: the file did not exist
   std::string after;                  // content wanted
-  mode_t mode = 0644;                 // of the file written
+  mode_t mode = 0644;                 // of a new file; an existing one keeps its mode and owner
 
   bool changes() const { return !before || *before != after; }
 };

@@ -49,9 +49,11 @@ class FileSystem {
   virtual Result<std::vector<std::string>> ListDir(std::string_view host_path) const = 0;
 
   /// Replaces (or creates) the file atomically: writes a temp file beside it,
-  /// fsyncs it, renames it over the target and fsyncs the directory. With
+  /// fsyncs it, renames it over the target and fsyncs the directory. A file
+  /// that exists keeps its mode and owner; `mode` is for a new one. With
   /// `backup_suffix` set (".nodeagent.bak"), the previous content is kept
-  /// first under path + suffix. Parent directories are created (mode 0755).
+  /// first under path + suffix, with the same mode and owner. Parent
+  /// directories are created (mode 0755).
   virtual Status WriteFileAtomic(std::string_view host_path, std::string_view content,
                                  mode_t mode = 0644,
                                  std::optional<std::string> backup_suffix = std::nullopt) = 0;
