@@ -8,6 +8,7 @@
 #include <atomic>
 #include <iostream>
 
+#include "config/runner_path.h"
 #include "ctl/agentctl_cli.h"
 #include "ctl/docs.h"
 #include "ctl/output.h"
@@ -33,6 +34,7 @@ Result<std::unique_ptr<AgentSetup>> LoadLocal(const CtlGlobals& g, bool allow_mi
   SetupOptions so;
   so.config_path = g.config;
   so.allow_missing_config = allow_missing;
+  if (auto runner = FindRunner()) so.plugin_probe_exe = *runner;  // judge plugins as the daemon does
   return LoadAgentSetup(so);
 }
 

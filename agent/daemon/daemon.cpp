@@ -197,6 +197,7 @@ Result<std::unique_ptr<AgentSetup>> Daemon::Impl::LoadSetup() {
   so.config_path = options.config_path;
   so.config_text = options.config_text;
   so.allow_missing_config = options.allow_missing_config;
+  so.plugin_probe_exe = options.worker_exe;  // a module that crashes on load must not take the daemon along
   return LoadAgentSetup(so);
 }
 
@@ -427,6 +428,7 @@ Status Daemon::Impl::SpawnWorker(const std::shared_ptr<ActiveRun>& run, const st
   WorkerRequest wr;
   wr.settings = setup->settings;
   wr.action = run->prepared.action->name;
+  wr.plugin_file = run->prepared.action->source;
   wr.params_wire = ParamsToWire(run->prepared.params);
   wr.dry_run = run->prepared.dry_run;
   wr.record = run->prepared.record;

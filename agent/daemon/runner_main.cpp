@@ -2,6 +2,9 @@
 // Kubernetes client, kept out of the resident daemon and the thin agentctl.
 //   nodeagent-runner worker       one run, started by the daemon (worker.h)
 //   nodeagent-runner ctl ARGS...  agentctl's local half, exec'd by agentctl
+//   nodeagent-runner probe-plugin FILE
+//                                 loads one plugin module, so that one which
+//                                 crashes while loading ends only this process
 // Installed in /usr/libexec/nodeagent; not meant to be called by hand.
 #include <iostream>
 #include <string>
@@ -9,6 +12,7 @@
 #include "ctl/agentctl_cli.h"
 #include "daemon/logging.h"
 #include "daemon/worker.h"
+#include "loader/plugin_loader.h"
 
 int main(int argc, char** argv) {
   std::string mode = argc >= 2 ? argv[1] : "";
@@ -20,7 +24,13 @@ int main(int argc, char** argv) {
     nodeagent::SetupLogging("info", true);
     return nodeagent::RunWorkerMain();
   }
+  if (mode == "probe-plugin" && argc == 3) {
+    nodeagent::Status st = nodeagent::ProbeNativePlugin(argv[2]);
+    if (st.ok()) return 0;
+    std::cerr << argv[2] << ": " << st.error().message() << "\n";
+    return 1;
+  }
   std::cerr << "nodeagent-runner: internal helper of nodeagent; use agentctl.\n"
-               "usage: nodeagent-runner worker | nodeagent-runner ctl AGENTCTL-ARGS...\n";
+               "usage: nodeagent-runner worker | ctl AGENTCTL-ARGS... | probe-plugin FILE\n";
   return 2;
 }

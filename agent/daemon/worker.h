@@ -1,9 +1,10 @@
 // The worker: the child process one run executes in, so a plugin that
 // crashes, hangs or leaks cannot take the daemon with it. The daemon starts
 // `nodeagent-runner worker` with one request (worker_protocol.h) on stdin;
-// the worker loads just the plugin it needs, runs the action through the same
-// RunExecutor as `agentctl --local`, and streams log, progress and result
-// events back as JSON lines. The daemon kills its process group on timeout.
+// the worker loads only the module that provides the action, runs it
+// through the same RunExecutor as `agentctl --local`, and streams log,
+// progress and result events back as JSON lines. The daemon kills its
+// process group on timeout.
 #pragma once
 
 namespace nodeagent {

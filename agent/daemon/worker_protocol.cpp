@@ -45,6 +45,7 @@ AgentSettings SettingsFromJson(const nlohmann::json& j) {
 nlohmann::json ToJson(const WorkerRequest& r) {
   nlohmann::json j = {{"settings", SettingsToJson(r.settings)},
                       {"action", r.action},
+                      {"plugin_file", r.plugin_file},
                       {"params_wire", r.params_wire},
                       {"dry_run", r.dry_run},
                       {"record", ToJson(r.record, false)}};
@@ -56,6 +57,7 @@ WorkerRequest WorkerRequestFromJson(const nlohmann::json& j) {
   WorkerRequest r;
   r.settings = SettingsFromJson(j.value("settings", nlohmann::json::object()));
   r.action = j.value("action", "");
+  r.plugin_file = j.value("plugin_file", "");
   r.params_wire = j.value("params_wire", nlohmann::json::object());
   r.dry_run = j.value("dry_run", false);
   r.record = RunRecordFromJson(j.value("record", nlohmann::json::object()));

@@ -17,6 +17,8 @@ namespace nodeagent {
 struct WorkerRequest {
   AgentSettings settings;
   std::string action;
+  /// The .so or manifest that provides `action`: the worker loads only it.
+  std::string plugin_file;
   nlohmann::json params_wire;
   bool dry_run = false;
   RunRecord record;

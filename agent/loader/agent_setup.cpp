@@ -53,7 +53,8 @@ Result<std::unique_ptr<AgentSetup>> LoadAgentSetup(const SetupOptions& options) 
   setup->settings = ParseAgentSettings(setup->raw, setup->problems);
   RealHost host(setup->settings.root);
   if (setup->settings.node_name.empty()) setup->settings.node_name = ResolveNodeName(host);
-  LoadPlugins({setup->settings.plugin_dir, setup->settings.exec_plugin_dir, !setup->settings.allow_unsafe_plugin_owner},
+  LoadPlugins({setup->settings.plugin_dir, setup->settings.exec_plugin_dir, !setup->settings.allow_unsafe_plugin_owner,
+               options.plugin_probe_exe},
               setup->catalog);
   setup->tasks = ResolveTasks(setup->raw, setup->catalog, setup->problems);
 

@@ -35,6 +35,9 @@ struct SetupOptions {
   std::optional<std::string> config_text;
   /// Also validate schedules and windows (needs zoneinfo under the root).
   bool check_schedules = true;
+  /// Loads each native plugin in a child of this executable first
+  /// (PluginLoaderOptions::probe_exe); empty: no probe.
+  std::string plugin_probe_exe;
 };
 
 /// Reads config, loads plugins, validates tasks. A config that cannot be read

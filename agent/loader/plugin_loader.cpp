@@ -3,12 +3,15 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <cstring>
+
 #include <algorithm>
 #include <deque>
 #include <filesystem>
 #include <toml++/toml.h>
 
 #include "config/param_validation.h"
+#include "host/process_command_runner.h"
 #include "loader/exec_action.h"
 #include "nodeagent/plugin.h"
 
@@ -39,9 +42,37 @@ static Status CheckDirSafety(const std::string& dir, bool require_root_owner) {
   return Status::Ok();
 }
 
-Status LoadNativePlugin(const std::string& path, bool require_root_owner, ActionCatalog& catalog) {
+/// Loads the module in a child first: Error when it crashed or hung there.
+/// Other outcomes are left to the in-process load, which says why precisely.
+static Status ProbeInChild(const std::string& path, const std::string& probe_exe) {
+  ProcessCommandRunner runner;
+  CommandSpec spec;
+  spec.argv = {probe_exe, "probe-plugin", path};
+  spec.timeout = std::chrono::seconds(10);
+  auto r = runner.Run(spec);
+  if (!r) return r.error().Wrap("cannot probe the module");
+  if (r->timed_out)
+    return Error(ErrorCode::kTimeout, "did not finish loading within 10 s in a probe process; not loaded");
+  if (r->term_signal != 0) {
+    const char* name = ::sigabbrev_np(r->term_signal);
+    return Error(ErrorCode::kInternal, std::string("crashed while loading (SIG") + (name ? name : "?") +
+                                           ") in a probe process; not loaded");
+  }
+  return Status::Ok();
+}
+
+Status ProbeNativePlugin(const std::string& path) {
+  ActionCatalog scratch;
+  return LoadNativePlugin(path, false, scratch);
+}
+
+Status LoadNativePlugin(const std::string& path, bool require_root_owner, ActionCatalog& catalog,
+                        const std::string& probe_exe) {
   Status safe = CheckPluginFileSafety(path, require_root_owner);
   if (!safe.ok()) return safe;
+  if (!probe_exe.empty()) {
+    if (Status probed = ProbeInChild(path, probe_exe); !probed.ok()) return probed;
+  }
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) return Error(ErrorCode::kInvalidArgument, std::string("dlopen failed: ") + ::dlerror());
   // Checks the module; the error (built before any dlclose, since it may
@@ -219,7 +250,9 @@ void LoadPlugins(const PluginLoaderOptions& options, ActionCatalog& catalog) {
       if (!st.ok()) catalog.problems.push_back({f, st.error().message()});
     }
   };
-  scan(options.plugin_dir, ".so", LoadNativePlugin);
+  scan(options.plugin_dir, ".so", [&](const std::string& f, bool root_owner, ActionCatalog& c) {
+    return LoadNativePlugin(f, root_owner, c, options.probe_exe);
+  });
   scan(options.exec_plugin_dir, ".toml", LoadExecPlugin);
 }
 

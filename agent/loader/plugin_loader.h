@@ -3,7 +3,11 @@
 // naming an executable that speaks JSON on stdin/stdout. Like osquery, only
 // root-owned files that nobody else can write are loaded. A broken plugin is
 // recorded with its file and the reason and skipped; loading never fails as a
-// whole, so one bad module cannot keep the daemon from starting.
+// whole, so one bad module cannot keep the daemon from starting. With a probe
+// executable set, each module is first loaded in a child process
+// (`nodeagent-runner probe-plugin FILE`): one that crashes or hangs while
+// loading (a static constructor, its entry point) is skipped instead of
+// taking the daemon down with it, and restarting it in a loop.
 #pragma once
 
 #include <string>
@@ -18,13 +22,21 @@ struct PluginLoaderOptions {
   /// When set, plugin files and folders must be owned by root and not be
   /// group- or world-writable. Off only in tests and development.
   bool require_root_owner = true;
+  /// When set, the executable run as `PROBE probe-plugin FILE` before each
+  /// native module is loaded here (config/runner_path.h finds it).
+  std::string probe_exe;
 };
 
 /// Loads everything it can; problems end up in catalog.problems.
 void LoadPlugins(const PluginLoaderOptions& options, ActionCatalog& catalog);
 
-/// Loads one native module. Error says why it was refused.
-Status LoadNativePlugin(const std::string& path, bool require_root_owner, ActionCatalog& catalog);
+/// Loads one native module (after probing it with `probe_exe` when that is
+/// set). Error says why it was refused.
+Status LoadNativePlugin(const std::string& path, bool require_root_owner, ActionCatalog& catalog,
+                        const std::string& probe_exe = "");
+/// `probe-plugin FILE`: loads the module into a scratch catalog, in this
+/// process, so a crash ends only the probe. Error says why it was refused.
+Status ProbeNativePlugin(const std::string& path);
 /// Loads one exec plugin manifest.
 Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner, ActionCatalog& catalog);
 

@@ -49,6 +49,20 @@ struct Recorder : RunObserver {
 
 }  // namespace
 
+TEST_CASE("a module that crashes while loading is caught by the probe and skipped") {
+  ActionCatalog catalog;
+  LoadPlugins({CRASH_PLUGIN_DIR, "", false, RUNNER_EXE}, catalog);  // without the probe this process would die
+  REQUIRE(catalog.problems.size() == 1);
+  CHECK(catalog.problems[0].file == std::string(CRASH_PLUGIN_DIR) + "/crash_on_load.so");
+  CHECK(catalog.problems[0].reason == "crashed while loading (SIGSEGV) in a probe process; not loaded");
+  CHECK(catalog.plugins.empty());
+  // Good modules pass the probe and load as before.
+  ActionCatalog good;
+  LoadPlugins({TEST_PLUGIN_DIR, "", false, RUNNER_EXE}, good);
+  CHECK(good.Find("test-touch") != nullptr);
+  CHECK(good.problems.size() == 3);  // the three broken_* modules, for their usual reasons
+}
+
 TEST_CASE("loader reports each broken module with its file and reason and keeps the good one") {
   ActionCatalog catalog;
   LoadPlugins({TEST_PLUGIN_DIR, "", false}, catalog);

@@ -14,7 +14,7 @@ import tempfile
 import time
 import unittest
 
-from harness import AS_NOBODY, AS_OUTSIDER, NODEAGENT, TEST_PLUGINS, Agent, wait_for
+from harness import AS_NOBODY, AS_OUTSIDER, BUILD, NODEAGENT, TEST_PLUGINS, Agent, wait_for
 from test_daemon import DaemonTestCase, known_bug
 
 TASKS = """
@@ -293,6 +293,25 @@ class PluginTest(DaemonTestCase):
         os.chmod(os.path.join(plugins, "testing.so"), 0o755)
         self.assertEqual(agent.ctl("reload").returncode, 0)
         self.assertIn("test-touch", [a["name"] for a in agent.ctl_json("list")["actions"]])
+
+    def test_a_module_that_crashes_while_loading_is_skipped(self):
+        plugins = tempfile.mkdtemp(prefix="nodeagent-itest-plugins-")
+        self.addCleanup(shutil.rmtree, plugins, True)
+        os.chmod(plugins, 0o755)
+        shutil.copy(os.path.join(TEST_PLUGINS, "testing.so"), plugins)
+        shutil.copy(os.path.join(BUILD, "test-plugins-crash", "crash_on_load.so"), plugins)
+        agent = self.make_agent(tasks=TASKS, plugin_dir=plugins)
+        agent.start()
+        problems = {os.path.basename(p["file"]): p["reason"] for p in agent.status()["plugin_problems"]}
+        self.assertIn("crashed while loading (SIGSEGV)", problems.get("crash_on_load.so", ""), problems)
+        self.assertEqual(agent.ctl("run", "touch").returncode, 0)  # the good module works, through a worker
+        # agentctl's local half and config check survive it the same way.
+        r = agent.ctl("--local", "list")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("test-touch", r.stdout)
+        self.assertEqual(agent.ctl("config", "check").returncode, 0)
+        self.assertEqual(agent.ctl("reload").returncode, 0)
+        self.assertIsNone(agent.proc.poll(), "the daemon died")
 
     def test_demo_mode(self):
         proc = subprocess.Popen([NODEAGENT, "--demo"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
