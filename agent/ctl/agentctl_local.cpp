@@ -46,7 +46,7 @@ int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<s
   if (!setup) return CtlFail(kExitUsage, setup.error().message());
   if (!(*setup)->ok()) return CtlFail(kExitUsage, "invalid config:\n" + (*setup)->ProblemsText());
   AgentSetup& s = **setup;
-  RealHost host(s.settings.root);
+  RealHost host(s.settings.root, &g_local_cancel);  // commands stop on Ctrl-C too
   HistoryStore history(s.settings.state_dir);
   if (Status st = history.Init(); !st.ok()) return CtlFail(kExitFailed, st.error().message());
   ConsoleObserver console(g.json());

@@ -586,8 +586,9 @@ void Daemon::Impl::MaybeFinish(const std::shared_ptr<ActiveRun>& run) {
       rec.logs = history->ReadLiveLog(rec.id);
       history->Put(rec);
     }
-  } else if (run->timed_out && rec.status != RunStatus::kFailed) {
-    rec.summary += " (stopped at its timeout of " + FormatDuration(run->prepared.timeout) + ")";
+  } else if (run->timed_out) {
+    // Whatever the action made of being cancelled, say why it was.
+    rec.summary = "timed out after " + FormatDuration(run->prepared.timeout) + ": " + rec.summary;
     rec.status = RunStatus::kFailed;
     history->Put(rec);
   }

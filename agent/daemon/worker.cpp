@@ -72,7 +72,7 @@ int RunWorkerMain() {
                   : req.plugin_file.ends_with(".toml") ? LoadExecPlugin(req.plugin_file, root_owner, catalog)
                                                        : InvalidArgument("no plugin file in the request");
   LineWriter out(proto_fd);
-  RealHost host(req.settings.root);
+  RealHost host(req.settings.root, &g_cancel);  // commands stop when the run is cancelled
   HistoryStore history(req.settings.state_dir);
   RunRecord record = req.record;
   record.worker_pid = ::getpid();  // the request was written before the fork

@@ -3,6 +3,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <thread>
+#include <fstream>
+#include <atomic>
 
 #include "host/fake_host.h"
 #include "host/local_file_system.h"
@@ -79,6 +82,45 @@ TEST_CASE("LocalHost reads boot id and hostname under the root") {
   LocalHost host(fs, cmds, clock);
   CHECK(*host.BootId() == "1234-abcd");
   CHECK(*host.Hostname() == "Node-1");
+}
+
+TEST_CASE("ProcessCommandRunner stops a command and what it started once the run is cancelled") {
+  TempRoot root;
+  const std::string pids = root.Real("/pids");
+  bool cancelled = false;
+  ProcessCommandRunner runner(std::chrono::milliseconds(500), &cancelled);
+  std::thread canceller([&] {
+    for (int i = 0; i < 100 && !std::ifstream(pids).good(); ++i) std::this_thread::sleep_for(50ms);
+    std::this_thread::sleep_for(100ms);
+    std::atomic_ref<bool>(cancelled).store(true);
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto r = runner.Run({{"sh", "-c", "sleep 60 & echo $! > " + pids + "; wait"}, 0s, "", {}});
+  canceller.join();
+  REQUIRE(r.ok());
+  CHECK(r->cancelled);
+  CHECK_FALSE(r->succeeded());
+  CHECK(std::chrono::steady_clock::now() - started < 10s);
+  pid_t grandchild = 0;
+  std::ifstream(pids) >> grandchild;
+  REQUIRE(grandchild > 0);
+  auto dead = [](pid_t pid) {  // gone, or a zombie waiting for init to reap it
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return true;
+    auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+  };
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    gone = dead(grandchild);
+    if (!gone) std::this_thread::sleep_for(50ms);
+  }
+  CHECK(gone);
+  // Once cancelled, nothing new starts.
+  auto refused = runner.Run({{"true"}, 10s, "", {}});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code() == ErrorCode::kCancelled);
 }
 
 TEST_CASE("ProcessCommandRunner captures exit code, stdout, stderr and stdin") {

@@ -25,14 +25,16 @@ Result<std::string> LocalHost::BootId() { return ReadTrimmed(files_, "/proc/sys/
 Result<std::string> LocalHost::Hostname() { return ReadTrimmed(files_, "/proc/sys/kernel/hostname"); }
 
 struct RealHost::Parts {
-  explicit Parts(const std::string& root) : files(root), host(files, commands, clock) {}
+  Parts(const std::string& root, const bool* cancelled)
+      : files(root), commands(std::chrono::seconds(2), cancelled), host(files, commands, clock) {}
   LocalFileSystem files;
   ProcessCommandRunner commands;
   SystemClock clock;
   LocalHost host;
 };
 
-RealHost::RealHost(const std::string& root) : parts_(std::make_unique<Parts>(root)) {}
+RealHost::RealHost(const std::string& root, const bool* cancelled)
+    : parts_(std::make_unique<Parts>(root, cancelled)) {}
 RealHost::~RealHost() = default;
 FileSystem& RealHost::files() { return parts_->files; }
 CommandRunner& RealHost::commands() { return parts_->commands; }

@@ -27,10 +27,11 @@ class LocalHost : public Host {
   Clock& clock_;
 };
 
-/// The real host under `root`, owning its parts.
+/// The real host under `root`, owning its parts. With `cancelled` (a run's
+/// cancel flag), its commands are stopped once the run is cancelled.
 class RealHost : public Host {
  public:
-  explicit RealHost(const std::string& root);
+  explicit RealHost(const std::string& root, const bool* cancelled = nullptr);
   ~RealHost() override;
   FileSystem& files() override;
   CommandRunner& commands() override;

@@ -14,7 +14,9 @@
 #include "host/inherited_fds.h"
 // Boost 1.81 forgets this file in header-only mode (process_environment::on_setup).
 #include <boost/process/v2/impl/environment.ipp>
+#include <atomic>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -41,8 +43,13 @@ std::string FindExecutable(const std::string& name) {
   return {};
 }
 
+bool ProcessCommandRunner::Cancelled() const {
+  return cancelled_ && std::atomic_ref<const bool>(*cancelled_).load();
+}
+
 Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
   if (spec.argv.empty()) return InvalidArgument("empty command");
+  if (Cancelled()) return Error(ErrorCode::kCancelled, "not starting " + spec.argv[0] + ": the run was cancelled");
   std::string exe = FindExecutable(spec.argv[0]);
   if (exe.empty()) return NotFound("command not found or not executable: " + spec.argv[0]);
 
@@ -66,7 +73,8 @@ Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
   std::unique_ptr<bp::process> proc;
   try {
     proc = std::make_unique<bp::process>(ctx, exe, args, bp::process_stdio{in_pipe, out_pipe, err_pipe},
-                                         bp::process_environment(env_strings), ChildProcessSetup{});
+                                         bp::process_environment(env_strings),
+                                         ChildProcessSetup{cancelled_ ? SIGKILL : 0});
   } catch (const boost::system::system_error& e) {
     return Error(ErrorCode::kIo, "starting " + spec.argv[0] + ": " + e.code().message());
   }
@@ -92,26 +100,50 @@ Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
 
   asio::steady_timer timeout_timer(ctx);
   asio::steady_timer kill_timer(ctx);
+  asio::steady_timer cancel_timer(ctx);
+  bool stopping = false;
+  // SIGTERM to the command's group, SIGKILL after the grace period.
+  auto stop_group = [&] {
+    if (stopping || exited) return;
+    stopping = true;
+    ::kill(-pid, SIGTERM);
+    kill_timer.expires_after(kill_grace_);
+    kill_timer.async_wait([&](boost::system::error_code ec2) {
+      if (!ec2 && !exited) ::kill(-pid, SIGKILL);
+    });
+  };
   if (spec.timeout.count() > 0) {
     timeout_timer.expires_after(spec.timeout);
     timeout_timer.async_wait([&](boost::system::error_code ec) {
       if (ec || exited) return;
       result.timed_out = true;
-      ::kill(-pid, SIGTERM);
-      kill_timer.expires_after(kill_grace_);
-      kill_timer.async_wait([&](boost::system::error_code ec2) {
-        if (!ec2 && !exited) ::kill(-pid, SIGKILL);
-      });
+      stop_group();
     });
   }
+  // The run's cancel flag is set from a signal handler: look at it every
+  // 100 ms while the command runs.
+  std::function<void()> watch_cancel = [&] {
+    cancel_timer.expires_after(std::chrono::milliseconds(100));
+    cancel_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec || exited) return;
+      if (Cancelled()) {
+        result.cancelled = true;
+        stop_group();
+        return;
+      }
+      watch_cancel();
+    });
+  };
+  if (cancelled_) watch_cancel();
   int native_status = 0;
   proc->async_wait([&](boost::system::error_code ec, int) {
     exited = true;
     native_status = proc->native_exit_code();
     timeout_timer.cancel();
     kill_timer.cancel();
+    cancel_timer.cancel();
     // Children of the command that kept the pipes open must not hold us.
-    if (result.timed_out) ::kill(-pid, SIGKILL);
+    if (result.timed_out || result.cancelled) ::kill(-pid, SIGKILL);
     if (reads_open > 0) {
       drain_timer.expires_after(std::chrono::seconds(2));
       drain_timer.async_wait([&](boost::system::error_code ec2) {

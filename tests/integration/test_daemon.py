@@ -13,6 +13,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -180,6 +181,28 @@ class IsolationTest(DaemonTestCase):
         self.assertFalse(pid_alive(worker), "the worker survived its timeout")
         pgrep = subprocess.run(["pgrep", "-g", str(worker)], capture_output=True, text=True)
         self.assertEqual(pgrep.stdout.strip(), "", "a process of the run's process group survived")
+        self.assertStatusAnswers(agent)
+
+    def test_commands_of_a_run_end_with_it_at_its_timeout(self):
+        # A command runs in its own process group (for its own timeout), out of
+        # reach of the daemon killing the worker's group: the run's cancel flag
+        # must stop it and what it started.
+        pid_file = os.path.join(tempfile.gettempdir(), "nodeagent-itest-cmd-%d" % os.getpid())
+        self.addCleanup(lambda: os.path.exists(pid_file) and os.unlink(pid_file))
+        script = "sleep 300 & echo $$ $! > %s; wait" % pid_file
+        agent = self.make_agent(tasks='[tasks.cmd]\naction = "test-command"\ntimeout = "2s"\nargv = ["sh", "-c", "%s"]\n'
+                                % script.replace('"', '\\"'))
+        agent.start()
+        t0 = time.monotonic()
+        run_id = agent.start_detached("cmd")
+        rec = agent.wait_finished(run_id, timeout=15)
+        self.assertLess(time.monotonic() - t0, 8)
+        self.assertEqual(rec["status"], "failed")
+        self.assertIn("timed out", rec["summary"])
+        with open(pid_file) as f:
+            shell, sleeper = (int(x) for x in f.read().split())
+        wait_for(lambda: not pid_alive(shell) and not pid_alive(sleeper), 5,
+                 what="the run's command and its child to be stopped")
         self.assertStatusAnswers(agent)
 
     def test_running_record_names_its_worker_pid(self):

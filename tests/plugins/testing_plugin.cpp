@@ -69,6 +69,28 @@ const ParamSpec kSleepParams[] = {
     {"ignore_cancel", ParamType::kBool, "false", "Keep running when cancelled (and ignore SIGTERM)."},
 };
 
+const ParamSpec kCommandParams[] = {
+    {"argv", ParamType::kStringList, "[\"true\"]", "The command to run through the host's command runner."},
+};
+
+/// Runs one command (no timeout of its own) and reports how it ended.
+class CommandAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext&) override { return Plan{}; }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    CommandSpec spec;
+    spec.argv = ctx.params().GetList("argv");
+    spec.timeout = std::chrono::milliseconds(0);
+    auto r = ctx.host().commands().Run(spec);
+    if (!r) return r.error();
+    Outcome out;
+    out.status = r->succeeded() ? RunStatus::kOk : RunStatus::kFailed;
+    out.summary = "exit " + std::to_string(r->exit_code) + ", signal " + std::to_string(r->term_signal) +
+                  (r->cancelled ? ", cancelled" : "");
+    return out;
+  }
+};
+
 class SleepAction : public Action {
  public:
   Result<Plan> MakePlan(ActionContext&) override {
@@ -160,6 +182,7 @@ const ActionSpec kActions[] = {
     {"test-touch", "Writes a file (plan shows a diff).", kTouchParams, false, false, &Make<TouchAction>, &ValidateTouch},
     {"test-crash", "Crashes with SIGSEGV.", {}, false, false, &Make<CrashAction>},
     {"test-sleep", "Sleeps; honours cancellation unless told not to.", kSleepParams, false, false, &Make<SleepAction>},
+    {"test-command", "Runs a command and reports how it ended.", kCommandParams, false, false, &Make<CommandAction>},
     {"test-disruptive", "Sleeps, as a disruptive action.", kSleepParams, true, false, &Make<SleepAction>},
     {"test-fail", "Reports a failed check.", {}, false, false, &Make<FailAction>},
     {"test-resume", "Checkpoints, waits, resumes.", kResumeParams, true, true, &Make<ResumableAction>},

@@ -76,15 +76,18 @@ struct CommandResult {
   int exit_code = -1;     // -1 when killed by a signal
   int term_signal = 0;    // the signal that ended it, 0 if it exited
   bool timed_out = false;
+  bool cancelled = false;  // stopped because the run was cancelled (its timeout, agent stop)
   std::string stdout_data;
   std::string stderr_data;
   std::chrono::milliseconds duration{0};
 
-  bool succeeded() const { return exit_code == 0 && !timed_out; }
+  bool succeeded() const { return exit_code == 0 && !timed_out && !cancelled; }
 };
 
 /// Runs commands. An Error means it could not be started at all (not found,
-/// not executable); a non-zero exit is a CommandResult, not an Error.
+/// not executable, the run already cancelled); a non-zero exit is a
+/// CommandResult, not an Error. The runner a run's context hands out stops a
+/// command (and everything it started) when the run is cancelled.
 class CommandRunner {
  public:
   virtual ~CommandRunner() = default;
