@@ -39,7 +39,19 @@ Result<CommandResult> FakeCommandRunner::Run(const CommandSpec& spec) {
     for (const auto& a : spec.argv) line += (line.empty() ? "" : " ") + a;
     return NotFound("FakeCommandRunner: command not scripted: " + line);
   }
-  return handler(spec);
+  auto result = handler(spec);
+  if (result && spec.on_line) {  // as the real runner would stream it
+    for (auto [text, is_stderr] : {std::pair{&result->stdout_data, false}, std::pair{&result->stderr_data, true}}) {
+      size_t pos = 0;
+      while (pos < text->size()) {
+        size_t nl = text->find('\n', pos);
+        size_t end = nl == std::string::npos ? text->size() : nl;
+        spec.on_line(std::string_view(*text).substr(pos, end - pos), is_stderr);
+        pos = end + 1;
+      }
+    }
+  }
+  return result;
 }
 
 std::vector<std::vector<std::string>> FakeCommandRunner::calls() const {

@@ -1,8 +1,10 @@
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <thread>
 #include <fstream>
 #include <atomic>
@@ -121,6 +123,46 @@ TEST_CASE("ProcessCommandRunner stops a command and what it started once the run
   auto refused = runner.Run({{"true"}, 10s, "", {}});
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error().code() == ErrorCode::kCancelled);
+}
+
+TEST_CASE("ProcessCommandRunner hands over output lines while the command runs") {
+  TempRoot root;
+  const std::string fifo = root.Real("/go");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  std::vector<std::pair<std::string, bool>> lines;
+  CommandSpec spec{{"sh", "-c", "echo one; echo warn >&2; read x < " + fifo + "; printf 'two\\nthree'"}, 10s, "", {}};
+  spec.on_line = [&](std::string_view line, bool is_stderr) {
+    lines.emplace_back(std::string(line), is_stderr);
+    if (line == "one") {  // the command waits for this: only a streamed line gets it going
+      int fd = ::open(fifo.c_str(), O_WRONLY);
+      REQUIRE(fd >= 0);
+      REQUIRE(::write(fd, "go\n", 3) == 3);
+      ::close(fd);
+    }
+  };
+  auto r = ProcessCommandRunner().Run(spec);
+  REQUIRE(r.ok());
+  CHECK(r->exit_code == 0);
+  CHECK(r->stdout_data == "one\ntwo\nthree");  // still collected
+  CHECK(r->stderr_data == "warn\n");
+  std::vector<std::string> out;
+  for (const auto& [l, err] : lines)
+    if (!err) out.push_back(l);
+  CHECK(out == std::vector<std::string>{"one", "two", "three"});  // the last one without a newline, at EOF
+  CHECK(std::count(lines.begin(), lines.end(), std::pair<std::string, bool>{"warn", true}) == 1);
+}
+
+TEST_CASE("FakeCommandRunner streams its scripted output line by line too") {
+  FakeCommandRunner fake;
+  CommandResult answer;
+  answer.exit_code = 0;
+  answer.stdout_data = "[preflight] Running pre-flight checks\n[kubelet-start] Starting the kubelet\n";
+  fake.Answer({"kubeadm"}, answer);
+  std::vector<std::string> lines;
+  CommandSpec spec{{"kubeadm", "join"}, 10s, "", {}};
+  spec.on_line = [&](std::string_view line, bool) { lines.emplace_back(line); };
+  REQUIRE(fake.Run(spec).ok());
+  CHECK(lines == std::vector<std::string>{"[preflight] Running pre-flight checks", "[kubelet-start] Starting the kubelet"});
 }
 
 TEST_CASE("ProcessCommandRunner captures exit code, stdout, stderr and stdin") {

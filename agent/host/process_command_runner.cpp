@@ -14,6 +14,7 @@
 #include "host/inherited_fds.h"
 // Boost 1.81 forgets this file in header-only mode (process_environment::on_setup).
 #include <boost/process/v2/impl/environment.ipp>
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <functional>
@@ -87,11 +88,52 @@ Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
   asio::steady_timer drain_timer(ctx);
   int reads_open = 2;
   bool exited = false;
-  auto read_done = [&](auto, auto) {
+  std::function<void(boost::system::error_code, size_t)> read_done = [&](boost::system::error_code, size_t) {
     if (--reads_open == 0 && exited) drain_timer.cancel();
   };
-  asio::async_read(out_pipe, asio::dynamic_buffer(out), read_done);
-  asio::async_read(err_pipe, asio::dynamic_buffer(err), read_done);
+  if (spec.on_line) {
+    // Read as it comes and hand over whole lines; the rest at EOF.
+    struct Stream {
+      asio::readable_pipe* pipe;
+      std::string* all;
+      bool is_stderr;
+      size_t delivered = 0;  // bytes of *all already handed over as lines
+      std::array<char, 4096> buf{};
+    };
+    auto streams = std::make_shared<std::array<Stream, 2>>(
+        std::array<Stream, 2>{Stream{&out_pipe, &out, false}, Stream{&err_pipe, &err, true}});
+    auto deliver = [&spec](Stream& s, bool eof) {
+      size_t nl;
+      while ((nl = s.all->find('\n', s.delivered)) != std::string::npos) {
+        spec.on_line(std::string_view(*s.all).substr(s.delivered, nl - s.delivered), s.is_stderr);
+        s.delivered = nl + 1;
+      }
+      if (eof && s.delivered < s.all->size()) {
+        spec.on_line(std::string_view(*s.all).substr(s.delivered), s.is_stderr);
+        s.delivered = s.all->size();
+      }
+    };
+    for (Stream& s : *streams) {
+      auto read_more = std::make_shared<std::function<void()>>();
+      *read_more = [&s, streams, read_more, deliver, &read_done]() {
+        s.pipe->async_read_some(asio::buffer(s.buf), [&s, streams, read_more, deliver, &read_done](
+                                                          boost::system::error_code ec, size_t n) {
+          s.all->append(s.buf.data(), n);
+          deliver(s, static_cast<bool>(ec));
+          if (ec) {
+            read_done(ec, 0);
+            *read_more = nullptr;  // breaks the self-reference
+            return;
+          }
+          (*read_more)();
+        });
+      };
+      (*read_more)();
+    }
+  } else {
+    asio::async_read(out_pipe, asio::dynamic_buffer(out), read_done);
+    asio::async_read(err_pipe, asio::dynamic_buffer(err), read_done);
+  }
   if (!spec.stdin_data.empty()) {
     asio::async_write(in_pipe, asio::buffer(spec.stdin_data), [&](auto, auto) { in_pipe.close(); });
   } else {

@@ -189,7 +189,7 @@ class IsolationTest(DaemonTestCase):
         # must stop it and what it started.
         pid_file = os.path.join(tempfile.gettempdir(), "nodeagent-itest-cmd-%d" % os.getpid())
         self.addCleanup(lambda: os.path.exists(pid_file) and os.unlink(pid_file))
-        script = "sleep 300 & echo $$ $! > %s; wait" % pid_file
+        script = "echo started the long part; sleep 300 & echo $$ $! > %s; wait" % pid_file
         agent = self.make_agent(tasks='[tasks.cmd]\naction = "test-command"\ntimeout = "2s"\nargv = ["sh", "-c", "%s"]\n'
                                 % script.replace('"', '\\"'))
         agent.start()
@@ -199,6 +199,7 @@ class IsolationTest(DaemonTestCase):
         self.assertLess(time.monotonic() - t0, 8)
         self.assertEqual(rec["status"], "failed")
         self.assertIn("timed out", rec["summary"])
+        self.assertIn("started the long part", agent.ctl("logs", run_id).stdout)  # the command's output, streamed
         with open(pid_file) as f:
             shell, sleeper = (int(x) for x in f.read().split())
         wait_for(lambda: not pid_alive(shell) and not pid_alive(sleeper), 5,

@@ -81,6 +81,9 @@ class CommandAction : public Action {
     CommandSpec spec;
     spec.argv = ctx.params().GetList("argv");
     spec.timeout = std::chrono::milliseconds(0);
+    spec.on_line = [&ctx](std::string_view line, bool is_stderr) {
+      ctx.Log(is_stderr ? LogLevel::kWarning : LogLevel::kInfo, line);  // live, into the run's log
+    };
     auto r = ctx.host().commands().Run(spec);
     if (!r) return r.error();
     Outcome out;

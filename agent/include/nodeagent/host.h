@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -70,6 +71,11 @@ struct CommandSpec {
   std::string stdin_data;
   /// Added to (or overriding) the inherited environment.
   std::map<std::string, std::string> env;
+  /// Optional: called with each line of output as it arrives (without its
+  /// newline; `is_stderr` says which stream), on the calling thread, so a long
+  /// command (kubeadm join, an image pull) can show progress and log live.
+  /// The output is collected in the CommandResult as well.
+  std::function<void(std::string_view line, bool is_stderr)> on_line;
 };
 
 struct CommandResult {
