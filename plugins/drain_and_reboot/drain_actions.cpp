@@ -34,6 +34,14 @@ class NodeAction : public Action {
       bool on = kind_ == Kind::kCordon;
       p.summary = std::string(on ? "cordon" : "uncordon") + " node " + options_.node;
       p.changes.push_back({on ? "cordon" : "uncordon", "node/" + options_.node, "", "", 0});
+      if (!on) {
+        auto slot = (*c)->HeldLockSlot();
+        if (!slot) return slot.error();
+        if (*slot) {
+          p.summary += " and release its reboot lock slot " + **slot;
+          p.changes.push_back({"release-lock", "lease/" + options_.lock.ns + "/" + **slot, "", "", 0});
+        }
+      }
       return p;
     }
     if (kind_ == Kind::kRebootIfRequired) {
@@ -137,7 +145,10 @@ std::unique_ptr<Action> Make() {
 const ActionSpec kSpecs[] = {
     {"cordon", "Marks the node unschedulable (kubectl cordon).", NodeOnlyParams(), false, false,
      &Make<Kind::kCordon>, &ValidateParams},
-    {"uncordon", "Marks the node schedulable again and removes nodeagent's annotations and taint.", NodeOnlyParams(),
+    {"uncordon",
+     "Marks the node schedulable again, removes nodeagent's annotations and taint, and gives back the node's "
+     "reboot lock slot.",
+     UncordonParams(),
      false, false, &Make<Kind::kUncordon>, &ValidateParams},
     {"drain", "Cordons the node and evicts its pods like kubectl drain, concurrently; the node stays cordoned.",
      DrainParams(), true, true, &Make<Kind::kDrain>, &ValidateParams},

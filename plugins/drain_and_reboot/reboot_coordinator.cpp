@@ -181,7 +181,25 @@ Result<Outcome> RebootCoordinator::Cordon(bool on) {
     out.changes.push_back({"uncordon", "node/" + o_.node, "", "", 0});
     Event("Normal", "NodeagentUncordoned", "uncordoned by nodeagent run " + ctx_.run_id());
   }
+  auto slot = HeldLockSlot();
+  if (!slot) return slot.error().Wrap("node " + o_.node + (is ? " was uncordoned, but " : ": ") + "reading the reboot lock");
+  if (*slot) {
+    LeaseLock lock(kube_, ctx_.host().clock(), o_.lock);
+    if (Status r = lock.Release(**slot); !r.ok()) return r.error().Wrap("releasing reboot lock slot " + **slot);
+    out.status = RunStatus::kChanged;
+    out.summary += "; released its reboot lock slot " + **slot;
+    out.changes.push_back({"release-lock", "lease/" + o_.lock.ns + "/" + **slot, "", "", 0});
+  }
   return out;
+}
+
+Result<std::optional<std::string>> RebootCoordinator::HeldLockSlot() {
+  if (!o_.use_lock) return std::optional<std::string>();
+  LeaseLock lock(kube_, ctx_.host().clock(), o_.lock);
+  auto held = lock.FindHeld();
+  if (!held) return held.error();
+  if (!*held) return std::optional<std::string>();
+  return std::optional<std::string>((*held)->name);
 }
 
 Result<Plan> RebootCoordinator::PlanDrain() {

@@ -42,8 +42,11 @@ class RebootCoordinator {
   /// Continues from a checkpoint written by Run() (see the file comment).
   Result<Outcome> Resume(const nlohmann::json& checkpoint);
 
-  /// cordon / uncordon actions (uncordon also drops our annotations, taint and lease).
+  /// cordon / uncordon actions (uncordon also drops our annotations, taint and,
+  /// with the lock options set, the node's reboot lock slot).
   Result<Outcome> Cordon(bool on);
+  /// The reboot lock slot this node holds (nullopt: none, or no lock options).
+  Result<std::optional<std::string>> HeldLockSlot();
 
  private:
   struct State;

@@ -56,6 +56,15 @@ constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
   }
 
 const ParamSpec kNodeOnly[] = {NODE_ROW};
+const ParamSpec kUncordon[] = {
+    NODE_ROW,
+    {"release_lock", ParamType::kBool, "true",
+     "Also give back this node's reboot lock slot, if it holds one (after an aborted or hand-finished "
+     "drain-and-reboot)."},
+    {"lock_namespace", ParamType::kString, "\"kube-system\"", "Namespace of the reboot lock Leases."},
+    {"lock_name", ParamType::kString, "\"nodeagent-reboot-lock\"", "Lease name prefix of the reboot lock."},
+    {"concurrency", ParamType::kInt, "1", "Slots of the reboot lock (as configured for drain-and-reboot)."},
+};
 const ParamSpec kDrain[] = {NODE_ROW, DRAIN_ROWS,
                             {"notify_url", ParamType::kString, "\"\"", "Webhook notified on drain and failure (secret).",
                              {}, false, true},
@@ -96,6 +105,7 @@ Result<std::vector<int>> Codes(const Params& p, std::string_view name) {
 }  // namespace
 
 std::span<const ParamSpec> NodeOnlyParams() { return kNodeOnly; }
+std::span<const ParamSpec> UncordonParams() { return kUncordon; }
 std::span<const ParamSpec> DrainParams() { return kDrain; }
 std::span<const ParamSpec> DrainRebootParams() { return kDrainReboot; }
 std::span<const ParamSpec> RebootIfRequiredParams() { return kRebootIfRequired; }
@@ -123,14 +133,16 @@ Result<RunOptions> OptionsFromParams(const Params& p, const std::string& default
     o.notify_format = p.GetString("notify_format") == "slack" ? NotifyFormat::kSlack : NotifyFormat::kJson;
   }
   if (p.Has("concurrency")) {
-    o.use_lock = true;
+    o.use_lock = !p.Has("release_lock") || p.GetBool("release_lock");
     o.lock.ns = p.GetString("lock_namespace");
     o.lock.prefix = p.GetString("lock_name");
     o.lock.concurrency = static_cast<int>(p.GetInt("concurrency"));
     o.lock.holder = o.node;
-    o.lock.ttl = std::chrono::duration_cast<std::chrono::seconds>(p.GetDuration("lock_ttl"));
-    o.lock_wait = p.GetDuration("lock_wait");
-    o.prefer_no_schedule_taint = p.GetBool("prefer_no_schedule_taint");
+    if (p.Has("lock_ttl")) {  // not in uncordon's table
+      o.lock.ttl = std::chrono::duration_cast<std::chrono::seconds>(p.GetDuration("lock_ttl"));
+      o.lock_wait = p.GetDuration("lock_wait");
+      o.prefer_no_schedule_taint = p.GetBool("prefer_no_schedule_taint");
+    }
   }
   if (p.Has("reboot_command")) {
     o.reboot = true;

@@ -18,7 +18,8 @@
 
 namespace nodeagent::drain {
 
-std::span<const ParamSpec> NodeOnlyParams();       // cordon, uncordon
+std::span<const ParamSpec> NodeOnlyParams();       // cordon
+std::span<const ParamSpec> UncordonParams();       // uncordon: node, and the reboot lock to give back
 std::span<const ParamSpec> DrainParams();          // drain
 std::span<const ParamSpec> DrainRebootParams();    // drain-and-reboot
 std::span<const ParamSpec> RebootIfRequiredParams();

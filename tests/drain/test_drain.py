@@ -476,6 +476,32 @@ class DrainTest(ServerTestCase):
         finally:
             hook.close()
 
+    def test_uncordon_gives_back_the_nodes_reboot_lock(self):
+        a = self.agent("node-u")
+        now = "2026-01-01T00:00:00.000000Z"
+
+        def lease(slot, holder):
+            return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": "nodeagent-reboot-lock-%d" % slot, "namespace": LOCK_NS},
+                    "spec": {"holderIdentity": holder, "leaseDurationSeconds": 1800, "acquireTime": now,
+                             "renewTime": now}}
+        self.srv.post_objects([mk.node("node-u", unschedulable=True), lease(0, "other-node"), lease(1, "node-u")])
+        # The plan says so; a dry run changes nothing.
+        dry = self.out(a.run("uncordon", {"concurrency": 2}, local=True, dry_run=True))
+        self.assertIn("release its reboot lock slot nodeagent-reboot-lock-1", dry["summary"])
+        self.assertIn("lease/%s/nodeagent-reboot-lock-1" % LOCK_NS, [c["target"] for c in dry["changes"]])
+        self.assertEqual(len(self.leases()), 2)
+        # Only our slot goes; another node's stays.
+        p = a.run("uncordon", {"concurrency": 2}, local=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("released its reboot lock slot nodeagent-reboot-lock-1", self.out(p)["summary"])
+        self.assertEqual([l["spec"]["holderIdentity"] for l in self.leases()], ["other-node"])
+        self.assertFalse(self.unschedulable("node-u"))
+        # release_lock = false leaves it alone.
+        self.srv.post_objects([lease(1, "node-u")])
+        a.run("uncordon", {"concurrency": 2, "release_lock": False}, local=True)
+        self.assertEqual(len(self.leases()), 2)
+
     def test_live_lease_of_another_node_is_waited_for(self):
         a = self.agent("node-w")
         self.srv.post_objects(mk.node_with_pods("node-w", 1, spare_nodes=["spare"]) + [{
