@@ -48,6 +48,50 @@ bool ProcessCommandRunner::Cancelled() const {
   return cancelled_ && std::atomic_ref<const bool>(*cancelled_).load();
 }
 
+namespace {
+
+/// Reads one of a command's pipes to EOF (or until it is closed), keeping
+/// everything in `all` and handing whole lines to `on_line` (when set) as
+/// they complete; a last line without a newline goes at EOF.
+class OutputReader {
+ public:
+  OutputReader(asio::readable_pipe& pipe, std::string& all, bool is_stderr,
+               const std::function<void(std::string_view, bool)>& on_line, std::function<void()> done)
+      : pipe_(pipe), all_(all), is_stderr_(is_stderr), on_line_(on_line), done_(std::move(done)) {}
+
+  void Start() {
+    pipe_.async_read_some(asio::buffer(buf_), [this](boost::system::error_code ec, size_t n) {
+      all_.append(buf_.data(), n);
+      if (on_line_) Deliver(static_cast<bool>(ec));
+      if (ec) done_();
+      else Start();
+    });
+  }
+
+ private:
+  void Deliver(bool eof) {
+    size_t nl;
+    while ((nl = all_.find('\n', delivered_)) != std::string::npos) {
+      on_line_(std::string_view(all_).substr(delivered_, nl - delivered_), is_stderr_);
+      delivered_ = nl + 1;
+    }
+    if (eof && delivered_ < all_.size()) {
+      on_line_(std::string_view(all_).substr(delivered_), is_stderr_);
+      delivered_ = all_.size();
+    }
+  }
+
+  asio::readable_pipe& pipe_;
+  std::string& all_;
+  const bool is_stderr_;
+  const std::function<void(std::string_view, bool)>& on_line_;
+  std::function<void()> done_;
+  size_t delivered_ = 0;  // bytes of all_ already handed over as lines
+  std::array<char, 8192> buf_{};
+};
+
+}  // namespace
+
 Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
   if (spec.argv.empty()) return InvalidArgument("empty command");
   if (Cancelled()) return Error(ErrorCode::kCancelled, "not starting " + spec.argv[0] + ": the run was cancelled");
@@ -88,52 +132,13 @@ Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
   asio::steady_timer drain_timer(ctx);
   int reads_open = 2;
   bool exited = false;
-  std::function<void(boost::system::error_code, size_t)> read_done = [&](boost::system::error_code, size_t) {
+  auto read_done = [&] {
     if (--reads_open == 0 && exited) drain_timer.cancel();
   };
-  if (spec.on_line) {
-    // Read as it comes and hand over whole lines; the rest at EOF.
-    struct Stream {
-      asio::readable_pipe* pipe;
-      std::string* all;
-      bool is_stderr;
-      size_t delivered = 0;  // bytes of *all already handed over as lines
-      std::array<char, 4096> buf{};
-    };
-    auto streams = std::make_shared<std::array<Stream, 2>>(
-        std::array<Stream, 2>{Stream{&out_pipe, &out, false}, Stream{&err_pipe, &err, true}});
-    auto deliver = [&spec](Stream& s, bool eof) {
-      size_t nl;
-      while ((nl = s.all->find('\n', s.delivered)) != std::string::npos) {
-        spec.on_line(std::string_view(*s.all).substr(s.delivered, nl - s.delivered), s.is_stderr);
-        s.delivered = nl + 1;
-      }
-      if (eof && s.delivered < s.all->size()) {
-        spec.on_line(std::string_view(*s.all).substr(s.delivered), s.is_stderr);
-        s.delivered = s.all->size();
-      }
-    };
-    for (Stream& s : *streams) {
-      auto read_more = std::make_shared<std::function<void()>>();
-      *read_more = [&s, streams, read_more, deliver, &read_done]() {
-        s.pipe->async_read_some(asio::buffer(s.buf), [&s, streams, read_more, deliver, &read_done](
-                                                          boost::system::error_code ec, size_t n) {
-          s.all->append(s.buf.data(), n);
-          deliver(s, static_cast<bool>(ec));
-          if (ec) {
-            read_done(ec, 0);
-            *read_more = nullptr;  // breaks the self-reference
-            return;
-          }
-          (*read_more)();
-        });
-      };
-      (*read_more)();
-    }
-  } else {
-    asio::async_read(out_pipe, asio::dynamic_buffer(out), read_done);
-    asio::async_read(err_pipe, asio::dynamic_buffer(err), read_done);
-  }
+  OutputReader out_reader(out_pipe, out, false, spec.on_line, read_done);
+  OutputReader err_reader(err_pipe, err, true, spec.on_line, read_done);
+  out_reader.Start();
+  err_reader.Start();
   if (!spec.stdin_data.empty()) {
     asio::async_write(in_pipe, asio::buffer(spec.stdin_data), [&](auto, auto) { in_pipe.close(); });
   } else {
