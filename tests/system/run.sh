@@ -216,6 +216,10 @@ if [[ $has_daemon -eq 1 ]]; then
   version_out=$(cq /usr/sbin/nodeagent --version 2>&1)
   log "nodeagent --version: $version_out"
   check "nodeagent --version prints the package version" grep -qF "$(dpkg-deb -f "$deb" Version | sed 's/[+~].*//')" <<<"$version_out"
+  # For the record (bench/ measures it outside systemd): the daemon's memory
+  # as systemd runs it, logging to the journal, with the packaged plugins.
+  main_pid=$(cq systemctl show -P MainPID nodeagent.service)
+  log "daemon under systemd: $(cq grep -E '^(VmRSS|RssAnon|RssFile):' "/proc/$main_pid/status" | tr -s ' \t\n' ' ')"
   check "systemctl reload re-reads the config and the service stays active" sh -c \
     "nsenter -t $pid1 -a systemctl reload nodeagent.service && sleep 1 && nsenter -t $pid1 -a systemctl is-active -q nodeagent.service && nsenter -t $pid1 -a journalctl -u nodeagent.service --no-pager -o cat | grep -q 'config reloaded'"
 else
