@@ -139,6 +139,7 @@ class Local : public LocalCommands {
     AgentSetup& s = **setup;
     for (const auto& p : s.catalog.problems)
       std::cerr << "warning: plugin " << p.file << " not loaded: " << p.reason << "\n";
+    for (const auto& w : s.warnings) std::cerr << "warning: " << w.ToString() << "\n";
     if (!s.ok()) {
       std::cerr << s.ProblemsText();
       std::cerr << "configuration has " << s.problems.size() << " error(s)\n";

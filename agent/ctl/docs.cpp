@@ -36,7 +36,9 @@ void RoffParams(std::ostringstream& os, std::span<const ParamSpec> params) {
     os << ".TP\n.B " << Roff(p.name) << "\n(" << ParamTypeName(p.type);
     if (p.required) os << ", required";
     else if (!p.default_value.empty()) os << ", default " << Roff(p.default_value);
-    if (p.secret) os << ", secret: shown as <redacted> in run history and config show";
+    if (p.secret)
+      os << ", secret: shown as <redacted> in run history and config show; keep it in a file other users cannot "
+            "read";
     os << ")";
     if (!p.allowed.empty()) {
       os << " one of:";

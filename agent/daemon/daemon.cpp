@@ -216,6 +216,7 @@ int Daemon::Impl::Start() {
     for (auto& [name, task] : setup->tasks) task.enabled = true;
   spdlog::set_level(spdlog::level::from_str(setup->settings.log_level));
   for (const auto& p : setup->catalog.problems) spdlog::error("plugin {} not loaded: {}", p.file, p.reason);
+  for (const auto& w : setup->warnings) spdlog::warn("{}", w.ToString());
   spdlog::info("nodeagent {} starting: node {}, {} plugin(s), {} action(s), {} task(s), config {}", NODEAGENT_VERSION,
                setup->settings.node_name, setup->catalog.plugins.size(), setup->catalog.All().size(),
                setup->tasks.size(), setup->config_path);
@@ -798,6 +799,7 @@ Status Daemon::Impl::Reload(std::string& problems) {
   spdlog::set_level(spdlog::level::from_str(setup->settings.log_level));
   BuildPlanner();
   Reschedule();
+  for (const auto& w : setup->warnings) spdlog::warn("{}", w.ToString());
   spdlog::info("config reloaded: {} task(s), {} action(s)", setup->tasks.size(), setup->catalog.All().size());
   return Status::Ok();
 }

@@ -1,5 +1,7 @@
 #include "loader/agent_setup.h"
 
+#include <sys/stat.h>
+
 #include <toml++/toml.h>
 
 #include "host/local_host.h"
@@ -68,6 +70,20 @@ Result<std::unique_ptr<AgentSetup>> LoadAgentSetup(const SetupOptions& options) 
       }
       auto w = TaskWindow(task, zone ? *zone : TimeZone::Utc(), host.files());
       if (!w) setup->problems.push_back(ProblemAtKey(setup->raw, task, "window", w.error().message()));
+    }
+  }
+  // Secrets belong in files only root (and the nodeagent group) can read.
+  for (const auto& [name, task] : setup->tasks) {
+    const toml::table* table = TaskTable(setup->raw, name);
+    for (const std::string& key : task.secret_params) {
+      const toml::node* n = table ? table->get(key) : nullptr;
+      if (!n || !n->source().path) continue;
+      const std::string file = *n->source().path;
+      struct stat st {};
+      if (::stat(file.c_str(), &st) == 0 && (st.st_mode & S_IROTH))
+        setup->warnings.push_back(ProblemAt(n->source(), "tasks." + name + "." + key,
+                                            "is a secret, but " + file + " is readable by every user (chmod o-r " +
+                                                file + ")"));
     }
   }
   return setup;

@@ -23,6 +23,9 @@ struct AgentSetup {
   ActionCatalog catalog;
   std::map<std::string, TaskConfig> tasks;
   std::vector<ConfigProblem> problems;  // empty when the config is valid
+  /// Not errors, but worth an operator's attention (a secret parameter in a
+  /// file every user can read). Logged by the daemon, printed by config check.
+  std::vector<ConfigProblem> warnings;
 
   bool ok() const { return problems.empty(); }
   std::string ProblemsText() const;

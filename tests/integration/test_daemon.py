@@ -388,6 +388,14 @@ class CrashRecoveryTest(DaemonTestCase):
         self.assertIn("token = '<redacted>'", agent.ctl("config", "show").stdout)
         self.assertIn("secret", agent.ctl("describe", "test-resume").stdout)
         self.assertNotIn(secret, agent.log())
+        # The config holding it is readable by everyone: say so (and how to fix it), with its place.
+        warning = "tasks.res.token: is a secret, but %s is readable by every user (chmod o-r" % agent.config
+        self.assertIn(warning, agent.log())
+        check = agent.ctl("config", "check")
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.assertIn(warning, check.stderr)
+        os.chmod(agent.config, 0o640)
+        self.assertNotIn("is a secret", agent.ctl("config", "check").stderr)
 
     @staticmethod
     def files_containing(top, text):
