@@ -64,6 +64,24 @@ int RunWorkerMain() {
     return 2;
   }
   WorkerRequest req = WorkerRequestFromJson(j);
+  LineWriter out(proto_fd);
+  RealHost host(req.settings.root, &g_cancel);  // commands stop when the run is cancelled
+  HistoryStore history(req.settings.state_dir);
+  RunRecord record = req.record;
+  record.worker_pid = ::getpid();  // the request was written before the fork
+  // A run this worker cannot carry out: record why and tell the daemon.
+  auto refuse = [&](const std::string& why) {
+    record.status = RunStatus::kFailed;
+    record.summary = "worker: " + why;
+    record.finished_ms = ToMillis(host.clock().Now());
+    history.Put(record);
+    out.Write({{"type", "result"}, {"record", ToJson(record, false)}});
+    return 1;
+  };
+  if (req.protocol != kWorkerProtocolVersion)
+    return refuse("the daemon speaks worker protocol " + std::to_string(req.protocol) + ", this nodeagent-runner " +
+                  std::to_string(kWorkerProtocolVersion) +
+                  ": nodeagent was upgraded while running; restart it (systemctl restart nodeagent)");
   // Only the module that provides the action: faster, and no other plugin's
   // code runs in this run's process.
   ActionCatalog catalog;
@@ -71,21 +89,10 @@ int RunWorkerMain() {
   Status loaded = req.plugin_file.ends_with(".so")     ? LoadNativePlugin(req.plugin_file, root_owner, catalog)
                   : req.plugin_file.ends_with(".toml") ? LoadExecPlugin(req.plugin_file, root_owner, catalog)
                                                        : InvalidArgument("no plugin file in the request");
-  LineWriter out(proto_fd);
-  RealHost host(req.settings.root, &g_cancel);  // commands stop when the run is cancelled
-  HistoryStore history(req.settings.state_dir);
-  RunRecord record = req.record;
-  record.worker_pid = ::getpid();  // the request was written before the fork
   const ActionInfo* action = catalog.Find(req.action);
-  if (!action) {
-    record.status = RunStatus::kFailed;
-    record.summary = "worker: action '" + req.action + "' is no longer provided by " + req.plugin_file +
-                     (loaded.ok() ? "" : ": " + loaded.error().message());
-    record.finished_ms = ToMillis(host.clock().Now());
-    history.Put(record);
-    out.Write({{"type", "result"}, {"record", ToJson(record, false)}});
-    return 1;
-  }
+  if (!action)
+    return refuse("action '" + req.action + "' is no longer provided by " + req.plugin_file +
+                  (loaded.ok() ? "" : ": " + loaded.error().message()));
   RawConfig raw;
   auto empty = std::make_shared<toml::table>();
   raw.table = empty.get();

@@ -44,6 +44,7 @@ AgentSettings SettingsFromJson(const nlohmann::json& j) {
 
 nlohmann::json ToJson(const WorkerRequest& r) {
   nlohmann::json j = {{"settings", SettingsToJson(r.settings)},
+                      {"protocol", r.protocol},
                       {"action", r.action},
                       {"plugin_file", r.plugin_file},
                       {"params_wire", r.params_wire},
@@ -56,6 +57,7 @@ nlohmann::json ToJson(const WorkerRequest& r) {
 WorkerRequest WorkerRequestFromJson(const nlohmann::json& j) {
   WorkerRequest r;
   r.settings = SettingsFromJson(j.value("settings", nlohmann::json::object()));
+  r.protocol = j.value("protocol", 1);  // version 1 did not say
   r.action = j.value("action", "");
   r.plugin_file = j.value("plugin_file", "");
   r.params_wire = j.value("params_wire", nlohmann::json::object());

@@ -14,7 +14,15 @@
 
 namespace nodeagent {
 
+/// Bumped on any change to WorkerRequest or the events. The daemon and
+/// nodeagent-runner are separate files: after a package upgrade under a
+/// running daemon, an old daemon may start a new runner, and the worker must
+/// refuse a request it cannot read right instead of misreading it.
+/// 2: plugin_file.
+inline constexpr int kWorkerProtocolVersion = 2;
+
 struct WorkerRequest {
+  int protocol = kWorkerProtocolVersion;
   AgentSettings settings;
   std::string action;
   /// The .so or manifest that provides `action`: the worker loads only it.

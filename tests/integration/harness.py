@@ -19,6 +19,7 @@ import time
 BUILD = os.environ.get("NODEAGENT_BUILD_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../build"))
 NODEAGENT = os.path.join(BUILD, "bin", "nodeagent")
 AGENTCTL = os.path.join(BUILD, "bin", "agentctl")
+RUNNER = os.path.join(BUILD, "bin", "nodeagent-runner")
 TEST_PLUGINS = os.path.join(BUILD, "test-plugins")
 
 # agentctl as user nobody, whose primary group is nogroup (the socket group).

@@ -8,6 +8,7 @@ Tests marked expectedFailure document a bug in the core found by this suite
 reports an unexpected success.
 """
 
+import json
 import os
 import re
 import signal
@@ -18,7 +19,7 @@ import threading
 import time
 import unittest
 
-from harness import Agent, children_of, is_worker, pid_alive, wait_for
+from harness import RUNNER, TEST_PLUGINS, Agent, children_of, is_worker, pid_alive, wait_for
 
 SLEEP_TASKS = """
 [tasks.nap]
@@ -205,6 +206,24 @@ class IsolationTest(DaemonTestCase):
         wait_for(lambda: not pid_alive(shell) and not pid_alive(sleeper), 5,
                  what="the run's command and its child to be stopped")
         self.assertStatusAnswers(agent)
+
+    def test_a_runner_of_another_protocol_refuses_the_run(self):
+        # After a package upgrade under a running daemon, an old daemon may
+        # start a new runner: the worker must refuse, saying what to do.
+        agent = self.make_agent()
+        state = os.path.join(agent.dir, "worker-state")
+        request = {"protocol": 1, "action": "test-touch", "plugin_file": os.path.join(TEST_PLUGINS, "testing.so"),
+                   "settings": {"state_dir": state, "root": agent.root, "allow_unsafe_plugin_owner": True},
+                   "params_wire": {}, "dry_run": True,
+                   "record": {"id": "20260101T000000Z-proto1", "action": "test-touch", "status": "running"}}
+        r = subprocess.run([RUNNER, "worker"], input=json.dumps(request), capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        events = [json.loads(l) for l in r.stdout.splitlines() if l.strip()]
+        self.assertEqual(events[-1]["type"], "result")
+        rec = events[-1]["record"]
+        self.assertEqual(rec["status"], "failed")
+        self.assertIn("worker protocol 1, this nodeagent-runner", rec["summary"])
+        self.assertIn("systemctl restart nodeagent", rec["summary"])
 
     def test_running_record_names_its_worker_pid(self):
         agent = self.make_agent()
