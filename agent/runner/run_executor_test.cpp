@@ -49,12 +49,14 @@ struct Recorder : RunObserver {
 
 }  // namespace
 
-TEST_CASE("a module that crashes while loading is caught by the probe and skipped") {
+TEST_CASE("modules that crash or hang while loading are caught by the probe and skipped") {
   ActionCatalog catalog;
   LoadPlugins({CRASH_PLUGIN_DIR, "", false, RUNNER_EXE}, catalog);  // without the probe this process would die
-  REQUIRE(catalog.problems.size() == 1);
+  REQUIRE(catalog.problems.size() == 2);
   CHECK(catalog.problems[0].file == std::string(CRASH_PLUGIN_DIR) + "/crash_on_load.so");
   CHECK(catalog.problems[0].reason == "crashed while loading (SIGSEGV) in a probe process; not loaded");
+  CHECK(catalog.problems[1].file == std::string(CRASH_PLUGIN_DIR) + "/hang_on_load.so");
+  CHECK(catalog.problems[1].reason == "did not finish loading within 10 s in a probe process; not loaded");
   CHECK(catalog.plugins.empty());
   // Good modules pass the probe and load as before.
   ActionCatalog good;
