@@ -52,29 +52,24 @@ class RunContext : public ActionContext {
     return history_.SaveCheckpoint(run_.record.id, state);
   }
 
-  Result<KubeClient*> Kube() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!kube_) {
-      if (!clients_.kube) return Error(ErrorCode::kUnavailable, "no Kubernetes client configured");
-      auto client = clients_.kube();
-      if (!client) return client.error();
-      kube_ = std::move(*client);
-    }
-    return kube_.get();
-  }
-
-  Result<HttpClient*> Http() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!http_) {
-      if (!clients_.http) return Error(ErrorCode::kUnavailable, "no HTTP client configured");
-      auto client = clients_.http();
-      if (!client) return client.error();
-      http_ = std::move(*client);
-    }
-    return http_.get();
-  }
+  Result<KubeClient*> Kube() override { return Lazy(kube_, clients_.kube, "Kubernetes"); }
+  Result<HttpClient*> Http() override { return Lazy(http_, clients_.http, "HTTP"); }
 
  private:
+  /// The client in `slot`, built by `make` on first use (under mu_).
+  template <typename T>
+  Result<T*> Lazy(std::unique_ptr<T>& slot, const std::function<Result<std::unique_ptr<T>>()>& make,
+                  const char* what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!slot) {
+      if (!make) return Error(ErrorCode::kUnavailable, std::string("no ") + what + " client configured");
+      auto client = make();
+      if (!client) return client.error();
+      slot = std::move(*client);
+    }
+    return slot.get();
+  }
+
   PreparedRun& run_;
   Host& host_;
   HistoryStore& history_;
