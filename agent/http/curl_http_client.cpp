@@ -1,5 +1,7 @@
 #include "http/curl_http_client.h"
 
+#include "http/curl_global.h"
+
 #include <curl/curl.h>
 
 #include <mutex>
@@ -42,8 +44,7 @@ class CurlHttpClient : public HttpClient {
  private:
   Result<HttpResponse> Do(const std::string& url, const std::string* body, const std::string& content_type,
                           std::chrono::milliseconds timeout) {
-    static std::once_flag init;
-    std::call_once(init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+    EnsureCurlGlobalInit();
     std::lock_guard<std::mutex> lock(mu_);
     std::string what = std::string(body ? "POST " : "GET ") + RedactUrl(url);  // errors end up in logs
     if (!handle_) handle_ = curl_easy_init();

@@ -1,5 +1,7 @@
 #include "kube/curl_kube_client.h"
 
+#include "http/curl_global.h"
+
 #include <curl/curl.h>
 
 #include <cinttypes>
@@ -794,8 +796,7 @@ Result<KubeConfig> LoadAgentKubeconfig(const std::string& configured, const std:
 Result<std::unique_ptr<KubeClient>> MakeKubeClientFromConfig(KubeConfig config, const KubeOptions& options,
                                                              CommandRunner& runner, FileSystem& files,
                                                              Clock& clock, KubeLogger logger) {
-  static std::once_flag curl_init;  // libcurl's own process-wide setup
-  std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  EnsureCurlGlobalInit();
   auto url = SplitServer(config.server, config.source);
   if (!url) return url.error();
   if (url->scheme != "https" && url->scheme != "http")
