@@ -19,10 +19,14 @@ std::vector<std::string> RunnerCandidates(const std::string& self_exe) {
   return out;
 }
 
-Result<std::string> FindRunner() {
+std::string SelfExe() {
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  auto candidates = RunnerCandidates(ec ? std::string() : self.string());
+  return ec ? std::string() : self.string();
+}
+
+Result<std::string> FindRunner() {
+  auto candidates = RunnerCandidates(SelfExe());
   for (const auto& c : candidates)
     if (::access(c.c_str(), X_OK) == 0) return c;
   std::string looked;

@@ -15,6 +15,9 @@ namespace nodeagent {
 
 inline constexpr const char* kRunnerName = "nodeagent-runner";
 
+/// This process's executable (/proc/self/exe); empty when it cannot be read.
+std::string SelfExe();
+
 /// In order: $NODEAGENT_RUNNER, beside `self_exe`, `self_exe`/../libexec/nodeagent/,
 /// /usr/libexec/nodeagent/.
 std::vector<std::string> RunnerCandidates(const std::string& self_exe);

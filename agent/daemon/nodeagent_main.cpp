@@ -20,12 +20,6 @@
 
 namespace {
 
-std::string SelfExe() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? std::string("/usr/sbin/nodeagent") : p.string();
-}
-
 std::string TomlString(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -103,7 +97,8 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (plugin_dir.empty()) {
-      auto exe_dir = std::filesystem::path(SelfExe()).parent_path();
+      std::string self = nodeagent::SelfExe();
+      auto exe_dir = std::filesystem::path(self.empty() ? "/usr/sbin/nodeagent" : self).parent_path();
       for (auto candidate : {exe_dir / "../plugins", exe_dir / "../lib/nodeagent/plugins",
                              std::filesystem::path("/usr/lib/nodeagent/plugins")}) {
         std::error_code ec;
