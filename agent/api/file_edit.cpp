@@ -136,8 +136,7 @@ std::string UnifiedDiff(std::string_view before, std::string_view after, std::st
     size_t first_change = i;
     while (first_change < steps.size() && steps[first_change].op == Op::kEqual) ++first_change;
     if (first_change == steps.size()) break;
-    size_t begin = first_change >= ctx ? std::max(i, first_change - ctx) : i;
-    if (begin < i) begin = i;
+    size_t begin = std::max(i, first_change >= ctx ? first_change - ctx : 0);  // not into the previous hunk
     // Extend over changes separated by at most 2 * ctx unchanged lines.
     size_t last_change = first_change;
     size_t j = first_change + 1;
