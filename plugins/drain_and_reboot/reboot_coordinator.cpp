@@ -193,6 +193,18 @@ Result<Outcome> RebootCoordinator::Cordon(bool on) {
   return out;
 }
 
+std::string RebootCoordinator::ReleaseLock(const std::string& known_slot) {
+  if (!o_.use_lock) return "";
+  std::string name = known_slot;
+  if (name.empty()) {
+    auto held = HeldLockSlot();
+    if (held && *held) name = **held;
+  }
+  if (name.empty()) return "";
+  Status r = LeaseLock(kube_, ctx_.host().clock(), o_.lock).Release(name);
+  return r.ok() ? "; lock released" : "; LOCK RELEASE FAILED: " + r.error().message();
+}
+
 Result<std::optional<std::string>> RebootCoordinator::HeldLockSlot() {
   if (!o_.use_lock) return std::optional<std::string>();
   LeaseLock lock(kube_, ctx_.host().clock(), o_.lock);
@@ -289,18 +301,7 @@ Result<Outcome> RebootCoordinator::Rollback(State& s, const std::string& why, Ru
   } else if (s.was_unschedulable) {
     done += "; left unschedulable as it was before";
   }
-  if (o_.use_lock) {
-    std::string name = s.lock_name;
-    LeaseLock lock(kube_, ctx_.host().clock(), o_.lock);
-    if (name.empty()) {
-      auto held = lock.FindHeld();
-      if (held && *held) name = (*held)->name;
-    }
-    if (!name.empty()) {
-      Status r = lock.Release(name);
-      done += r.ok() ? "; lock released" : "; LOCK RELEASE FAILED: " + r.error().message();
-    }
-  }
+  done += ReleaseLock(s.lock_name);
   Event("Warning", "NodeagentRolledBack", why + done);
   Notify("failure", why + done);
   Outcome out;
@@ -573,19 +574,7 @@ Result<Outcome> RebootCoordinator::FinishAfterBoot(State& s) {
                     RunStatus::kFailed);
   Status st = CleanNode(s.cordoned);
   if (!st.ok()) return st.error();  // the run stays open and is resumed again
-  std::string released;
-  if (o_.use_lock) {
-    LeaseLock lock(kube_, clock, o_.lock);
-    std::string name = s.lock_name;
-    if (name.empty()) {
-      auto held = lock.FindHeld();
-      if (held && *held) name = (*held)->name;
-    }
-    if (!name.empty()) {
-      Status r = lock.Release(name);
-      released = r.ok() ? "; lock released" : "; LOCK RELEASE FAILED: " + r.error().message();
-    }
-  }
+  std::string released = ReleaseLock(s.lock_name);
   std::string summary = "rebooted node " + o_.node + "; back and Ready after " + downtime + " downtime" +
                         (s.cordoned ? "; uncordoned" : "; left unschedulable as it was before") + released;
   Event("Normal", "NodeagentRebootCompleted", summary);

@@ -55,6 +55,10 @@ class RebootCoordinator {
   Result<Outcome> WaitForReboot(State& s);
   Result<Outcome> FinishAfterBoot(State& s);
   Status CleanNode(bool uncordon);
+  /// Gives back this run's lock slot (`known_slot` from the checkpoint, else
+  /// the one this node is found holding). For a summary: "", "; lock released"
+  /// or "; LOCK RELEASE FAILED: ...".
+  std::string ReleaseLock(const std::string& known_slot);
   void Event(const std::string& type, const std::string& reason, const std::string& message);
   void Notify(const std::string& event, const std::string& message);
   Result<nlohmann::json> ListPods(std::string* rv);
