@@ -593,8 +593,10 @@ TEST_CASE_METHOD(Reset, "leases: create race, update with resourceVersion, confl
   REQUIRE(current.ok());
   CHECK((*current)["spec"]["holderIdentity"] == winner);
 
+  // A third holder, so the update changes the object whichever node won: an
+  // update that changes nothing keeps the resourceVersion, as on a real server.
   json mine = *current;
-  mine["spec"]["holderIdentity"] = "node-b";
+  mine["spec"]["holderIdentity"] = "node-c";
   REQUIRE_OK(b->UpdateLease("kube-system", mine));
   json stale = *current;  // old resourceVersion
   stale["spec"]["holderIdentity"] = "node-a";
@@ -605,7 +607,10 @@ TEST_CASE_METHOD(Reset, "leases: create race, update with resourceVersion, confl
 
   auto fresh = a->GetLease("kube-system", "nodeagent-reboot");
   REQUIRE(fresh.ok());
-  CHECK((*fresh)["spec"]["holderIdentity"] == "node-b");
+  CHECK((*fresh)["spec"]["holderIdentity"] == "node-c");
+  auto same = a->UpdateLease("kube-system", *fresh);  // changes nothing
+  REQUIRE(same.ok());
+  CHECK((*same)["metadata"]["resourceVersion"] == (*fresh)["metadata"]["resourceVersion"]);
   std::string old_rv = (*current)["metadata"]["resourceVersion"];
   auto stale_delete = a->DeleteLease("kube-system", "nodeagent-reboot", old_rv);
   REQUIRE_FALSE(stale_delete.ok());
