@@ -64,6 +64,48 @@ TEST_CASE("LocalFileSystem replacing a file keeps its mode and owner, and so doe
   CHECK((st.st_mode & 07777) == 0640);
 }
 
+TEST_CASE("LocalFileSystem follows symlinks inside the root and replaces the target, keeping the link") {
+  TempRoot root;
+  LocalFileSystem fs(root.path());
+  // /etc/fstab -> /etc/fstab.d/main (absolute: must mean the root's, not this machine's /etc)
+  root.Write("/etc/fstab.d/main", "UUID=1 / ext4 defaults 0 1\n");
+  REQUIRE(::symlink("/etc/fstab.d/main", root.Real("/etc/fstab").c_str()) == 0);
+  auto read = fs.ReadFile("/etc/fstab");
+  REQUIRE(read.ok());
+  CHECK(*read == "UUID=1 / ext4 defaults 0 1\n");
+  REQUIRE(fs.WriteFileAtomic("/etc/fstab", "UUID=1 / ext4 defaults 0 1\n# swap off\n", 0644, std::string(".bak")).ok());
+  struct stat st {};
+  REQUIRE(::lstat(root.Real("/etc/fstab").c_str(), &st) == 0);
+  CHECK(S_ISLNK(st.st_mode));  // still a link
+  CHECK(root.Read("/etc/fstab.d/main") == "UUID=1 / ext4 defaults 0 1\n# swap off\n");
+  CHECK(root.Read("/etc/fstab.d/main.bak") == "UUID=1 / ext4 defaults 0 1\n");
+  CHECK_FALSE(fs.Exists("/etc/fstab.bak"));
+
+  // Relative targets, a chain of links and ".." that tries to climb out of the root.
+  root.Write("/usr/share/nm/base.conf", "[main]\n");
+  REQUIRE(::symlink("../usr/share/nm/base.conf", root.Real("/etc/nm.conf").c_str()) == 0);
+  REQUIRE(::symlink("nm.conf", root.Real("/etc/nm-link").c_str()) == 0);
+  REQUIRE(::symlink("../../../../../../../../../usr/share/nm/base.conf", root.Real("/etc/deep").c_str()) == 0);
+  auto chained = fs.ResolveFollowingLinks("/etc/nm-link");
+  REQUIRE(chained.ok());
+  CHECK(*chained == root.Real("/usr/share/nm/base.conf"));
+  auto deep = fs.ResolveFollowingLinks("/etc/deep");
+  REQUIRE(deep.ok());
+  CHECK(*deep == root.Real("/usr/share/nm/base.conf"));
+
+  // A dangling link: the write creates its target.
+  REQUIRE(::symlink("/etc/sysctl.d/k8s.conf", root.Real("/etc/k8s-sysctl").c_str()) == 0);
+  REQUIRE(fs.WriteFileAtomic("/etc/k8s-sysctl", "net.ipv4.ip_forward = 1\n", 0644, std::nullopt).ok());
+  CHECK(root.Read("/etc/sysctl.d/k8s.conf") == "net.ipv4.ip_forward = 1\n");
+
+  // A loop is an error, not a hang.
+  REQUIRE(::symlink("loop-b", root.Real("/etc/loop-a").c_str()) == 0);
+  REQUIRE(::symlink("loop-a", root.Real("/etc/loop-b").c_str()) == 0);
+  auto loop = fs.WriteFileAtomic("/etc/loop-a", "x\n", 0644, std::nullopt);
+  REQUIRE_FALSE(loop.ok());
+  CHECK(loop.error().message().find("too many levels of symbolic links") != std::string::npos);
+}
+
 TEST_CASE("LocalFileSystem reports missing files as NotFound with the path") {
   TempRoot root;
   LocalFileSystem fs(root.path());

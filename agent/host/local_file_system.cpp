@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
+
 #include <algorithm>
 #include <cerrno>
 #include <random>
@@ -104,8 +106,56 @@ std::string LocalFileSystem::Resolve(std::string_view host_path) const {
   return root_ + p;
 }
 
+Result<std::string> LocalFileSystem::ResolveFollowingLinks(std::string_view host_path) const {
+  // Components still to walk, the next one last; and the ones walked so far.
+  std::vector<std::string> todo;
+  auto push_path = [&todo](std::string_view path) {
+    std::vector<std::string> parts;
+    size_t start = 0;
+    while (start <= path.size()) {
+      size_t end = path.find('/', start);
+      if (end == std::string_view::npos) end = path.size();
+      if (end > start) parts.emplace_back(path.substr(start, end - start));
+      start = end + 1;
+    }
+    todo.insert(todo.end(), parts.rbegin(), parts.rend());
+  };
+  auto join = [this](const std::vector<std::string>& parts) {
+    std::string out = root_;
+    for (const auto& p : parts) out += "/" + p;
+    return out.empty() ? std::string("/") : out;
+  };
+  push_path(host_path);
+  std::vector<std::string> walked;
+  int links = 0;
+  while (!todo.empty()) {
+    std::string part = std::move(todo.back());
+    todo.pop_back();
+    if (part == ".") continue;
+    if (part == "..") {
+      if (!walked.empty()) walked.pop_back();  // ".." of the root is the root
+      continue;
+    }
+    walked.push_back(std::move(part));
+    std::string real = join(walked);
+    struct stat st {};
+    if (::lstat(real.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) continue;  // missing parts stay as named
+    if (++links > 40) return Error(ErrorCode::kInvalidArgument, "too many levels of symbolic links at " + real);
+    std::string target(PATH_MAX, '\0');
+    ssize_t n = ::readlink(real.c_str(), target.data(), target.size());
+    if (n < 0) return ErrnoError("reading the symlink " + real, errno);
+    target.resize(static_cast<size_t>(n));
+    walked.pop_back();
+    if (!target.empty() && target[0] == '/') walked.clear();  // absolute: from the root prefix
+    push_path(target);
+  }
+  return join(walked);
+}
+
 Result<std::string> LocalFileSystem::ReadFile(std::string_view host_path) const {
-  return ReadWholeFile(Resolve(host_path));
+  auto real = ResolveFollowingLinks(host_path);
+  if (!real.ok()) return real.error();
+  return ReadWholeFile(*real);
 }
 
 bool LocalFileSystem::Exists(std::string_view host_path) const {
@@ -130,7 +180,12 @@ Result<std::vector<std::string>> LocalFileSystem::ListDir(std::string_view host_
 
 Status LocalFileSystem::WriteFileAtomic(std::string_view host_path, std::string_view content, mode_t mode,
                                         std::optional<std::string> backup_suffix) {
-  std::string real = Resolve(host_path);
+  // A symlink is kept and its target replaced, as an editor would: /etc/fstab
+  // may be a link into a managed folder, and a plain file in its place would
+  // silently cut it off.
+  auto resolved = ResolveFollowingLinks(host_path);
+  if (!resolved.ok()) return resolved.error();
+  const std::string& real = *resolved;
   Status st = MakeDirsReal(Dirname(real), 0755);
   if (!st.ok()) return st;
   // Replacing a file keeps its mode and owner, like an edit in place would:

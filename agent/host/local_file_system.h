@@ -17,6 +17,12 @@ class LocalFileSystem : public FileSystem {
 
   const std::string& root() const override { return root_; }
   std::string Resolve(std::string_view host_path) const override;
+  /// The real path of a host path with its symlinks followed inside the root
+  /// prefix, as if the root were "/": an absolute target starts again at the
+  /// root, ".." never climbs above it. Parts that do not exist are kept as
+  /// named. Used by ReadFile and WriteFileAtomic, so a test's temp root sees
+  /// the file the node would, never one of the test machine's.
+  Result<std::string> ResolveFollowingLinks(std::string_view host_path) const;
   Result<std::string> ReadFile(std::string_view host_path) const override;
   bool Exists(std::string_view host_path) const override;
   Result<std::vector<std::string>> ListDir(std::string_view host_path) const override;

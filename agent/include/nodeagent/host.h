@@ -43,7 +43,8 @@ class FileSystem {
   /// *at() calls on a directory descriptor (the log-cleanup walker).
   virtual std::string Resolve(std::string_view host_path) const = 0;
 
-  /// Whole file. NotFound when missing; IoError otherwise.
+  /// Whole file, symlinks followed inside the root prefix. NotFound when
+  /// missing; IoError otherwise.
   virtual Result<std::string> ReadFile(std::string_view host_path) const = 0;
   virtual bool Exists(std::string_view host_path) const = 0;
   /// Names in a directory (no "." or ".."), sorted.
@@ -54,7 +55,9 @@ class FileSystem {
   /// that exists keeps its mode and owner; `mode` is for a new one. With
   /// `backup_suffix` set (".nodeagent.bak"), the previous content is kept
   /// first under path + suffix, with the same mode and owner. Parent
-  /// directories are created (mode 0755).
+  /// directories are created (mode 0755). A symlink is followed (inside the
+  /// root prefix) and its target replaced, the link itself kept; the backup
+  /// then sits beside the target.
   virtual Status WriteFileAtomic(std::string_view host_path, std::string_view content,
                                  mode_t mode = 0644,
                                  std::optional<std::string> backup_suffix = std::nullopt) = 0;
