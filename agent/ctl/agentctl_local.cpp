@@ -8,6 +8,7 @@
 #include <atomic>
 #include <iostream>
 
+#include "config/agent_config.h"
 #include "config/runner_path.h"
 #include "ctl/agentctl_cli.h"
 #include "ctl/docs.h"
@@ -36,6 +37,21 @@ Result<std::unique_ptr<AgentSetup>> LoadLocal(const CtlGlobals& g, bool allow_mi
   so.allow_missing_config = allow_missing;
   if (auto runner = FindRunner()) so.plugin_probe_exe = *runner;  // judge plugins as the daemon does
   return LoadAgentSetup(so);
+}
+
+/// The state dir alone, for history and logs: they read records, so they need
+/// neither the plugins (each probed in a child) nor the tasks.
+Result<std::string> LocalStateDir(const CtlGlobals& g) {
+  std::vector<ConfigProblem> problems;
+  auto raw = LoadConfigFiles(g.config, true, problems);
+  if (!raw) return raw.error();
+  AgentSettings settings = ParseAgentSettings(*raw, problems);
+  if (!problems.empty()) {
+    std::string text;
+    for (const auto& p : problems) text += p.ToString() + "\n";
+    return Error(ErrorCode::kInvalidArgument, "invalid config:\n" + text);
+  }
+  return settings.state_dir;
 }
 
 bool g_local_cancel = false;
@@ -115,18 +131,18 @@ class Local : public LocalCommands {
     });
   }
   int History(const CtlGlobals& g, const std::string& task, int n) override {
-    auto setup = LoadLocal(g, true);
-    if (!setup) return CtlFail(kExitUsage, setup.error().message());
-    HistoryStore h((*setup)->settings.state_dir);
+    auto state_dir = LocalStateDir(g);
+    if (!state_dir) return CtlFail(kExitUsage, state_dir.error().message());
+    HistoryStore h(*state_dir);
     json out = {{"type", "history"}, {"runs", json::array()}};
     for (const auto& r : h.List(task, static_cast<size_t>(n))) out["runs"].push_back(ToJson(r, false));
     std::cout << (g.json() ? out.dump(2) + "\n" : RenderHistory(out["runs"], CtlNowMs()));
     return kExitOk;
   }
   int Logs(const CtlGlobals& g, const std::string& run_id) override {
-    auto setup = LoadLocal(g, true);
-    if (!setup) return CtlFail(kExitUsage, setup.error().message());
-    HistoryStore h((*setup)->settings.state_dir);
+    auto state_dir = LocalStateDir(g);
+    if (!state_dir) return CtlFail(kExitUsage, state_dir.error().message());
+    HistoryStore h(*state_dir);
     auto r = h.Get(run_id);
     if (!r) return CtlFail(kExitUsage, r.error().message());
     json out = {{"type", "run"}, {"record", ToJson(*r, true)}};

@@ -215,10 +215,19 @@ class CliTest(DaemonTestCase):
         daemon_run = json.loads(agent.ctl("-o", "json", "run", "failing").stdout)
         hist = json.loads(agent.ctl("--local", "-o", "json", "history").stdout)
         self.assertIn(daemon_run["id"], [x["id"] for x in hist["runs"]])
+        logs = json.loads(agent.ctl("--local", "-o", "json", "logs", daemon_run["id"]).stdout)
+        self.assertEqual(logs["record"]["status"], "failed")
         # --local works with no daemon at all.
         agent.stop()
         self.assertEqual(agent.ctl("--local", "status").returncode, 0)
         self.assertEqual(agent.ctl("--local", "run", "failing").returncode, 1)
+        # history and logs read only [agent]; a broken file still says where.
+        bad = os.path.join(agent.dir, "bad.toml")
+        with open(bad, "w") as f:
+            f.write("[agent]\nstate_dir = \n")
+        r = agent.ctl("--config", bad, "--local", "history", config=False)
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("bad.toml:2:", r.stderr)
 
 
 class PluginTest(DaemonTestCase):
