@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -106,7 +107,7 @@ TEST_CASE("patch applies UnifiedDiff of random edits back to the new text") {
     REQUIRE(WEXITSTATUS(rc) == 0);
     CHECK(ReadAll(dir + "/out") == after);
   }
-  std::system(("rm -rf " + dir).c_str());
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a large file with one change gives one small hunk") {

@@ -43,6 +43,12 @@ using json = nlohmann::json;
 
 namespace {
 
+/// A state write that failed (disk full, read-only state dir) is logged as an
+/// error; the daemon goes on, since the work it records has happened anyway.
+void LogIfFailed(const Status& st, const std::string& what) {
+  if (!st.ok()) spdlog::error("{}: {}", what, st.error().message());
+}
+
 int64_t NowMs() { return ToMillis(std::chrono::system_clock::now()); }
 
 /// A run is resumed at most this often (a Resume() that keeps crashing must
@@ -322,7 +328,7 @@ void Daemon::Impl::Reschedule() {
     if (!tp.due_now || TaskRunning(tp.name)) continue;  // a running task is rescheduled when it ends
     acted = true;
     const char* trigger = tp.reason == DueReason::kCatchUp ? "catch-up" : tp.reason == DueReason::kBoot ? "boot" : "schedule";
-    task_state->Record(tp.name, {NowMs(), boot_id});
+    LogIfFailed(task_state->Record(tp.name, {NowMs(), boot_id}), "recording when task " + tp.name + " last ran");
     auto started = StartRun({tp.name, {}, false, trigger, "scheduler"});
     if (started) continue;
     spdlog::warn("task {} was due ({}) but did not start: {}", tp.name, trigger, started.error().message());
@@ -337,7 +343,7 @@ void Daemon::Impl::Reschedule() {
     skipped.status = RunStatus::kSkipped;
     skipped.summary = "not started: " + started.error().message();
     skipped.started_ms = skipped.finished_ms = NowMs();
-    history->Put(skipped);
+    LogIfFailed(history->Put(skipped), "recording run " + skipped.id);
   }
   first_start_this_boot = false;  // @reboot tasks were handled on this pass
   if (acted) plan = planner->Compute(PlannerInput());
@@ -387,7 +393,7 @@ void Daemon::Impl::Recover() {
     r.summary = "interrupted: the agent stopped (crash, kill or reboot) before the run finished";
     r.finished_ms = NowMs();
     r.logs = history->ReadLiveLog(r.id);
-    history->Put(r);
+    LogIfFailed(history->Put(r), "recording run " + r.id);
     spdlog::warn("run {} ({}) marked interrupted", r.id, r.action);
   }
 }
@@ -447,7 +453,8 @@ Status Daemon::Impl::SpawnWorker(const std::shared_ptr<ActiveRun>& run, const st
   run->pid = run->proc->id();
   run->prepared.record.worker_pid = run->pid;
   run->prepared.record.status = RunStatus::kRunning;
-  history->Put(run->prepared.record);  // recorded before the worker does anything
+  // Recorded before the worker does anything.
+  LogIfFailed(history->Put(run->prepared.record), "recording run " + run->prepared.record.id);
   asio::async_write(*run->in, asio::buffer(run->request), [run](boost::system::error_code, size_t) {
     boost::system::error_code ignored;
     run->in->close(ignored);
@@ -566,7 +573,7 @@ void Daemon::Impl::MaybeFinish(const std::shared_ptr<ActiveRun>& run) {
       rec.status = RunStatus::kFailed;
       rec.summary = "the worker died and the run could not be resumed: " + resumed.error().message();
       rec.finished_ms = NowMs();
-      history->Put(rec);
+      LogIfFailed(history->Put(rec), "recording run " + rec.id);
       runs[rec.id] = run;
     } else {
       if (run->timed_out) {
@@ -585,13 +592,13 @@ void Daemon::Impl::MaybeFinish(const std::shared_ptr<ActiveRun>& run) {
       }
       rec.finished_ms = NowMs();
       rec.logs = history->ReadLiveLog(rec.id);
-      history->Put(rec);
+      LogIfFailed(history->Put(rec), "recording run " + rec.id);
     }
   } else if (run->timed_out) {
     // Whatever the action made of being cancelled, say why it was.
     rec.summary = "timed out after " + FormatDuration(run->prepared.timeout) + ": " + rec.summary;
     rec.status = RunStatus::kFailed;
-    history->Put(rec);
+    LogIfFailed(history->Put(rec), "recording run " + rec.id);
   }
   spdlog::log(rec.status == RunStatus::kFailed ? spdlog::level::warn : spdlog::level::info, "run {} {}: {}", rec.id,
               RunStatusName(rec.status), rec.summary);
@@ -602,7 +609,8 @@ void Daemon::Impl::MaybeFinish(const std::shared_ptr<ActiveRun>& run) {
     if (runs.empty()) FinishShutdown();
     return;
   }
-  if (!rec.task.empty()) task_state->Record(rec.task, {rec.started_ms, rec.boot_id});
+  if (!rec.task.empty())
+    LogIfFailed(task_state->Record(rec.task, {rec.started_ms, rec.boot_id}), "recording when task " + rec.task + " last ran");
   Reschedule();
 }
 

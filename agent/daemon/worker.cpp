@@ -74,7 +74,7 @@ int RunWorkerMain() {
     record.status = RunStatus::kFailed;
     record.summary = "worker: " + why;
     record.finished_ms = ToMillis(host.clock().Now());
-    history.Put(record);
+    (void)history.Put(record);  // best effort: the daemon records the answer below too
     out.Write({{"type", "result"}, {"record", ToJson(record, false)}});
     return 1;
   };
