@@ -98,6 +98,17 @@ TEST_CASE("LocalFileSystem follows symlinks inside the root and replaces the tar
   REQUIRE(fs.WriteFileAtomic("/etc/k8s-sysctl", "net.ipv4.ip_forward = 1\n", 0644, std::nullopt).ok());
   CHECK(root.Read("/etc/sysctl.d/k8s.conf") == "net.ipv4.ip_forward = 1\n");
 
+  // Root follows no link someone else owns.
+  if (::geteuid() == 0) {
+    REQUIRE(::symlink("/etc/shadow", root.Real("/etc/users-link").c_str()) == 0);
+    REQUIRE(::lchown(root.Real("/etc/users-link").c_str(), 65534, 65534) == 0);
+    auto refused = fs.WriteFileAtomic("/etc/users-link", "x\n", 0644, std::nullopt);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == ErrorCode::kPermissionDenied);
+    CHECK(refused.error().message().find("owned by uid 65534") != std::string::npos);
+    CHECK_FALSE(fs.Exists("/etc/shadow"));
+  }
+
   // A loop is an error, not a hang.
   REQUIRE(::symlink("loop-b", root.Real("/etc/loop-a").c_str()) == 0);
   REQUIRE(::symlink("loop-a", root.Real("/etc/loop-b").c_str()) == 0);

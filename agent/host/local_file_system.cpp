@@ -141,6 +141,12 @@ Result<std::string> LocalFileSystem::ResolveFollowingLinks(std::string_view host
     struct stat st {};
     if (::lstat(real.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) continue;  // missing parts stay as named
     if (++links > 40) return Error(ErrorCode::kInvalidArgument, "too many levels of symbolic links at " + real);
+    // As fs.protected_symlinks does in sticky folders, but everywhere: root
+    // follows only links that root (or the caller) made, so a user who can
+    // write in some folder cannot point the agent's writes elsewhere.
+    if (st.st_uid != 0 && st.st_uid != ::geteuid())
+      return Error(ErrorCode::kPermissionDenied, "not following the symlink " + real + ", owned by uid " +
+                                                     std::to_string(st.st_uid) + " (only root's links are followed)");
     std::string target(PATH_MAX, '\0');
     ssize_t n = ::readlink(real.c_str(), target.data(), target.size());
     if (n < 0) return ErrnoError("reading the symlink " + real, errno);

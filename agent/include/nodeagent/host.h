@@ -57,7 +57,8 @@ class FileSystem {
   /// first under path + suffix, with the same mode and owner. Parent
   /// directories are created (mode 0755). A symlink is followed (inside the
   /// root prefix) and its target replaced, the link itself kept; the backup
-  /// then sits beside the target.
+  /// then sits beside the target. Links owned by anyone but root or the caller
+  /// are refused (PermissionDenied).
   virtual Status WriteFileAtomic(std::string_view host_path, std::string_view content,
                                  mode_t mode = 0644,
                                  std::optional<std::string> backup_suffix = std::nullopt) = 0;
