@@ -128,10 +128,10 @@ void BuildTraps(Fixture& f) {
   WriteAged(f.ctx, "/var/log/app/sub/deeper/old.log", 20 * kDay);
   WriteAged(f.ctx, "/var/log/app/bad\nname.log", 20 * kDay);
   WriteAged(f.ctx, "/var/log/app/\xff\xfe.log", 20 * kDay);
-  ::symlink(f.Real("/outside").c_str(), f.Real("/var/log/app/linkdir").c_str());
-  ::symlink(f.Real("/outside/old.log").c_str(), f.Real("/var/log/app/linkfile.log").c_str());
-  ::symlink("loop.log", f.Real("/var/log/app/loop.log").c_str());
-  ::symlink("../app", f.Real("/var/log/app/sub/up").c_str());
+  REQUIRE(::symlink(f.Real("/outside").c_str(), f.Real("/var/log/app/linkdir").c_str()) == 0);
+  REQUIRE(::symlink(f.Real("/outside/old.log").c_str(), f.Real("/var/log/app/linkfile.log").c_str()) == 0);
+  REQUIRE(::symlink("loop.log", f.Real("/var/log/app/loop.log").c_str()) == 0);
+  REQUIRE(::symlink("../app", f.Real("/var/log/app/sub/up").c_str()) == 0);
   ::mkfifo(f.Real("/var/log/app/fifo.log").c_str(), 0600);
   testutil::SetMtime(f.Real("/var/log/app/fifo.log"), testutil::NowNs(f.ctx) - (30 * kDay).count());
 }
@@ -195,7 +195,7 @@ class SwapHook : public WalkHooks {
     done_ = true;
     std::filesystem::rename(f_.Real(victim_), f_.Real(victim_ + ".moved"));
     if (target_.empty()) std::filesystem::create_directory(f_.Real(victim_));  // another directory
-    else ::symlink(f_.Real(target_).c_str(), f_.Real(victim_).c_str());
+    else if (::symlink(f_.Real(target_).c_str(), f_.Real(victim_).c_str()) != 0) return errno;
     return 0;
   }
   bool done() const { return done_; }
@@ -259,7 +259,7 @@ TEST_CASE("A configured path that is a symlink is refused") {
   Fixture f({"/var/log/link"});
   WriteAged(f.ctx, "/outside/old.log", 30 * kDay);
   MakeDir(f.ctx, "/var/log");
-  ::symlink(f.Real("/outside").c_str(), f.Real("/var/log/link").c_str());
+  REQUIRE(::symlink(f.Real("/outside").c_str(), f.Real("/var/log/link").c_str()) == 0);
   Run r = PlanAndApply(f);
   CHECK(ExistsNoFollow(f.ctx, "/outside/old.log"));
   CHECK(Join(r.outcome.findings).find("symlink") != std::string::npos);
@@ -272,7 +272,7 @@ TEST_CASE("Globs in the last component expand to directories only") {
   WriteAged(f.ctx, "/var/log/app-b/old.log", 30 * kDay);
   WriteAged(f.ctx, "/var/log/other/old.log", 30 * kDay);
   WriteAged(f.ctx, "/outside/old.log", 30 * kDay);
-  ::symlink(f.Real("/outside").c_str(), f.Real("/var/log/app-link").c_str());
+  REQUIRE(::symlink(f.Real("/outside").c_str(), f.Real("/var/log/app-link").c_str()) == 0);
   Run r = PlanAndApply(f);
   CHECK(Targets(r.outcome.changes) == std::set<std::string>{"/var/log/app-a/old.log", "/var/log/app-b/old.log"});
   CHECK(r.outcome.data["paths"].size() == 2);
@@ -287,7 +287,7 @@ TEST_CASE("Open files are skipped: fake /proc entry, and a real child process") 
     WriteAged(f.ctx, "/var/log/app/held.log", 30 * kDay);
     WriteAged(f.ctx, "/var/log/app/free.log", 30 * kDay);
     MakeDir(f.ctx, "/proc/100/fd");
-    ::symlink(f.Real("/var/log/app/held.log").c_str(), f.Real("/proc/100/fd/5").c_str());
+    REQUIRE(::symlink(f.Real("/var/log/app/held.log").c_str(), f.Real("/proc/100/fd/5").c_str()) == 0);
     Run r = PlanAndApply(f);
     CHECK(ExistsNoFollow(f.ctx, "/var/log/app/held.log"));
     CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/free.log"));
@@ -296,7 +296,7 @@ TEST_CASE("Open files are skipped: fake /proc entry, and a real child process") 
   SECTION("real process, root's /proc pointing at the real one") {
     FakeActionContext ctx;
     ctx.mutable_params().Set("paths", std::vector<std::string>{"/var/log/app"});
-    ::symlink("/proc", ctx.root().Real("/proc").c_str());
+    REQUIRE(::symlink("/proc", ctx.root().Real("/proc").c_str()) == 0);
     WriteAged(ctx, "/var/log/app/held.log", 30 * kDay);
     WriteAged(ctx, "/var/log/app/free.log", 30 * kDay);
     testutil::OpenHolder holder(ctx.root().Real("/var/log/app/held.log"));
@@ -333,9 +333,9 @@ TEST_CASE("Apply re-checks each file: changed, replaced, reopened or gone since 
   WriteAged(f.ctx, "/var/log/app/replaced.log.new", 30 * kDay);
   std::filesystem::rename(f.Real("/var/log/app/replaced.log.new"), f.Real("/var/log/app/replaced.log"));
   std::filesystem::remove(f.Real("/var/log/app/symlinked.log"));
-  ::symlink(f.Real("/outside/old.log").c_str(), f.Real("/var/log/app/symlinked.log").c_str());
+  REQUIRE(::symlink(f.Real("/outside/old.log").c_str(), f.Real("/var/log/app/symlinked.log").c_str()) == 0);
   MakeDir(f.ctx, "/proc/55/fd");
-  ::symlink(f.Real("/var/log/app/opened.log").c_str(), f.Real("/proc/55/fd/9").c_str());
+  REQUIRE(::symlink(f.Real("/var/log/app/opened.log").c_str(), f.Real("/proc/55/fd/9").c_str()) == 0);
   std::filesystem::remove(f.Real("/var/log/app/gone.log"));
   Result<Outcome> out = action.Apply(f.ctx, *plan);
   REQUIRE(out.ok());
@@ -356,7 +356,7 @@ TEST_CASE("Apply does not follow a directory swapped for a symlink after the pla
   Result<Plan> plan = action.MakePlan(f.ctx);
   REQUIRE(plan.ok());
   std::filesystem::rename(f.Real("/var/log/app/sub"), f.Real("/var/log/app/sub.moved"));
-  ::symlink(f.Real("/outside/sub").c_str(), f.Real("/var/log/app/sub").c_str());
+  REQUIRE(::symlink(f.Real("/outside/sub").c_str(), f.Real("/var/log/app/sub").c_str()) == 0);
   Result<Outcome> out = action.Apply(f.ctx, *plan);
   REQUIRE(out.ok());
   CHECK(ExistsNoFollow(f.ctx, "/outside/sub/old.log"));
@@ -439,7 +439,7 @@ TEST_CASE("compress_after gzips younger files atomically, keeping mtime and mode
   WriteAged(f.ctx, "/var/log/app/clash.log", 5 * kDay);
   WriteAged(f.ctx, "/var/log/app/clash.log.gz", 5 * kDay, "not mine");
   MakeDir(f.ctx, "/proc/7/fd");
-  ::symlink(f.Real("/var/log/app/held.log").c_str(), f.Real("/proc/7/fd/1").c_str());
+  REQUIRE(::symlink(f.Real("/var/log/app/held.log").c_str(), f.Real("/proc/7/fd/1").c_str()) == 0);
 
   Run r = PlanAndApply(f);
   CHECK(Targets(r.plan.changes, "compress") ==
@@ -540,7 +540,10 @@ TEST_CASE("A tmpfs mounted inside the tree is not crossed (private mount namespa
   if (rc != 0) {
     std::FILE* f = std::fopen("/tmp/logc_mountns_test.out", "r");
     char buf[4096] = {0};
-    if (f) { std::fread(buf, 1, sizeof buf - 1, f); std::fclose(f); }
+    if (f) {
+      buf[std::fread(buf, 1, sizeof buf - 1, f)] = '\0';
+      std::fclose(f);
+    }
     FAIL("child test failed:\n" << buf);
   }
   std::remove("/tmp/logc_mountns_test.out");
@@ -569,10 +572,10 @@ TEST_CASE("Run as an unprivileged user: unreadable directories are reported and 
   write("/logs/old.log", 30);
   write("/logs/locked/old.log", 30);
   write("/logs/open/old.log", 30);
-  ::chown((dir + "/logs").c_str(), 65534, 65534);
-  ::chown((dir + "/logs/old.log").c_str(), 65534, 65534);
-  ::chown((dir + "/logs/open").c_str(), 65534, 65534);
-  ::chown((dir + "/logs/open/old.log").c_str(), 65534, 65534);
+  REQUIRE(::chown((dir + "/logs").c_str(), 65534, 65534) == 0);
+  REQUIRE(::chown((dir + "/logs/old.log").c_str(), 65534, 65534) == 0);
+  REQUIRE(::chown((dir + "/logs/open").c_str(), 65534, 65534) == 0);
+  REQUIRE(::chown((dir + "/logs/open/old.log").c_str(), 65534, 65534) == 0);
   ::chmod((dir + "/logs/locked").c_str(), 0700);  // root's, unreadable for nobody
   std::string out = dir + "/out.json";
   std::string cmd = "setpriv --reuid=65534 --regid=65534 --clear-groups " + std::string(LOGC_DRIVER) +

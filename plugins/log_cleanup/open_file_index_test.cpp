@@ -19,8 +19,8 @@ TEST_CASE("OpenFileIndex reads a fake /proc of fd symlinks under the root") {
   testutil::MakeDir(ctx, "/proc/4242/fd");
   testutil::MakeDir(ctx, "/proc/self-not-a-pid");
   testutil::MakeDir(ctx, "/proc/77");  // no fd dir: unreadable, skipped
-  ::symlink(ctx.root().Real("/var/log/app/open.log").c_str(), ctx.root().Real("/proc/4242/fd/3").c_str());
-  ::symlink("/nonexistent/target", ctx.root().Real("/proc/4242/fd/4").c_str());
+  REQUIRE(::symlink(ctx.root().Real("/var/log/app/open.log").c_str(), ctx.root().Real("/proc/4242/fd/3").c_str()) == 0);
+  REQUIRE(::symlink("/nonexistent/target", ctx.root().Real("/proc/4242/fd/4").c_str()) == 0);
 
   Result<OpenFileIndex> index = OpenFileIndex::Gather(ctx.root().Real("/proc"));
   REQUIRE(index.ok());
