@@ -186,6 +186,16 @@ struct Daemon::Impl {
   void Dispatch(std::shared_ptr<stream_protocol::socket> sock, const PeerCredentials& peer, const std::string& text);
   json StatusJson();
   json ListJson();
+  /// A record as the daemon answers it. A run it still tracks is running,
+  /// even when its worker already wrote a final record: until the worker's
+  /// exit is seen the daemon may still amend it (a timeout, a resume).
+  RunRecord AsAnswered(RunRecord r) const {
+    if (runs.count(r.id)) {
+      r.status = RunStatus::kRunning;
+      r.finished_ms = 0;
+    }
+    return r;
+  }
   Status Reload(std::string& problems);
 
   // ---- stop ------------------------------------------------------------
@@ -702,12 +712,12 @@ void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, const
     } else if (op == "history") {
       size_t n = req.value("n", 20);
       json out = {{"type", "history"}, {"runs", json::array()}};
-      for (const auto& r : history->List(req.value("task", ""), n)) out["runs"].push_back(ToJson(r, false));
+      for (const auto& r : history->List(req.value("task", ""), n)) out["runs"].push_back(ToJson(AsAnswered(r), false));
       Reply(sock, out);
     } else if (op == "logs" || op == "get") {
       auto r = history->Get(req.value("run_id", ""));
       if (!r) Reply(sock, ErrorReply("not_found", r.error().message()));
-      else Reply(sock, {{"type", "run"}, {"record", ToJson(*r, true)}});
+      else Reply(sock, {{"type", "run"}, {"record", ToJson(AsAnswered(*r), true)}});
     } else if (op == "config-show") {
       Reply(sock, {{"type", "config"},
                    {"text", RenderEffectiveConfig(setup->settings, setup->tasks)},

@@ -207,6 +207,31 @@ class IsolationTest(DaemonTestCase):
                  what="the run's command and its child to be stopped")
         self.assertStatusAnswers(agent)
 
+    def test_a_run_the_daemon_has_not_finished_is_answered_as_running(self):
+        # The worker writes its final record before it exits. Until the daemon
+        # has seen the run end, it may still amend that record (a timeout, a
+        # resume), so history and logs must not show the worker's word as final.
+        agent = self.make_agent(tasks='[tasks.linger]\naction = "test-linger"\nseconds = 4\n')
+        agent.start()
+        run_id = agent.start_detached("linger")
+        on_disk = os.path.join(agent.state, "runs", run_id + ".json")
+
+        def worker_wrote_final():
+            try:
+                with open(on_disk) as f:
+                    return json.load(f)["status"] == "ok"
+            except (OSError, ValueError):
+                return False
+
+        wait_for(worker_wrote_final, 10, what="the worker's final record")
+        self.assertEqual(agent.run_record(run_id)["status"], "running")
+        listed = [r for r in agent.ctl_json("history")["runs"] if r["id"] == run_id]
+        self.assertEqual([r["status"] for r in listed], ["running"])
+        self.assertIn(run_id, [r["run_id"] for r in agent.status()["running"]])
+        rec = agent.wait_finished(run_id, timeout=15)
+        self.assertEqual(rec["status"], "ok")
+        self.assertIn("left a child", rec["summary"])
+
     def test_a_runner_of_another_protocol_refuses_the_run(self):
         # After a package upgrade under a running daemon, an old daemon may
         # start a new runner: the worker must refuse, saying what to do.

@@ -1,6 +1,8 @@
 // A plugin for the core's own tests: actions that succeed, fail, crash,
 // hang, run slowly, and resume from a checkpoint, so the daemon's isolation,
 // timeouts, history and resume logic are tested against a real module.
+#include <unistd.h>
+
 #include <csignal>
 #include <thread>
 
@@ -67,6 +69,30 @@ class CrashAction : public Action {
 const ParamSpec kSleepParams[] = {
     {"seconds", ParamType::kInt, "3600", "How long to run."},
     {"ignore_cancel", ParamType::kBool, "false", "Keep running when cancelled (and ignore SIGTERM)."},
+};
+
+const ParamSpec kLingerParams[] = {
+    {"seconds", ParamType::kInt, "3", "How long the left-behind child keeps the worker's output open."},
+};
+
+/// Finishes at once but leaves a child holding the worker's output open, as a
+/// command that daemonizes might: the worker's final record is written while
+/// the daemon still waits for the end of the run.
+class LingerAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext&) override { return Plan{}; }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    const int64_t seconds = ctx.params().GetInt("seconds");
+    if (pid_t pid = ::fork(); pid == 0) {
+      ::sleep(static_cast<unsigned>(seconds));
+      ::_exit(0);
+    } else if (pid < 0) {
+      return Error(ErrorCode::kIo, "fork failed");
+    }
+    Outcome out;
+    out.summary = "left a child holding the output for " + std::to_string(seconds) + "s";
+    return out;
+  }
 };
 
 const ParamSpec kCommandParams[] = {
@@ -186,6 +212,8 @@ const ActionSpec kActions[] = {
     {"test-crash", "Crashes with SIGSEGV.", {}, false, false, &Make<CrashAction>},
     {"test-sleep", "Sleeps; honours cancellation unless told not to.", kSleepParams, false, false, &Make<SleepAction>},
     {"test-command", "Runs a command and reports how it ended.", kCommandParams, false, false, &Make<CommandAction>},
+    {"test-linger", "Finishes, leaving a child that holds the worker's output open.", kLingerParams, false, false,
+     &Make<LingerAction>},
     {"test-disruptive", "Sleeps, as a disruptive action.", kSleepParams, true, false, &Make<SleepAction>},
     {"test-fail", "Reports a failed check.", {}, false, false, &Make<FailAction>},
     {"test-resume", "Checkpoints, waits, resumes.", kResumeParams, true, true, &Make<ResumableAction>},
