@@ -122,6 +122,15 @@ std::string Range(size_t first_index, size_t count) {
   return count == 1 ? std::to_string(start) : std::to_string(start) + "," + std::to_string(count);
 }
 
+/// The file's content, nullopt when it does not exist; other read errors are
+/// passed on.
+Result<std::optional<std::string>> ReadIfPresent(const FileSystem& files, const std::string& path) {
+  auto content = files.ReadFile(path);
+  if (content) return std::optional<std::string>(std::move(*content));
+  if (content.error().code() == ErrorCode::kNotFound) return std::optional<std::string>();
+  return content.error();
+}
+
 }  // namespace
 
 std::string UnifiedDiff(std::string_view before, std::string_view after, std::string_view old_label,
@@ -175,9 +184,9 @@ Result<FileEdit> PlanFileEdit(
   FileEdit e;
   e.path = std::move(path);
   e.mode = mode;
-  auto current = files.ReadFile(e.path);
-  if (current) e.before = std::move(*current);
-  else if (current.error().code() != ErrorCode::kNotFound) return current.error();
+  auto current = ReadIfPresent(files, e.path);
+  if (!current) return current.error();
+  e.before = std::move(*current);
   auto wanted = edit(e.before);
   if (!wanted) return wanted.error();
   e.after = std::move(*wanted);
@@ -195,10 +204,9 @@ Change FileEditChange(const FileEdit& edit, std::string description) {
 }
 
 Status ApplyFileEdit(FileSystem& files, const FileEdit& edit, std::string_view backup_suffix) {
-  auto current = files.ReadFile(edit.path);
-  std::optional<std::string> now;
-  if (current) now = std::move(*current);
-  else if (current.error().code() != ErrorCode::kNotFound) return current.error();
+  auto current = ReadIfPresent(files, edit.path);
+  if (!current) return current.error();
+  const std::optional<std::string>& now = *current;
   if (now != edit.before)
     return Error(ErrorCode::kConflict, edit.path + " changed since the plan was made (" +
                                            (edit.before ? (now ? "its content differs" : "it was removed")
