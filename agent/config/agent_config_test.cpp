@@ -32,12 +32,6 @@ ActionCatalog DemoCatalog() {
   return c;
 }
 
-std::string Joined(const std::vector<ConfigProblem>& ps) {
-  std::string s;
-  for (const auto& p : ps) s += p.ToString() + "\n";
-  return s;
-}
-
 }  // namespace
 
 TEST_CASE("syntax errors name file:line:col") {
@@ -53,7 +47,7 @@ TEST_CASE("unknown keys, wrong types and bad values are errors with their place"
       "[agent]\nstate_dri = \"/x\"\nlog_level = \"loud\"\ndemo = \"yes\"\n[bogus]\nx = 1\n", "a.toml", problems);
   REQUIRE(problems.empty());
   ParseAgentSettings(raw, problems);
-  std::string all = Joined(problems);
+  std::string all = ProblemsText(problems);
   INFO(all);
   CHECK(all.find("a.toml:2:1: agent.state_dri: unknown key; did you mean 'state_dir'?") != std::string::npos);
   CHECK(all.find("a.toml:3:13: agent.log_level: \"loud\" is not accepted; expected one of: \"trace\"") != std::string::npos);
@@ -95,7 +89,7 @@ paths = ["/x"]
 )",
                                   "t.toml", problems);
   auto tasks = ResolveTasks(raw, catalog, problems);
-  std::string all = Joined(problems);
+  std::string all = ProblemsText(problems);
   INFO(all);
   REQUIRE(tasks.count("ok") == 1);
   CHECK(tasks["ok"].params.GetDuration("max_age") == std::chrono::hours(240));
@@ -149,7 +143,7 @@ TEST_CASE("set overrides parse TOML values or fall back to strings") {
   CHECK(problems[0].ToString() == "--set: bad: expected KEY=VALUE");
   problems.clear();
   Params p = ResolveRunParams(*catalog.Find("demo"), nullptr, overrides.get(), "demo", problems);
-  INFO(Joined(problems));
+  INFO(ProblemsText(problems));
   REQUIRE(problems.empty());
   CHECK(p.GetList("paths") == std::vector<std::string>{"/a", "/b"});
   CHECK(p.GetDuration("max_age") == std::chrono::hours(48));

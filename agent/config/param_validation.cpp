@@ -18,6 +18,12 @@ std::string ConfigProblem::ToString() const {
   return out + message;
 }
 
+std::string ProblemsText(const std::vector<ConfigProblem>& problems) {
+  std::string s;
+  for (const auto& p : problems) s += p.ToString() + "\n";
+  return s;
+}
+
 ConfigProblem ProblemAt(const toml::source_region& src, std::string key, std::string message) {
   ConfigProblem p;
   if (src.path) p.file = *src.path;

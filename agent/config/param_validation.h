@@ -30,6 +30,8 @@ struct ConfigProblem {
 
 /// A problem placed where `src` is (a TOML key or value).
 ConfigProblem ProblemAt(const toml::source_region& src, std::string key, std::string message);
+/// The problems one per line (ToString), each line ending in "\n".
+std::string ProblemsText(const std::vector<ConfigProblem>& problems);
 
 /// Checks `given` (with `overlay`'s keys winning; overlay may be null) against
 /// `specs`, fills defaults, appends problems for unknown keys (except

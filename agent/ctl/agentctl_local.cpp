@@ -46,11 +46,7 @@ Result<std::string> LocalStateDir(const CtlGlobals& g) {
   auto raw = LoadConfigFiles(g.config, true, problems);
   if (!raw) return raw.error();
   AgentSettings settings = ParseAgentSettings(*raw, problems);
-  if (!problems.empty()) {
-    std::string text;
-    for (const auto& p : problems) text += p.ToString() + "\n";
-    return Error(ErrorCode::kInvalidArgument, "invalid config:\n" + text);
-  }
+  if (!problems.empty()) return Error(ErrorCode::kInvalidArgument, "invalid config:\n" + ProblemsText(problems));
   return settings.state_dir;
 }
 

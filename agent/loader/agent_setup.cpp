@@ -12,11 +12,7 @@
 
 namespace nodeagent {
 
-std::string AgentSetup::ProblemsText() const {
-  std::string s;
-  for (const auto& p : problems) s += p.ToString() + "\n";
-  return s;
-}
+std::string AgentSetup::ProblemsText() const { return nodeagent::ProblemsText(problems); }
 
 namespace {
 

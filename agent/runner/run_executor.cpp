@@ -84,9 +84,10 @@ class RunContext : public ActionContext {
   std::unique_ptr<HttpClient> http_;
 };
 
+/// ProblemsText without the last newline, for an error message.
 std::string JoinProblems(const std::vector<ConfigProblem>& problems) {
-  std::string s;
-  for (const auto& p : problems) s += (s.empty() ? "" : "\n") + p.ToString();
+  std::string s = ProblemsText(problems);
+  if (!s.empty()) s.pop_back();
   return s;
 }
 
