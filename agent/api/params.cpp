@@ -1,5 +1,7 @@
 #include "nodeagent/params.h"
 
+#include <stdexcept>
+
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -78,9 +80,10 @@ bool Params::Has(std::string_view name) const { return values_.find(name) != val
 const ParamValue& Params::Get(std::string_view name) const {
   auto it = values_.find(name);
   if (it == values_.end()) {
-    std::fprintf(stderr, "nodeagent: parameter '%.*s' read but not set (missing from the table?)\n",
-                 static_cast<int>(name.size()), name.data());
-    std::abort();
+    // An optional parameter without a default, read without Has(): a bug in
+    // the plugin, reported as its failed run or config error, not a crash.
+    throw std::logic_error("parameter '" + std::string(name) +
+                           "' read but not set (optional without a default: check Has() first)");
   }
   return it->second;
 }
@@ -88,9 +91,7 @@ const ParamValue& Params::Get(std::string_view name) const {
 template <typename T>
 static const T& As(const ParamValue& v, std::string_view name) {
   if (const T* p = std::get_if<T>(&v)) return *p;
-  std::fprintf(stderr, "nodeagent: parameter '%.*s' read with the wrong type\n",
-               static_cast<int>(name.size()), name.data());
-  std::abort();
+  throw std::logic_error("parameter '" + std::string(name) + "' read with the wrong type");
 }
 
 const std::string& Params::GetString(std::string_view n) const { return As<std::string>(Get(n), n); }

@@ -25,10 +25,12 @@
 #include "host/local_host.h"
 #include "loader/agent_setup.h"
 #include "runner/run_executor.h"
+#include "runner/secret_scrubber.h"
 #include "scheduler/task_planner.h"
 #include "spdlog/spdlog.h"
 #include "state/history_store.h"
 #include "state/run_lock.h"
+#include "state/worker_identity.h"
 
 #ifndef NODEAGENT_VERSION
 #define NODEAGENT_VERSION "0.0.0"
@@ -121,6 +123,7 @@ struct ActiveRun {
   int native_status = 0;
   bool timed_out = false, cancelled = false;
   std::string last_progress;
+  SecretScrubber scrubber;  // for what the worker prints on its own stderr
 };
 
 struct Daemon::Impl {
@@ -382,14 +385,14 @@ void Daemon::Impl::NotifyStatus() {
 void Daemon::Impl::Recover() {
   for (RunRecord& r : history->Unfinished()) {
     // A worker of a killed daemon may still be alive (its death signal is
-    // SIGTERM, which a stuck plugin may ignore): end it first.
-    if (r.worker_pid > 0 && ::kill(static_cast<pid_t>(r.worker_pid), 0) == 0) {
-      auto cmdline = ReadWholeFile("/proc/" + std::to_string(r.worker_pid) + "/cmdline");
-      if (cmdline && cmdline->find("worker") != std::string::npos) {
-        spdlog::warn("run {}: stopping leftover worker pid {}", r.id, r.worker_pid);
-        ::kill(-static_cast<pid_t>(r.worker_pid), SIGKILL);
-        ::kill(static_cast<pid_t>(r.worker_pid), SIGKILL);
-      }
+    // SIGTERM, which a stuck plugin may ignore): end it first, but only when
+    // that pid is provably the same process (after a reboot it is a stranger's).
+    if (r.worker_pid > 0) {
+      std::string why;
+      if (KillIfOurWorker({r.worker_pid, r.worker_start_ticks, r.worker_kernel_boot_id}, options.worker_exe, why))
+        spdlog::warn("run {}: stopped leftover worker pid {}", r.id, r.worker_pid);
+      else
+        spdlog::debug("run {}: pid {} left alone: {}", r.id, r.worker_pid, why);
     }
     const ActionInfo* action = setup->catalog.Find(r.action);
     auto checkpoint = history->LoadCheckpoint(r.id);
@@ -427,6 +430,7 @@ Result<std::shared_ptr<ActiveRun>> Daemon::Impl::StartRun(const RunRequest& requ
     if (resume->timeout_ms > 0) run->prepared.timeout = Duration(resume->timeout_ms);
     checkpoint = history->LoadCheckpoint(resume->id);
   }
+  run->scrubber = SecretScrubber(run->prepared.action->params, run->prepared.params);
   RunRecord& rec = run->prepared.record;
   auto locks = AcquireRunLocks(setup->settings.state_dir, run->prepared);
   if (!locks) return locks.error();
@@ -462,6 +466,10 @@ Status Daemon::Impl::SpawnWorker(const std::shared_ptr<ActiveRun>& run, const st
   }
   run->pid = run->proc->id();
   run->prepared.record.worker_pid = run->pid;
+  if (auto who = ReadWorkerIdentity(run->pid)) {
+    run->prepared.record.worker_start_ticks = who->start_ticks;
+    run->prepared.record.worker_kernel_boot_id = who->kernel_boot_id;
+  }
   run->prepared.record.status = RunStatus::kRunning;
   // Recorded before the worker does anything.
   LogIfFailed(history->Put(run->prepared.record), "recording run " + run->prepared.record.id);
@@ -521,14 +529,15 @@ void Daemon::Impl::ReadWorkerErr(std::shared_ptr<ActiveRun> run) {
                          [this, run](boost::system::error_code ec, size_t n) {
                            if (ec) {
                              if (!run->err_buf.empty())
-                               spdlog::warn("run {} worker: {}", run->prepared.record.id, run->err_buf);
+                               spdlog::warn("run {} worker: {}", run->prepared.record.id, run->scrubber.Scrub(run->err_buf));
                              run->err_eof = true;
                              MaybeFinish(run);
                              return;
                            }
                            std::string line = run->err_buf.substr(0, n - 1);
                            run->err_buf.erase(0, n);
-                           if (!line.empty()) spdlog::warn("run {} worker: {}", run->prepared.record.id, line);
+                           if (!line.empty())
+                             spdlog::warn("run {} worker: {}", run->prepared.record.id, run->scrubber.Scrub(line));
                            ReadWorkerErr(run);
                          });
 }
@@ -536,7 +545,7 @@ void Daemon::Impl::ReadWorkerErr(std::shared_ptr<ActiveRun> run) {
 void Daemon::Impl::HandleWorkerLine(const std::shared_ptr<ActiveRun>& run, const std::string& line) {
   json ev = json::parse(line, nullptr, false);
   if (ev.is_discarded() || !ev.is_object()) {
-    spdlog::warn("run {}: unexpected worker output: {}", run->prepared.record.id, line);
+    spdlog::warn("run {}: unexpected worker output: {}", run->prepared.record.id, run->scrubber.Scrub(line));
     return;
   }
   std::string type = ev.value("type", "");
@@ -546,7 +555,7 @@ void Daemon::Impl::HandleWorkerLine(const std::shared_ptr<ActiveRun>& run, const
                  : l.level == LogLevel::kWarning ? spdlog::level::warn
                  : l.level == LogLevel::kDebug ? spdlog::level::debug
                                                  : spdlog::level::info;
-    spdlog::log(level, "[{} {}] {}", run->prepared.record.action, run->prepared.record.id, l.message);
+    spdlog::log(level, "[{} {}] {}", run->prepared.record.action, run->prepared.record.id, run->scrubber.Scrub(l.message));
   } else if (type == "progress") {
     run->last_progress = ev.value("message", "");
   }

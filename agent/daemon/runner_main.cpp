@@ -5,6 +5,9 @@
 //   nodeagent-runner probe-plugin FILE
 //                                 loads one plugin module, so that one which
 //                                 crashes while loading ends only this process
+//   nodeagent-runner validate-params FILE ACTION
+//                                 runs an action's validate() on the
+//                                 parameters on stdin (for the daemon and agentctl)
 // Installed in /usr/libexec/nodeagent; not meant to be called by hand.
 #include <iostream>
 #include <string>
@@ -30,7 +33,8 @@ int main(int argc, char** argv) {
     std::cerr << argv[2] << ": " << st.error().message() << "\n";
     return 1;
   }
+  if (mode == "validate-params" && argc == 4) return nodeagent::ValidateParamsMain(argv[2], argv[3], std::cin, std::cout);
   std::cerr << "nodeagent-runner: internal helper of nodeagent; use agentctl.\n"
-               "usage: nodeagent-runner worker | ctl AGENTCTL-ARGS... | probe-plugin FILE\n";
+               "usage: nodeagent-runner worker | ctl AGENTCTL-ARGS... | probe-plugin FILE | validate-params FILE ACTION\n";
   return 2;
 }

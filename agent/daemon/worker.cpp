@@ -1,4 +1,5 @@
 #include "daemon/worker.h"
+#include "state/worker_identity.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -69,6 +70,10 @@ int RunWorkerMain() {
   HistoryStore history(req.settings.state_dir);
   RunRecord record = req.record;
   record.worker_pid = ::getpid();  // the request was written before the fork
+  if (auto me = ReadWorkerIdentity()) {
+    record.worker_start_ticks = me->start_ticks;
+    record.worker_kernel_boot_id = me->kernel_boot_id;
+  }
   // A run this worker cannot carry out: record why and tell the daemon.
   auto refuse = [&](const std::string& why) {
     record.status = RunStatus::kFailed;

@@ -39,6 +39,9 @@ class ExecAction : public Action {
     spec.argv = {config_->executable};
     spec.stdin_data = ExecRequest(*config_, ctx, mode).dump();
     spec.timeout = std::chrono::milliseconds(0);  // the run's own timeout kills us all
+    // The protocol: in "plan" mode the executable only looks and answers what
+    // it would change, so the core may run it while planning (dry runs).
+    spec.read_only = mode == "plan";
     spec.env["NODEAGENT_ROOT"] = ctx.host().files().root().empty() ? "/" : ctx.host().files().root();
     auto r = ctx.host().commands().Run(spec);
     if (!r) return r.error().Wrap("exec plugin " + config_->action_name);

@@ -7,6 +7,9 @@
 
 #include <algorithm>
 #include <deque>
+#include <istream>
+#include <iterator>
+#include <ostream>
 #include <filesystem>
 #include <toml++/toml.h>
 
@@ -64,6 +67,63 @@ static Status ProbeInChild(const std::string& path, const std::string& probe_exe
 Status ProbeNativePlugin(const std::string& path) {
   ActionCatalog scratch;
   return LoadNativePlugin(path, false, scratch);
+}
+
+int ValidateParamsMain(const std::string& path, const std::string& action, std::istream& wire_in,
+                       std::ostream& answer) {
+  ActionCatalog catalog;
+  if (Status st = LoadNativePlugin(path, false, catalog); !st.ok()) {
+    answer << nlohmann::json{{"ok", false}, {"message", "cannot load " + path + ": " + st.error().message()}}.dump();
+    return 0;
+  }
+  const ActionInfo* info = catalog.Find(action);
+  if (!info || !info->validate) {
+    answer << nlohmann::json{{"ok", true}, {"message", ""}}.dump();
+    return 0;
+  }
+  std::string text((std::istreambuf_iterator<char>(wire_in)), std::istreambuf_iterator<char>());
+  auto wire = nlohmann::json::parse(text, nullptr, false);
+  if (wire.is_discarded() || !wire.is_object()) {
+    answer << nlohmann::json{{"ok", false}, {"message", "internal: parameters on stdin are not a JSON object"}}.dump();
+    return 0;
+  }
+  Status st;
+  try {
+    st = info->validate(ParamsFromWire(wire));
+  } catch (const std::exception& e) {
+    st = Internal(std::string("the plugin's validate() threw: ") + e.what());
+  } catch (...) {
+    st = Internal("the plugin's validate() threw an unknown exception");
+  }
+  answer << nlohmann::json{{"ok", st.ok()}, {"message", st.ok() ? "" : st.error().message()}}.dump();
+  return 0;
+}
+
+Status ValidateInChild(const std::string& probe_exe, const std::string& path, const std::string& action,
+                       const Params& params) {
+  ProcessCommandRunner runner;
+  CommandSpec spec;
+  spec.argv = {probe_exe, "validate-params", path, action};
+  spec.stdin_data = ParamsToWire(params).dump();
+  spec.timeout = std::chrono::seconds(10);
+  auto r = runner.Run(spec);
+  const std::string who = "the plugin's validate() for " + action;
+  if (!r) return r.error().Wrap("cannot check the parameters of " + action);
+  if (r->timed_out) return Error(ErrorCode::kTimeout, who + " did not finish within 10 s (in a child process)");
+  if (r->term_signal != 0) {
+    const char* name = ::sigabbrev_np(r->term_signal);
+    std::string said = r->stderr_data.substr(0, 400);
+    while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+    return Error(ErrorCode::kInvalidArgument, who + " crashed (SIG" + std::string(name ? name : "?") +
+                                                  ") in a child process" + (said.empty() ? "" : ": " + said) +
+                                                  "; the agent is unaffected");
+  }
+  auto answer = nlohmann::json::parse(r->stdout_data, nullptr, false);
+  if (r->exit_code != 0 || answer.is_discarded() || !answer.is_object())
+    return Error(ErrorCode::kInternal, who + ": unexpected answer from " + probe_exe + " (exit " +
+                                           std::to_string(r->exit_code) + ")");
+  if (answer.value("ok", false)) return Status::Ok();
+  return InvalidArgument(answer.value("message", "invalid parameters"));
 }
 
 Status LoadNativePlugin(const std::string& path, bool require_root_owner, ActionCatalog& catalog,
@@ -127,7 +187,17 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
     info.disruptive = a.disruptive;
     info.resumable = a.resumable;
     info.create = a.create;
-    if (a.validate) info.validate = a.validate;
+    if (a.validate) {
+      if (probe_exe.empty()) {
+        info.validate = a.validate;
+      } else {
+        // The daemon and agentctl run no plugin code beyond the descriptor:
+        // validate() runs in a child, where a crash ends only the child.
+        info.validate = [probe_exe, path, action = std::string(a.name)](const Params& p) {
+          return ValidateInChild(probe_exe, path, action, p);
+        };
+      }
+    }
     catalog.Add(std::move(info));
   }
   catalog.plugins[name] = path;

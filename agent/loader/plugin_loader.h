@@ -10,6 +10,8 @@
 // taking the daemon down with it, and restarting it in a loop.
 #pragma once
 
+#include <iosfwd>
+
 #include <string>
 
 #include "loader/action_catalog.h"
@@ -37,6 +39,18 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
 /// `probe-plugin FILE`: loads the module into a scratch catalog, in this
 /// process, so a crash ends only the probe. Error says why it was refused.
 Status ProbeNativePlugin(const std::string& path);
+/// `validate-params FILE ACTION` with the parameters (ParamsToWire) on
+/// `wire_in`: runs the action's validate() in this process and writes
+/// {"ok": bool, "message": "..."} to `answer`. Returns the exit code. A
+/// plugin that aborts or crashes there ends only this process.
+int ValidateParamsMain(const std::string& path, const std::string& action, std::istream& wire_in,
+                       std::ostream& answer);
+/// The daemon's and agentctl's way to call a native action's validate():
+/// in `probe_exe validate-params` (above), so no plugin code but its
+/// descriptor runs in their process. A crash, an exception or a hang (10 s)
+/// there is an Error saying so.
+Status ValidateInChild(const std::string& probe_exe, const std::string& path, const std::string& action,
+                       const Params& params);
 /// Loads one exec plugin manifest.
 Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner, ActionCatalog& catalog);
 

@@ -1,4 +1,6 @@
 #include "runner/run_executor.h"
+#include "runner/plan_phase_guard.h"
+#include "runner/secret_scrubber.h"
 
 #include <atomic>
 
@@ -19,18 +21,22 @@ namespace {
 class RunContext : public ActionContext {
  public:
   RunContext(PreparedRun& run, Host& host, HistoryStore& history, RunObserver* observer, const bool* cancel,
-             ClientFactories& clients, const std::string& node)
-      : run_(run), host_(host), history_(history), observer_(observer), cancel_(cancel ? cancel : &never_),
-        clients_(clients), node_(node) {}
+             ClientFactories& clients, const std::string& node, const SecretScrubber& scrubber)
+      : run_(run), host_(host), guarded_host_(host, planning_), history_(history), observer_(observer),
+        cancel_(cancel ? cancel : &never_), clients_(clients), node_(node), scrubber_(scrubber) {}
 
-  Host& host() override { return host_; }
+  /// While set, the host and the clients only look (see plan_phase_guard.h).
+  void SetPlanning(bool planning) { planning_ = planning; }
+
+  Host& host() override { return guarded_host_; }
   const Params& params() const override { return run_.params; }
   const std::string& node_name() const override { return node_; }
   const std::string& run_id() const override { return run_.record.id; }
   bool dry_run() const override { return run_.dry_run; }
 
   void Log(LogLevel level, std::string_view message) override {
-    LogLine line{ToMillis(host_.clock().Now()), level, std::string(message)};
+    // A secret the action (or an exec plugin's stderr) printed stops here.
+    LogLine line{ToMillis(host_.clock().Now()), level, scrubber_.Scrub(message)};
     std::lock_guard<std::mutex> lock(mu_);
     history_.AppendLog(run_.record.id, line);
     if (observer_) observer_->OnLog(line);
@@ -41,7 +47,7 @@ class RunContext : public ActionContext {
     std::lock_guard<std::mutex> lock(mu_);
     if (now - last_progress_ < std::chrono::milliseconds(250)) return;
     last_progress_ = now;
-    if (observer_) observer_->OnProgress(message, fraction);
+    if (observer_) observer_->OnProgress(scrubber_.Scrub(message), fraction);
   }
 
   bool cancelled() const override { return std::atomic_ref<const bool>(*cancel_).load(); }
@@ -52,32 +58,35 @@ class RunContext : public ActionContext {
     return history_.SaveCheckpoint(run_.record.id, state);
   }
 
-  Result<KubeClient*> Kube() override { return Lazy(kube_, clients_.kube, "Kubernetes"); }
-  Result<HttpClient*> Http() override { return Lazy(http_, clients_.http, "HTTP"); }
+  Result<KubeClient*> Kube() override { return Lazy(kube_, clients_.kube, "Kubernetes", &GuardKubeClient); }
+  Result<HttpClient*> Http() override { return Lazy(http_, clients_.http, "HTTP", &GuardHttpClient); }
 
  private:
   /// The client in `slot`, built by `make` on first use (under mu_).
   template <typename T>
   Result<T*> Lazy(std::unique_ptr<T>& slot, const std::function<Result<std::unique_ptr<T>>()>& make,
-                  const char* what) {
+                  const char* what, std::unique_ptr<T> (*guard)(std::unique_ptr<T>, const PlanPhaseFlag&)) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!slot) {
       if (!make) return Error(ErrorCode::kUnavailable, std::string("no ") + what + " client configured");
       auto client = make();
       if (!client) return client.error();
-      slot = std::move(*client);
+      slot = guard(std::move(*client), planning_);
     }
     return slot.get();
   }
 
   PreparedRun& run_;
   Host& host_;
+  PlanPhaseFlag planning_{false};
+  PlanPhaseHost guarded_host_;
   HistoryStore& history_;
   RunObserver* observer_;
   const bool never_ = false;
   const bool* cancel_;
   ClientFactories& clients_;
   const std::string& node_;
+  const SecretScrubber& scrubber_;
   std::mutex mu_;
   std::chrono::steady_clock::time_point last_progress_{};
   std::unique_ptr<KubeClient> kube_;
@@ -208,7 +217,8 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     r.summary = "cannot record the run: " + st.error().message();
     return r;
   }
-  RunContext ctx(run, host_, history_, observer, cancel, clients_, settings_.node_name);
+  const SecretScrubber scrubber(run.action->params, run.params);
+  RunContext ctx(run, host_, history_, observer, cancel, clients_, settings_.node_name, scrubber);
   auto fail = [&](const std::string& what) {
     r.status = RunStatus::kFailed;
     r.summary = what;
@@ -232,7 +242,9 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
         r.data = outcome->data;
       }
     } else {
+      ctx.SetPlanning(true);
       auto plan = action->MakePlan(ctx);
+      ctx.SetPlanning(false);
       if (!plan) {
         fail("planning failed: " + plan.error().message());
       } else if (run.dry_run) {
@@ -267,6 +279,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
   } catch (...) {
     fail("plugin threw an unknown exception");
   }
+  scrubber.Scrub(r);  // what the action answered may quote a secret too
   if (r.status == RunStatus::kRunning) {
     // The action asked to stay open (e.g. the node is going down for a
     // reboot): the record stays "running" and the run resumes from its

@@ -198,3 +198,67 @@ TEST_CASE("set timeout sets the run's timeout and other task settings are refuse
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message() == "--set: schedule: is a task setting, not a parameter of test-sleep");
 }
+
+TEST_CASE("dry_run_is_enforced: writes and commands not marked read-only are refused while planning") {
+  Fixture f;
+  f.root.Write("/etc/itest/keep", "keep\n");
+  f.commands.Answer({"touch"}, CommandResult{0});
+  f.commands.Answer({"true"}, CommandResult{0});
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-plan-writes", {}, true, "manual", "uid 0"});
+  REQUIRE(run);
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  std::map<std::string, std::string> said;
+  for (const auto& finding : r.findings) said[finding.subject] = finding.message;
+  for (const char* refused : {"write", "mkdir", "remove", "command"}) {
+    INFO(refused);
+    CHECK(said[refused].starts_with("refused while planning"));
+  }
+  CHECK(said["command"].find("`touch " + f.root.Real("/etc/itest/ran") + "`, which is not marked read_only") !=
+        std::string::npos);
+  CHECK(said["read-only command"] == "done");
+  CHECK(f.commands.call_lines() == std::vector<std::string>{"true"});  // touch never ran
+  CHECK_FALSE(f.files.Exists("/etc/itest/planned"));
+  CHECK_FALSE(f.files.Exists("/etc/itest/planned-dir"));
+  CHECK(f.files.Exists("/etc/itest/keep"));
+
+  // The same action applying for real is not hindered.
+  auto real = ex.Prepare({"test-plan-writes", {}, false, "manual", "uid 0"});
+  REQUIRE(real);
+  RunRecord applied = ex.Execute(*real, nullptr, nullptr);
+  CHECK(applied.status == RunStatus::kChanged);
+  CHECK(f.files.Exists("/etc/itest/planned"));
+  CHECK_FALSE(f.files.Exists("/etc/itest/keep"));
+}
+
+TEST_CASE("plugin_validate_runs_outside_the_daemon: a crash, a throw or an unset read is a config error") {
+  ActionCatalog catalog;
+  LoadPlugins({TEST_PLUGIN_DIR, "", false, RUNNER_EXE}, catalog);  // as the daemon loads them
+  const ActionInfo* a = catalog.Find("test-validate");
+  REQUIRE(a != nullptr);
+  REQUIRE(a->validate);
+  auto params = [](const char* key) {
+    Params p;
+    for (const char* k : {"crash", "throw", "read_unset"}) p.Set(k, std::string(k) == key);
+    return p;
+  };
+  CHECK(a->validate(params("none")).ok());
+  Status crashed = a->validate(params("crash"));
+  REQUIRE_FALSE(crashed.ok());
+  CHECK(crashed.error().message().find("crashed (SIGABRT) in a child process") != std::string::npos);
+  Status threw = a->validate(params("throw"));
+  REQUIRE_FALSE(threw.ok());
+  CHECK(threw.error().message() == "the plugin's validate() threw: validate blew up");
+  Status unset = a->validate(params("read_unset"));
+  REQUIRE_FALSE(unset.ok());
+  CHECK(unset.error().message().find("parameter 'extra' read but not set") != std::string::npos);
+
+  // In a task: the problem carries the task's file:line:col.
+  std::vector<ConfigProblem> problems;
+  RawConfig raw = ParseConfigText("[tasks.bad]\naction = \"test-validate\"\ncrash = true\n", "/etc/x.toml", problems);
+  auto tasks = ResolveTasks(raw, catalog, problems);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].file == "/etc/x.toml");
+  CHECK(problems[0].line == 1);
+  CHECK(problems[0].message.find("crashed (SIGABRT)") != std::string::npos);
+}

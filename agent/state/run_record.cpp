@@ -76,6 +76,8 @@ nlohmann::json ToJson(const RunRecord& r, bool with_logs) {
                       {"duration_ms", r.duration_ms()},
                       {"boot_id", r.boot_id},
                       {"worker_pid", r.worker_pid},
+                      {"worker_start_ticks", r.worker_start_ticks},
+                      {"worker_kernel_boot_id", r.worker_kernel_boot_id},
                       {"resumes", r.resumes}};
   j["findings"] = nlohmann::json::array();
   for (const auto& f : r.findings) j["findings"].push_back(ToJson(f));
@@ -108,6 +110,8 @@ RunRecord RunRecordFromJson(const nlohmann::json& j) {
   r.finished_ms = j.value("finished_ms", int64_t{0});
   r.boot_id = j.value("boot_id", "");
   r.worker_pid = j.value("worker_pid", int64_t{0});
+  r.worker_start_ticks = j.value("worker_start_ticks", int64_t{0});
+  r.worker_kernel_boot_id = j.value("worker_kernel_boot_id", "");
   r.resumes = j.value("resumes", 0);
   for (const auto& f : j.value("findings", nlohmann::json::array())) r.findings.push_back(FindingFromJson(f));
   for (const auto& c : j.value("changes", nlohmann::json::array())) r.changes.push_back(ChangeFromJson(c));

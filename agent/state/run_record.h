@@ -45,6 +45,11 @@ struct RunRecord {
   int64_t finished_ms = 0;
   std::string boot_id;       // at start
   int64_t worker_pid = 0;
+  /// Who the worker was (see state/worker_identity.h): its start time in
+  /// clock ticks and the real kernel's boot id, so that a later start only
+  /// ever signals that very process.
+  int64_t worker_start_ticks = 0;
+  std::string worker_kernel_boot_id;
   int resumes = 0;           // times it was resumed after a crash or reboot
   std::vector<LogLine> logs; // kept in the record once the run ended
 

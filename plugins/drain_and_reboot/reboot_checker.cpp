@@ -16,6 +16,7 @@ Result<RebootNeed> RebootChecker::Check() {
   CommandSpec spec;
   spec.argv = o_.sentinel_command;
   spec.timeout = std::chrono::seconds(60);
+  spec.read_only = true;  // a check the operator configured; it runs while planning
   auto r = host_.commands().Run(spec);
   if (!r) return r.error().Wrap("sentinel_command `" + line + "`");
   if (r->timed_out) return Error(ErrorCode::kTimeout, "sentinel_command `" + line + "` timed out");

@@ -100,6 +100,23 @@ class AccessTest(DaemonTestCase):
 
 
 class CliTest(DaemonTestCase):
+    def test_a_dry_run_cannot_change_the_node_even_if_the_plugin_tries(self):
+        agent = self.make_agent(tasks="")
+        os.makedirs(os.path.join(agent.root, "etc/itest"))
+        keep = os.path.join(agent.root, "etc/itest/keep")
+        with open(keep, "w") as f:
+            f.write("keep\n")
+        agent.start()
+        for prefix in ((), ("--local",)):
+            rec = agent.ctl_json(*prefix, "run", "test-plan-writes", "--dry-run")
+            said = {f["subject"]: f["message"] for f in rec["findings"]}
+            for what in ("write", "mkdir", "remove", "command"):
+                self.assertTrue(said[what].startswith("refused while planning"), (prefix, what, said))
+            self.assertEqual(said["read-only command"], "done")
+            for path in ("etc/itest/planned", "etc/itest/planned-dir", "etc/itest/ran"):
+                self.assertFalse(os.path.exists(os.path.join(agent.root, path)), (prefix, path))
+            self.assertTrue(os.path.exists(keep))
+
     def test_config_check_names_file_line_col(self):
         agent = self.make_agent(tasks=TASKS)
         r = agent.ctl("config", "check")
@@ -230,7 +247,81 @@ class CliTest(DaemonTestCase):
         self.assertIn("bad.toml:2:", r.stderr)
 
 
+LEAKY_SCRIPT = r"""#!/bin/sh
+# Prints its secret parameter as careless tools do: plain, URL-encoded,
+# base64 (alone and inside a Basic auth header) on stderr, and in its answer.
+key=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["params"]["api_key"])')
+python3 - "$key" >&2 <<'PY'
+import base64, sys, urllib.parse
+k = sys.argv[1]
+print("plain: " + k)
+print("url: https://hooks.example/x?token=" + urllib.parse.quote(k, safe=""))
+print("form: " + urllib.parse.quote_plus(k))
+print("base64: " + base64.b64encode(k.encode()).decode())
+print("basic: Authorization: Basic " + base64.b64encode(("admin:" + k).encode()).decode())
+print("base64url: " + base64.urlsafe_b64encode(k.encode()).decode())
+PY
+printf '{"summary": "used key %s", "findings": [{"severity": "warning", "subject": "%s", "message": "leaked %s"}]}\n' "$key" "$key" "$key"
+"""
+
+
+def files_containing(top, text):
+    found = []
+    for d, _, names in os.walk(top):
+        for n in names:
+            with open(os.path.join(d, n), "rb") as f:
+                if text.encode() in f.read():
+                    found.append(os.path.join(d, n))
+    return sorted(found)
+
+
+def write_leaky_plugin(exec_dir):
+    script = os.path.join(exec_dir, "exec-leaky.sh")
+    with open(script, "w") as f:
+        f.write(LEAKY_SCRIPT)
+    os.chmod(script, 0o755)
+    with open(os.path.join(exec_dir, "exec-leaky.toml"), "w") as f:
+        f.write('name = "exec-leaky"\ndescription = "prints its secret"\nexecutable = "exec-leaky.sh"\n'
+                '[[param]]\nname = "api_key"\ntype = "string"\ndefault = ""\nsecret = true\ndoc = "A key."\n')
+
+
 class PluginTest(DaemonTestCase):
+    def test_secrets_printed_by_an_exec_plugin_never_reach_logs_history_or_output(self):
+        secret = "s3cr3t/k3y+value with spaces&more=="
+        import base64
+        import urllib.parse
+        forms = [secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret),
+                 base64.b64encode(secret.encode()).decode().rstrip("="),
+                 base64.urlsafe_b64encode(secret.encode()).decode().rstrip("=")]
+        agent = self.make_agent(tasks='[tasks.leak]\naction = "exec-leaky"\napi_key = %s\n' % json.dumps(secret))
+        write_leaky_plugin(agent.exec_dir)
+        agent.start()
+        outputs = []
+        followed = agent.ctl("run", "leak")
+        outputs.append(followed.stdout + followed.stderr)
+        self.assertIn("plain: <redacted>", followed.stdout + followed.stderr)
+        as_json = agent.ctl("-o", "json", "run", "leak")
+        outputs.append(as_json.stdout + as_json.stderr)
+        rec = json.loads(as_json.stdout)
+        self.assertEqual(rec["summary"], "used key <redacted>")
+        for args in (["-o", "json", "history"], ["history"], ["-o", "json", "logs", rec["id"]], ["logs", rec["id"]]):
+            out = agent.ctl(*args)
+            self.assertEqual(out.returncode, 0, (args, out.stderr))
+            outputs.append(out.stdout + out.stderr)
+        local = agent.ctl("--local", "run", "leak")
+        outputs.append(local.stdout + local.stderr)
+        self.assertIn("plain: <redacted>", local.stdout + local.stderr)
+        logs = "\n".join(line["msg"] for line in agent.run_record(rec["id"])["logs"])
+        self.assertIn("basic: Authorization: Basic", logs)
+        for form in forms:
+            for i, out in enumerate(outputs):
+                self.assertNotIn(form, out, ("agentctl output", i))
+            self.assertNotIn(form, agent.log(), "the daemon's log")
+            self.assertEqual(files_containing(agent.state, form), [], "state dir")
+        # The Basic header's base64 carries the secret at an offset: still gone.
+        basic = base64.b64encode(("admin:" + secret).encode()).decode()
+        self.assertNotIn(basic[12:-4], logs)
+
     def test_exec_plugin_exit_codes(self):
         agent = self.make_agent(tasks="")
         write_exec_plugin(agent.exec_dir, "exec-ok", {

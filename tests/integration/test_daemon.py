@@ -97,9 +97,11 @@ path = "/etc/itest/tick"
         self.assertGreaterEqual(runs[0]["started_ms"] / 1000, started + 1)
         agent.wait_finished(runs[0]["id"])
         self.assertTrue(os.path.exists(os.path.join(agent.root, "etc/itest/tick")))
-        # Exactly once: the next one is a minute later.
-        time.sleep(1.5)
+        # Exactly once: the daemon answers a run as finished only after it
+        # rescheduled, so its plan now says the next one is a minute later.
         self.assertEqual(len(agent.history("tick")), 1)
+        tick = {t["name"]: t for t in agent.status()["tasks"]}["tick"]
+        self.assertGreaterEqual(tick["next_run_ms"], runs[0]["started_ms"] + 55000, tick)
 
     def test_reboot_task_fires_once_per_boot(self):
         agent = self.make_agent(tasks="""
@@ -113,10 +115,11 @@ path = "/etc/itest/boot"
         self.assertEqual(runs[0]["trigger"], "boot")
         agent.wait_finished(runs[0]["id"])
         self.assertEqual(agent.stop(), 0)
-        # Same boot: a restart does not run it again.
+        # Same boot: a restart does not run it again. Due tasks are started
+        # before the daemon answers its first request, so this is final.
         agent.start()
-        time.sleep(1)
         self.assertEqual(len(agent.history("boot")), 1)
+        self.assertNotIn("next_run_ms", {t["name"]: t for t in agent.status()["tasks"]}["boot"])
         agent.stop()
         # New boot id: it runs again.
         agent.set_boot_id("boot-2")
@@ -142,8 +145,7 @@ path = "/etc/itest/nocatch"
         agent.start()
         runs = wait_for(lambda: agent.history("catch"), 5, what="the catch-up run")
         self.assertEqual(runs[0]["trigger"], "catch-up")
-        agent.wait_finished(runs[0]["id"])
-        time.sleep(0.5)
+        agent.wait_finished(runs[0]["id"])  # answered once the daemon rescheduled after it
         self.assertEqual(len(agent.history("catch")), 1, "caught up once, not once per missed day")
         self.assertEqual(agent.history("nocatch"), [])
         tasks = {t["name"]: t for t in agent.status()["tasks"]}
@@ -255,8 +257,14 @@ class IsolationTest(DaemonTestCase):
         agent.start()
         run_id = agent.start_detached("nap")
         worker = agent.wait_running_worker(run_id)
-        time.sleep(0.5)  # past the worker's first write of the record
         self.assertEqual(agent.run_record(run_id)["worker_pid"], worker)
+        # With what proves it is that process: its start time and the kernel's boot.
+        with open(f"/proc/{worker}/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        rec = agent.run_record(run_id)
+        self.assertEqual(rec["worker_start_ticks"], ticks)
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            self.assertEqual(rec["worker_kernel_boot_id"], f.read().strip())
 
     def test_one_run_per_task(self):
         agent = self.make_agent()
@@ -310,6 +318,28 @@ class ReloadTest(DaemonTestCase):
         r = agent.ctl("reload")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("extra", [t["name"] for t in agent.status()["tasks"]])
+
+    def test_a_plugin_validate_that_crashes_is_a_config_error_and_the_daemon_lives(self):
+        agent = self.make_agent()
+        agent.start()
+        for flag, said in (("crash", "crashed (SIGABRT) in a child process"),
+                           ("throw", "the plugin's validate() threw: validate blew up"),
+                           ("read_unset", "parameter 'extra' read but not set")):
+            agent.write_config(SLEEP_TASKS + '[tasks.bad]\naction = "test-validate"\n%s = true\n' % flag)
+            r = agent.ctl("reload")
+            self.assertEqual(r.returncode, 2, (flag, r.stdout, r.stderr))
+            self.assertRegex(r.stderr, re.escape(agent.config) + r":\d+:\d+: tasks\.bad")
+            self.assertIn(said, r.stderr)
+            self.assertIsNone(agent.proc.poll(), "the daemon died validating " + flag)
+            check = agent.ctl("config", "check")
+            self.assertEqual(check.returncode, 2, (flag, check.stderr))
+            self.assertIn(said, check.stderr)
+            # A run asked of the daemon with the same parameters is refused the same way.
+            run = agent.ctl("run", "test-validate", "--set", flag + "=true")
+            self.assertEqual(run.returncode, 2, (flag, run.stdout, run.stderr))
+            self.assertIn(said, run.stderr)
+            self.assertIsNone(agent.proc.poll())
+        self.assertEqual(self.assertStatusAnswers(agent)["type"], "status")
 
     def send_until(self, agent, sig, pred, what, attempts=1):
         for _ in range(attempts):
@@ -379,6 +409,47 @@ class CrashRecoveryTest(DaemonTestCase):
         rec = agent.run_record(run_id)
         self.assertEqual(rec["status"], "interrupted")
         wait_for(lambda: not pid_alive(worker), 3, what="the daemon to stop the leftover worker")
+
+    def seed_unfinished_run(self, agent, run_id, worker_pid, **fields):
+        """An unfinished run record as a killed daemon leaves it."""
+        runs = os.path.join(agent.state, "runs")
+        os.makedirs(runs, exist_ok=True)
+        rec = {"id": run_id, "task": "nap", "action": "test-sleep", "status": "running",
+               "started_ms": int(time.time() * 1000) - 60000, "boot_id": "boot-0", "worker_pid": worker_pid}
+        rec.update(fields)
+        with open(os.path.join(runs, run_id + ".json"), "w") as f:
+            json.dump(rec, f)
+
+    def test_recovery_does_not_kill_a_foreign_process_recorded_as_worker(self):
+        # After a reboot the recorded worker pid belongs to somebody else,
+        # here a process started as nginx's "worker process", leading its
+        # own group with a child: neither may die at the daemon's start.
+        stranger = subprocess.Popen(["bash", "-c", 'exec -a "nginx: worker process" bash -c "sleep 300 & wait"'],
+                                    start_new_session=True)
+        self.addCleanup(lambda: (os.killpg(stranger.pid, signal.SIGKILL), stranger.wait()))
+        wait_for(lambda: children_of(stranger.pid), 5, what="the stranger's child")
+        child = children_of(stranger.pid)[0]
+        with open(f"/proc/{stranger.pid}/cmdline", "rb") as f:
+            self.assertIn(b"worker", f.read())
+        agent = self.make_agent()
+        # From another boot; and one from this boot whose start time is not the stranger's.
+        self.seed_unfinished_run(agent, "20260101T000000Z-aaaaaa", stranger.pid)
+        with open(f"/proc/{stranger.pid}/stat") as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            kernel_boot = f.read().strip()
+        self.seed_unfinished_run(agent, "20260101T000001Z-bbbbbb", stranger.pid,
+                                 worker_start_ticks=ticks + 1, worker_kernel_boot_id=kernel_boot)
+        # And one naming the stranger exactly: still not our runner's executable.
+        self.seed_unfinished_run(agent, "20260101T000002Z-cccccc", stranger.pid,
+                                 worker_start_ticks=ticks, worker_kernel_boot_id=kernel_boot)
+        agent.start()
+        for run_id in ("20260101T000000Z-aaaaaa", "20260101T000001Z-bbbbbb", "20260101T000002Z-cccccc"):
+            wait_for(lambda: agent.run_record(run_id)["status"] == "interrupted", 5,
+                     what=f"run {run_id} to be marked interrupted")
+        self.assertTrue(pid_alive(stranger.pid), "the daemon killed a process that was not its worker")
+        self.assertTrue(pid_alive(child), "the daemon killed the group of a process that was not its worker")
+        self.assertIsNone(stranger.poll())
 
     def test_resume_after_the_worker_is_killed(self):
         agent = self.make_agent(tasks='[tasks.res]\naction = "test-resume"\n')

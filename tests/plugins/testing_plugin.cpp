@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <stdexcept>
 #include <thread>
 
 #include "nodeagent/file_edit.h"
@@ -196,6 +198,62 @@ class ResumableAction : public Action {
   }
 };
 
+/// Tries to change the node while planning, as a careless plugin would: a
+/// file write, a directory, a removal, a command not marked read-only, a
+/// cluster change; and one read-only command. Each answer becomes a finding,
+/// so a test sees what the core refused. Apply does the same for real.
+class PlanWritesAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext& ctx) override {
+    Plan plan;
+    for (const auto& [what, st] : Attempts(ctx)) plan.findings.push_back({Severity::kInfo, what, Said(st)});
+    plan.summary = "tried to change the node while planning";
+    return plan;
+  }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    Outcome out;
+    for (const auto& [what, st] : Attempts(ctx)) out.findings.push_back({Severity::kInfo, what, Said(st)});
+    out.status = RunStatus::kChanged;
+    out.summary = "changed the node while applying";
+    return out;
+  }
+
+ private:
+  static std::string Said(const Status& st) { return st.ok() ? "done" : st.error().message(); }
+  std::vector<std::pair<std::string, Status>> Attempts(ActionContext& ctx) {
+    std::vector<std::pair<std::string, Status>> out;
+    FileSystem& fs = ctx.host().files();
+    out.emplace_back("write", fs.WriteFileAtomic("/etc/itest/planned", "x\n"));
+    out.emplace_back("mkdir", fs.MakeDirs("/etc/itest/planned-dir"));
+    out.emplace_back("remove", fs.Remove("/etc/itest/keep"));
+    CommandSpec touch;
+    touch.argv = {"touch", fs.Resolve("/etc/itest/ran")};
+    auto ran = ctx.host().commands().Run(touch);
+    out.emplace_back("command", ran ? Status::Ok() : Status(ran.error()));
+    CommandSpec look;
+    look.argv = {"true"};
+    look.read_only = true;
+    auto looked = ctx.host().commands().Run(look);
+    out.emplace_back("read-only command", looked ? Status::Ok() : Status(looked.error()));
+    return out;
+  }
+};
+
+const ParamSpec kValidateParams[] = {
+    {"crash", ParamType::kBool, "false", "validate() aborts."},
+    {"throw", ParamType::kBool, "false", "validate() throws."},
+    {"read_unset", ParamType::kBool, "false", "validate() reads `extra` without asking Has()."},
+    {"extra", ParamType::kString, "", "Optional, without a default."},
+};
+
+/// A validate() as badly behaved as a plugin's can be.
+Status ValidateBadly(const Params& p) {
+  if (p.GetBool("crash")) std::abort();
+  if (p.GetBool("throw")) throw std::runtime_error("validate blew up");
+  if (p.GetBool("read_unset")) (void)p.GetString("extra");
+  return Status::Ok();
+}
+
 template <typename T>
 std::unique_ptr<Action> Make() {
   return std::make_unique<T>();
@@ -217,6 +275,9 @@ const ActionSpec kActions[] = {
     {"test-disruptive", "Sleeps, as a disruptive action.", kSleepParams, true, false, &Make<SleepAction>},
     {"test-fail", "Reports a failed check.", {}, false, false, &Make<FailAction>},
     {"test-resume", "Checkpoints, waits, resumes.", kResumeParams, true, true, &Make<ResumableAction>},
+    {"test-plan-writes", "Tries to change the node while planning.", {}, false, false, &Make<PlanWritesAction>},
+    {"test-validate", "Its validate() crashes, throws or reads an unset parameter on request.", kValidateParams,
+     false, false, &Make<FailAction>, &ValidateBadly},
 };
 
 }  // namespace

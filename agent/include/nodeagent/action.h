@@ -114,7 +114,10 @@ class ActionContext {
 class Action {
  public:
   virtual ~Action() = default;
-  /// Looks, changes nothing. An Error means the plan could not be made.
+  /// Looks, changes nothing. An Error means the plan could not be made. The
+  /// core enforces it: while planning, the context's host refuses writes and
+  /// commands not marked CommandSpec::read_only, and its clients refuse
+  /// changes to the cluster (PermissionDenied, naming what was refused).
   virtual Result<Plan> MakePlan(ActionContext& ctx) = 0;
   /// Carries out `plan` (made by this object just before).
   virtual Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) = 0;
@@ -141,7 +144,8 @@ struct ActionSpec {
   bool resumable = false;
   std::unique_ptr<Action> (*create)() = nullptr;
   /// Optional cross-parameter checks after type validation (e.g. refusing "/"
-  /// as a cleanup root). Message names the parameter.
+  /// as a cleanup root). Message names the parameter. The daemon and agentctl
+  /// call it in a child process, so it must be a pure function of `params`.
   Status (*validate)(const Params& params) = nullptr;
 };
 

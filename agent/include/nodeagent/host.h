@@ -80,6 +80,10 @@ struct CommandSpec {
   /// command (kubeadm join, an image pull) can show progress and log live.
   /// The output is collected in the CommandResult as well.
   std::function<void(std::string_view line, bool is_stderr)> on_line;
+  /// Only looks, changes nothing (`nft -j list ruleset`, `ip -j addr`, a
+  /// check the operator configured). While an action plans, and so in every
+  /// dry run, the core runs only such commands and refuses the others.
+  bool read_only = false;
 };
 
 struct CommandResult {

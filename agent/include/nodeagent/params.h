@@ -59,8 +59,10 @@ Result<Duration> ParseDuration(std::string_view text);
 /// "10d", "90m", "1h30m" back again (largest units first).
 std::string FormatDuration(Duration d);
 
-/// Validated parameter values of one run. Getters on a name the table does
-/// not declare, or with the wrong type, are programming errors: they abort.
+/// Validated parameter values of one run. Getters on a name that is not set
+/// (an optional parameter without a default: ask Has() first) or with the
+/// wrong type are programming errors: they throw std::logic_error, which the
+/// core reports as the run's failure or a config error, never a crash.
 class Params {
  public:
   Params() = default;

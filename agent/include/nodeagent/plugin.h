@@ -21,7 +21,7 @@
 namespace nodeagent {
 
 /// Bumped on any change to the types in include/nodeagent/.
-inline constexpr uint32_t kPluginAbiVersion = 2;  // 2: ActionContext::Http()
+inline constexpr uint32_t kPluginAbiVersion = 3;  // 2: ActionContext::Http(); 3: issue 10 (CommandSpec::read_only, ...)
 
 /// Name of the symbol every native plugin exports.
 inline constexpr const char* kPluginEntrySymbol = "nodeagent_plugin";

@@ -1,0 +1,168 @@
+#include "runner/plan_phase_guard.h"
+
+namespace nodeagent {
+
+namespace {
+
+Error Refused(const std::string& what) {
+  return Error(ErrorCode::kPermissionDenied,
+               "refused while planning: " + what +
+                   " (a plan only looks; dry runs and demo mode must change nothing, so this belongs in Apply)");
+}
+
+std::string Argv(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const auto& a : argv) s += (s.empty() ? "" : " ") + a;
+  return s;
+}
+
+}  // namespace
+
+class PlanPhaseHost::Files : public FileSystem {
+ public:
+  Files(FileSystem& inner, const PlanPhaseFlag& planning) : inner_(inner), planning_(planning) {}
+  const std::string& root() const override { return inner_.root(); }
+  std::string Resolve(std::string_view p) const override { return inner_.Resolve(p); }
+  Result<std::string> ReadFile(std::string_view p) const override { return inner_.ReadFile(p); }
+  bool Exists(std::string_view p) const override { return inner_.Exists(p); }
+  Result<std::vector<std::string>> ListDir(std::string_view p) const override { return inner_.ListDir(p); }
+  Status WriteFileAtomic(std::string_view p, std::string_view content, mode_t mode,
+                         std::optional<std::string> backup_suffix) override {
+    if (planning_) return Refused("writing " + std::string(p));
+    return inner_.WriteFileAtomic(p, content, mode, std::move(backup_suffix));
+  }
+  Status MakeDirs(std::string_view p, mode_t mode) override {
+    if (planning_) return Refused("creating directory " + std::string(p));
+    return inner_.MakeDirs(p, mode);
+  }
+  Status Remove(std::string_view p) override {
+    if (planning_) return Refused("removing " + std::string(p));
+    return inner_.Remove(p);
+  }
+
+ private:
+  FileSystem& inner_;
+  const PlanPhaseFlag& planning_;
+};
+
+class PlanPhaseHost::Commands : public CommandRunner {
+ public:
+  Commands(CommandRunner& inner, const PlanPhaseFlag& planning) : inner_(inner), planning_(planning) {}
+  Result<CommandResult> Run(const CommandSpec& spec) override {
+    if (planning_ && !spec.read_only)
+      return Refused("running `" + Argv(spec.argv) + "`, which is not marked read_only");
+    return inner_.Run(spec);
+  }
+
+ private:
+  CommandRunner& inner_;
+  const PlanPhaseFlag& planning_;
+};
+
+PlanPhaseHost::PlanPhaseHost(Host& inner, const PlanPhaseFlag& planning)
+    : inner_(inner), files_(std::make_unique<Files>(inner.files(), planning)),
+      commands_(std::make_unique<Commands>(inner.commands(), planning)) {}
+PlanPhaseHost::~PlanPhaseHost() = default;
+FileSystem& PlanPhaseHost::files() { return *files_; }
+CommandRunner& PlanPhaseHost::commands() { return *commands_; }
+
+namespace {
+
+class GuardedKube : public KubeClient {
+ public:
+  GuardedKube(std::unique_ptr<KubeClient> inner, const PlanPhaseFlag& planning)
+      : inner_(std::move(inner)), planning_(planning) {}
+
+  KubeResult<nlohmann::json> GetVersion() override { return inner_->GetVersion(); }
+  KubeResult<nlohmann::json> GetNode(const std::string& name) override { return inner_->GetNode(name); }
+  KubeResult<nlohmann::json> ListNodes(const ListOptions& o) override { return inner_->ListNodes(o); }
+  KubeResult<nlohmann::json> PatchNode(const std::string& name, const nlohmann::json& patch, PatchType t) override {
+    if (planning_) return Refused("patching node/" + name);
+    return inner_->PatchNode(name, patch, t);
+  }
+  KubeResult<nlohmann::json> ListPods(const std::string& ns, const ListOptions& o) override {
+    return inner_->ListPods(ns, o);
+  }
+  KubeResult<nlohmann::json> GetPod(const std::string& ns, const std::string& name) override {
+    return inner_->GetPod(ns, name);
+  }
+  KubeResult<nlohmann::json> DeletePod(const std::string& ns, const std::string& name,
+                                       const DeleteOptions& o) override {
+    if (planning_) return Refused("deleting pod/" + ns + "/" + name);
+    return inner_->DeletePod(ns, name, o);
+  }
+  KubeResult<nlohmann::json> EvictPod(const std::string& ns, const std::string& name,
+                                      const DeleteOptions& o) override {
+    if (planning_) return Refused("evicting pod/" + ns + "/" + name);
+    return inner_->EvictPod(ns, name, o);
+  }
+  KubeStatus Watch(const WatchRequest& r, const WatchCallback& cb, const std::atomic<bool>* stop) override {
+    return inner_->Watch(r, cb, stop);
+  }
+  KubeResult<nlohmann::json> GetLease(const std::string& ns, const std::string& name) override {
+    return inner_->GetLease(ns, name);
+  }
+  KubeResult<nlohmann::json> CreateLease(const std::string& ns, const nlohmann::json& lease) override {
+    if (planning_) return Refused("creating a lease in " + ns);
+    return inner_->CreateLease(ns, lease);
+  }
+  KubeResult<nlohmann::json> UpdateLease(const std::string& ns, const nlohmann::json& lease) override {
+    if (planning_) return Refused("updating a lease in " + ns);
+    return inner_->UpdateLease(ns, lease);
+  }
+  KubeResult<nlohmann::json> DeleteLease(const std::string& ns, const std::string& name,
+                                         const std::string& rv) override {
+    if (planning_) return Refused("deleting lease/" + ns + "/" + name);
+    return inner_->DeleteLease(ns, name, rv);
+  }
+  KubeResult<nlohmann::json> CreateEvent(const EventSpec& e) override {
+    if (planning_) return Refused("creating event " + e.reason);
+    return inner_->CreateEvent(e);
+  }
+  KubeResult<nlohmann::json> GetDaemonSet(const std::string& ns, const std::string& name) override {
+    return inner_->GetDaemonSet(ns, name);
+  }
+  KubeResult<nlohmann::json> PatchDaemonSet(const std::string& ns, const std::string& name,
+                                            const nlohmann::json& patch, PatchType t) override {
+    if (planning_) return Refused("patching daemonset/" + ns + "/" + name);
+    return inner_->PatchDaemonSet(ns, name, patch, t);
+  }
+  KubeResult<nlohmann::json> ListPodDisruptionBudgets(const std::string& ns) override {
+    return inner_->ListPodDisruptionBudgets(ns);
+  }
+  // An access review creates nothing that stays: it is a question.
+  KubeResult<AccessDecision> CheckAccess(const ResourceAttributes& what) override { return inner_->CheckAccess(what); }
+
+ private:
+  std::unique_ptr<KubeClient> inner_;
+  const PlanPhaseFlag& planning_;
+};
+
+class GuardedHttp : public HttpClient {
+ public:
+  GuardedHttp(std::unique_ptr<HttpClient> inner, const PlanPhaseFlag& planning)
+      : inner_(std::move(inner)), planning_(planning) {}
+  Result<HttpResponse> Get(const std::string& url, std::chrono::milliseconds timeout) override {
+    return inner_->Get(url, timeout);
+  }
+  Result<HttpResponse> Post(const std::string& url, const std::string& body, const std::string& content_type,
+                            std::chrono::milliseconds timeout) override {
+    if (planning_) return Refused("POST to " + RedactUrl(url));
+    return inner_->Post(url, body, content_type, timeout);
+  }
+
+ private:
+  std::unique_ptr<HttpClient> inner_;
+  const PlanPhaseFlag& planning_;
+};
+
+}  // namespace
+
+std::unique_ptr<KubeClient> GuardKubeClient(std::unique_ptr<KubeClient> inner, const PlanPhaseFlag& planning) {
+  return std::make_unique<GuardedKube>(std::move(inner), planning);
+}
+std::unique_ptr<HttpClient> GuardHttpClient(std::unique_ptr<HttpClient> inner, const PlanPhaseFlag& planning) {
+  return std::make_unique<GuardedHttp>(std::move(inner), planning);
+}
+
+}  // namespace nodeagent
