@@ -19,7 +19,9 @@ unit_total=${unit_total:-0}; unit_failed=${unit_failed:-0}
 [ "$unit_rc" -ne 0 ] && [ "$unit_failed" -eq 0 ] && unit_failed=1
 sys_passed=0; sys_failed=0
 if [ "$system" -eq 1 ] && [ -x tests/system/ci.sh ]; then
-  tests/system/ci.sh build 2>&1 | tee "$log"
+  # A system-test step that is skipped (a tool or package part missing) is a
+  # failed step here: a skip must never pass CI.
+  NODEAGENT_SYSTEST_STRICT=1 tests/system/ci.sh build 2>&1 | tee "$log"
   sys_rc=$?
   sys_passed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$log" | tail -1)
   sys_failed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$log" | tail -1)
