@@ -150,7 +150,7 @@ nodeagent \- run node chores on Kubernetes nodes, safely, on a schedule
 .SH DESCRIPTION
 nodeagent is a daemon, normally started by systemd (nodeagent.service). It loads plugin modules from /usr/lib/nodeagent/plugins and exec plugins from /etc/nodeagent/exec\-plugins, runs their actions on a schedule (cron, intervals, jitter, maintenance windows) or on request from agentctl(1), and keeps a history of every run in /var/lib/nodeagent. Each run executes in its own worker process (/usr/libexec/nodeagent/nodeagent\-runner), so a crashing or hanging plugin cannot take the daemon down; a run's timeout kills its whole process group.
 .PP
-Every action plans before it applies; a dry run stops at the plan. Runs interrupted by a crash or a reboot are resumed from their checkpoint when their action supports it (drain\-and\-reboot uncordons the node after the reboot), otherwise recorded as interrupted.
+Every action plans before it applies; a dry run stops at the plan. While an action plans, the agent itself refuses file writes, commands the plugin does not mark read\-only and changes to the cluster, so a dry run cannot change the node. Secret parameters, and what an action prints of them (also URL\- or base64\-encoded), appear as <redacted> in run history, logs and the journal. Runs interrupted by a crash or a reboot are resumed from their checkpoint when their action supports it (drain\-and\-reboot uncordons the node after the reboot), otherwise recorded as interrupted.
 .SH OPTIONS
 .TP
 .B \-\-config FILE
