@@ -24,7 +24,7 @@ import tempfile
 import time
 import unittest
 
-BUILD = os.environ.get("NODEAGENT_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
+BUILD = os.path.abspath(os.environ.get("NODEAGENT_BUILD", os.path.join(os.path.dirname(__file__), "../../build")))
 AGENTCTL = os.path.join(BUILD, "bin/agentctl")
 PLUGINS = os.path.join(BUILD, "plugins")
 OLD = 30 * 86400
@@ -76,12 +76,8 @@ allow_unsafe_plugin_owner = true
 
 
 def findings_text(record):
-    """Every finding of a run record (plan and outcome), as 'subject: message' lines."""
-    lines = []
-    for part in ("plan", "outcome"):
-        for f in (record.get(part) or {}).get("findings", []):
-            lines.append(f"{f.get('subject', '')}: {f.get('message', '')}")
-    return "\n".join(lines)
+    """The findings of a run record (a dry run's are the plan's), as 'subject: message' lines."""
+    return "\n".join(f"{f.get('subject', '')}: {f.get('message', '')}" for f in record.get("findings", []))
 
 
 def run_json(testcase, argv, expect_rc=None):
@@ -119,7 +115,7 @@ class BindMount(unittest.TestCase):
         source = self.agent.real("/srv/shared-logs")
         target = self.agent.real("/var/log/app/shared")
         argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
-                'mount --bind "$0" "$1" && shift 2 && exec "$@"', source, target,
+                'mount --bind "$0" "$1" && shift && exec "$@"', source, target,
                 *self.agent.argv(["/var/log/app"], dry_run)]
         return run_json(self, argv, expect_rc=0)
 
@@ -131,14 +127,16 @@ class BindMount(unittest.TestCase):
         plan = self.run_in_namespace(dry_run=True)
         text = findings_text(plan)
         self.assertIn("/var/log/app/shared: skipped mount point", text)
-        planned = [f["path"] for f in plan["plan"]["data"]["files"]]
+        self.assertTrue(plan["dry_run"])
+        planned = [f["path"] for f in plan["data"]["files"]]
         self.assertEqual(planned, ["/var/log/app/old.log"])
-        self.assertEqual(plan["plan"]["data"]["paths"][0]["skipped"]["mount_points"], 1)
+        self.assertEqual(plan["data"]["paths"][0]["skipped"]["mount_points"], 1)
 
         done = self.run_in_namespace(dry_run=False)
         self.assertIn("/var/log/app/shared: skipped mount point", findings_text(done))
-        self.assertEqual(done["outcome"]["data"]["paths"][0]["skipped"]["mount_points"], 1)
-        self.assertEqual(done["outcome"]["data"]["totals"]["deleted"]["files"], 1)
+        self.assertEqual(done["status"], "changed")
+        self.assertEqual(done["data"]["paths"][0]["skipped"]["mount_points"], 1)
+        self.assertEqual(done["data"]["totals"]["deleted"]["files"], 1)
         self.assertFalse(os.path.exists(self.agent.real("/var/log/app/old.log")))
         self.assertEqual(sorted(os.listdir(self.agent.real("/srv/shared-logs"))), shared)
         self.assertTrue(os.path.exists(self.agent.real("/srv/shared-logs/deeper/c.log")))
@@ -163,7 +161,7 @@ class SymlinkedComponent(unittest.TestCase):
         for paths in (["/var/log/app"], ["/var/log/app-*"]):
             with self.subTest(paths=paths):
                 record = run_json(self, self.agent.argv(paths, dry_run=False))
-                self.assertEqual(record["outcome"]["status"], "failed", json.dumps(record, indent=1))
+                self.assertEqual(record["status"], "failed", json.dumps(record, indent=1))
                 self.assertIn("/var/log is a symlink", findings_text(record))
                 self.assertTrue(os.path.exists(os.path.join(self.elsewhere, "app/old.log")))
                 self.assertTrue(os.path.exists(os.path.join(self.elsewhere, "app-a/old.log")))
