@@ -626,6 +626,27 @@ TEST_CASE("mount-namespace child: bind mounts are not crossed", "[.mountns]") {
     CHECK_FALSE(ExistsNoFollow(f.ctx, "/srv/shared/a.log"));
     CHECK_FALSE(ExistsNoFollow(f.ctx, "/srv/shared/deeper/b.log"));
   }
+  SECTION("a mount placed between the check and the open is caught on the opened descriptor") {
+    struct MountOnOpen : WalkHooks {
+      Fixture& f;
+      bool mounted = false;
+      explicit MountOnOpen(Fixture& fixture) : f(fixture) {}
+      int BeforeOpenDir(const std::string& host_path) override {
+        if (host_path == "/var/log/app/late" && !mounted) {
+          // Onto itself: the same device and inode, only the mount differs.
+          mounted = ::mount(f.Real(host_path).c_str(), f.Real(host_path).c_str(), nullptr, MS_BIND, nullptr) == 0;
+        }
+        return 0;
+      }
+    } hook(f);
+    WriteAged(f.ctx, "/var/log/app/late/old.log", 30 * kDay);
+    Run r = PlanAndApply(f, &hook, 1);
+    REQUIRE(hook.mounted);
+    CHECK(ExistsNoFollow(f.ctx, "/var/log/app/late/old.log"));
+    CHECK(Join(r.plan.findings).find("/var/log/app/late: skipped mount point") != std::string::npos);
+    CHECK(r.plan.data["paths"][0]["skipped"]["mount_points"] == 2);  // shared/ and late/
+    ::umount(f.Real("/var/log/app/late").c_str());
+  }
   SECTION("a directory bind-mounted onto itself between plan and apply is left alone") {
     WriteAged(f.ctx, "/var/log/app/sub/old.log", 30 * kDay);
     LogCleanupAction action;
