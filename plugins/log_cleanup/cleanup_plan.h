@@ -21,6 +21,7 @@ enum class FileAction : uint8_t { kDelete, kCompress };
 const char* FileActionName(FileAction action);  // "delete", "compress"
 
 inline constexpr uint32_t kNoDir = UINT32_MAX;
+inline constexpr uint64_t kUnknownMountId = UINT64_MAX;  // the kernel told no mount id
 
 struct PlannedFile {
   uint32_t dir;       // index into CleanupPlan::dirs
@@ -41,6 +42,7 @@ struct PlannedDir {
   uint16_t depth = 0;  // 0 for the top directory
   dev_t dev = 0;
   ino_t ino = 0;
+  uint64_t mount_id = kUnknownMountId;  // the mount it was reached through
   uint32_t first_file = 0;  // its files are files[first_file, first_file + file_count)
   uint32_t file_count = 0;
   uint32_t entries = 0;          // every entry read (files, dirs, links...)
@@ -61,7 +63,8 @@ struct TopTotals {
   int64_t excluded = 0;
   int64_t symlinks = 0;    // symlinks seen (never followed)
   int64_t special = 0;     // sockets, FIFOs, devices
-  int64_t other_filesystem = 0;
+  int64_t mount_points = 0;      // subdirectories not entered: another mount (one_file_system)
+  int64_t other_filesystem = 0;  // those of them on another device
   int64_t errors = 0;
 };
 

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <thread>
 
+#include "dir_under_root.h"
+#include "mount_point.h"
 #include "path_escape.h"
 
 namespace nodeagent::logc {
@@ -82,7 +84,7 @@ struct DirTask {
   uint32_t dir;
   uint32_t top;
   int depth;
-  dev_t dev;  // the top path's device (one_file_system)
+  DirIdentity mount;  // the top path's device and mount (one_file_system)
 };
 
 struct Matched {
@@ -130,7 +132,10 @@ class Walk {
 
  private:
   void OpenTops();
-  void AddTop(const std::string& configured, const std::string& host_path, int fd, const struct stat& st);
+  void AddTop(const std::string& configured, const std::string& host_path, int fd, const DirIdentity& id);
+  /// Records a subdirectory not entered because it begins another mount.
+  void SkipMountPoint(const DirTask& task, const char* name, const DirIdentity& id, MountCrossing crossing,
+                      TopTotals& t);
   void Worker();
   void ScanDir(const DirTask& task, size_t level, Scratch& s);
   void Issue(uint32_t dir, std::string_view name, const std::string& message);
@@ -171,9 +176,9 @@ bool Walk::IsOtherTop(dev_t dev, ino_t ino, uint32_t self_top) const {
   return false;
 }
 
-void Walk::AddTop(const std::string& configured, const std::string& host_path, int fd, const struct stat& st) {
+void Walk::AddTop(const std::string& configured, const std::string& host_path, int fd, const DirIdentity& id) {
   for (const TopPath& t : plan_.tops) {
-    if (t.fd >= 0 && plan_.dirs[t.dir].dev == st.st_dev && plan_.dirs[t.dir].ino == st.st_ino) {
+    if (t.fd >= 0 && plan_.dirs[t.dir].dev == id.dev && plan_.dirs[t.dir].ino == id.ino) {
       ::close(fd);  // the same directory twice (two globs matching it)
       return;
     }
@@ -185,10 +190,20 @@ void Walk::AddTop(const std::string& configured, const std::string& host_path, i
   top.dir = static_cast<uint32_t>(plan_.dirs.size());
   PlannedDir d;
   d.top = static_cast<uint32_t>(plan_.tops.size());
-  d.dev = st.st_dev;
-  d.ino = st.st_ino;
+  d.dev = id.dev;
+  d.ino = id.ino;
+  d.mount_id = id.mount_id.value_or(kUnknownMountId);
   plan_.dirs.push_back(d);
   plan_.tops.push_back(std::move(top));
+}
+
+void Walk::SkipMountPoint(const DirTask& task, const char* name, const DirIdentity& id, MountCrossing crossing,
+                          TopTotals& t) {
+  ++t.mount_points;
+  if (crossing == MountCrossing::kOtherFilesystem) ++t.other_filesystem;
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string path = plan_.DirPath(task.dir) + "/" + name;
+  plan_.AddIssue(EscapePath(path), CrossingMessage(crossing, task.mount, id), IssueLevel::kInfo);
 }
 
 void Walk::OpenTops() {
@@ -201,33 +216,48 @@ void Walk::OpenTops() {
     plan_.AddIssue(EscapePath(path), message, IssueLevel::kPathFailed);
   };
   auto describe = [](int err) {
-    if (err == ELOOP) return std::string("is a symlink; configure the directory it points to");
+    if (err == ELOOP) return std::string("is a symlink; not followed (configure the directory it points to)");
     if (err == ENOTDIR) return std::string("is not a directory (or is a symlink)");
     if (err == ENOENT) return std::string("does not exist");
     return std::string(std::strerror(err));
   };
+  // The configured paths and the parents of globs are resolved below the
+  // root without following a symlink in any component (dir_under_root.h).
+  // The root prefix itself is configuration, not something a service writes.
+  const std::string root_path = env_.files->Resolve("/");
+  int root_fd = ::open(root_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const int root_err = errno;
   for (const std::string& configured : options_.paths) {
     std::string path = configured;
     while (path.size() > 1 && path.back() == '/') path.pop_back();
     size_t slash = path.find_last_of('/');
     std::string parent = slash == 0 ? "/" : path.substr(0, slash);
     std::string last = path.substr(slash + 1);
+    if (root_fd < 0) {
+      top_error(configured, path, "cannot open the agent root " + EscapePath(root_path) + ": " + describe(root_err));
+      continue;
+    }
     if (!HasGlob(last)) {
-      int fd = OpenDirAt(AT_FDCWD, env_.files->Resolve(path).c_str());
-      struct stat st;
-      if (fd < 0) {
-        top_error(configured, path, "cannot open: " + describe(errno));
+      Result<int> fd = OpenDirUnderRoot(root_fd, path);
+      if (!fd.ok()) {
+        top_error(configured, path, "cannot open: " + fd.error().message());
         continue;
       }
-      ::fstat(fd, &st);
-      AddTop(configured, path, fd, st);
+      DirIdentity id;
+      if (int err = IdentityAt(*fd, "", id); err != 0) {
+        ::close(*fd);
+        top_error(configured, path, "cannot stat: " + describe(err));
+        continue;
+      }
+      AddTop(configured, path, *fd, id);
       continue;
     }
-    int pfd = ::open(env_.files->Resolve(parent).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (pfd < 0) {
-      top_error(configured, parent, "cannot open the parent of the glob: " + describe(errno));
+    Result<int> parent_fd = OpenDirUnderRoot(root_fd, parent);
+    if (!parent_fd.ok()) {
+      top_error(configured, parent, "cannot open the parent of the glob: " + parent_fd.error().message());
       continue;
     }
+    int pfd = *parent_fd;
     DIR* d = ::fdopendir(pfd);
     std::vector<std::string> matches;
     while (struct dirent* e = d ? ::readdir(d) : nullptr) {
@@ -246,22 +276,24 @@ void Walk::OpenTops() {
       if (::fstatat(pfd, m.c_str(), &before, AT_SYMLINK_NOFOLLOW) != 0) continue;  // vanished
       if (!S_ISDIR(before.st_mode)) continue;  // files and symlinks matching the glob are not roots
       int fd = OpenDirAt(pfd, m.c_str());
-      struct stat st;
       if (fd < 0) {
         if (errno != ENOENT) top_error(configured, host_path, "cannot open: " + describe(errno));
         continue;
       }
-      ::fstat(fd, &st);
-      if (st.st_dev != before.st_dev || st.st_ino != before.st_ino) {
+      DirIdentity id;
+      int err = IdentityAt(fd, "", id);
+      if (err != 0 || id.dev != before.st_dev || id.ino != before.st_ino) {
         ::close(fd);
-        top_error(configured, host_path, "replaced while it was being opened; skipped");
+        top_error(configured, host_path, err != 0 ? "cannot stat: " + describe(err)
+                                                  : "replaced while it was being opened; skipped");
         continue;
       }
-      AddTop(configured, host_path, fd, st);
+      AddTop(configured, host_path, fd, id);
     }
     if (d) ::closedir(d);
     else ::close(pfd);
   }
+  if (root_fd >= 0) ::close(root_fd);
 }
 
 Status Walk::Run() {
@@ -272,7 +304,11 @@ Status Walk::Run() {
     int fd = ::fcntl(t.fd, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) return ErrnoError("duplicating a directory descriptor", errno);
     const PlannedDir& d = plan_.dirs[t.dir];
-    queue_.push_back({fd, t.dir, d.top, 0, d.dev});
+    DirIdentity mount;
+    mount.dev = d.dev;
+    mount.ino = d.ino;
+    if (d.mount_id != kUnknownMountId) mount.mount_id = d.mount_id;
+    queue_.push_back({fd, t.dir, d.top, 0, mount});
   }
   std::reverse(queue_.begin(), queue_.end());  // first path first
   queue_size_ = static_cast<int>(queue_.size());
@@ -401,13 +437,21 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
       }
       if (S_ISDIR(st.st_mode)) {
         if (!can_descend) continue;
-        if (options_.one_file_system && st.st_dev != task.dev) {
-          ++t.other_filesystem;
-          std::lock_guard<std::mutex> lock(mu_);
-          std::string path = plan_.DirPath(task.dir) + "/" + name;
-          plan_.AddIssue(EscapePath(path), "on another filesystem (a mount point); not entered (one_file_system)",
-                         IssueLevel::kInfo);
-          continue;
+        if (options_.one_file_system) {
+          // Another device, or the same device through another mount (a bind
+          // mount): asked without opening it, so no automount is triggered.
+          DirIdentity id;
+          if (int err = IdentityAt(task.fd, name, id); err != 0) {
+            if (err != ENOENT) {
+              std::lock_guard<std::mutex> lock(mu_);
+              Issue(task.dir, name, std::string("cannot stat: ") + std::strerror(err));
+            }
+            continue;
+          }
+          if (MountCrossing crossing = CrossingBetween(task.mount, id); crossing != MountCrossing::kNone) {
+            SkipMountPoint(task, name, id, crossing, t);
+            continue;
+          }
         }
         Level& lv = s.levels[level];
         lv.subs.push_back({static_cast<uint32_t>(lv.names.size()), static_cast<uint16_t>(len), st.st_dev, st.st_ino});
@@ -471,6 +515,7 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
   tt.delete_bytes += t.delete_bytes; tt.compress_files += t.compress_files; tt.compress_bytes += t.compress_bytes;
   tt.skipped_open += t.skipped_open; tt.kept_newest += t.kept_newest; tt.excluded += t.excluded;
   tt.symlinks += t.symlinks; tt.special += t.special; tt.other_filesystem += t.other_filesystem;
+  tt.mount_points += t.mount_points;
   if (read_error) Issue(task.dir, "", std::string("reading the directory failed: ") + std::strerror(read_error));
   }
 
@@ -501,17 +546,29 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
       Issue(task.dir, name, why);
       continue;
     }
-    struct stat st;
-    if (::fstat(fd, &st) != 0 || st.st_dev != sub.dev || st.st_ino != sub.ino) {
+    DirIdentity id;
+    if (IdentityAt(fd, "", id) != 0 || id.dev != sub.dev || id.ino != sub.ino) {
       ::close(fd);
       std::lock_guard<std::mutex> lock(mu_);
       Issue(task.dir, name, "replaced during the walk (device/inode changed); not entered");
       continue;
     }
-    DirTask child{fd, 0, task.top, task.depth + 1, task.dev};
+    if (options_.one_file_system) {  // mounted on between the check above and the open
+      if (MountCrossing crossing = CrossingBetween(task.mount, id); crossing != MountCrossing::kNone) {
+        ::close(fd);
+        TopTotals late;
+        SkipMountPoint(task, name, id, crossing, late);
+        std::lock_guard<std::mutex> lock(mu_);
+        TopTotals& tt = plan_.tops[task.top].totals;
+        tt.mount_points += late.mount_points;
+        tt.other_filesystem += late.other_filesystem;
+        continue;
+      }
+    }
+    DirTask child{fd, 0, task.top, task.depth + 1, task.mount};
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (IsOtherTop(st.st_dev, st.st_ino, task.top)) {  // walked as its own configured path
+      if (IsOtherTop(id.dev, id.ino, task.top)) {  // walked as its own configured path
         ::close(fd);
         continue;
       }
@@ -522,8 +579,9 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
       d.name_off = static_cast<uint32_t>(plan_.names.size());
       d.name_len = sub.name_len;
       d.depth = static_cast<uint16_t>(std::min(task.depth + 1, 65535));
-      d.dev = st.st_dev;
-      d.ino = st.st_ino;
+      d.dev = id.dev;
+      d.ino = id.ino;
+      d.mount_id = id.mount_id.value_or(kUnknownMountId);
       plan_.names.append(name, sub.name_len);
       plan_.dirs.push_back(d);
       if (queue_size_.load(std::memory_order_relaxed) < 2 * threads_) {

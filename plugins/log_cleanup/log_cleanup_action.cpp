@@ -124,7 +124,7 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
                      {"compress", {{"files", c.compress_files}, {"bytes", c.compress_bytes}}},
                      {"skipped", {{"open", c.skipped_open}, {"kept_newest", c.kept_newest}, {"excluded", c.excluded},
                                   {"symlinks", c.symlinks}, {"special", c.special},
-                                  {"other_filesystem", c.other_filesystem}}},
+                                  {"mount_points", c.mount_points}, {"other_filesystem", c.other_filesystem}}},
                      {"errors", c.errors}});
     ctx.Info(EscapePath(t.host_path) + ": would delete " + std::to_string(c.delete_files) + " files (" +
              HumanBytes(c.delete_bytes) + "), compress " + std::to_string(c.compress_files) + " (" +
@@ -200,7 +200,8 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
                      {"removed_dirs", t.removed_dirs},
                      {"skipped", {{"open", c.skipped_open + t.skipped_open}, {"kept_newest", c.kept_newest},
                                   {"excluded", c.excluded}, {"symlinks", c.symlinks}, {"special", c.special},
-                                  {"other_filesystem", c.other_filesystem}, {"changed_since_plan", t.skipped_changed},
+                                  {"mount_points", c.mount_points}, {"other_filesystem", c.other_filesystem},
+                                  {"changed_since_plan", t.skipped_changed},
                                   {"vanished", t.vanished}}},
                      {"errors", c.errors + t.errors}});
     ctx.Info(EscapePath(p.tops[i].host_path) + ": deleted " + std::to_string(t.deleted_files) + " files (" +
@@ -237,7 +238,7 @@ const ActionSpec& LogCleanupActionSpec() {
   static const ActionSpec spec{
       "log-cleanup",
       "Delete (and optionally gzip) old log files under given directories, safely as root: never follows "
-      "symlinks, stays on one filesystem, skips files that are still open.",
+      "symlinks, does not enter mount points (bind mounts included), skips files that are still open.",
       LogCleanupParams(),
       /*disruptive=*/false,
       /*resumable=*/false,

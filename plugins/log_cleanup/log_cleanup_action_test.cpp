@@ -10,6 +10,7 @@
 #include <set>
 
 #include "log_cleanup_test_util.h"
+#include "mount_point.h"
 
 namespace nodeagent::logc {
 namespace {
@@ -547,6 +548,169 @@ TEST_CASE("A tmpfs mounted inside the tree is not crossed (private mount namespa
     FAIL("child test failed:\n" << buf);
   }
   std::remove("/tmp/logc_mountns_test.out");
+}
+
+// --- Issue 10, defect 14: bind mounts from the same filesystem ----------------
+
+/// Runs the hidden test case `child_case` of this binary in a private mount
+/// namespace, so its mounts never reach the host. Fails (never skips) when
+/// unshare is missing or refused.
+void RunInPrivateMountNamespace(const std::string& child_case) {
+  INFO("unshare -m --propagation private (util-linux, root) is required");
+  REQUIRE(std::system("unshare -m --propagation private true") == 0);
+  const std::string out = "/tmp/logc_mountns_" + std::to_string(::getpid()) + ".out";
+  std::string cmd = "LOGC_IN_PRIVATE_MOUNT_NS=1 unshare -m --propagation private '" + SelfExe() + "' '" + child_case +
+                    "' >" + out + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::string text;
+  if (std::FILE* fp = std::fopen(out.c_str(), "r")) {
+    char buf[8192];
+    text.assign(buf, std::fread(buf, 1, sizeof buf - 1, fp));
+    std::fclose(fp);
+  }
+  std::remove(out.c_str());
+  if (rc != 0) FAIL("child test '" << child_case << "' failed:\n" << text);
+}
+
+void BindMount(const std::string& source, const std::string& target) {
+  INFO(source << " -> " << target);
+  REQUIRE(::mount(source.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0);
+}
+
+TEST_CASE("mount-namespace child: bind mounts are not crossed", "[.mountns]") {
+  if (!std::getenv("LOGC_IN_PRIVATE_MOUNT_NS")) FAIL("run only through the unshare test");
+  Fixture f;
+  WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/srv/shared/a.log", 30 * kDay);
+  WriteAged(f.ctx, "/srv/shared/deeper/b.log", 30 * kDay);
+  MakeDir(f.ctx, "/var/log/app/shared");
+  BindMount(f.Real("/srv/shared"), f.Real("/var/log/app/shared"));
+  struct stat a, b;
+  REQUIRE(::stat(f.Real("/var/log/app").c_str(), &a) == 0);
+  REQUIRE(::stat(f.Real("/var/log/app/shared").c_str(), &b) == 0);
+  REQUIRE(a.st_dev == b.st_dev);  // what `find -xdev` compares: no help here
+  {
+    // Each way of telling the mount id sees the bind mount on its own.
+    int parent_fd = ::open(f.Real("/var/log/app").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(parent_fd >= 0);
+    for (MountIdSource source : {MountIdSource::kStatxOnly, MountIdSource::kHandleOnly}) {
+      INFO(static_cast<int>(source));
+      DirIdentity parent, child;
+      REQUIRE(IdentityAt(parent_fd, "", parent, source) == 0);
+      REQUIRE(IdentityAt(parent_fd, "shared", child, source) == 0);
+      CHECK(CrossingBetween(parent, child) == MountCrossing::kMountPoint);
+    }
+    ::close(parent_fd);
+  }
+
+  SECTION("walk and apply: the bind-mounted files stay, the mount point is reported") {
+    for (int threads : {1, 4}) {
+      INFO(threads);
+      WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+      Run r = PlanAndApply(f, nullptr, threads);
+      CHECK(Targets(r.plan.changes) == std::set<std::string>{"/var/log/app/old.log"});
+      CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/old.log"));
+      CHECK(ExistsNoFollow(f.ctx, "/srv/shared/a.log"));
+      CHECK(ExistsNoFollow(f.ctx, "/srv/shared/deeper/b.log"));
+      CHECK(Join(r.plan.findings).find("/var/log/app/shared: skipped mount point") != std::string::npos);
+      CHECK(Join(r.outcome.findings).find("/var/log/app/shared: skipped mount point") != std::string::npos);
+      CHECK(r.plan.data["paths"][0]["skipped"]["mount_points"] == 1);
+      CHECK(r.plan.data["paths"][0]["skipped"]["other_filesystem"] == 0);
+      CHECK(r.outcome.data["paths"][0]["skipped"]["mount_points"] == 1);
+      CHECK(r.outcome.data["paths"][0]["errors"] == 0);
+    }
+  }
+  SECTION("one_file_system=false enters the bind mount") {
+    f.params().Set("one_file_system", false);
+    PlanAndApply(f);
+    CHECK_FALSE(ExistsNoFollow(f.ctx, "/srv/shared/a.log"));
+    CHECK_FALSE(ExistsNoFollow(f.ctx, "/srv/shared/deeper/b.log"));
+  }
+  SECTION("a mount placed between the check and the open is caught on the opened descriptor") {
+    struct MountOnOpen : WalkHooks {
+      Fixture& f;
+      bool mounted = false;
+      explicit MountOnOpen(Fixture& fixture) : f(fixture) {}
+      int BeforeOpenDir(const std::string& host_path) override {
+        if (host_path == "/var/log/app/late" && !mounted) {
+          // Onto itself: the same device and inode, only the mount differs.
+          mounted = ::mount(f.Real(host_path).c_str(), f.Real(host_path).c_str(), nullptr, MS_BIND, nullptr) == 0;
+        }
+        return 0;
+      }
+    } hook(f);
+    WriteAged(f.ctx, "/var/log/app/late/old.log", 30 * kDay);
+    Run r = PlanAndApply(f, &hook, 1);
+    REQUIRE(hook.mounted);
+    CHECK(ExistsNoFollow(f.ctx, "/var/log/app/late/old.log"));
+    CHECK(Join(r.plan.findings).find("/var/log/app/late: skipped mount point") != std::string::npos);
+    CHECK(r.plan.data["paths"][0]["skipped"]["mount_points"] == 2);  // shared/ and late/
+    ::umount(f.Real("/var/log/app/late").c_str());
+  }
+  SECTION("a directory bind-mounted onto itself between plan and apply is left alone") {
+    WriteAged(f.ctx, "/var/log/app/sub/old.log", 30 * kDay);
+    LogCleanupAction action;
+    Result<Plan> plan = action.MakePlan(f.ctx);
+    REQUIRE(plan.ok());
+    CHECK(Targets(plan->changes) == std::set<std::string>{"/var/log/app/old.log", "/var/log/app/sub/old.log"});
+    BindMount(f.Real("/var/log/app/sub"), f.Real("/var/log/app/sub"));  // same dev and inode, another mount
+    Result<Outcome> out = action.Apply(f.ctx, *plan);
+    REQUIRE(out.ok());
+    CHECK(ExistsNoFollow(f.ctx, "/var/log/app/sub/old.log"));
+    CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/old.log"));
+    CHECK(Join(out->findings).find("/var/log/app/sub: a mount was placed on it since the plan") != std::string::npos);
+    ::umount(f.Real("/var/log/app/sub").c_str());
+  }
+  ::umount(f.Real("/var/log/app/shared").c_str());
+}
+
+TEST_CASE("log_cleanup_does_not_cross_a_bind_mount (private mount namespace)") {
+  RunInPrivateMountNamespace("mount-namespace child: bind mounts are not crossed");
+}
+
+// --- Issue 10, defect 3: symlinked components on the way to a path ------------
+
+TEST_CASE("log_cleanup_does_not_follow_a_symlinked_path_component") {
+  SECTION("/var/log is a symlink to a directory outside the root") {
+    Fixture f({"/var/log/app"});
+    WriteAged(f.ctx, "/outside/app/old.log", 30 * kDay);
+    MakeDir(f.ctx, "/var");
+    REQUIRE(::symlink(f.Real("/outside").c_str(), f.Real("/var/log").c_str()) == 0);
+    Run r = PlanAndApply(f);
+    CHECK(ExistsNoFollow(f.ctx, "/outside/app/old.log"));
+    CHECK(Join(r.outcome.findings).find("/var/log/app: cannot open: /var/log is a symlink; not followed") !=
+          std::string::npos);
+    CHECK(r.outcome.status == RunStatus::kFailed);
+  }
+  SECTION("a relative symlink to a directory inside the root") {
+    Fixture f({"/var/log/app"});
+    WriteAged(f.ctx, "/data/log/app/old.log", 30 * kDay);
+    MakeDir(f.ctx, "/var");
+    REQUIRE(::symlink("../data/log", f.Real("/var/log").c_str()) == 0);
+    Run r = PlanAndApply(f);
+    CHECK(ExistsNoFollow(f.ctx, "/data/log/app/old.log"));
+    CHECK(Join(r.outcome.findings).find("/var/log is a symlink; not followed") != std::string::npos);
+  }
+  SECTION("the parent of a glob is reached through a symlink") {
+    Fixture f({"/var/log/app-*"});
+    WriteAged(f.ctx, "/outside/app-a/old.log", 30 * kDay);
+    MakeDir(f.ctx, "/var");
+    REQUIRE(::symlink(f.Real("/outside").c_str(), f.Real("/var/log").c_str()) == 0);
+    Run r = PlanAndApply(f);
+    CHECK(ExistsNoFollow(f.ctx, "/outside/app-a/old.log"));
+    CHECK(Join(r.outcome.findings).find("/var/log: cannot open the parent of the glob: /var/log is a symlink") !=
+          std::string::npos);
+    CHECK(r.outcome.status == RunStatus::kFailed);
+  }
+  SECTION("a deeper component is a symlink, the glob parent itself is not") {
+    Fixture f({"/var/log/pods/app-*"});
+    WriteAged(f.ctx, "/outside/pods/app-a/old.log", 30 * kDay);
+    MakeDir(f.ctx, "/var");
+    REQUIRE(::symlink(f.Real("/outside").c_str(), f.Real("/var/log").c_str()) == 0);
+    Run r = PlanAndApply(f);
+    CHECK(ExistsNoFollow(f.ctx, "/outside/pods/app-a/old.log"));
+    CHECK(Join(r.outcome.findings).find("/var/log is a symlink; not followed") != std::string::npos);
+  }
 }
 
 // --- Dropped privileges: a real permission error -----------------------------

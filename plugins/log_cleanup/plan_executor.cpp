@@ -14,6 +14,7 @@
 
 #include "cleanup_walker.h"
 #include "gzip_writer.h"
+#include "mount_point.h"
 #include "path_escape.h"
 
 namespace nodeagent::logc {
@@ -101,11 +102,17 @@ int Execution::DirChain::Open(uint32_t dir) {
                                                     : std::string("cannot open: ") + std::strerror(err));
       return -1;
     }
-    struct stat st;
-    if (::fstat(fd, &st) != 0 || st.st_dev != d.dev || st.st_ino != d.ino) {
+    DirIdentity id;
+    if (IdentityAt(fd, "", id) != 0 || id.dev != d.dev || id.ino != d.ino) {
       ::close(fd);
       std::lock_guard<std::mutex> lock(ex_.mu_);
       ex_.AddIssue(d.parent, name, "replaced by another directory since the plan; left alone");
+      return -1;
+    }
+    if (d.mount_id != kUnknownMountId && id.mount_id && *id.mount_id != d.mount_id) {
+      ::close(fd);
+      std::lock_guard<std::mutex> lock(ex_.mu_);
+      ex_.AddIssue(d.parent, name, "a mount was placed on it since the plan (skipped mount point); left alone");
       return -1;
     }
     stack_.emplace_back(want_[i], fd);
