@@ -279,6 +279,25 @@ TEST_CASE("unified_diff_memory_is_bounded_for_10k_line_files_that_share_only_som
   CHECK(patch.Apply(before, diff) == after);
 }
 
+TEST_CASE("files that differ in tens of thousands of lines still get a diff patch applies") {
+  // Past kSearchStepLimit steps a region is split where the search got
+  // furthest: the diff may be longer than the shortest, but stays correct.
+  std::mt19937 rng(11);
+  auto random_text = [&](int lines) {
+    std::string t;
+    for (int i = 0; i < lines; ++i) t += "word " + std::to_string(rng() % 50) + "\n";
+    return t;
+  };
+  const std::string before = random_text(20000), after = random_text(20000);
+  std::string diff;
+  const size_t peak = PeakHeapOf(64 << 20, [&] { diff = UnifiedDiff(before, after, "x", "x"); });
+  INFO("peak heap " << peak << " bytes for " << before.size() + after.size() << " bytes of input, "
+                    << diff.size() << " of diff");
+  CHECK(peak <= 2 * diff.size() + (1 << 20));
+  PatchDir patch;
+  CHECK(patch.Apply(before, diff) == after);
+}
+
 TEST_CASE("patch applies UnifiedDiff of unrelated, large, empty and unterminated files") {
   PatchDir patch;
   SECTION("two unrelated files") {
