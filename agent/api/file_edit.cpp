@@ -147,8 +147,8 @@ class ShortestEdit {
     }
   }
 
-  std::vector<uint8_t>& deleted() { return deleted_; }
-  std::vector<uint8_t>& inserted() { return inserted_; }
+  const std::vector<uint8_t>& deleted() const { return deleted_; }
+  const std::vector<uint8_t>& inserted() const { return inserted_; }
 
  private:
   struct Region {
@@ -164,7 +164,8 @@ class ShortestEdit {
   }
 
   /// A point of a shortest path through `r` (trimmed: its first lines and
-  /// its last lines differ, and neither side is empty), strictly inside it.
+  /// its last lines differ, and neither side is empty), strictly inside it;
+  /// past kSearchStepLimit steps, FurthestPoint instead.
   /// Diagonals k = x - y are relative to the region's corner (x0, y0); the
   /// forward search starts on k = 0, the backward one on k = N - M.
   Point Split(const Region& r) {
@@ -280,13 +281,14 @@ std::string Range(size_t first_index, size_t count) {
   return count == 1 ? std::to_string(start) : std::to_string(start) + "," + std::to_string(count);
 }
 
-/// Lines of a deleted and lines of b inserted: the lines whose number occurs
-/// on one side only are changed without a search (as diff discards them),
-/// the rest go through ShortestEdit.
+/// Per line of `before`, whether the diff deletes it; per line of `after`,
+/// whether it inserts it.
 struct ChangedLines {
   std::vector<uint8_t> deleted, inserted;
 };
 
+/// Lines found on one side only are changed without a search (as diff
+/// discards them); the rest go through ShortestEdit.
 ChangedLines FindChangedLines(std::string_view before, std::string_view after) {
   std::vector<uint32_t> a, b;
   std::vector<uint8_t> sides;  // per class: bit 0 set when it occurs in a, bit 1 in b
@@ -310,9 +312,10 @@ ChangedLines FindChangedLines(std::string_view before, std::string_view after) {
   // which line each one is. The others are changed.
   auto keep_shared = [&](std::vector<uint32_t>& seq, std::vector<uint8_t>& changed_lines) {
     std::vector<uint32_t> line_of;
-    line_of.reserve(static_cast<size_t>(std::count_if(seq.begin(), seq.end(), [&](uint32_t c) { return sides[c] == 3; })));
+    auto shared = [&](uint32_t cls) { return sides[cls] == 3; };
+    line_of.reserve(static_cast<size_t>(std::count_if(seq.begin(), seq.end(), shared)));
     for (size_t i = 0; i < seq.size(); ++i) {
-      if (sides[seq[i]] == 3) {
+      if (shared(seq[i])) {
         seq[line_of.size()] = seq[i];
         line_of.push_back(static_cast<uint32_t>(i));
       } else {

@@ -309,7 +309,8 @@ TEST_CASE("patch applies UnifiedDiff of unrelated, large, empty and unterminated
   SECTION("a 100k-line file with 100 scattered edits") {
     std::mt19937 rng(100);
     std::vector<std::string> lines;
-    for (int i = 0; i < 100000; ++i) lines.push_back("setting_" + std::to_string(i) + " = " + std::to_string(rng()) + "\n");
+    for (int i = 0; i < 100000; ++i)
+      lines.push_back("setting_" + std::to_string(i) + " = " + std::to_string(rng()) + "\n");
     std::string before, after;
     for (const auto& l : lines) before += l;
     for (int edit = 0; edit < 100; ++edit) {
