@@ -102,14 +102,9 @@ def run_once(argv, out_path, rss_path):
 
 
 def changed_lines(diff_path):
-    count = 0
+    """The "-" and "+" lines of a diff, without its two header lines."""
     with open(diff_path, "rb") as f:
-        for line in f:
-            if line.startswith((b"---", b"+++")) and count == 0:
-                continue
-            if line[:1] in (b"-", b"+"):
-                count += 1
-    return count
+        return sum(1 for number, line in enumerate(f) if number >= 2 and line[:1] in (b"-", b"+"))
 
 
 def main():
