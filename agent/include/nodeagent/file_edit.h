@@ -23,9 +23,12 @@ namespace nodeagent {
 
 /// `diff -u` of two texts: "--- old_label", "+++ new_label", then hunks with
 /// `context` lines around each change. A missing final newline is marked the
-/// way diff marks it. Empty when the texts are equal. Texts of more than
-/// about 20,000 differing lines come out as one hunk replacing everything
-/// (still a valid diff).
+/// way diff marks it. Empty when the texts are equal. Memory grows with the
+/// number of lines (a few bytes per line besides the output), never with the
+/// number of differences. The diff is the shortest unless a region has more
+/// than about 8,000 differing lines; there, like diff without --minimal, it
+/// may be somewhat longer (still a valid diff). Beyond 2^30 lines it replaces
+/// everything.
 std::string UnifiedDiff(std::string_view before, std::string_view after, std::string_view old_label,
                         std::string_view new_label, int context = 3);
 
