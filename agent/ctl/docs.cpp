@@ -160,6 +160,10 @@ Configuration (default /etc/nodeagent/agent.toml; conf.d/*.toml beside it is rea
 Run on the embedded default configuration with every task enabled but forced to a dry run and run once at start, with state and socket in a temporary directory. Changes nothing on the machine.
 .SH SIGNALS
 SIGHUP reloads the configuration (a bad one is refused). SIGTERM stops: runs in progress get agent.shutdown_grace to finish, then are killed and left resumable or recorded as interrupted.
+.SH RELOAD
+\fBsystemctl reload nodeagent\fR runs \fBagentctl reload\fR, which asks the daemon over its socket to re\-read the configuration. A configuration with errors is refused and the running one stays; the reload then fails and \fBjournalctl \-u nodeagent\fR shows the errors.
+.SH SANDBOX
+nodeagent.service grants what the shipped actions (log\-cleanup, drain\-and\-reboot, exec plugins) need and no more: the file system is read\-only except for /var/log, /var/lib/nodeagent and /run/nodeagent, and the capabilities are CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN and CAP_SYS_PTRACE. Exec plugins run inside the same sandbox. Grant more with a drop\-in (\fBsystemctl edit nodeagent.service\fR, e.g. ReadWritePaths=/srv/logs); examples, and the draft of the drop\-in a join\-prep plugin would ship, are in /usr/share/doc/nodeagent/examples/nodeagent.service.d/.
 .SH FILES
 /etc/nodeagent/agent.toml, /etc/nodeagent/conf.d/, /var/lib/nodeagent/, /run/nodeagent/agent.sock, /usr/lib/nodeagent/plugins/, /usr/libexec/nodeagent/nodeagent\-runner (runs and agentctl's local commands; found beside the daemon in a build tree, or through $NODEAGENT_RUNNER)
 .SH SEE ALSO

@@ -732,8 +732,14 @@ void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, const
                    {"text", RenderEffectiveConfig(setup->settings, setup->tasks)},
                    {"files", setup->raw.files}});
     } else if (op == "reload") {
+      // As for SIGHUP: systemd sees the reload begin and end (the unit's
+      // ExecReload is `agentctl reload`), READY=1 before the reply, so
+      // systemd takes agentctl's exit code as the reload's result.
+      Notify("RELOADING=1");
       std::string problems;
       Status st = Reload(problems);
+      Notify("READY=1");
+      NotifyStatus();
       if (st.ok()) Reply(sock, {{"type", "reloaded"}, {"tasks", setup->tasks.size()}});
       else Reply(sock, ErrorReply("invalid_config", problems));
     } else if (op == "cancel") {

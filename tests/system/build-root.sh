@@ -3,16 +3,22 @@
 # systemd-nspawn. The root is never modified by a test: run.sh mounts an
 # overlay on top of it per run. Rebuild by deleting the directory.
 #
-# Usage: build-root.sh [ROOT]   (default /var/cache/nodeagent-test/bookworm-root)
+# Usage: build-root.sh [ROOT]   (default /var/cache/nodeagent-test/bookworm-root.2)
 set -euo pipefail
 
-root=${1:-${NODEAGENT_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-root}}
+# The root's recipe; bump when the package list changes so stale caches
+# rebuild. The default directory carries it (bookworm-root.N): a run of an
+# older checkout keeps booting its own root instead of this script deleting
+# it under that run's overlay.
+recipe_version=2
+root=${1:-${NODEAGENT_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-root.$recipe_version}}
 mirror=${NODEAGENT_TEST_MIRROR:-http://deb.debian.org/debian}
-# The root's recipe; bump when the package list changes so stale caches rebuild.
-recipe_version=1
 # systemd + dbus to boot; libcurl4/libssl3/zlib1g are the .deb's runtime
 # dependencies (dpkg -i does not fetch dependencies); passwd for useradd.
-packages=systemd,systemd-sysv,dbus,iproute2,passwd,libcurl4,libssl3,zlib1g,procps
+# No procps: a minimal Debian (minbase, containers, cloud images) has no
+# /bin/kill, ps or pkill, and the package must work there (run.sh checks
+# that the root has none of them).
+packages=systemd,systemd-sysv,dbus,iproute2,passwd,libcurl4,libssl3,zlib1g
 
 if [[ -f $root/.nodeagent-root-recipe && $(cat "$root/.nodeagent-root-recipe") == "$recipe_version" ]]; then
   exit 0
