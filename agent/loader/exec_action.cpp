@@ -75,7 +75,7 @@ Result<Outcome> ParseExecAnswer(const CommandResult& r) {
     out.summary = "exec plugin was killed by signal " + std::to_string(r.term_signal);
     return out;
   }
-  nlohmann::json answer;
+  nlohmann::json answer = nlohmann::json::object();  // no output: no summary, no findings
   std::string text = r.stdout_data;
   if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
     answer = nlohmann::json::parse(text, nullptr, false);

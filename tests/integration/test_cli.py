@@ -322,6 +322,23 @@ class PluginTest(DaemonTestCase):
         basic = base64.b64encode(("admin:" + secret).encode()).decode()
         self.assertNotIn(basic[12:-4], logs)
 
+    def test_an_exec_plugin_that_prints_nothing_is_judged_by_its_exit_code(self):
+        agent = self.make_agent(tasks="")
+        for name, code in (("exec-silent", 0), ("exec-silent-fail", 1)):
+            script = os.path.join(agent.exec_dir, name + ".sh")
+            with open(script, "w") as f:
+                f.write("#!/bin/sh\ncat >/dev/null\nexit %d\n" % code)
+            os.chmod(script, 0o755)
+            with open(os.path.join(agent.exec_dir, name + ".toml"), "w") as f:
+                f.write(f'name = "{name}"\ndescription = "prints nothing"\nexecutable = "{name}.sh"\n')
+        agent.start()
+        ok = agent.ctl("-o", "json", "run", "exec-silent")
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        self.assertEqual(json.loads(ok.stdout)["summary"], "ok")
+        bad = agent.ctl("-o", "json", "run", "exec-silent-fail")
+        self.assertEqual(bad.returncode, 1, bad.stdout + bad.stderr)
+        self.assertEqual(json.loads(bad.stdout)["summary"], "problem found")
+
     def test_exec_plugin_exit_codes(self):
         agent = self.make_agent(tasks="")
         write_exec_plugin(agent.exec_dir, "exec-ok", {
