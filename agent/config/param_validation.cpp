@@ -107,9 +107,15 @@ Result<ParamValue> ConvertUnchecked(const ParamSpec& spec, const toml::node& v);
 }  // namespace
 
 std::string FormatRangeBound(const ParamSpec& spec, double bound) {
+  constexpr double kEdge = 9'223'372'036'854'775'807.0;  // 2^63: the cast below must stay defined
+  auto whole = [&] {
+    if (bound >= kEdge) return std::numeric_limits<int64_t>::max();
+    if (bound <= -kEdge) return -std::numeric_limits<int64_t>::max();
+    return static_cast<int64_t>(bound);
+  };
   switch (spec.type) {
-    case ParamType::kInt: return std::to_string(static_cast<int64_t>(bound));
-    case ParamType::kDuration: return FormatDuration(Duration(static_cast<int64_t>(bound)));
+    case ParamType::kInt: return std::to_string(whole());
+    case ParamType::kDuration: return FormatDuration(Duration(whole()));
     default: {
       char buf[64];
       auto [end, ec] = std::to_chars(buf, buf + sizeof buf, bound);

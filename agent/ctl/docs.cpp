@@ -68,7 +68,7 @@ std::string ManToml(const std::string& config_path) {
         "later file wins. Every key is checked: unknown keys, wrong types and bad values are errors naming "
         "file:line:col and the key. Check with \\fBagentctl config check\\fR; apply with \\fBagentctl reload\\fR.\n"
         "Durations are strings with units: ms, s, m, h, d, w (\"30s\", \"10d\", \"1h30m\"). Every number and "
-        "duration has a range, both ends included (\"between 1m and 7d\"); a value outside it is an error naming "
+        "duration has a range, both ends included (\"between 1m and 1w\"); a value outside it is an error naming "
         "file:line:col and the range.\n"
      << ".SH [agent]\n";
   RoffParams(os, AgentKeys());
