@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 namespace nodeagent {
 
@@ -51,6 +52,8 @@ Result<Duration> ParseDuration(std::string_view text) {
     else if (unit == "d") mult = 86'400'000;
     else if (unit == "w") mult = 7 * 86'400'000LL;
     else return bad();
+    if (n > (std::numeric_limits<int64_t>::max() - total_ms) / mult)
+      return InvalidArgument("duration \"" + std::string(text) + "\" is too large");
     total_ms += n * mult;
   }
   return Duration(total_ms);

@@ -14,9 +14,12 @@ namespace nodeagent {
 
 namespace {
 
+using namespace std::chrono_literals;
+constexpr Duration kDays = std::chrono::hours(24);
+
 constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warning", "error", "critical", "off"};
 
-const ParamSpec kAgentKeys[] = {
+constexpr ParamSpec kAgentKeys[] = {
     {"root", ParamType::kString, "\"/\"",
      "Root prefix under which every host file is read and written. \"/\" on a node; a temp dir in tests."},
     {"state_dir", ParamType::kString, "\"/var/lib/nodeagent\"", "Run history, checkpoints and scheduler state."},
@@ -31,41 +34,57 @@ const ParamSpec kAgentKeys[] = {
     {"log_level", ParamType::kEnum, "\"info\"", "Log level.", kLogLevels},
     {"timezone", ParamType::kString, "", "Time zone of schedules and windows (e.g. \"Europe/Berlin\"). Default: the host's."},
     {"demo", ParamType::kBool, "false", "Force every run to a dry run (safe demo mode)."},
-    {"shutdown_grace", ParamType::kDuration, "\"20s\"", "On SIGTERM, how long running work gets before it is stopped."},
-    {"kill_grace", ParamType::kDuration, "\"10s\"", "Time between SIGTERM and SIGKILL when a run times out."},
+    {.name = "shutdown_grace", .type = ParamType::kDuration, .default_value = "\"20s\"",
+     .doc = "On SIGTERM, how long running work gets before it is stopped.",
+     .range = DurationRange(1s, 1h)},
+    {.name = "kill_grace", .type = ParamType::kDuration, .default_value = "\"10s\"",
+     .doc = "Time between SIGTERM and SIGKILL when a run times out.", .range = DurationRange(1s, 10min)},
     {"allow_unsafe_plugin_owner", ParamType::kBool, "false",
      "Load plugin files not owned by root (for tests and development only)."},
 };
 
-const ParamSpec kKubernetesKeys[] = {
+constexpr ParamSpec kKubernetesKeys[] = {
     {"kubeconfig", ParamType::kString, "",
      "Kubeconfig file. Default: $KUBECONFIG, else /etc/nodeagent/kubeconfig; in a pod, the service account."},
     {"context", ParamType::kString, "", "Kubeconfig context. Default: current-context."},
-    {"qps", ParamType::kFloat, "50",
-     "Client-side request rate limit (requests per second). Drains run one node at a time (the reboot lock), so "
-     "this bounds one node's burst of evictions, not the cluster's load."},
-    {"burst", ParamType::kInt, "100", "Requests allowed at once above qps (a 100-pod drain fits in one burst)."},
-    {"request_timeout", ParamType::kDuration, "\"30s\"", "Timeout of one API request."},
+    {.name = "qps", .type = ParamType::kFloat, .default_value = "50",
+     .doc = "Client-side request rate limit (requests per second). Drains run one node at a time (the reboot lock), "
+            "so this bounds one node's burst of evictions, not the cluster's load.",
+     .range = FloatRange(0.1, 10'000)},
+    {.name = "burst", .type = ParamType::kInt, .default_value = "100",
+     .doc = "Requests allowed at once above qps (a 100-pod drain fits in one burst).", .range = IntRange(1, 10'000)},
+    {.name = "request_timeout", .type = ParamType::kDuration, .default_value = "\"30s\"",
+     .doc = "Timeout of one API request.", .range = DurationRange(1s, 10min)},
 };
 
-const ParamSpec kHistoryKeys[] = {
-    {"max_runs", ParamType::kInt, "1000", "Runs kept in the history (oldest removed first)."},
-    {"max_age", ParamType::kDuration, "\"30d\"", "Runs older than this are removed."},
+constexpr ParamSpec kHistoryKeys[] = {
+    {.name = "max_runs", .type = ParamType::kInt, .default_value = "1000",
+     .doc = "Runs kept in the history (oldest removed first).", .range = IntRange(1, 100'000)},
+    {.name = "max_age", .type = ParamType::kDuration, .default_value = "\"30d\"",
+     .doc = "Runs older than this are removed.", .range = DurationRange(1h, kDays * 3650)},
 };
 
-const ParamSpec kTaskKeys[] = {
+constexpr ParamSpec kTaskKeys[] = {
     {"action", ParamType::kString, "", "Action this task runs (see `agentctl list`).", {}, true},
     {"schedule", ParamType::kString, "",
      "When to run: cron (\"0 3 * * *\", names, ranges, steps, lists), @hourly/@daily/@weekly/@monthly/@reboot, or "
      "\"every 6h\". Empty: on demand only."},
-    {"jitter", ParamType::kDuration, "\"0s\"", "Random delay up to this, spread per node, added to each due time."},
+    {.name = "jitter", .type = ParamType::kDuration, .default_value = "\"0s\"",
+     .doc = "Random delay up to this, spread per node, added to each due time.",
+     .range = DurationRange(0s, kDays * 7)},
     {"window", ParamType::kString, "",
      "Maintenance window the task may only start in: \"Mon-Fri 22:00-04:00 Europe/Berlin\", \"Sat,Sun 02:00-06:00\"."},
-    {"timeout", ParamType::kDuration, "\"1h\"", "A run still going after this is killed (its whole process group)."},
+    {.name = "timeout", .type = ParamType::kDuration, .default_value = "\"1h\"",
+     .doc = "A run still going after this is killed (its whole process group).",
+     .range = DurationRange(1s, kDays * 30)},
     {"enabled", ParamType::kBool, "true", "Disabled tasks are not scheduled but can be run by hand."},
     {"catch_up", ParamType::kBool, "false", "Run once at start when a scheduled run was missed while the daemon was down."},
     {"dry_run", ParamType::kBool, "false", "Only plan: every run of this task is a dry run."},
 };
+
+// Every number in the core's tables has a range (the tests also check defaults).
+static_assert(HasValidRanges(kAgentKeys) && HasValidRanges(kKubernetesKeys) && HasValidRanges(kHistoryKeys) &&
+              HasValidRanges(kTaskKeys));
 
 constexpr std::string_view kTaskCoreNames[] = {"action", "schedule", "jitter", "window", "timeout",
                                                "enabled", "catch_up", "dry_run"};

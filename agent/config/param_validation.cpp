@@ -3,6 +3,9 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
 #include <sstream>
 
 namespace nodeagent {
@@ -93,7 +96,87 @@ std::string Suggest(std::string_view unknown, std::span<const std::string> known
   return best.empty() ? "" : "did you mean '" + best + "'?";
 }
 
+namespace {
+
+bool IsNumeric(ParamType type) {
+  return type == ParamType::kInt || type == ParamType::kFloat || type == ParamType::kDuration;
+}
+
+Result<ParamValue> ConvertUnchecked(const ParamSpec& spec, const toml::node& v);
+
+}  // namespace
+
+std::string FormatRangeBound(const ParamSpec& spec, double bound) {
+  constexpr double kEdge = 9'223'372'036'854'775'807.0;  // 2^63: the cast below must stay defined
+  auto whole = [&] {
+    if (bound >= kEdge) return std::numeric_limits<int64_t>::max();
+    if (bound <= -kEdge) return -std::numeric_limits<int64_t>::max();
+    return static_cast<int64_t>(bound);
+  };
+  switch (spec.type) {
+    case ParamType::kInt: return std::to_string(whole());
+    case ParamType::kDuration: return FormatDuration(Duration(whole()));
+    default: {
+      char buf[64];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, bound);
+      return ec == std::errc() ? std::string(buf, end) : std::string("?");
+    }
+  }
+}
+
+std::string RangeText(const ParamSpec& spec) {
+  if (!spec.range.declared) return "";
+  return "between " + FormatRangeBound(spec, spec.range.min) + " and " + FormatRangeBound(spec, spec.range.max);
+}
+
+Status CheckRange(const ParamSpec& spec, const ParamValue& value) {
+  if (!spec.range.declared) return Status::Ok();
+  double x;
+  std::string shown;
+  if (const int64_t* i = std::get_if<int64_t>(&value)) {
+    x = static_cast<double>(*i);
+    shown = std::to_string(*i);
+  } else if (const double* d = std::get_if<double>(&value)) {
+    x = *d;
+    shown = FormatRangeBound(spec, *d);
+  } else if (const Duration* ms = std::get_if<Duration>(&value)) {
+    x = static_cast<double>(ms->count());
+    shown = FormatDuration(*ms);
+  } else {
+    return Status::Ok();
+  }
+  if (x >= spec.range.min && x <= spec.range.max) return Status::Ok();  // false for NaN
+  return InvalidArgument("must be " + RangeText(spec) + ", got " + shown);
+}
+
+Status CheckParamTable(std::span<const ParamSpec> specs) {
+  for (const ParamSpec& spec : specs) {
+    std::string row = "parameter " + std::string(spec.name) + " (" + ParamTypeName(spec.type) + ")";
+    const ParamRange& r = spec.range;
+    if (IsNumeric(spec.type) && !r.declared)
+      return InvalidArgument(row + " declares no range: every number needs one (ParamSpec::range)");
+    if (!IsNumeric(spec.type) && r.declared) return InvalidArgument(row + " declares a range, which only numbers take");
+    if (r.declared && !(r.min <= r.max))
+      return InvalidArgument(row + ": range minimum " + FormatRangeBound(spec, r.min) + " is above its maximum " +
+                             FormatRangeBound(spec, r.max));
+    if (r.declared && spec.type != ParamType::kFloat && (r.min != std::trunc(r.min) || r.max != std::trunc(r.max)))
+      return InvalidArgument(row + ": range ends must be whole numbers");
+    auto def = DefaultValue(spec);
+    if (!def) return def.error();
+  }
+  return Status::Ok();
+}
+
 Result<ParamValue> ConvertParam(const ParamSpec& spec, const toml::node& v) {
+  auto value = ConvertUnchecked(spec, v);
+  if (!value) return value;
+  if (Status in_range = CheckRange(spec, *value); !in_range.ok()) return in_range.error();
+  return value;
+}
+
+namespace {
+
+Result<ParamValue> ConvertUnchecked(const ParamSpec& spec, const toml::node& v) {
   auto wrong = [&] { return InvalidArgument(Expected(spec) + ", got " + TomlTypeName(v)); };
   switch (spec.type) {
     case ParamType::kString:
@@ -109,7 +192,13 @@ Result<ParamValue> ConvertParam(const ParamSpec& spec, const toml::node& v) {
       if (v.is_floating_point() || v.is_integer()) return ParamValue(*v.value<double>());
       return wrong();
     case ParamType::kDuration: {
-      if (v.is_integer()) return ParamValue(Duration(*v.value<int64_t>() * 1000));
+      if (v.is_integer()) {  // seconds
+        int64_t seconds = *v.value<int64_t>();
+        constexpr int64_t kLimit = std::numeric_limits<int64_t>::max() / 1000;
+        if (seconds > kLimit || seconds < -kLimit)
+          return InvalidArgument("duration of " + std::to_string(seconds) + " seconds is too large");
+        return ParamValue(Duration(seconds * 1000));
+      }
       if (!v.is_string()) return wrong();
       auto d = ParseDuration(*v.value<std::string>());
       if (!d) return d.error();
@@ -136,6 +225,8 @@ Result<ParamValue> ConvertParam(const ParamSpec& spec, const toml::node& v) {
   }
   return wrong();
 }
+
+}  // namespace
 
 Result<std::optional<ParamValue>> DefaultValue(const ParamSpec& spec) {
   if (spec.default_value.empty()) return std::optional<ParamValue>();

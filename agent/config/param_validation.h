@@ -41,8 +41,25 @@ Params ResolveParams(std::span<const ParamSpec> specs, const toml::table& given,
                      const std::string& key_prefix,
                      std::span<const std::string_view> ignored_keys, std::vector<ConfigProblem>& problems);
 
-/// Converts one TOML value to the spec's type. Error message has no place.
+/// Converts one TOML value to the spec's type and checks it against the
+/// spec's range ("must be between 1 and 100000, got -10"). Error message has
+/// no place.
 Result<ParamValue> ConvertParam(const ParamSpec& spec, const toml::node& value);
+
+/// Error when `value` lies outside `spec.range` (a NaN always does); Ok for
+/// specs without a range.
+Status CheckRange(const ParamSpec& spec, const ParamValue& value);
+
+/// One end of `spec`'s range as it is written in a config: "100000", "0.1",
+/// "1m". The range itself: "between 1m and 7d"; empty without a range.
+std::string FormatRangeBound(const ParamSpec& spec, double bound);
+std::string RangeText(const ParamSpec& spec);
+
+/// The self-check of a parameter table, run by the loader on every plugin's
+/// table and by the tests on the core's: every kInt, kFloat and kDuration row
+/// declares a range (min <= max, whole numbers for kInt), no other row does,
+/// and every default is a valid value inside its range. Error names the row.
+Status CheckParamTable(std::span<const ParamSpec> specs);
 
 /// The default of `spec` as a value (parsed from its TOML literal), or
 /// nullopt when it has none. An Error means the plugin's table is broken.

@@ -36,6 +36,7 @@ void RoffParams(std::ostringstream& os, std::span<const ParamSpec> params) {
     os << ".TP\n.B " << Roff(p.name) << "\n(" << ParamTypeName(p.type);
     if (p.required) os << ", required";
     else if (!p.default_value.empty()) os << ", default " << Roff(p.default_value);
+    if (p.range.declared) os << ", " << Roff(RangeText(p));
     if (p.secret)
       os << ", secret: shown as <redacted> in run history and config show; keep it in a file other users cannot "
             "read";
@@ -66,7 +67,9 @@ std::string ManToml(const std::string& config_path) {
      << ".SH DESCRIPTION\nTOML files read in order: agent.toml, then conf.d/*.toml in lexical order; a key set in a "
         "later file wins. Every key is checked: unknown keys, wrong types and bad values are errors naming "
         "file:line:col and the key. Check with \\fBagentctl config check\\fR; apply with \\fBagentctl reload\\fR.\n"
-        "Durations are strings with units: ms, s, m, h, d, w (\"30s\", \"10d\", \"1h30m\").\n"
+        "Durations are strings with units: ms, s, m, h, d, w (\"30s\", \"10d\", \"1h30m\"). Every number and "
+        "duration has a range, both ends included (\"between 1m and 1w\"); a value outside it is an error naming "
+        "file:line:col and the range.\n"
      << ".SH [agent]\n";
   RoffParams(os, AgentKeys());
   os << ".SH [kubernetes]\n";

@@ -187,6 +187,7 @@ std::string RenderAction(const json& a) {
     os << "  " << p.value("name", "") << " (" << p.value("type", "");
     if (p.value("required", false)) os << ", required";
     else if (!p.value("default", "").empty()) os << ", default " << p.value("default", "");
+    if (p.contains("min")) os << ", between " << p.value("min", "") << " and " << p.value("max", "");
     if (p.value("secret", false)) os << ", secret: never shown in history or config show";
     os << ")\n";
     if (!p.value("allowed", json::array()).empty()) {

@@ -15,6 +15,10 @@ json ActionToJson(const ActionInfo& a) {
     params.push_back({{"name", std::string(p.name)}, {"type", ParamTypeName(p.type)},
                       {"default", std::string(p.default_value)}, {"doc", std::string(p.doc)},
                       {"allowed", allowed}, {"required", p.required}, {"secret", p.secret}});
+    if (p.range.declared) {  // as written in a config: "1m", "100000"
+      params.back()["min"] = FormatRangeBound(p, p.range.min);
+      params.back()["max"] = FormatRangeBound(p, p.range.max);
+    }
   }
   return {{"name", a.name},           {"plugin", a.plugin},         {"kind", a.kind},
           {"description", a.description}, {"maturity", a.maturity}, {"disruptive", a.disruptive},

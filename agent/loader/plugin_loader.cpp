@@ -160,10 +160,8 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
       if (const ActionInfo* other = catalog.Find(a.name))
         return Error(ErrorCode::kAlreadyExists, "action '" + std::string(a.name) + "' is already provided by plugin '" +
                                                     other->plugin + "' (" + other->source + ")");
-      for (const ParamSpec& p : a.params) {
-        auto def = DefaultValue(p);
-        if (!def) return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + def.error().message());
-      }
+      if (Status table = CheckParamTable(a.params); !table.ok())
+        return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + table.error().message());
       if (!a.create) return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + " has no create function");
     }
     return Status::Ok();
@@ -228,6 +226,37 @@ std::optional<ParamType> ParseParamType(std::string_view s) {
   return std::nullopt;
 }
 
+/// `min` and `max` of an exec plugin's [[param]], written like its values
+/// ("1m" or seconds for a duration). Both are required for int, float and
+/// duration parameters, so an exec plugin's numbers are checked like a native
+/// plugin's; other types take neither.
+Status ParseExecParamRange(const toml::table& p, ParamSpec& spec) {
+  const toml::node* min = p.get("min");
+  const toml::node* max = p.get("max");
+  std::string where = "[[param]] " + std::string(spec.name) + " (line " + std::to_string(p.source().begin.line) + ")";
+  bool numeric = spec.type == ParamType::kInt || spec.type == ParamType::kFloat || spec.type == ParamType::kDuration;
+  if (!numeric) {
+    if (min || max) return InvalidArgument(where + ": min and max are only for int, float and duration parameters");
+    return Status::Ok();
+  }
+  if (!min || !max)
+    return InvalidArgument(where + ": a " + ParamTypeName(spec.type) +
+                           " parameter needs min and max (the accepted range, both included)");
+  ParamSpec unbounded = spec;
+  unbounded.range = {};
+  auto lo = ConvertParam(unbounded, *min);
+  if (!lo) return lo.error().Wrap(where + " min");
+  auto hi = ConvertParam(unbounded, *max);
+  if (!hi) return hi.error().Wrap(where + " max");
+  auto as_number = [](const ParamValue& v) {
+    if (const int64_t* i = std::get_if<int64_t>(&v)) return static_cast<double>(*i);
+    if (const Duration* d = std::get_if<Duration>(&v)) return static_cast<double>(d->count());
+    return std::get<double>(v);
+  };
+  spec.range = {true, as_number(*lo), as_number(*hi)};
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner, ActionCatalog& catalog) {
@@ -290,8 +319,9 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
           if (auto s = a.value<std::string>()) vals.push_back(Keep(*s));
         spec.allowed = vals;
       }
-      auto def = DefaultValue(spec);
-      if (!def) return def.error();
+      Status range = ParseExecParamRange(*p, spec);
+      if (!range.ok()) return range;
+      if (Status row = CheckParamTable({&spec, 1}); !row.ok()) return row.error().Wrap("[[param]] " + *pname);
       info.params.push_back(spec);
     }
   }

@@ -2,6 +2,7 @@
 #include "runner/plan_phase_guard.h"
 #include "runner/secret_scrubber.h"
 
+#include <algorithm>
 #include <atomic>
 
 #include <toml++/toml.h>
@@ -173,10 +174,12 @@ Result<PreparedRun> RunExecutor::Prepare(const RunRequest& request) {
   // rest only make sense in a task.
   for (auto&& [key, node] : *overrides) {
     std::string k(key.str());
-    if (k == "timeout") {
-      auto d = node.is_string() ? ParseDuration(*node.value<std::string>()) : Result<Duration>(InvalidArgument("expected a duration like \"30m\""));
+    if (k == "timeout") {  // checked by the task table's row, range included
+      std::span<const ParamSpec> core = TaskCoreKeys();
+      auto spec = std::find_if(core.begin(), core.end(), [](const ParamSpec& s) { return s.name == "timeout"; });
+      auto d = ConvertParam(*spec, node);
       if (!d) problems.push_back({"--set", 0, 0, "timeout", d.error().message()});
-      else run.timeout = *d;
+      else run.timeout = std::get<Duration>(*d);
     } else if (k == "dry_run") {
       if (node.is_boolean()) run.dry_run = run.dry_run || *node.value<bool>();
       else problems.push_back({"--set", 0, 0, "dry_run", "expected true or false (or use --dry-run)"});

@@ -6,6 +6,9 @@ namespace nodeagent::drain {
 
 namespace {
 
+using namespace std::chrono_literals;
+constexpr Duration kDays = std::chrono::hours(24);
+
 constexpr std::string_view kTimeoutPolicies[] = {"abort", "delete"};
 constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
 
@@ -16,37 +19,49 @@ constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
        "Evict pods with emptyDir volumes; their data is lost (kubectl --delete-emptydir-data)."},               \
       {"force", ParamType::kBool, "false", "Also delete pods without a controller; they are lost (kubectl --force)."}, \
       {"pod_selector", ParamType::kString, "\"\"", "Only evict pods matching this label selector."},            \
-      {"grace_period", ParamType::kInt, "-1", "Seconds each pod gets to terminate; -1: the pod's own."},         \
-      {"drain_timeout", ParamType::kDuration, "\"10m\"", "Give up the drain after this long (kubectl --timeout; `timeout` is the core's run timeout). See on_drain_timeout; 0: never."}, \
-      {"skip_wait_for_delete_timeout", ParamType::kDuration, "\"0s\"",                                           \
-       "Skip pods whose deletionTimestamp is older than this; 0: never skip."},                                  \
+      {.name = "grace_period", .type = ParamType::kInt, .default_value = "-1",                                   \
+       .doc = "Seconds each pod gets to terminate; -1: the pod's own.", .range = IntRange(-1, 86'400)},         \
+      {.name = "drain_timeout", .type = ParamType::kDuration, .default_value = "\"10m\"",                        \
+       .doc = "Give up the drain after this long (kubectl --timeout; `timeout` is the core's run timeout). See " \
+              "on_drain_timeout; 0: never.",                                                                     \
+       .range = DurationRange(0s, kDays * 7)},                                                                   \
+      {.name = "skip_wait_for_delete_timeout", .type = ParamType::kDuration, .default_value = "\"0s\"",          \
+       .doc = "Skip pods whose deletionTimestamp is older than this; 0: never skip.",                           \
+       .range = DurationRange(0s, kDays * 7)},                                                                   \
       {"disable_eviction", ParamType::kBool, "false", "Delete pods instead of evicting them: bypasses PodDisruptionBudgets."}, \
       {"on_drain_timeout", ParamType::kEnum, "\"abort\"",                                                        \
        "At the timeout: abort (uncordon if we cordoned, release the lock, fail naming the blockers) or delete "  \
        "(delete the remaining pods without eviction).",                                                          \
        kTimeoutPolicies},                                                                                        \
   {                                                                                                              \
-    "max_in_flight", ParamType::kInt, "16", "Evictions in flight at once."                                      \
+    .name = "max_in_flight", .type = ParamType::kInt, .default_value = "16",                                     \
+    .doc = "Evictions in flight at once.", .range = IntRange(1, 256)                                             \
   }
 #define LOCK_ROWS                                                                                                \
   {"lock_namespace", ParamType::kString, "\"kube-system\"", "Namespace of the reboot lock Leases."},             \
       {"lock_name", ParamType::kString, "\"nodeagent-reboot-lock\"",                                             \
        "Lease name prefix; slots are <lock_name>-0 .. <lock_name>-<concurrency-1>."},                            \
-      {"concurrency", ParamType::kInt, "1", "Nodes allowed between cordon and uncordon at once, cluster-wide."}, \
-      {"lock_ttl", ParamType::kDuration, "\"30m\"",                                                              \
-       "leaseDurationSeconds: a lease not renewed for this long is taken over. Must cover a reboot."},           \
-      {"lock_wait", ParamType::kDuration, "\"1h\"", "How long to wait for a free lock slot before failing."},    \
+      {.name = "concurrency", .type = ParamType::kInt, .default_value = "1",                                     \
+       .doc = "Nodes allowed between cordon and uncordon at once, cluster-wide.", .range = IntRange(1, 100)},   \
+      {.name = "lock_ttl", .type = ParamType::kDuration, .default_value = "\"30m\"",                             \
+       .doc = "leaseDurationSeconds: a lease not renewed for this long is taken over. Must cover a reboot.",    \
+       .range = DurationRange(1min, kDays * 7)},                                                                 \
+      {.name = "lock_wait", .type = ParamType::kDuration, .default_value = "\"1h\"",                             \
+       .doc = "How long to wait for a free lock slot before failing.", .range = DurationRange(0s, kDays * 7)},  \
   {                                                                                                              \
     "prefer_no_schedule_taint", ParamType::kBool, "false",                                                      \
         "Taint the node nodeagent.io/reboot-pending:PreferNoSchedule while waiting for the lock."               \
   }
 #define REBOOT_ROWS                                                                                              \
   {"reboot_command", ParamType::kStringList, "[\"systemctl\", \"reboot\"]", "Command (argv) that reboots the node."}, \
-      {"reboot_delay", ParamType::kDuration, "\"0s\"", "Wait this long after draining before rebooting."},       \
-      {"reboot_timeout", ParamType::kDuration, "\"10m\"",                                                        \
-       "If the boot id has not changed this long after the reboot command, the reboot failed."},                 \
-      {"ready_timeout", ParamType::kDuration, "\"15m\"",                                                         \
-       "After the reboot, how long to wait for the Node to report the new boot id and Ready."},                   \
+      {.name = "reboot_delay", .type = ParamType::kDuration, .default_value = "\"0s\"",                          \
+       .doc = "Wait this long after draining before rebooting.", .range = DurationRange(0s, kDays)},            \
+      {.name = "reboot_timeout", .type = ParamType::kDuration, .default_value = "\"10m\"",                       \
+       .doc = "If the boot id has not changed this long after the reboot command, the reboot failed.",          \
+       .range = DurationRange(1s, kDays)},                                                                       \
+      {.name = "ready_timeout", .type = ParamType::kDuration, .default_value = "\"15m\"",                        \
+       .doc = "After the reboot, how long to wait for the Node to report the new boot id and Ready.",           \
+       .range = DurationRange(1s, kDays)},                                                                       \
       {"notify_url", ParamType::kString, "\"\"",                                                               \
        "Webhook notified on drain, reboot, uncordon and failure (secret: its path often holds a token).", {},     \
        false, true},                                                                                             \
@@ -55,22 +70,23 @@ constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
         kNotifyFormats                                                                                           \
   }
 
-const ParamSpec kNodeOnly[] = {NODE_ROW};
-const ParamSpec kUncordon[] = {
+constexpr ParamSpec kNodeOnly[] = {NODE_ROW};
+constexpr ParamSpec kUncordon[] = {
     NODE_ROW,
     {"release_lock", ParamType::kBool, "true",
      "Also give back this node's reboot lock slot, if it holds one (after an aborted or hand-finished "
      "drain-and-reboot)."},
     {"lock_namespace", ParamType::kString, "\"kube-system\"", "Namespace of the reboot lock Leases."},
     {"lock_name", ParamType::kString, "\"nodeagent-reboot-lock\"", "Lease name prefix of the reboot lock."},
-    {"concurrency", ParamType::kInt, "1", "Slots of the reboot lock (as configured for drain-and-reboot)."},
+    {.name = "concurrency", .type = ParamType::kInt, .default_value = "1",
+     .doc = "Slots of the reboot lock (as configured for drain-and-reboot).", .range = IntRange(1, 100)},
 };
-const ParamSpec kDrain[] = {NODE_ROW, DRAIN_ROWS,
+constexpr ParamSpec kDrain[] = {NODE_ROW, DRAIN_ROWS,
                             {"notify_url", ParamType::kString, "\"\"", "Webhook notified on drain and failure (secret).",
                              {}, false, true},
                             {"notify_format", ParamType::kEnum, "\"json\"", "json or slack.", kNotifyFormats}};
-const ParamSpec kDrainReboot[] = {NODE_ROW, DRAIN_ROWS, LOCK_ROWS, REBOOT_ROWS};
-const ParamSpec kRebootIfRequired[] = {
+constexpr ParamSpec kDrainReboot[] = {NODE_ROW, DRAIN_ROWS, LOCK_ROWS, REBOOT_ROWS};
+constexpr ParamSpec kRebootIfRequired[] = {
     NODE_ROW, DRAIN_ROWS, LOCK_ROWS, REBOOT_ROWS,
     {"sentinel_file", ParamType::kString, "\"/var/run/reboot-required\"",
      "A reboot is required while this file exists (under the host root)."},
@@ -86,6 +102,10 @@ const ParamSpec kRebootIfRequired[] = {
     {"alert_filter_regex", ParamType::kString, "\"\"",
      "Only firing alerts whose name matches this regex block (empty: any firing alert)."},
 };
+
+static_assert(HasValidRanges(kNodeOnly) && HasValidRanges(kUncordon) && HasValidRanges(kDrain) &&
+                  HasValidRanges(kDrainReboot) && HasValidRanges(kRebootIfRequired),
+              "every number in the tables needs a range");
 
 Result<std::vector<int>> Codes(const Params& p, std::string_view name) {
   std::vector<int> out;

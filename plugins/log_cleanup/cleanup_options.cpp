@@ -9,6 +9,9 @@ namespace nodeagent::logc {
 
 namespace {
 
+using namespace std::chrono_literals;
+constexpr Duration kDays = std::chrono::hours(24);
+
 constexpr ParamSpec kParams[] = {
     {"paths", ParamType::kStringList, "",
      "Directories to clean: absolute host paths, resolved under the agent root. The last component "
@@ -19,23 +22,29 @@ constexpr ParamSpec kParams[] = {
      "File name globs (fnmatch, matched against the base name; a leading dot is matched by *) of the "
      "files to delete or compress."},
     {"exclude", ParamType::kStringList, "[]", "File name globs that are never touched, even when they match patterns."},
-    {"max_age", ParamType::kDuration, "\"10d\"",
-     "A file is deleted when its mtime is more than max_age before the start of the run (units s, m, h, "
-     "d, w). `find -mtime +10` equals max_age=11d, see the README."},
-    {"compress_after", ParamType::kDuration, "",
-     "When set: gzip matching files older than this but not older than max_age into NAME.gz (mtime, "
-     "mode and owner kept; written atomically; the original is removed after the .gz is durable)."},
+    {.name = "max_age", .type = ParamType::kDuration, .default_value = "\"10d\"",
+     .doc = "A file is deleted when its mtime is more than max_age before the start of the run (units s, m, h, "
+            "d, w). `find -mtime +10` equals max_age=11d, see the README.",
+     .range = DurationRange(1min, kDays * 3650)},
+    {.name = "compress_after", .type = ParamType::kDuration, .default_value = "",
+     .doc = "When set: gzip matching files older than this but not older than max_age into NAME.gz (mtime, "
+            "mode and owner kept; written atomically; the original is removed after the .gz is durable).",
+     .range = DurationRange(1min, kDays * 3650)},
     {"recursive", ParamType::kBool, "true", "Descend into subdirectories."},
-    {"max_depth", ParamType::kInt, "",
-     "How many directory levels below each path to descend (0: only the path itself). Unset: no limit."},
+    {.name = "max_depth", .type = ParamType::kInt, .default_value = "",
+     .doc = "How many directory levels below each path to descend (0: only the path itself). Unset: no limit.",
+     .range = IntRange(0, 4096)},
     {"one_file_system", ParamType::kBool, "true", "Do not descend into directories on another filesystem (mount points)."},
     {"skip_open_files", ParamType::kBool, "true",
      "Leave files that any process holds open (found through /proc/*/fd under the agent root)."},
-    {"keep_newest", ParamType::kInt, "0",
-     "Keep at least this many of the newest matching files in each directory, even when they are old."},
+    {.name = "keep_newest", .type = ParamType::kInt, .default_value = "0",
+     .doc = "Keep at least this many of the newest matching files in each directory, even when they are old.",
+     .range = IntRange(0, 1'000'000)},
     {"remove_empty_dirs", ParamType::kBool, "false",
      "Remove subdirectories (never a configured path itself) that this run has emptied."},
 };
+
+static_assert(HasValidRanges(kParams), "every number in the table needs a range");
 
 // Exact paths refused as cleanup roots.
 constexpr std::array<std::string_view, 27> kRefused = {

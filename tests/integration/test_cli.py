@@ -53,7 +53,7 @@ def write_exec_plugin(exec_dir, name, answer, code, mode=0o755):
     os.chmod(script, mode)
     with open(os.path.join(exec_dir, name + ".toml"), "w") as f:
         f.write(f'name = "{name}"\ndescription = "exec test {name}"\nexecutable = "{name}.sh"\n'
-                '[[param]]\nname = "level"\ntype = "int"\ndefault = 3\ndoc = "A level."\n'
+                '[[param]]\nname = "level"\ntype = "int"\ndefault = 3\nmin = 0\nmax = 10\ndoc = "A level."\n'
                 '[[param]]\nname = "api_key"\ntype = "string"\ndefault = ""\nsecret = true\ndoc = "A key."\n')
 
 
@@ -135,6 +135,24 @@ class CliTest(DaemonTestCase):
             self.assertEqual(r.returncode, 2, (text, r.stdout, r.stderr))
             self.assertRegex(r.stderr, re.escape(agent.config) + r":\d+:\d+", text)
             self.assertIn(key, r.stderr)
+
+    def test_every_number_has_a_range(self):
+        """Issue 10, defect 12: out-of-range numbers were accepted by `config check`."""
+        agent = self.make_agent(tasks="", plugin_dir=os.path.join(BUILD, "plugins"))
+        self.assertEqual(agent.ctl("config", "check").returncode, 0)
+        reboot = ('[tasks.reboot]\naction = "drain-and-reboot"\nlock_ttl = "1s"\n', 3, 12, "tasks.reboot.lock_ttl",
+                  "must be between 1m and ")
+        cases = [
+            ("[kubernetes]\nqps = -1\n", 2, 7, "kubernetes.qps", "must be between 0.1 and "),
+            ("[history]\nmax_runs = -10\n", 2, 12, "history.max_runs", "must be between 1 and 100000, got -10"),
+            reboot,
+        ]
+        for text, line, col, key, message in cases:
+            agent.write_config(text)
+            r = agent.ctl("config", "check")
+            self.assertEqual(r.returncode, 2, (text, r.stdout, r.stderr))
+            where = f"{agent.config}:{line + agent.agent_table().count(chr(10))}:{col}: {key}: "
+            self.assertIn(where + message, r.stderr, text)
 
     def test_config_show_prints_defaults(self):
         agent = self.make_agent(tasks=TASKS)
@@ -385,6 +403,22 @@ class PluginTest(DaemonTestCase):
         self.assertTrue(dry["dry_run"])
         with open(os.path.join(agent.exec_dir, "last-request-exec-ok.json")) as f:
             self.assertEqual(json.load(f)["mode"], "plan")
+
+    def test_every_number_has_a_range_in_exec_plugins(self):
+        """An exec plugin's numbers are checked against its [[param]] min/max, and a number without them is refused."""
+        agent = self.make_agent(tasks="")
+        write_exec_plugin(agent.exec_dir, "exec-ok", {"summary": "all fine"}, 0)
+        with open(os.path.join(agent.exec_dir, "exec-norange.toml"), "w") as f:
+            f.write('name = "exec-norange"\nexecutable = "exec-ok.sh"\n'
+                    '[[param]]\nname = "count"\ntype = "int"\ndefault = 3\n')
+        r = agent.ctl("config", "check")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"exec-norange.toml not loaded: .*count.* needs min and max")
+        self.assertIn("between 0 and 10", agent.ctl("--local", "describe", "exec-ok").stdout)
+        self.assertEqual(agent.ctl("--local", "run", "exec-ok", "--set", "level=10").returncode, 0)
+        r = agent.ctl("--local", "run", "exec-ok", "--set", "level=11")
+        self.assertEqual(r.returncode, 2, (r.stdout, r.stderr))
+        self.assertIn("exec-ok.level: must be between 0 and 10, got 11", r.stderr)
 
     def test_group_writable_plugins_are_refused_and_the_daemon_starts(self):
         plugins = tempfile.mkdtemp(prefix="nodeagent-itest-plugins-")

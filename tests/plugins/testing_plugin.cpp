@@ -69,12 +69,14 @@ class CrashAction : public Action {
 };
 
 const ParamSpec kSleepParams[] = {
-    {"seconds", ParamType::kInt, "3600", "How long to run."},
+    {.name = "seconds", .type = ParamType::kInt, .default_value = "3600", .doc = "How long to run.",
+     .range = IntRange(0, 86'400)},
     {"ignore_cancel", ParamType::kBool, "false", "Keep running when cancelled (and ignore SIGTERM)."},
 };
 
 const ParamSpec kLingerParams[] = {
-    {"seconds", ParamType::kInt, "3", "How long the left-behind child keeps the worker's output open."},
+    {.name = "seconds", .type = ParamType::kInt, .default_value = "3",
+     .doc = "How long the left-behind child keeps the worker's output open.", .range = IntRange(0, 3600)},
 };
 
 /// Finishes at once but leaves a child holding the worker's output open, as a

@@ -29,6 +29,28 @@ enum class ParamType {
 
 const char* ParamTypeName(ParamType type);
 
+using Duration = std::chrono::milliseconds;
+
+/// The accepted values of a kInt, kFloat or kDuration parameter, both ends
+/// included (kDuration in milliseconds; exact up to 2^53). Every parameter of
+/// those types must declare one and no other type may: the loader refuses a
+/// table that breaks this (HasValidRanges is the compile-time half of that
+/// check), so no number reaches an action unchecked. A value outside it is a
+/// config error naming file:line:col and the range.
+struct ParamRange {
+  bool declared = false;
+  double min = 0;
+  double max = 0;
+};
+
+constexpr ParamRange IntRange(int64_t min, int64_t max) {
+  return {true, static_cast<double>(min), static_cast<double>(max)};
+}
+constexpr ParamRange FloatRange(double min, double max) { return {true, min, max}; }
+constexpr ParamRange DurationRange(Duration min, Duration max) {
+  return {true, static_cast<double>(min.count()), static_cast<double>(max.count())};
+}
+
 /// One row of a plugin's parameter table. Plain data, constexpr-friendly.
 struct ParamSpec {
   std::string_view name;
@@ -46,12 +68,29 @@ struct ParamSpec {
   /// instead; the value is kept only in a root-only file while its run can
   /// still be resumed, and passed to the action as usual.
   bool secret = false;
+  /// For kInt, kFloat and kDuration (mandatory there, empty elsewhere): the
+  /// accepted values, e.g. `.range = IntRange(1, 100'000)`.
+  ParamRange range = {};
 };
+
+/// True when every numeric row (kInt, kFloat, kDuration) of `table` declares
+/// a range with min <= max (whole numbers but for kFloat) and no other row
+/// does. For static_assert on constexpr tables; the loader checks every table
+/// again, defaults included.
+constexpr bool HasValidRanges(std::span<const ParamSpec> table) {
+  auto whole = [](double x) { return x >= -9.2e18 && x <= 9.2e18 && static_cast<double>(static_cast<int64_t>(x)) == x; };
+  for (const ParamSpec& p : table) {
+    bool numeric = p.type == ParamType::kInt || p.type == ParamType::kFloat || p.type == ParamType::kDuration;
+    if (numeric != p.range.declared) return false;
+    if (numeric && !(p.range.min <= p.range.max)) return false;
+    if (numeric && p.type != ParamType::kFloat && !(whole(p.range.min) && whole(p.range.max))) return false;
+  }
+  return true;
+}
 
 /// What is shown in place of a secret parameter's value.
 inline constexpr const char* kRedacted = "<redacted>";
 
-using Duration = std::chrono::milliseconds;
 using ParamValue = std::variant<bool, int64_t, double, std::string, std::vector<std::string>, Duration>;
 
 /// Parses "10d", "1h30m", "500ms", "45" (seconds). Units: ms s m h d w.
