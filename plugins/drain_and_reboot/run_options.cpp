@@ -34,7 +34,8 @@ constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
        "Lease name prefix; slots are <lock_name>-0 .. <lock_name>-<concurrency-1>."},                            \
       {"concurrency", ParamType::kInt, "1", "Nodes allowed between cordon and uncordon at once, cluster-wide."}, \
       {"lock_ttl", ParamType::kDuration, "\"30m\"",                                                              \
-       "leaseDurationSeconds: a lease not renewed for this long is taken over. Must cover a reboot."},           \
+       "leaseDurationSeconds: a lease seen unchanged for this long is taken over. Must be at least "            \
+       "reboot_timeout + ready_timeout (checked)."},                                                            \
       {"lock_wait", ParamType::kDuration, "\"1h\"", "How long to wait for a free lock slot before failing."},    \
   {                                                                                                              \
     "prefer_no_schedule_taint", ParamType::kBool, "false",                                                      \
@@ -176,6 +177,16 @@ Status ValidateParams(const Params& p) {
     if (o->lock.concurrency < 1 || o->lock.concurrency > 100)
       return InvalidArgument("concurrency: must be 1..100, got " + std::to_string(o->lock.concurrency));
     if (o->lock.ttl.count() < 1) return InvalidArgument("lock_ttl: must be at least 1s");
+    // Nobody renews the lease while the node is down: it must outlive the
+    // longest wait for the reboot plus the longest wait for the Node after it.
+    const auto downtime = o->reboot_timeout + o->ready_timeout;
+    if (o->reboot && o->lock.ttl < downtime)
+      return InvalidArgument("lock_ttl: " + FormatDuration(o->lock.ttl) + " cannot cover reboot_timeout " +
+                             FormatDuration(o->reboot_timeout) + " + ready_timeout " +
+                             FormatDuration(o->ready_timeout) + " = " + FormatDuration(downtime) +
+                             " (the lease is not renewed while the node is down, so another node could take the "
+                             "lock mid-reboot): raise lock_ttl to at least " + FormatDuration(downtime) +
+                             " or lower the timeouts");
   }
   if (o->reboot && o->reboot_command.empty()) return InvalidArgument("reboot_command: must not be empty");
   if (!o->alert_filter_regex.empty()) {
