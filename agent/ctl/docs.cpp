@@ -251,7 +251,7 @@ int KubeCheck(const std::string& config_path, bool json_output) {
                          : !config->client_cert_pem.empty() ? "client certificate"
                          : !config->token.empty() || !config->token_file.empty() ? "bearer token"
                                                                                     : "anonymous";
-  auto client = MakeClientFactories(s, host, nullptr).kube();
+  auto client = MakeClientFactories(s, host, nullptr).kube(nullptr);
   if (!client) {
     std::cerr << "agentctl: " << client.error().message() << "\n";
     return 2;

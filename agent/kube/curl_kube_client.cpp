@@ -575,15 +575,28 @@ class CurlKubeClient final : public KubeClient {
     return true;
   }
 
-  // Sleeps `d` on the clock, waking for `stop` (checked every 100 ms).
+  bool RunCancelled() const {
+    return options_.cancelled && std::atomic_ref<const bool>(*options_.cancelled).load();
+  }
+
+  // Sleeps `d` on the clock, waking for `stop` or the run's cancellation
+  // (checked every 100 ms).
   bool SleepUnlessStopped(milliseconds d, const std::atomic<bool>* stop) {
     while (d.count() > 0) {
       if (stop && stop->load()) return false;
       milliseconds slice = std::min(d, milliseconds(100));
-      clock_.SleepFor(slice, nullptr);
+      if (!clock_.SleepFor(slice, options_.cancelled)) return false;
       d -= slice;
     }
-    return !(stop && stop->load());
+    return !(stop && stop->load()) && !RunCancelled();
+  }
+
+  KubeResult<json> CancelledRetry(const Request& req, const std::string& last, const KubeErrorDetail& detail,
+                                  int attempt) {
+    return KubeResult<json>(Error(ErrorCode::kCancelled, Describe(req) + ": " + last + "; not retried: the run was "
+                                                             "cancelled (after " + std::to_string(attempt) +
+                                                             (attempt == 1 ? " attempt)" : " attempts)")),
+                            detail);
   }
 
   double Jitter() {
@@ -631,6 +644,7 @@ class CurlKubeClient final : public KubeClient {
       KubeErrorDetail detail = mapped.detail();
       detail.attempts = attempt;
       if (!retryable) return KubeResult<json>(mapped.error(), detail);
+      if (RunCancelled()) return CancelledRetry(req, LastErrorText(r), detail, attempt);
       milliseconds delay = r.retry_after ? std::chrono::duration_cast<milliseconds>(*r.retry_after)
                                          : BackoffDelay(options_.retry, attempt, Jitter());
       auto elapsed = std::chrono::duration_cast<milliseconds>(clock_.Monotonic() - start);
@@ -646,7 +660,8 @@ class CurlKubeClient final : public KubeClient {
       Log(LogLevel::kWarning, Describe(req) + ": " + LastErrorText(r) + "; retry " + std::to_string(attempt) +
                                   "/" + std::to_string(options_.retry.max_attempts - 1) + " in " +
                                   std::to_string(delay.count()) + "ms");
-      clock_.SleepFor(delay, nullptr);
+      if (!clock_.SleepFor(delay, options_.cancelled) || RunCancelled())
+        return CancelledRetry(req, LastErrorText(r), detail, attempt);
     }
   }
 

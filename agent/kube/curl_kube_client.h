@@ -38,6 +38,11 @@ struct KubeOptions {
   std::chrono::milliseconds request_timeout{30'000};
   /// Bound on retries of one call (connection errors, 429, 5xx).
   RetryBudget retry;
+  /// The run's cancel flag (may be null; read with atomic_ref). Once it is
+  /// set, a failed call is not retried and a backoff wait ends at once
+  /// (kCancelled); a call's first attempt still goes out, so a cancelled run
+  /// can still roll back.
+  const bool* cancelled = nullptr;
   /// A watch reconnects at least this often (server-side timeoutSeconds).
   std::chrono::seconds watch_reconnect{300};
 };

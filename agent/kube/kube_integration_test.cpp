@@ -569,6 +569,62 @@ TEST_CASE_METHOD(Reset, "retries: give up after the budget with a clear error") 
   CHECK(down.error().message().find("GET https://127.0.0.1:1/version: giving up after 2 attempts") == 0);
 }
 
+namespace {
+
+// Real time, but the run is cancelled the moment the client starts a wait.
+class CancelOnSleepClock : public SystemClock {
+ public:
+  explicit CancelOnSleepClock(bool* flag) : flag_(flag) {}
+  bool SleepFor(std::chrono::milliseconds d, const bool* cancelled) override {
+    ++sleeps;
+    *flag_ = true;
+    return SystemClock::SleepFor(d, cancelled);
+  }
+  int sleeps = 0;
+
+ private:
+  bool* flag_;
+};
+
+}  // namespace
+
+// Issue 10, defect 8: the retry loop and its backoff ignored the run's cancel flag.
+TEST_CASE_METHOD(Reset, "kube_retries_stop_when_the_run_is_cancelled") {
+  Env env;
+  Server().Put({Node("n1")});
+  Server().Fault({{"path_regex", "^/api/v1/nodes/n1$"}, {"count", -1}, {"status", 503}, {"retry_after", 3}});
+  KubeOptions o = Options(Server().dir() + "/kubeconfig-token");
+
+  SECTION("cancelled during the backoff wait: the wait ends and nothing is retried") {
+    bool cancelled = false;
+    CancelOnSleepClock clock(&cancelled);
+    o.cancelled = &cancelled;
+    auto c = MakeKubeClient(o, env.runner, env.files, clock, env.Logger());
+    REQUIRE(c);
+    Server().Control("POST", "/_test/requests/clear", json::object());
+    auto r = (*c)->GetNode("n1");
+    REQUIRE_FALSE(r.ok());
+    INFO(r.error().message());
+    CHECK(r.error().code() == ErrorCode::kCancelled);
+    CHECK(r.error().message().find("503 Service Unavailable; not retried: the run was cancelled") != std::string::npos);
+    CHECK(r.detail().attempts == 1);
+    CHECK(Server().Requests().size() == 1);
+    CHECK(clock.sleeps == 1);
+  }
+  SECTION("already cancelled: the call is tried once (a rollback can still talk), never retried") {
+    bool cancelled = true;
+    o.cancelled = &cancelled;
+    auto c = Client(env, "", o);
+    Server().Control("POST", "/_test/requests/clear", json::object());
+    auto r = c->GetNode("n1");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == ErrorCode::kCancelled);
+    CHECK(Server().Requests().size() == 1);
+    Server().Control("POST", "/_test/faults/clear", json::object());
+    CHECK_OK(c->GetNode("n1"));  // a call that succeeds is unaffected
+  }
+}
+
 TEST_CASE_METHOD(Reset, "leases: create race, update with resourceVersion, conflicts, delete") {
   Env env;
   auto a = Client(env, Server().dir() + "/kubeconfig-token");

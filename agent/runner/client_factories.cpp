@@ -13,7 +13,7 @@ namespace {
 
 KubeFactory MakeKubeFactory(const AgentSettings& settings, Host& host,
                             std::function<void(LogLevel, std::string_view)> log) {
-  return [settings, &host, log]() -> Result<std::unique_ptr<KubeClient>> {
+  return [settings, &host, log](const bool* cancelled) -> Result<std::unique_ptr<KubeClient>> {
     kube::KubeOptions o;
     o.kubeconfig = settings.kube.kubeconfig;
     o.context = settings.kube.context;
@@ -21,6 +21,7 @@ KubeFactory MakeKubeFactory(const AgentSettings& settings, Host& host,
     o.burst = static_cast<int>(settings.kube.burst);
     o.user_agent = std::string("nodeagent/") + NODEAGENT_VERSION;
     o.request_timeout = settings.kube.request_timeout;
+    o.cancelled = cancelled;
     auto config =
         kube::LoadAgentKubeconfig(settings.kube.kubeconfig, settings.kube.context, kube::ProcessEnv(), host.files());
     if (!config) return config.error();

@@ -59,7 +59,11 @@ class RunContext : public ActionContext {
     return history_.SaveCheckpoint(run_.record.id, state);
   }
 
-  Result<KubeClient*> Kube() override { return Lazy(kube_, clients_.kube, "Kubernetes", &GuardKubeClient); }
+  Result<KubeClient*> Kube() override {
+    std::function<Result<std::unique_ptr<KubeClient>>()> make;
+    if (clients_.kube) make = [this] { return clients_.kube(cancel_); };
+    return Lazy(kube_, make, "Kubernetes", &GuardKubeClient);
+  }
   Result<HttpClient*> Http() override { return Lazy(http_, clients_.http, "HTTP", &GuardHttpClient); }
 
  private:

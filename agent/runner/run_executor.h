@@ -22,8 +22,10 @@
 
 namespace nodeagent {
 
-/// Builds the Kubernetes client on first use by an action.
-using KubeFactory = std::function<Result<std::unique_ptr<KubeClient>>()>;
+/// Builds the Kubernetes client on first use by an action. `cancelled` is the
+/// run's cancel flag (never null; read with atomic_ref): the client stops
+/// retrying once it is set.
+using KubeFactory = std::function<Result<std::unique_ptr<KubeClient>>(const bool* cancelled)>;
 /// Builds the HTTP client on first use by an action.
 using HttpFactory = std::function<Result<std::unique_ptr<HttpClient>>()>;
 /// The network clients actions may ask their context for. An empty factory

@@ -1,9 +1,12 @@
-// A KubeClient for unit tests of the lease lock and the blockers: leases kept
-// in memory with resourceVersions and 409s like the API server, pods returned
-// from a fixed list, and every other call an error. Tests can inject a
-// conflict before the next lease write to exercise the re-read path.
+// A KubeClient for unit tests of the lease lock, the blockers and the reboot
+// coordinator: leases kept in memory with resourceVersions and 409s like the
+// API server, nodes with merge patches, pods returned from a fixed list, and
+// every other call an error. Tests can inject a conflict before the next lease
+// write to exercise the re-read path, and hook node and lease reads to act
+// "meanwhile" (an administrator, the kubelet, another node).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 
@@ -18,12 +21,27 @@ class FakeKubeClient : public KubeClient {
   int lease_writes = 0;
 
   std::map<std::string, nlohmann::json> leases;  // ns/name -> lease
+  std::map<std::string, nlohmann::json> nodes;   // name -> node
+  /// Called before each GetNode / GetLease answer (outside the lock).
+  std::function<void()> before_get_node;
+  std::function<void()> before_get_lease;
 
   KubeResult<nlohmann::json> GetVersion() override { return Unsupported(); }
-  KubeResult<nlohmann::json> GetNode(const std::string&) override { return Unsupported(); }
+  KubeResult<nlohmann::json> GetNode(const std::string& name) override {
+    if (before_get_node) before_get_node();
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = nodes.find(name);
+    if (it == nodes.end()) return KubeResult<nlohmann::json>(NotFound("node " + name), {404, "NotFound"});
+    return it->second;
+  }
   KubeResult<nlohmann::json> ListNodes(const ListOptions&) override { return Unsupported(); }
-  KubeResult<nlohmann::json> PatchNode(const std::string&, const nlohmann::json&, PatchType) override {
-    return Unsupported();
+  KubeResult<nlohmann::json> PatchNode(const std::string& name, const nlohmann::json& patch, PatchType type) override {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = nodes.find(name);
+    if (it == nodes.end()) return KubeResult<nlohmann::json>(NotFound("node " + name), {404, "NotFound"});
+    if (type != PatchType::kMerge) return Unsupported();
+    it->second.merge_patch(patch);
+    return it->second;
   }
   KubeResult<nlohmann::json> ListPods(const std::string&, const ListOptions& o) override {
     last_pod_list = o;
@@ -40,6 +58,7 @@ class FakeKubeClient : public KubeClient {
     return KubeStatus(Error(ErrorCode::kInternal, "fake: watch not supported"));
   }
   KubeResult<nlohmann::json> GetLease(const std::string& ns, const std::string& name) override {
+    if (before_get_lease) before_get_lease();
     std::lock_guard<std::mutex> l(mu_);
     auto it = leases.find(ns + "/" + name);
     if (it == leases.end()) return KubeResult<nlohmann::json>(NotFound("lease " + name), {404, "NotFound"});
@@ -86,7 +105,9 @@ class FakeKubeClient : public KubeClient {
                                             PatchType) override {
     return Unsupported();
   }
-  KubeResult<nlohmann::json> ListPodDisruptionBudgets(const std::string&) override { return Unsupported(); }
+  KubeResult<nlohmann::json> ListPodDisruptionBudgets(const std::string&) override {
+    return nlohmann::json{{"items", nlohmann::json::array()}};
+  }
   KubeResult<AccessDecision> CheckAccess(const ResourceAttributes&) override {
     return KubeResult<AccessDecision>(Error(ErrorCode::kInternal, "fake"));
   }

@@ -1,6 +1,6 @@
 #include "lease_lock.h"
 
-#include "pod_filter.h"  // ParseRfc3339, FormatMicroTime
+#include "pod_filter.h"  // FormatMicroTime
 
 namespace nodeagent::drain {
 
@@ -30,13 +30,22 @@ nlohmann::json LeaseLock::MakeLease(const std::string& name, const nlohmann::jso
   return lease;
 }
 
-bool LeaseLock::Expired(const nlohmann::json& lease) {
+bool LeaseLock::Expired(const std::string& name, const nlohmann::json& lease) {
   const auto spec = lease.value("spec", nlohmann::json::object());
   if (spec.value("holderIdentity", "").empty()) return true;
-  std::string t = spec.value("renewTime", spec.value("acquireTime", ""));
-  auto renewed = ParseRfc3339(t);
-  if (!renewed) return true;  // no usable time: nobody can prove it is alive
-  return clock_.Now() > *renewed + std::chrono::seconds(spec.value("leaseDurationSeconds", 0));
+  // The holder's record as client-go's LeaderElectionRecord has it: any write
+  // by a live holder changes it (renewTime at least). Only our clock is used.
+  const std::string record = nlohmann::json{{"holderIdentity", spec.value("holderIdentity", nlohmann::json())},
+                                            {"renewTime", spec.value("renewTime", nlohmann::json())},
+                                            {"acquireTime", spec.value("acquireTime", nlohmann::json())},
+                                            {"leaseDurationSeconds", spec.value("leaseDurationSeconds", nlohmann::json())},
+                                            {"leaseTransitions", spec.value("leaseTransitions", nlohmann::json())}}
+                                 .dump();
+  const auto now = clock_.Monotonic();
+  auto [it, first] = observed_.try_emplace(name, Observation{record, now});
+  if (!first && it->second.record != record) it->second = Observation{record, now};
+  const std::chrono::seconds duration(spec.value("leaseDurationSeconds", int64_t{0}));
+  return now - it->second.changed_at >= duration;
 }
 
 Result<std::optional<HeldLease>> LeaseLock::FindHeld() {
@@ -75,7 +84,7 @@ Result<std::optional<HeldLease>> LeaseLock::TryAcquire(std::vector<std::string>*
       }
       const nlohmann::json& cur = *l;
       std::string holder = cur["spec"].value("holderIdentity", "");
-      if (!Expired(cur) && holder != o_.holder) {
+      if (holder != o_.holder && !Expired(name, cur)) {
         if (holders) holders->push_back(holder + " (" + name + ")");
         break;  // busy: next slot
       }

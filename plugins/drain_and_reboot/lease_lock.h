@@ -1,14 +1,19 @@
 // The cluster-wide reboot lock: at most `concurrency` nodes between cordon and
 // uncordon at any time. Each slot is one coordination.k8s.io/v1 Lease
 // (`<prefix>-0` .. `<prefix>-<N-1>` in the lock namespace) whose
-// holderIdentity is the node name. A lease whose renewTime +
-// leaseDurationSeconds has passed belongs to a dead holder and is taken over.
+// holderIdentity is the node name. A lease belongs to a dead holder, and is
+// taken over, when this agent has watched its record stay unchanged for
+// leaseDurationSeconds by its own monotonic clock (as client-go's leader
+// election judges it): renewTime is another node's clock, so comparing it with
+// ours would let a node with a skewed clock steal a live lease or never take
+// over a dead one.
 // Every write uses the lease's resourceVersion: on 409 the slot is re-read and
 // decided again, so two agents can never both think they hold one slot.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,7 +48,10 @@ class LeaseLock {
   std::string SlotName(int i) const;
 
   /// One pass over the slots: a slot we already hold is renewed and returned;
-  /// else a missing, free or expired one is taken. nullopt when all slots are
+  /// else a missing, free or expired one is taken (expired: its record has not
+  /// changed for leaseDurationSeconds since this LeaseLock first saw it so, so
+  /// a dead holder's slot is taken only by a lock that keeps polling, as
+  /// Acquire does). nullopt when all slots are
   /// held by live holders (their names are appended to `holders`). Error on an
   /// API failure other than a lost race.
   Result<std::optional<HeldLease>> TryAcquire(std::vector<std::string>* holders = nullptr);
@@ -65,12 +73,19 @@ class LeaseLock {
   Status Release(const std::string& name);
 
  private:
+  /// The last record seen of one slot and when (our monotonic clock) it changed.
+  struct Observation {
+    std::string record;
+    std::chrono::steady_clock::time_point changed_at;
+  };
+
   nlohmann::json MakeLease(const std::string& name, const nlohmann::json* old);
-  bool Expired(const nlohmann::json& lease);
+  bool Expired(const std::string& name, const nlohmann::json& lease);
 
   KubeClient& kube_;
   Clock& clock_;
   LeaseLockOptions o_;
+  std::map<std::string, Observation> observed_;  // by slot name
 };
 
 }  // namespace nodeagent::drain

@@ -62,8 +62,11 @@ TEST_CASE("an expired lease is taken over and names the previous holder", "[leas
   LeaseLock dead(kube, clock, Opts("dead-node"));
   REQUIRE(*dead.TryAcquire());
   LeaseLock alive(kube, clock, Opts("node-2"));
+  auto r = alive.TryAcquire();  // first sight of the record: its TTL starts now, by our clock
+  REQUIRE(r);
+  CHECK_FALSE(*r);
   clock.Advance(59s);
-  auto r = alive.TryAcquire();
+  r = alive.TryAcquire();
   REQUIRE(r);
   CHECK_FALSE(*r);  // still within the TTL
   clock.Advance(2s);
@@ -81,12 +84,59 @@ TEST_CASE("a 409 on takeover re-reads and decides again", "[lease_lock]") {
   FakeClock clock;
   LeaseLock dead(kube, clock, Opts("dead-node"));
   REQUIRE(*dead.TryAcquire());
-  clock.Advance(120s);
-  kube.conflicts_to_inject = 2;
   LeaseLock alive(kube, clock, Opts("node-2"));
+  REQUIRE_FALSE(*alive.TryAcquire());
+  clock.Advance(120s);
+  kube.conflicts_to_inject = 2;  // bumps only the resourceVersion: the holder's record is unchanged
   auto r = alive.TryAcquire();
   REQUIRE(r);
   REQUIRE(*r);
+  CHECK(kube.leases.begin()->second["spec"]["holderIdentity"] == "node-2");
+}
+
+// Defect 8 of issue 10: expiry compared our clock with the holder's renewTime.
+// Each side has its own FakeClock; ours is set far off the holder's.
+TEST_CASE("lease_expiry_by_our_clock: a clock far ahead does not steal a live lease", "[lease_lock]") {
+  FakeKubeClient kube;
+  FakeClock holder_clock;
+  FakeClock our_clock(holder_clock.Now() + 3h);
+  LeaseLock holder(kube, holder_clock, Opts("node-1"));
+  auto held = holder.TryAcquire();
+  REQUIRE(*held);
+  LeaseLock us(kube, our_clock, Opts("node-2"));
+  for (int i = 0; i < 6; ++i) {  // the holder renews every 20 s of a 60 s TTL
+    auto r = us.TryAcquire();
+    REQUIRE(r);
+    CHECK_FALSE(*r);
+    holder_clock.Advance(20s);
+    our_clock.Advance(20s);
+    REQUIRE(holder.Renew(**held).ok());
+  }
+  CHECK(kube.leases.begin()->second["spec"]["holderIdentity"] == "node-1");
+  // The holder dies: a full TTL of our own time after we saw its last renewal, we take over.
+  REQUIRE_FALSE(*us.TryAcquire());
+  our_clock.Advance(59s);
+  REQUIRE_FALSE(*us.TryAcquire());
+  our_clock.Advance(2s);
+  auto r = us.TryAcquire();
+  REQUIRE(r);
+  REQUIRE(*r);
+  CHECK((*r)->previous_holder == "node-1");
+}
+
+TEST_CASE("lease_expiry_by_our_clock: a clock far behind still takes over a dead holder", "[lease_lock]") {
+  FakeKubeClient kube;
+  FakeClock holder_clock;
+  FakeClock our_clock(holder_clock.Now() - 3h);
+  LeaseLock dead(kube, holder_clock, Opts("dead-node"));
+  REQUIRE(*dead.TryAcquire());
+  LeaseLock us(kube, our_clock, Opts("node-2"));
+  REQUIRE_FALSE(*us.TryAcquire());
+  our_clock.Advance(61s);
+  auto r = us.TryAcquire();
+  REQUIRE(r);
+  REQUIRE(*r);
+  CHECK((*r)->previous_holder == "dead-node");
   CHECK(kube.leases.begin()->second["spec"]["holderIdentity"] == "node-2");
 }
 

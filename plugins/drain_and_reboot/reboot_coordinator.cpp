@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "boot_identity.h"
 #include "label_selector.h"
 #include "lease_lock.h"
 
@@ -20,15 +21,26 @@ struct RebootCoordinator::State {
   bool cordoned = false;  // by us: undo on rollback, uncordon after the boot
   bool taint = false;
   std::string lock_name;
-  std::string boot_id;
+  BootIdentity boot;        // this node's boot when the run started
+  NodeBootRecord node_boot;  // what the Node reported before the reboot
   int64_t started_ms = 0;
   int64_t reboot_issued_ms = 0;
 
   json ToJson(const std::string& node, const std::string& action) const {
-    return {{"node", node},           {"action", action},       {"phase", phase},
-            {"was_unschedulable", was_unschedulable},           {"cordoned", cordoned},
-            {"taint", taint},         {"lock_name", lock_name}, {"boot_id", boot_id},
-            {"started_ms", started_ms}, {"reboot_issued_ms", reboot_issued_ms}};
+    return {{"node", node},
+            {"action", action},
+            {"phase", phase},
+            {"was_unschedulable", was_unschedulable},
+            {"cordoned", cordoned},
+            {"taint", taint},
+            {"lock_name", lock_name},
+            {"boot_id", boot.kernel_boot_id},
+            {"pid1_start", boot.pid1_start},
+            {"node_boot_recorded", node_boot.recorded},
+            {"node_boot_id", node_boot.boot_id},
+            {"node_ready_transition", node_boot.ready_transition},
+            {"started_ms", started_ms},
+            {"reboot_issued_ms", reboot_issued_ms}};
   }
   static State From(const json& j) {
     State s;
@@ -37,7 +49,11 @@ struct RebootCoordinator::State {
     s.cordoned = j.value("cordoned", false);
     s.taint = j.value("taint", false);
     s.lock_name = j.value("lock_name", "");
-    s.boot_id = j.value("boot_id", "");
+    s.boot.kernel_boot_id = j.value("boot_id", "");
+    s.boot.pid1_start = j.value("pid1_start", "");
+    s.node_boot.recorded = j.value("node_boot_recorded", false);
+    s.node_boot.boot_id = j.value("node_boot_id", "");
+    s.node_boot.ready_transition = j.value("node_ready_transition", "");
     s.started_ms = j.value("started_ms", int64_t{0});
     s.reboot_issued_ms = j.value("reboot_issued_ms", int64_t{0});
     return s;
@@ -54,12 +70,6 @@ std::string Seconds(std::chrono::milliseconds d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(d.count()) / 1000.0);
   return buf;
-}
-
-bool NodeReady(const json& node) {
-  for (const auto& c : node.value(Ptr("/status/conditions"), json::array()))
-    if (c.value("type", "") == "Ready") return c.value("status", "") == "True";
-  return false;
 }
 
 /// Renews the held lease in the background while the agent works.
@@ -317,13 +327,14 @@ Result<Outcome> RebootCoordinator::Run() {
   auto& clock = ctx_.host().clock();
   State s;
   s.started_ms = ToMs(clock.Now());
-  auto boot = ctx_.host().BootId();
+  auto boot = ReadBootIdentity(ctx_.host());
   if (!boot && o_.reboot) return boot.error().Wrap("reading the boot id (needed to notice the reboot)");
-  if (boot) s.boot_id = *boot;
+  if (boot) s.boot = *boot;
   auto node = kube_.GetNode(o_.node);
   if (!node) return node.error().Wrap("reading node " + o_.node);
   node_uid_ = node->value(Ptr("/metadata/uid"), "");
   s.was_unschedulable = node->value(Ptr("/spec/unschedulable"), false);
+  s.node_boot = RecordNodeBoot(*node);
   Status st = Save(s);
   if (!st.ok()) return st.error().Wrap("saving the run state");
 
@@ -380,7 +391,13 @@ Result<Outcome> RebootCoordinator::Run() {
   }
 
   // Cordon (and annotate) in one patch. Saved first: a crash right after is undone.
+  // Whether it was unschedulable is read now, after the lock wait: a node an
+  // administrator cordoned meanwhile must stay cordoned at the end.
   s.phase = "cordoning";
+  auto current = kube_.GetNode(o_.node);
+  if (!current) return Rollback(s, "could not read node " + o_.node + " before cordoning: " +
+                                       current.error().message(), RunStatus::kFailed);
+  s.was_unschedulable = current->value(Ptr("/spec/unschedulable"), false);
   s.cordoned = !s.was_unschedulable;
   if (!(st = Save(s)).ok()) return st.error();
   json patch = {{"metadata",
@@ -498,6 +515,10 @@ Result<Outcome> RebootCoordinator::Run() {
     if (!clock.SleepFor(o_.reboot_delay, ctx_.cancel_flag()) || ctx_.cancelled())
       return Rollback(s, "interrupted before the reboot; rolled back", RunStatus::kInterrupted);
   }
+  // What the Node reports now is what "back after the reboot" is compared with.
+  if (auto before = kube_.GetNode(o_.node)) s.node_boot = RecordNodeBoot(*before);
+  else ctx_.Warn("could not read node " + o_.node + " before the reboot (using what it reported at the start): " +
+                 before.error().message());
   s.phase = "rebooting";
   s.reboot_issued_ms = ToMs(clock.Now());
   if (!(st = Save(s)).ok()) return Rollback(s, "could not save the state before rebooting: " + st.error().message(),
@@ -519,13 +540,26 @@ Result<Outcome> RebootCoordinator::Run() {
   return WaitForReboot(s);
 }
 
+void RebootCoordinator::RenewLockIfDue(const State& s, std::chrono::steady_clock::time_point& next) {
+  if (!o_.use_lock || s.lock_name.empty()) return;
+  auto& clock = ctx_.host().clock();
+  auto now = clock.Monotonic();
+  if (now < next) return;
+  next = now + std::max<std::chrono::milliseconds>(std::chrono::seconds(1), o_.lock.ttl / 3);
+  HeldLease held{s.lock_name, "", "", ""};
+  Status st = LeaseLock(kube_, clock, o_.lock).Renew(held);
+  if (!st.ok()) ctx_.Warn("renewing the reboot lock while waiting: " + st.error().message());
+}
+
 Result<Outcome> RebootCoordinator::WaitForReboot(State& s) {
   auto& clock = ctx_.host().clock();
   const auto deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(s.reboot_issued_ms)) +
                         o_.reboot_timeout;
+  auto renew_at = clock.Monotonic();
   for (;;) {
-    auto boot = ctx_.host().BootId();
-    if (boot && *boot != s.boot_id) return FinishAfterBoot(s);
+    auto boot = ReadBootIdentity(ctx_.host());
+    if (boot && !BootChange(s.boot, *boot).empty()) return FinishAfterBoot(s);
+    RenewLockIfDue(s, renew_at);
     if (ctx_.cancelled()) {
       Outcome out;
       out.status = RunStatus::kRunning;
@@ -533,8 +567,8 @@ Result<Outcome> RebootCoordinator::WaitForReboot(State& s) {
       return out;
     }
     if (clock.Now() >= deadline)
-      return Rollback(s, "the reboot did not happen: the boot id is unchanged " + FormatDuration(o_.reboot_timeout) +
-                             " after the reboot command",
+      return Rollback(s, "the reboot did not happen: the boot id and PID 1's start time are unchanged " +
+                             FormatDuration(o_.reboot_timeout) + " after the reboot command",
                       RunStatus::kFailed);
     clock.SleepFor(std::chrono::milliseconds(200), ctx_.cancel_flag());
   }
@@ -542,20 +576,20 @@ Result<Outcome> RebootCoordinator::WaitForReboot(State& s) {
 
 Result<Outcome> RebootCoordinator::FinishAfterBoot(State& s) {
   auto& clock = ctx_.host().clock();
-  auto boot = ctx_.host().BootId();
+  auto boot = ReadBootIdentity(ctx_.host());
   if (!boot) return boot.error().Wrap("reading the boot id");
-  ctx_.Info("node rebooted (boot id " + s.boot_id + " -> " + *boot + "); waiting for the Node to report it and Ready");
-  ctx_.Progress("waiting for node " + o_.node + " to be Ready with boot id " + *boot);
+  ctx_.Info("node rebooted (" + BootChange(s.boot, *boot) + "); waiting for the Node to report the new boot and Ready");
+  ctx_.Progress("waiting for node " + o_.node + " to report its new boot and be Ready");
   const auto deadline = clock.Monotonic() + o_.ready_timeout;
-  bool ready = false;
+  auto renew_at = clock.Monotonic();  // nobody renewed the lease while the node was down
+  std::string back;
   for (;;) {
+    RenewLockIfDue(s, renew_at);
     auto node = kube_.GetNode(o_.node);
     if (node) {
       node_uid_ = node->value(Ptr("/metadata/uid"), "");
-      if (node->value(Ptr("/status/nodeInfo/bootID"), "") == *boot && NodeReady(*node)) {
-        ready = true;
-        break;
-      }
+      back = NodeBackReason(*node, s.node_boot, boot->kernel_boot_id);
+      if (!back.empty()) break;
     }
     if (ctx_.cancelled()) {
       Outcome out;
@@ -568,10 +602,11 @@ Result<Outcome> RebootCoordinator::FinishAfterBoot(State& s) {
   }
   int64_t now_ms = ToMs(clock.Now());
   std::string downtime = s.reboot_issued_ms ? Seconds(std::chrono::milliseconds(now_ms - s.reboot_issued_ms)) : "?";
-  if (!ready)
-    return Rollback(s, "rebooted, but the Node did not report the new boot id and Ready within " +
+  if (back.empty())
+    return Rollback(s, "rebooted, but the Node did not report its new boot and Ready within " +
                            FormatDuration(o_.ready_timeout),
                     RunStatus::kFailed);
+  ctx_.Info("node " + o_.node + " is back: " + back);
   Status st = CleanNode(s.cordoned);
   if (!st.ok()) return st.error();  // the run stays open and is resumed again
   std::string released = ReleaseLock(s.lock_name);
@@ -584,7 +619,9 @@ Result<Outcome> RebootCoordinator::FinishAfterBoot(State& s) {
   out.status = RunStatus::kChanged;
   out.summary = summary;
   out.data = {{"downtime_seconds", s.reboot_issued_ms ? (now_ms - s.reboot_issued_ms) / 1000.0 : -1.0},
-              {"boot_id_before", s.boot_id}, {"boot_id_after", *boot}};
+              {"boot_id_before", s.boot.kernel_boot_id},
+              {"boot_id_after", boot->kernel_boot_id},
+              {"back_because", back}};
   if (s.cordoned) out.changes.push_back({"uncordon", "node/" + o_.node, "", "", 0});
   return out;
 }
@@ -599,9 +636,9 @@ Result<Outcome> RebootCoordinator::Resume(const json& checkpoint) {
   }
   auto node = kube_.GetNode(o_.node);
   if (node) node_uid_ = node->value(Ptr("/metadata/uid"), "");
-  auto boot = ctx_.host().BootId();
+  auto boot = ReadBootIdentity(ctx_.host());
   if (!boot) return boot.error().Wrap("reading the boot id");
-  if (!s.boot_id.empty() && *boot != s.boot_id) {
+  if (!BootChange(s.boot, *boot).empty()) {
     if (s.phase != "rebooting") ctx_.Warn("the node rebooted while the run was " + s.phase + " (not by us)");
     return FinishAfterBoot(s);
   }

@@ -1,6 +1,6 @@
 // The drain-and-reboot state machine: take the cluster lock, cordon, drain,
 // persist the state, reboot, and after the boot wait for the Node to come
-// back (new bootID and Ready), uncordon and release the lock. Every step that
+// back (see boot_identity.h), uncordon and release the lock. Every step that
 // changes the cluster is checkpointed first, so that a crash at any point is
 // resumed into a safe end state: after a reboot the run finishes; in the same
 // boot it rolls back (uncordon if we cordoned, drop our taint and annotations,
@@ -54,6 +54,10 @@ class RebootCoordinator {
   Result<Outcome> Rollback(State& s, const std::string& why, RunStatus status, std::vector<Finding> findings = {});
   Result<Outcome> WaitForReboot(State& s);
   Result<Outcome> FinishAfterBoot(State& s);
+  /// Renews this run's lease (s.lock_name) when `next` has come, then moves
+  /// `next` a third of the TTL on. The waits around the reboot run without the
+  /// background renewer. A failure is a warning: the node is down or coming back.
+  void RenewLockIfDue(const State& s, std::chrono::steady_clock::time_point& next);
   Status CleanNode(bool uncordon);
   /// Gives back this run's lock slot (`known_slot` from the checkpoint, else
   /// the one this node is found holding). For a summary: "", "; lock released"

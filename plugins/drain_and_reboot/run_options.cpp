@@ -44,7 +44,8 @@ constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
       {.name = "concurrency", .type = ParamType::kInt, .default_value = "1",                                     \
        .doc = "Nodes allowed between cordon and uncordon at once, cluster-wide.", .range = IntRange(1, 100)},   \
       {.name = "lock_ttl", .type = ParamType::kDuration, .default_value = "\"30m\"",                             \
-       .doc = "leaseDurationSeconds: a lease not renewed for this long is taken over. Must cover a reboot.",    \
+       .doc = "leaseDurationSeconds: a lease seen unchanged for this long is taken over. Must be at least "     \
+              "reboot_timeout + ready_timeout (checked).",                                                       \
        .range = DurationRange(1min, kDays * 7)},                                                                 \
       {.name = "lock_wait", .type = ParamType::kDuration, .default_value = "\"1h\"",                             \
        .doc = "How long to wait for a free lock slot before failing.", .range = DurationRange(0s, kDays * 7)},  \
@@ -196,6 +197,16 @@ Status ValidateParams(const Params& p) {
     if (o->lock.concurrency < 1 || o->lock.concurrency > 100)
       return InvalidArgument("concurrency: must be 1..100, got " + std::to_string(o->lock.concurrency));
     if (o->lock.ttl.count() < 1) return InvalidArgument("lock_ttl: must be at least 1s");
+    // Nobody renews the lease while the node is down: it must outlive the
+    // longest wait for the reboot plus the longest wait for the Node after it.
+    const auto downtime = o->reboot_timeout + o->ready_timeout;
+    if (o->reboot && o->lock.ttl < downtime)
+      return InvalidArgument("lock_ttl: " + FormatDuration(o->lock.ttl) + " cannot cover reboot_timeout " +
+                             FormatDuration(o->reboot_timeout) + " + ready_timeout " +
+                             FormatDuration(o->ready_timeout) + " = " + FormatDuration(downtime) +
+                             " (the lease is not renewed while the node is down, so another node could take the "
+                             "lock mid-reboot): raise lock_ttl to at least " + FormatDuration(downtime) +
+                             " or lower the timeouts");
   }
   if (o->reboot && o->reboot_command.empty()) return InvalidArgument("reboot_command: must not be empty");
   if (!o->alert_filter_regex.empty()) {

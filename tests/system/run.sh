@@ -517,24 +517,19 @@ node_name = "$node"
 [kubernetes]
 kubeconfig = "/etc/nodeagent/kubeconfig"
 TOML
-  # systemd-nspawn gives each container boot its own boot id by mounting a file
-  # over /proc/sys/kernel/random/boot_id. With ProtectControlGroups=yes or
-  # ProtectKernelTunables=yes the service's mount namespace loses that
-  # overmount and sees the HOST's boot id, which never changes across
-  # container reboots (seen with per-directive probes; every other directive
-  # of the unit keeps it). On a real node there is no overmount, so the
-  # shipped unit keeps both; only this test container turns them off, so the
-  # agent can notice the container's reboot.
-  mkdir -p "$merged/etc/systemd/system/nodeagent.service.d"
-  printf '[Service]\n# nspawn test bed only: keep nspawn'"'"'s per-container boot id visible\nProtectControlGroups=no\nProtectKernelTunables=no\n' \
-    > "$merged/etc/systemd/system/nodeagent.service.d/50-nspawn-boot-id.conf"
+  # The unit exactly as packaged: its ProtectControlGroups=yes hides nspawn's
+  # per-container boot id (the service reads the host's, unchanged by a
+  # container reboot), so the agent must recognise the reboot otherwise (PID
+  # 1's start time, the Node's new bootID). No drop-in may soften the sandbox.
+  rm -f "$merged/etc/systemd/system/nodeagent.service.d/extra-paths.conf"  # step 3's, not needed here
   cq systemctl daemon-reload
-  cq systemctl restart nodeagent.service
-  wait_active nodeagent.service 30 || log "nodeagent did not come back after the drop-in"
-  # Read through the daemon's own mount namespace, i.e. the real unit's.
-  agent_pid=$(cq systemctl show -P MainPID nodeagent.service)
-  check "the service sees the container's boot id" \
-    test "$(cq nsenter -t "$agent_pid" -m cat /proc/sys/kernel/random/boot_id)" = "$(cq cat /proc/sys/kernel/random/boot_id)"
+  cq systemctl restart nodeagent.service  # also picks up the conf.d snippet
+  wait_active nodeagent.service 30 || log "nodeagent did not come back after the restart"
+  check "no drop-in: the unit exactly as packaged" test -z "$(cq systemctl show -P DropInPaths nodeagent.service | tr ' ' '\n' | grep 'nodeagent\.service\.d/')"
+  check "the unit runs with ProtectControlGroups=yes" test "$(cq systemctl show -P ProtectControlGroups nodeagent.service)" = yes
+  unit_boot1=$(cx -p ProtectControlGroups=yes cat /proc/sys/kernel/random/boot_id)
+  unit_pid1_1=$(cx -p ProtectControlGroups=yes cat /proc/1/stat | sed 's/.*) //' | cut -d' ' -f20)
+  log "boot id: container $boot1, as the unit sees it $unit_boot1; PID 1 start time as the unit sees it: $unit_pid1_1"
   check "agentctl kube check reaches the server" cx agentctl kube check
   old_nspawn=$(cat "$work/nspawn.pid")
   reboot_t0=$(date +%s)
@@ -547,6 +542,8 @@ TOML
     sed 's/^/    before reboot: /' "$work/drain.out" | tail -15
     boot2=$(cq cat /proc/sys/kernel/random/boot_id)
     check "container really rebooted (nspawn exit 133, new boot id)" test "$(grep -c ' 133$' "$work/exits")" -ge 2 -a "$boot2" != "$boot1"
+    unit_pid1_2=$(cx -p ProtectControlGroups=yes cat /proc/1/stat | sed 's/.*) //' | cut -d' ' -f20)
+    log "after the reboot, as the unit sees it: boot id $(cx -p ProtectControlGroups=yes cat /proc/sys/kernel/random/boot_id) (before $unit_boot1), PID 1 start time $unit_pid1_2 (before $unit_pid1_1)"
     check "node cordoned before the reboot" sh -c "test \"\$(kubectl --kubeconfig '$api/kubeconfig-cert' get node '$node' -o jsonpath='{.spec.unschedulable}')\" = true"
     check "all 3 pods evicted" test -z "$(kc get pods -n default --field-selector spec.nodeName="$node" -o name 2>/dev/null)"
     check "nodeagent active after the reboot" wait_active nodeagent.service 30
@@ -562,7 +559,7 @@ TOML
     if [[ $uncordoned -ne 1 ]]; then
       log "nodeagent journal, boot before the reboot:"
       cq journalctl -b -1 -u nodeagent.service --no-pager -o cat 2>/dev/null | tail -25 | sed 's/^/    /'
-      log "boot id via nsenter: $(cq cat /proc/sys/kernel/random/boot_id); in a unit: $(cx cat /proc/sys/kernel/random/boot_id); in a sandboxed unit: $(cx -p ProtectSystem=strict -p PrivateTmp=yes -p ProtectHostname=yes -p ProtectKernelLogs=yes -p ProtectClock=yes cat /proc/sys/kernel/random/boot_id); boot1=$boot1 boot2=$boot2"
+      log "boot id via nsenter: $(cq cat /proc/sys/kernel/random/boot_id); in a unit: $(cx cat /proc/sys/kernel/random/boot_id); with ProtectControlGroups=yes: $(cx -p ProtectControlGroups=yes cat /proc/sys/kernel/random/boot_id); boot1=$boot1 boot2=$boot2"
       log "checkpoint: $(cq sh -c 'cat /var/lib/nodeagent/runs/*.checkpoint.json' 2>&1 | head -c 600)"
       log "nodeagent journal, this boot:"
       cq journalctl -b -u nodeagent.service --no-pager -o cat 2>/dev/null | tail -40 | sed 's/^/    /'
