@@ -249,6 +249,18 @@ class DrainTest(ServerTestCase):
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         return self.out(p)["run_id"]
 
+    def wait_for_log(self, a, text, timeout=20):
+        """Waits until a run in progress has logged a line containing `text`."""
+        def seen():
+            for r in a.runs():
+                if r.get("status") != "running":
+                    continue
+                for line in a.run_record(r["id"]).get("logs", []):
+                    if text in line.get("msg", ""):
+                        return r["id"]
+            return None
+        return wait_until(seen, timeout, 0.1, "a run to log %r" % text)
+
     def simulate_reboot(self, a, kill=False):
         """Daemon goes down (SIGTERM like a shutdown, or kill -9), new boot id, daemon up, kubelet reports."""
         a.kill9() if kill else a.stop()
@@ -256,7 +268,9 @@ class DrainTest(ServerTestCase):
         a.set_boot_id(new_boot)
         self.srv.node_status(a.node, ready=False)
         a.start()
-        time.sleep(0.5)
+        # The resumed run says it saw the reboot and now waits for the Node:
+        # from then on it must keep the node cordoned until the Node reports.
+        self.wait_for_log(a, "waiting for the Node to report the new boot and Ready")
         self.assertTrue(self.unschedulable(a.node), "must stay cordoned until the Node reports the new boot")
         self.srv.node_status(a.node, ready=True, boot_id=new_boot)
         return new_boot
@@ -370,7 +384,8 @@ class DrainTest(ServerTestCase):
         run = self.start_reboot_run(a)
         wait_until(a.reboot_calls, 20, what="the reboot stub")
         os.kill(self.worker_pid(a, run), signal.SIGKILL)
-        time.sleep(1.0)
+        # The daemon resumes it in the same boot; the resumed run says so.
+        self.wait_for_log(a, "resumed in the same boot after the reboot command: still waiting for the reboot")
         rec = a.run_record(run)
         self.assertEqual(rec["status"], "running", "resumed in the same boot: still waiting for the reboot")
         self.assertTrue(self.unschedulable("node-c4"))
