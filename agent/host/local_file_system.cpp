@@ -158,7 +158,8 @@ Result<std::string> ReadAllFromFd(int fd, size_t max_bytes, const std::string& s
   char buf[65536];
   for (;;) {
     // One byte past the limit is enough to know it is over (files in /proc report no size).
-    size_t want = std::min(sizeof buf, max_bytes - out.size() + 1);
+    const size_t room = max_bytes - out.size();  // out.size() <= max_bytes here
+    const size_t want = room < sizeof buf ? room + 1 : sizeof buf;
     ssize_t n = ::read(fd, buf, want);
     if (n < 0) {
       if (errno == EINTR) continue;

@@ -292,6 +292,11 @@ TEST_CASE("whole_file_reads_are_capped_with_an_error_naming_the_path_and_the_lim
   auto at_limit = fs.ReadFile("/var/log/huge");
   REQUIRE(at_limit.ok());
   CHECK(at_limit->size() == kMaxReadFileBytes);
+  // State files are read by real path, with no limit unless one is given.
+  root.Write("/state.json", "{\"phase\":\"rebooting\"}");
+  auto state = ReadWholeFile(root.Real("/state.json"));
+  REQUIRE(state.ok());
+  CHECK(*state == "{\"phase\":\"rebooting\"}");
   // A file that reports no size (as /proc files do) is capped while reading.
   auto capped = ReadWholeFile("/dev/zero", 1024);
   REQUIRE_FALSE(capped.ok());
