@@ -57,9 +57,9 @@ class FileSystem {
   /// The root prefix, without a trailing slash ("" when the root is "/").
   virtual const std::string& root() const = 0;
   /// The real path of a host path: root() + the path with "." and ".."
-  /// resolved by name, never above the root. Symlinks are not looked at, so
-  /// for messages and for code that opens the result with its own care (it
-  /// should prefer OpenDirectory's descriptor).
+  /// resolved by name, never above the root. Symlinks are not looked at:
+  /// use it in messages; to act on a directory, take OpenDirectory's
+  /// descriptor rather than opening this path.
   virtual std::string Resolve(std::string_view host_path) const = 0;
 
   /// Whole file, symlinks followed inside the root prefix. NotFound when
