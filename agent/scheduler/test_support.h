@@ -25,6 +25,7 @@ class ReadOnlyHostFiles : public FileSystem {
     if (!in) return NotFound(std::string(p) + ": cannot open");
     std::ostringstream ss;
     ss << in.rdbuf();
+    if (ss.str().size() > kMaxReadFileBytes) return Error(ErrorCode::kTooLarge, std::string(p) + ": over the read limit");
     return ss.str();
   }
   bool Exists(std::string_view p) const override { return std::ifstream{std::string(p)}.good(); }
@@ -46,6 +47,7 @@ class FakeFiles : public ReadOnlyHostFiles {
   Result<std::string> ReadFile(std::string_view p) const override {
     auto it = files.find(p);
     if (it == files.end()) return NotFound(std::string(p) + ": no such file");
+    if (it->second.size() > kMaxReadFileBytes) return Error(ErrorCode::kTooLarge, std::string(p) + ": over the read limit");
     return it->second;
   }
   bool Exists(std::string_view p) const override { return files.count(std::string(p)) > 0; }

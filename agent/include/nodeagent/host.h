@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,21 +32,41 @@ class Clock {
   virtual bool SleepFor(std::chrono::milliseconds d, const bool* cancelled = nullptr) = 0;
 };
 
+/// The most a whole-file read (FileSystem::ReadFile) returns: 16 MiB. Host
+/// files the agent reads whole (fstab, kubeconfigs, zoneinfo, connection
+/// profiles) are far smaller; a larger one is refused, not truncated.
+inline constexpr size_t kMaxReadFileBytes = size_t{16} << 20;
+
+/// How a path's symlinks are treated: followed inside the root prefix (an
+/// absolute target starts again at the root, ".." stops at it), or refused.
+enum class SymlinkPolicy { kFollowInsideRoot, kRefuse };
+
 /// Files of the host, addressed by absolute host paths ("/etc/fstab") and
 /// resolved under the root prefix. All writes that replace a file are atomic.
+///
+/// Every call resolves its path inside the root prefix: ".." never climbs
+/// above it, an absolute symlink starts again at it, and the call acts on the
+/// descriptors it resolved, so a path swapped for a symlink meanwhile cannot
+/// lead it outside. Symlinks met on the way are followed (inside the root)
+/// only when root or the caller owns them (PermissionDenied otherwise, like
+/// fs.protected_symlinks); more than 40 of them is an error (a loop).
 class FileSystem {
  public:
   virtual ~FileSystem() = default;
 
   /// The root prefix, without a trailing slash ("" when the root is "/").
   virtual const std::string& root() const = 0;
-  /// The real path of a host path: root() + path. Only for code that must use
-  /// *at() calls on a directory descriptor (the log-cleanup walker).
+  /// The real path of a host path: root() + the path with "." and ".."
+  /// resolved by name, never above the root. Symlinks are not looked at:
+  /// use it in messages; to act on a directory, take OpenDirectory's
+  /// descriptor rather than opening this path.
   virtual std::string Resolve(std::string_view host_path) const = 0;
 
   /// Whole file, symlinks followed inside the root prefix. NotFound when
-  /// missing; IoError otherwise.
+  /// missing; TooLarge over kMaxReadFileBytes (naming the path and the limit);
+  /// IoError otherwise.
   virtual Result<std::string> ReadFile(std::string_view host_path) const = 0;
+  /// Whether something (a symlink too, not followed) is at the path.
   virtual bool Exists(std::string_view host_path) const = 0;
   /// Names in a directory (no "." or ".."), sorted.
   virtual Result<std::vector<std::string>> ListDir(std::string_view host_path) const = 0;
@@ -62,9 +83,22 @@ class FileSystem {
   virtual Status WriteFileAtomic(std::string_view host_path, std::string_view content,
                                  mode_t mode = 0644,
                                  std::optional<std::string> backup_suffix = std::nullopt) = 0;
+  /// mkdir -p inside the root prefix; symlinks to directories are followed.
+  /// AlreadyExists when something other than a directory is in the way.
   virtual Status MakeDirs(std::string_view host_path, mode_t mode = 0755) = 0;
-  /// Removes a file or an empty directory. Missing is not an error.
+  /// Removes a file or an empty directory; a symlink is removed itself, not
+  /// its target. Missing is not an error.
   virtual Status Remove(std::string_view host_path) = 0;
+
+  /// A directory descriptor (O_RDONLY | O_DIRECTORY | O_CLOEXEC) for a host
+  /// path resolved as above, with every symlink on the way followed inside
+  /// the root or refused (PermissionDenied, "... is a symlink"). For code that
+  /// walks a tree with *at() calls (the log-cleanup walker). The caller owns
+  /// the descriptor and closes it. The default, for file systems with no
+  /// descriptors (test fakes), is an Internal error.
+  virtual Result<int> OpenDirectory(std::string_view host_path, SymlinkPolicy links) const {
+    return Error(ErrorCode::kInternal, "this file system has no directory descriptors");
+  }
 };
 
 /// A command to run: argv only, never a shell string.

@@ -27,6 +27,7 @@ enum class ErrorCode {
   kCancelled,
   kIo,                // an OS call failed; message carries errno text
   kInternal,          // a bug or a broken invariant
+  kTooLarge,          // an input over its size limit (a whole-file read, a body)
 };
 
 const char* ErrorCodeName(ErrorCode code);

@@ -1,0 +1,304 @@
+// Issue 10, defect 3 (host paths can leave the root) and the whole-file read
+// cap of defect 7. Each test lays out a temp dir holding the agent's root and
+// a sibling "outside" folder, aims every LocalFileSystem call at the outside
+// one ("..", absolute and relative links, a link swapped in by another
+// thread) and checks that the outside folder never changed.
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "host/fake_host.h"
+#include "host/local_file_system.h"
+
+using namespace nodeagent;
+
+namespace {
+
+/// A temp dir with the agent's root and a folder beside it that no call may
+/// touch. On tmpfs when there is one: the swap test's 10 000 atomic writes
+/// would otherwise wait for 40 000 fsyncs of a disk.
+struct RootAndOutside {
+  std::string base = MakeBase();
+  std::string root = base + "/root";
+  std::string outside = base + "/outside";
+
+  static std::string MakeBase() {
+    std::string dir = std::filesystem::is_directory("/dev/shm") ? std::string("/dev/shm")
+                                                               : std::filesystem::temp_directory_path().string();
+    std::string tmpl = dir + "/nodeagent-fs-test-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp in " + dir + " failed");
+    return tmpl;
+  }
+  ~RootAndOutside() {
+    std::error_code ec;
+    std::filesystem::remove_all(base, ec);
+  }
+  RootAndOutside() {
+    std::filesystem::create_directories(root + "/etc");
+    std::filesystem::create_directories(root + "/var");
+    std::filesystem::create_directories(outside + "/sub");
+    std::ofstream(outside + "/secret") << "outside secret\n";
+    std::ofstream(outside + "/sub/keep") << "keep\n";
+  }
+
+  /// Every name under the outside folder with its type and content, one a line.
+  std::string OutsideSnapshot() const {
+    std::map<std::string, std::string> out;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(outside)) {
+      std::string rel = e.path().string().substr(outside.size());
+      if (e.is_symlink()) {
+        out[rel] = "link";
+      } else if (e.is_directory()) {
+        out[rel] = "dir";
+      } else {
+        std::ifstream in(e.path(), std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        out[rel] = "file:" + ss.str();
+      }
+    }
+    std::string text;
+    for (const auto& [name, what] : out) text += name + " " + what + "\n";
+    return text;
+  }
+};
+
+std::string TempRootFile(const std::string& real) {
+  std::ifstream in(real, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool IsLink(const std::string& real) {
+  struct stat st {};
+  return ::lstat(real.c_str(), &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+}  // namespace
+
+TEST_CASE("dot_dot_chains_never_leave_the_root_on_any_operation") {
+  RootAndOutside t;
+  LocalFileSystem fs(t.root);
+  const auto before = t.OutsideSnapshot();
+
+  for (const std::string escape : {"/../outside", "/etc/../../outside", "../../../outside", "/var/./../../outside",
+                                   "/etc/nothing/../../../../outside"}) {
+    INFO(escape);
+    CHECK(fs.Resolve(escape + "/secret") == t.root + "/outside/secret");
+    CHECK_FALSE(fs.Exists(escape + "/secret"));
+    CHECK_FALSE(fs.ListDir(escape).ok());
+    auto read = fs.ReadFile(escape + "/secret");
+    CHECK_FALSE(read.ok());
+    CHECK(fs.Remove(escape + "/secret").ok());  // nothing there inside the root: not an error
+    CHECK(fs.Remove(escape + "/sub/keep").ok());
+  }
+  // Calls that create things create them inside the root.
+  REQUIRE(fs.MakeDirs("/../outside/made", 0755).ok());
+  CHECK(std::filesystem::is_directory(t.root + "/outside/made"));
+  REQUIRE(fs.WriteFileAtomic("/etc/../../outside/secret", "written\n", 0644, std::string(".bak")).ok());
+  CHECK(TempRootFile(t.root + "/outside/secret") == "written\n");
+  REQUIRE(fs.WriteFileAtomic("/../../outside/secret", "again\n", 0644, std::string(".bak")).ok());
+  CHECK(TempRootFile(t.root + "/outside/secret.bak") == "written\n");
+  // Now that the root has its own /outside, ".." chains find that one.
+  auto listed = fs.ListDir("/../../outside");
+  REQUIRE(listed.ok());
+  CHECK(*listed == std::vector<std::string>{"made", "secret", "secret.bak"});
+  CHECK(fs.Remove("/../outside/secret.bak").ok());
+  CHECK_FALSE(std::filesystem::exists(t.root + "/outside/secret.bak"));
+
+  CHECK(t.OutsideSnapshot() == before);
+}
+
+TEST_CASE("absolute_and_relative_symlinks_resolve_inside_the_root_on_every_operation") {
+  RootAndOutside t;
+  LocalFileSystem fs(t.root);
+  const auto before = t.OutsideSnapshot();
+  // On the test machine these point at the outside folder; under the root
+  // they must mean the root's own paths.
+  REQUIRE(::symlink(t.outside.c_str(), (t.root + "/etc/abs").c_str()) == 0);
+  REQUIRE(::symlink("../../outside", (t.root + "/etc/rel").c_str()) == 0);
+  REQUIRE(::symlink((t.outside + "/secret").c_str(), (t.root + "/etc/abs-file").c_str()) == 0);
+
+  for (const std::string link : {"/etc/abs", "/etc/rel"}) {
+    INFO(link);
+    CHECK_FALSE(fs.Exists(link + "/secret"));
+    CHECK_FALSE(fs.ListDir(link).ok());
+    CHECK_FALSE(fs.ReadFile(link + "/secret").ok());
+    CHECK(fs.Remove(link + "/secret").ok());
+    CHECK(fs.Remove(link + "/sub/keep").ok());
+    REQUIRE(fs.MakeDirs(link + "/made", 0755).ok());
+    REQUIRE(fs.WriteFileAtomic(link + "/sub/keep", "inside\n", 0644, std::string(".bak")).ok());
+  }
+  CHECK_FALSE(fs.ReadFile("/etc/abs-file").ok());
+  REQUIRE(fs.WriteFileAtomic("/etc/abs-file", "via the link\n", 0644, std::nullopt).ok());
+  CHECK(IsLink(t.root + "/etc/abs-file"));  // the link is kept, its target (inside the root) written
+  CHECK(TempRootFile(t.root + t.outside + "/secret") == "via the link\n");
+  CHECK(std::filesystem::is_directory(t.root + t.outside + "/made"));
+  CHECK(TempRootFile(t.root + "/outside/sub/keep") == "inside\n");
+  auto via_link = fs.ListDir("/etc/rel/sub");
+  REQUIRE(via_link.ok());
+  CHECK(*via_link == std::vector<std::string>{"keep"});
+
+  // Remove takes the link itself, never what it points to.
+  REQUIRE(fs.Remove("/etc/abs").ok());
+  CHECK_FALSE(std::filesystem::exists(std::filesystem::symlink_status(t.root + "/etc/abs")));
+  CHECK(std::filesystem::is_directory(t.root + t.outside));
+
+  CHECK(t.OutsideSnapshot() == before);
+}
+
+TEST_CASE("a_directory_swapped_with_an_outside_symlink_while_the_agent_works_never_leads_outside_the_root") {
+  RootAndOutside t;
+  LocalFileSystem fs(t.root);
+  std::filesystem::create_directories(t.root + "/var/lib/app");
+  std::ofstream(t.root + "/var/lib/app/state") << "inside\n";
+  // "/var/lib/app" flips between the real folder and a link that, followed
+  // by the kernel from the test machine's view, leads to the outside folder.
+  REQUIRE(::symlink("../../../outside", (t.root + "/var/lib/swap").c_str()) == 0);
+  const auto before = t.OutsideSnapshot();
+
+  std::atomic<bool> done{false};
+  std::atomic<long> swaps{0};
+  std::thread swapper([&] {
+    const std::string a = t.root + "/var/lib/app", b = t.root + "/var/lib/swap";
+    while (!done.load()) {
+      if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0) swaps.fetch_add(1);
+    }
+  });
+  const int kRounds = 10000;
+  int read_outside = 0, listed_outside = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    const std::string round = std::to_string(i);
+    (void)fs.WriteFileAtomic("/var/lib/app/state", "round " + round + "\n", 0644, std::string(".bak"));
+    auto read = fs.ReadFile("/var/lib/app/secret");
+    if (read.ok() && *read == "outside secret\n") ++read_outside;
+    auto names = fs.ListDir("/var/lib/app");
+    if (names.ok() && std::find(names->begin(), names->end(), "sub") != names->end()) ++listed_outside;
+    (void)fs.Exists("/var/lib/app/secret");
+    (void)fs.MakeDirs("/var/lib/app/made-" + std::to_string(i % 4), 0755);
+    (void)fs.Remove("/var/lib/app/made-" + std::to_string((i + 2) % 4));
+    (void)fs.Remove("/var/lib/app/secret");
+    (void)fs.Remove("/var/lib/app/sub/keep");
+  }
+  done.store(true);
+  swapper.join();
+  INFO("swaps: " << swaps.load());
+  CHECK(swaps.load() > 0);
+  // The race was met: some writes went through the link, and landed inside the root.
+  CHECK(std::filesystem::exists(t.root + "/outside/state"));
+  CHECK(read_outside == 0);
+  CHECK(listed_outside == 0);
+  CHECK(t.OutsideSnapshot() == before);
+}
+
+TEST_CASE("symlinks_owned_by_another_user_are_refused_on_every_call_that_follows_links") {
+  if (::geteuid() != 0) return;  // only root can make a link owned by someone else; CI runs as root
+  RootAndOutside t;
+  LocalFileSystem fs(t.root);
+  std::filesystem::create_directories(t.root + "/srv/real");
+  std::ofstream(t.root + "/srv/real/file") << "x\n";
+  REQUIRE(::symlink("/srv/real", (t.root + "/etc/theirs").c_str()) == 0);
+  REQUIRE(::lchown((t.root + "/etc/theirs").c_str(), 65534, 65534) == 0);
+  auto read = fs.ReadFile("/etc/theirs/file");
+  REQUIRE_FALSE(read.ok());
+  CHECK(read.error().code() == ErrorCode::kPermissionDenied);
+  CHECK(read.error().message().find("owned by uid 65534") != std::string::npos);
+  auto listed = fs.ListDir("/etc/theirs");
+  REQUIRE_FALSE(listed.ok());
+  CHECK(listed.error().code() == ErrorCode::kPermissionDenied);
+  for (Status refused : {fs.MakeDirs("/etc/theirs/new", 0755),
+                         fs.WriteFileAtomic("/etc/theirs/file", "y\n", 0644, std::nullopt),
+                         fs.Remove("/etc/theirs/file")}) {
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code() == ErrorCode::kPermissionDenied);
+  }
+  CHECK_FALSE(std::filesystem::exists(t.root + "/srv/real/new"));
+  CHECK(TempRootFile(t.root + "/srv/real/file") == "x\n");
+  // The link itself can still be removed.
+  CHECK(fs.Remove("/etc/theirs").ok());
+  CHECK_FALSE(IsLink(t.root + "/etc/theirs"));
+}
+
+TEST_CASE("OpenDirectory resolves under the root and refuses symlinks when asked") {
+  RootAndOutside t;
+  LocalFileSystem fs(t.root);
+  std::filesystem::create_directories(t.root + "/var/log/app");
+  REQUIRE(::symlink("/var/log/app", (t.root + "/var/log/link").c_str()) == 0);
+  REQUIRE(::symlink(t.outside.c_str(), (t.root + "/var/log/out").c_str()) == 0);
+  auto fd_inode = [](int fd) {
+    struct stat st {};
+    REQUIRE(::fstat(fd, &st) == 0);
+    return st.st_ino;
+  };
+  struct stat app {};
+  REQUIRE(::stat((t.root + "/var/log/app").c_str(), &app) == 0);
+
+  auto followed = fs.OpenDirectory("/var/log/link", SymlinkPolicy::kFollowInsideRoot);
+  REQUIRE(followed.ok());
+  CHECK(fd_inode(*followed) == app.st_ino);
+  ::close(*followed);
+  auto refused = fs.OpenDirectory("/var/log/link", SymlinkPolicy::kRefuse);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message().find("is a symlink") != std::string::npos);
+  auto climbed = fs.OpenDirectory("/../../var/log/app/../app", SymlinkPolicy::kRefuse);
+  REQUIRE(climbed.ok());
+  CHECK(fd_inode(*climbed) == app.st_ino);
+  ::close(*climbed);
+  CHECK_FALSE(fs.OpenDirectory("/var/log/out", SymlinkPolicy::kFollowInsideRoot).ok());  // no such dir in the root
+}
+
+TEST_CASE("LocalFileSystem with the root at / reads the machine's files") {
+  TempRoot tmp;
+  tmp.Write("/note", "hello\n");
+  LocalFileSystem fs("/");
+  CHECK(fs.Resolve("/etc/../etc/hostname") == "/etc/hostname");
+  auto read = fs.ReadFile(tmp.Real("/note"));
+  REQUIRE(read.ok());
+  CHECK(*read == "hello\n");
+  CHECK(fs.Exists("/proc/self"));
+  auto listed = fs.ListDir(tmp.path() + "/../" + std::filesystem::path(tmp.path()).filename().string());
+  REQUIRE(listed.ok());
+  CHECK(*listed == std::vector<std::string>{"note"});
+  REQUIRE(fs.WriteFileAtomic(tmp.Real("/sub/new"), "x", 0600, std::nullopt).ok());
+  CHECK(tmp.Read("/sub/new") == "x");
+  CHECK(fs.Remove(tmp.Real("/sub/new")).ok());
+}
+
+TEST_CASE("whole_file_reads_are_capped_with_an_error_naming_the_path_and_the_limit") {
+  TempRoot root;
+  LocalFileSystem fs(root.path());
+  root.Write("/var/log/huge", "");
+  REQUIRE(::truncate(root.Real("/var/log/huge").c_str(), static_cast<off_t>(kMaxReadFileBytes) + 1) == 0);
+  auto read = fs.ReadFile("/var/log/huge");
+  REQUIRE_FALSE(read.ok());
+  CHECK(read.error().code() == ErrorCode::kTooLarge);
+  CHECK(read.error().message().find(root.Real("/var/log/huge")) != std::string::npos);
+  CHECK(read.error().message().find("16 MiB") != std::string::npos);
+  // A file of exactly the limit is still read, and so is its backup when replaced.
+  REQUIRE(::truncate(root.Real("/var/log/huge").c_str(), static_cast<off_t>(kMaxReadFileBytes)) == 0);
+  auto at_limit = fs.ReadFile("/var/log/huge");
+  REQUIRE(at_limit.ok());
+  CHECK(at_limit->size() == kMaxReadFileBytes);
+  // State files are read by real path, with no limit unless one is given.
+  root.Write("/state.json", "{\"phase\":\"rebooting\"}");
+  auto state = ReadWholeFile(root.Real("/state.json"));
+  REQUIRE(state.ok());
+  CHECK(*state == "{\"phase\":\"rebooting\"}");
+  // A file that reports no size (as /proc files do) is capped while reading.
+  auto capped = ReadWholeFile("/dev/zero", 1024);
+  REQUIRE_FALSE(capped.ok());
+  CHECK(capped.error().code() == ErrorCode::kTooLarge);
+}
