@@ -744,23 +744,27 @@ TEST_CASE_METHOD(Reset, "rate limit: qps and burst bound the request rate") {
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < 12; ++i) REQUIRE_OK(c->GetVersion());
   auto took = std::chrono::steady_clock::now() - start;
-  CHECK(took >= 950ms);  // 2 at once, 10 more at 10/s
-  CHECK(took < 3s);
+  CHECK(took >= 950ms);  // 2 at once, 10 more at 10/s: it cannot be faster
 }
 
-TEST_CASE_METHOD(Reset, "throughput: 200 sequential GETs over reused connections") {
+TEST_CASE_METHOD(Reset, "connection reuse: 200 sequential GETs on one client use one connection") {
+  // Counted by the server (the client's port of each request), not timed:
+  // timings are for bench/, and a loaded machine makes them lie.
   Env env;
   KubeOptions o = Options(Server().dir() + "/kubeconfig-cert");
-  o.qps = 0;  // measure the transport, not the limiter
+  o.qps = 0;  // the transport, not the limiter
   auto c = Client(env, "", o);
   Server().Put({Node("n1")});
-  auto start = std::chrono::steady_clock::now();
+  Server().Control("POST", "/_test/requests/clear");
   for (int i = 0; i < 200; ++i) REQUIRE_OK(c->GetNode("n1"));
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-  // The same 20 times with a new client each (a new TLS connection each).
-  auto fresh_start = std::chrono::steady_clock::now();
-  for (int i = 0; i < 20; ++i) REQUIRE_OK(Client(env, "", o)->GetNode("n1"));
-  auto fresh_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - fresh_start).count();
-  WARN("200 GETs on one client: " << ms << " ms; 20 GETs on fresh clients: " << fresh_ms << " ms");
-  CHECK(ms / 200.0 < fresh_ms / 20.0 / 2);  // reuse saves the handshake
+  std::set<std::string> peers;
+  for (const auto& r : Server().Requests()) peers.insert(r.value("peer", ""));
+  CHECK(peers.size() == 1);
+  CHECK(peers.count("") == 0);
+  // A new client each time opens a new connection each time.
+  Server().Control("POST", "/_test/requests/clear");
+  for (int i = 0; i < 5; ++i) REQUIRE_OK(Client(env, "", o)->GetNode("n1"));
+  peers.clear();
+  for (const auto& r : Server().Requests()) peers.insert(r.value("peer", ""));
+  CHECK(peers.size() == 5);
 }

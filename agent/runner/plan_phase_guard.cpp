@@ -26,6 +26,11 @@ class PlanPhaseHost::Files : public FileSystem {
   Result<std::string> ReadFile(std::string_view p) const override { return inner_.ReadFile(p); }
   bool Exists(std::string_view p) const override { return inner_.Exists(p); }
   Result<std::vector<std::string>> ListDir(std::string_view p) const override { return inner_.ListDir(p); }
+  // A descriptor is for walking (log-cleanup's planner reads a tree with it);
+  // like Resolve(), what a plugin does with it is beyond this guard.
+  Result<int> OpenDirectory(std::string_view p, SymlinkPolicy links) const override {
+    return inner_.OpenDirectory(p, links);
+  }
   Status WriteFileAtomic(std::string_view p, std::string_view content, mode_t mode,
                          std::optional<std::string> backup_suffix) override {
     if (planning_) return Refused("writing " + std::string(p));

@@ -1349,7 +1349,7 @@ class ServerState:
                 return dict(f)
         return None
 
-    def log_request(self, method, path, query, ua, status, t, body=b"", content_type=""):
+    def log_request(self, method, path, query, ua, status, t, body=b"", content_type="", peer=""):
         text = None
         if body:
             text = body[:65536].decode("utf-8", "replace") if "protobuf" not in content_type \
@@ -1358,7 +1358,7 @@ class ServerState:
             self.seq += 1
             self.requests.append({"seq": self.seq, "method": method, "path": path, "query": query,
                                   "user_agent": ua, "status": status, "time": t, "body": text,
-                                  "content_type": content_type or None})
+                                  "content_type": content_type or None, "peer": peer})
 
 
 # ----------------------------------------------------------------------------
@@ -1447,6 +1447,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def peer(self):
+        """The client's address and port: one value per TCP connection."""
+        return "%s:%s" % (self.client_address[0], self.client_address[1]) if self.client_address else ""
+
     def send_text(self, code, text):
         data = text.encode()
         self._status = code
@@ -1534,7 +1538,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             if not is_test and not logged[0]:
                 self.st.log_request(method, path, rawq, ua, self._status, t0, body,
-                                    self.headers.get("Content-Type") or "")
+                                    self.headers.get("Content-Type") or "", self.peer())
             sys.stderr.write("%s %s %s %d %.1fms\n" % (
                 time.strftime("%H:%M:%S"), method, self.path[:200], self._status,
                 (time.time() - t0) * 1000))
@@ -1713,7 +1717,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 logged[0] = True
                 self._status = 200
                 self.st.log_request(method, urlsplit(self.path).path, urlsplit(self.path).query,
-                                    self.headers.get("User-Agent", ""), 200, t0)
+                                    self.headers.get("User-Agent", ""), 200, t0, peer=self.peer())
                 return self.watch(res, ns, query, accept)
             return self.list(res, ns, query, accept)
         if method in ("GET", "HEAD"):
