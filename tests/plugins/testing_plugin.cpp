@@ -138,11 +138,12 @@ class CommandAction : public Action {
 
 const ParamSpec kPrintParams[] = {
     {"stdout_bytes", ParamType::kInt, "0", "Bytes of 'x', without a newline, written straight to stdout."},
-    {"log_bytes", ParamType::kInt, "0", "Length of one log line of 'x'."},
+    {"log_bytes", ParamType::kInt, "0", "Length of each log line of 'x'."},
+    {"log_lines", ParamType::kInt, "1", "How many such log lines."},
 };
 
 /// Floods what the daemon reads from its worker: a plugin's raw stdout (the
-/// worker's stderr) and one huge event line (a log line).
+/// worker's stderr) and event lines (log lines), long or many.
 class PrintAction : public Action {
  public:
   Result<Plan> MakePlan(ActionContext&) override { return Plan{}; }
@@ -153,7 +154,10 @@ class PrintAction : public Action {
       if (n <= 0) return Error(ErrorCode::kIo, "writing to stdout failed");
       left -= n;
     }
-    if (int64_t n = ctx.params().GetInt("log_bytes"); n > 0) ctx.Info(std::string(static_cast<size_t>(n), 'x'));
+    if (int64_t n = ctx.params().GetInt("log_bytes"); n > 0) {
+      const std::string line(static_cast<size_t>(n), 'x');
+      for (int64_t i = ctx.params().GetInt("log_lines"); i > 0; --i) ctx.Info(line);
+    }
     if (::write(STDOUT_FILENO, "\n", 1) != 1) return Error(ErrorCode::kIo, "writing to stdout failed");
     Outcome out;
     out.summary = "printed";
@@ -253,7 +257,7 @@ const ActionSpec kActions[] = {
     {"test-crash", "Crashes with SIGSEGV.", {}, false, false, &Make<CrashAction>},
     {"test-sleep", "Sleeps; honours cancellation unless told not to.", kSleepParams, false, false, &Make<SleepAction>},
     {"test-command", "Runs a command and reports how it ended.", kCommandParams, false, false, &Make<CommandAction>},
-    {"test-print", "Writes a lot to stdout and one long log line.", kPrintParams, false, false, &Make<PrintAction>},
+    {"test-print", "Writes a lot to stdout and long or many log lines.", kPrintParams, false, false, &Make<PrintAction>},
     {"test-linger", "Finishes, leaving a child that holds the worker's output open.", kLingerParams, false, false,
      &Make<LingerAction>},
     {"test-disruptive", "Sleeps, as a disruptive action.", kSleepParams, true, false, &Make<SleepAction>},
