@@ -63,41 +63,82 @@ std::string SignalName(int sig) {
          (d ? " (" + std::string(d) + ")" : "");
 }
 
+/// Bounds on what the daemon reads and queues (see docs/architecture.md,
+/// "Bounds"). A line a worker writes on its event stream (stdout) longer than
+/// this is dropped with a warning; the run's history has it anyway.
+constexpr size_t kMaxWorkerEventBytes = 1024 * 1024;
+/// A line on a worker's stderr (a plugin printing to stdout or stderr) is
+/// logged cut at this length.
+constexpr size_t kMaxWorkerStderrLineBytes = 64 * 1024;
+/// A client that reads its lines slower than they come: progress lines are
+/// dropped once this much waits for it...
+constexpr size_t kSubscriberProgressDropBytes = 256 * 1024;
+/// ...and it is disconnected once this much would (it can read the run's
+/// outcome with `agentctl logs`).
+constexpr size_t kSubscriberMaxQueuedBytes = 8 * 1024 * 1024;
+/// After accept() fails for want of descriptors (EMFILE, ENFILE) or memory,
+/// the daemon tries again this much later instead of at once (a busy loop).
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(250);
+
+/// One counted control connection (ConnectionTable); ends with the last
+/// holder: the session's handlers or the Subscriber that took its socket.
+struct ConnectionSlot {
+  ConnectionSlot(std::shared_ptr<ConnectionTable> t, uid_t u) : table(std::move(t)), uid(u) {}
+  ~ConnectionSlot() { table->Close(uid); }
+  std::shared_ptr<ConnectionTable> table;
+  uid_t uid;
+};
+
 /// One client waiting for lines (a followed run). Writes are queued so a slow
-/// client never blocks the loop; progress is dropped when the queue is long.
+/// client never blocks the loop; progress is dropped when the queue is long,
+/// and a client whose queue outgrows kSubscriberMaxQueuedBytes is dropped.
 struct Subscriber : std::enable_shared_from_this<Subscriber> {
-  explicit Subscriber(stream_protocol::socket s) : sock(std::move(s)) {}
+  Subscriber(stream_protocol::socket s, std::shared_ptr<ConnectionSlot> c) : sock(std::move(s)), slot(std::move(c)) {}
   stream_protocol::socket sock;
+  std::shared_ptr<ConnectionSlot> slot;  // released when the socket closes
   std::deque<std::string> queue;
+  size_t queued_bytes = 0;
   bool writing = false;
   bool close_after = false;
 
   void Send(const json& line, bool last = false) {
     if (!sock.is_open()) return;
-    if (queue.size() > 2000 && line.value("type", "") == "progress") return;
-    queue.push_back(line.dump() + "\n");
+    if (queued_bytes > kSubscriberProgressDropBytes && line.value("type", "") == "progress") return;
+    std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    if (!queue.empty() && queued_bytes + text.size() > kSubscriberMaxQueuedBytes) {
+      spdlog::warn("control client (uid {}) reads too slowly: {} bytes wait for it; disconnecting it",
+                   slot ? std::to_string(slot->uid) : "?", queued_bytes);
+      Close();
+      return;
+    }
+    queued_bytes += text.size();
+    queue.push_back(std::move(text));
     if (last) close_after = true;
     Pump();
   }
+  void Close() {
+    // A write in flight keeps its buffer (the front) until its handler runs.
+    while (queue.size() > (writing ? 1u : 0u)) queue.pop_back();
+    queued_bytes = queue.empty() ? 0 : queue.front().size();
+    boost::system::error_code ignored;
+    sock.shutdown(stream_protocol::socket::shutdown_both, ignored);
+    sock.close(ignored);
+    slot.reset();
+  }
   void Pump() {
     if (writing || queue.empty()) {
-      if (!writing && queue.empty() && close_after) {
-        boost::system::error_code ec;
-        sock.shutdown(stream_protocol::socket::shutdown_both, ec);
-        sock.close(ec);
-      }
+      if (!writing && queue.empty() && close_after) Close();
       return;
     }
     writing = true;
     auto self = shared_from_this();
     asio::async_write(sock, asio::buffer(queue.front()), [self](boost::system::error_code ec, size_t) {
       self->writing = false;
-      if (ec) {
-        self->queue.clear();
-        boost::system::error_code ignored;
-        self->sock.close(ignored);
+      if (ec || !self->sock.is_open()) {  // failed, or closed while writing
+        self->Close();
         return;
       }
+      self->queued_bytes -= self->queue.front().size();
       self->queue.pop_front();
       self->Pump();
     });
@@ -116,6 +157,7 @@ struct ActiveRun {
   std::unique_ptr<asio::writable_pipe> in;
   std::string request;
   std::string out_buf, err_buf;
+  bool out_skipping = false, err_skipping = false;  // the rest of a line over the cap
   std::unique_ptr<asio::steady_timer> timeout_timer, kill_timer;
   std::vector<std::shared_ptr<Subscriber>> subscribers;
   pid_t pid = 0;
@@ -129,7 +171,7 @@ struct ActiveRun {
 struct Daemon::Impl {
   explicit Impl(DaemonOptions o)
       : options(std::move(o)), acceptor(io), signals(io, SIGTERM, SIGINT, SIGHUP), schedule_timer(io),
-        watchdog_timer(io), shutdown_timer(io) {}
+        watchdog_timer(io), shutdown_timer(io), accept_retry_timer(io) {}
 
   DaemonOptions options;
   asio::io_context io;
@@ -138,6 +180,11 @@ struct Daemon::Impl {
   asio::system_timer schedule_timer;
   asio::steady_timer watchdog_timer;
   asio::steady_timer shutdown_timer;
+  asio::steady_timer accept_retry_timer;
+  bool accept_failing = false;  // accept() failed; retrying after kAcceptRetryDelay
+  std::shared_ptr<ConnectionTable> connections = std::make_shared<ConnectionTable>();
+  std::optional<std::chrono::steady_clock::time_point> last_refusal_log;
+  int refusals_since_log = 0;
   std::shared_ptr<AgentSetup> setup;
   std::unique_ptr<RealHost> host;
   std::unique_ptr<HistoryStore> history;
@@ -186,7 +233,8 @@ struct Daemon::Impl {
   // ---- control ---------------------------------------------------------
   void Accept();
   void HandleSession(std::shared_ptr<stream_protocol::socket> sock);
-  void Dispatch(std::shared_ptr<stream_protocol::socket> sock, const PeerCredentials& peer, const std::string& text);
+  void Dispatch(std::shared_ptr<stream_protocol::socket> sock, std::shared_ptr<ConnectionSlot> slot,
+                const PeerCredentials& peer, const std::string& text);
   json StatusJson();
   json ListJson();
   /// A record as the daemon answers it. A run it still tracks is running,
@@ -510,8 +558,17 @@ void Daemon::Impl::StopRun(const std::shared_ptr<ActiveRun>& run, bool timeout) 
 }
 
 void Daemon::Impl::ReadWorkerOut(std::shared_ptr<ActiveRun> run) {
-  asio::async_read_until(*run->out, asio::dynamic_buffer(run->out_buf), '\n',
+  asio::async_read_until(*run->out, asio::dynamic_buffer(run->out_buf, kMaxWorkerEventBytes), '\n',
                          [this, run](boost::system::error_code ec, size_t n) {
+                           if (ec == asio::error::not_found) {  // a line over the cap: drop all of it
+                             if (!run->out_skipping)
+                               spdlog::warn("run {}: dropped a worker event longer than {} bytes",
+                                            run->prepared.record.id, kMaxWorkerEventBytes);
+                             run->out_skipping = true;
+                             run->out_buf.clear();
+                             ReadWorkerOut(run);
+                             return;
+                           }
                            if (ec) {
                              run->out_eof = true;
                              MaybeFinish(run);
@@ -519,16 +576,26 @@ void Daemon::Impl::ReadWorkerOut(std::shared_ptr<ActiveRun> run) {
                            }
                            std::string line = run->out_buf.substr(0, n - 1);
                            run->out_buf.erase(0, n);
-                           HandleWorkerLine(run, line);
+                           if (run->out_skipping) run->out_skipping = false;  // the end of the dropped line
+                           else HandleWorkerLine(run, line);
                            ReadWorkerOut(run);
                          });
 }
 
 void Daemon::Impl::ReadWorkerErr(std::shared_ptr<ActiveRun> run) {
-  asio::async_read_until(*run->err, asio::dynamic_buffer(run->err_buf), '\n',
+  asio::async_read_until(*run->err, asio::dynamic_buffer(run->err_buf, kMaxWorkerStderrLineBytes), '\n',
                          [this, run](boost::system::error_code ec, size_t n) {
+                           if (ec == asio::error::not_found) {  // a line over the cap: log its start once
+                             if (!run->err_skipping)
+                               spdlog::warn("run {} worker: {} [... line cut at {} bytes ...]", run->prepared.record.id,
+                                            run->scrubber.Scrub(run->err_buf), kMaxWorkerStderrLineBytes);
+                             run->err_skipping = true;
+                             run->err_buf.clear();
+                             ReadWorkerErr(run);
+                             return;
+                           }
                            if (ec) {
-                             if (!run->err_buf.empty())
+                             if (!run->err_buf.empty() && !run->err_skipping)
                                spdlog::warn("run {} worker: {}", run->prepared.record.id, run->scrubber.Scrub(run->err_buf));
                              run->err_eof = true;
                              MaybeFinish(run);
@@ -536,7 +603,8 @@ void Daemon::Impl::ReadWorkerErr(std::shared_ptr<ActiveRun> run) {
                            }
                            std::string line = run->err_buf.substr(0, n - 1);
                            run->err_buf.erase(0, n);
-                           if (!line.empty())
+                           if (run->err_skipping) run->err_skipping = false;  // the end of the cut line
+                           else if (!line.empty())
                              spdlog::warn("run {} worker: {}", run->prepared.record.id, run->scrubber.Scrub(line));
                            ReadWorkerErr(run);
                          });
@@ -637,11 +705,25 @@ void Daemon::Impl::MaybeFinish(const std::shared_ptr<ActiveRun>& run) {
 
 void Daemon::Impl::Accept() {
   acceptor.async_accept([this](boost::system::error_code ec, stream_protocol::socket sock) {
-    if (ec) {
-      if (ec != asio::error::operation_aborted) Accept();
+    if (ec == asio::error::operation_aborted) return;
+    if (ec && ec != asio::error::connection_aborted) {
+      // Out of descriptors (EMFILE, ENFILE) or memory: the pending connection
+      // stays queued and accept() would fail again at once. Try again later.
+      if (!accept_failing)
+        spdlog::error("control socket: cannot accept a connection: {}; trying again every {} ms", ec.message(),
+                      kAcceptRetryDelay.count());
+      accept_failing = true;
+      accept_retry_timer.expires_after(kAcceptRetryDelay);
+      accept_retry_timer.async_wait([this](boost::system::error_code ec2) {
+        if (!ec2) Accept();
+      });
       return;
     }
-    HandleSession(std::make_shared<stream_protocol::socket>(std::move(sock)));
+    if (!ec) {
+      if (accept_failing) spdlog::info("control socket: accepting connections again");
+      accept_failing = false;
+      HandleSession(std::make_shared<stream_protocol::socket>(std::move(sock)));
+    }
     Accept();
   });
 }
@@ -649,6 +731,24 @@ void Daemon::Impl::Accept() {
 void Daemon::Impl::HandleSession(std::shared_ptr<stream_protocol::socket> sock) {
   PeerCredentials peer;
   if (!GetPeerCredentials(sock->native_handle(), peer)) return;
+  std::string refusal;
+  if (!connections->TryOpen(peer.uid, &refusal)) {
+    // Logged at most once a minute: the refusals are what a flood looks like.
+    ++refusals_since_log;
+    auto now = std::chrono::steady_clock::now();
+    if (!last_refusal_log || now - *last_refusal_log >= std::chrono::minutes(1)) {
+      spdlog::warn("refusing control connections: {} ({} refused since the last such message)", refusal,
+                   refusals_since_log);
+      last_refusal_log = now;
+      refusals_since_log = 0;
+    }
+    boost::system::error_code ignored;
+    std::string reply = ErrorReply("too_many_connections", refusal).dump() + "\n";
+    asio::write(*sock, asio::buffer(reply), ignored);  // tiny; the kernel buffer takes it
+    sock->close(ignored);
+    return;
+  }
+  auto slot = std::make_shared<ConnectionSlot>(connections, peer.uid);
   auto buf = std::make_shared<std::string>();
   auto timer = std::make_shared<asio::steady_timer>(io);
   timer->expires_after(std::chrono::milliseconds(kRequestReadTimeoutMs));
@@ -660,7 +760,7 @@ void Daemon::Impl::HandleSession(std::shared_ptr<stream_protocol::socket> sock) 
     sock->close(ignored);
   });
   asio::async_read_until(*sock, asio::dynamic_buffer(*buf, kMaxRequestBytes), '\n',
-                         [this, sock, buf, timer, peer](boost::system::error_code ec, size_t n) {
+                         [this, sock, slot, buf, timer, peer](boost::system::error_code ec, size_t n) {
                            timer->cancel();
                            if (ec) {
                              if (ec == asio::error::not_found) {
@@ -673,13 +773,14 @@ void Daemon::Impl::HandleSession(std::shared_ptr<stream_protocol::socket> sock) 
                              sock->close(ignored);
                              return;
                            }
-                           Dispatch(sock, peer, buf->substr(0, n - 1));
+                           Dispatch(sock, slot, peer, buf->substr(0, n - 1));
                          });
 }
 
 namespace {
-void Reply(const std::shared_ptr<stream_protocol::socket>& sock, const json& j) {
-  auto sub = std::make_shared<Subscriber>(std::move(*sock));
+void Reply(const std::shared_ptr<stream_protocol::socket>& sock, const std::shared_ptr<ConnectionSlot>& slot,
+           const json& j) {
+  auto sub = std::make_shared<Subscriber>(std::move(*sock), slot);
   sub->Send(j, true);
 }
 std::string CodeOf(const Error& e) {
@@ -693,8 +794,9 @@ std::string CodeOf(const Error& e) {
 }
 }  // namespace
 
-void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, const PeerCredentials& peer,
-                            const std::string& text) {
+void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, std::shared_ptr<ConnectionSlot> slot,
+                            const PeerCredentials& peer, const std::string& text) {
+  auto Reply = [&](const std::shared_ptr<stream_protocol::socket>& s, const json& j) { nodeagent::Reply(s, slot, j); };
   json req = json::parse(text, nullptr, false);
   if (req.is_discarded() || !req.is_object() || !req.contains("op") || !req["op"].is_string()) {
     Reply(sock, ErrorReply("bad_request", "expected one JSON object with an \"op\" on one line"));
@@ -765,7 +867,7 @@ void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, const
       json started = {{"type", "started"}, {"run_id", (*run)->prepared.record.id},
                       {"action", (*run)->prepared.record.action}, {"dry_run", (*run)->prepared.dry_run}};
       if (req.value("follow", true)) {
-        auto sub = std::make_shared<Subscriber>(std::move(*sock));
+        auto sub = std::make_shared<Subscriber>(std::move(*sock), slot);
         sub->Send(started);
         (*run)->subscribers.push_back(sub);
       } else {
@@ -868,6 +970,7 @@ void Daemon::Impl::BeginShutdown() {
                FormatDuration(setup->settings.shutdown_grace));
   boost::system::error_code ec;
   acceptor.close(ec);
+  accept_retry_timer.cancel();
   schedule_timer.cancel();
   if (runs.empty()) {
     FinishShutdown();

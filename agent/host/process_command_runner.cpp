@@ -20,6 +20,8 @@
 #include <functional>
 #include <map>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 extern char** environ;
 
@@ -50,44 +52,105 @@ bool ProcessCommandRunner::Cancelled() const {
 
 namespace {
 
-/// Reads one of a command's pipes to EOF (or until it is closed), keeping
-/// everything in `all` and handing whole lines to `on_line` (when set) as
-/// they complete; a last line without a newline goes at EOF.
+/// Keeps the head and the tail of a stream whose middle may be too long to
+/// keep: the first `head` bytes, the last `tail` bytes, and a count of what
+/// fell between them. Memory stays under head + 2 * tail + one read.
+class HeadTailBuffer {
+ public:
+  HeadTailBuffer(size_t head, size_t tail) : head_limit_(head), tail_limit_(tail) {}
+
+  void Append(std::string_view data) {
+    if (head_.size() < head_limit_) {
+      size_t take = std::min(data.size(), head_limit_ - head_.size());
+      head_.append(data.substr(0, take));
+      data.remove_prefix(take);
+    }
+    if (data.empty()) return;
+    tail_.append(data);
+    if (tail_.size() > 2 * tail_limit_) {  // trim in batches: amortized O(1) per byte
+      size_t excess = tail_.size() - tail_limit_;
+      tail_.erase(0, excess);
+      dropped_ += excess;
+    }
+  }
+
+  bool truncated() const { return dropped_ > 0 || tail_.size() > tail_limit_; }
+
+  /// Head, a "[... N bytes truncated ...]" line when bytes were dropped, tail.
+  std::string Take() {
+    if (tail_.size() > tail_limit_) {
+      size_t excess = tail_.size() - tail_limit_;
+      tail_.erase(0, excess);
+      dropped_ += excess;
+    }
+    std::string all = std::move(head_);
+    if (dropped_ > 0) all += "\n[... " + std::to_string(dropped_) + " bytes truncated ...]\n";
+    all += tail_;
+    return all;
+  }
+
+ private:
+  const size_t head_limit_, tail_limit_;
+  std::string head_, tail_;
+  uint64_t dropped_ = 0;
+};
+
+/// Reads one of a command's pipes to EOF (or until it is closed), keeping its
+/// head and tail in `kept` and handing whole lines to `on_line` (when set) as
+/// they complete; a last line without a newline goes at EOF. A line longer
+/// than `max_line` is handed over cut, with a marker, and the rest of it is
+/// skipped up to its newline.
 class OutputReader {
  public:
-  OutputReader(asio::readable_pipe& pipe, std::string& all, bool is_stderr,
+  OutputReader(asio::readable_pipe& pipe, HeadTailBuffer& kept, size_t max_line, bool is_stderr,
                const std::function<void(std::string_view, bool)>& on_line, std::function<void()> done)
-      : pipe_(pipe), all_(all), is_stderr_(is_stderr), on_line_(on_line), done_(std::move(done)) {}
+      : pipe_(pipe), kept_(kept), max_line_(max_line), is_stderr_(is_stderr), on_line_(on_line),
+        done_(std::move(done)) {}
 
   void Start() {
     pipe_.async_read_some(asio::buffer(buf_), [this](boost::system::error_code ec, size_t n) {
-      all_.append(buf_.data(), n);
-      if (on_line_) Deliver(static_cast<bool>(ec));
+      std::string_view chunk(buf_.data(), n);
+      kept_.Append(chunk);
+      if (on_line_) Deliver(chunk, static_cast<bool>(ec));
       if (ec) done_();
       else Start();
     });
   }
 
  private:
-  void Deliver(bool eof) {
-    size_t nl;
-    while ((nl = all_.find('\n', delivered_)) != std::string::npos) {
-      on_line_(std::string_view(all_).substr(delivered_, nl - delivered_), is_stderr_);
-      delivered_ = nl + 1;
+  void Deliver(std::string_view chunk, bool eof) {
+    while (!chunk.empty()) {
+      size_t nl = chunk.find('\n');
+      std::string_view piece = chunk.substr(0, nl);
+      chunk.remove_prefix(nl == std::string_view::npos ? chunk.size() : nl + 1);
+      if (!skipping_) {
+        const size_t room = max_line_ - line_.size();
+        line_.append(piece.substr(0, room));
+        if (piece.size() > room) {
+          // Too long: hand over what we have once, skip the rest of the line.
+          skipping_ = true;
+          on_line_(line_ + " [... line cut at " + std::to_string(max_line_) + " bytes ...]", is_stderr_);
+          line_.clear();
+        }
+      }
+      if (nl == std::string_view::npos) break;
+      if (!skipping_) on_line_(line_, is_stderr_);
+      line_.clear();
+      skipping_ = false;
     }
-    if (eof && delivered_ < all_.size()) {
-      on_line_(std::string_view(all_).substr(delivered_), is_stderr_);
-      delivered_ = all_.size();
-    }
+    if (eof && !line_.empty() && !skipping_) on_line_(line_, is_stderr_);
+    if (eof) line_.clear();
   }
 
   asio::readable_pipe& pipe_;
-  std::string& all_;
+  HeadTailBuffer& kept_;
+  const size_t max_line_;
   const bool is_stderr_;
   const std::function<void(std::string_view, bool)>& on_line_;
   std::function<void()> done_;
-  size_t delivered_ = 0;  // bytes of all_ already handed over as lines
-  std::array<char, 8192> buf_{};
+  std::string line_;       // the line being read, at most max_line_ bytes
+  bool skipping_ = false;  // the rest of a line that was cut
+  std::vector<char> buf_ = std::vector<char>(64 * 1024);  // a pipe's default capacity
 };
 
 }  // namespace
@@ -126,7 +189,7 @@ Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
   const pid_t pid = proc->id();
 
   CommandResult result;
-  std::string out, err;
+  HeadTailBuffer out(limits_.head_bytes, limits_.tail_bytes), err(limits_.head_bytes, limits_.tail_bytes);
   // After the command exits, its output is read to EOF; a background child
   // still holding the pipes open gets `drain_timer` before we stop reading.
   asio::steady_timer drain_timer(ctx);
@@ -135,8 +198,8 @@ Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
   auto read_done = [&] {
     if (--reads_open == 0 && exited) drain_timer.cancel();
   };
-  OutputReader out_reader(out_pipe, out, false, spec.on_line, read_done);
-  OutputReader err_reader(err_pipe, err, true, spec.on_line, read_done);
+  OutputReader out_reader(out_pipe, out, limits_.max_line_bytes, false, spec.on_line, read_done);
+  OutputReader err_reader(err_pipe, err, limits_.max_line_bytes, true, spec.on_line, read_done);
   out_reader.Start();
   err_reader.Start();
   if (!spec.stdin_data.empty()) {
@@ -209,8 +272,9 @@ Result<CommandResult> ProcessCommandRunner::Run(const CommandSpec& spec) {
     result.exit_code = -1;
     result.term_signal = WTERMSIG(native_status);
   }
-  result.stdout_data = std::move(out);
-  result.stderr_data = std::move(err);
+  result.output_truncated = out.truncated() || err.truncated();
+  result.stdout_data = out.Take();
+  result.stderr_data = err.Take();
   result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   return result;
 }

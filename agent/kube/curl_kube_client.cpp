@@ -98,6 +98,7 @@ bool IsPermanentCurlError(CURLcode c) {
     case CURLE_SSL_INVALIDCERTSTATUS:
     case CURLE_SSL_CRL_BADFILE:
     case CURLE_NOT_BUILT_IN:
+    case CURLE_FILESIZE_EXCEEDED:  // our response cap: the same answer would be as large again
       return true;
     default:
       return false;
@@ -147,7 +148,12 @@ struct Response {
   std::string curl_error;
   std::string body;
   std::optional<std::chrono::seconds> retry_after;
+  size_t max_body = 0;       // CollectBody stops past this
+  bool body_too_large = false;
 };
+
+/// Error bodies (Status objects, proxies' HTML pages) are kept up to this.
+constexpr size_t kMaxErrorBodyBytes = 64 * 1024;
 
 // Credentials used for one attempt (secrets: never logged).
 struct Credentials {
@@ -161,6 +167,7 @@ struct WatchSink {
   const WatchCallback* callback = nullptr;
   std::string* resource_version = nullptr;
   std::string buffer;
+  size_t max_event = 0;  // a line (event) longer than this ends the stream
   std::string error_body;
   bool gone = false;
   bool callback_stopped = false;
@@ -392,7 +399,12 @@ class CurlKubeClient final : public KubeClient {
   };
 
   static size_t CollectBody(char* data, size_t size, size_t n, void* user) {
-    static_cast<std::string*>(user)->append(data, size * n);
+    auto* r = static_cast<Response*>(user);
+    if (r->body.size() + size * n > r->max_body) {
+      r->body_too_large = true;
+      return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+    }
+    r->body.append(data, size * n);
     return size * n;
   }
   static size_t CollectHeader(char* data, size_t size, size_t n, void* user) {
@@ -486,8 +498,10 @@ class CurlKubeClient final : public KubeClient {
       curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &StreamWatch);
       curl_easy_setopt(h, CURLOPT_WRITEDATA, sink);
     } else {
+      resp.max_body = options_.max_response_bytes;
+      curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(resp.max_body));  // by Content-Length
       curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &CollectBody);
-      curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp.body);
+      curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
     }
     if (abort) {
       curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -497,8 +511,13 @@ class CurlKubeClient final : public KubeClient {
     CURLcode code = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    if (resp.body_too_large) code = CURLE_FILESIZE_EXCEEDED;
     resp.curl_code = code;
-    if (code != CURLE_OK) {
+    if (code == CURLE_FILESIZE_EXCEEDED) {
+      resp.body.clear();
+      resp.curl_error = "the response is larger than " + std::to_string(options_.max_response_bytes >> 20) +
+                        " MiB (the client's limit); not read";
+    } else if (code != CURLE_OK) {
       resp.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(code);
       while (!resp.curl_error.empty() && resp.curl_error.back() == '\n') resp.curl_error.pop_back();
     }
@@ -519,7 +538,7 @@ class CurlKubeClient final : public KubeClient {
     long status = 0;
     curl_easy_getinfo(s->handle, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
-      s->error_body.append(data, len);
+      s->error_body.append(data, std::min(len, kMaxErrorBodyBytes - std::min(kMaxErrorBodyBytes, s->error_body.size())));
       return len;
     }
     s->buffer.append(data, len);
@@ -536,6 +555,13 @@ class CurlKubeClient final : public KubeClient {
       }
     }
     s->buffer.erase(0, start);
+    if (s->buffer.size() > s->max_event) {  // an event this long is not one we could use
+      s->stream_error = true;
+      s->stream_error_message = "watch event larger than " + std::to_string(s->max_event >> 20) +
+                                " MiB (the client's limit)";
+      s->buffer.clear();
+      return 0;
+    }
     return len;
   }
 
@@ -734,6 +760,7 @@ KubeStatus CurlKubeClient::Watch(const WatchRequest& request, const WatchCallbac
     auto creds = CurrentCredentials();
     if (!creds) return KubeStatus(creds.error());
     WatchSink sink;
+    sink.max_event = options_.max_watch_event_bytes;
     sink.callback = &callback;
     sink.resource_version = &rv;
     AbortCheck abort{stop, deadline, &clock_};

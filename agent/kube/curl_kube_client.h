@@ -45,6 +45,12 @@ struct KubeOptions {
   const bool* cancelled = nullptr;
   /// A watch reconnects at least this often (server-side timeoutSeconds).
   std::chrono::seconds watch_reconnect{300};
+  /// Bounds on what the server may make us hold. A response body over
+  /// `max_response_bytes` is not read on and the call fails (not retried);
+  /// a watch event (one line) over `max_watch_event_bytes` ends that watch
+  /// connection like a malformed event. An error body is kept up to 64 KiB.
+  size_t max_response_bytes = 64 * 1024 * 1024;
+  size_t max_watch_event_bytes = 16 * 1024 * 1024;
 };
 
 /// Loads options.kubeconfig and builds a client. Errors name the kubeconfig

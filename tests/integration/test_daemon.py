@@ -9,8 +9,11 @@ reports an unexpected success.
 """
 
 import json
+import grp
 import os
+import pwd
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -644,6 +647,177 @@ class SocketRobustnessTest(DaemonTestCase):
         rec = agent.wait_finished(run_id, timeout=10)
         self.assertEqual(rec["status"], "ok", rec)
         self.assertStatusAnswers(agent)
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# The daemon's caps on control connections (agent/daemon/control_protocol.h).
+MAX_CONNECTIONS_PER_UID = 32
+# A command's output kept per stream: 1 MiB of head and 1 MiB of tail.
+KEPT_OUTPUT_BYTES = 2 * 1024 * 1024
+ONE_GIB = 1024 * 1024 * 1024
+
+
+def hold_connections_as_nobody(socket_path, count, ready_fd, release_fd):
+    """In a forked child: become nobody (group nogroup), open `count`
+    connections to the daemon and send nothing; report how many connected on
+    `ready_fd`, then hold them until `release_fd` closes."""
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 100, count + 100))
+        os.setgroups([])
+        os.setgid(grp.getgrnam("nogroup").gr_gid)
+        os.setuid(pwd.getpwnam("nobody").pw_uid)
+        signal.alarm(60)  # a daemon that stops accepting must not hang the test
+        held = []
+        for _ in range(count):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # blocking: waits for the daemon to accept
+            try:
+                s.connect(socket_path)
+            except OSError:
+                s.close()
+                continue
+            held.append(s)
+        os.write(ready_fd, b"%d\n" % len(held))
+        os.read(release_fd, 1)  # EOF when the test is done
+    finally:
+        os._exit(0)
+
+
+class UnboundedInputTest(DaemonTestCase):
+    """Issue 10, defect 7: what a command prints, and what local users can
+    make the daemon hold (connections, descriptors), is bounded."""
+
+    def test_unbounded_input_a_command_printing_1_gib_keeps_the_worker_small(self):
+        argv = '["sh", "-c", "head -c %d /dev/zero | tr \'\\\\0\' x"]' % ONE_GIB
+        agent = self.make_agent(tasks='[tasks.big]\naction = "test-command"\ntimeout = "110s"\nargv = %s\n' % argv)
+        agent.start()
+        run_id = agent.start_detached("big")
+        rec = agent.wait_finished(run_id, timeout=110)
+        self.assertEqual(rec["status"], "ok", rec)
+        data = rec["data"]
+        print(f"\n1 GiB command: worker peak RSS {data['worker_peak_rss_kib']} KiB, "
+              f"stdout kept {data['stdout_kept_bytes']} bytes")
+        self.assertLess(data["worker_peak_rss_kib"], 64 * 1024, rec)
+        self.assertEqual(data["truncation_marker"], "[... %d bytes truncated ...]" % (ONE_GIB - KEPT_OUTPUT_BYTES))
+        self.assertLess(data["stdout_kept_bytes"], KEPT_OUTPUT_BYTES + 100)
+        # The one 1 GiB line reached the run's log cut, with a marker.
+        logs = agent.ctl("logs", run_id).stdout
+        self.assertIn("[... line cut at 65536 bytes ...]", logs)
+        self.assertLess(len(logs), 1024 * 1024)
+        self.assertStatusAnswers(agent)
+
+    def test_unbounded_input_worker_lines_over_the_cap_leave_the_daemon_small(self):
+        agent = self.make_agent(tasks='[tasks.flood]\naction = "test-print"\ntimeout = "100s"\n'
+                                      'stdout_bytes = %d\nlog_bytes = %d\n' % (256 * 1024 * 1024, 2 * 1024 * 1024))
+        agent.start()
+        run_id = agent.start_detached("flood")
+        rec = agent.wait_finished(run_id, timeout=100)
+        self.assertEqual(rec["status"], "ok", rec)
+        with open(f"/proc/{agent.proc.pid}/status") as f:
+            peak_kib = int(re.search(r"^VmHWM:\s+(\d+) kB", f.read(), re.M).group(1))
+        print(f"\nworker flood (256 MiB on stderr, a 2 MiB event): daemon peak RSS {peak_kib} KiB")
+        self.assertLess(peak_kib, 48 * 1024)
+        log = agent.log()
+        self.assertIn("line cut at 65536 bytes", log)
+        self.assertIn("dropped a worker event longer than 1048576 bytes", log)
+        self.assertStatusAnswers(agent)
+
+    def test_unbounded_input_a_client_that_does_not_read_its_run_is_disconnected(self):
+        # 10000 log lines of 1 KiB for a follower that reads nothing: its queue
+        # outgrows the daemon's budget (8 MiB) and it is dropped.
+        agent = self.make_agent(tasks='[tasks.chatty]\naction = "test-print"\ntimeout = "100s"\n'
+                                      'log_bytes = 1024\nlog_lines = 10000\n')
+        agent.start()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(agent.socket)
+            s.sendall(b'{"op": "run", "target": "chatty"}\n')
+            wait_for(lambda: "reads too slowly" in agent.log(), 60, what="the daemon to drop the client that does not read")
+            s.settimeout(10)
+            received = b""
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                received += chunk
+        self.assertIn(b'"started"', received)
+        self.assertNotIn(b'"result"', received)  # dropped before the end, never sent the rest
+        self.assertLess(len(received), 9 * 1024 * 1024)
+        # The run itself went on (history: records without their 10 MiB of logs).
+        wait_for(lambda: agent.history("chatty")[0]["status"] == "ok", 60, what="the run to end ok")
+        self.assertStatusAnswers(agent)
+
+    def test_unbounded_input_2000_idle_connections_of_a_user_leave_root_served_and_fds_bounded(self):
+        agent = self.make_agent()
+        agent.start()
+        daemon = agent.proc.pid
+        baseline = fd_count(daemon)
+        ready_r, ready_w = os.pipe()
+        release_r, release_w = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.close(ready_r)
+            os.close(release_w)
+            hold_connections_as_nobody(agent.socket, 2000, ready_w, release_r)
+        os.close(ready_w)
+        os.close(release_r)
+        try:
+            with os.fdopen(ready_r) as ready:
+                connected = int(ready.readline() or "0")
+            self.assertGreater(connected, MAX_CONNECTIONS_PER_UID, "nobody could not connect at all")
+            held_fds = fd_count(daemon)
+            t0 = time.monotonic()
+            st = agent.status()
+            elapsed_ms = (time.monotonic() - t0) * 1000
+            print(f"\n2000 idle connections of nobody ({connected} connected): daemon fds {baseline} -> {held_fds}; "
+                  f"root's status answered in {elapsed_ms:.1f} ms")
+            self.assertEqual(st.get("type"), "status", st)
+            self.assertLessEqual(held_fds, baseline + MAX_CONNECTIONS_PER_UID + 8)
+            self.assertEqual(agent.ctl("status").returncode, 0)
+            self.assertIn("refusing control connections", agent.log())  # logged before the child reported
+        finally:
+            os.close(release_w)
+            os.waitpid(child, 0)
+        self.assertStatusAnswers(agent)
+
+    def test_unbounded_input_fd_exhaustion_does_not_spin_the_accept_loop(self):
+        agent = self.make_agent()
+        agent.start()
+        daemon = agent.proc.pid
+        limit = fd_count(daemon) + 8
+        soft, hard = resource.prlimit(daemon, resource.RLIMIT_NOFILE)
+        resource.prlimit(daemon, resource.RLIMIT_NOFILE, (limit, hard))
+        clients = []
+        self.addCleanup(lambda: [c.close() for c in clients])
+        for _ in range(40):  # more than the daemon can take: the rest wait in the listen backlog
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setblocking(False)
+            try:
+                s.connect(agent.socket)
+            except BlockingIOError:
+                pass
+            clients.append(s)
+        wait_for(lambda: fd_count(daemon) >= limit, 10, what="the daemon to run out of descriptors")
+        cpu0 = cpu_seconds(daemon)
+        time.sleep(5)  # the measurement window: CPU burnt while accept() keeps failing
+        burnt = cpu_seconds(daemon) - cpu0
+        print(f"\nfd exhaustion: the daemon used {burnt:.2f} s of CPU in 5 s")
+        self.assertLess(burnt, 0.5, "the accept loop spins on EMFILE")
+        self.assertIn("cannot accept a connection", agent.log())
+        for c in clients:
+            c.close()
+        clients.clear()
+        resource.prlimit(daemon, resource.RLIMIT_NOFILE, (soft, hard))
+        wait_for(lambda: agent.ping(), 10, what="the daemon to answer again once descriptors are free")
 
 
 if __name__ == "__main__":

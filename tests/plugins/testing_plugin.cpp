@@ -1,8 +1,10 @@
 // A plugin for the core's own tests: actions that succeed, fail, crash,
 // hang, run slowly, and resume from a checkpoint, so the daemon's isolation,
 // timeouts, history and resume logic are tested against a real module.
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <stdexcept>
@@ -103,7 +105,9 @@ const ParamSpec kCommandParams[] = {
     {"argv", ParamType::kStringList, "[\"true\"]", "The command to run through the host's command runner."},
 };
 
-/// Runs one command (no timeout of its own) and reports how it ended.
+/// Runs one command (no timeout of its own) and reports how it ended, how
+/// much output it kept (and the truncation marker, if any) and the worker's
+/// peak RSS, so a test can see that a command's output is bounded.
 class CommandAction : public Action {
  public:
   Result<Plan> MakePlan(ActionContext&) override { return Plan{}; }
@@ -120,6 +124,47 @@ class CommandAction : public Action {
     out.status = r->succeeded() ? RunStatus::kOk : RunStatus::kFailed;
     out.summary = "exit " + std::to_string(r->exit_code) + ", signal " + std::to_string(r->term_signal) +
                   (r->cancelled ? ", cancelled" : "");
+    // The runner's own words, found in the text (not a CommandResult field),
+    // so this plugin builds against an older host seam too.
+    std::string marker;
+    if (size_t at = r->stdout_data.find("[... "); at != std::string::npos) {
+      size_t end = r->stdout_data.find(" ...]", at);
+      if (end != std::string::npos && end - at < 80) marker = r->stdout_data.substr(at, end + 5 - at);
+    }
+    struct rusage usage {};
+    ::getrusage(RUSAGE_SELF, &usage);  // this worker process, the runner included
+    out.data = {{"stdout_kept_bytes", r->stdout_data.size()},
+                {"truncation_marker", marker},
+                {"worker_peak_rss_kib", usage.ru_maxrss}};
+    return out;
+  }
+};
+
+const ParamSpec kPrintParams[] = {
+    {"stdout_bytes", ParamType::kInt, "0", "Bytes of 'x', without a newline, written straight to stdout."},
+    {"log_bytes", ParamType::kInt, "0", "Length of each log line of 'x'."},
+    {"log_lines", ParamType::kInt, "1", "How many such log lines."},
+};
+
+/// Floods what the daemon reads from its worker: a plugin's raw stdout (the
+/// worker's stderr) and event lines (log lines), long or many.
+class PrintAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext&) override { return Plan{}; }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    const std::string chunk(64 * 1024, 'x');
+    for (int64_t left = ctx.params().GetInt("stdout_bytes"); left > 0;) {
+      ssize_t n = ::write(STDOUT_FILENO, chunk.data(), std::min<int64_t>(left, static_cast<int64_t>(chunk.size())));
+      if (n <= 0) return Error(ErrorCode::kIo, "writing to stdout failed");
+      left -= n;
+    }
+    if (int64_t n = ctx.params().GetInt("log_bytes"); n > 0) {
+      const std::string line(static_cast<size_t>(n), 'x');
+      for (int64_t i = ctx.params().GetInt("log_lines"); i > 0; --i) ctx.Info(line);
+    }
+    if (::write(STDOUT_FILENO, "\n", 1) != 1) return Error(ErrorCode::kIo, "writing to stdout failed");
+    Outcome out;
+    out.summary = "printed";
     return out;
   }
 };
@@ -272,6 +317,7 @@ const ActionSpec kActions[] = {
     {"test-crash", "Crashes with SIGSEGV.", {}, false, false, &Make<CrashAction>},
     {"test-sleep", "Sleeps; honours cancellation unless told not to.", kSleepParams, false, false, &Make<SleepAction>},
     {"test-command", "Runs a command and reports how it ended.", kCommandParams, false, false, &Make<CommandAction>},
+    {"test-print", "Writes a lot to stdout and long or many log lines.", kPrintParams, false, false, &Make<PrintAction>},
     {"test-linger", "Finishes, leaving a child that holds the worker's output open.", kLingerParams, false, false,
      &Make<LingerAction>},
     {"test-disruptive", "Sleeps, as a disruptive action.", kSleepParams, true, false, &Make<SleepAction>},

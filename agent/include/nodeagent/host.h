@@ -112,7 +112,8 @@ struct CommandSpec {
   /// Optional: called with each line of output as it arrives (without its
   /// newline; `is_stderr` says which stream), on the calling thread, so a long
   /// command (kubeadm join, an image pull) can show progress and log live.
-  /// The output is collected in the CommandResult as well.
+  /// The output is collected in the CommandResult as well. Lines are
+  /// bounded (the real runner cuts them at 64 KiB, with a marker).
   std::function<void(std::string_view line, bool is_stderr)> on_line;
   /// Only looks, changes nothing (`nft -j list ruleset`, `ip -j addr`, a
   /// check the operator configured). While an action plans, and so in every
@@ -128,6 +129,10 @@ struct CommandResult {
   std::string stdout_data;
   std::string stderr_data;
   std::chrono::milliseconds duration{0};
+  /// The output was longer than the runner keeps (the real runner: 1 MiB of
+  /// head and 1 MiB of tail per stream): its middle was dropped and a line
+  /// "[... N bytes truncated ...]" stands in its place.
+  bool output_truncated = false;
 
   bool succeeded() const { return exit_code == 0 && !timed_out && !cancelled; }
 };
