@@ -821,7 +821,7 @@ void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, std::
       if (const ActionInfo* a = setup->catalog.Find(name)) Reply(sock, {{"type", "action"}, {"action", ActionToJson(*a)}});
       else Reply(sock, ErrorReply("not_found", "unknown action '" + name + "'"));
     } else if (op == "history") {
-      size_t n = req.value("n", 20);
+      size_t n = std::min<size_t>(req.value("n", 20), 10000);  // bounded: one answer, one buffer
       json out = {{"type", "history"}, {"runs", json::array()}};
       for (const auto& r : history->List(req.value("task", ""), n)) out["runs"].push_back(ToJson(AsAnswered(r), false));
       Reply(sock, out);

@@ -37,11 +37,32 @@ class RunContext : public ActionContext {
 
   void Log(LogLevel level, std::string_view message) override {
     // A secret the action (or an exec plugin's stderr) printed stops here.
-    LogLine line{ToMillis(host_.clock().Now()), level, scrubber_.Scrub(message)};
+    std::string text = scrubber_.Scrub(message);
+    if (text.size() > kMaxLogLineBytes) {
+      text.resize(kMaxLogLineBytes);
+      text += " [... line cut at " + std::to_string(kMaxLogLineBytes) + " bytes ...]";
+    }
     std::lock_guard<std::mutex> lock(mu_);
+    // A run's log is read whole by `agentctl logs` and kept in its record:
+    // past the budget, lines are counted, not kept.
+    if (log_bytes_ + text.size() > kMaxLogBytesPerRun) {
+      if (dropped_lines_++ == 0) {
+        LogLine note{ToMillis(host_.clock().Now()), LogLevel::kWarning,
+                     "[... this run's log reached " + std::to_string(kMaxLogBytesPerRun >> 20) +
+                         " MiB; further lines are dropped ...]"};
+        history_.AppendLog(run_.record.id, note);
+        if (observer_) observer_->OnLog(note);
+      }
+      return;
+    }
+    log_bytes_ += text.size();
+    LogLine line{ToMillis(host_.clock().Now()), level, std::move(text)};
     history_.AppendLog(run_.record.id, line);
     if (observer_) observer_->OnLog(line);
   }
+
+  /// Lines Log() dropped past the run's log budget.
+  size_t dropped_lines() const { return dropped_lines_; }
 
   void Progress(std::string_view message, double fraction) override {
     auto now = host_.clock().Monotonic();
@@ -85,6 +106,10 @@ class RunContext : public ActionContext {
   Host& host_;
   PlanPhaseFlag planning_{false};
   PlanPhaseHost guarded_host_;
+  static constexpr size_t kMaxLogLineBytes = 64 * 1024;
+  static constexpr size_t kMaxLogBytesPerRun = 16 << 20;
+  size_t log_bytes_ = 0;
+  size_t dropped_lines_ = 0;
   HistoryStore& history_;
   RunObserver* observer_;
   const bool never_ = false;
@@ -287,6 +312,9 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     fail("plugin threw an unknown exception");
   }
   scrubber.Scrub(r);  // what the action answered may quote a secret too
+  if (size_t dropped = ctx.dropped_lines(); dropped > 0)
+    r.findings.push_back({Severity::kWarning, "log",
+                          std::to_string(dropped) + " log line(s) dropped: the run's log is kept up to 16 MiB"});
   if (r.status == RunStatus::kRunning) {
     // The action asked to stay open (e.g. the node is going down for a
     // reboot): the record stays "running" and the run resumes from its

@@ -262,3 +262,23 @@ TEST_CASE("plugin_validate_runs_outside_the_daemon: a crash, a throw or an unset
   CHECK(problems[0].line == 1);
   CHECK(problems[0].message.find("crashed (SIGABRT)") != std::string::npos);
 }
+
+TEST_CASE("unbounded_input: a run's log lines are cut at 64 KiB and its log kept up to 16 MiB") {
+  Fixture f;
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-print", {"log_bytes=100000", "log_lines=400"}, false, "manual", "uid 0"});
+  REQUIRE(run);
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  size_t bytes = 0;
+  for (const LogLine& l : r.logs) {
+    CHECK(l.message.size() <= 64 * 1024 + 64);
+    bytes += l.message.size();
+  }
+  CHECK(bytes <= (16u << 20) + 1024);
+  REQUIRE_FALSE(r.logs.empty());
+  CHECK(r.logs.front().message.ends_with("[... line cut at 65536 bytes ...]"));
+  CHECK(r.logs.back().message.find("further lines are dropped") != std::string::npos);
+  bool noted = false;
+  for (const Finding& fi : r.findings) noted = noted || fi.message.find("log line(s) dropped") != std::string::npos;
+  CHECK(noted);
+}

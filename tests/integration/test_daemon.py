@@ -717,7 +717,7 @@ class UnboundedInputTest(DaemonTestCase):
 
     def test_unbounded_input_worker_lines_over_the_cap_leave_the_daemon_small(self):
         agent = self.make_agent(tasks='[tasks.flood]\naction = "test-print"\ntimeout = "100s"\n'
-                                      'stdout_bytes = %d\nlog_bytes = %d\n' % (256 * 1024 * 1024, 2 * 1024 * 1024))
+                                      'stdout_bytes = %d\nprogress_bytes = %d\n' % (256 * 1024 * 1024, 2 * 1024 * 1024))
         agent.start()
         run_id = agent.start_detached("flood")
         rec = agent.wait_finished(run_id, timeout=100)

@@ -141,9 +141,15 @@ class CommandAction : public Action {
 };
 
 const ParamSpec kPrintParams[] = {
-    {"stdout_bytes", ParamType::kInt, "0", "Bytes of 'x', without a newline, written straight to stdout."},
-    {"log_bytes", ParamType::kInt, "0", "Length of each log line of 'x'."},
-    {"log_lines", ParamType::kInt, "1", "How many such log lines."},
+    {.name = "stdout_bytes", .type = ParamType::kInt, .default_value = "0",
+     .doc = "Bytes of 'x', without a newline, written straight to stdout.", .range = IntRange(0, int64_t{1} << 40)},
+    {.name = "log_bytes", .type = ParamType::kInt, .default_value = "0", .doc = "Length of each log line of 'x'.",
+     .range = IntRange(0, int64_t{1} << 30)},
+    {.name = "log_lines", .type = ParamType::kInt, .default_value = "1", .doc = "How many such log lines.",
+     .range = IntRange(0, 100'000'000)},
+    {.name = "progress_bytes", .type = ParamType::kInt, .default_value = "0",
+     .doc = "Length of one progress message of 'x' (log lines are cut by the run's context; progress is not).",
+     .range = IntRange(0, int64_t{1} << 30)},
 };
 
 /// Floods what the daemon reads from its worker: a plugin's raw stdout (the
@@ -162,6 +168,7 @@ class PrintAction : public Action {
       const std::string line(static_cast<size_t>(n), 'x');
       for (int64_t i = ctx.params().GetInt("log_lines"); i > 0; --i) ctx.Info(line);
     }
+    if (int64_t n = ctx.params().GetInt("progress_bytes"); n > 0) ctx.Progress(std::string(static_cast<size_t>(n), 'x'));
     if (::write(STDOUT_FILENO, "\n", 1) != 1) return Error(ErrorCode::kIo, "writing to stdout failed");
     Outcome out;
     out.summary = "printed";

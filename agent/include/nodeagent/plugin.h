@@ -21,7 +21,9 @@
 namespace nodeagent {
 
 /// Bumped on any change to the types in include/nodeagent/.
-inline constexpr uint32_t kPluginAbiVersion = 3;  // 2: ActionContext::Http(); 3: issue 10 (CommandSpec::read_only, ...)
+inline constexpr uint32_t kPluginAbiVersion = 3;  // 2: ActionContext::Http()
+// 3: CommandSpec::read_only, CommandResult::output_truncated, ParamSpec::range,
+//    FileSystem::OpenDirectory (the hardening of issue 10)
 
 /// Name of the symbol every native plugin exports.
 inline constexpr const char* kPluginEntrySymbol = "nodeagent_plugin";
