@@ -22,7 +22,7 @@ constexpr std::string_view kLogLevels[] = {"trace", "debug", "info", "warning", 
 constexpr ParamSpec kAgentKeys[] = {
     {"root", ParamType::kString, "\"/\"",
      "Root prefix under which every host file is read and written; no path or symlink leads above it "
-     "(openat2, Linux 5.6 or later). \"/\" on a node; a temp dir in tests."},
+     "(resolved one component at a time). \"/\" on a node; a temp dir in tests."},
     {"state_dir", ParamType::kString, "\"/var/lib/nodeagent\"", "Run history, checkpoints and scheduler state."},
     {"socket", ParamType::kString, "\"/run/nodeagent/agent.sock\"", "Control socket agentctl talks to."},
     {"socket_group", ParamType::kString, "\"nodeagent\"",

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+
+#include <atomic>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -46,18 +48,37 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-/// Opens the single name `name` inside `dir_fd` with openat2: never through a
-/// symlink (an O_PATH open of a link returns the link itself, any other open
-/// of one fails with ELOOP), never a magic link, never above `dir_fd`.
+/// Opens the single name `name` (one path component, never "..") inside
+/// `dir_fd`: never through a symlink (an O_PATH open of a link returns the
+/// link itself, any other open of one fails with ELOOP), never a magic link,
+/// never above `dir_fd`. With openat2 (RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS |
+/// RESOLVE_NO_MAGICLINKS) where the kernel has it; where it is missing or a
+/// container's seccomp policy answers ENOSYS for it (systemd-nspawn, older
+/// container runtimes), with openat(O_NOFOLLOW), which for one component
+/// with no "/" and no ".." gives the same guarantees.
 int OpenBeneath(int dir_fd, const char* name, uint64_t flags) {
-  struct open_how how {};
-  how.flags = flags | O_NOFOLLOW | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  for (int tries = 0;; ++tries) {
-    long fd = ::syscall(SYS_openat2, dir_fd, name, &how, sizeof how);
-    if (fd >= 0) return static_cast<int>(fd);
-    // EAGAIN: a rename raced the lookup; the kernel asks to try again.
-    if ((errno != EINTR && errno != EAGAIN) || tries == 100) return -1;
+  static std::atomic<bool> openat2_missing{false};
+  if (!openat2_missing.load(std::memory_order_relaxed)) {
+    struct open_how how {};
+    how.flags = flags | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    for (int tries = 0;; ++tries) {
+      long fd = ::syscall(SYS_openat2, dir_fd, name, &how, sizeof how);
+      if (fd >= 0) return static_cast<int>(fd);
+      if (errno == ENOSYS) break;
+      // EAGAIN: a rename raced the lookup; the kernel asks to try again.
+      if ((errno != EINTR && errno != EAGAIN) || tries == 100) return -1;
+    }
+    openat2_missing.store(true, std::memory_order_relaxed);
+  }
+  std::string_view n(name);
+  if (n == ".." || n.find('/') != std::string_view::npos) {
+    errno = EINVAL;  // callers walk one component at a time and handle ".." themselves
+    return -1;
+  }
+  for (;;) {
+    int fd = ::openat(dir_fd, name, static_cast<int>(flags) | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 || errno != EINTR) return fd;
   }
 }
 
@@ -216,11 +237,6 @@ LocalFileSystem::LocalFileSystem(std::string root) : root_(std::move(root)) {
     unusable_ = ErrnoError("opening the root prefix " + path, errno);
     return;
   }
-  UniqueFd probe(OpenBeneath(root_fd_, ".", O_PATH));
-  if (!probe.valid() && errno == ENOSYS)
-    unusable_ = ErrnoError("host paths are resolved with openat2 (Linux 5.6 or later), which this kernel lacks; "
-                           "no host file is touched without it",
-                           ENOSYS);
 }
 
 LocalFileSystem::~LocalFileSystem() {
@@ -294,7 +310,6 @@ Result<LocalFileSystem::Location> LocalFileSystem::Walk(std::string_view host_pa
         todo.push_back(std::move(part));  // and open what was made, as any other directory
         continue;
       }
-      if (err == ENOSYS) return Error(ErrorCode::kInternal, what + " " + Resolve(host_path) + ": openat2 is missing");
       return fail(part, err);
     }
     struct stat st {};

@@ -404,9 +404,11 @@ class CrashRecoveryTest(DaemonTestCase):
         agent.start()
         run_id = agent.start_detached("hang")
         worker = agent.wait_running_worker(run_id)
-        time.sleep(0.3)
+        # It logs "sleeping" once it ignores SIGTERM; the death signal is sent
+        # as the daemon exits, so it has arrived when kill9() returns.
+        wait_for(lambda: any("sleeping" in l.get("msg", "") for l in agent.run_record(run_id).get("logs", [])), 10,
+                 what="the worker to ignore SIGTERM")
         agent.kill9()
-        time.sleep(0.3)
         self.assertTrue(pid_alive(worker))  # it ignores the death signal
         agent.start()  # fails: the worker still holds the listening socket
         rec = agent.run_record(run_id)
