@@ -98,8 +98,15 @@ class Agent:
         self.daemon = subprocess.Popen([NODEAGENT, "--config", self.config], stdout=self._log, stderr=self._log,
                                        start_new_session=True)
         sock = os.path.join(self.dir, "agent.sock")
-        wait_until(lambda: os.path.exists(sock) and self.ctl("status", check=False).returncode == 0, 15,
-                   what="daemon socket of " + self.node)
+        try:
+            wait_until(lambda: self.daemon.poll() is not None or
+                       (os.path.exists(sock) and self.ctl("status", check=False).returncode == 0), 15,
+                       what="daemon socket of " + self.node)
+        except AssertionError as e:
+            raise AssertionError("%s; daemon log:\n%s" % (e, self.daemon_log()[-4000:])) from None
+        if self.daemon.poll() is not None:
+            raise AssertionError("daemon of %s exited with %s at start; its log:\n%s"
+                                 % (self.node, self.daemon.returncode, self.daemon_log()[-4000:]))
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
