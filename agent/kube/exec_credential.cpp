@@ -1,5 +1,7 @@
 #include "kube/exec_credential.h"
 
+#include "api/base64.h"
+
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -19,23 +21,6 @@ int Digits(const std::string& s, size_t pos, size_t n, bool* ok) {
   return v;
 }
 
-std::string EncodeBase64(const std::string& in) {
-  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(abc[(v >> s) & 63]);
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += {abc[(v >> 18) & 63], abc[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += {abc[(v >> 18) & 63], abc[(v >> 12) & 63], abc[(v >> 6) & 63], '='};
-  }
-  return out;
-}
 
 }  // namespace
 

@@ -1,5 +1,7 @@
 #include "runner/secret_scrubber.h"
 
+#include "api/base64.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -27,26 +29,9 @@ std::string PercentEncode(std::string_view s, bool form, bool upper) {
   return out;
 }
 
+/// Unpadded: a padded encoding contains it.
 std::string Base64(std::string_view s, bool url) {
-  const char* abc = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-                        : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < s.size(); i += 3) {
-    uint32_t v = (uint8_t(s[i]) << 16) | (uint8_t(s[i + 1]) << 8) | uint8_t(s[i + 2]);
-    for (int k = 18; k >= 0; k -= 6) out += abc[(v >> k) & 63];
-  }
-  if (i + 1 == s.size()) {
-    uint32_t v = uint8_t(s[i]) << 16;
-    out += abc[(v >> 18) & 63];
-    out += abc[(v >> 12) & 63];
-  } else if (i + 2 == s.size()) {
-    uint32_t v = (uint8_t(s[i]) << 16) | (uint8_t(s[i + 1]) << 8);
-    out += abc[(v >> 18) & 63];
-    out += abc[(v >> 12) & 63];
-    out += abc[(v >> 6) & 63];
-  }
-  return out;  // unpadded: a padded encoding contains it
+  return EncodeBase64(s, url ? Base64Alphabet::kUrl : Base64Alphabet::kStandard, /*pad=*/false);
 }
 
 /// The base64 characters that depend on the secret alone when it starts
