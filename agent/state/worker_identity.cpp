@@ -1,5 +1,8 @@
 #include "state/worker_identity.h"
 
+#include "host/local_file_system.h"
+#include "host/local_host.h"
+
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,7 +11,6 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <vector>
 
@@ -16,18 +18,10 @@ namespace nodeagent {
 
 namespace {
 
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::string text(4096, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  return text;
-}
-
-std::string Trimmed(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
+/// A small /proc file, trimmed; "" when unreadable.
+std::string ReadProcFile(const std::string& path) {
+  auto text = ReadWholeFile(path, 4096);
+  return text ? Trim(*text) : "";
 }
 
 /// Field 22 (starttime) of a /proc/PID/stat text; -1 when malformed. The
@@ -66,11 +60,11 @@ std::string RealPathOf(const std::string& path) {
 
 }  // namespace
 
-std::string KernelBootId() { return Trimmed(ReadSmallFile("/proc/sys/kernel/random/boot_id")); }
+std::string KernelBootId() { return ReadProcFile("/proc/sys/kernel/random/boot_id"); }
 
 Result<WorkerIdentity> ReadWorkerIdentity(pid_t pid) {
   if (pid == 0) pid = ::getpid();
-  std::string stat = ReadSmallFile("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = ReadProcFile("/proc/" + std::to_string(pid) + "/stat");
   if (stat.empty()) return NotFound("no process " + std::to_string(pid));
   int64_t ticks = StartTicksOf(stat);
   if (ticks < 0) return Error(ErrorCode::kIo, "cannot parse /proc/" + std::to_string(pid) + "/stat");
