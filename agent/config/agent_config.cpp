@@ -273,13 +273,8 @@ Params ResolveRunParams(const ActionInfo& action, const toml::table* task_table,
   size_t before = problems.size();
   Params p = ResolveParams(action.params, task_table ? *task_table : empty, overrides, key_prefix, kTaskCoreNames,
                            problems);
-  if (problems.size() == before && action.validate) {
-    Status st;
-    try {
-      st = action.validate(p);
-    } catch (const std::exception& e) {
-      st = Internal(std::string("plugin validate() threw: ") + e.what());
-    }
+  if (problems.size() == before) {
+    Status st = CallValidate(action, p);
     if (!st.ok()) {
       problems.push_back(task_table ? ProblemAt(task_table->source(), key_prefix, st.error().message())
                                     : ConfigProblem{"", 0, 0, key_prefix, st.error().message()});

@@ -26,4 +26,15 @@ std::vector<std::string> ActionCatalog::Names() const {
   return out;
 }
 
+Status CallValidate(const ActionInfo& action, const Params& params) {
+  if (!action.validate) return Status::Ok();
+  try {
+    return action.validate(params);
+  } catch (const std::exception& e) {
+    return Internal(std::string("the plugin's validate() threw: ") + e.what());
+  } catch (...) {
+    return Internal("the plugin's validate() threw an unknown exception");
+  }
+}
+
 }  // namespace nodeagent

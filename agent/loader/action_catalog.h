@@ -27,6 +27,10 @@ struct ActionInfo {
   std::function<Status(const Params&)> validate;  // may be empty
 };
 
+/// `action.validate(params)`, Ok when it has none; an exception it throws
+/// (a plugin's bug) becomes an Internal error saying so.
+Status CallValidate(const ActionInfo& action, const Params& params);
+
 /// A problem found while loading a plugin; the plugin was skipped.
 struct PluginLoadProblem {
   std::string file;

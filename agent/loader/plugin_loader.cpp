@@ -87,14 +87,7 @@ int ValidateParamsMain(const std::string& path, const std::string& action, std::
     answer << nlohmann::json{{"ok", false}, {"message", "internal: parameters on stdin are not a JSON object"}}.dump();
     return 0;
   }
-  Status st;
-  try {
-    st = info->validate(ParamsFromWire(wire));
-  } catch (const std::exception& e) {
-    st = Internal(std::string("the plugin's validate() threw: ") + e.what());
-  } catch (...) {
-    st = Internal("the plugin's validate() threw an unknown exception");
-  }
+  Status st = CallValidate(*info, ParamsFromWire(wire));
   answer << nlohmann::json{{"ok", st.ok()}, {"message", st.ok() ? "" : st.error().message()}}.dump();
   return 0;
 }
