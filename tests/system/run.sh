@@ -137,28 +137,51 @@ mount -t overlay overlay -o "lowerdir=$root,upperdir=$work/upper,workdir=$work/o
 ) &
 launcher_pid=$!
 
-# wait_booted: sets pid1 to the container's PID 1 of the current boot and
-# waits for the boot to finish (running or degraded).
+# container_pid1 NSPAWN_PID: the child of nspawn that is PID 1 in its own
+# pid namespace (NSpid ends in 1). nspawn briefly has two children at start
+# (its outer child, which exits, and the container's init), so "the first
+# child" can be the one about to vanish.
+container_pid1() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    if awk '$1 == "NSpid:" { exit !(NF > 2 && $NF == 1) }' "/proc/$child/status" 2>/dev/null; then
+      echo "$child"; return 0
+    fi
+  done
+  return 1
+}
+
+# wait_booted [OLD_NSPAWN_PID]: sets pid1 to the container's PID 1 of the
+# current boot and waits for the boot to finish (running or degraded).
 wait_booted() {
-  local nspawn_pid="" i state
+  local nspawn_pid="" i state=""
   pid1=""
-  # Up to 150 s for the previous boot to end: a unit that ignores SIGTERM
-  # holds the shutdown for its TimeoutStopSec (90 s for nodeagent).
+  # Up to 150 s for the previous boot to end and the next to start: a unit
+  # that ignores SIGTERM holds the shutdown for its TimeoutStopSec (90 s for
+  # nodeagent).
   for i in $(seq 1 1500); do
     nspawn_pid=$(cat "$work/nspawn.pid" 2>/dev/null)
     if [[ -n $nspawn_pid ]] && [[ -z ${1:-} || $nspawn_pid != "$1" ]]; then
-      pid1=$(ps -o pid= --ppid "$nspawn_pid" 2>/dev/null | head -1 | tr -d ' ')
-      [[ -n $pid1 ]] && break
+      pid1=$(container_pid1 "$nspawn_pid") && break
     fi
     sleep 0.1
   done
   [[ -n $pid1 ]] || { log "container did not start; console:"; tail -20 "$work/console.log"; return 1; }
-  for i in $(seq 1 300); do
-    state=$(nsenter -t "$pid1" -a systemctl is-system-running 2>/dev/null)
-    [[ $state == running || $state == degraded ]] && return 0
+  # Boot takes about 1.5 s on an idle machine; a loaded CI machine gets 120 s.
+  # PID 1 is looked up again on every try, so a stale pid cannot hold the wait.
+  for i in $(seq 1 1200); do
+    pid1=$(container_pid1 "$nspawn_pid") || pid1=""
+    if [[ -n $pid1 ]]; then
+      state=$(nsenter -t "$pid1" -a systemctl is-system-running 2>/dev/null)
+      [[ $state == running || $state == degraded ]] && return 0
+    elif ! kill -0 "$nspawn_pid" 2>/dev/null; then
+      log "the container exited during boot ($(tail -1 "$work/exits" 2>/dev/null))"; break
+    fi
     sleep 0.1
   done
-  log "boot did not finish (state: $state)"
+  log "boot did not finish (state: ${state:-no answer}); console:"
+  tail -30 "$work/console.log"
+  [[ -n $pid1 ]] && nsenter -t "$pid1" -a systemctl list-jobs --no-pager 2>&1 | tail -15
   return 1
 }
 
