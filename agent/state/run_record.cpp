@@ -31,6 +31,7 @@ nlohmann::json ToJson(const Change& c) {
   if (!c.description.empty()) j["description"] = c.description;
   if (!c.diff.empty()) j["diff"] = c.diff;
   if (c.bytes) j["bytes"] = c.bytes;
+  if (!c.objects.empty()) j["objects"] = c.objects;
   return j;
 }
 
@@ -49,6 +50,9 @@ Change ChangeFromJson(const nlohmann::json& j) {
   c.description = j.value("description", "");
   c.diff = j.value("diff", "");
   c.bytes = j.value("bytes", int64_t{0});
+  if (auto it = j.find("objects"); it != j.end() && it->is_array())
+    for (const auto& o : *it)
+      if (o.is_string()) c.objects.push_back(o.get<std::string>());
   return c;
 }
 

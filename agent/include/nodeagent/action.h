@@ -53,6 +53,17 @@ struct Change {
   std::string description;  // optional detail
   std::string diff;         // unified diff for file edits, else empty
   int64_t bytes = 0;        // bytes affected, when it means something
+  /// What this change acts on, in a form the core can check: in the apply
+  /// phase, the context's host and clients refuse a change to anything no
+  /// planned Change names here (the plan is the contract). Forms:
+  ///   "file:/etc/fstab"            one host path (as given to FileSystem)
+  ///   "file:/var/log/app/**"       a directory and everything under it
+  ///   "command:/usr/sbin/swapoff"  a program (argv[0]) run not read_only
+  ///   "kube:nodes/n1"              a cluster-scoped object (resource/name)
+  ///   "kube:pods/default/web-1"    a namespaced object (resource/ns/name)
+  ///   "kube:leases/kube-system/*"  any object of that resource there
+  /// Empty for a change that touches nothing (a note).
+  std::vector<std::string> objects;
 };
 
 struct Plan {
