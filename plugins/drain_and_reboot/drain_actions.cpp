@@ -1,5 +1,7 @@
 #include "drain_actions.h"
 
+#include <set>
+
 #include "reboot_blockers.h"
 #include "reboot_checker.h"
 #include "reboot_coordinator.h"
@@ -33,13 +35,14 @@ class NodeAction : public Action {
       Plan p;
       bool on = kind_ == Kind::kCordon;
       p.summary = std::string(on ? "cordon" : "uncordon") + " node " + options_.node;
-      p.changes.push_back({on ? "cordon" : "uncordon", "node/" + options_.node, "", "", 0});
+      p.changes.push_back({on ? "cordon" : "uncordon", "node/" + options_.node, "", "", 0, {NodeObject(options_.node)}});
       if (!on) {
         auto slot = (*c)->HeldLockSlot();
         if (!slot) return slot.error();
         if (*slot) {
           p.summary += " and release its reboot lock slot " + **slot;
-          p.changes.push_back({"release-lock", "lease/" + options_.lock.ns + "/" + **slot, "", "", 0});
+          p.changes.push_back({"release-lock", "lease/" + options_.lock.ns + "/" + **slot, "", "", 0,
+                               {LeaseObject(options_.lock.ns, **slot)}});
         }
       }
       return p;
@@ -65,7 +68,9 @@ class NodeAction : public Action {
   Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) override {
     auto c = Coordinator(ctx);
     if (!c) return c.error();
-    if (kind_ == Kind::kCordon || kind_ == Kind::kUncordon) return (*c)->Cordon(kind_ == Kind::kCordon);
+    // The plan is the contract: only what its changes name is changed.
+    const std::set<std::string> planned = PlannedObjects(plan);
+    if (kind_ == Kind::kCordon || kind_ == Kind::kUncordon) return (*c)->Cordon(kind_ == Kind::kCordon, &planned);
     if (kind_ == Kind::kRebootIfRequired && !plan.data.value("required", false)) {
       Outcome out;
       out.status = RunStatus::kSkipped;
@@ -81,7 +86,7 @@ class NodeAction : public Action {
         if (f.severity == Severity::kError) out.findings.push_back(f);
       return out;
     }
-    return (*c)->Run();
+    return (*c)->Run(plan);
   }
 
   Result<Outcome> Resume(ActionContext& ctx, const nlohmann::json& checkpoint) override {

@@ -15,8 +15,39 @@ namespace nodeagent::drain {
 using nlohmann::json;
 using Ptr = json::json_pointer;
 
+const char* CheckpointPhaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kStart: return "starting";
+    case Phase::kLock: return "locking";
+    case Phase::kCordon: return "cordoning";
+    case Phase::kDrain: return "draining";
+    case Phase::kReboot:
+    case Phase::kAwaitBoot:
+    case Phase::kAwaitNode:
+    case Phase::kFinish: return "rebooting";  // the reboot command may have been issued
+    case Phase::kRollBack: return "rolling-back";
+    case Phase::kDone: return "done";
+  }
+  return "starting";
+}
+
+Phase ParseCheckpointPhase(const std::string& name) {
+  for (Phase p : {Phase::kStart, Phase::kLock, Phase::kCordon, Phase::kDrain, Phase::kReboot, Phase::kRollBack,
+                  Phase::kDone})
+    if (name == CheckpointPhaseName(p)) return p;
+  return Phase::kStart;
+}
+
+std::set<std::string> PlannedObjects(const Plan& plan) {
+  std::set<std::string> all;
+  for (const auto& c : plan.changes) all.insert(c.objects.begin(), c.objects.end());
+  return all;
+}
+
+/// What the checkpoint holds. Its JSON keys and phase names are those of
+/// every earlier version, so a run checkpointed before an upgrade resumes.
 struct RebootCoordinator::State {
-  std::string phase = "starting";  // starting, locking, cordoning, draining, rebooting
+  Phase phase = Phase::kStart;  // where the run is, as far as a resume must know
   bool was_unschedulable = false;
   bool cordoned = false;  // by us: undo on rollback, uncordon after the boot
   bool taint = false;
@@ -29,7 +60,7 @@ struct RebootCoordinator::State {
   json ToJson(const std::string& node, const std::string& action) const {
     return {{"node", node},
             {"action", action},
-            {"phase", phase},
+            {"phase", CheckpointPhaseName(phase)},
             {"was_unschedulable", was_unschedulable},
             {"cordoned", cordoned},
             {"taint", taint},
@@ -44,7 +75,7 @@ struct RebootCoordinator::State {
   }
   static State From(const json& j) {
     State s;
-    s.phase = j.value("phase", "starting");
+    s.phase = ParseCheckpointPhase(j.value("phase", "starting"));
     s.was_unschedulable = j.value("was_unschedulable", false);
     s.cordoned = j.value("cordoned", false);
     s.taint = j.value("taint", false);
@@ -163,7 +194,7 @@ Status RebootCoordinator::CleanNode(bool uncordon) {
   return Status::Ok();
 }
 
-Result<Outcome> RebootCoordinator::Cordon(bool on) {
+Result<Outcome> RebootCoordinator::Cordon(bool on, const std::set<std::string>* planned) {
   auto node = kube_.GetNode(o_.node);
   if (!node) return node.error().Wrap("reading node " + o_.node);
   node_uid_ = node->value(Ptr("/metadata/uid"), "");
@@ -179,7 +210,7 @@ Result<Outcome> RebootCoordinator::Cordon(bool on) {
     if (!r) return r.error().Wrap("cordoning node " + o_.node);
     out.status = RunStatus::kChanged;
     out.summary = "cordoned node " + o_.node;
-    out.changes.push_back({"cordon", "node/" + o_.node, "", "", 0});
+    out.changes.push_back({"cordon", "node/" + o_.node, "", "", 0, {NodeObject(o_.node)}});
     Event("Normal", "NodeagentCordoned", "cordoned by nodeagent run " + ctx_.run_id());
     return out;
   }
@@ -188,17 +219,24 @@ Result<Outcome> RebootCoordinator::Cordon(bool on) {
   out.status = is ? RunStatus::kChanged : RunStatus::kOk;
   out.summary = is ? "uncordoned node " + o_.node : "node " + o_.node + " was not cordoned";
   if (is) {
-    out.changes.push_back({"uncordon", "node/" + o_.node, "", "", 0});
+    out.changes.push_back({"uncordon", "node/" + o_.node, "", "", 0, {NodeObject(o_.node)}});
     Event("Normal", "NodeagentUncordoned", "uncordoned by nodeagent run " + ctx_.run_id());
   }
   auto slot = HeldLockSlot();
   if (!slot) return slot.error().Wrap("node " + o_.node + (is ? " was uncordoned, but " : ": ") + "reading the reboot lock");
-  if (*slot) {
+  if (*slot && planned && !planned->count(LeaseObject(o_.lock.ns, **slot))) {
+    // Taken since the plan: giving it back was not planned, so it is left alone.
+    std::string m = "it holds reboot lock slot " + **slot + ", which the plan did not name: left alone (run uncordon "
+                    "again to give it back)";
+    ctx_.Warn(m);
+    out.summary += "; " + m;
+  } else if (*slot) {
     LeaseLock lock(kube_, ctx_.host().clock(), o_.lock);
     if (Status r = lock.Release(**slot); !r.ok()) return r.error().Wrap("releasing reboot lock slot " + **slot);
     out.status = RunStatus::kChanged;
     out.summary += "; released its reboot lock slot " + **slot;
-    out.changes.push_back({"release-lock", "lease/" + o_.lock.ns + "/" + **slot, "", "", 0});
+    out.changes.push_back({"release-lock", "lease/" + o_.lock.ns + "/" + **slot, "", "", 0,
+                           {LeaseObject(o_.lock.ns, **slot)}});
   }
   return out;
 }
@@ -224,6 +262,55 @@ Result<std::optional<std::string>> RebootCoordinator::HeldLockSlot() {
   return std::optional<std::string>((*held)->name);
 }
 
+struct RebootCoordinator::ClassifiedPod {
+  const json* pod;
+  PodRef ref;
+  std::string key;  // ns/name
+  PodDecision decision;
+};
+
+/// One run's way through the phases: the checkpointed state and what lives
+/// only as long as this process (the lease renewer, the plan, the outcome).
+struct RebootCoordinator::Walk {
+  Phase phase = Phase::kStart;
+  State s;
+  /// The plan's objects (Run); unset on Resume, which only undoes or finishes.
+  std::optional<std::set<std::string>> planned;
+  json node;                      // as Start read it
+  std::optional<HeldLease> held;  // the slot Lock took
+  std::unique_ptr<LeaseRenewer> renewer;
+  std::string back;  // why the Node counts as back (AwaitNode)
+  std::string new_boot_id;
+  // Why the run fails (kRollBack).
+  std::string why;
+  RunStatus fail_status = RunStatus::kFailed;
+  std::vector<Finding> fail_findings;
+  bool ended = false;
+  Outcome out;
+};
+
+std::vector<RebootCoordinator::ClassifiedPod> RebootCoordinator::ClassifyNodePods(const json& pods) {
+  std::map<std::string, bool> ds_cache;
+  DaemonSetExists ds_exists = [&](const std::string& ns, const std::string& name) {
+    auto key = ns + "/" + name;
+    if (auto it = ds_cache.find(key); it != ds_cache.end()) return it->second;
+    auto r = kube_.GetDaemonSet(ns, name);
+    return ds_cache[key] = r.ok() || r.error().code() != ErrorCode::kNotFound;
+  };
+  const auto now = ctx_.host().clock().Now();
+  std::vector<ClassifiedPod> out;
+  auto items = pods.find("items");
+  if (items == pods.end() || !items->is_array()) return out;
+  for (const auto& p : *items) {
+    const json md = p.value("metadata", json::object());
+    out.push_back({&p,
+                   PodRef{md.value("namespace", ""), md.value("name", ""), md.value("uid", "")},
+                   PodKey(p),
+                   ClassifyPod(p, o_.filter, ds_exists, now)});
+  }
+  return out;
+}
+
 Result<Plan> RebootCoordinator::PlanDrain() {
   auto node = kube_.GetNode(o_.node);
   if (!node) return node.error().Wrap("reading node " + o_.node);
@@ -235,47 +322,55 @@ Result<Plan> RebootCoordinator::PlanDrain() {
   auto pdbs = kube_.ListPodDisruptionBudgets("");
   if (!pdbs) return pdbs.error().Wrap("listing PodDisruptionBudgets");
 
-  std::map<std::string, bool> ds_cache;
-  DaemonSetExists ds_exists = [&](const std::string& ns, const std::string& name) {
-    auto key = ns + "/" + name;
-    auto it = ds_cache.find(key);
-    if (it != ds_cache.end()) return it->second;
-    auto r = kube_.GetDaemonSet(ns, name);
-    bool exists = r.ok() || r.error().code() != ErrorCode::kNotFound;
-    return ds_cache[key] = exists;
-  };
-
   Plan plan;
-  if (o_.use_lock)
+  if (o_.use_lock) {
+    // Every slot it may take, renew and give back (and a taint on the node).
+    LeaseLock lock(kube_, ctx_.host().clock(), o_.lock);
+    std::vector<std::string> slots;
+    for (int i = 0; i < o_.lock.concurrency; ++i) slots.push_back(LeaseObject(o_.lock.ns, lock.SlotName(i)));
     plan.changes.push_back({"lock", "lease/" + o_.lock.ns + "/" + o_.lock.prefix + "-*",
-                            "take one of " + std::to_string(o_.lock.concurrency) + " reboot lock slot(s)", "", 0});
-  if (!unschedulable) plan.changes.push_back({"cordon", "node/" + o_.node, "", "", 0});
-  else plan.findings.push_back({Severity::kInfo, "node/" + o_.node, "already unschedulable; it stays so after the run"});
+                            "take one of " + std::to_string(o_.lock.concurrency) + " reboot lock slot(s)", "", 0,
+                            slots});
+    // The wait for the lock comes between this plan and the cordon, and may
+    // be long: pods scheduled meanwhile (other nodes' drained pods) are
+    // evicted too, classified like the rows below.
+    plan.changes.push_back({"evict-arrivals", "node/" + o_.node,
+                            "pods scheduled onto the node after this plan, while it waits for the reboot lock, are "
+                            "classified like those below and evicted too", "", 0, {kAnyPodObject}});
+  }
+  if (!unschedulable) {
+    plan.changes.push_back({"cordon", "node/" + o_.node, "", "", 0, {NodeObject(o_.node)}});
+  } else {
+    plan.findings.push_back({Severity::kInfo, "node/" + o_.node, "already unschedulable; it stays so after the run"});
+    plan.changes.push_back({"annotate", "node/" + o_.node,
+                            "nodeagent's annotations while the run lasts (the node stays unschedulable)", "", 0,
+                            {NodeObject(o_.node)}});
+  }
 
   int evict = 0, skip = 0, block = 0;
   json pod_rows = json::array();
   std::map<std::string, std::vector<std::string>> stalled;  // pdb -> pods
-  auto now = ctx_.host().clock().Now();
-  for (const auto& p : (*pods)["items"]) {
-    PodDecision d = ClassifyPod(p, o_.filter, ds_exists, now);
-    std::string key = PodKey(p);
-    pod_rows.push_back({{"pod", key}, {"verdict", PodVerdictName(d.verdict)}, {"filter", d.filter}, {"reason", d.reason}});
-    plan.changes.push_back({PodVerdictName(d.verdict), "pod/" + key, d.reason, "", 0});
+  for (const auto& c : ClassifyNodePods(*pods)) {
+    const PodDecision& d = c.decision;
+    const json& p = *c.pod;
+    pod_rows.push_back({{"pod", c.key}, {"verdict", PodVerdictName(d.verdict)}, {"filter", d.filter}, {"reason", d.reason}});
+    plan.changes.push_back({PodVerdictName(d.verdict), "pod/" + c.key, d.reason, "", 0,
+                            d.verdict == PodVerdict::kEvict ? std::vector<std::string>{PodObject(c.ref.ns, c.ref.name)}
+                                                            : std::vector<std::string>{}});
     if (d.verdict == PodVerdict::kSkip) ++skip;
     if (d.verdict == PodVerdict::kBlock) {
       ++block;
-      plan.findings.push_back({Severity::kError, "pod/" + key, "blocks the drain: " + d.reason});
+      plan.findings.push_back({Severity::kError, "pod/" + c.key, "blocks the drain: " + d.reason});
     }
     if (d.verdict != PodVerdict::kEvict) continue;
     ++evict;
     if (o_.drainer.disable_eviction) continue;
-    const std::string ns = p["metadata"].value("namespace", "");
     for (const auto& pdb : (*pdbs)["items"]) {
-      if (pdb["metadata"].value("namespace", "") != ns) continue;
+      if (pdb["metadata"].value("namespace", "") != c.ref.ns) continue;
       if (!SelectorMatches(pdb.value(Ptr("/spec/selector"), json()), p.value(Ptr("/metadata/labels"), json::object())))
         continue;
       if (pdb.value(Ptr("/status/disruptionsAllowed"), 0) <= 0)
-        stalled[ns + "/" + pdb["metadata"].value("name", "")].push_back(key);
+        stalled[c.ref.ns + "/" + pdb["metadata"].value("name", "")].push_back(c.key);
     }
   }
   for (const auto& [pdb, keys] : stalled) {
@@ -289,7 +384,10 @@ Result<Plan> RebootCoordinator::PlanDrain() {
   if (o_.reboot) {
     std::string cmd;
     for (const auto& a : o_.reboot_command) cmd += (cmd.empty() ? "" : " ") + a;
-    plan.changes.push_back({"reboot", "node/" + o_.node, "run `" + cmd + "`, then uncordon after the boot", "", 0});
+    std::vector<std::string> objects{NodeObject(o_.node)};
+    if (!o_.reboot_command.empty()) objects.push_back(CommandObject(o_.reboot_command[0]));
+    plan.changes.push_back({"reboot", "node/" + o_.node, "run `" + cmd + "`, then uncordon after the boot", "", 0,
+                            objects});
   }
   plan.summary = "node " + o_.node + ": " + std::to_string(evict) + " pod(s) to evict, " + std::to_string(skip) +
                  " skipped, " + std::to_string(block) + " blocking; " + std::to_string(stalled.size()) +
@@ -299,34 +397,82 @@ Result<Plan> RebootCoordinator::PlanDrain() {
   return plan;
 }
 
-Result<Outcome> RebootCoordinator::Rollback(State& s, const std::string& why, RunStatus status,
-                                            std::vector<Finding> findings) {
-  std::string done;
-  Status st = CleanNode(s.cordoned);
-  if (!st.ok()) {
-    ctx_.Log(LogLevel::kError, "rollback: " + st.error().message());
-    done += "; CLEANUP FAILED: " + st.error().message();
-  } else if (s.cordoned) {
-    done += "; uncordoned";
-  } else if (s.was_unschedulable) {
-    done += "; left unschedulable as it was before";
-  }
-  done += ReleaseLock(s.lock_name);
-  Event("Warning", "NodeagentRolledBack", why + done);
-  Notify("failure", why + done);
-  Outcome out;
-  out.status = status;
-  out.summary = why + done;
-  out.findings = std::move(findings);
-  out.data = {{"rolled_back", true}, {"phase", s.phase}};
-  (void)ctx_.SaveCheckpoint({{"node", o_.node}, {"action", action_}, {"phase", "done"}});
-  return out;
+Result<Outcome> RebootCoordinator::Run() {
+  auto plan = PlanDrain();
+  if (!plan) return plan.error();
+  return Run(*plan);
 }
 
-Result<Outcome> RebootCoordinator::Run() {
-  auto& clock = ctx_.host().clock();
-  State s;
-  s.started_ms = ToMs(clock.Now());
+Result<Outcome> RebootCoordinator::Run(const Plan& plan) {
+  Walk w;
+  w.planned = PlannedObjects(plan);
+  return Advance(w);
+}
+
+Result<Outcome> RebootCoordinator::Resume(const json& checkpoint) {
+  Walk w;
+  w.s = State::From(checkpoint);
+  w.phase = w.s.phase;
+  if (w.s.phase != Phase::kDone) {
+    auto node = kube_.GetNode(o_.node);
+    if (node) node_uid_ = node->value(Ptr("/metadata/uid"), "");
+    auto boot = ReadBootIdentity(ctx_.host());
+    if (!boot) return boot.error().Wrap("reading the boot id");
+    const std::string name = CheckpointPhaseName(w.s.phase);
+    if (!BootChange(w.s.boot, *boot).empty()) {
+      // A plain drain has nothing to finish after a boot: its drain did not
+      // complete, so it is undone like one interrupted in the same boot.
+      if (!o_.reboot)
+        w.phase = Fail(w, "the node rebooted while the drain was " + name + " (not by this run): rolled back; run "
+                          "the drain again", RunStatus::kFailed);
+      else {
+        if (w.s.phase != Phase::kReboot) ctx_.Warn("the node rebooted while the run was " + name + " (not by us)");
+        w.phase = Phase::kAwaitNode;
+      }
+    } else if (w.s.phase == Phase::kReboot) {
+      ctx_.Info("resumed in the same boot after the reboot command: still waiting for the reboot");
+      w.phase = Phase::kAwaitBoot;
+    } else {
+      w.phase = Fail(w, "rolled back after the agent crashed during " + name + "; run again", RunStatus::kFailed);
+    }
+  }
+  return Advance(w);
+}
+
+Result<Outcome> RebootCoordinator::Advance(Walk& w) {
+  // One row per Phase, in its order.
+  static constexpr Step kSteps[] = {
+      &RebootCoordinator::Start,     &RebootCoordinator::Lock,      &RebootCoordinator::CordonNode,
+      &RebootCoordinator::Drain,     &RebootCoordinator::Reboot,    &RebootCoordinator::AwaitBoot,
+      &RebootCoordinator::AwaitNode, &RebootCoordinator::Finish,    &RebootCoordinator::RollBack,
+      &RebootCoordinator::Done,
+  };
+  static_assert(std::size(kSteps) == static_cast<size_t>(Phase::kDone) + 1, "one step per phase");
+  while (!w.ended) {
+    Result<Phase> next = (this->*kSteps[static_cast<size_t>(w.phase)])(w);
+    if (!next) return next.error();  // the run stays open; a resume decides
+    w.phase = *next;
+  }
+  return std::move(w.out);
+}
+
+Phase RebootCoordinator::Fail(Walk& w, std::string why, RunStatus status, std::vector<Finding> findings) {
+  w.why = std::move(why);
+  w.fail_status = status;
+  w.fail_findings = std::move(findings);
+  return Phase::kRollBack;
+}
+
+Phase RebootCoordinator::End(Walk& w, RunStatus status, std::string summary) {
+  w.out.status = status;
+  w.out.summary = std::move(summary);
+  w.ended = true;
+  return Phase::kDone;
+}
+
+Result<Phase> RebootCoordinator::Start(Walk& w) {
+  State& s = w.s;
+  s.started_ms = ToMs(ctx_.host().clock().Now());
   auto boot = ReadBootIdentity(ctx_.host());
   if (!boot && o_.reboot) return boot.error().Wrap("reading the boot id (needed to notice the reboot)");
   if (boot) s.boot = *boot;
@@ -335,109 +481,133 @@ Result<Outcome> RebootCoordinator::Run() {
   node_uid_ = node->value(Ptr("/metadata/uid"), "");
   s.was_unschedulable = node->value(Ptr("/spec/unschedulable"), false);
   s.node_boot = RecordNodeBoot(*node);
+  w.node = std::move(*node);
   Status st = Save(s);
   if (!st.ok()) return st.error().Wrap("saving the run state");
+  return o_.use_lock ? Phase::kLock : Phase::kCordon;
+}
 
-  std::unique_ptr<LeaseRenewer> renewer;
-  std::optional<HeldLease> held;
-  if (o_.use_lock) {
-    s.phase = "locking";
-    if (o_.prefer_no_schedule_taint) {
-      s.taint = true;
-      if (!(st = Save(s)).ok()) return st.error();
-      json taints = node->value(Ptr("/spec/taints"), json::array());
-      bool have = false;
-      for (const auto& t : taints) have = have || t.value("key", "") == kTaintKey;
-      if (!have) {
-        taints.push_back({{"key", kTaintKey}, {"value", ctx_.run_id()}, {"effect", "PreferNoSchedule"}});
-        auto r = kube_.PatchNode(o_.node, {{"spec", {{"taints", taints}}}}, PatchType::kMerge);
-        if (!r) return Rollback(s, "could not add the PreferNoSchedule taint: " + r.error().message(), RunStatus::kFailed);
-      }
-    }
+Result<Phase> RebootCoordinator::Lock(Walk& w) {
+  State& s = w.s;
+  auto& clock = ctx_.host().clock();
+  s.phase = Phase::kLock;
+  Status st;
+  if (o_.prefer_no_schedule_taint) {
+    s.taint = true;
     if (!(st = Save(s)).ok()) return st.error();
-    LeaseLock lock(kube_, clock, o_.lock);
-    auto got = lock.Acquire(o_.lock_wait, std::chrono::seconds(1), ctx_.cancel_flag(),
-                            [&](const std::vector<std::string>& holders) {
-                              std::string who;
-                              for (const auto& h : holders) who += (who.empty() ? "" : ", ") + h;
-                              ctx_.Progress("waiting for the reboot lock, held by " + who);
-                            });
-    if (!got) {
-      bool cancelled = got.error().code() == ErrorCode::kCancelled;
-      return Rollback(s, "could not take the reboot lock: " + got.error().message(),
-                      cancelled ? RunStatus::kInterrupted : RunStatus::kFailed);
+    json taints = w.node.value(Ptr("/spec/taints"), json::array());
+    bool have = false;
+    for (const auto& t : taints) have = have || t.value("key", "") == kTaintKey;
+    if (!have) {
+      taints.push_back({{"key", kTaintKey}, {"value", ctx_.run_id()}, {"effect", "PreferNoSchedule"}});
+      auto r = kube_.PatchNode(o_.node, {{"spec", {{"taints", taints}}}}, PatchType::kMerge);
+      if (!r) return Fail(w, "could not add the PreferNoSchedule taint: " + r.error().message(), RunStatus::kFailed);
     }
-    held = *got;
-    s.lock_name = held->name;
-    if (!(st = Save(s)).ok()) return st.error();
-    ctx_.Info("holding reboot lock " + o_.lock.ns + "/" + held->name);
-    if (!held->previous_holder.empty()) {
-      std::string m = "took over reboot lock " + o_.lock.ns + "/" + held->name + " from " + held->previous_holder +
-                      " (expired; last renewed " + held->previous_renew_time + ")";
-      ctx_.Warn(m);
-      EventSpec e;
-      e.involved_object = {{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"name", held->name},
-                           {"namespace", o_.lock.ns}};
-      e.ns = o_.lock.ns;
-      e.type = "Warning";
-      e.reason = "RebootLockTakenOver";
-      e.message = m + " by " + o_.node;
-      e.host = o_.node;
-      auto r = kube_.CreateEvent(e);
-      if (!r) ctx_.Warn("could not record the takeover Event: " + r.error().message());
-    }
-    renewer = std::make_unique<LeaseRenewer>(kube_, clock, o_.lock, *held,
-                                             [this](const std::string& m) { ctx_.Warn(m); });
   }
+  if (!(st = Save(s)).ok()) return st.error();
+  LeaseLock lock(kube_, clock, o_.lock);
+  auto got = lock.Acquire(o_.lock_wait, std::chrono::seconds(1), ctx_.cancel_flag(),
+                          [&](const std::vector<std::string>& holders) {
+                            std::string who;
+                            for (const auto& h : holders) who += (who.empty() ? "" : ", ") + h;
+                            ctx_.Progress("waiting for the reboot lock, held by " + who);
+                          });
+  if (!got) {
+    bool cancelled = got.error().code() == ErrorCode::kCancelled;
+    return Fail(w, "could not take the reboot lock: " + got.error().message(),
+                cancelled ? RunStatus::kInterrupted : RunStatus::kFailed);
+  }
+  w.held = *got;
+  s.lock_name = w.held->name;
+  if (!(st = Save(s)).ok()) return st.error();
+  ctx_.Info("holding reboot lock " + o_.lock.ns + "/" + w.held->name);
+  if (!w.held->previous_holder.empty()) {
+    std::string m = "took over reboot lock " + o_.lock.ns + "/" + w.held->name + " from " + w.held->previous_holder +
+                    " (expired; last renewed " + w.held->previous_renew_time + ")";
+    ctx_.Warn(m);
+    EventSpec e;
+    e.involved_object = {{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"name", w.held->name},
+                         {"namespace", o_.lock.ns}};
+    e.ns = o_.lock.ns;
+    e.type = "Warning";
+    e.reason = "RebootLockTakenOver";
+    e.message = m + " by " + o_.node;
+    e.host = o_.node;
+    auto r = kube_.CreateEvent(e);
+    if (!r) ctx_.Warn("could not record the takeover Event: " + r.error().message());
+  }
+  w.renewer = std::make_unique<LeaseRenewer>(kube_, clock, o_.lock, *w.held,
+                                             [this](const std::string& m) { ctx_.Warn(m); });
+  return Phase::kCordon;
+}
 
+Result<Phase> RebootCoordinator::CordonNode(Walk& w) {
   // Cordon (and annotate) in one patch. Saved first: a crash right after is undone.
   // Whether it was unschedulable is read now, after the lock wait: a node an
   // administrator cordoned meanwhile must stay cordoned at the end.
-  s.phase = "cordoning";
+  State& s = w.s;
+  s.phase = Phase::kCordon;
   auto current = kube_.GetNode(o_.node);
-  if (!current) return Rollback(s, "could not read node " + o_.node + " before cordoning: " +
-                                       current.error().message(), RunStatus::kFailed);
+  if (!current)
+    return Fail(w, "could not read node " + o_.node + " before cordoning: " + current.error().message(),
+                RunStatus::kFailed);
   s.was_unschedulable = current->value(Ptr("/spec/unschedulable"), false);
   s.cordoned = !s.was_unschedulable;
-  if (!(st = Save(s)).ok()) return st.error();
+  if (Status st = Save(s); !st.ok()) return st.error();
   json patch = {{"metadata",
                  {{"annotations",
                    {{kAnnotationRun, ctx_.run_id()},
                     {kAnnotationAction, action_},
                     {kAnnotationPhase, o_.reboot ? "draining-for-reboot" : "draining"},
-                    {kAnnotationSince, FormatMicroTime(clock.Now())}}}}}};
+                    {kAnnotationSince, FormatMicroTime(ctx_.host().clock().Now())}}}}}};
   if (s.cordoned) patch["spec"]["unschedulable"] = true;
   auto pr = kube_.PatchNode(o_.node, patch, PatchType::kMerge);
-  if (!pr) return Rollback(s, "could not cordon node " + o_.node + ": " + pr.error().message(), RunStatus::kFailed);
+  if (!pr) return Fail(w, "could not cordon node " + o_.node + ": " + pr.error().message(), RunStatus::kFailed);
   Event("Normal", "NodeagentDrainStarted", "cordoned; draining (run " + ctx_.run_id() + ")");
   Notify("drain", "draining node " + o_.node);
+  return Phase::kDrain;
+}
 
-  s.phase = "draining";
-  if (!(st = Save(s)).ok()) return st.error();
+Result<Phase> RebootCoordinator::Drain(Walk& w) {
+  State& s = w.s;
+  auto& clock = ctx_.host().clock();
+  s.phase = Phase::kDrain;
+  if (Status st = Save(s); !st.ok()) return st.error();
   std::string rv;
   auto pods = ListPods(&rv);
-  if (!pods) return Rollback(s, pods.error().message(), RunStatus::kFailed);
-  std::map<std::string, bool> ds_cache;
-  DaemonSetExists ds_exists = [&](const std::string& ns, const std::string& name) {
-    auto key = ns + "/" + name;
-    if (auto it = ds_cache.find(key); it != ds_cache.end()) return it->second;
-    auto r = kube_.GetDaemonSet(ns, name);
-    return ds_cache[key] = r.ok() || r.error().code() != ErrorCode::kNotFound;
-  };
+  if (!pods) return Fail(w, pods.error().message(), RunStatus::kFailed);
   std::vector<PodRef> to_evict;
-  std::vector<Finding> blocked;
-  for (const auto& p : (*pods)["items"]) {
-    PodDecision d = ClassifyPod(p, o_.filter, ds_exists, clock.Now());
-    if (d.verdict == PodVerdict::kBlock) blocked.push_back({Severity::kError, "pod/" + PodKey(p), d.reason});
-    if (d.verdict != PodVerdict::kEvict) continue;
-    if (!d.reason.empty()) ctx_.Warn("pod " + PodKey(p) + ": " + d.reason);
-    to_evict.push_back({p["metadata"].value("namespace", ""), p["metadata"].value("name", ""),
-                        p["metadata"].value("uid", "")});
+  std::vector<Finding> blocked, unplanned;
+  for (const auto& c : ClassifyNodePods(*pods)) {
+    if (c.decision.verdict == PodVerdict::kBlock)
+      blocked.push_back({Severity::kError, "pod/" + c.key, c.decision.reason});
+    if (c.decision.verdict != PodVerdict::kEvict) continue;
+    if (w.planned && !w.planned->count(PodObject(c.ref.ns, c.ref.name))) {
+      if (w.planned->count(kAnyPodObject)) {
+        ctx_.Info("pod " + c.key + " came to the node after the plan, while it waited for the reboot lock: evicted "
+                  "as the plan's evict-arrivals change says");
+        to_evict.push_back(c.ref);
+        continue;
+      }
+      unplanned.push_back({Severity::kError, "pod/" + c.key,
+                           "came to the node after the plan: not evicted (the plan is what a run changes)"});
+      continue;
+    }
+    if (!c.decision.reason.empty()) ctx_.Warn("pod " + c.key + ": " + c.decision.reason);
+    to_evict.push_back(c.ref);
   }
   if (!blocked.empty())
-    return Rollback(s, std::to_string(blocked.size()) + " pod(s) cannot be drained (first: " + blocked[0].subject +
-                           ": " + blocked[0].message + ")",
-                    RunStatus::kFailed, blocked);
+    return Fail(w, std::to_string(blocked.size()) + " pod(s) cannot be drained (first: " + blocked[0].subject + ": " +
+                       blocked[0].message + ")",
+                RunStatus::kFailed, blocked);
+  if (!unplanned.empty()) {
+    std::string names;
+    for (size_t i = 0; i < unplanned.size() && i < 5; ++i)
+      names += (names.empty() ? "" : ", ") + unplanned[i].subject.substr(4);
+    return Fail(w, std::to_string(unplanned.size()) + " pod(s) on the node are not in the plan (" + names +
+                       "): nothing was evicted; run again to plan them",
+                RunStatus::kFailed, unplanned);
+  }
 
   auto t0 = clock.Monotonic();
   ctx_.Progress("evicting " + std::to_string(to_evict.size()) + " pod(s)", 0);
@@ -445,11 +615,11 @@ Result<Outcome> RebootCoordinator::Run() {
                   ctx_.cancel_flag());
   auto report = drainer.Drain(o_.node, to_evict, rv);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic() - t0);
-  if (!report) return Rollback(s, "drain failed: " + report.error().message(), RunStatus::kFailed);
+  if (!report) return Fail(w, "drain failed: " + report.error().message(), RunStatus::kFailed);
   if (report->cancelled)
-    return Rollback(s, "interrupted during the drain (" + std::to_string(report->gone.size()) + "/" +
-                           std::to_string(to_evict.size()) + " pods gone); rolled back",
-                    RunStatus::kInterrupted);
+    return Fail(w, "interrupted during the drain (" + std::to_string(report->gone.size()) + "/" +
+                       std::to_string(to_evict.size()) + " pods gone); rolled back",
+                RunStatus::kInterrupted);
   if (!report->complete()) {
     std::vector<Finding> f;
     std::string names;
@@ -473,9 +643,9 @@ Result<Outcome> RebootCoordinator::Run() {
     }
     std::string pdb_list;
     for (const auto& n : pdb_names) pdb_list += (pdb_list.empty() ? "" : ", ") + n;
-    return Rollback(s, "drain timed out after " + Seconds(took) + " with " + std::to_string(report->remaining.size()) +
-                           " pod(s) left: " + names + (pdb_list.empty() ? "" : "; PodDisruptionBudgets: " + pdb_list),
-                    RunStatus::kFailed, f);
+    return Fail(w, "drain timed out after " + Seconds(took) + " with " + std::to_string(report->remaining.size()) +
+                       " pod(s) left: " + names + (pdb_list.empty() ? "" : "; PodDisruptionBudgets: " + pdb_list),
+                RunStatus::kFailed, f);
   }
   std::string drained = "drained node " + o_.node + ": " + std::to_string(report->gone.size()) + " pod(s) gone in " +
                         Seconds(took) + " (" + std::to_string(report->eviction_calls) + " eviction calls, " +
@@ -486,43 +656,45 @@ Result<Outcome> RebootCoordinator::Run() {
                                    " deleted without eviction after the timeout");
   ctx_.Info(drained);
   Event("Normal", "NodeagentDrained", drained);
-  Outcome out;
-  out.data = {{"evicted", report->gone.size()},
-              {"eviction_calls", report->eviction_calls},
-              {"refusals", report->refusals},
-              {"deleted_after_timeout", report->deleted_after_timeout.size()},
-              {"drain_seconds", static_cast<double>(took.count()) / 1000.0}};
-  for (const auto& r : report->gone) out.changes.push_back({"evict", "pod/" + r.key(), "", "", 0});
+  w.out.data = {{"evicted", report->gone.size()},
+                {"eviction_calls", report->eviction_calls},
+                {"refusals", report->refusals},
+                {"deleted_after_timeout", report->deleted_after_timeout.size()},
+                {"drain_seconds", static_cast<double>(took.count()) / 1000.0}};
+  for (const auto& r : report->gone)
+    w.out.changes.push_back({"evict", "pod/" + r.key(), "", "", 0, {PodObject(r.ns, r.name)}});
+  if (o_.reboot) return Phase::kReboot;
 
-  if (!o_.reboot) {
-    st = CleanNode(false);
-    if (!st.ok()) ctx_.Warn(st.error().message());
-    (void)ctx_.SaveCheckpoint({{"node", o_.node}, {"action", action_}, {"phase", "done"}});
-    out.status = RunStatus::kChanged;
-    out.summary = drained + "; the node stays cordoned";
-    return out;
-  }
+  Status st = CleanNode(false);
+  if (!st.ok()) ctx_.Warn(st.error().message());
+  s.phase = Phase::kDone;
+  (void)ctx_.SaveCheckpoint({{"node", o_.node}, {"action", action_}, {"phase", "done"}});
+  return End(w, RunStatus::kChanged, drained + "; the node stays cordoned");
+}
 
-  // Reboot: the lease must outlive the downtime, so renew it with the full TTL now.
-  if (renewer) renewer->Stop();
-  if (held) {
+Result<Phase> RebootCoordinator::Reboot(Walk& w) {
+  State& s = w.s;
+  auto& clock = ctx_.host().clock();
+  // The lease must outlive the downtime, so renew it with the full TTL now.
+  if (w.renewer) w.renewer->Stop();
+  if (w.held) {
     LeaseLock lock(kube_, clock, o_.lock);
-    Status r = lock.Renew(*held);
-    if (!r.ok()) return Rollback(s, "lost the reboot lock before rebooting: " + r.error().message(), RunStatus::kFailed);
+    Status r = lock.Renew(*w.held);
+    if (!r.ok()) return Fail(w, "lost the reboot lock before rebooting: " + r.error().message(), RunStatus::kFailed);
   }
   if (o_.reboot_delay.count() > 0) {
     ctx_.Progress("rebooting in " + FormatDuration(o_.reboot_delay));
     if (!clock.SleepFor(o_.reboot_delay, ctx_.cancel_flag()) || ctx_.cancelled())
-      return Rollback(s, "interrupted before the reboot; rolled back", RunStatus::kInterrupted);
+      return Fail(w, "interrupted before the reboot; rolled back", RunStatus::kInterrupted);
   }
   // What the Node reports now is what "back after the reboot" is compared with.
   if (auto before = kube_.GetNode(o_.node)) s.node_boot = RecordNodeBoot(*before);
   else ctx_.Warn("could not read node " + o_.node + " before the reboot (using what it reported at the start): " +
                  before.error().message());
-  s.phase = "rebooting";
+  s.phase = Phase::kReboot;
   s.reboot_issued_ms = ToMs(clock.Now());
-  if (!(st = Save(s)).ok()) return Rollback(s, "could not save the state before rebooting: " + st.error().message(),
-                                            RunStatus::kFailed);
+  if (Status st = Save(s); !st.ok())
+    return Fail(w, "could not save the state before rebooting: " + st.error().message(), RunStatus::kFailed);
   std::string cmd;
   for (const auto& a : o_.reboot_command) cmd += (cmd.empty() ? "" : " ") + a;
   Event("Normal", "NodeagentRebooting", "rebooting with `" + cmd + "`");
@@ -531,13 +703,13 @@ Result<Outcome> RebootCoordinator::Run() {
   spec.argv = o_.reboot_command;
   spec.timeout = std::chrono::seconds(60);
   auto rr = ctx_.host().commands().Run(spec);
-  if (!rr) return Rollback(s, "reboot command `" + cmd + "` could not run: " + rr.error().message(), RunStatus::kFailed);
+  if (!rr) return Fail(w, "reboot command `" + cmd + "` could not run: " + rr.error().message(), RunStatus::kFailed);
   if (!rr->succeeded() && !ctx_.cancelled())
-    return Rollback(s, "reboot command `" + cmd + "` failed (exit " + std::to_string(rr->exit_code) + "): " +
-                           rr->stderr_data.substr(0, 300),
-                    RunStatus::kFailed);
+    return Fail(w, "reboot command `" + cmd + "` failed (exit " + std::to_string(rr->exit_code) + "): " +
+                       rr->stderr_data.substr(0, 300),
+                RunStatus::kFailed);
   ctx_.Info("reboot command issued; waiting for the node to go down");
-  return WaitForReboot(s);
+  return Phase::kAwaitBoot;
 }
 
 void RebootCoordinator::RenewLockIfDue(const State& s, std::chrono::steady_clock::time_point& next) {
@@ -551,62 +723,65 @@ void RebootCoordinator::RenewLockIfDue(const State& s, std::chrono::steady_clock
   if (!st.ok()) ctx_.Warn("renewing the reboot lock while waiting: " + st.error().message());
 }
 
-Result<Outcome> RebootCoordinator::WaitForReboot(State& s) {
+Result<Phase> RebootCoordinator::AwaitBoot(Walk& w) {
+  State& s = w.s;
   auto& clock = ctx_.host().clock();
   const auto deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(s.reboot_issued_ms)) +
                         o_.reboot_timeout;
   auto renew_at = clock.Monotonic();
   for (;;) {
     auto boot = ReadBootIdentity(ctx_.host());
-    if (boot && !BootChange(s.boot, *boot).empty()) return FinishAfterBoot(s);
+    if (boot && !BootChange(s.boot, *boot).empty()) return Phase::kAwaitNode;
     RenewLockIfDue(s, renew_at);
     if (ctx_.cancelled()) {
-      Outcome out;
-      out.status = RunStatus::kRunning;
-      out.summary = "waiting for the reboot; resumes after the boot";
-      return out;
+      w.out = Outcome();
+      return End(w, RunStatus::kRunning, "waiting for the reboot; resumes after the boot");
     }
     if (clock.Now() >= deadline)
-      return Rollback(s, "the reboot did not happen: the boot id and PID 1's start time are unchanged " +
-                             FormatDuration(o_.reboot_timeout) + " after the reboot command",
-                      RunStatus::kFailed);
+      return Fail(w, "the reboot did not happen: the boot id and PID 1's start time are unchanged " +
+                         FormatDuration(o_.reboot_timeout) + " after the reboot command",
+                  RunStatus::kFailed);
     clock.SleepFor(std::chrono::milliseconds(200), ctx_.cancel_flag());
   }
 }
 
-Result<Outcome> RebootCoordinator::FinishAfterBoot(State& s) {
+Result<Phase> RebootCoordinator::AwaitNode(Walk& w) {
+  State& s = w.s;
   auto& clock = ctx_.host().clock();
   auto boot = ReadBootIdentity(ctx_.host());
   if (!boot) return boot.error().Wrap("reading the boot id");
+  w.new_boot_id = boot->kernel_boot_id;
   ctx_.Info("node rebooted (" + BootChange(s.boot, *boot) + "); waiting for the Node to report the new boot and Ready");
   ctx_.Progress("waiting for node " + o_.node + " to report its new boot and be Ready");
   const auto deadline = clock.Monotonic() + o_.ready_timeout;
   auto renew_at = clock.Monotonic();  // nobody renewed the lease while the node was down
-  std::string back;
   for (;;) {
     RenewLockIfDue(s, renew_at);
     auto node = kube_.GetNode(o_.node);
     if (node) {
       node_uid_ = node->value(Ptr("/metadata/uid"), "");
-      back = NodeBackReason(*node, s.node_boot, boot->kernel_boot_id);
-      if (!back.empty()) break;
+      w.back = NodeBackReason(*node, s.node_boot, boot->kernel_boot_id);
+      if (!w.back.empty()) break;
     }
     if (ctx_.cancelled()) {
-      Outcome out;
-      out.status = RunStatus::kRunning;
-      out.summary = "waiting for the node to be Ready after the reboot";
-      return out;
+      w.out = Outcome();
+      return End(w, RunStatus::kRunning, "waiting for the node to be Ready after the reboot");
     }
     if (clock.Monotonic() >= deadline) break;
     clock.SleepFor(std::chrono::milliseconds(500), ctx_.cancel_flag());
   }
-  int64_t now_ms = ToMs(clock.Now());
+  if (w.back.empty())
+    return Fail(w, "rebooted, but the Node did not report its new boot and Ready within " +
+                       FormatDuration(o_.ready_timeout),
+                RunStatus::kFailed);
+  ctx_.Info("node " + o_.node + " is back: " + w.back);
+  return Phase::kFinish;
+}
+
+Result<Phase> RebootCoordinator::Finish(Walk& w) {
+  State& s = w.s;
+  int64_t now_ms = ToMs(ctx_.host().clock().Now());
   std::string downtime = s.reboot_issued_ms ? Seconds(std::chrono::milliseconds(now_ms - s.reboot_issued_ms)) : "?";
-  if (back.empty())
-    return Rollback(s, "rebooted, but the Node did not report its new boot and Ready within " +
-                           FormatDuration(o_.ready_timeout),
-                    RunStatus::kFailed);
-  ctx_.Info("node " + o_.node + " is back: " + back);
   Status st = CleanNode(s.cordoned);
   if (!st.ok()) return st.error();  // the run stays open and is resumed again
   std::string released = ReleaseLock(s.lock_name);
@@ -614,39 +789,42 @@ Result<Outcome> RebootCoordinator::FinishAfterBoot(State& s) {
                         (s.cordoned ? "; uncordoned" : "; left unschedulable as it was before") + released;
   Event("Normal", "NodeagentRebootCompleted", summary);
   Notify("uncordon", summary);
+  s.phase = Phase::kDone;
   (void)ctx_.SaveCheckpoint({{"node", o_.node}, {"action", action_}, {"phase", "done"}});
-  Outcome out;
-  out.status = RunStatus::kChanged;
-  out.summary = summary;
-  out.data = {{"downtime_seconds", s.reboot_issued_ms ? (now_ms - s.reboot_issued_ms) / 1000.0 : -1.0},
-              {"boot_id_before", s.boot.kernel_boot_id},
-              {"boot_id_after", boot->kernel_boot_id},
-              {"back_because", back}};
-  if (s.cordoned) out.changes.push_back({"uncordon", "node/" + o_.node, "", "", 0});
-  return out;
+  w.out = Outcome();
+  w.out.data = {{"downtime_seconds", s.reboot_issued_ms ? (now_ms - s.reboot_issued_ms) / 1000.0 : -1.0},
+                {"boot_id_before", s.boot.kernel_boot_id},
+                {"boot_id_after", w.new_boot_id},
+                {"back_because", w.back}};
+  if (s.cordoned) w.out.changes.push_back({"uncordon", "node/" + o_.node, "", "", 0, {NodeObject(o_.node)}});
+  return End(w, RunStatus::kChanged, summary);
 }
 
-Result<Outcome> RebootCoordinator::Resume(const json& checkpoint) {
-  State s = State::From(checkpoint);
-  if (s.phase == "done") {
-    Outcome out;
-    out.status = RunStatus::kOk;
-    out.summary = "the run had already finished its work";
-    return out;
+Result<Phase> RebootCoordinator::RollBack(Walk& w) {
+  State& s = w.s;
+  if (w.renewer) w.renewer->Stop();  // the lease is given back below
+  std::string done;
+  Status st = CleanNode(s.cordoned);
+  if (!st.ok()) {
+    ctx_.Log(LogLevel::kError, "rollback: " + st.error().message());
+    done += "; CLEANUP FAILED: " + st.error().message();
+  } else if (s.cordoned) {
+    done += "; uncordoned";
+  } else if (s.was_unschedulable) {
+    done += "; left unschedulable as it was before";
   }
-  auto node = kube_.GetNode(o_.node);
-  if (node) node_uid_ = node->value(Ptr("/metadata/uid"), "");
-  auto boot = ReadBootIdentity(ctx_.host());
-  if (!boot) return boot.error().Wrap("reading the boot id");
-  if (!BootChange(s.boot, *boot).empty()) {
-    if (s.phase != "rebooting") ctx_.Warn("the node rebooted while the run was " + s.phase + " (not by us)");
-    return FinishAfterBoot(s);
-  }
-  if (s.phase == "rebooting") {
-    ctx_.Info("resumed in the same boot after the reboot command: still waiting for the reboot");
-    return WaitForReboot(s);
-  }
-  return Rollback(s, "rolled back after the agent crashed during " + s.phase + "; run again", RunStatus::kFailed);
+  done += ReleaseLock(s.lock_name);
+  Event("Warning", "NodeagentRolledBack", w.why + done);
+  Notify("failure", w.why + done);
+  w.out = Outcome();
+  w.out.findings = std::move(w.fail_findings);
+  w.out.data = {{"rolled_back", true}, {"phase", CheckpointPhaseName(s.phase)}};
+  (void)ctx_.SaveCheckpoint({{"node", o_.node}, {"action", action_}, {"phase", "done"}});
+  return End(w, w.fail_status, w.why + done);
+}
+
+Result<Phase> RebootCoordinator::Done(Walk& w) {
+  return End(w, RunStatus::kOk, "the run had already finished its work");
 }
 
 }  // namespace nodeagent::drain

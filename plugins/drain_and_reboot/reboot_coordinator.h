@@ -1,15 +1,23 @@
 // The drain-and-reboot state machine: take the cluster lock, cordon, drain,
 // persist the state, reboot, and after the boot wait for the Node to come
-// back (see boot_identity.h), uncordon and release the lock. Every step that
+// back (see boot_identity.h), uncordon and release the lock. The steps are one
+// Phase enum advanced by one loop, which Run() starts at the beginning and
+// Resume() at the phase its checkpoint and the boot call for. Every step that
 // changes the cluster is checkpointed first, so that a crash at any point is
-// resumed into a safe end state: after a reboot the run finishes; in the same
-// boot it rolls back (uncordon if we cordoned, drop our taint and annotations,
-// release our lease) unless the reboot command was already issued. Takes the
-// ActionContext (host, clock, checkpoint), a KubeClient and an HttpClient so
-// every branch runs against the test API server or fakes.
+// resumed into a safe end state: after a reboot a drain-and-reboot finishes;
+// in the same boot (or a plain drain after any boot) it rolls back (uncordon
+// if we cordoned, drop our taint and annotations, release our lease) unless
+// the reboot command was already issued. What the run changes is what its
+// plan names (Change::objects): the pods evicted are the plan's, and a pod
+// that appeared after the plan fails the drain, unless the plan has the
+// "evict-arrivals" change of a run that waits for the reboot lock. Takes the ActionContext (host,
+// clock, checkpoint), a KubeClient and an HttpClient so every branch runs
+// against the test API server or fakes.
 #pragma once
 
+#include <set>
 #include <string>
+#include <vector>
 
 #include "nodeagent/http.h"
 #include "nodeagent/action.h"
@@ -25,6 +33,40 @@ inline constexpr const char* kAnnotationPhase = "nodeagent.io/phase";
 inline constexpr const char* kAnnotationSince = "nodeagent.io/since";
 inline constexpr const char* kTaintKey = "nodeagent.io/reboot-pending";
 
+/// Change::objects names, as the core's apply-phase guard reads them.
+inline std::string NodeObject(const std::string& node) { return "kube:nodes/" + node; }
+inline std::string PodObject(const std::string& ns, const std::string& name) { return "kube:pods/" + ns + "/" + name; }
+inline std::string LeaseObject(const std::string& ns, const std::string& name) {
+  return "kube:leases/" + ns + "/" + name;
+}
+inline std::string CommandObject(const std::string& argv0) { return "command:" + argv0; }
+/// Any pod: what a plan names for pods that come to the node while the run
+/// waits for the reboot lock, after the plan and before the cordon.
+inline constexpr const char* kAnyPodObject = "kube:pods/*/*";
+/// Every object the plan's changes name.
+std::set<std::string> PlannedObjects(const Plan& plan);
+
+/// The steps of a drain or drain-and-reboot run, in order (kRollBack and
+/// kDone end it). Run() starts at kStart; Resume() at kAwaitBoot, kAwaitNode,
+/// kRollBack or kDone (see ResumePhase in the .cpp).
+enum class Phase {
+  kStart,      // read this boot and the Node; first checkpoint
+  kLock,       // PreferNoSchedule taint, then a reboot lock slot
+  kCordon,     // cordon and annotate in one patch
+  kDrain,      // evict the planned pods and wait until they are gone
+  kReboot,     // renew the lease, reboot_delay, run the reboot command
+  kAwaitBoot,  // until the boot changes (reboot_timeout)
+  kAwaitNode,  // after the boot: until the Node is back (ready_timeout)
+  kFinish,     // uncordon, drop annotations and taint, release the lock
+  kRollBack,   // undo what the run did, then end failed or interrupted
+  kDone,
+};
+/// The checkpoint's `phase` for a Phase (the names older versions wrote:
+/// starting, locking, cordoning, draining, rebooting, done).
+const char* CheckpointPhaseName(Phase phase);
+/// Inverse of CheckpointPhaseName; an unknown name reads as kStart.
+Phase ParseCheckpointPhase(const std::string& name);
+
 class RebootCoordinator {
  public:
   /// `ctx`, `kube` and `http` (may be null: no notifications, no Prometheus)
@@ -36,24 +78,48 @@ class RebootCoordinator {
   /// and the node changes. Error when the node cannot be read.
   Result<Plan> PlanDrain();
 
-  /// drain (reboot=false: the node stays cordoned) or drain-and-reboot.
+  /// drain (reboot=false: the node stays cordoned) or drain-and-reboot,
+  /// carrying out `plan` (from PlanDrain()): it evicts only pods the plan
+  /// names, and fails (rolled back) when another evictable pod is on the node
+  /// and the plan has no "evict-arrivals" change (kAnyPodObject).
+  Result<Outcome> Run(const Plan& plan);
+  /// PlanDrain(), then Run() of that plan.
   Result<Outcome> Run();
 
   /// Continues from a checkpoint written by Run() (see the file comment).
   Result<Outcome> Resume(const nlohmann::json& checkpoint);
 
   /// cordon / uncordon actions (uncordon also drops our annotations, taint and,
-  /// with the lock options set, the node's reboot lock slot).
-  Result<Outcome> Cordon(bool on);
+  /// with the lock options set, the node's reboot lock slot if `planned` names
+  /// it; null `planned`: whichever it holds).
+  Result<Outcome> Cordon(bool on, const std::set<std::string>* planned = nullptr);
   /// The reboot lock slot this node holds (nullopt: none, or no lock options).
   Result<std::optional<std::string>> HeldLockSlot();
 
  private:
   struct State;
+  struct Walk;
+  struct ClassifiedPod;
+  using Step = Result<Phase> (RebootCoordinator::*)(Walk& w);
+
+  /// The loop Run() and Resume() share: runs w.phase's step until one ends the run.
+  Result<Outcome> Advance(Walk& w);
+  Result<Phase> Start(Walk& w);
+  Result<Phase> Lock(Walk& w);
+  Result<Phase> CordonNode(Walk& w);
+  Result<Phase> Drain(Walk& w);
+  Result<Phase> Reboot(Walk& w);
+  Result<Phase> AwaitBoot(Walk& w);
+  Result<Phase> AwaitNode(Walk& w);
+  Result<Phase> Finish(Walk& w);
+  Result<Phase> RollBack(Walk& w);
+  Result<Phase> Done(Walk& w);
+  /// Records why the run fails and returns kRollBack.
+  Phase Fail(Walk& w, std::string why, RunStatus status, std::vector<Finding> findings = {});
+  /// Ends the run with `status` and no rollback (waiting: kRunning).
+  Phase End(Walk& w, RunStatus status, std::string summary);
+
   Status Save(const State& s);
-  Result<Outcome> Rollback(State& s, const std::string& why, RunStatus status, std::vector<Finding> findings = {});
-  Result<Outcome> WaitForReboot(State& s);
-  Result<Outcome> FinishAfterBoot(State& s);
   /// Renews this run's lease (s.lock_name) when `next` has come, then moves
   /// `next` a third of the TTL on. The waits around the reboot run without the
   /// background renewer. A failure is a warning: the node is down or coming back.
@@ -66,6 +132,9 @@ class RebootCoordinator {
   void Event(const std::string& type, const std::string& reason, const std::string& message);
   void Notify(const std::string& event, const std::string& message);
   Result<nlohmann::json> ListPods(std::string* rv);
+  /// The one pod classification of the plan and the drain: each pod of the
+  /// list with its verdict (kubectl's filters, see pod_filter.h).
+  std::vector<ClassifiedPod> ClassifyNodePods(const nlohmann::json& pods);
 
   ActionContext& ctx_;
   KubeClient& kube_;

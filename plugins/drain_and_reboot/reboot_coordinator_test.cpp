@@ -1,7 +1,12 @@
-// The reboot coordinator's corner cases (issue 10, defects 8 and 11) against
-// FakeKubeClient and FakeActionContext: the reboot command is scripted, and a
-// "reboot" is a new /proc/1/stat (and boot id) under the temp root.
+// The reboot coordinator's corner cases (issue 10, defects 8 and 11; issue 11:
+// checkpoints of the previous version, the plan as the contract, a plain
+// drain interrupted by a reboot) against FakeKubeClient and
+// FakeActionContext: the reboot command is scripted, and a "reboot" is a new
+// /proc/1/stat (and boot id) under the temp root.
 #include "reboot_coordinator.h"
+
+#include <algorithm>
+#include <set>
 
 #include <catch2/catch.hpp>
 
@@ -13,6 +18,9 @@ using namespace nodeagent;
 using namespace nodeagent::drain;
 using namespace std::chrono_literals;
 using json = nlohmann::json;
+
+/// In drain_actions_test.cpp: the objects of `changed` that `plan` does not name.
+std::vector<std::string> Unplanned(const Plan& plan, const std::vector<std::string>& changed);
 
 namespace {
 
@@ -209,4 +217,209 @@ TEST_CASE("a reboot that does not happen is still noticed: same boot id, same PI
   CHECK(out->summary.find("the reboot did not happen") != std::string::npos);
   CHECK_FALSE(b.Unschedulable());
   CHECK(b.kube.leases.empty());
+}
+
+namespace {
+
+json ReplicaSetPod(const std::string& name) {
+  return {{"metadata",
+           {{"namespace", "default"},
+            {"name", name},
+            {"uid", "uid-" + name},
+            {"ownerReferences", json::array({{{"kind", "ReplicaSet"}, {"name", "web"}, {"controller", true}}})}}},
+          {"spec", {{"nodeName", "node-1"}}},
+          {"status", {{"phase", "Running"}}}};
+}
+
+json HeldLockLease(const std::string& holder) {
+  return {{"metadata", {{"name", "nodeagent-reboot-lock-0"}, {"namespace", "kube-system"}, {"resourceVersion", "7"}}},
+          {"spec", {{"holderIdentity", holder}, {"leaseDurationSeconds", 1800},
+                    {"renewTime", "2026-01-01T00:00:00.000000Z"}}}};
+}
+
+/// A checkpoint exactly as the version before the phase loop wrote it.
+json PreviousVersionCheckpoint(const std::string& phase) {
+  return json::parse(R"({"node": "node-1", "action": "drain-and-reboot", "phase": ")" + phase + R"(",
+    "was_unschedulable": false, "cordoned": true, "taint": false, "lock_name": "nodeagent-reboot-lock-0",
+    "boot_id": "host-boot", "pid1_start": "100", "node_boot_recorded": true, "node_boot_id": "container-boot-1",
+    "node_ready_transition": "2026-01-01T00:00:00Z", "started_ms": 1800000000000, "reboot_issued_ms": 1800000060000})");
+}
+
+/// The node as such a run leaves it: cordoned and annotated, holding the lock.
+void MidRun(Bed& b) {
+  b.kube.nodes["node-1"]["spec"]["unschedulable"] = true;
+  b.kube.nodes["node-1"]["metadata"]["annotations"] = {{kAnnotationRun, "old-run"}, {kAnnotationPhase, "draining"}};
+  b.kube.leases["kube-system/nodeagent-reboot-lock-0"] = HeldLockLease("node-1");
+}
+
+}  // namespace
+
+TEST_CASE("previous_version_checkpoint_resumes: rebooting, after the boot, finishes", "[reboot_coordinator]") {
+  Bed b;
+  MidRun(b);
+  FakeActionContext after;
+  after.root().Write("/proc/sys/kernel/random/boot_id", "host-boot-2\n");
+  after.root().Write("/proc/1/stat", Stat("6400"));
+  after.clock().Set(b.ctx.clock().Now() + 2min);
+  b.SetStatus(true, "2026-01-01T01:00:00Z", "container-boot-2");
+  RebootCoordinator c(after, b.kube, nullptr, b.o, "drain-and-reboot");
+  auto out = c.Resume(PreviousVersionCheckpoint("rebooting"));
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(out->status == RunStatus::kChanged);
+  CHECK(out->summary.find("uncordoned; lock released") != std::string::npos);
+  CHECK_FALSE(b.Unschedulable());
+  CHECK(b.kube.nodes["node-1"]["metadata"].value("annotations", json::object()).empty());
+  CHECK(b.kube.leases.empty());
+  REQUIRE(after.checkpoint());
+  CHECK((*after.checkpoint())["phase"] == "done");
+}
+
+TEST_CASE("previous_version_checkpoint_resumes: draining, in the same boot, rolls back", "[reboot_coordinator]") {
+  Bed b;
+  MidRun(b);
+  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  auto out = c.Resume(PreviousVersionCheckpoint("draining"));
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(out->status == RunStatus::kFailed);
+  CHECK(out->summary.rfind("rolled back after the agent crashed during draining; run again; uncordoned; lock released",
+                           0) == 0);
+  CHECK(out->data["phase"] == "draining");
+  CHECK_FALSE(b.Unschedulable());
+  CHECK(b.kube.leases.empty());
+}
+
+TEST_CASE("previous_version_checkpoint_resumes: done stays done", "[reboot_coordinator]") {
+  Bed b;
+  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  auto out = c.Resume({{"node", "node-1"}, {"action", "drain-and-reboot"}, {"phase", "done"}});
+  REQUIRE(out);
+  CHECK(out->status == RunStatus::kOk);
+  CHECK(b.kube.mutations().empty());
+}
+
+TEST_CASE("checkpoint_format_unchanged: the keys and phase names earlier versions read", "[reboot_coordinator]") {
+  Bed b;
+  std::vector<std::string> phases;
+  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
+    phases.push_back((*b.ctx.checkpoint())["phase"]);
+    b.ctx.Cancel();
+    CommandResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  auto out = c.Run();
+  REQUIRE(out);
+  REQUIRE(out->status == RunStatus::kRunning);
+  const json cp = *b.ctx.checkpoint();
+  std::set<std::string> keys;
+  for (const auto& [k, v] : cp.items()) keys.insert(k);
+  std::set<std::string> previous;
+  const json old = PreviousVersionCheckpoint("rebooting");
+  for (const auto& [k, v] : old.items()) previous.insert(k);
+  CHECK(keys == previous);
+  CHECK(phases == std::vector<std::string>{"rebooting"});
+  CHECK(cp["lock_name"] == "nodeagent-reboot-lock-0");
+  CHECK(cp["cordoned"] == true);
+  for (const char* name : {"starting", "locking", "cordoning", "draining", "rebooting", "done"})
+    CHECK(std::string(CheckpointPhaseName(ParseCheckpointPhase(name))) == name);
+}
+
+TEST_CASE("pod_not_in_the_plan_is_not_evicted: the drain fails naming it and is rolled back", "[reboot_coordinator]") {
+  Bed b;
+  b.o.reboot = false;  // a plain drain: no lock wait, so its plan names every pod it may evict
+  b.o.use_lock = false;
+  b.kube.pods["items"] = json::array({ReplicaSetPod("web-1")});
+  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain");
+  auto plan = c.PlanDrain();
+  REQUIRE(plan);
+  CHECK(PlannedObjects(*plan).count("kube:pods/default/web-1") == 1);
+  CHECK(PlannedObjects(*plan).count(kAnyPodObject) == 0);
+  b.kube.pods["items"].push_back(ReplicaSetPod("web-2"));  // scheduled after the plan, before the cordon
+  auto out = c.Run(*plan);
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(out->status == RunStatus::kFailed);
+  CHECK(out->summary.find("1 pod(s) on the node are not in the plan (default/web-2)") != std::string::npos);
+  REQUIRE(out->findings.size() == 1);
+  CHECK(out->findings[0].subject == "pod/default/web-2");
+  for (const auto& m : b.kube.mutations()) CHECK(m.rfind("kube:pods/", 0) != 0);  // nothing evicted
+  CHECK(b.kube.pods["items"].size() == 2);
+  CHECK_FALSE(b.Unschedulable());  // the cordon is undone
+}
+
+TEST_CASE("pod_arriving_during_the_lock_wait: evicted as the plan's evict-arrivals change says",
+          "[reboot_coordinator]") {
+  Bed b;
+  b.kube.pods["items"] = json::array({ReplicaSetPod("web-1")});
+  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
+    b.ctx.Cancel();
+    CommandResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  auto plan = c.PlanDrain();
+  REQUIRE(plan);
+  CHECK(PlannedObjects(*plan).count(kAnyPodObject) == 1);
+  // Another node's drained pod is scheduled here while this node waits for the lock.
+  bool arrived = false;  // set on the first lease read, before the renewer thread starts
+  b.kube.before_get_lease = [&] {
+    if (arrived) return;
+    arrived = true;
+    b.kube.pods["items"].push_back(ReplicaSetPod("web-2"));
+  };
+  auto out = c.Run(*plan);
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(out->status == RunStatus::kRunning);
+  CHECK(b.kube.pods["items"].empty());  // both gone
+  const auto changed = b.kube.mutations();
+  CHECK(std::count(changed.begin(), changed.end(), "kube:pods/default/web-2") == 1);
+  CHECK(Unplanned(*plan, changed).empty());
+}
+
+TEST_CASE("pod_gone_since_the_plan: the drain goes on with the rest", "[reboot_coordinator]") {
+  Bed b;
+  b.o.reboot = false;
+  b.o.use_lock = false;
+  b.kube.pods["items"] = json::array({ReplicaSetPod("web-1"), ReplicaSetPod("web-2")});
+  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain");
+  auto plan = c.PlanDrain();
+  REQUIRE(plan);
+  b.kube.pods["items"].erase(0);  // web-1 ended meanwhile
+  auto out = c.Run(*plan);
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(out->status == RunStatus::kChanged);
+  CHECK(b.kube.pods["items"].empty());
+  CHECK(b.Unschedulable());  // a plain drain leaves the node cordoned
+}
+
+TEST_CASE("plain_drain_resumed_after_a_reboot: rolled back and failed, not reported as a finished reboot",
+          "[reboot_coordinator]") {
+  Bed b;
+  b.o.reboot = false;
+  b.o.use_lock = false;
+  b.kube.nodes["node-1"]["spec"]["unschedulable"] = true;
+  json cp = PreviousVersionCheckpoint("draining");
+  cp["action"] = "drain";
+  cp["lock_name"] = "";
+  cp["reboot_issued_ms"] = 0;
+  // Someone else rebooted the node during the drain; it is back and Ready.
+  FakeActionContext after;
+  after.root().Write("/proc/sys/kernel/random/boot_id", "host-boot-2\n");
+  after.root().Write("/proc/1/stat", Stat("6400"));
+  b.SetStatus(true, "2026-01-01T01:00:00Z", "container-boot-2");
+  RebootCoordinator c(after, b.kube, nullptr, b.o, "drain");
+  auto out = c.Resume(cp);
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(out->status == RunStatus::kFailed);
+  CHECK(out->summary.find("the node rebooted while the drain was draining (not by this run)") != std::string::npos);
+  CHECK(out->summary.find("rebooted node") == std::string::npos);
+  CHECK_FALSE(b.Unschedulable());  // undone like any interrupted drain
+  CHECK(after.checkpoint().value()["phase"] == "done");
 }
