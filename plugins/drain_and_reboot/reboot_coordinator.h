@@ -48,7 +48,7 @@ std::set<std::string> PlannedObjects(const Plan& plan);
 
 /// The steps of a drain or drain-and-reboot run, in order (kRollBack and
 /// kDone end it). Run() starts at kStart; Resume() at kAwaitBoot, kAwaitNode,
-/// kRollBack or kDone (see ResumePhase in the .cpp).
+/// kRollBack or kDone, as the checkpoint and the boot call for (Resume()).
 enum class Phase {
   kStart,      // read this boot and the Node; first checkpoint
   kLock,       // PreferNoSchedule taint, then a reboot lock slot
