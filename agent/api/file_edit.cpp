@@ -1,4 +1,5 @@
 #include "nodeagent/file_edit.h"
+#include "nodeagent/plan_objects.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -424,6 +425,7 @@ Change FileEditChange(const FileEdit& edit, std::string description) {
   c.description = std::move(description);
   c.diff = UnifiedDiff(edit.before.value_or(""), edit.after, edit.before ? edit.path : "/dev/null", edit.path);
   c.bytes = static_cast<int64_t>(edit.after.size());
+  c.objects = {FileObject(edit.path)};
   return c;
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -81,10 +82,13 @@ int ExecFullCtl(int argc, char** argv) {
   return CtlFail(kExitUsage, "cannot run " + *runner + ": " + std::strerror(errno));
 }
 
-int RunViaDaemon(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets, bool dry_run,
-                 bool detach) {
+int RunViaDaemon(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets,
+                 const RunMode& mode, bool detach) {
   ConsoleObserver console(g.json());
-  json request = {{"op", "run"}, {"target", target}, {"set", sets}, {"dry_run", dry_run}, {"follow", !detach}};
+  detach = detach && !mode.preview;  // a preview is followed: its plan is what we wait for
+  json request = {{"op", "run"}, {"target", target}, {"set", sets}, {"dry_run", mode.dry_run}, {"follow", !detach}};
+  if (mode.preview) request["preview"] = true;
+  if (!mode.confirmed_plan.empty()) request["confirmed_plan"] = mode.confirmed_plan;
   int code = kExitFailed;
   bool got_result = false;
   std::string run_id;
@@ -112,7 +116,8 @@ int RunViaDaemon(const CtlGlobals& g, const std::string& target, const std::vect
     } else if (type == "result") {
       console.ClearProgress();
       const json& r = ev["record"];
-      if (g.json()) std::cout << r.dump(2) << "\n";
+      if (mode.preview_record) *mode.preview_record = r;
+      else if (g.json()) std::cout << r.dump(2) << "\n";
       else std::cout << RenderRun(r, false);
       code = ExitForRunStatus(r.value("status", ""));
       got_result = true;
@@ -127,7 +132,40 @@ int RunViaDaemon(const CtlGlobals& g, const std::string& target, const std::vect
   return code;
 }
 
+bool IsYes(std::string answer) {
+  while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.back()))) answer.pop_back();
+  size_t start = answer.find_first_not_of(" \t");
+  answer = start == std::string::npos ? "" : answer.substr(start);
+  for (char& c : answer) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return answer == "y" || answer == "yes";
+}
+
 }  // namespace
+
+int RunWithConfirmation(const CtlGlobals& g, std::istream& answers,
+                        const std::function<int(const RunMode&)>& run_once) {
+  json shown;
+  RunMode preview;
+  preview.preview = true;
+  preview.preview_record = &shown;
+  int code = run_once(preview);
+  if (shown.is_null()) return code;  // could not even start; already said why
+  const json plan = shown.value("plan", json());
+  if (!plan.is_object()) {
+    std::cerr << RenderRun(shown, false);
+    return CtlFail(code == kExitOk ? kExitFailed : code, "no plan was made: nothing to confirm");
+  }
+  std::cerr << RenderPlan(shown);
+  std::cerr << "Apply this plan? Only y or yes applies it: " << std::flush;
+  std::string answer;
+  if (!std::getline(answers, answer) || !IsYes(answer)) {
+    std::cerr << "\n";
+    return CtlFail(kExitFailed, "not applied");
+  }
+  RunMode confirmed;
+  confirmed.confirmed_plan = plan.value("fingerprint", "");
+  return run_once(confirmed);
+}
 
 int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   CtlGlobals g;
@@ -142,7 +180,7 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
 
   std::string target, task_filter, run_id, action_name, gen_what;
   std::vector<std::string> sets;
-  bool dry_run = false, detach = false;
+  bool dry_run = false, detach = false, confirm = false;
   int history_n = 20;
 
   auto* status = app.add_subcommand("status", "What the agent is doing: plugins, running runs, tasks and next runs");
@@ -154,6 +192,9 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   run->add_option("--set", sets, "Override a parameter: KEY=VALUE (VALUE as TOML: 10d, true, [\"/a\",\"/b\"])");
   run->add_flag("--dry-run", dry_run, "Only plan: show what would change, change nothing");
   run->add_flag("--detach", detach, "Start it and return (follow with agentctl logs)");
+  run->add_flag("--confirm", confirm,
+                "Show the plan first and apply it only when you answer y on the terminal; the run refuses if the node "
+                "changed since");
   auto* history = app.add_subcommand("history", "Past runs, newest first");
   history->add_option("--task", task_filter, "Only runs of this task or action");
   history->add_option("-n", history_n, "How many")->check(CLI::Range(1, 10000));
@@ -197,7 +238,18 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
     return AskDaemon(g, {{"op", "describe"}, {"action", action_name}},
                      [](const json& j) { return RenderAction(j["action"]); });
   }
-  if (*run) return g.local ? local->Run(g, target, sets, dry_run) : RunViaDaemon(g, target, sets, dry_run, detach);
+  if (*run) {
+    auto run_once = [&](const RunMode& mode) {
+      return g.local ? local->Run(g, target, sets, mode) : RunViaDaemon(g, target, sets, mode, detach);
+    };
+    if (!confirm) return run_once(RunMode{.dry_run = dry_run});
+    if (dry_run) return CtlFail(kExitUsage, "--confirm applies after asking, --dry-run never applies: use one of them");
+    if (!::isatty(STDIN_FILENO))
+      return CtlFail(kExitUsage,
+                     "--confirm asks on a terminal, and stdin is not one: run it from a terminal, or drop --confirm "
+                     "(--dry-run shows the plan without applying)");
+    return RunWithConfirmation(g, std::cin, run_once);
+  }
   if (*history) {
     if (g.local) return local->History(g, task_filter, history_n);
     return AskDaemon(g, {{"op", "history"}, {"task", task_filter}, {"n", history_n}},

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -30,12 +31,24 @@ struct CtlGlobals {
   bool json() const { return output == "json"; }
 };
 
+/// How `agentctl run` runs one request; --confirm makes two: a preview, then
+/// the run of the confirmed plan.
+struct RunMode {
+  bool dry_run = false;
+  /// Plan as the real run will, apply nothing; the record goes to
+  /// `preview_record` instead of stdout.
+  bool preview = false;
+  nlohmann::json* preview_record = nullptr;
+  /// The fingerprint of the plan the user confirmed: the run refuses another.
+  std::string confirmed_plan;
+};
+
 /// The commands that work without the daemon, implemented in agentctl_local.cpp.
 class LocalCommands {
  public:
   virtual ~LocalCommands() = default;
   virtual int Run(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets,
-                  bool dry_run) = 0;
+                  const RunMode& mode) = 0;
   virtual int Status(const CtlGlobals& g) = 0;
   virtual int List(const CtlGlobals& g) = 0;
   virtual int Describe(const CtlGlobals& g, const std::string& action) = 0;
@@ -53,6 +66,12 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local);
 
 /// `nodeagent-runner ctl ARGS`: AgentctlMain with the local half (agentctl_local.cpp).
 int FullAgentctlMain(int argc, char** argv);
+
+/// `agentctl run --confirm`: `run_once` with a preview, the plan shown on
+/// stderr, a y/N question answered on `answers` (the terminal), then
+/// `run_once` with the confirmed plan's fingerprint. Returns the exit code.
+int RunWithConfirmation(const CtlGlobals& g, std::istream& answers,
+                        const std::function<int(const RunMode&)>& run_once);
 
 /// Helpers shared by both halves.
 int CtlFail(int code, const std::string& message);

@@ -53,7 +53,8 @@ Result<std::string> LocalStateDir(const CtlGlobals& g) {
 bool g_local_cancel = false;
 void OnLocalSignal(int) { std::atomic_ref<bool>(g_local_cancel).store(true); }
 
-int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets, bool dry_run) {
+int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets,
+             const RunMode& mode) {
   auto setup = LoadLocal(g);
   if (!setup) return CtlFail(kExitUsage, setup.error().message());
   if (!(*setup)->ok()) return CtlFail(kExitUsage, "invalid config:\n" + (*setup)->ProblemsText());
@@ -66,7 +67,8 @@ int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<s
     console.OnLog({CtlNowMs(), l, "kubernetes: " + std::string(m)});
   });
   RunExecutor executor(s.settings, s.raw, s.tasks, s.catalog, host, history, clients);
-  auto prepared = executor.Prepare({target, sets, dry_run, "manual", "uid " + std::to_string(::getuid()) + " (local)"});
+  auto prepared = executor.Prepare({target, sets, mode.dry_run, "manual", "uid " + std::to_string(::getuid()) + " (local)",
+                                    mode.preview, mode.confirmed_plan});
   if (!prepared) return CtlFail(kExitUsage, prepared.error().message());
   auto locks = AcquireRunLocks(s.settings.state_dir, *prepared);
   if (!locks) return CtlFail(kExitUsage, locks.error().message());
@@ -77,7 +79,8 @@ int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<s
   RunRecord r = executor.Execute(*prepared, &console, &g_local_cancel);
   console.ClearProgress();
   json j = ToJson(r, false);
-  if (g.json()) std::cout << j.dump(2) << "\n";
+  if (mode.preview_record) *mode.preview_record = j;
+  else if (g.json()) std::cout << j.dump(2) << "\n";
   else std::cout << RenderRun(j, false);
   return ExitForRunStatus(RunStatusName(r.status));
 }
@@ -97,8 +100,8 @@ int LocalList(const CtlGlobals& g, const std::function<int(AgentSetup&, const js
 class Local : public LocalCommands {
  public:
   int Run(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets,
-          bool dry_run) override {
-    return RunLocal(g, target, sets, dry_run);
+          const RunMode& mode) override {
+    return RunLocal(g, target, sets, mode);
   }
   int Status(const CtlGlobals& g) override {
     return LocalList(g, [&](AgentSetup& s, const json& l) {

@@ -113,8 +113,8 @@ Actions from plugins and tasks from the configuration.
 .BI describe " ACTION"
 An action's description and every parameter (type, default, accepted values).
 .TP
-.BI run " ACTION|TASK" " [\-\-set KEY=VALUE]... [\-\-dry\-run] [\-\-detach]"
-Run now, with live progress and a final summary. \fB\-\-dry\-run\fR only plans: it shows what would change (with diffs for files) and changes nothing.
+.BI run " ACTION|TASK" " [\-\-set KEY=VALUE]... [\-\-dry\-run] [\-\-confirm] [\-\-detach]"
+Run now, with live progress and a final summary. \fB\-\-dry\-run\fR only plans: it shows what would change (with diffs for files) and changes nothing. \fB\-\-confirm\fR (like terraform apply) first plans as the real run will, shows that plan and asks on the terminal; only \fBy\fR or \fByes\fR applies it. The run then refuses, applying nothing, if the plan it makes again differs from the one shown ("the node changed since you confirmed"). Without a terminal on stdin \fB\-\-confirm\fR is a usage error. Whatever runs, an action applies only what its plan names; anything else is refused and fails the run. With \fB\-o json\fR the record has the outcome (status, summary, findings, changes) and, beside it, \fBplan\fR (summary, findings, changes, fingerprint).
 .TP
 .B history " [\-\-task T] [\-n N]"
 Past runs, newest first.
@@ -153,7 +153,7 @@ nodeagent \- run node chores on Kubernetes nodes, safely, on a schedule
 .SH DESCRIPTION
 nodeagent is a daemon, normally started by systemd (nodeagent.service). It loads plugin modules from /usr/lib/nodeagent/plugins and exec plugins from /etc/nodeagent/exec\-plugins, runs their actions on a schedule (cron, intervals, jitter, maintenance windows) or on request from agentctl(1), and keeps a history of every run in /var/lib/nodeagent. Each run executes in its own worker process (/usr/libexec/nodeagent/nodeagent\-runner), so a crashing or hanging plugin cannot take the daemon down; a run's timeout kills its whole process group.
 .PP
-Every action plans before it applies; a dry run stops at the plan. While an action plans, the agent itself refuses file writes, commands the plugin does not mark read\-only and changes to the cluster, so a dry run cannot change the node. Secret parameters, and what an action prints of them (also URL\- or base64\-encoded), appear as <redacted> in run history, logs and the journal. Runs interrupted by a crash or a reboot are resumed from their checkpoint when their action supports it (drain\-and\-reboot uncordons the node after the reboot), otherwise recorded as interrupted.
+Every action plans before it applies; a dry run stops at the plan, and while it applies, an action may change only what its plan names (anything else is refused and fails the run). While an action plans, the agent itself refuses file writes, commands the plugin does not mark read\-only and changes to the cluster, so a dry run cannot change the node. Secret parameters, and what an action prints of them (also URL\- or base64\-encoded), appear as <redacted> in run history, logs and the journal. Runs interrupted by a crash or a reboot are resumed from their checkpoint when their action supports it (drain\-and\-reboot uncordons the node after the reboot), otherwise recorded as interrupted.
 .SH OPTIONS
 .TP
 .B \-\-config FILE
@@ -195,7 +195,7 @@ _agentctl() {
     "") COMPREPLY=($(compgen -W "$cmds --config --socket --local --output --version --help" -- "$cur")) ;;
     run|describe)
       if [[ "$cur" == -* ]]; then
-        COMPREPLY=($(compgen -W "--set --dry-run --detach --help" -- "$cur"))
+        COMPREPLY=($(compgen -W "--set --dry-run --confirm --detach --help" -- "$cur"))
       else
         local names
         names=$(agentctl --local -o json list 2>/dev/null | sed -n 's/^ *"name": "\([^"]*\)".*/\1/p' | sort -u)

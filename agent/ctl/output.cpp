@@ -94,6 +94,34 @@ std::string RenderRun(const json& r, bool with_logs) {
   return os.str();
 }
 
+std::string RenderPlan(const json& r) {
+  std::ostringstream os;
+  const json plan = r.value("plan", json::object());
+  os << "Plan for " << r.value("action", "?");
+  if (!r.value("task", "").empty()) os << " (task " << r.value("task", "") << ")";
+  os << " on " << r.value("node", "?") << ":\n";
+  if (!plan.value("summary", "").empty()) os << "  " << plan.value("summary", "") << "\n";
+  const json changes = plan.value("changes", json::array());
+  if (changes.empty()) os << "  no changes\n";
+  else os << "  will change:\n";
+  for (const auto& c : changes) {
+    os << "    " << c.value("kind", "") << " " << c.value("target", "");
+    if (c.value("bytes", int64_t{0}) > 0) os << " (" << FormatBytes(c.value("bytes", int64_t{0})) << ")";
+    if (!c.value("description", "").empty()) os << ": " << c.value("description", "");
+    os << "\n";
+    std::istringstream d(c.value("diff", ""));
+    std::string line;
+    while (std::getline(d, line)) os << "      " << line << "\n";
+  }
+  const json findings = plan.value("findings", json::array());
+  if (!findings.empty()) os << "  findings:\n";
+  for (const auto& f : findings)
+    os << "    " << f.value("severity", "") << ": " << (f.value("subject", "").empty() ? "" : f.value("subject", "") + ": ")
+       << f.value("message", "") << "\n";
+  os << "  plan " << plan.value("fingerprint", "") << "\n";
+  return os.str();
+}
+
 std::string RenderHistory(const json& runs, int64_t now_ms) {
   std::ostringstream os;
   char line[512];

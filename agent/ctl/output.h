@@ -16,6 +16,9 @@ std::string FormatDurationMs(int64_t ms);  // "2.3s", "4m12s"
 
 /// A finished run: status line, summary, changes (with diffs), findings.
 std::string RenderRun(const nlohmann::json& record, bool with_logs);
+/// The plan a run made (record["plan"]), as `agentctl run --confirm` shows it
+/// before asking: every change (with diffs) and finding.
+std::string RenderPlan(const nlohmann::json& record);
 std::string RenderHistory(const nlohmann::json& runs, int64_t now_ms);
 std::string RenderStatus(const nlohmann::json& status, int64_t now_ms);
 std::string RenderList(const nlohmann::json& list, int64_t now_ms);

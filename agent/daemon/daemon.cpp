@@ -857,6 +857,8 @@ void Daemon::Impl::Dispatch(std::shared_ptr<stream_protocol::socket> sock, std::
       rr.target = req.value("target", "");
       rr.overrides = req.value("set", std::vector<std::string>{});
       rr.dry_run = req.value("dry_run", false);
+      rr.preview = req.value("preview", false);  // agentctl run --confirm: the plan to show
+      rr.confirmed_plan = req.value("confirmed_plan", "");  // ... and the plan confirmed
       rr.trigger = "manual";
       rr.requested_by = "uid " + std::to_string(peer.uid) + " (pid " + std::to_string(peer.pid) + ")";
       auto run = StartRun(rr);

@@ -18,8 +18,9 @@ namespace nodeagent {
 /// nodeagent-runner are separate files: after a package upgrade under a
 /// running daemon, an old daemon may start a new runner, and the worker must
 /// refuse a request it cannot read right instead of misreading it.
-/// 2: plugin_file.
-inline constexpr int kWorkerProtocolVersion = 2;
+/// 2: plugin_file. 3: record.preview and record.confirmed_plan (an older
+/// worker would apply a plan nobody confirmed), record.plan.
+inline constexpr int kWorkerProtocolVersion = 3;
 
 struct WorkerRequest {
   int protocol = kWorkerProtocolVersion;

@@ -1,10 +1,15 @@
 #include "loader/exec_action.h"
 
 #include "config/param_validation.h"
+#include "nodeagent/plan_objects.h"
 
 namespace nodeagent {
 
 namespace {
+
+/// An executable's answer is bounded by the command runner (1 MiB of head
+/// and tail); objects per change are bounded here too.
+constexpr size_t kMaxObjectsPerChange = 10000;
 
 Severity ParseSeverity(const std::string& s) {
   if (s == "error") return Severity::kError;
@@ -16,28 +21,37 @@ class ExecAction : public Action {
  public:
   explicit ExecAction(std::shared_ptr<const ExecActionConfig> config) : config_(std::move(config)) {}
 
+  // A real run asks the executable for its plan first, as a dry run does,
+  // then hands that plan back with the apply request: what it then reports
+  // changing is checked against the plan's objects by the core.
   Result<Plan> MakePlan(ActionContext& ctx) override {
     Plan plan;
-    if (!ctx.dry_run()) {
+    if (!config_->plan_by_executable) {
       plan.summary = "run " + config_->executable;
-      return plan;
+    } else {
+      auto outcome = Call(ctx, "plan", nullptr);
+      if (!outcome) return outcome.error();
+      plan.summary = outcome->summary;
+      plan.findings = outcome->findings;
+      plan.changes = outcome->changes;
+      plan.data = outcome->data;
     }
-    auto outcome = Call(ctx, "plan");
-    if (!outcome) return outcome.error();
-    plan.summary = outcome->summary;
-    plan.findings = outcome->findings;
-    plan.changes = outcome->changes;
-    plan.data = outcome->data;
+    // Running the executable to apply is itself a change the plan names.
+    Change run{"run", config_->executable, "the exec plugin's apply step"};
+    run.objects = {CommandObject(config_->executable)};
+    plan.changes.push_back(std::move(run));
     return plan;
   }
 
-  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override { return Call(ctx, "apply"); }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) override { return Call(ctx, "apply", &plan); }
 
  private:
-  Result<Outcome> Call(ActionContext& ctx, std::string_view mode) {
+  Result<Outcome> Call(ActionContext& ctx, std::string_view mode, const Plan* plan) {
     CommandSpec spec;
     spec.argv = {config_->executable};
-    spec.stdin_data = ExecRequest(*config_, ctx, mode).dump();
+    nlohmann::json request = ExecRequest(*config_, ctx, mode);
+    if (plan) request["plan"] = ExecPlanJson(*plan);
+    spec.stdin_data = request.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     spec.timeout = std::chrono::milliseconds(0);  // the run's own timeout kills us all
     // The protocol: in "plan" mode the executable only looks and answers what
     // it would change, so the core may run it while planning (dry runs).
@@ -61,6 +75,19 @@ class ExecAction : public Action {
 };
 
 }  // namespace
+
+nlohmann::json ExecPlanJson(const Plan& plan) {
+  nlohmann::json changes = nlohmann::json::array();
+  for (const Change& c : plan.changes) {
+    changes.push_back({{"kind", c.kind}, {"target", c.target}, {"description", c.description}, {"diff", c.diff},
+                       {"bytes", c.bytes}, {"objects", c.objects}});
+  }
+  nlohmann::json findings = nlohmann::json::array();
+  for (const Finding& f : plan.findings) {
+    findings.push_back({{"severity", SeverityName(f.severity)}, {"subject", f.subject}, {"message", f.message}});
+  }
+  return {{"summary", plan.summary}, {"findings", findings}, {"changes", changes}, {"data", plan.data}};
+}
 
 nlohmann::json ExecRequest(const ExecActionConfig& config, ActionContext& ctx, std::string_view mode) {
   return {{"action", config.action_name}, {"mode", mode},          {"dry_run", ctx.dry_run()},
@@ -96,6 +123,10 @@ Result<Outcome> ParseExecAnswer(const CommandResult& r) {
     ch.target = c.value("target", "");
     ch.description = c.value("description", "");
     ch.diff = c.value("diff", "");
+    if (auto b = c.find("bytes"); b != c.end() && b->is_number_integer()) ch.bytes = b->get<int64_t>();
+    for (const auto& o : c.value("objects", nlohmann::json::array())) {
+      if (o.is_string() && ch.objects.size() < kMaxObjectsPerChange) ch.objects.push_back(o.get<std::string>());
+    }
     out.changes.push_back(ch);
   }
   if (answer.contains("data")) out.data = answer["data"];

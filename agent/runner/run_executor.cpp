@@ -1,4 +1,6 @@
 #include "runner/run_executor.h"
+#include "runner/apply_phase_guard.h"
+#include "runner/plan_fingerprint.h"
 #include "runner/plan_phase_guard.h"
 #include "runner/secret_scrubber.h"
 
@@ -23,17 +25,22 @@ class RunContext : public ActionContext {
  public:
   RunContext(PreparedRun& run, Host& host, HistoryStore& history, RunObserver* observer, const bool* cancel,
              ClientFactories& clients, const std::string& node, const SecretScrubber& scrubber)
-      : run_(run), host_(host), guarded_host_(host, planning_), history_(history), observer_(observer),
-        cancel_(cancel ? cancel : &never_), clients_(clients), node_(node), scrubber_(scrubber) {}
+      : run_(run), host_(host), contract_([this](const std::string& m) { Log(LogLevel::kError, m); }),
+        contract_host_(host, contract_), guarded_host_(contract_host_, planning_), history_(history),
+        observer_(observer), cancel_(cancel ? cancel : &never_), clients_(clients), node_(node),
+        scrubber_(scrubber) {}
 
   /// While set, the host and the clients only look (see plan_phase_guard.h).
   void SetPlanning(bool planning) { planning_ = planning; }
+  /// While enforced, they change only what the plan names (apply_phase_guard.h).
+  PlanContract& contract() { return contract_; }
 
   Host& host() override { return guarded_host_; }
   const Params& params() const override { return run_.params; }
   const std::string& node_name() const override { return node_; }
   const std::string& run_id() const override { return run_.record.id; }
-  bool dry_run() const override { return run_.dry_run; }
+  // A preview plans as the real run will, so that the two plans compare.
+  bool dry_run() const override { return run_.dry_run && !run_.record.preview; }
 
   void Log(LogLevel level, std::string_view message) override {
     // A secret the action (or an exec plugin's stderr) printed stops here.
@@ -83,21 +90,27 @@ class RunContext : public ActionContext {
   Result<KubeClient*> Kube() override {
     std::function<Result<std::unique_ptr<KubeClient>>()> make;
     if (clients_.kube) make = [this] { return clients_.kube(cancel_); };
-    return Lazy(kube_, make, "Kubernetes", &GuardKubeClient);
+    return Lazy<KubeClient>(kube_, make, "Kubernetes", [this](std::unique_ptr<KubeClient> c) {
+      return GuardKubeClient(ApplyGuardKubeClient(std::move(c), contract_), planning_);
+    });
   }
-  Result<HttpClient*> Http() override { return Lazy(http_, clients_.http, "HTTP", &GuardHttpClient); }
+  // HTTP POSTs (webhooks) report on the run; only the plan phase limits them.
+  Result<HttpClient*> Http() override {
+    return Lazy<HttpClient>(http_, clients_.http, "HTTP",
+                            [this](std::unique_ptr<HttpClient> c) { return GuardHttpClient(std::move(c), planning_); });
+  }
 
  private:
   /// The client in `slot`, built by `make` on first use (under mu_).
   template <typename T>
   Result<T*> Lazy(std::unique_ptr<T>& slot, const std::function<Result<std::unique_ptr<T>>()>& make,
-                  const char* what, std::unique_ptr<T> (*guard)(std::unique_ptr<T>, const PlanPhaseFlag&)) {
+                  const char* what, const std::function<std::unique_ptr<T>(std::unique_ptr<T>)>& guard) {
     std::lock_guard<std::mutex> lock(mu_);
     if (!slot) {
       if (!make) return Error(ErrorCode::kUnavailable, std::string("no ") + what + " client configured");
       auto client = make();
       if (!client) return client.error();
-      slot = guard(std::move(*client), planning_);
+      slot = guard(std::move(*client));
     }
     return slot.get();
   }
@@ -105,6 +118,8 @@ class RunContext : public ActionContext {
   PreparedRun& run_;
   Host& host_;
   PlanPhaseFlag planning_{false};
+  PlanContract contract_;
+  ApplyPhaseHost contract_host_;
   PlanPhaseHost guarded_host_;
   static constexpr size_t kMaxLogLineBytes = 64 * 1024;
   static constexpr size_t kMaxLogBytesPerRun = 16 << 20;
@@ -218,7 +233,7 @@ Result<PreparedRun> RunExecutor::Prepare(const RunRequest& request) {
   }
   run.params = ResolveRunParams(*run.action, task_table, overrides.get(), prefix, problems);
   if (!problems.empty()) return InvalidArgument(JoinProblems(problems));
-  run.dry_run = run.dry_run || request.dry_run || settings_.demo;
+  run.dry_run = run.dry_run || request.dry_run || request.preview || settings_.demo;
 
   RunRecord& r = run.record;
   r.id = NewRunId(host_.clock().Now());
@@ -229,6 +244,8 @@ Result<PreparedRun> RunExecutor::Prepare(const RunRequest& request) {
   r.trigger = request.trigger;
   r.requested_by = request.requested_by;
   r.dry_run = run.dry_run;
+  r.preview = request.preview;
+  r.confirmed_plan = request.confirmed_plan;
   RecordParams(*run.action, run.params, r);
   r.timeout_ms = run.timeout.count();
   return run;
@@ -263,7 +280,12 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
       fail("plugin " + run.action->plugin + " could not create action " + run.action->name);
     } else if (checkpoint) {
       ctx.Log(LogLevel::kInfo, "resuming run " + r.id + " from its checkpoint");
+      // A resumed run carries on with the plan it recorded before applying.
+      if (r.plan) ctx.contract().Enforce(PlanObjects(r.plan->changes));
+      else ctx.Log(LogLevel::kWarning, "this run's record has no plan (it started before plans were recorded): "
+                                       "its resume is not checked against one");
       auto outcome = action->Resume(ctx, *checkpoint);
+      ctx.contract().Release();
       if (!outcome) {
         fail("resume failed: " + outcome.error().message());
       } else {
@@ -277,8 +299,15 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
       ctx.SetPlanning(true);
       auto plan = action->MakePlan(ctx);
       ctx.SetPlanning(false);
+      if (plan) r.plan = RecordedPlan{plan->summary, plan->findings, plan->changes, PlanFingerprint(plan->changes)};
       if (!plan) {
         fail("planning failed: " + plan.error().message());
+      } else if (!run.dry_run && !r.confirmed_plan.empty() && r.plan->fingerprint != r.confirmed_plan) {
+        r.findings = plan->findings;
+        fail("the node changed since you confirmed: the plan made now (" + r.plan->fingerprint + ", " +
+             (plan->summary.empty() ? std::to_string(plan->changes.size()) + " change(s)" : plan->summary) +
+             ") differs from the one you confirmed (" + r.confirmed_plan +
+             "); nothing was applied. Run it again to see the new plan.");
       } else if (run.dry_run) {
         r.status = plan->findings.end() != std::find_if(plan->findings.begin(), plan->findings.end(),
                                                         [](const Finding& f) { return f.severity == Severity::kError; })
@@ -294,7 +323,16 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
         r.status = RunStatus::kInterrupted;
         r.summary = "cancelled before applying the plan";
       } else {
+        // Recorded before applying: a resume after a crash or reboot is held
+        // to the same plan.
+        RunRecord recorded = r;
+        scrubber.Scrub(recorded);
+        if (Status st = history_.Put(recorded); !st.ok())
+          ctx.Log(LogLevel::kWarning, "cannot record the plan before applying: " + st.error().message());
+        PlanObjects planned(plan->changes);
+        ctx.contract().Enforce(planned);
         auto outcome = action->Apply(ctx, *plan);
+        ctx.contract().Release();
         if (!outcome) {
           fail(outcome.error().message());
         } else {
@@ -303,6 +341,14 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
           r.findings = outcome->findings;
           r.changes = outcome->changes;
           r.data = outcome->data;
+          // What the action says it changed must be in the plan too: this
+          // catches what no guard sees (an exec plugin, a plugin's own
+          // descriptors).
+          for (const std::string& o : UnplannedObjects(planned, outcome->changes)) {
+            ctx.Log(LogLevel::kError, "not in the plan: " + o + " (the action reports changing it)");
+            r.findings.push_back({Severity::kError, o, "changed by Apply but not named in the plan"});
+            r.status = RunStatus::kFailed;
+          }
         }
       }
     }
@@ -310,6 +356,11 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     fail(std::string("plugin threw an exception: ") + e.what());
   } catch (...) {
     fail("plugin threw an unknown exception");
+  }
+  if (int refused = ctx.contract().refusals(); refused > 0) {
+    r.findings.push_back({Severity::kError, "plan",
+                          std::to_string(refused) + " change(s) outside the plan refused (see the log)"});
+    if (r.status == RunStatus::kOk || r.status == RunStatus::kChanged) r.status = RunStatus::kFailed;
   }
   scrubber.Scrub(r);  // what the action answered may quote a secret too
   if (size_t dropped = ctx.dropped_lines(); dropped > 0)

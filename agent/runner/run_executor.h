@@ -41,6 +41,12 @@ struct RunRequest {
   bool dry_run = false;
   std::string trigger = "manual";
   std::string requested_by;
+  /// Plan as a real run would, then stop (the first half of `agentctl run
+  /// --confirm`); implies a dry run.
+  bool preview = false;
+  /// The fingerprint of the plan the user confirmed (see plan_fingerprint.h):
+  /// the run fails, applying nothing, when the plan it makes differs.
+  std::string confirmed_plan;
 };
 
 /// A validated run, ready to execute (or to hand to a worker).
@@ -64,7 +70,8 @@ class RunExecutor {
   Result<PreparedRun> Prepare(const RunRequest& request);
 
   /// Runs it here: plan, then apply unless dry run (or Resume() when
-  /// `checkpoint` is set). `cancel` (may be null) is read with atomic_ref:
+  /// `checkpoint` is set). Apply (and Resume, when the record kept its plan)
+  /// may change only what the plan's changes name (apply_phase_guard.h). `cancel` (may be null) is read with atomic_ref:
   /// set it from a signal handler or another thread to stop the action.
   /// Writes the record when it starts and when it ends.
   /// Never throws; a plugin exception becomes a failed run.

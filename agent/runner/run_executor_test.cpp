@@ -10,6 +10,7 @@
 #include "host/system_clock.h"
 #include "loader/plugin_loader.h"
 #include "nodeagent/plugin.h"
+#include "runner/plan_fingerprint.h"
 #include "runner/run_executor.h"
 
 using namespace nodeagent;
@@ -281,4 +282,121 @@ TEST_CASE("unbounded_input: a run's log lines are cut at 64 KiB and its log kept
   bool noted = false;
   for (const Finding& fi : r.findings) noted = noted || fi.message.find("log line(s) dropped") != std::string::npos;
   CHECK(noted);
+}
+
+TEST_CASE("plan_is_the_contract: Apply may change only what its plan names; the rest is refused and logged") {
+  Fixture f;
+  f.root.Write("/etc/itest/keep", "keep\n");
+  f.commands.Answer({"touch"}, CommandResult{0});
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-unplanned", {}, false, "manual", "uid 0"});
+  REQUIRE(run);
+  Recorder rec;
+  RunRecord r = ex.Execute(*run, &rec, nullptr);
+  std::map<std::string, std::string> said;
+  for (const auto& finding : r.findings) said[finding.subject] = finding.message;
+  CHECK(said["planned write"] == "done");
+  CHECK(said["unplanned write"].starts_with("not in the plan: file:/etc/itest/other (writing /etc/itest/other"));
+  CHECK(said["unplanned remove"].starts_with("not in the plan: file:/etc/itest/keep"));
+  CHECK(said["unplanned mkdir"].starts_with("not in the plan: file:/etc/itest/dir"));
+  CHECK(said["unplanned command"].starts_with("not in the plan: command:touch"));
+  CHECK(said["plan"] == "4 change(s) outside the plan refused (see the log)");
+  CHECK(r.status == RunStatus::kFailed);
+  CHECK(f.files.Exists("/etc/itest/planned"));
+  CHECK_FALSE(f.files.Exists("/etc/itest/other"));
+  CHECK(f.files.Exists("/etc/itest/keep"));
+  CHECK(f.commands.calls().empty());
+  int errors = 0;
+  for (const LogLine& l : r.logs) errors += l.level == LogLevel::kError && l.message.starts_with("not in the plan: ");
+  CHECK(errors == 4);
+  // The plan is kept beside the outcome.
+  REQUIRE(r.plan);
+  CHECK(r.plan->summary == "would write /etc/itest/planned");
+  REQUIRE(r.plan->changes.size() == 1);
+  CHECK(r.plan->changes[0].objects == std::vector<std::string>{"file:/etc/itest/planned"});
+  CHECK(r.plan->fingerprint == PlanFingerprint(r.plan->changes));
+  auto stored = f.history.Get(r.id);
+  REQUIRE(stored);
+  REQUIRE(stored->plan);
+  CHECK(stored->plan->fingerprint == r.plan->fingerprint);
+}
+
+TEST_CASE("plan_is_the_contract: a change the outcome reports outside the plan fails the run") {
+  Fixture f;
+  f.root.Write("/etc/itest/keep", "keep\n");
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-unplanned", {"report_extra=true"}, false, "manual", "uid 0"});
+  REQUIRE(run);
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  CHECK(r.status == RunStatus::kFailed);
+  bool found = false;
+  for (const auto& finding : r.findings)
+    found |= finding.severity == Severity::kError && finding.subject == "file:/etc/itest/extra" &&
+             finding.message == "changed by Apply but not named in the plan";
+  CHECK(found);
+}
+
+TEST_CASE("confirmed plan: the run applies only the plan that was confirmed") {
+  Fixture f;
+  RunExecutor ex = f.Executor();
+  // The preview plans as the real run will, and applies nothing.
+  auto preview = ex.Prepare({"test-touch", {"path=/etc/motd", "content=one"}, false, "manual", "uid 0", true});
+  REQUIRE(preview);
+  CHECK(preview->dry_run);
+  RunRecord shown = ex.Execute(*preview, nullptr, nullptr);
+  CHECK(shown.preview);
+  CHECK(shown.dry_run);
+  REQUIRE(shown.plan);
+  CHECK_FALSE(f.files.Exists("/etc/motd"));
+
+  SECTION("unchanged node: applied") {
+    auto run = ex.Prepare({"test-touch", {"path=/etc/motd", "content=one"}, false, "manual", "uid 0", false,
+                           shown.plan->fingerprint});
+    REQUIRE(run);
+    RunRecord r = ex.Execute(*run, nullptr, nullptr);
+    CHECK(r.status == RunStatus::kChanged);
+    CHECK(r.confirmed_plan == shown.plan->fingerprint);
+    CHECK(f.root.Read("/etc/motd") == "one");
+  }
+  SECTION("the node changed since: refused, nothing applied") {
+    f.root.Write("/etc/motd", "someone else\n");
+    auto run = ex.Prepare({"test-touch", {"path=/etc/motd", "content=one"}, false, "manual", "uid 0", false,
+                           shown.plan->fingerprint});
+    REQUIRE(run);
+    RunRecord r = ex.Execute(*run, nullptr, nullptr);
+    CHECK(r.status == RunStatus::kFailed);
+    CHECK(r.summary.starts_with("the node changed since you confirmed: the plan made now (fnv1a64:"));
+    CHECK(r.summary.find("differs from the one you confirmed (" + shown.plan->fingerprint + "); nothing was applied") !=
+          std::string::npos);
+    CHECK(f.root.Read("/etc/motd") == "someone else\n");
+    REQUIRE(r.plan);
+    CHECK(r.plan->fingerprint != shown.plan->fingerprint);
+  }
+}
+
+TEST_CASE("resume is held to the plan its record kept; a record without one resumes unchecked, with a warning") {
+  Fixture f;
+  f.root.Write("/etc/itest/keep", "keep\n");
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-unplanned", {}, false, "manual", ""});
+  REQUIRE(run.ok());
+  Change planned{"create", "/etc/itest/planned"};
+  planned.objects = {"file:/etc/itest/planned"};
+  SECTION("with its plan") {
+    run->record.plan = RecordedPlan{"", {}, {planned}, PlanFingerprint({planned})};
+    RunRecord r = ex.Execute(*run, nullptr, nullptr, nlohmann::json{{"phase", 1}});
+    CHECK(r.status == RunStatus::kFailed);
+    CHECK(f.files.Exists("/etc/itest/planned"));
+    CHECK_FALSE(f.files.Exists("/etc/itest/other"));
+    CHECK(f.files.Exists("/etc/itest/keep"));
+  }
+  SECTION("a record from before plans were kept") {
+    Recorder rec;
+    RunRecord r = ex.Execute(*run, &rec, nullptr, nlohmann::json{{"phase", 1}});
+    CHECK(r.status == RunStatus::kChanged);
+    CHECK(f.files.Exists("/etc/itest/other"));
+    CHECK(std::find(rec.logs.begin(), rec.logs.end(),
+                    "this run's record has no plan (it started before plans were recorded): its resume is not "
+                    "checked against one") != rec.logs.end());
+  }
 }

@@ -109,15 +109,27 @@ void SecretScrubber::Scrub(nlohmann::json& j) const {
 
 void SecretScrubber::Scrub(RunRecord& r) const {
   if (needles_.empty()) return;
+  auto scrub_findings = [this](std::vector<Finding>& findings) {
+    for (Finding& f : findings) {
+      f.subject = Scrub(f.subject);
+      f.message = Scrub(f.message);
+    }
+  };
+  auto scrub_changes = [this](std::vector<Change>& changes) {
+    for (Change& c : changes) {
+      c.target = Scrub(c.target);
+      c.description = Scrub(c.description);
+      c.diff = Scrub(c.diff);
+      for (std::string& o : c.objects) o = Scrub(o);
+    }
+  };
   r.summary = Scrub(r.summary);
-  for (Finding& f : r.findings) {
-    f.subject = Scrub(f.subject);
-    f.message = Scrub(f.message);
-  }
-  for (Change& c : r.changes) {
-    c.target = Scrub(c.target);
-    c.description = Scrub(c.description);
-    c.diff = Scrub(c.diff);
+  scrub_findings(r.findings);
+  scrub_changes(r.changes);
+  if (r.plan) {
+    r.plan->summary = Scrub(r.plan->summary);
+    scrub_findings(r.plan->findings);
+    scrub_changes(r.plan->changes);
   }
   Scrub(r.data);
   for (LogLine& l : r.logs) l.message = Scrub(l.message);

@@ -87,6 +87,15 @@ nlohmann::json ToJson(const RunRecord& r, bool with_logs) {
   for (const auto& f : r.findings) j["findings"].push_back(ToJson(f));
   j["changes"] = nlohmann::json::array();
   for (const auto& c : r.changes) j["changes"].push_back(ToJson(c));
+  if (r.preview) j["preview"] = true;
+  if (!r.confirmed_plan.empty()) j["confirmed_plan"] = r.confirmed_plan;
+  if (r.plan) {
+    nlohmann::json p = {{"summary", r.plan->summary}, {"fingerprint", r.plan->fingerprint},
+                        {"findings", nlohmann::json::array()}, {"changes", nlohmann::json::array()}};
+    for (const auto& f : r.plan->findings) p["findings"].push_back(ToJson(f));
+    for (const auto& c : r.plan->changes) p["changes"].push_back(ToJson(c));
+    j["plan"] = std::move(p);
+  }
   if (with_logs) {
     j["logs"] = nlohmann::json::array();
     for (const auto& l : r.logs) j["logs"].push_back(ToJson(l));
@@ -120,6 +129,16 @@ RunRecord RunRecordFromJson(const nlohmann::json& j) {
   for (const auto& f : j.value("findings", nlohmann::json::array())) r.findings.push_back(FindingFromJson(f));
   for (const auto& c : j.value("changes", nlohmann::json::array())) r.changes.push_back(ChangeFromJson(c));
   for (const auto& l : j.value("logs", nlohmann::json::array())) r.logs.push_back(LogLineFromJson(l));
+  r.preview = j.value("preview", false);
+  r.confirmed_plan = j.value("confirmed_plan", "");
+  if (auto p = j.find("plan"); p != j.end() && p->is_object()) {
+    RecordedPlan plan;
+    plan.summary = p->value("summary", "");
+    plan.fingerprint = p->value("fingerprint", "");
+    for (const auto& f : p->value("findings", nlohmann::json::array())) plan.findings.push_back(FindingFromJson(f));
+    for (const auto& c : p->value("changes", nlohmann::json::array())) plan.changes.push_back(ChangeFromJson(c));
+    r.plan = std::move(plan);
+  }
   return r;
 }
 

@@ -21,6 +21,17 @@ struct LogLine {
   std::string message;
 };
 
+/// The plan a run made, kept beside what it did (RunRecord's summary,
+/// findings and changes are the outcome): `agentctl run -o json` and the
+/// history show both, and a resumed run is held to it.
+struct RecordedPlan {
+  std::string summary;
+  std::vector<Finding> findings;
+  std::vector<Change> changes;
+  /// PlanFingerprint() of `changes` (runner/plan_fingerprint.h).
+  std::string fingerprint;
+};
+
 struct RunRecord {
   std::string id;
   std::string task;     // empty for ad-hoc runs of an action
@@ -30,6 +41,14 @@ struct RunRecord {
   std::string trigger;  // "manual", "schedule", "catch-up", "boot", "resume"
   std::string requested_by;  // "uid 0", "scheduler"
   bool dry_run = false;
+  /// Planned as a real run would and stopped there (dry_run is set too): the
+  /// first half of `agentctl run --confirm`.
+  bool preview = false;
+  /// The fingerprint of the plan the user confirmed (`agentctl run
+  /// --confirm`); empty when none. The run refuses to apply another plan.
+  std::string confirmed_plan;
+  /// Set once the plan is made (absent in records written before it was).
+  std::optional<RecordedPlan> plan;
   RunStatus status = RunStatus::kRunning;
   std::string summary;
   std::vector<Finding> findings;

@@ -1,7 +1,9 @@
 #include "log_cleanup_action.h"
 
+#include <algorithm>
 #include <ctime>
 
+#include "nodeagent/plan_objects.h"
 #include "open_file_index.h"
 #include "path_escape.h"
 #include "plan_executor.h"
@@ -101,16 +103,48 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
   const size_t limit = ctx.dry_run() ? SIZE_MAX : kListLimit;
   const int64_t start_ns = ToNs(p.start);
   nlohmann::json files = nlohmann::json::array();
-  for (size_t i = 0; i < p.files.size() && i < limit; ++i) {
-    const PlannedFile& f = p.files[i];
-    std::string path = EscapePath(p.FilePath(f));
-    plan.changes.push_back({FileActionName(f.action), path, AgeText(start_ns, f.mtime_ns), "", f.size});
-    files.push_back({{"path", path}, {"action", FileActionName(f.action)}, {"bytes", f.size},
-                     {"mtime", IsoTime(f.mtime_ns)}});
+  // Rows in path order (the walk's threads find directories in any order),
+  // so that two plans of the same tree list the same files.
+  std::vector<std::pair<std::string, uint32_t>> dirs;
+  for (uint32_t d = 0; d < p.dirs.size(); ++d) {
+    if (p.dirs[d].file_count > 0 || p.dirs[d].remove_if_emptied) dirs.emplace_back(EscapePath(p.DirPath(d)), d);
   }
-  if (p.files.size() > limit) {
-    plan.changes.push_back({"note", "(" + std::to_string(p.files.size() - limit) + " more files)",
-                            "use --dry-run to list every file", "", 0});
+  std::sort(dirs.begin(), dirs.end());
+  size_t listed_files = 0;
+  bool truncated = false;  // some file or directory is not listed
+  for (const auto& [dir_path, d] : dirs) {
+    if (truncated) break;
+    const PlannedDir& dir = p.dirs[d];
+    std::vector<const PlannedFile*> in_dir;
+    for (uint32_t i = dir.first_file; i < dir.first_file + dir.file_count; ++i) in_dir.push_back(&p.files[i]);
+    std::sort(in_dir.begin(), in_dir.end(),
+              [&p](const PlannedFile* a, const PlannedFile* b) { return p.FileName(*a) < p.FileName(*b); });
+    for (const PlannedFile* f : in_dir) {
+      if (plan.changes.size() >= limit) {
+        truncated = true;
+        break;
+      }
+      std::string path = dir_path + "/" + EscapePath(p.FileName(*f));
+      plan.changes.push_back({FileActionName(f->action), path, AgeText(start_ns, f->mtime_ns), "", f->size,
+                              {"file:" + path}});
+      files.push_back({{"path", path}, {"action", FileActionName(f->action)}, {"bytes", f->size},
+                       {"mtime", IsoTime(f->mtime_ns)}});
+      ++listed_files;
+    }
+    if (!dir.remove_if_emptied) continue;
+    if (plan.changes.size() >= limit) {
+      truncated = true;
+      continue;
+    }
+    plan.changes.push_back({"rmdir", dir_path, "once the files planned in it are gone, if nothing else is left", "",
+                            0, {"file:" + dir_path}});
+  }
+  if (truncated) {
+    // The rest is named by subtree: each configured path, whole.
+    Change more{"note", "(" + std::to_string(p.files.size() - listed_files) + " more files)",
+                "use --dry-run to list every file", "", 0};
+    for (const TopPath& t : p.tops) more.objects.push_back("file:" + EscapePath(t.host_path) + "/**");
+    plan.changes.push_back(std::move(more));
   }
   int64_t del_files = 0, del_bytes = 0, cmp_files = 0, cmp_bytes = 0;
   nlohmann::json paths = nlohmann::json::array();
@@ -166,8 +200,12 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
     if (!gathered.ok()) return gathered.error();
     open = std::move(*gathered);
   }
+  // The plan handed in is the contract: CleanupPlan is its detail (identity,
+  // size, mtime of each file), and only what `plan` names is touched.
+  const PlanObjects planned(plan.changes);
   ExecutorEnv env;
   env.clock = &ctx.host().clock();
+  env.planned = &planned;
   env.open = open ? &*open : nullptr;
   env.threads = threads_;
   env.list_limit = kListLimit;
@@ -176,7 +214,7 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
   ExecutionResult r = PlanExecutor(env).Execute(p);
 
   Outcome out;
-  for (const DoneChange& c : r.changes) out.changes.push_back({c.kind, c.path, "", "", c.bytes});
+  for (const DoneChange& c : r.changes) out.changes.push_back({c.kind, c.path, "", "", c.bytes, {"file:" + c.path}});
   if (r.changes_total > static_cast<int64_t>(r.changes.size()))
     out.changes.push_back({"note", "(" + std::to_string(r.changes_total - r.changes.size()) + " more changes)", "", "", 0});
   for (const Issue& i : p.issues) out.findings.push_back(ToFinding(i));

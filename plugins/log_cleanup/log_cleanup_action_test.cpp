@@ -11,6 +11,7 @@
 
 #include "log_cleanup_test_util.h"
 #include "mount_point.h"
+#include "nodeagent/plan_objects.h"
 
 namespace nodeagent::logc {
 namespace {
@@ -482,6 +483,88 @@ TEST_CASE("remove_empty_dirs removes only subdirectories this run emptied") {
   CHECK(ExistsNoFollow(f.ctx, "/var/log/app/stays/readme.txt"));
   CHECK(ExistsNoFollow(f.ctx, "/var/log/app/was-empty"));
   CHECK(Targets(r.outcome.changes, "rmdir") == std::set<std::string>{"/var/log/app/gone/a", "/var/log/app/gone"});
+}
+
+TEST_CASE("Plan objects: each listed file and each directory to remove is named; the plan rows are in path order") {
+  Fixture f;
+  f.params().Set("remove_empty_dirs", true);
+  WriteAged(f.ctx, "/var/log/app/z.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/gone/b.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/gone/a.log", 30 * kDay);
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  std::vector<std::string> rows;
+  for (const Change& c : plan->changes) {
+    REQUIRE(c.objects.size() == 1);
+    rows.push_back(c.kind + " " + c.target + " " + c.objects[0]);
+  }
+  CHECK(rows == std::vector<std::string>{"delete /var/log/app/z.log file:/var/log/app/z.log",
+                                         "delete /var/log/app/gone/a.log file:/var/log/app/gone/a.log",
+                                         "delete /var/log/app/gone/b.log file:/var/log/app/gone/b.log",
+                                         "rmdir /var/log/app/gone file:/var/log/app/gone"});
+  Result<Outcome> out = action.Apply(f.ctx, *plan);
+  REQUIRE(out.ok());
+  CHECK(UnplannedObjects(PlanObjects(plan->changes), out->changes).empty());
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/gone"));
+}
+
+TEST_CASE("Over the list limit, the unlisted rest is named by each configured path's subtree") {
+  Fixture f({"/var/log/app", "/var/log/other"});
+  for (size_t i = 0; i < LogCleanupAction::kListLimit + 5; ++i)
+    WriteAged(f.ctx, "/var/log/app/f" + std::to_string(i) + ".log", 30 * kDay);
+  MakeDir(f.ctx, "/var/log/other");
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  REQUIRE(plan->changes.size() == LogCleanupAction::kListLimit + 1);
+  const Change& more = plan->changes.back();
+  CHECK(more.kind == "note");
+  CHECK(more.target == "(5 more files)");
+  CHECK(more.objects == std::vector<std::string>{"file:/var/log/app/**", "file:/var/log/other/**"});
+  Result<Outcome> out = action.Apply(f.ctx, *plan);
+  REQUIRE(out.ok());
+  CHECK(out->data["totals"]["deleted"]["files"] == LogCleanupAction::kListLimit + 5);
+}
+
+TEST_CASE("Apply carries out the plan it is given: files the plan does not name are left alone") {
+  Fixture f;
+  WriteAged(f.ctx, "/var/log/app/a.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/b.log", 30 * kDay);
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  REQUIRE(plan->changes.size() == 2);
+  Plan only_a = *plan;
+  only_a.changes.erase(std::remove_if(only_a.changes.begin(), only_a.changes.end(),
+                                      [](const Change& c) { return c.target == "/var/log/app/b.log"; }),
+                       only_a.changes.end());
+  REQUIRE(only_a.changes.size() == 1);
+  Result<Outcome> out = action.Apply(f.ctx, only_a);
+  REQUIRE(out.ok());
+  CHECK(Targets(out->changes) == std::set<std::string>{"/var/log/app/a.log"});
+  CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/a.log"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/b.log"));
+  CHECK(Join(out->findings).find("/var/log/app/b.log: not in the plan given to Apply; left alone") != std::string::npos);
+}
+
+TEST_CASE("A file that appears between plan and apply is not deleted; one that got younger is skipped") {
+  Fixture f;
+  WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/rewritten.log", 30 * kDay);
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  WriteAged(f.ctx, "/var/log/app/new-but-old.log", 30 * kDay);  // old enough, but not in the plan
+  WriteAged(f.ctx, "/var/log/app/sub/also-new.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/rewritten.log", 1 * kDay);
+  Result<Outcome> out = action.Apply(f.ctx, *plan);
+  REQUIRE(out.ok());
+  CHECK(Targets(out->changes) == std::set<std::string>{"/var/log/app/old.log"});
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/new-but-old.log"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/sub/also-new.log"));
+  CHECK(ExistsNoFollow(f.ctx, "/var/log/app/rewritten.log"));
+  CHECK(out->data["paths"][0]["skipped"]["changed_since_plan"] == 1);
 }
 
 TEST_CASE("A large tree walked by several threads plans exactly the old matching files") {

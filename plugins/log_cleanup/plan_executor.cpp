@@ -151,10 +151,16 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
   }
   TopOutcome t;
   char name[NAME_MAX + 1];
+  const std::string dir_object = env_.planned ? "file:" + EscapePath(plan_.DirPath(dir)) + "/" : "";
   for (uint32_t i = d.first_file; i < d.first_file + d.file_count && !stop_; ++i) {
     const PlannedFile& f = plan_.files[i];
     std::memcpy(name, plan_.names.data() + f.name_off, f.name_len);
     name[f.name_len] = 0;
+    if (env_.planned && !env_.planned->Covers(dir_object + EscapePath(plan_.FileName(f)))) {
+      std::lock_guard<std::mutex> lock(mu_);
+      AddIssue(dir, name, "not in the plan given to Apply; left alone");
+      continue;
+    }
     struct stat st;
     if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) ++t.vanished;
@@ -231,6 +237,10 @@ void Execution::RemoveEmptyDirs() {
     int pfd = chain.Open(d.parent);
     if (pfd < 0) continue;
     std::string name(plan_.Name(d.name_off, d.name_len));
+    if (env_.planned && !env_.planned->Covers("file:" + EscapePath(plan_.DirPath(i)))) {
+      AddIssue(d.parent, name, "not in the plan given to Apply; left alone");
+      continue;
+    }
     struct stat st;
     if (::fstatat(pfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != d.dev ||
         st.st_ino != d.ino)

@@ -3,7 +3,8 @@
 // file re-checked right before it is unlinked: still a regular file, the same
 // device and inode, still older than the cut-off, not open. So whatever
 // changed between plan and apply is left alone, and nothing outside the
-// planned trees can be reached. Directories are handled by several threads.
+// planned trees can be reached. Nor is anything the plan handed to Apply does
+// not name (ExecutorEnv::planned). Directories are handled by several threads.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +15,7 @@
 
 #include "cleanup_plan.h"
 #include "nodeagent/host.h"
+#include "nodeagent/plan_objects.h"
 #include "open_file_index.h"
 
 namespace nodeagent::logc {
@@ -47,6 +49,10 @@ struct ExecutionResult {
 
 struct ExecutorEnv {
   Clock* clock = nullptr;
+  /// The objects of the plan Apply was given: a planned file or directory
+  /// they do not cover ("file:" + escaped path) is left alone, as an issue.
+  /// Null: not checked.
+  const PlanObjects* planned = nullptr;
   const OpenFileIndex* open = nullptr;  // null: not re-checked
   int threads = 0;
   size_t list_limit = 1000;  // how many changes to keep in ExecutionResult::changes

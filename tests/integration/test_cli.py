@@ -38,7 +38,7 @@ BUG_USAGE_EXIT = (
 EXEC_SCRIPT = """#!/bin/sh
 # Reads the request, answers per its mode; exit code from the first arg.
 req=$(cat)
-echo "$req" > "$(dirname "$0")/last-request-{name}.json"
+printf '%s\\n' "$req" > "$(dirname "$0")/last-request-{name}.json"  # not echo: dash would expand the plan's \\n
 cat <<'EOF'
 {answer}
 EOF

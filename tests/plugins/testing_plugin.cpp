@@ -110,7 +110,14 @@ const ParamSpec kCommandParams[] = {
 /// peak RSS, so a test can see that a command's output is bounded.
 class CommandAction : public Action {
  public:
-  Result<Plan> MakePlan(ActionContext&) override { return Plan{}; }
+  Result<Plan> MakePlan(ActionContext& ctx) override {
+    Plan plan;
+    std::vector<std::string> argv = ctx.params().GetList("argv");
+    Change run{"run", argv.empty() ? "" : argv[0]};
+    if (!argv.empty()) run.objects = {"command:" + argv[0]};
+    plan.changes.push_back(run);
+    return plan;
+  }
   Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
     CommandSpec spec;
     spec.argv = ctx.params().GetList("argv");
@@ -262,6 +269,10 @@ class PlanWritesAction : public Action {
     Plan plan;
     for (const auto& [what, st] : Attempts(ctx)) plan.findings.push_back({Severity::kInfo, what, Said(st)});
     plan.summary = "tried to change the node while planning";
+    // What Apply then changes, so the apply phase lets it.
+    Change c{"change", "/etc/itest"};
+    c.objects = {"file:/etc/itest/planned", "file:/etc/itest/planned-dir", "file:/etc/itest/keep", "command:touch"};
+    plan.changes.push_back(c);
     return plan;
   }
   Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
@@ -291,6 +302,50 @@ class PlanWritesAction : public Action {
     out.emplace_back("read-only command", looked ? Status::Ok() : Status(looked.error()));
     return out;
   }
+};
+
+/// Plans to write /etc/itest/planned and nothing else, then in Apply also
+/// tries a write, a removal, a directory and a command its plan does not
+/// name, and reports (as `report_extra`) a change outside its plan, as a
+/// plugin that recomputes in Apply might.
+const ParamSpec kUnplannedParams[] = {
+    {"report_extra", ParamType::kBool, "false", "The outcome also lists a change to /etc/itest/extra."},
+};
+
+class UnplannedAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext&) override {
+    Plan plan;
+    Change c{"create", "/etc/itest/planned"};
+    c.objects = {"file:/etc/itest/planned"};
+    plan.changes.push_back(c);
+    plan.summary = "would write /etc/itest/planned";
+    return plan;
+  }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) override {
+    Outcome out;
+    FileSystem& fs = ctx.host().files();
+    auto said = [](const Status& st) { return st.ok() ? std::string("done") : st.error().message(); };
+    out.findings.push_back({Severity::kInfo, "planned write", said(fs.WriteFileAtomic("/etc/itest/planned", "x\n"))});
+    out.findings.push_back({Severity::kInfo, "unplanned write", said(fs.WriteFileAtomic("/etc/itest/other", "x\n"))});
+    out.findings.push_back({Severity::kInfo, "unplanned remove", said(fs.Remove("/etc/itest/keep"))});
+    out.findings.push_back({Severity::kInfo, "unplanned mkdir", said(fs.MakeDirs("/etc/itest/dir"))});
+    CommandSpec touch;
+    touch.argv = {"touch", fs.Resolve("/etc/itest/ran")};
+    auto ran = ctx.host().commands().Run(touch);
+    out.findings.push_back({Severity::kInfo, "unplanned command", ran ? "done" : ran.error().message()});
+    out.changes = plan.changes;
+    if (ctx.params().GetBool("report_extra")) {
+      Change extra{"create", "/etc/itest/extra"};
+      extra.objects = {"file:/etc/itest/extra"};
+      out.changes.push_back(extra);
+    }
+    out.status = RunStatus::kChanged;
+    out.summary = "wrote /etc/itest/planned";
+    return out;
+  }
+  /// The same attempts again, as a resumed run would make them.
+  Result<Outcome> Resume(ActionContext& ctx, const nlohmann::json&) override { return Apply(ctx, Plan{}); }
 };
 
 const ParamSpec kValidateParams[] = {
@@ -331,6 +386,7 @@ const ActionSpec kActions[] = {
     {"test-fail", "Reports a failed check.", {}, false, false, &Make<FailAction>},
     {"test-resume", "Checkpoints, waits, resumes.", kResumeParams, true, true, &Make<ResumableAction>},
     {"test-plan-writes", "Tries to change the node while planning.", {}, false, false, &Make<PlanWritesAction>},
+    {"test-unplanned", "Applies more than it planned.", kUnplannedParams, false, false, &Make<UnplannedAction>},
     {"test-validate", "Its validate() crashes, throws or reads an unset parameter on request.", kValidateParams,
      false, false, &Make<FailAction>, &ValidateBadly},
 };

@@ -367,7 +367,12 @@ executable = "sandbox-probe.sh"
 TOML
   cat > "$merged/etc/nodeagent/exec-plugins/sandbox-probe.sh" <<'SH'
 #!/bin/sh
-cat >/dev/null
+# Asked for its plan first (change nothing, say what it would write), then to apply it.
+req=$(cat)
+change='{"kind": "write", "target": "/var/log/nodeagent-sandbox-probe.txt", "objects": ["file:/var/log/nodeagent-sandbox-probe.txt"]}'
+case "$req" in
+  *'"mode":"plan"'*) echo "{\"summary\": \"would probe\", \"changes\": [$change]}"; exit 0 ;;
+esac
 probe() {  # probe NAME PATH: can a file be created in PATH?
   if touch "$2/nodeagent-sandbox-probe" 2>/dev/null; then echo "$1=writable"; rm -f "$2/nodeagent-sandbox-probe"
   else echo "$1=read-only"; fi
@@ -379,7 +384,7 @@ probe() {  # probe NAME PATH: can a file be created in PATH?
   getent ahosts api.systest.invalid >/dev/null && echo resolve=ok || echo resolve=failed
   echo "capbnd=$(awk '/^CapBnd:/ {print $2}' /proc/self/status)"
 } > /var/log/nodeagent-sandbox-probe.txt
-echo '{"summary": "probed"}'
+echo "{\"summary\": \"probed\", \"changes\": [$change]}"
 SH
   chmod 0755 "$merged/etc/nodeagent/exec-plugins/sandbox-probe.sh"
   # A name with an IPv4 and an IPv6 address: getaddrinfo then sorts them

@@ -50,8 +50,9 @@ Result<FileEdit> PlanFileEdit(
     const std::function<Result<std::string>(const std::optional<std::string>& current)>& edit, mode_t mode = 0644);
 
 /// The Change a plan lists for the edit: kind "create" or "edit", the path as
-/// target, the diff (labels: /dev/null for a new file, else the path), and
-/// the size of the new content.
+/// target, the diff (labels: /dev/null for a new file, else the path), the
+/// size of the new content, and the file as its object ("file:/etc/fstab"),
+/// so that ApplyFileEdit passes the apply phase's check.
 Change FileEditChange(const FileEdit& edit, std::string description = "");
 
 inline constexpr const char* kBackupSuffix = ".nodeagent.bak";

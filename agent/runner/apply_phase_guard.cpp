@@ -1,0 +1,168 @@
+#include "runner/apply_phase_guard.h"
+
+namespace nodeagent {
+
+void PlanContract::Enforce(PlanObjects objects) {
+  objects_ = std::move(objects);
+  enforcing_ = true;
+}
+
+Status PlanContract::Check(const std::string& object, const std::string& doing) {
+  if (!enforcing_ || objects_.Covers(object)) return Status::Ok();
+  ++refusals_;
+  std::string message = "not in the plan: " + object + " (" + doing +
+                        "; in the apply phase an action may change only what its plan's changes name in "
+                        "Change::objects)";
+  if (report_) report_(message);
+  return Error(ErrorCode::kPermissionDenied, message);
+}
+
+class ApplyPhaseHost::Files : public FileSystem {
+ public:
+  Files(FileSystem& inner, PlanContract& contract) : inner_(inner), contract_(contract) {}
+  const std::string& root() const override { return inner_.root(); }
+  std::string Resolve(std::string_view p) const override { return inner_.Resolve(p); }
+  Result<std::string> ReadFile(std::string_view p) const override { return inner_.ReadFile(p); }
+  bool Exists(std::string_view p) const override { return inner_.Exists(p); }
+  Result<std::vector<std::string>> ListDir(std::string_view p) const override { return inner_.ListDir(p); }
+  Result<int> OpenDirectory(std::string_view p, SymlinkPolicy links) const override {
+    return inner_.OpenDirectory(p, links);
+  }
+  // The backup a write keeps and the parents it creates come with the planned file.
+  Status WriteFileAtomic(std::string_view p, std::string_view content, mode_t mode,
+                         std::optional<std::string> backup_suffix) override {
+    if (Status st = contract_.Check(FileObject(p), "writing " + std::string(p)); !st.ok()) return st;
+    return inner_.WriteFileAtomic(p, content, mode, std::move(backup_suffix));
+  }
+  Status MakeDirs(std::string_view p, mode_t mode) override {
+    if (Status st = contract_.Check(FileObject(p), "creating directory " + std::string(p)); !st.ok()) return st;
+    return inner_.MakeDirs(p, mode);
+  }
+  Status Remove(std::string_view p) override {
+    if (Status st = contract_.Check(FileObject(p), "removing " + std::string(p)); !st.ok()) return st;
+    return inner_.Remove(p);
+  }
+
+ private:
+  FileSystem& inner_;
+  PlanContract& contract_;
+};
+
+class ApplyPhaseHost::Commands : public CommandRunner {
+ public:
+  Commands(CommandRunner& inner, PlanContract& contract) : inner_(inner), contract_(contract) {}
+  Result<CommandResult> Run(const CommandSpec& spec) override {
+    if (!spec.read_only) {
+      std::string program = spec.argv.empty() ? "" : spec.argv[0];
+      if (Status st = contract_.Check(CommandObject(program), "running " + program + ", not marked read_only");
+          !st.ok())
+        return st.error();
+    }
+    return inner_.Run(spec);
+  }
+
+ private:
+  CommandRunner& inner_;
+  PlanContract& contract_;
+};
+
+ApplyPhaseHost::ApplyPhaseHost(Host& inner, PlanContract& contract)
+    : inner_(inner), files_(std::make_unique<Files>(inner.files(), contract)),
+      commands_(std::make_unique<Commands>(inner.commands(), contract)) {}
+ApplyPhaseHost::~ApplyPhaseHost() = default;
+FileSystem& ApplyPhaseHost::files() { return *files_; }
+CommandRunner& ApplyPhaseHost::commands() { return *commands_; }
+
+namespace {
+
+std::string LeaseName(const nlohmann::json& lease) {
+  const auto* name = lease.is_object() && lease.contains("metadata") && lease["metadata"].is_object()
+                         ? &lease["metadata"]
+                         : nullptr;
+  return name && name->contains("name") && (*name)["name"].is_string() ? (*name)["name"].get<std::string>() : "";
+}
+
+class ContractKube : public KubeClient {
+ public:
+  ContractKube(std::unique_ptr<KubeClient> inner, PlanContract& contract)
+      : inner_(std::move(inner)), contract_(contract) {}
+
+  KubeResult<nlohmann::json> GetVersion() override { return inner_->GetVersion(); }
+  KubeResult<nlohmann::json> GetNode(const std::string& name) override { return inner_->GetNode(name); }
+  KubeResult<nlohmann::json> ListNodes(const ListOptions& o) override { return inner_->ListNodes(o); }
+  KubeResult<nlohmann::json> PatchNode(const std::string& name, const nlohmann::json& patch, PatchType t) override {
+    if (Status st = contract_.Check(KubeObject("nodes", "", name), "patching node " + name); !st.ok())
+      return st.error();
+    return inner_->PatchNode(name, patch, t);
+  }
+  KubeResult<nlohmann::json> ListPods(const std::string& ns, const ListOptions& o) override {
+    return inner_->ListPods(ns, o);
+  }
+  KubeResult<nlohmann::json> GetPod(const std::string& ns, const std::string& name) override {
+    return inner_->GetPod(ns, name);
+  }
+  KubeResult<nlohmann::json> DeletePod(const std::string& ns, const std::string& name,
+                                       const DeleteOptions& o) override {
+    if (Status st = contract_.Check(KubeObject("pods", ns, name), "deleting pod " + ns + "/" + name); !st.ok())
+      return st.error();
+    return inner_->DeletePod(ns, name, o);
+  }
+  KubeResult<nlohmann::json> EvictPod(const std::string& ns, const std::string& name,
+                                      const DeleteOptions& o) override {
+    if (Status st = contract_.Check(KubeObject("pods", ns, name), "evicting pod " + ns + "/" + name); !st.ok())
+      return st.error();
+    return inner_->EvictPod(ns, name, o);
+  }
+  KubeStatus Watch(const WatchRequest& r, const WatchCallback& cb, const std::atomic<bool>* stop) override {
+    return inner_->Watch(r, cb, stop);
+  }
+  KubeResult<nlohmann::json> GetLease(const std::string& ns, const std::string& name) override {
+    return inner_->GetLease(ns, name);
+  }
+  KubeResult<nlohmann::json> CreateLease(const std::string& ns, const nlohmann::json& lease) override {
+    std::string name = LeaseName(lease);
+    if (Status st = contract_.Check(KubeObject("leases", ns, name), "creating lease " + ns + "/" + name); !st.ok())
+      return st.error();
+    return inner_->CreateLease(ns, lease);
+  }
+  KubeResult<nlohmann::json> UpdateLease(const std::string& ns, const nlohmann::json& lease) override {
+    std::string name = LeaseName(lease);
+    if (Status st = contract_.Check(KubeObject("leases", ns, name), "updating lease " + ns + "/" + name); !st.ok())
+      return st.error();
+    return inner_->UpdateLease(ns, lease);
+  }
+  KubeResult<nlohmann::json> DeleteLease(const std::string& ns, const std::string& name,
+                                         const std::string& rv) override {
+    if (Status st = contract_.Check(KubeObject("leases", ns, name), "deleting lease " + ns + "/" + name); !st.ok())
+      return st.error();
+    return inner_->DeleteLease(ns, name, rv);
+  }
+  // An Event reports on the run (like its log) and changes nothing: allowed.
+  KubeResult<nlohmann::json> CreateEvent(const EventSpec& e) override { return inner_->CreateEvent(e); }
+  KubeResult<nlohmann::json> GetDaemonSet(const std::string& ns, const std::string& name) override {
+    return inner_->GetDaemonSet(ns, name);
+  }
+  KubeResult<nlohmann::json> PatchDaemonSet(const std::string& ns, const std::string& name,
+                                            const nlohmann::json& patch, PatchType t) override {
+    if (Status st = contract_.Check(KubeObject("daemonsets", ns, name), "patching daemonset " + ns + "/" + name);
+        !st.ok())
+      return st.error();
+    return inner_->PatchDaemonSet(ns, name, patch, t);
+  }
+  KubeResult<nlohmann::json> ListPodDisruptionBudgets(const std::string& ns) override {
+    return inner_->ListPodDisruptionBudgets(ns);
+  }
+  KubeResult<AccessDecision> CheckAccess(const ResourceAttributes& what) override { return inner_->CheckAccess(what); }
+
+ private:
+  std::unique_ptr<KubeClient> inner_;
+  PlanContract& contract_;
+};
+
+}  // namespace
+
+std::unique_ptr<KubeClient> ApplyGuardKubeClient(std::unique_ptr<KubeClient> inner, PlanContract& contract) {
+  return std::make_unique<ContractKube>(std::move(inner), contract);
+}
+
+}  // namespace nodeagent
