@@ -22,6 +22,7 @@
 #include "nodeagent/http.h"
 #include "nodeagent/action.h"
 #include "nodeagent/kube.h"
+#include "nodeagent/plan_objects.h"
 #include "run_options.h"
 
 namespace nodeagent::drain {
@@ -33,13 +34,11 @@ inline constexpr const char* kAnnotationPhase = "nodeagent.io/phase";
 inline constexpr const char* kAnnotationSince = "nodeagent.io/since";
 inline constexpr const char* kTaintKey = "nodeagent.io/reboot-pending";
 
-/// Change::objects names, as the core's apply-phase guard reads them.
-inline std::string NodeObject(const std::string& node) { return "kube:nodes/" + node; }
-inline std::string PodObject(const std::string& ns, const std::string& name) { return "kube:pods/" + ns + "/" + name; }
-inline std::string LeaseObject(const std::string& ns, const std::string& name) {
-  return "kube:leases/" + ns + "/" + name;
-}
-inline std::string CommandObject(const std::string& argv0) { return "command:" + argv0; }
+/// Change::objects names (nodeagent/plan_objects.h), as the core's
+/// apply-phase guard reads them; commands use nodeagent::CommandObject.
+inline std::string NodeObject(const std::string& node) { return KubeObject("nodes", "", node); }
+inline std::string PodObject(const std::string& ns, const std::string& name) { return KubeObject("pods", ns, name); }
+inline std::string LeaseObject(const std::string& ns, const std::string& name) { return KubeObject("leases", ns, name); }
 /// Any pod: what a plan names for pods that come to the node while the run
 /// waits for the reboot lock, after the plan and before the cordon.
 inline constexpr const char* kAnyPodObject = "kube:pods/*/*";
