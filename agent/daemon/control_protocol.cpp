@@ -8,15 +8,6 @@
 
 namespace nodeagent {
 
-Access AccessFor(const std::string& op, const nlohmann::json& request) {
-  if (op == "status" || op == "list" || op == "describe" || op == "history" || op == "logs" || op == "ping" ||
-      op == "config-show")
-    return Access::kRead;
-  // A dry run changes nothing, but it still executes plugin code as root with
-  // the caller's parameters: only root may start any run.
-  return Access::kChange;
-}
-
 bool GetPeerCredentials(int fd, PeerCredentials& out) {
   struct ucred cred;
   socklen_t len = sizeof cred;

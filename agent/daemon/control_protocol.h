@@ -18,11 +18,9 @@ namespace nodeagent {
 inline constexpr size_t kMaxRequestBytes = 64 * 1024;
 inline constexpr int kRequestReadTimeoutMs = 5000;
 
-/// What a request needs: reading state, or changing the node.
+/// What a request needs: reading state, or changing the node. Each op's is in
+/// its row of the daemon's table (control_operations.h).
 enum class Access { kRead, kChange };
-
-/// The access an op needs; kChange for unknown ops (they are refused anyway).
-Access AccessFor(const std::string& op, const nlohmann::json& request);
 
 struct PeerCredentials {
   pid_t pid = 0;

@@ -1,10 +1,13 @@
 // The long-running agent. One thread runs an asio event loop that sleeps until
-// the next due task or the next request (no polling): it serves the control
-// socket, starts each run in a worker process (`nodeagent-runner worker`,
-// see worker.h) so a crashing or hanging plugin cannot take it down, enforces
-// timeouts on the worker's whole process group, keeps the history, resumes or
-// closes runs a crash or reboot interrupted, reloads its config on SIGHUP, and
-// talks to systemd (READY, STATUS, WATCHDOG, STOPPING).
+// the next due task or the next request (no polling). This class is the
+// wiring: it loads the config, schedules tasks, resumes or closes runs a
+// crash or reboot interrupted, reloads its config on SIGHUP, stops on SIGTERM,
+// talks to systemd (READY, STATUS, WATCHDOG, STOPPING) and keeps the history.
+// The control socket is a ControlServer driven by one table of operations
+// (control_operations.h); each run's worker process (`nodeagent-runner
+// worker`, see worker.h), so a crashing or hanging plugin cannot take the
+// daemon down, is watched by a RunSupervisor (run_supervisor.h) that enforces
+// its timeout on the whole process group and says when the run ended.
 #pragma once
 
 #include <memory>
