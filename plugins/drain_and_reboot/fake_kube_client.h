@@ -26,6 +26,7 @@ class FakeKubeClient : public KubeClient {
   std::function<void()> before_get_node;
   std::function<void()> before_get_lease;
 
+  KubeResult<nlohmann::json> Request(const KubeRequest&) override { return Unsupported(); }
   KubeResult<nlohmann::json> GetVersion() override { return Unsupported(); }
   KubeResult<nlohmann::json> GetNode(const std::string& name) override {
     if (before_get_node) before_get_node();
