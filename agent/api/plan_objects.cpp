@@ -115,4 +115,29 @@ std::vector<std::string> UnplannedObjects(const PlanObjects& plan, const std::ve
   return out;
 }
 
+std::string KubeObjectForRequest(std::string_view path, const nlohmann::json& body) {
+  std::vector<std::string> seg;
+  for (const std::string& s : Segments(path))
+    if (!s.empty()) seg.push_back(s);
+  size_t skip = !seg.empty() && seg[0] == "api" ? 2 : !seg.empty() && seg[0] == "apis" ? 3 : 0;
+  if (skip == 0 || seg.size() <= skip) return std::string(kKube) + std::string(path);
+  std::vector<std::string> rest(seg.begin() + static_cast<std::ptrdiff_t>(skip), seg.end());
+  std::string ns, resource, name;
+  if (rest[0] == "namespaces" && rest.size() >= 3) {
+    ns = rest[1];
+    resource = rest[2];
+    if (rest.size() >= 4) name = rest[3];
+  } else {
+    resource = rest[0];
+    if (rest.size() >= 2) name = rest[1];
+  }
+  if (name.empty()) {
+    const nlohmann::json* meta = body.is_object() && body.contains("metadata") ? &body["metadata"] : nullptr;
+    if (meta && meta->is_object() && meta->contains("name") && (*meta)["name"].is_string())
+      name = (*meta)["name"].get<std::string>();
+    if (name.empty()) name = "*";
+  }
+  return KubeObject(resource, ns, name);
+}
+
 }  // namespace nodeagent

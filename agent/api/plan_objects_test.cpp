@@ -63,3 +63,18 @@ TEST_CASE("PlanObjects: an empty plan covers nothing; UnplannedObjects lists wha
   CHECK(UnplannedObjects(p, {done1, note}).empty());
   CHECK(UnplannedObjects(p, {done1, done2, note}) == std::vector<std::string>{"file:/var/log/b.log"});
 }
+
+TEST_CASE("KubeObjectForRequest: the object a request path acts on") {
+  nlohmann::json none;
+  CHECK(KubeObjectForRequest("/api/v1/nodes/n1", none) == "kube:nodes/n1");
+  CHECK(KubeObjectForRequest("/api/v1/namespaces/default/pods/web/eviction", none) == "kube:pods/default/web");
+  CHECK(KubeObjectForRequest("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/lock-0", none) ==
+        "kube:leases/kube-system/lock-0");
+  CHECK(KubeObjectForRequest("/apis/crd.projectcalico.org/v1/ippools/default-ipv4-ippool", none) ==
+        "kube:ippools/default-ipv4-ippool");
+  CHECK(KubeObjectForRequest("/api/v1/namespaces/kube-system/configmaps", {{"metadata", {{"name", "cm"}}}}) ==
+        "kube:configmaps/kube-system/cm");
+  CHECK(KubeObjectForRequest("/api/v1/namespaces/kube-system/configmaps", none) == "kube:configmaps/kube-system/*");
+  CHECK(KubeObjectForRequest("/api/v1/namespaces/team-a", none) == "kube:namespaces/team-a");
+  CHECK(KubeObjectForRequest("/version", none) == "kube:/version");
+}

@@ -1,88 +1,91 @@
 #include "http/curl_http_client.h"
 
-#include "http/curl_global.h"
+#include <array>
+#include <cctype>
 
-#include <curl/curl.h>
-
-#include <mutex>
+#include "http/curl_transport.h"
 
 namespace nodeagent {
 
 namespace {
 
-struct Sink {
-  std::string* body;
-  size_t limit;
-  bool overflow = false;
-};
+bool IsTokenChar(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  static constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";
+  return kSpecials.find(static_cast<char>(c)) != std::string_view::npos;
+}
 
-size_t Append(char* data, size_t size, size_t n, void* out) {
-  auto* sink = static_cast<Sink*>(out);
-  if (sink->body->size() + size * n > sink->limit) {
-    sink->overflow = true;
-    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
-  }
-  sink->body->append(data, size * n);
-  return size * n;
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+// Headers the client writes itself: a caller's copy would contradict them or
+// smuggle a second request.
+constexpr std::array<std::string_view, 6> kReservedHeaders = {"Host",              "Content-Type", "Content-Length",
+                                                              "Transfer-Encoding", "Connection",   "Expect"};
+
+// Line breaks would end the header and start another (header injection).
+bool HasControlCharacter(std::string_view value) {
+  for (unsigned char c : value)
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return true;
+  return false;
+}
+
+// Why `h` cannot be sent, or "". Names the header, never its value.
+std::string HeaderProblem(const HttpHeader& h) {
+  if (h.name.empty()) return "a header has an empty name";
+  for (unsigned char c : h.name)
+    if (!IsTokenChar(c)) return "header name \"" + h.name + "\" is not an HTTP token";
+  for (std::string_view reserved : kReservedHeaders)
+    if (EqualsIgnoreCase(h.name, reserved)) return "header " + h.name + " is set by the client itself";
+  if (HasControlCharacter(h.value))
+    return "the value of header " + h.name + " contains a line break or control character";
+  return "";
+}
+
+bool IsSupportedMethod(std::string_view m) {
+  return m == "GET" || m == "POST" || m == "PUT" || m == "PATCH" || m == "DELETE";
 }
 
 class CurlHttpClient : public HttpClient {
  public:
   explicit CurlHttpClient(HttpClientOptions options) : options_(std::move(options)) {}
-  ~CurlHttpClient() override {
-    if (handle_) curl_easy_cleanup(handle_);
-  }
 
-  Result<HttpResponse> Get(const std::string& url, std::chrono::milliseconds timeout) override {
-    return Do(url, nullptr, "", timeout);
-  }
-  Result<HttpResponse> Post(const std::string& url, const std::string& body, const std::string& content_type,
-                            std::chrono::milliseconds timeout) override {
-    return Do(url, &body, content_type, timeout);
+  Result<HttpResponse> Send(const HttpRequest& request) override {
+    std::string what = request.method + " " + RedactUrl(request.url);  // errors end up in logs
+    if (!IsSupportedMethod(request.method))
+      return InvalidArgument(what + ": method not supported (GET POST PUT PATCH DELETE)");
+    curl::Exchange x;
+    x.method = request.method;
+    x.url = request.url;
+    x.user_agent = options_.user_agent;
+    x.timeout = request.timeout;
+    x.connect_timeout = request.timeout;
+    x.max_response_bytes = options_.max_response_bytes;
+    for (const HttpHeader& h : request.headers) {
+      if (std::string why = HeaderProblem(h); !why.empty()) return InvalidArgument(what + ": " + why);
+      x.headers.push_back(h.name + ": " + h.value);
+    }
+    if (request.method != "GET") {
+      x.body = request.body;
+      if (!request.content_type.empty()) {
+        if (HasControlCharacter(request.content_type))
+          return InvalidArgument(what + ": the content type contains a line break or control character");
+        x.headers.push_back("Content-Type: " + request.content_type);
+      }
+    }
+    curl::ExchangeResult r = transport_.Perform(x);
+    if (r.failure != curl::TransferFailure::kNone)
+      return Error(curl::CodeForFailure(r.failure), what + ": " + r.error_summary);
+    return HttpResponse{r.status, std::move(r.body)};
   }
 
  private:
-  Result<HttpResponse> Do(const std::string& url, const std::string* body, const std::string& content_type,
-                          std::chrono::milliseconds timeout) {
-    EnsureCurlGlobalInit();
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string what = std::string(body ? "POST " : "GET ") + RedactUrl(url);  // errors end up in logs
-    if (!handle_) handle_ = curl_easy_init();
-    if (!handle_) return Error(ErrorCode::kInternal, what + ": curl_easy_init failed");
-    CURL* c = handle_;
-    curl_easy_reset(c);  // keeps the connection cache
-    HttpResponse resp;
-    Sink sink{&resp.body, options_.max_response_bytes};
-    curl_slist* headers = nullptr;
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &Append);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    if (body) {
-      headers = curl_slist_append(headers, ("Content-Type: " + content_type).c_str());
-      curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-      curl_easy_setopt(c, CURLOPT_POSTFIELDS, body->c_str());
-      curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body->size()));
-    }
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
-    curl_slist_free_all(headers);
-    if (sink.overflow)
-      return Error(ErrorCode::kUnavailable,
-                   what + ": the answer is larger than " + std::to_string(options_.max_response_bytes) + " bytes");
-    if (rc != CURLE_OK)
-      return Error(rc == CURLE_OPERATION_TIMEDOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
-                   what + ": " + curl_easy_strerror(rc));
-    return resp;
-  }
-
   HttpClientOptions options_;
-  std::mutex mu_;
-  CURL* handle_ = nullptr;
+  curl::Transport transport_;
 };
 
 }  // namespace

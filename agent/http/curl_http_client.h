@@ -1,9 +1,11 @@
-// The core's HttpClient (include/nodeagent/http.h) on libcurl: http and https
-// only, TLS verified against the system CAs, no redirects followed (a webhook
-// POST must not be replayed somewhere else), and answers capped in size so a
-// misbehaving endpoint cannot fill the worker's memory. Errors name the URL
-// redacted to its host (RedactUrl), as webhook paths carry tokens. One connection cache
-// per client, so repeated calls to the same service reuse their connection.
+// The core's HttpClient (include/nodeagent/http.h) on the shared libcurl
+// transport (curl_transport.h): http and https only, TLS verified against the
+// system CAs, no redirects followed (a webhook POST must not be replayed
+// somewhere else), and answers capped in size so a misbehaving endpoint
+// cannot fill the worker's memory. Request headers (a Prometheus bearer
+// token) are checked against injection and never logged. Errors name the URL
+// redacted to its host (RedactUrl), as webhook paths carry tokens. Handles
+// are pooled, so repeated calls to the same service reuse their connection.
 #pragma once
 
 #include <cstddef>

@@ -153,3 +153,97 @@ TEST_CASE("http failures without an answer are errors that say what was asked") 
     REQUIRE_FALSE(r.ok());
   }
 }
+
+TEST_CASE("http request headers are sent: a bearer token for Prometheus") {
+  OneShotServer server([](const std::string&) { return Reply(200, "{}"); });
+  HttpRequest r;
+  r.url = server.url("/api/v1/alerts");
+  r.headers = {{"Authorization", "Bearer s3cret-token"}, {"X-Scope-OrgID", "tenant-1"}};
+  r.timeout = 5s;
+  auto answer = MakeCurlHttpClient()->Send(r);
+  REQUIRE(answer.ok());
+  CHECK(answer->status == 200);
+  CHECK(server.request().find("\r\nAuthorization: Bearer s3cret-token\r\n") != std::string::npos);
+  CHECK(server.request().find("\r\nX-Scope-OrgID: tenant-1\r\n") != std::string::npos);
+}
+
+TEST_CASE("http PUT, PATCH and DELETE send their method; others are refused") {
+  for (const char* method : {"PUT", "PATCH", "DELETE"}) {
+    INFO(method);
+    OneShotServer server([](const std::string&) { return Reply(200, ""); });
+    HttpRequest r;
+    r.method = method;
+    r.url = server.url("/x");
+    r.body = "{}";
+    r.content_type = "application/json";
+    r.timeout = 5s;
+    REQUIRE(MakeCurlHttpClient()->Send(r).ok());
+    CHECK(server.request().rfind(std::string(method) + " /x HTTP/1.1\r\n", 0) == 0);
+  }
+  HttpRequest trace;
+  trace.method = "TRACE";
+  trace.url = "http://127.0.0.1:1/";
+  auto r = MakeCurlHttpClient()->Send(trace);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("http header injection is refused before anything is sent, naming the header but not its value") {
+  struct Case {
+    HttpHeader header;
+    const char* says;
+  };
+  std::vector<Case> cases = {
+      {{"Authorization", "Bearer s3cret\r\nX-Injected: 1"}, "value of header Authorization contains a line break"},
+      {{"Authorization", std::string("Bearer s3cret\nX-Injected: 1")}, "line break"},
+      {{"Authorization", std::string("Bearer s3cret\0x", 15)}, "control character"},
+      {{"Bad Name", "s3cret"}, "header name \"Bad Name\" is not an HTTP token"},
+      {{"X-Evil:", "s3cret"}, "is not an HTTP token"},
+      {{"", "s3cret"}, "empty name"},
+      {{"Host", "s3cret.example"}, "header Host is set by the client itself"},
+      {{"content-length", "0"}, "set by the client itself"},
+      {{"Transfer-Encoding", "chunked"}, "set by the client itself"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.says);
+    HttpRequest r;
+    r.url = "http://127.0.0.1:1/api/v1/alerts";  // nothing listens: an attempt would be kUnavailable
+    r.headers = {c.header};
+    auto answer = MakeCurlHttpClient()->Send(r);
+    REQUIRE_FALSE(answer.ok());
+    CHECK(answer.error().code() == ErrorCode::kInvalidArgument);
+    CHECK(answer.error().message().find(c.says) != std::string::npos);
+    CHECK(answer.error().message().find("s3cret") == std::string::npos);
+  }
+}
+
+TEST_CASE("secrets_never_logged: header values and URL paths stay out of HTTP errors") {
+  HttpRequest r;
+  r.headers = {{"Authorization", "Bearer s3cret-token"}};
+  SECTION("nothing listens") {
+    int port;
+    {
+      OneShotServer server([](const std::string&) { return Reply(200, ""); });
+      port = std::stoi(server.url().substr(17));
+      (void)MakeCurlHttpClient()->Get(server.url(), 5s);
+    }
+    r.url = "http://127.0.0.1:" + std::to_string(port) + "/hooks/T0/path-token";
+    r.timeout = 5s;
+  }
+  SECTION("a timeout") {
+    OneShotServer server([](const std::string&) { return std::string(); });
+    r.url = server.url("/hooks/T0/path-token");
+    r.timeout = 300ms;
+    auto answer = MakeCurlHttpClient()->Send(r);
+    REQUIRE_FALSE(answer.ok());
+    CHECK(answer.error().code() == ErrorCode::kTimeout);
+    CHECK(answer.error().message().find("s3cret") == std::string::npos);
+    CHECK(answer.error().message().find("path-token") == std::string::npos);
+    return;
+  }
+  auto answer = MakeCurlHttpClient()->Send(r);
+  REQUIRE_FALSE(answer.ok());
+  CHECK(answer.error().message().find("GET http://127.0.0.1:") != std::string::npos);
+  CHECK(answer.error().message().find("s3cret") == std::string::npos);
+  CHECK(answer.error().message().find("path-token") == std::string::npos);
+}

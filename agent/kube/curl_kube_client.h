@@ -1,9 +1,13 @@
 // Building the real Kubernetes client. The daemon and agentctl call
 // MakeKubeClient with the `[kubernetes]` options; what comes back is a
-// CurlKubeClient (libcurl, pooled connections, TLS always verified unless the
-// kubeconfig says insecure-skip-tls-verify, retries within a budget, a token
-// bucket rate limit) behind the nodeagent::KubeClient interface. The libcurl
-// and yaml-cpp headers stay inside agent/kube/.
+// CurlKubeClient behind the nodeagent::KubeClient interface, made of units
+// with one concern each: credential_source (which credentials),
+// retrying_requester (one call: rate limit, retries within a budget, typed
+// errors), the shared libcurl transport (http/curl_transport: TLS always
+// verified unless the kubeconfig says insecure-skip-tls-verify, caps, pooled
+// connections), watch_loop and watch_stream (Watch), and resource_requests
+// (what each typed call sends). The libcurl and yaml-cpp headers stay inside
+// agent/.
 #pragma once
 
 #include <chrono>
@@ -68,8 +72,5 @@ Result<std::unique_ptr<KubeClient>> MakeKubeClientFromConfig(KubeConfig config, 
 /// running in a pod (KUBERNETES_SERVICE_HOST), else an error naming the default.
 Result<KubeConfig> LoadAgentKubeconfig(const std::string& configured, const std::string& context,
                                        const EnvLookup& env, const FileSystem& files);
-
-/// "2026-01-02T03:04:05Z".
-std::string FormatRfc3339(std::chrono::system_clock::time_point t);
 
 }  // namespace nodeagent::kube

@@ -768,3 +768,159 @@ TEST_CASE_METHOD(Reset, "connection reuse: 200 sequential GETs on one client use
   for (const auto& r : Server().Requests()) peers.insert(r.value("peer", ""));
   CHECK(peers.size() == 5);
 }
+
+namespace {
+
+json IpPool(const std::string& name, const std::string& cidr) {
+  return {{"apiVersion", "crd.projectcalico.org/v1"},
+          {"kind", "IPPool"},
+          {"metadata", {{"name", name}}},
+          {"spec", {{"cidr", cidr}, {"ipipMode", "Always"}, {"natOutgoing", true}}}};
+}
+
+std::string PathOf(const KubeResourceRef& ref) {
+  auto p = ResourcePath(ref);
+  if (!p) FAIL(p.error().ToString());
+  return *p;
+}
+
+KubeResourceRef Ref(std::string group, std::string resource, std::string ns = "", std::string name = "") {
+  KubeResourceRef r;
+  r.group = std::move(group);
+  r.resource = std::move(resource);
+  r.ns = std::move(ns);
+  r.name = std::move(name);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(Reset, "generic request: Calico custom resources (cluster-scoped) and ConfigMaps (namespaced)") {
+  Env env;
+  auto c = Client(env, Server().dir() + "/kubeconfig-token");
+  Server().Put({IpPool("default-ipv4-ippool", "192.168.0.0/16"), IpPool("extra", "10.10.0.0/16"),
+                {{"apiVersion", "operator.tigera.io/v1"},
+                 {"kind", "Installation"},
+                 {"metadata", {{"name", "default"}}},
+                 {"spec", {{"calicoNetwork", {{"nodeAddressAutodetectionV4", {{"interface", "eth1"}}}}}}}}});
+
+  auto pools = c->Request(KubeRequest::Get(PathOf(Ref("crd.projectcalico.org", "ippools"))));
+  REQUIRE_OK(pools);
+  REQUIRE((*pools)["items"].size() == 2);
+  CHECK((*pools)["items"][0]["metadata"]["name"] == "default-ipv4-ippool");
+  CHECK((*pools)["items"][0]["spec"]["cidr"] == "192.168.0.0/16");
+  auto inst = c->Request(KubeRequest::Get(PathOf(Ref("operator.tigera.io", "installations", "", "default"))));
+  REQUIRE_OK(inst);
+  CHECK((*inst)["spec"]["calicoNetwork"]["nodeAddressAutodetectionV4"]["interface"] == "eth1");
+
+  // A ConfigMap: create, AlreadyExists, list by label (the query is encoded), merge patch, delete.
+  const std::string cms = PathOf(Ref("", "configmaps", "kube-system"));
+  json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata", {{"name", "kubeadm-config"}, {"labels", {{"app", "kubeadm"}}}}},
+             {"data", {{"ClusterConfiguration", "networking:\n  podSubnet: 192.168.0.0/16\n"}}}};
+  REQUIRE_OK(c->Request(KubeRequest::Post(cms, cm)));
+  auto again = c->Request(KubeRequest::Post(cms, cm));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code() == ErrorCode::kConflict);
+  CHECK(again.detail().reason == "AlreadyExists");
+  Server().Control("POST", "/_test/requests/clear", json::object());
+  KubeRequest list = KubeRequest::Get(cms);
+  list.query = {{"labelSelector", "app in (kubeadm,other)"}, {"limit", "10"}, {"continue", ""}};
+  auto listed = c->Request(list);
+  REQUIRE_OK(listed);
+  REQUIRE((*listed)["items"].size() == 1);
+  auto logged = Server().Requests();
+  REQUIRE(logged.size() == 1);
+  CHECK(logged[0]["query"] == "labelSelector=app%20in%20%28kubeadm%2Cother%29&limit=10");
+  auto patched = c->Request(KubeRequest::Patch(cms + "/kubeadm-config", {{"data", {{"extra", "1"}}}}, PatchType::kMerge));
+  REQUIRE_OK(patched);
+  CHECK((*patched)["data"]["extra"] == "1");
+  CHECK((*patched)["data"].contains("ClusterConfiguration"));
+  REQUIRE_OK(c->Request(KubeRequest::Delete(cms + "/kubeadm-config")));
+  auto gone = c->Request(KubeRequest::Get(cms + "/kubeadm-config"));
+  REQUIRE_FALSE(gone.ok());
+  CHECK(gone.error().code() == ErrorCode::kNotFound);
+  CHECK(gone.http_status() == 404);
+  CHECK(gone.error().message().find("GET " + Server().url() + "/api/v1/namespaces/kube-system/configmaps/kubeadm-config: 404") == 0);
+
+  // A failing JSON patch test is 422: kInvalidArgument, not retried.
+  json ops = json::array({{{"op", "test"}, {"path", "/spec/cidr"}, {"value", "10.0.0.0/8"}},
+                          {{"op", "replace"}, {"path", "/spec/cidr"}, {"value", "10.1.0.0/16"}}});
+  auto refused = c->Request(KubeRequest::Patch(PathOf(Ref("crd.projectcalico.org", "ippools", "", "extra")), ops,
+                                               PatchType::kJson));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code() == ErrorCode::kInvalidArgument);
+  CHECK(refused.detail().attempts == 1);
+}
+
+TEST_CASE_METHOD(Reset, "generic request: a strategic merge patch of a DaemonSet's env keeps the other variables") {
+  Env env;
+  auto c = Client(env, Server().dir() + "/kubeconfig-token");
+  Server().Put({json::parse(R"({"apiVersion": "apps/v1", "kind": "DaemonSet",
+    "metadata": {"name": "calico-node", "namespace": "kube-system"},
+    "spec": {"selector": {"matchLabels": {"k8s-app": "calico-node"}},
+      "template": {"metadata": {"labels": {"k8s-app": "calico-node"}},
+        "spec": {"containers": [{"name": "calico-node", "image": "calico/node",
+          "env": [{"name": "CALICO_NETWORKING_BACKEND", "value": "bird"},
+                  {"name": "IP_AUTODETECTION_METHOD", "value": "first-found"}]}]}}}})")});
+  json patch = json::parse(R"({"spec": {"template": {"spec": {"containers": [{"name": "calico-node",
+    "env": [{"name": "IP_AUTODETECTION_METHOD", "value": "interface=eth1"}]}]}}}})");
+  auto ds = c->Request(KubeRequest::Patch(PathOf(Ref("apps", "daemonsets", "kube-system", "calico-node")), patch,
+                                          PatchType::kStrategicMerge));
+  REQUIRE_OK(ds);
+  json got = (*ds)["spec"]["template"]["spec"]["containers"][0]["env"];
+  CHECK(got == json::array({{{"name", "CALICO_NETWORKING_BACKEND"}, {"value", "bird"}},
+                            {{"name", "IP_AUTODETECTION_METHOD"}, {"value", "interface=eth1"}}}));
+  auto logged = Server().Requests();
+  CHECK(logged.back()["content_type"] == "application/strategic-merge-patch+json");
+}
+
+TEST_CASE_METHOD(Reset, "generic request: bad paths and methods are refused before anything is sent; retries apply") {
+  Env env;
+  auto c = Client(env, Server().dir() + "/kubeconfig-token");
+  Server().Control("POST", "/_test/requests/clear", json::object());
+  for (const char* path : {"/api/v1/namespaces/default/configmaps/x?watch=1", "/api/v1/../../etc/passwd",
+                           "/api/v1/nodes/a%2F..%2Fb", "api/v1/nodes", "/api/v1/nodes/a#frag"}) {
+    INFO(path);
+    auto r = c->Request(KubeRequest::Get(path));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == ErrorCode::kInvalidArgument);
+  }
+  KubeRequest trace = KubeRequest::Get("/version");
+  trace.method = "TRACE";
+  CHECK(c->Request(trace).error().code() == ErrorCode::kInvalidArgument);
+  CHECK(Server().Requests().empty());
+
+  Server().Put({IpPool("p", "10.0.0.0/16")});
+  Server().Fault({{"path_regex", "/ippools/p$"}, {"method", "GET"}, {"count", 2}, {"status", 503}});
+  Server().Control("POST", "/_test/requests/clear", json::object());
+  REQUIRE_OK(c->Request(KubeRequest::Get(PathOf(Ref("crd.projectcalico.org", "ippools", "", "p")))));
+  CHECK(Server().Requests().size() == 3);
+}
+
+TEST_CASE_METHOD(Reset, "watch: any collection by path (Calico IPPools)") {
+  Env env;
+  auto c = Client(env, Server().dir() + "/kubeconfig-token");
+  Server().Put({IpPool("a", "10.0.0.0/16")});
+  WatchRequest req;
+  req.path = PathOf(Ref("crd.projectcalico.org", "ippools"));
+  std::vector<std::string> seen;
+  auto s = c->Watch(req, [&](const WatchEvent& e) {
+    if (e.type == WatchEventType::kRelisted) {
+      seen.push_back("relisted " + std::to_string(e.object["items"].size()));
+      Server().Put({IpPool("b", "10.1.0.0/16")});
+      return true;
+    }
+    seen.push_back(std::string(e.type == WatchEventType::kAdded ? "added " : "other ") +
+                   e.object["metadata"]["name"].get<std::string>());
+    return e.type != WatchEventType::kAdded;
+  }, nullptr);
+  REQUIRE_OK(s);
+  CHECK(seen == std::vector<std::string>{"relisted 1", "added b"});
+
+  req.path = "/apis/crd.projectcalico.org/v1/ippools?watch=1";
+  auto bad = c->Watch(req, [](const WatchEvent&) { return false; }, nullptr);
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code() == ErrorCode::kInvalidArgument);
+}

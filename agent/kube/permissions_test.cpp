@@ -24,6 +24,7 @@ class ReviewOnlyClient : public KubeClient {
     if (fail) return *fail;
     return AccessDecision{denied.count(DescribePermission(a)) == 0, ""};
   }
+  KubeResult<json> Request(const KubeRequest&) override { return No(); }
   KubeResult<json> GetVersion() override { return No(); }
   KubeResult<json> GetNode(const std::string&) override { return No(); }
   KubeResult<json> ListNodes(const ListOptions&) override { return No(); }

@@ -1,6 +1,7 @@
 #include "kube/retry_policy.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +24,12 @@ std::optional<std::chrono::seconds> ParseRetryAfter(const std::string& value) {
   for (char c : v)
     if (c < '0' || c > '9') return std::nullopt;
   return std::chrono::seconds(std::stoll(v));
+}
+
+std::string FormatSeconds1(std::chrono::milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(d.count()) / 1000.0);
+  return buf;
 }
 
 bool IsRetryableStatus(int s) { return s == 0 || s == 429 || (s >= 500 && s != 501); }

@@ -41,6 +41,9 @@ const char* HttpReasonPhrase(int http_status);
 KubeStatus ErrorFromResponse(const std::string& request, int http_status, const std::string& body,
                              std::optional<std::chrono::seconds> retry_after);
 
+/// "2.5s": a duration in messages (give-up errors).
+std::string FormatSeconds1(std::chrono::milliseconds d);
+
 /// The ErrorCode for an HTTP status (see KubeErrorDetail).
 ErrorCode CodeForHttpStatus(int http_status);
 

@@ -87,6 +87,17 @@ class ContractKube : public KubeClient {
   ContractKube(std::unique_ptr<KubeClient> inner, PlanContract& contract)
       : inner_(std::move(inner)), contract_(contract) {}
 
+  // Any resource: reads pass; a write is checked by the object its path
+  // names (KubeObjectForRequest). Events are reports, as CreateEvent.
+  KubeResult<nlohmann::json> Request(const KubeRequest& r) override {
+    if (!IsReadOnlyMethod(r.method)) {
+      std::string object = KubeObjectForRequest(r.path, r.body);
+      if (object.rfind("kube:events/", 0) != 0) {
+        if (Status st = contract_.Check(object, r.method + " " + r.path); !st.ok()) return st.error();
+      }
+    }
+    return inner_->Request(r);
+  }
   KubeResult<nlohmann::json> GetVersion() override { return inner_->GetVersion(); }
   KubeResult<nlohmann::json> GetNode(const std::string& name) override { return inner_->GetNode(name); }
   KubeResult<nlohmann::json> ListNodes(const ListOptions& o) override { return inner_->ListNodes(o); }

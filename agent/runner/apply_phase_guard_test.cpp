@@ -25,6 +25,10 @@ class RecordingKube : public KubeClient {
     done.push_back(std::move(what));
     return nlohmann::json::object();
   }
+  KubeResult<nlohmann::json> Request(const KubeRequest& r) override {
+    if (IsReadOnlyMethod(r.method)) return nlohmann::json::object();
+    return Ok(r.method + " " + r.path);
+  }
   KubeResult<nlohmann::json> GetVersion() override { return nlohmann::json::object(); }
   KubeResult<nlohmann::json> GetNode(const std::string&) override { return nlohmann::json::object(); }
   KubeResult<nlohmann::json> ListNodes(const ListOptions&) override { return nlohmann::json::object(); }
@@ -165,6 +169,33 @@ TEST_CASE("apply guard: Kubernetes mutations of planned objects pass, others are
                                                "delete lease kube-system/nodeagent-reboot", "event Rebooting"});
   CHECK(reported.size() == 5);
   CHECK(contract.refusals() == 5);
+}
+
+TEST_CASE("apply guard: a generic Kubernetes request is checked by the object its path names") {
+  std::vector<std::string> reported;
+  PlanContract contract([&](const std::string& m) { reported.push_back(m); });
+  auto recording = std::make_unique<RecordingKube>();
+  RecordingKube& inner = *recording;
+  auto kube = ApplyGuardKubeClient(std::move(recording), contract);
+  contract.Enforce(PlanObjects({Planned({"kube:ippools/default-ipv4-ippool", "kube:daemonsets/calico-system/calico-node",
+                                         "kube:configmaps/kube-system/*"})}));
+  const std::string pools = "/apis/crd.projectcalico.org/v1/ippools";
+  CHECK(kube->Request(KubeRequest::Patch(pools + "/default-ipv4-ippool", nlohmann::json::object(), PatchType::kMerge)).ok());
+  CHECK(kube->Request(KubeRequest::Patch("/apis/apps/v1/namespaces/calico-system/daemonsets/calico-node",
+                                         nlohmann::json::object(), PatchType::kStrategicMerge)).ok());
+  CHECK(kube->Request(KubeRequest::Post("/api/v1/namespaces/kube-system/configmaps",
+                                        {{"metadata", {{"name", "anything"}}}})).ok());
+  CHECK(kube->Request(KubeRequest::Post("/api/v1/namespaces/default/events", nlohmann::json::object())).ok());
+  CHECK(kube->Request(KubeRequest::Get(pools)).ok());  // reads pass
+
+  auto other = kube->Request(KubeRequest::Delete(pools + "/other-pool"));
+  REQUIRE_FALSE(other.ok());
+  CHECK(other.error().message().starts_with("not in the plan: kube:ippools/other-pool (DELETE "));
+  // A create without a name, or a collection delete, is "*": only a planned "*" covers it.
+  CHECK_FALSE(kube->Request(KubeRequest::Post(pools, nlohmann::json::object())).ok());
+  CHECK_FALSE(kube->Request(KubeRequest::Delete("/api/v1/namespaces/calico-system/pods")).ok());
+  CHECK(inner.done.size() == 4);
+  CHECK(reported.size() == 3);
 }
 
 TEST_CASE("apply guard: nothing is checked before Enforce or after Release") {

@@ -78,6 +78,12 @@ class GuardedKube : public KubeClient {
   GuardedKube(std::unique_ptr<KubeClient> inner, const PlanPhaseFlag& planning)
       : inner_(std::move(inner)), planning_(planning) {}
 
+  // Only GET reads; the method and path name what was refused (the body,
+  // which may hold a Secret's data, does not).
+  KubeResult<nlohmann::json> Request(const KubeRequest& r) override {
+    if (planning_ && !IsReadOnlyMethod(r.method)) return Refused(r.method + " " + r.path);
+    return inner_->Request(r);
+  }
   KubeResult<nlohmann::json> GetVersion() override { return inner_->GetVersion(); }
   KubeResult<nlohmann::json> GetNode(const std::string& name) override { return inner_->GetNode(name); }
   KubeResult<nlohmann::json> ListNodes(const ListOptions& o) override { return inner_->ListNodes(o); }
@@ -147,13 +153,9 @@ class GuardedHttp : public HttpClient {
  public:
   GuardedHttp(std::unique_ptr<HttpClient> inner, const PlanPhaseFlag& planning)
       : inner_(std::move(inner)), planning_(planning) {}
-  Result<HttpResponse> Get(const std::string& url, std::chrono::milliseconds timeout) override {
-    return inner_->Get(url, timeout);
-  }
-  Result<HttpResponse> Post(const std::string& url, const std::string& body, const std::string& content_type,
-                            std::chrono::milliseconds timeout) override {
-    if (planning_) return Refused("POST to " + RedactUrl(url));
-    return inner_->Post(url, body, content_type, timeout);
+  Result<HttpResponse> Send(const HttpRequest& r) override {
+    if (planning_ && r.method != "GET") return Refused(r.method + " to " + RedactUrl(r.url));
+    return inner_->Send(r);
   }
 
  private:

@@ -44,9 +44,10 @@ class PlanPhaseHost : public Host {
 };
 
 /// `inner` that refuses every call that would change the cluster while
-/// `planning` is set. Owns `inner`.
+/// `planning` is set: the typed writes, and Request with any method but GET
+/// (Watch, which only reads, is allowed). Owns `inner`.
 std::unique_ptr<KubeClient> GuardKubeClient(std::unique_ptr<KubeClient> inner, const PlanPhaseFlag& planning);
-/// `inner` that refuses POST while `planning` is set. Owns `inner`.
+/// `inner` that refuses every method but GET while `planning` is set. Owns `inner`.
 std::unique_ptr<HttpClient> GuardHttpClient(std::unique_ptr<HttpClient> inner, const PlanPhaseFlag& planning);
 
 }  // namespace nodeagent

@@ -42,6 +42,7 @@ class FakeKubeClient : public KubeClient {
     return events_;
   }
 
+  KubeResult<nlohmann::json> Request(const KubeRequest&) override { return Unsupported(); }
   KubeResult<nlohmann::json> GetVersion() override { return Unsupported(); }
   KubeResult<nlohmann::json> GetNode(const std::string& name) override {
     if (before_get_node) before_get_node();

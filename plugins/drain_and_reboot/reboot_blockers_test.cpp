@@ -14,14 +14,9 @@ class FakeHttpClient : public HttpClient {
  public:
   HttpResponse answer;
   std::vector<std::string> urls, bodies;
-  Result<HttpResponse> Get(const std::string& url, std::chrono::milliseconds) override {
-    urls.push_back(url);
-    return answer;
-  }
-  Result<HttpResponse> Post(const std::string& url, const std::string& body, const std::string&,
-                            std::chrono::milliseconds) override {
-    urls.push_back(url);
-    bodies.push_back(body);
+  Result<HttpResponse> Send(const HttpRequest& r) override {
+    urls.push_back(r.url);
+    if (r.method != "GET") bodies.push_back(r.body);
     return answer;
   }
 };

@@ -99,8 +99,16 @@ RESOURCES = [
     Resource("events", "event", "Event", "events.k8s.io", "v1", True, ["ev"]),
     Resource("selfsubjectaccessreviews", "selfsubjectaccessreview", "SelfSubjectAccessReview",
              "authorization.k8s.io", "v1", False, verbs=["create"]),
+    # Plain objects with no behaviour of their own, stored and served like any
+    # other: a namespaced core kind, and Calico's cluster-scoped custom
+    # resources as their CRDs define them (what plugins read with the generic
+    # KubeClient::Request).
+    Resource("configmaps", "configmap", "ConfigMap", "", "v1", True, ["cm"]),
+    Resource("ippools", "ippool", "IPPool", "crd.projectcalico.org", "v1", False),
+    Resource("installations", "installation", "Installation", "operator.tigera.io", "v1", False),
 ]
-GROUPS = ["apps", "events.k8s.io", "authorization.k8s.io", "coordination.k8s.io", "policy"]
+GROUPS = ["apps", "events.k8s.io", "authorization.k8s.io", "coordination.k8s.io", "policy",
+          "crd.projectcalico.org", "operator.tigera.io"]
 BY_GV = {}
 for _r in RESOURCES:
     BY_GV.setdefault((_r.group, _r.version), {})[_r.plural] = _r

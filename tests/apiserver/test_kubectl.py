@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Real kubectl (/usr/bin/kubectl, dispatching on the server's /version) against
 the test API server: get, cordon/uncordon, drain with a blocking PDB, leases,
-auth can-i, with the client-cert and the token kubeconfig."""
+ConfigMaps and Calico custom resources with apply, auth can-i, with the
+client-cert and the token kubeconfig."""
 
 import json
 import os
@@ -23,6 +24,36 @@ spec:
   leaseDurationSeconds: 60
   acquireTime: "2025-01-01T00:00:00.000000Z"
   renewTime: "2025-01-01T00:00:00.000000Z"
+"""
+
+CALICO_YAML = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: kubeadm-config
+  namespace: kube-system
+data:
+  ClusterConfiguration: |
+    networking:
+      podSubnet: 192.168.0.0/16
+---
+apiVersion: crd.projectcalico.org/v1
+kind: IPPool
+metadata:
+  name: default-ipv4-ippool
+spec:
+  cidr: 192.168.0.0/16
+  ipipMode: Always
+  natOutgoing: true
+  nodeSelector: all()
+---
+apiVersion: operator.tigera.io/v1
+kind: Installation
+metadata:
+  name: default
+spec:
+  calicoNetwork:
+    nodeAddressAutodetectionV4:
+      firstFound: true
 """
 
 
@@ -138,6 +169,39 @@ class KubectlTest(KubectlPresent, ServerTestCase):
             self.assertIn("NotFound", r.stderr)
         agents = {r["user_agent"].split(" ")[0].split("/")[0] for r in self.srv.requests()}
         self.assertEqual(agents, {"kubectl", "kubectl-dispatcher"})
+
+    def test_configmaps_and_calico_custom_resources(self):
+        """A namespaced ConfigMap and Calico's cluster-scoped IPPool and Installation: kubectl
+        applies, gets, patches and deletes them as on a real cluster."""
+        path = os.path.join(self.srv.dir, "objects.yaml")
+        with open(path, "w") as f:
+            f.write(CALICO_YAML)
+        r = self.kubectl("apply", "-f", path)
+        for line in ("configmap/kubeadm-config created", "ippool.crd.projectcalico.org/default-ipv4-ippool created",
+                     "installation.operator.tigera.io/default created"):
+            self.assertIn(line, r.stdout)
+        out = self.kubectl("get", "configmaps", "-n", "kube-system").stdout.splitlines()
+        self.assertEqual(out[0].split()[0], "NAME")
+        self.assertEqual(out[1].split()[0], "kubeadm-config")
+        pools = json.loads(self.kubectl("get", "ippools.crd.projectcalico.org", "-o", "json").stdout)
+        self.assertEqual([p["metadata"]["name"] for p in pools["items"]], ["default-ipv4-ippool"])
+        self.assertEqual(pools["items"][0]["spec"]["cidr"], "192.168.0.0/16")
+        self.assertNotIn("namespace", pools["items"][0]["metadata"])
+        inst = json.loads(self.kubectl("get", "installation", "default", "-o", "json").stdout)
+        self.assertEqual(inst["spec"]["calicoNetwork"]["nodeAddressAutodetectionV4"], {"firstFound": True})
+        # Applying a change again patches (a merge patch for the custom resource).
+        with open(path, "w") as f:
+            f.write(CALICO_YAML.replace("cidr: 192.168.0.0/16", "cidr: 10.244.0.0/16"))
+        r = self.kubectl("apply", "-f", path)
+        self.assertIn("ippool.crd.projectcalico.org/default-ipv4-ippool configured", r.stdout)
+        self.assertIn("configmap/kubeadm-config unchanged", r.stdout)
+        pool = self.srv.ok("GET", "/apis/crd.projectcalico.org/v1/ippools/default-ipv4-ippool")
+        self.assertEqual(pool["spec"]["cidr"], "10.244.0.0/16")
+        patches = [q for q in self.srv.requests() if q["method"] == "PATCH"]
+        self.assertEqual([q["content_type"] for q in patches], ["application/merge-patch+json"])
+        self.kubectl("delete", "ippool", "default-ipv4-ippool")
+        r = self.kubectl("get", "ippool", "default-ipv4-ippool", ok=False)
+        self.assertIn("NotFound", r.stderr)
 
     def test_auth_can_i_follows_rbac_control(self):
         # (kubectl reads "pods/eviction" as TYPE/NAME; the subresource needs --subresource)

@@ -1,6 +1,8 @@
-// The Kubernetes seam. Actions that cordon, drain, take a reboot lease or post
-// Events talk to the cluster only through KubeClient, so that their logic is
-// tested against a test API server (tests/apiserver/) or a fake, and the real
+// The Kubernetes seam. Actions that cordon, drain, take a reboot lease, post
+// Events or touch any other resource (a ConfigMap, a CRD; KubeClient::Request
+// with a path from ResourcePath) talk to the cluster only through KubeClient,
+// so that their logic is tested against a test API server (tests/apiserver/)
+// or a fake, and the real
 // libcurl client (agent/kube/, CurlKubeClient, built by MakeKubeClient) can
 // retry, rate-limit and authenticate in one place. Objects are plain
 // nlohmann::json in the API's own shape; errors carry a nodeagent ErrorCode
@@ -14,6 +16,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -81,7 +84,202 @@ enum class PatchType {
   kMerge,           // application/merge-patch+json (RFC 7386)
   kStrategicMerge,  // application/strategic-merge-patch+json (built-in kinds only)
   kJson,            // application/json-patch+json (RFC 6902 operations)
+  kApply,           // application/apply-patch+yaml (server-side apply; JSON is YAML);
+                    // needs the query parameter fieldManager
 };
+
+/// The Content-Type a patch of `type` is sent with.
+inline const char* PatchContentType(PatchType type) {
+  switch (type) {
+    case PatchType::kMerge: return "application/merge-patch+json";
+    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
+    case PatchType::kJson: return "application/json-patch+json";
+    case PatchType::kApply: return "application/apply-patch+yaml";
+  }
+  return "application/merge-patch+json";
+}
+
+/// Where an object or a collection lives in the API, for ResourcePath.
+struct KubeResourceRef {
+  std::string group;          // "" for core, "apps", "crd.projectcalico.org", "operator.tigera.io"
+  std::string version = "v1";
+  std::string resource;       // the plural: "configmaps", "ippools", "installations"
+  std::string ns;             // "" for cluster-scoped objects, or a collection across all namespaces
+  std::string name;           // "" for the collection
+  std::string subresource;    // "status", "eviction", or ""; needs a name
+};
+
+/// "%41"-style encoding of everything but RFC 3986's unreserved characters
+/// (letters, digits, '-', '.', '_', '~'): safe as one path segment or query value.
+inline std::string PercentEncode(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+namespace kube_path_detail {
+
+inline bool IsDnsLabel(std::string_view s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
+inline bool IsDnsSubdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = s.find('.', start);
+    if (!IsDnsLabel(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start)))
+      return false;
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+}  // namespace kube_path_detail
+
+/// Why `name` cannot be an object name in a path, or "" when it can. The API
+/// server's own rule (apimachinery's IsValidPathSegmentName) forbids ".",
+/// "..", '/' and '%'; control characters and names over 253 bytes are refused
+/// too. Anything else ('?', '#', ':', spaces) is percent-encoded.
+inline std::string ObjectNameProblem(std::string_view name) {
+  if (name.empty()) return "is empty";
+  if (name == "." || name == "..") return "may not be \"" + std::string(name) + "\"";
+  if (name.size() > 253) return "is longer than 253 bytes";
+  for (unsigned char c : name) {
+    if (c == '/' || c == '%') return std::string("may not contain '") + static_cast<char>(c) + "'";
+    if (c < 0x20 || c == 0x7f) return "may not contain control characters";
+  }
+  return "";
+}
+
+/// The API path of `ref`: "/apis/crd.projectcalico.org/v1/ippools",
+/// "/api/v1/namespaces/kube-system/configmaps/kubeadm-config",
+/// "/api/v1/namespaces/default/pods/web-1/eviction". Group, version, resource,
+/// subresource and namespace must be lowercase DNS names (labels; the group a
+/// subdomain) and the name a valid path segment (ObjectNameProblem), so no
+/// part can add a segment, a query or a fragment. kInvalidArgument naming the
+/// part otherwise.
+inline Result<std::string> ResourcePath(const KubeResourceRef& ref) {
+  using namespace kube_path_detail;
+  auto bad = [](const char* part, std::string_view value, const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument,
+                 std::string("Kubernetes resource path: ") + part + " \"" + std::string(value) + "\" " + why);
+  };
+  if (!ref.group.empty() && !IsDnsSubdomain(ref.group))
+    return bad("group", ref.group, "is not a lowercase DNS subdomain");
+  if (!IsDnsLabel(ref.version)) return bad("version", ref.version, "is not like v1 or v1beta1");
+  if (!IsDnsLabel(ref.resource)) return bad("resource", ref.resource, "is not a lowercase plural like configmaps");
+  if (!ref.ns.empty() && !IsDnsLabel(ref.ns)) return bad("namespace", ref.ns, "is not a lowercase DNS label");
+  if (!ref.name.empty()) {
+    if (std::string why = ObjectNameProblem(ref.name); !why.empty()) return bad("name", ref.name, why);
+  }
+  if (!ref.subresource.empty()) {
+    if (ref.name.empty()) return bad("subresource", ref.subresource, "needs an object name");
+    if (!IsDnsLabel(ref.subresource)) return bad("subresource", ref.subresource, "is not a lowercase DNS label");
+  }
+  std::string path = ref.group.empty() ? "/api/" + ref.version : "/apis/" + ref.group + "/" + ref.version;
+  if (!ref.ns.empty()) path += "/namespaces/" + ref.ns;
+  path += "/" + ref.resource;
+  if (!ref.name.empty()) path += "/" + PercentEncode(ref.name);
+  if (!ref.subresource.empty()) path += "/" + ref.subresource;
+  return path;
+}
+
+/// Checks a path given to KubeClient::Request: absolute, no query ('?') or
+/// fragment ('#'), no empty, "." or ".." segment, no control character or
+/// space, and percent escapes well formed and decoding to neither '/' nor a
+/// control character nor a "."/".." segment. Paths from ResourcePath always
+/// pass. kInvalidArgument saying what is wrong otherwise.
+inline Status CheckRequestPath(std::string_view path) {
+  auto bad = [&path](const std::string& why) {
+    return Error(ErrorCode::kInvalidArgument, "Kubernetes request path \"" + std::string(path) + "\" " + why);
+  };
+  if (path.empty() || path.front() != '/') return bad("does not start with '/'");
+  if (path.size() > 4096) return bad("is longer than 4096 bytes");
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view raw = path.substr(start, end - start);
+    if (raw.empty() && !(end == path.size() && path.size() == 1)) return bad("has an empty segment");
+    std::string decoded;
+    for (size_t i = 0; i < raw.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(raw[i]);
+      if (c == '?' || c == '#') return bad("may not contain '?' or '#': give query parameters in KubeRequest::query");
+      if (c <= 0x20 || c >= 0x7f) return bad("may not contain spaces, control or non-ASCII characters (percent-encode them)");
+      if (c == '%') {
+        int h = i + 1 < raw.size() ? hex(raw[i + 1]) : -1;
+        int l = i + 2 < raw.size() ? hex(raw[i + 2]) : -1;
+        if (h < 0 || l < 0) return bad("has a malformed percent escape");
+        c = static_cast<unsigned char>(h * 16 + l);
+        if (c == '/' || c < 0x20 || c == 0x7f) return bad("may not encode '/' or control characters");
+        i += 2;
+      }
+      decoded.push_back(static_cast<char>(c));
+    }
+    if (decoded == "." || decoded == "..") return bad("may not have a \".\" or \"..\" segment");
+    start = end + 1;
+  }
+  return Status();
+}
+
+/// A call to any part of the API, for resources without a typed method
+/// (ConfigMaps, CRDs such as Calico's IPPools, a DaemonSet's env). The client
+/// adds the server, authentication, retries, the rate limit and the caps.
+struct KubeRequest {
+  std::string method = "GET";  // GET POST PUT PATCH DELETE
+  /// From ResourcePath (or another API path such as "/version"); checked by
+  /// CheckRequestPath.
+  std::string path;
+  /// Percent-encoded by the client, in this order: {"labelSelector", "app=x"};
+  /// pairs with an empty value are left out.
+  std::vector<std::pair<std::string, std::string>> query;
+  /// Sent as JSON when not null (POST, PUT, PATCH; DeleteOptions on DELETE).
+  nlohmann::json body;
+  /// Empty: application/json. Patches: PatchContentType(type).
+  std::string content_type;
+  /// False: a 429 is returned at once (kTooManyRequests) instead of retried,
+  /// as for an eviction a PodDisruptionBudget refuses.
+  bool retry_too_many_requests = true;
+
+  static KubeRequest Get(std::string path) { return KubeRequest{"GET", std::move(path)}; }
+  static KubeRequest Post(std::string path, nlohmann::json body) {
+    return KubeRequest{"POST", std::move(path), {}, std::move(body)};
+  }
+  static KubeRequest Put(std::string path, nlohmann::json body) {
+    return KubeRequest{"PUT", std::move(path), {}, std::move(body)};
+  }
+  static KubeRequest Patch(std::string path, nlohmann::json patch, PatchType type) {
+    return KubeRequest{"PATCH", std::move(path), {}, std::move(patch), PatchContentType(type)};
+  }
+  static KubeRequest Delete(std::string path, nlohmann::json delete_options = nullptr) {
+    return KubeRequest{"DELETE", std::move(path), {}, std::move(delete_options)};
+  }
+};
+
+/// True for the methods that only read (GET); what a plan may send.
+inline bool IsReadOnlyMethod(std::string_view method) { return method == "GET"; }
 
 /// Options of pod delete and eviction.
 struct DeleteOptions {
@@ -108,6 +306,10 @@ struct WatchEvent {
 struct WatchRequest {
   WatchResource resource = WatchResource::kPods;
   std::string ns;                  // pods only; empty: all namespaces
+  /// Any other collection, from ResourcePath without a name
+  /// ("/apis/crd.projectcalico.org/v1/ippools"); when set, resource and ns
+  /// are ignored.
+  std::string path;
   std::string label_selector;
   std::string field_selector;
   /// Resume point. Empty: start with a list delivered as one kRelisted event.
@@ -156,6 +358,13 @@ struct EventSpec {
 class KubeClient {
  public:
   virtual ~KubeClient() = default;
+
+  /// Any API call (see KubeRequest): the decoded JSON answer ({} for an
+  /// empty one), with the same retries, rate limit, caps and errors as the
+  /// typed calls below. kInvalidArgument, before anything is sent, for a path
+  /// CheckRequestPath refuses or a method outside GET POST PUT PATCH DELETE.
+  /// Build paths with ResourcePath.
+  virtual KubeResult<nlohmann::json> Request(const KubeRequest& request) = 0;
 
   /// GET /version: {"major","minor","gitVersion",...}.
   virtual KubeResult<nlohmann::json> GetVersion() = 0;

@@ -22,6 +22,16 @@ std::string CommandObject(std::string_view program);
 /// "kube:resource/name" when `ns` is empty, else "kube:resource/ns/name".
 std::string KubeObject(std::string_view resource, std::string_view ns, std::string_view name);
 
+/// The object a Kubernetes API request acts on, from its path:
+/// "/api/v1/namespaces/ns/pods/web/eviction" -> "kube:pods/ns/web",
+/// "/apis/crd.projectcalico.org/v1/ippools/default" -> "kube:ippools/default".
+/// The resource is its plural name without its API group (as in the typed
+/// calls: "leases", "daemonsets"); a subresource counts as its object. A
+/// request with no name in the path (a create) takes `body`'s metadata.name,
+/// or "*" when it has none (a collection: only a planned "*" covers it). A
+/// path outside /api and /apis is "kube:" + the path.
+std::string KubeObjectForRequest(std::string_view path, const nlohmann::json& body);
+
 /// The objects a plan names. Rules (see Change::objects for the forms):
 /// "file:/dir/**" covers /dir and every path below it; "*" as a whole segment
 /// of a kube: object matches any one segment ("kube:leases/ns/*"); everything
