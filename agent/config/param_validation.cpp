@@ -60,6 +60,9 @@ std::string Expected(const ParamSpec& spec) {
     case ParamType::kFloat: return "expected a number";
     case ParamType::kDuration: return "expected a duration string like \"30s\", \"10m\", \"6h\", \"10d\", \"2w\"";
     case ParamType::kStringList: return "expected a list of strings like [\"a\", \"b\"]";
+    case ParamType::kIntList: return "expected a list of integers like [1, 2]";
+    case ParamType::kPortList: return "expected a list of ports and port ranges like [6443, \"2379-2380\"]";
+    case ParamType::kStringMap: return "expected a table of strings like { \"net.ipv4.ip_forward\" = \"1\" }";
     case ParamType::kEnum: {
       std::string s = "expected one of:";
       for (auto v : spec.allowed) s += " \"" + std::string(v) + "\"";
@@ -98,64 +101,18 @@ std::string Suggest(std::string_view unknown, std::span<const std::string> known
 
 namespace {
 
-bool IsNumeric(ParamType type) {
-  return type == ParamType::kInt || type == ParamType::kFloat || type == ParamType::kDuration;
-}
-
-Result<ParamValue> ConvertUnchecked(const ParamSpec& spec, const toml::node& v);
+Result<ParamValue> ConvertUnchecked(const ParamSpec& spec, const toml::node& v, toml::source_region& where);
 
 }  // namespace
-
-std::string FormatRangeBound(const ParamSpec& spec, double bound) {
-  constexpr double kEdge = 9'223'372'036'854'775'807.0;  // 2^63: the cast below must stay defined
-  auto whole = [&] {
-    if (bound >= kEdge) return std::numeric_limits<int64_t>::max();
-    if (bound <= -kEdge) return -std::numeric_limits<int64_t>::max();
-    return static_cast<int64_t>(bound);
-  };
-  switch (spec.type) {
-    case ParamType::kInt: return std::to_string(whole());
-    case ParamType::kDuration: return FormatDuration(Duration(whole()));
-    default: {
-      char buf[64];
-      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, bound);
-      return ec == std::errc() ? std::string(buf, end) : std::string("?");
-    }
-  }
-}
-
-std::string RangeText(const ParamSpec& spec) {
-  if (!spec.range.declared) return "";
-  return "between " + FormatRangeBound(spec, spec.range.min) + " and " + FormatRangeBound(spec, spec.range.max);
-}
-
-Status CheckRange(const ParamSpec& spec, const ParamValue& value) {
-  if (!spec.range.declared) return Status::Ok();
-  double x;
-  std::string shown;
-  if (const int64_t* i = std::get_if<int64_t>(&value)) {
-    x = static_cast<double>(*i);
-    shown = std::to_string(*i);
-  } else if (const double* d = std::get_if<double>(&value)) {
-    x = *d;
-    shown = FormatRangeBound(spec, *d);
-  } else if (const Duration* ms = std::get_if<Duration>(&value)) {
-    x = static_cast<double>(ms->count());
-    shown = FormatDuration(*ms);
-  } else {
-    return Status::Ok();
-  }
-  if (x >= spec.range.min && x <= spec.range.max) return Status::Ok();  // false for NaN
-  return InvalidArgument("must be " + RangeText(spec) + ", got " + shown);
-}
 
 Status CheckParamTable(std::span<const ParamSpec> specs) {
   for (const ParamSpec& spec : specs) {
     std::string row = "parameter " + std::string(spec.name) + " (" + ParamTypeName(spec.type) + ")";
     const ParamRange& r = spec.range;
-    if (IsNumeric(spec.type) && !r.declared)
+    if (TakesRange(spec.type) && !r.declared)
       return InvalidArgument(row + " declares no range: every number needs one (ParamSpec::range)");
-    if (!IsNumeric(spec.type) && r.declared) return InvalidArgument(row + " declares a range, which only numbers take");
+    if (!TakesRange(spec.type) && r.declared)
+      return InvalidArgument(row + " declares a range, which only numbers take (a port is always 1 to 65535)");
     if (r.declared && !(r.min <= r.max))
       return InvalidArgument(row + ": range minimum " + FormatRangeBound(spec, r.min) + " is above its maximum " +
                              FormatRangeBound(spec, r.max));
@@ -168,15 +125,124 @@ Status CheckParamTable(std::span<const ParamSpec> specs) {
 }
 
 Result<ParamValue> ConvertParam(const ParamSpec& spec, const toml::node& v) {
-  auto value = ConvertUnchecked(spec, v);
+  toml::source_region where;
+  return ConvertParamAt(spec, v, where);
+}
+
+Result<ParamValue> ConvertParamAt(const ParamSpec& spec, const toml::node& v, toml::source_region& where) {
+  where = v.source();
+  auto value = ConvertUnchecked(spec, v, where);
   if (!value) return value;
-  if (Status in_range = CheckRange(spec, *value); !in_range.ok()) return in_range.error();
+  if (Status in_range = CheckRange(spec, *value); !in_range.ok()) {
+    // Point at the first item out of range.
+    const auto* items = std::get_if<std::vector<int64_t>>(&*value);
+    const toml::array* arr = v.as_array();
+    for (size_t n = 0; items && arr && n < items->size() && n < arr->size(); ++n) {
+      if (!CheckRange(spec, ParamValue((*items)[n])).ok()) {
+        where = (*arr)[n].source();
+        break;
+      }
+    }
+    return in_range.error();
+  }
   return value;
 }
 
 namespace {
 
-Result<ParamValue> ConvertUnchecked(const ParamSpec& spec, const toml::node& v) {
+/// The items of a list parameter: `v` itself when it is a single value (a
+/// one-item list), else the array's items; null when there are too many.
+std::vector<const toml::node*> ListItems(const toml::node& v) {
+  std::vector<const toml::node*> items;
+  if (const toml::array* arr = v.as_array()) {
+    for (const toml::node& item : *arr) items.push_back(&item);
+  } else {
+    items.push_back(&v);
+  }
+  return items;
+}
+
+Status TooMany(size_t n, const char* what, size_t limit) {
+  return InvalidArgument("has " + std::to_string(n) + " " + what + "; at most " + std::to_string(limit) +
+                         " are accepted");
+}
+
+Result<ParamValue> ConvertIntList(const ParamSpec& spec, const toml::node& v, toml::source_region& where) {
+  if (!v.is_array() && !v.is_integer()) return InvalidArgument(Expected(spec) + ", got " + TomlTypeName(v));
+  std::vector<const toml::node*> items = ListItems(v);
+  if (items.size() > kMaxParamItems) return TooMany(items.size(), "items", kMaxParamItems).error();
+  std::vector<int64_t> out;
+  for (const toml::node* item : items) {
+    if (!item->is_integer()) {
+      where = item->source();
+      return InvalidArgument(Expected(spec) + ", but an item is " + TomlTypeName(*item));
+    }
+    out.push_back(*item->value<int64_t>());
+  }
+  return ParamValue(std::move(out));
+}
+
+Result<ParamValue> ConvertPortList(const ParamSpec& spec, const toml::node& v, toml::source_region& where) {
+  if (!v.is_array() && !v.is_integer() && !v.is_string())
+    return InvalidArgument(Expected(spec) + ", got " + TomlTypeName(v));
+  std::vector<const toml::node*> items = ListItems(v);
+  if (items.size() > kMaxParamItems) return TooMany(items.size(), "items", kMaxParamItems).error();
+  std::vector<PortRange> out;
+  for (const toml::node* item : items) {
+    where = item->source();
+    Result<PortRange> port = InvalidArgument(Expected(spec) + ", but an item is " + TomlTypeName(*item));
+    if (item->is_integer()) {
+      int64_t n = *item->value<int64_t>();
+      if (n < 1 || n > 65535) return InvalidArgument("must be between 1 and 65535, got " + std::to_string(n));
+      port = PortRange{static_cast<uint16_t>(n), static_cast<uint16_t>(n)};
+    } else if (item->is_string()) {
+      port = ParsePortRange(*item->value<std::string>());
+    }
+    if (!port) return port.error();
+    out.push_back(*port);
+  }
+  where = v.source();
+  return ParamValue(std::move(out));
+}
+
+/// A map key or value that a config may hold: bounded, and free of control
+/// characters in keys (they name things: sysctls, labels, settings).
+Status CheckMapText(std::string_view text, bool is_key) {
+  const size_t limit = is_key ? kMaxMapKeyBytes : kMaxMapValueBytes;
+  const char* what = is_key ? "key" : "value";
+  if (is_key && text.empty()) return InvalidArgument("an empty key is not accepted");
+  if (text.size() > limit)
+    return InvalidArgument(std::string("a ") + what + " of " + std::to_string(text.size()) + " bytes is too long (at most " +
+                           std::to_string(limit) + ")");
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '\0' || (is_key && (u < 0x20 || u == 0x7f)))
+      return InvalidArgument(std::string("a ") + what + " must not hold control characters");
+  }
+  return Status::Ok();
+}
+
+Result<ParamValue> ConvertStringMap(const ParamSpec& spec, const toml::node& v, toml::source_region& where) {
+  const toml::table* table = v.as_table();
+  if (!table) return InvalidArgument(Expected(spec) + ", got " + TomlTypeName(v));
+  if (table->size() > kMaxParamItems) return TooMany(table->size(), "entries", kMaxParamItems).error();
+  StringMap out;
+  for (auto&& [key, value] : *table) {
+    where = key.source();
+    if (Status st = CheckMapText(key.str(), true); !st.ok()) return st.error().Wrap("key \"" + std::string(key.str().substr(0, 64)) + "\"");
+    where = value.source();
+    if (!value.is_string())
+      return InvalidArgument(Expected(spec) + ", but the value of \"" + std::string(key.str()) + "\" is " +
+                             TomlTypeName(value));
+    std::string text = *value.value<std::string>();
+    if (Status st = CheckMapText(text, false); !st.ok()) return st.error().Wrap("value of \"" + std::string(key.str()) + "\"");
+    out.emplace(std::string(key.str()), std::move(text));
+  }
+  where = v.source();
+  return ParamValue(std::move(out));
+}
+
+Result<ParamValue> ConvertUnchecked(const ParamSpec& spec, const toml::node& v, toml::source_region& where) {
   auto wrong = [&] { return InvalidArgument(Expected(spec) + ", got " + TomlTypeName(v)); };
   switch (spec.type) {
     case ParamType::kString:
@@ -222,6 +288,9 @@ Result<ParamValue> ConvertUnchecked(const ParamSpec& spec, const toml::node& v) 
         if (a == s) return ParamValue(s);
       return InvalidArgument("\"" + s + "\" is not accepted; " + Expected(spec));
     }
+    case ParamType::kIntList: return ConvertIntList(spec, v, where);
+    case ParamType::kPortList: return ConvertPortList(spec, v, where);
+    case ParamType::kStringMap: return ConvertStringMap(spec, v, where);
   }
   return wrong();
 }
@@ -265,6 +334,31 @@ std::string FormatParamValue(const ParamValue& value) {
       return os.str();
     }
     std::string operator()(Duration d) const { return "\"" + FormatDuration(d) + "\""; }
+    std::string operator()(const std::vector<int64_t>& l) const {
+      toml::array arr;
+      for (int64_t i : l) arr.push_back(i);
+      std::ostringstream os;
+      os << arr;
+      return os.str();
+    }
+    std::string operator()(const std::vector<PortRange>& l) const {
+      toml::array arr;
+      for (PortRange p : l) {
+        if (p.first == p.last) arr.push_back(int64_t{p.first});
+        else arr.push_back(FormatPortRange(p));
+      }
+      std::ostringstream os;
+      os << arr;
+      return os.str();
+    }
+    std::string operator()(const StringMap& m) const {
+      toml::table t;
+      for (const auto& [k, v] : m) t.insert(k, v);
+      t.is_inline(true);
+      std::ostringstream os;
+      os << t;
+      return os.str();
+    }
   };
   return std::visit(V{}, value);
 }
@@ -293,9 +387,10 @@ Params ResolveParams(std::span<const ParamSpec> specs, const toml::table& given,
       problems.push_back(ProblemAt(overlay && overlay->contains(k) ? node.source() : key.source(), full(k), msg));
       return;
     }
-    auto v = ConvertParam(*spec, node);
+    toml::source_region where;
+    auto v = ConvertParamAt(*spec, node, where);
     if (!v) {
-      problems.push_back(ProblemAt(node.source(), full(k), v.error().message()));
+      problems.push_back(ProblemAt(where, full(k), v.error().message()));
       return;
     }
     params.Set(std::string(k), std::move(*v));
@@ -321,14 +416,32 @@ Params ResolveParams(std::span<const ParamSpec> specs, const toml::table& given,
   return params;
 }
 
+namespace {
+
+nlohmann::json MapToJson(const StringMap& m) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [k, v] : m) out[k] = v;
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json ParamsToJson(const Params& params) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [k, v] : params.values()) {
     std::visit(
         [&](const auto& x) {
           using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, Duration>) out[k] = FormatDuration(x);
-          else out[k] = x;
+          if constexpr (std::is_same_v<T, Duration>) {
+            out[k] = FormatDuration(x);
+          } else if constexpr (std::is_same_v<T, std::vector<PortRange>>) {
+            out[k] = nlohmann::json::array();
+            for (PortRange p : x) out[k].push_back({{"first", p.first}, {"last", p.last}});
+          } else if constexpr (std::is_same_v<T, StringMap>) {
+            out[k] = MapToJson(x);
+          } else {
+            out[k] = x;
+          }
         },
         v);
   }
@@ -341,8 +454,19 @@ nlohmann::json ParamsToWire(const Params& params) {
     std::visit(
         [&](const auto& x) {
           using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, Duration>) out[k] = {{"ms", x.count()}};
-          else out[k] = x;
+          if constexpr (std::is_same_v<T, Duration>) {
+            out[k] = {{"ms", x.count()}};
+          } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+            out[k] = {{"ints", x}};
+          } else if constexpr (std::is_same_v<T, std::vector<PortRange>>) {
+            nlohmann::json ports = nlohmann::json::array();
+            for (PortRange p : x) ports.push_back({p.first, p.last});
+            out[k] = {{"ports", ports}};
+          } else if constexpr (std::is_same_v<T, StringMap>) {
+            out[k] = {{"map", MapToJson(x)}};
+          } else {
+            out[k] = x;
+          }
         },
         v);
   }
@@ -358,6 +482,16 @@ Params ParamsFromWire(const nlohmann::json& wire) {
     else if (v.is_string()) p.Set(k, v.get<std::string>());
     else if (v.is_array()) p.Set(k, v.get<std::vector<std::string>>());
     else if (v.is_object() && v.contains("ms")) p.Set(k, Duration(v["ms"].get<int64_t>()));
+    else if (v.is_object() && v.contains("ints")) p.Set(k, v["ints"].get<std::vector<int64_t>>());
+    else if (v.is_object() && v.contains("ports")) {
+      std::vector<PortRange> ports;
+      for (const auto& pair : v["ports"]) ports.push_back({pair.at(0).get<uint16_t>(), pair.at(1).get<uint16_t>()});
+      p.Set(k, std::move(ports));
+    } else if (v.is_object() && v.contains("map")) {
+      StringMap m;
+      for (const auto& [mk, mv] : v["map"].items()) m.emplace(mk, mv.get<std::string>());
+      p.Set(k, std::move(m));
+    }
   }
   return p;
 }

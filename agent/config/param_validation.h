@@ -46,18 +46,15 @@ Params ResolveParams(std::span<const ParamSpec> specs, const toml::table& given,
 /// no place.
 Result<ParamValue> ConvertParam(const ParamSpec& spec, const toml::node& value);
 
-/// Error when `value` lies outside `spec.range` (a NaN always does); Ok for
-/// specs without a range.
-Status CheckRange(const ParamSpec& spec, const ParamValue& value);
+/// ConvertParam that also says where in `value` the problem lies: the item of
+/// a list or the key or value of a map, else `value` itself.
+Result<ParamValue> ConvertParamAt(const ParamSpec& spec, const toml::node& value, toml::source_region& where);
 
-/// One end of `spec`'s range as it is written in a config: "100000", "0.1",
-/// "1m". The range itself: "between 1m and 7d"; empty without a range.
-std::string FormatRangeBound(const ParamSpec& spec, double bound);
-std::string RangeText(const ParamSpec& spec);
+// CheckRange, FormatRangeBound and RangeText are declared in nodeagent/params.h.
 
 /// The self-check of a parameter table, run by the loader on every plugin's
-/// table and by the tests on the core's: every kInt, kFloat and kDuration row
-/// declares a range (min <= max, whole numbers for kInt), no other row does,
+/// table and by the tests on the core's: every kInt, kFloat, kDuration and
+/// kIntList row declares a range (min <= max, whole numbers for kInt), no other row does,
 /// and every default is a valid value inside its range. Error names the row.
 Status CheckParamTable(std::span<const ParamSpec> specs);
 
@@ -65,12 +62,17 @@ Status CheckParamTable(std::span<const ParamSpec> specs);
 /// nullopt when it has none. An Error means the plugin's table is broken.
 Result<std::optional<ParamValue>> DefaultValue(const ParamSpec& spec);
 
-/// ParamValue to display/TOML form: "10d", "[\"*.log\"]", "true".
+/// ParamValue to display/TOML form: "10d", "[\"*.log\"]", "true",
+/// "[6443, \"2379-2380\"]", "{ \"net.ipv4.ip_forward\" = \"1\" }".
 std::string FormatParamValue(const ParamValue& value);
 
-/// Params as JSON for records and exec plugins (durations as "10d").
+/// Params as JSON for records and exec plugins: durations as "10d", ports as
+/// [{"first": 2379, "last": 2380}] (a single port has first == last), string
+/// maps as objects.
 nlohmann::json ParamsToJson(const Params& params);
-/// Typed transport form (durations as {"ms": N}) and back, for the worker.
+/// Typed transport form and back, for the worker: what JSON cannot tell apart
+/// is tagged (durations as {"ms": N}, integer lists as {"ints": [...]}, ports
+/// as {"ports": [[first, last]...]}, string maps as {"map": {...}}).
 nlohmann::json ParamsToWire(const Params& params);
 Params ParamsFromWire(const nlohmann::json& wire);
 

@@ -69,7 +69,9 @@ std::string ManToml(const std::string& config_path) {
         "file:line:col and the key. Check with \\fBagentctl config check\\fR; apply with \\fBagentctl reload\\fR.\n"
         "Durations are strings with units: ms, s, m, h, d, w (\"30s\", \"10d\", \"1h30m\"). Every number and "
         "duration has a range, both ends included (\"between 1m and 1w\"); a value outside it is an error naming "
-        "file:line:col and the range.\n"
+        "file:line:col and the range. A list of integers takes a range for each item; a list of ports holds ports "
+        "(1 to 65535) and ranges: [6443, \"2379\\-2380\"]; a map of strings is a TOML table, inline ({ "
+        "\"net.ipv4.ip_forward\" = \"1\" }) or as a [tasks.NAME.KEY] section. A single value is a one\\-item list.\n"
      << ".SH [agent]\n";
   RoffParams(os, AgentKeys());
   os << ".SH [kubernetes]\n";

@@ -216,20 +216,24 @@ std::optional<ParamType> ParseParamType(std::string_view s) {
   if (s == "duration") return ParamType::kDuration;
   if (s == "list" || s == "string_list") return ParamType::kStringList;
   if (s == "enum") return ParamType::kEnum;
+  if (s == "int_list") return ParamType::kIntList;
+  if (s == "ports") return ParamType::kPortList;
+  if (s == "string_map" || s == "map") return ParamType::kStringMap;
   return std::nullopt;
 }
 
 /// `min` and `max` of an exec plugin's [[param]], written like its values
-/// ("1m" or seconds for a duration). Both are required for int, float and
-/// duration parameters, so an exec plugin's numbers are checked like a native
-/// plugin's; other types take neither.
+/// ("1m" or seconds for a duration; an integer for each item of an int_list).
+/// Both are required for int, float, duration and int_list parameters, so an
+/// exec plugin's numbers are checked like a native plugin's; other types take
+/// neither.
 Status ParseExecParamRange(const toml::table& p, ParamSpec& spec) {
   const toml::node* min = p.get("min");
   const toml::node* max = p.get("max");
   std::string where = "[[param]] " + std::string(spec.name) + " (line " + std::to_string(p.source().begin.line) + ")";
-  bool numeric = spec.type == ParamType::kInt || spec.type == ParamType::kFloat || spec.type == ParamType::kDuration;
-  if (!numeric) {
-    if (min || max) return InvalidArgument(where + ": min and max are only for int, float and duration parameters");
+  if (!TakesRange(spec.type)) {
+    if (min || max)
+      return InvalidArgument(where + ": min and max are only for int, float, duration and int_list parameters");
     return Status::Ok();
   }
   if (!min || !max)
@@ -237,6 +241,7 @@ Status ParseExecParamRange(const toml::table& p, ParamSpec& spec) {
                            " parameter needs min and max (the accepted range, both included)");
   ParamSpec unbounded = spec;
   unbounded.range = {};
+  if (spec.type == ParamType::kIntList) unbounded.type = ParamType::kInt;  // the range of each item
   auto lo = ConvertParam(unbounded, *min);
   if (!lo) return lo.error().Wrap(where + " min");
   auto hi = ConvertParam(unbounded, *max);
@@ -294,7 +299,10 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
       auto pname = (*p)["name"].value<std::string>();
       auto ptype = ParseParamType((*p)["type"].value_or(std::string("string")));
       if (!pname) return InvalidArgument("[[param]] without name (line " + std::to_string(p->source().begin.line) + ")");
-      if (!ptype) return InvalidArgument("param " + *pname + ": type must be string, int, bool, float, duration, list or enum");
+      if (!ptype)
+        return InvalidArgument("param " + *pname +
+                               ": type must be string, int, bool, float, duration, list, enum, int_list, ports or "
+                               "string_map");
       ParamSpec spec{Keep(*pname), *ptype, "", Keep((*p)["doc"].value_or(std::string())), {},
                      (*p)["required"].value_or(false), (*p)["secret"].value_or(false)};
       if (const toml::node* def = p->get("default")) {
@@ -304,6 +312,11 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
         else if (def->is_integer()) os << *def->as_integer();
         else if (def->is_boolean()) os << *def->as_boolean();
         else if (def->is_floating_point()) os << *def->as_floating_point();
+        else if (const toml::table* table = def->as_table()) {
+          toml::table inline_copy = *table;
+          inline_copy.is_inline(true);
+          os << inline_copy;
+        }
         spec.default_value = Keep(os.str());
       }
       if (const toml::array* allowed = (*p)["allowed"].as_array()) {

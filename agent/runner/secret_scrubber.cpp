@@ -56,6 +56,8 @@ SecretScrubber::SecretScrubber(std::span<const ParamSpec> specs, const Params& p
     if (const auto* s = std::get_if<std::string>(&v)) Add(*s);
     if (const auto* list = std::get_if<std::vector<std::string>>(&v))
       for (const std::string& item : *list) Add(item);
+    if (const auto* map = std::get_if<StringMap>(&v))  // the values: keys name things ("Authorization")
+      for (const auto& [key, value] : *map) Add(value);
   }
 }
 

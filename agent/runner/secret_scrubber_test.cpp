@@ -9,6 +9,7 @@ const ParamSpec kSpecs[] = {
     {.name = "token", .type = ParamType::kString, .doc = "t", .secret = true},
     {.name = "urls", .type = ParamType::kStringList, .doc = "u", .secret = true},
     {.name = "plain", .type = ParamType::kString, .doc = "p"},
+    {.name = "headers", .type = ParamType::kStringMap, .doc = "h", .secret = true},
 };
 
 TEST_CASE("secret scrubber replaces every secret parameter and its encoded forms") {
@@ -24,6 +25,14 @@ TEST_CASE("secret scrubber replaces every secret parameter and its encoded forms
   CHECK(s.Scrub("b64 YWJjL2RlZitnaGkgamtsPT0=") == "b64 <redacted>=");
   CHECK(s.Scrub("url https://hooks.slack.example/T0/B0/XyZ done") == "url <redacted> done");
   CHECK(s.Scrub("visible stays") == "visible stays");
+}
+
+TEST_CASE("secret scrubber hides the values of a secret string map, not its keys") {
+  Params p;
+  p.Set("headers", StringMap{{"Authorization", "Bearer tok-0123456789"}, {"X-Api-Key", "k3y-abcdef"}});
+  SecretScrubber s(kSpecs, p);
+  CHECK(s.Scrub("Authorization: Bearer tok-0123456789") == "Authorization: <redacted>");
+  CHECK(s.Scrub("X-Api-Key=k3y-abcdef") == "X-Api-Key=<redacted>");
 }
 
 TEST_CASE("secret scrubber finds base64 of a secret inside a longer encoding at any offset") {

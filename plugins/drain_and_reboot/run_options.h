@@ -1,7 +1,8 @@
 // The parameters of the five actions (cordon, uncordon, drain,
 // drain-and-reboot, reboot-if-required) as ParamSpec tables, and the typed
-// RunOptions the coordinator works from. One place so the tables, the README
-// and the defaults cannot drift apart.
+// RunOptions the coordinator works from. Each row of the tables names the
+// RunOptions member it fills (nodeagent/param_binding.h), so a parameter's
+// name, type, default, range and member are written once.
 #pragma once
 
 #include <chrono>
@@ -30,7 +31,8 @@ struct RunOptions {
   PodFilterOptions filter;
   std::string pod_selector;
   DrainerOptions drainer;
-  bool use_lock = false;
+  bool use_lock = false;  // cordon .. uncordon under the reboot lock, or give it back (uncordon)
+  bool release_lock = true;  // uncordon: also give back the node's lock slot
   LeaseLockOptions lock;
   std::chrono::milliseconds lock_wait{std::chrono::hours(1)};
   bool prefer_no_schedule_taint = false;
@@ -47,7 +49,9 @@ struct RunOptions {
   std::string alert_filter_regex;
 };
 
-/// Reads whatever of the tables above `params` carries; `default_node` when `node` is empty.
+/// Fills RunOptions from whatever rows of the tables above `params` carries,
+/// each checked against its row (range, allowed values); `default_node` when
+/// `node` is empty. The error names the parameter.
 Result<RunOptions> OptionsFromParams(const Params& params, const std::string& default_node);
 
 /// Cross-parameter checks (validate hook of the ActionSpecs).

@@ -1,5 +1,7 @@
 #include "cleanup_options.h"
 
+#include "nodeagent/param_binding.h"
+
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -12,38 +14,48 @@ namespace {
 using namespace std::chrono_literals;
 constexpr Duration kDays = std::chrono::hours(24);
 
-constexpr ParamSpec kParams[] = {
-    {"paths", ParamType::kStringList, "",
-     "Directories to clean: absolute host paths, resolved under the agent root. The last component "
-     "may be a glob (\"/var/log/app-*\"). System directories (/, /etc, /usr, /var, /lib*, /proc, ...) "
-     "are refused.",
-     {}, true},
-    {"patterns", ParamType::kStringList, "[\"*.log\"]",
-     "File name globs (fnmatch, matched against the base name; a leading dot is matched by *) of the "
-     "files to delete or compress."},
-    {"exclude", ParamType::kStringList, "[]", "File name globs that are never touched, even when they match patterns."},
-    {.name = "max_age", .type = ParamType::kDuration, .default_value = "\"10d\"",
-     .doc = "A file is deleted when its mtime is more than max_age before the start of the run (units s, m, h, "
-            "d, w). `find -mtime +10` equals max_age=11d, see the README.",
-     .range = DurationRange(1min, kDays * 3650)},
-    {.name = "compress_after", .type = ParamType::kDuration, .default_value = "",
-     .doc = "When set: gzip matching files older than this but not older than max_age into NAME.gz (mtime, "
-            "mode and owner kept; written atomically; the original is removed after the .gz is durable).",
-     .range = DurationRange(1min, kDays * 3650)},
-    {"recursive", ParamType::kBool, "true", "Descend into subdirectories."},
-    {.name = "max_depth", .type = ParamType::kInt, .default_value = "",
-     .doc = "How many directory levels below each path to descend (0: only the path itself). Unset: no limit.",
-     .range = IntRange(0, 4096)},
-    {"one_file_system", ParamType::kBool, "true", "Do not descend into directories on another filesystem (mount points)."},
-    {"skip_open_files", ParamType::kBool, "true",
-     "Leave files that any process holds open (found through /proc/*/fd under the agent root)."},
-    {.name = "keep_newest", .type = ParamType::kInt, .default_value = "0",
-     .doc = "Keep at least this many of the newest matching files in each directory, even when they are old.",
-     .range = IntRange(0, 1'000'000)},
-    {"remove_empty_dirs", ParamType::kBool, "false",
-     "Remove subdirectories (never a configured path itself) that this run has emptied."},
+using O = CleanupOptions;
+
+// The table: each row names the member it fills (nodeagent/param_binding.h).
+constexpr ParamField<CleanupOptions> kFields[] = {
+    Bind<&O::paths>({"paths", ParamType::kStringList, "",
+                     "Directories to clean: absolute host paths, resolved under the agent root. The last component "
+                     "may be a glob (\"/var/log/app-*\"). System directories (/, /etc, /usr, /var, /lib*, /proc, ...) "
+                     "are refused.",
+                     {}, true}),
+    Bind<&O::patterns>({"patterns", ParamType::kStringList, "[\"*.log\"]",
+                        "File name globs (fnmatch, matched against the base name; a leading dot is matched by *) of "
+                        "the files to delete or compress."}),
+    Bind<&O::exclude>({"exclude", ParamType::kStringList, "[]",
+                       "File name globs that are never touched, even when they match patterns."}),
+    Bind<&O::max_age>({.name = "max_age", .type = ParamType::kDuration, .default_value = "\"10d\"",
+                       .doc = "A file is deleted when its mtime is more than max_age before the start of the run "
+                              "(units s, m, h, d, w). `find -mtime +10` equals max_age=11d, see the README.",
+                       .range = DurationRange(1min, kDays * 3650)}),
+    Bind<&O::compress_after>(
+        {.name = "compress_after", .type = ParamType::kDuration, .default_value = "",
+         .doc = "When set: gzip matching files older than this but not older than max_age into NAME.gz (mtime, "
+                "mode and owner kept; written atomically; the original is removed after the .gz is durable).",
+         .range = DurationRange(1min, kDays * 3650)}),
+    Bind<&O::recursive>({"recursive", ParamType::kBool, "true", "Descend into subdirectories."}),
+    Bind<&O::max_depth>(
+        {.name = "max_depth", .type = ParamType::kInt, .default_value = "",
+         .doc = "How many directory levels below each path to descend (0: only the path itself). Unset: no limit.",
+         .range = IntRange(0, 4096)}),
+    Bind<&O::one_file_system>({"one_file_system", ParamType::kBool, "true",
+                               "Do not descend into directories on another filesystem (mount points)."}),
+    Bind<&O::skip_open_files>(
+        {"skip_open_files", ParamType::kBool, "true",
+         "Leave files that any process holds open (found through /proc/*/fd under the agent root)."}),
+    Bind<&O::keep_newest>(
+        {.name = "keep_newest", .type = ParamType::kInt, .default_value = "0",
+         .doc = "Keep at least this many of the newest matching files in each directory, even when they are old.",
+         .range = IntRange(0, 1'000'000)}),
+    Bind<&O::remove_empty_dirs>({"remove_empty_dirs", ParamType::kBool, "false",
+                                 "Remove subdirectories (never a configured path itself) that this run has emptied."}),
 };
 
+constexpr auto kParams = SpecsOf(kFields);
 static_assert(HasValidRanges(kParams), "every number in the table needs a range");
 
 // Exact paths refused as cleanup roots.
@@ -111,17 +123,15 @@ Status CheckRoot(std::string_view path) {
 }
 
 Result<CleanupOptions> OptionsFromParams(const Params& params) {
-  CleanupOptions o;
-  if (!params.Has("paths") || params.GetList("paths").empty())
-    return ParamError("paths", "required: at least one directory to clean");
-  o.paths = params.GetList("paths");
+  Result<CleanupOptions> bound = BindOptions<CleanupOptions>(kFields, params);  // types and ranges
+  if (!bound) return bound.error().Wrap("log-cleanup");
+  CleanupOptions o = std::move(*bound);
+  if (o.paths.empty()) return ParamError("paths", "required: at least one directory to clean");
   for (const std::string& p : o.paths) {
     Status st = CheckRoot(p);
     if (!st.ok()) return ParamError("paths", st.error().message());
   }
-  if (params.Has("patterns")) o.patterns = params.GetList("patterns");
   if (o.patterns.empty()) return ParamError("patterns", "needs at least one file name glob");
-  if (params.Has("exclude")) o.exclude = params.GetList("exclude");
   for (const auto* list : {&o.patterns, &o.exclude}) {
     for (const std::string& g : *list) {
       if (g.empty() || g.find('/') != std::string::npos)
@@ -129,30 +139,9 @@ Result<CleanupOptions> OptionsFromParams(const Params& params) {
                           "\"" + g + "\" is not a file name glob (must be non-empty, without '/')");
     }
   }
-  if (params.Has("max_age")) o.max_age = params.GetDuration("max_age");
-  if (o.max_age <= std::chrono::nanoseconds(0)) return ParamError("max_age", "must be positive");
-  if (params.Has("compress_after")) {
-    o.compress_after = params.GetDuration("compress_after");
-    if (*o.compress_after <= std::chrono::nanoseconds(0))
-      return ParamError("compress_after", "must be positive");
-    if (*o.compress_after >= o.max_age)
-      return ParamError("compress_after", "must be shorter than max_age, or files are deleted before they are compressed");
-  }
-  if (params.Has("recursive")) o.recursive = params.GetBool("recursive");
-  if (params.Has("max_depth")) {
-    int64_t d = params.GetInt("max_depth");
-    if (d < 0 || d > 4096) return ParamError("max_depth", "must be between 0 and 4096");
-    o.max_depth = static_cast<int>(d);
-  }
+  if (o.compress_after && *o.compress_after >= o.max_age)
+    return ParamError("compress_after", "must be shorter than max_age, or files are deleted before they are compressed");
   if (!o.recursive) o.max_depth = 0;
-  if (params.Has("one_file_system")) o.one_file_system = params.GetBool("one_file_system");
-  if (params.Has("skip_open_files")) o.skip_open_files = params.GetBool("skip_open_files");
-  if (params.Has("keep_newest")) {
-    int64_t k = params.GetInt("keep_newest");
-    if (k < 0 || k > 1'000'000) return ParamError("keep_newest", "must be between 0 and 1000000");
-    o.keep_newest = static_cast<int>(k);
-  }
-  if (params.Has("remove_empty_dirs")) o.remove_empty_dirs = params.GetBool("remove_empty_dirs");
   return o;
 }
 

@@ -1,6 +1,6 @@
 // The parameters of the log-cleanup action: the ParamSpec table (the one source
-// for config validation, `agentctl describe log-cleanup` and the docs), the
-// typed options the walker runs with, and the checks that refuse dangerous
+// for config validation, `agentctl describe log-cleanup` and the docs), bound
+// to the typed options the walker runs with, and the checks that refuse dangerous
 // roots such as "/" or "/etc" before anything is walked.
 #pragma once
 
@@ -34,7 +34,9 @@ struct CleanupOptions {
   bool remove_empty_dirs = false;
 };
 
-/// Reads `params` (unset ones take the table's defaults) and checks them all,
+/// Fills CleanupOptions from `params` through the bound table (each value
+/// checked against its row; unset ones keep the member initialisers above,
+/// which equal the table's defaults), then checks across parameters,
 /// including CheckRoot() on every path. The error message names the parameter.
 Result<CleanupOptions> OptionsFromParams(const Params& params);
 

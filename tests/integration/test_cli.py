@@ -357,6 +357,49 @@ class PluginTest(DaemonTestCase):
         self.assertEqual(bad.returncode, 1, bad.stdout + bad.stderr)
         self.assertEqual(json.loads(bad.stdout)["summary"], "problem found")
 
+    def test_exec_plugin_receives_int_lists_ports_and_string_maps_as_json(self):
+        # Issue 11: the new parameter types, declared in a manifest, shown by
+        # describe and the man page, refused with file:line:col, and handed to
+        # the executable as JSON.
+        agent = self.make_agent(tasks="")
+        write_exec_plugin(agent.exec_dir, "exec-typed", {"summary": "typed"}, 0)
+        with open(os.path.join(agent.exec_dir, "exec-typed.toml"), "a") as f:
+            f.write('[[param]]\nname = "codes"\ntype = "int_list"\ndefault = [0, 1]\nmin = 0\nmax = 255\n'
+                    'doc = "Exit codes."\n'
+                    '[[param]]\nname = "ports"\ntype = "ports"\ndefault = [6443, "2379-2380"]\ndoc = "Ports."\n'
+                    '[[param]]\nname = "sysctls"\ntype = "string_map"\n'
+                    'default = { "net.ipv4.ip_forward" = "1" }\ndoc = "Sysctls."\n'
+                    '[[param]]\nname = "headers"\ntype = "string_map"\nsecret = true\ndoc = "Headers."\n')
+        agent.start()
+        described = agent.ctl("describe", "exec-typed")
+        self.assertEqual(described.returncode, 0, described.stderr)
+        self.assertIn("codes (list of integers, default [ 0, 1 ], between 0 and 255)", described.stdout)
+        self.assertIn("ports (list of ports, default [ 6443, '2379-2380' ])", described.stdout)
+        self.assertIn("sysctls (map of strings, default { 'net.ipv4.ip_forward' = '1' })", described.stdout)
+        man = agent.ctl("gen", "man-nodeagent.toml")
+        self.assertEqual(man.returncode, 0, man.stderr)
+        self.assertIn(".B codes\n(list of integers, default [ 0, 1 ], between 0 and 255)", man.stdout)
+        self.assertIn(".B ports\n(list of ports, default [ 6443, '2379\\-2380' ])", man.stdout)
+
+        ok = agent.ctl("-o", "json", "run", "exec-typed", "--set", "codes=[3, 4]", "--set", "ports=30000-32767",
+                       "--set", 'sysctls={ "vm.swappiness" = "0" }', "--set", 'headers={ "X-Key" = "s3cr3t-hdr" }')
+        self.assertEqual(ok.returncode, 0, ok.stdout + ok.stderr)
+        with open(os.path.join(agent.exec_dir, "last-request-exec-typed.json")) as f:
+            params = json.load(f)["params"]
+        self.assertEqual(params["codes"], [3, 4])
+        self.assertEqual(params["ports"], [{"first": 30000, "last": 32767}])
+        self.assertEqual(params["sysctls"], {"vm.swappiness": "0"})
+        self.assertEqual(params["headers"], {"X-Key": "s3cr3t-hdr"})
+        record = json.loads(ok.stdout)
+        self.assertEqual(record["params"]["ports"], [{"first": 30000, "last": 32767}])
+        self.assertEqual(record["params"]["headers"], "<redacted>")
+        self.assertNotIn("s3cr3t-hdr", agent.ctl("-o", "json", "history").stdout)
+
+        bad = agent.ctl("-o", "json", "run", "exec-typed", "--set", "codes=[1, 300]", "--set", 'ports=["2380-2379"]')
+        self.assertEqual(bad.returncode, 2, bad.stdout + bad.stderr)
+        self.assertIn("codes: must be between 0 and 255, got 300 (item 2)", bad.stderr + bad.stdout)
+        self.assertIn('"2380-2379" is not a port range: its first port is above its last', bad.stderr + bad.stdout)
+
     def test_exec_plugin_exit_codes(self):
         agent = self.make_agent(tasks="")
         write_exec_plugin(agent.exec_dir, "exec-ok", {
