@@ -212,7 +212,7 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   auto* kube_check = kube->add_subcommand("check", "Server version, identity, and every permission the agent needs");
   auto* gen = app.add_subcommand("gen", "Generate docs: man pages and shell completion");
   gen->group("");  // hidden
-  gen->add_option("WHAT", gen_what, "man-agentctl | man-nodeagent | man-nodeagent.toml | completion-bash")->required();
+  gen->add_option("WHAT", gen_what, "man-agentctl | man-nodeagent | man-nodeagent.toml | completion-bash | rbac")->required();
 
   try {
     app.parse(argc, argv);

@@ -9,6 +9,8 @@
 #include "kube/kubeconfig.h"
 #include "loader/agent_setup.h"
 #include "nodeagent/kube.h"
+#include "permissions/rbac_manifest.h"
+#include "permissions/required_permissions.h"
 #include "runner/client_factories.h"
 
 #ifndef NODEAGENT_VERSION
@@ -113,7 +115,7 @@ Version, node, plugins, runs in progress, tasks with last and next run.
 Actions from plugins and tasks from the configuration.
 .TP
 .BI describe " ACTION"
-An action's description and every parameter (type, default, accepted values).
+An action's description, every parameter (type, default, accepted values), and the Kubernetes API permissions it needs.
 .TP
 .BI run " ACTION|TASK" " [\-\-set KEY=VALUE]... [\-\-dry\-run] [\-\-confirm] [\-\-detach]"
 Run now, with live progress and a final summary. \fB\-\-dry\-run\fR only plans: it shows what would change (with diffs for files) and changes nothing. \fB\-\-confirm\fR (like terraform apply) first plans as the real run will, shows that plan and asks on the terminal; only \fBy\fR or \fByes\fR applies it. The run then refuses, applying nothing, if the plan it makes again differs from the one shown ("the node changed since you confirmed"). Without a terminal on stdin \fB\-\-confirm\fR is a usage error. Whatever runs, an action applies only what its plan names; anything else is refused and fails the run. With \fB\-o json\fR the record has the outcome (status, summary, findings, changes) and, beside it, \fBplan\fR (summary, findings, changes, fingerprint).
@@ -137,7 +139,9 @@ The effective configuration with defaults filled in.
 Make the daemon re-read its configuration; a bad one is refused and the running one stays.
 .TP
 .B kube check
-Kubernetes server version, identity, and every permission the agent's actions need.
+Kubernetes server version, identity, and whether the API server grants every permission the loaded actions declare (with their defaults, and with the namespaces each task configures), asked with SelfSubjectAccessReviews. Each missing permission is listed with the actions that need it; exit 1 when one is missing.
+.SH KUBERNETES PERMISSIONS
+Each action declares the Kubernetes API permissions it uses (\fBagentctl describe\fR lists them). /usr/share/doc/nodeagent/examples/rbac.yaml (conf/rbac.yaml in the sources) is generated from the shipped plugins' declarations, not written by hand; \fBagentctl gen rbac\fR prints the manifest for this node's own configuration (exec plugins, task namespaces).
 .SH EXIT STATUS
 0 ok or changed; 1 the action failed or its checks found errors; 2 usage or configuration error, or refused; 3 the daemon is unreachable.
 .SH PERMISSIONS
@@ -211,6 +215,42 @@ _agentctl() {
 complete -F _agentctl agentctl
 )DOC";
 
+/// The permissions of every loaded action (defaults) and configured task.
+Result<std::vector<RequiredPermission>> SetupPermissions(const AgentSetup& setup) {
+  std::vector<ConfiguredAction> tasks;
+  for (const auto& [name, task] : setup.tasks) {
+    const ActionInfo* a = setup.catalog.Find(task.action);
+    if (a) tasks.push_back({name, a, task.params});
+  }
+  return CollectPermissions(setup.catalog.All(), tasks);
+}
+
+Result<std::unique_ptr<AgentSetup>> LoadForPermissions(const std::string& config_path) {
+  SetupOptions so;
+  so.config_path = config_path;
+  so.allow_missing_config = true;
+  so.check_schedules = false;
+  return LoadAgentSetup(so);
+}
+
+/// `agentctl gen rbac`: conf/rbac.yaml for the loaded actions and tasks.
+int GenerateRbac(const std::string& config_path) {
+  auto setup = LoadForPermissions(config_path);
+  if (!setup) {
+    std::cerr << "agentctl: " << setup.error().message() << "\n";
+    return 2;
+  }
+  for (const auto& p : (*setup)->catalog.problems)
+    std::cerr << "agentctl: warning: plugin " << p.file << " not loaded: " << p.reason << "\n";
+  auto rows = SetupPermissions(**setup);
+  if (!rows) {
+    std::cerr << "agentctl: " << rows.error().message() << "\n";
+    return 2;
+  }
+  std::cout << RbacManifest(*rows);
+  return 0;
+}
+
 std::string WithVersion(std::string s) {
   auto pos = s.find("@V@");
   if (pos != std::string::npos) s.replace(pos, 3, NODEAGENT_VERSION);
@@ -224,22 +264,24 @@ int GenerateDoc(const std::string& what, const std::string& config_path) {
   else if (what == "man-nodeagent") std::cout << WithVersion(kManNodeagent);
   else if (what == "man-nodeagent.toml") std::cout << ManToml(config_path);
   else if (what == "completion-bash") std::cout << kCompletion;
+  else if (what == "rbac") return GenerateRbac(config_path);
   else {
     std::cerr << "agentctl gen: unknown document '" << what
-              << "' (man-agentctl, man-nodeagent, man-nodeagent.toml, completion-bash)\n";
+              << "' (man-agentctl, man-nodeagent, man-nodeagent.toml, completion-bash, rbac)\n";
     return 2;
   }
   return 0;
 }
 
 int KubeCheck(const std::string& config_path, bool json_output) {
-  SetupOptions so;
-  so.config_path = config_path;
-  so.allow_missing_config = true;
-  so.check_schedules = false;
-  auto setup = LoadAgentSetup(so);
+  auto setup = LoadForPermissions(config_path);
   if (!setup) {
     std::cerr << "agentctl: " << setup.error().message() << "\n";
+    return 2;
+  }
+  auto required = SetupPermissions(**setup);
+  if (!required) {
+    std::cerr << "agentctl: " << required.error().message() << "\n";
     return 2;
   }
   const AgentSettings& s = (*setup)->settings;
@@ -266,29 +308,48 @@ int KubeCheck(const std::string& config_path, bool json_output) {
     return 3;
   }
   out["server_version"] = version->value("gitVersion", "?");
-  auto missing = CheckPermissions(**client);
-  if (!missing) {
-    std::cerr << "agentctl: " << missing.error().message() << "\n";
+  std::vector<ResourceAttributes> wanted;
+  for (const RequiredPermission& r : *required) wanted.push_back(r.what);
+  auto denied = CheckPermissions(**client, wanted);
+  if (!denied) {
+    std::cerr << "agentctl: " << denied.error().message() << "\n";
     return 1;
   }
+  // Each required row with its answer, and who needs it.
+  std::vector<const RequiredPermission*> missing;
+  out["permissions"] = nlohmann::json::array();
+  for (const RequiredPermission& r : *required) {
+    bool allowed = true;
+    for (const ResourceAttributes& d : *denied)
+      if (DescribePermission(d) == DescribePermission(r.what)) allowed = false;
+    if (!allowed) missing.push_back(&r);
+    out["permissions"].push_back(
+        {{"permission", DescribePermission(r.what)}, {"allowed", allowed}, {"needed_by", r.needed_by}});
+  }
   out["missing_permissions"] = nlohmann::json::array();
-  for (const auto& m : *missing) out["missing_permissions"].push_back(DescribePermission(m));
-  out["permissions_checked"] = RequiredPermissions().size();
+  for (const RequiredPermission* m : missing) out["missing_permissions"].push_back(DescribePermission(m->what));
+  out["permissions_checked"] = required->size();
+  auto needed_by = [](const RequiredPermission& r) {
+    std::string s;
+    for (const auto& who : r.needed_by) s += (s.empty() ? "" : ", ") + who;
+    return s;
+  };
   if (json_output) {
     std::cout << out.dump(2) << "\n";
   } else {
     std::cout << "server:   " << config->server << " (" << out["server_version"].get<std::string>() << ")\n"
               << "config:   " << config->source << ", context " << (config->context.empty() ? "-" : config->context)
               << "\nidentity: " << identity << "\n";
-    if (missing->empty()) {
-      std::cout << "permissions: all " << RequiredPermissions().size() << " granted\n";
+    if (missing.empty()) {
+      std::cout << "permissions: all " << required->size() << " granted\n";
     } else {
-      std::cout << "permissions: " << missing->size() << " of " << RequiredPermissions().size()
-                << " MISSING (see conf/rbac.yaml):\n";
-      for (const auto& m : *missing) std::cout << "  " << DescribePermission(m) << "\n";
+      std::cout << "permissions: " << missing.size() << " of " << required->size()
+                << " MISSING (grant them with conf/rbac.yaml, or `agentctl gen rbac` for this configuration):\n";
+      for (const RequiredPermission* m : missing)
+        std::cout << "  " << DescribePermission(m->what) << "  (needed by " << needed_by(*m) << ")\n";
     }
   }
-  return missing->empty() ? 0 : 1;
+  return missing.empty() ? 0 : 1;
 }
 
 }  // namespace nodeagent

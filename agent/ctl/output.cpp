@@ -226,6 +226,22 @@ std::string RenderAction(const json& a) {
     os << "      " << p.value("doc", "") << "\n";
   }
   if (a.value("params", json::array()).empty()) os << "  (none)\n";
+  os << "\nKUBERNETES PERMISSIONS\n";
+  for (const auto& k : a.value("permissions", json::array())) {
+    os << "  ";
+    const json verbs = k.value("verbs", json::array());
+    for (size_t i = 0; i < verbs.size(); ++i) os << (i ? " " : "") << verbs[i].get<std::string>();
+    os << " " << k.value("resource", "");
+    if (!k.value("group", "").empty()) os << "." << k.value("group", "");
+    std::string scope = k.value("scope", "");
+    if (scope == "cluster") os << " (cluster-wide)";
+    else if (scope == "namespace") os << " in " << k.value("namespace", "");
+    else os << " in the namespace of " << k.value("namespace_param", "") << " (default " << k.value("namespace", "-")
+            << ")";
+    os << "\n";
+    if (!k.value("why", "").empty()) os << "      " << k.value("why", "") << "\n";
+  }
+  if (a.value("permissions", json::array()).empty()) os << "  (none: it does not use the Kubernetes API)\n";
   return os.str();
 }
 

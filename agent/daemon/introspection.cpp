@@ -1,5 +1,6 @@
 #include "daemon/introspection.h"
 
+#include "config/param_validation.h"
 #include "runner/run_executor.h"
 #include "scheduler/task_planner.h"
 
@@ -20,9 +21,35 @@ json ActionToJson(const ActionInfo& a) {
       params.back()["max"] = FormatRangeBound(p, p.range.max);
     }
   }
+  json permissions = json::array();
+  for (const KubePermission& k : a.permissions) {
+    json verbs = json::array();
+    std::string_view rest = k.verbs;
+    while (!rest.empty()) {
+      size_t space = rest.find(' ');
+      if (space != 0) verbs.push_back(std::string(rest.substr(0, space)));
+      rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+    }
+    json row = {{"verbs", verbs}, {"group", std::string(k.group)}, {"resource", std::string(k.resource)},
+                {"why", std::string(k.why)}};
+    if (k.scope == KubeScope::kCluster) row["scope"] = "cluster";
+    if (k.scope == KubeScope::kNamespace) row["scope"] = "namespace", row["namespace"] = std::string(k.ns);
+    if (k.scope == KubeScope::kNamespaceParam) {
+      row["scope"] = "namespace_param";
+      row["namespace_param"] = std::string(k.ns);
+      for (const ParamSpec& p : a.params) {  // the namespace unless a task sets another
+        if (p.name != k.ns) continue;
+        auto def = DefaultValue(p);
+        if (def && *def && std::holds_alternative<std::string>(**def))
+          row["namespace"] = std::get<std::string>(**def);
+      }
+    }
+    permissions.push_back(std::move(row));
+  }
   return {{"name", a.name},           {"plugin", a.plugin},         {"kind", a.kind},
           {"description", a.description}, {"maturity", a.maturity}, {"disruptive", a.disruptive},
-          {"resumable", a.resumable}, {"source", a.source},         {"params", params}};
+          {"resumable", a.resumable}, {"source", a.source},         {"params", params},
+          {"permissions", permissions}};
 }
 
 std::unique_ptr<TaskPlanner> MakePlanner(const AgentSetup& setup, Host& host) {

@@ -714,13 +714,18 @@ TEST_CASE_METHOD(Reset, "events, DaemonSets, version") {
 TEST_CASE_METHOD(Reset, "permissions: SelfSubjectAccessReviews find what RBAC denies; 403 carries the RBAC text") {
   Env env;
   auto c = Client(env, Server().dir() + "/kubeconfig-cert");
-  auto all = CheckPermissions(*c);
+  std::vector<ResourceAttributes> wanted(3);
+  wanted[0].verb = "create", wanted[0].resource = "pods", wanted[0].subresource = "eviction";
+  wanted[1].verb = "get", wanted[1].resource = "nodes";
+  wanted[2].verb = "update", wanted[2].group = "coordination.k8s.io", wanted[2].resource = "leases",
+  wanted[2].ns = "kube-system";
+  auto all = CheckPermissions(*c, wanted);
   REQUIRE(all.ok());
   CHECK(all->empty());
   Server().Control("POST", "/_test/rbac",
                    {{"deny", {{{"verb", "create"}, {"resource", "pods"}, {"group", ""}, {"subresource", "eviction"}},
                               {{"verb", "get"}, {"resource", "nodes"}}}}});
-  auto missing = CheckPermissions(*c);
+  auto missing = CheckPermissions(*c, wanted);
   REQUIRE(missing.ok());
   std::set<std::string> got;
   for (auto& p : *missing) got.insert(DescribePermission(p));

@@ -17,6 +17,7 @@
 #include "host/process_command_runner.h"
 #include "loader/exec_action.h"
 #include "nodeagent/plugin.h"
+#include "permissions/required_permissions.h"
 
 namespace nodeagent {
 
@@ -155,6 +156,8 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
                                                     other->plugin + "' (" + other->source + ")");
       if (Status table = CheckParamTable(a.params); !table.ok())
         return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + table.error().message());
+      if (Status perms = CheckKubePermissionTable(a.permissions, a.params); !perms.ok())
+        return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + perms.error().message());
       if (!a.create) return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + " has no create function");
     }
     return Status::Ok();
@@ -175,6 +178,7 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
     info.description = std::string(a.description);
     info.maturity = std::string(d->maturity);
     info.params.assign(a.params.begin(), a.params.end());
+    info.permissions.assign(a.permissions.begin(), a.permissions.end());
     info.disruptive = a.disruptive;
     info.resumable = a.resumable;
     info.create = a.create;
@@ -255,6 +259,72 @@ Status ParseExecParamRange(const toml::table& p, ParamSpec& spec) {
   return Status::Ok();
 }
 
+/// The [[permission]] rows of an exec plugin's manifest:
+///   [[permission]]
+///   verbs = ["get", "list"]             # or one string: "get list"
+///   group = "crd.projectcalico.org"     # "" (the default) for core/v1
+///   resource = "ippools"                # "pods/eviction" for a subresource
+///   namespace = "kube-system"           # or namespace_param = "PARAM"; neither: cluster-wide
+///   why = "read the IP pools"           # optional
+/// Errors name the row's line.
+Result<std::vector<KubePermission>> ParseExecPermissions(const toml::node& node, std::span<const ParamSpec> params) {
+  const toml::array* rows = node.as_array();
+  auto at = [](const toml::node& n) { return "[[permission]] (line " + std::to_string(n.source().begin.line) + ")"; };
+  if (!rows) return InvalidArgument(at(node) + ": must be an array of tables ([[permission]])");
+  static const std::string_view kKeys[] = {"verbs", "group", "resource", "namespace", "namespace_param", "why"};
+  std::vector<KubePermission> out;
+  for (const toml::node& rn : *rows) {
+    const toml::table* r = rn.as_table();
+    if (!r) return InvalidArgument(at(rn) + ": entries must be tables");
+    for (auto&& [k, v] : *r) {
+      if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys))
+        return InvalidArgument("[[permission]] (line " + std::to_string(k.source().begin.line) + "): unknown key '" +
+                               std::string(k.str()) + "' (accepted: verbs group resource namespace namespace_param why)");
+      if (k.str() != "verbs" && !v.is_string())
+        return InvalidArgument(at(v) + ": " + std::string(k.str()) + " must be a string");
+    }
+    std::string verbs;
+    if (const toml::node* v = r->get("verbs")) {
+      if (auto one = v->value<std::string>()) {
+        verbs = *one;
+      } else if (const toml::array* list = v->as_array()) {
+        for (const toml::node& item : *list) {
+          auto word = item.value<std::string>();
+          if (!word) return InvalidArgument(at(item) + ": verbs must be strings");
+          verbs += (verbs.empty() ? "" : " ") + *word;
+        }
+      } else {
+        return InvalidArgument(at(*v) + ": verbs must be a list of strings");
+      }
+    }
+    if (verbs.empty()) return InvalidArgument(at(*r) + ": needs verbs, e.g. verbs = [\"get\", \"list\"]");
+    auto resource = (*r)["resource"].value<std::string>();
+    if (!resource || resource->empty()) return InvalidArgument(at(*r) + ": needs resource, e.g. resource = \"pods\"");
+    auto ns = (*r)["namespace"].value<std::string>();
+    auto ns_param = (*r)["namespace_param"].value<std::string>();
+    if (ns && ns_param) return InvalidArgument(at(*r) + ": give namespace or namespace_param, not both");
+    KubePermission row;
+    row.verbs = Keep(verbs);
+    row.group = Keep((*r)["group"].value_or(std::string()));
+    row.resource = Keep(*resource);
+    row.why = Keep((*r)["why"].value_or(std::string()));
+    if (ns) {
+      if (ns->empty()) return InvalidArgument(at(*r) + ": namespace is empty (leave it out for a cluster-wide row)");
+      row.scope = KubeScope::kNamespace;
+      row.ns = Keep(*ns);
+    } else if (ns_param) {
+      row.scope = KubeScope::kNamespaceParam;
+      row.ns = Keep(*ns_param);
+    }
+    if (Status st = CheckKubePermissionTable({&row, 1}, params); !st.ok()) {
+      std::string m = st.error().message();
+      return InvalidArgument(at(*r) + m.substr(m.find(':')));
+    }
+    out.push_back(row);
+  }
+  return out;
+}
+
 }  // namespace
 
 Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner, ActionCatalog& catalog) {
@@ -267,11 +337,12 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
     return InvalidArgument("line " + std::to_string(e.source().begin.line) + ":" +
                            std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
   }
-  static const std::string_view kKeys[] = {"name", "description", "executable", "disruptive", "maturity", "param"};
+  static const std::string_view kKeys[] = {"name",     "description", "executable", "disruptive",
+                                           "maturity", "param",       "permission"};
   for (auto&& [k, v] : m) {
     if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys))
       return InvalidArgument("line " + std::to_string(k.source().begin.line) + ": unknown key '" +
-                             std::string(k.str()) + "' (accepted: name description executable disruptive maturity [[param]])");
+                             std::string(k.str()) + "' (accepted: name description executable disruptive maturity [[param]] [[permission]])");
   }
   auto name = m["name"].value<std::string>();
   auto exe = m["executable"].value<std::string>();
@@ -330,6 +401,11 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
       if (Status row = CheckParamTable({&spec, 1}); !row.ok()) return row.error().Wrap("[[param]] " + *pname);
       info.params.push_back(spec);
     }
+  }
+  if (const toml::node* perms = m.get("permission")) {
+    auto rows = ParseExecPermissions(*perms, info.params);
+    if (!rows) return rows.error();
+    info.permissions = std::move(*rows);
   }
   auto config = std::make_shared<ExecActionConfig>(ExecActionConfig{*name, exe_path, true});
   info.create = [config] { return MakeExecAction(config); };

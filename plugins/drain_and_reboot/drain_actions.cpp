@@ -147,24 +147,54 @@ std::unique_ptr<Action> Make() {
   return std::make_unique<NodeAction>(K);
 }
 
+// What each action calls on the API server (the KubeClient calls of
+// RebootCoordinator, Drainer, LeaseLock and PodBlocker). Node Events go to
+// "default" like the kubelet's; the Event about a taken-over lock goes beside
+// the Lease. tests/drain runs every action with exactly these rows granted.
+#define NODE_PERMISSIONS                                                                          \
+  Cluster("get patch", "", "nodes", "read the node; cordon, uncordon, annotate and taint it"),  \
+      InNamespace("default", "create", "", "events", "record Events about the node")
+#define DRAIN_PERMISSIONS                                                                         \
+  Cluster("list watch get delete", "", "pods",                                                    \
+          "list and watch the node's pods; delete them with disable_eviction or on_drain_timeout = delete"), \
+      Cluster("create", "", "pods/eviction", "evict the node's pods"),                            \
+      Cluster("get", "apps", "daemonsets", "check that a DaemonSet pod's DaemonSet exists"),      \
+      Cluster("list", "policy", "poddisruptionbudgets", "name the PodDisruptionBudgets that hold up a drain")
+#define LOCK_PERMISSIONS                                                                          \
+  InParamNamespace("lock_namespace", "get create update delete", "coordination.k8s.io", "leases", \
+                   "take, renew and give back the reboot lock"),                                  \
+      InParamNamespace("lock_namespace", "create", "", "events", "record taking over an expired reboot lock")
+
+constexpr KubePermission kCordonPermissions[] = {NODE_PERMISSIONS};
+constexpr KubePermission kUncordonPermissions[] = {
+    NODE_PERMISSIONS,
+    InParamNamespace("lock_namespace", "get delete", "coordination.k8s.io", "leases",
+                     "find and give back the node's reboot lock slot"),
+};
+constexpr KubePermission kDrainPermissions[] = {NODE_PERMISSIONS, DRAIN_PERMISSIONS};
+constexpr KubePermission kRebootPermissions[] = {NODE_PERMISSIONS, DRAIN_PERMISSIONS, LOCK_PERMISSIONS};
+static_assert(HasValidKubePermissions(kCordonPermissions) && HasValidKubePermissions(kUncordonPermissions) &&
+                  HasValidKubePermissions(kDrainPermissions) && HasValidKubePermissions(kRebootPermissions),
+              "malformed permission table");
+
 const ActionSpec kSpecs[] = {
     {"cordon", "Marks the node unschedulable (kubectl cordon).", NodeOnlyParams(), false, false,
-     &Make<Kind::kCordon>, &ValidateParams},
+     &Make<Kind::kCordon>, &ValidateParams, kCordonPermissions},
     {"uncordon",
      "Marks the node schedulable again, removes nodeagent's annotations and taint, and gives back the node's "
      "reboot lock slot.",
      UncordonParams(),
-     false, false, &Make<Kind::kUncordon>, &ValidateParams},
+     false, false, &Make<Kind::kUncordon>, &ValidateParams, kUncordonPermissions},
     {"drain", "Cordons the node and evicts its pods like kubectl drain, concurrently; the node stays cordoned.",
-     DrainParams(), true, true, &Make<Kind::kDrain>, &ValidateParams},
+     DrainParams(), true, true, &Make<Kind::kDrain>, &ValidateParams, kDrainPermissions},
     {"drain-and-reboot",
      "Takes the cluster reboot lock, cordons, drains, reboots, waits for the node to come back Ready, uncordons "
      "and releases the lock; resumes after the boot and rolls back after a crash.",
-     DrainRebootParams(), true, true, &Make<Kind::kDrainAndReboot>, &ValidateParams},
+     DrainRebootParams(), true, true, &Make<Kind::kDrainAndReboot>, &ValidateParams, kRebootPermissions},
     {"reboot-if-required",
      "drain-and-reboot when a reboot is required (sentinel file or command) and no blocker (pods, Prometheus "
      "alerts) objects; for schedules with a maintenance window.",
-     RebootIfRequiredParams(), true, true, &Make<Kind::kRebootIfRequired>, &ValidateParams},
+     RebootIfRequiredParams(), true, true, &Make<Kind::kRebootIfRequired>, &ValidateParams, kRebootPermissions},
 };
 
 }  // namespace

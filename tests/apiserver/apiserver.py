@@ -106,9 +106,17 @@ RESOURCES = [
     Resource("configmaps", "configmap", "ConfigMap", "", "v1", True, ["cm"]),
     Resource("ippools", "ippool", "IPPool", "crd.projectcalico.org", "v1", False),
     Resource("installations", "installation", "Installation", "operator.tigera.io", "v1", False),
+    Resource("clusterroles", "clusterrole", "ClusterRole", "rbac.authorization.k8s.io", "v1", False),
+    Resource("clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", "rbac.authorization.k8s.io",
+             "v1", False),
+    Resource("roles", "role", "Role", "rbac.authorization.k8s.io", "v1", True),
+    Resource("rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
 ]
 GROUPS = ["apps", "events.k8s.io", "authorization.k8s.io", "coordination.k8s.io", "policy",
-          "crd.projectcalico.org", "operator.tigera.io"]
+          "rbac.authorization.k8s.io", "crd.projectcalico.org", "operator.tigera.io"]
+# The identity of kubeconfig-node: not in system:masters, so only the RBAC
+# objects stored here authorize it (like a node's agent in a real cluster).
+NODE_USER = ("nodeagent:node:test", ["nodeagent:nodes", "system:authenticated"])
 BY_GV = {}
 for _r in RESOURCES:
     BY_GV.setdefault((_r.group, _r.version), {})[_r.plural] = _r
@@ -1332,10 +1340,11 @@ def decode_ssar_protobuf(body):
 # ----------------------------------------------------------------------------
 
 class ServerState:
-    def __init__(self, args, store, token, ca_path):
+    def __init__(self, args, store, token, ca_path, node_token=None):
         self.args = args
         self.store = store
         self.token = token
+        self.node_token = node_token
         self.ca_path = ca_path
         self.lock = threading.Lock()
         self.faults = []
@@ -1490,6 +1499,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         if auth.startswith("Bearer ") and secrets.compare_digest(auth[7:].strip(), self.st.token):
             return "nodeagent-token", ["system:masters", "system:authenticated"]
+        if (auth.startswith("Bearer ") and self.st.node_token
+                and secrets.compare_digest(auth[7:].strip(), self.st.node_token)):
+            return NODE_USER
         return None
 
     def dispatch(self, method):
@@ -1680,11 +1692,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def authorize(self, verb, res, ns, name, sub):
         s = self.store
-        if not s.deny_enforce or not s.deny:
-            return
         attrs = {"verb": verb, "resource": res.plural, "group": res.group, "subresource": sub or "",
                  "namespace": ns or "", "name": name or ""}
-        if deny_matches(s.deny, attrs):
+        with s.cond:
+            denied = ((s.deny_enforce and deny_matches(s.deny, attrs))
+                      or not rbac_allows(s, self.user, attrs))
+        if denied:
             what = res.plural + ("/" + sub if sub else "")
             target = ' "%s"' % name if name else ""
             where = ' in the namespace "%s"' % ns if ns else (" at the cluster scope" if not res.namespaced else "")
@@ -2075,7 +2088,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                      "group": ra.get("group", ""), "subresource": ra.get("subresource", ""),
                      "namespace": ra.get("namespace", ""), "name": ra.get("name", "")}
             with s.cond:
-                if deny_matches(s.deny, attrs):
+                if deny_matches(s.deny, attrs) or not rbac_allows(s, self.user, attrs):
                     allowed = False
         out = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
                "metadata": {"creationTimestamp": None}, "spec": spec,
@@ -2190,6 +2203,50 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True
+
+
+def rbac_allows(store, user, attrs):
+    """RBAC as the real authorizer does it, for users outside system:masters:
+    allowed when a ClusterRoleBinding, or a RoleBinding in the request's
+    namespace, binds the user or one of its groups to a role with a rule
+    matching verb, group, resource[/subresource] and name. Call under store.cond."""
+    name, groups = user
+    if "system:masters" in groups:
+        return True
+
+    def bound(binding):
+        for sub in binding.get("subjects") or []:
+            if sub.get("kind") == "User" and sub.get("name") == name:
+                return True
+            if sub.get("kind") == "Group" and sub.get("name") in groups:
+                return True
+        return False
+
+    def rule_matches(rule):
+        def has(key, value):
+            vals = rule.get(key) or []
+            return "*" in vals or value in vals
+        resource = attrs["resource"] + ("/" + attrs["subresource"] if attrs["subresource"] else "")
+        if not (has("verbs", attrs["verb"]) and has("apiGroups", attrs["group"]) and has("resources", resource)):
+            return False
+        names = rule.get("resourceNames") or []
+        return not names or attrs["name"] in names
+
+    def role_allows(ref, ns):
+        kind = ref.get("kind")
+        key = ("rbac.authorization.k8s.io", "clusterroles" if kind == "ClusterRole" else "roles")
+        role = store.objects[key].get(("" if kind == "ClusterRole" else ns, ref.get("name")))
+        return bool(role) and any(rule_matches(r) for r in role.get("rules") or [])
+
+    for b in store.objects[("rbac.authorization.k8s.io", "clusterrolebindings")].values():
+        if bound(b) and b.get("roleRef", {}).get("kind") == "ClusterRole" and role_allows(b["roleRef"], ""):
+            return True
+    ns = attrs["namespace"]
+    if ns:
+        for (bns, _), b in store.objects[("rbac.authorization.k8s.io", "rolebindings")].items():
+            if bns == ns and bound(b) and role_allows(b.get("roleRef", {}), ns):
+                return True
+    return False
 
 
 def deny_matches(deny, attrs):
@@ -2320,6 +2377,11 @@ def main(argv=None):
             sans.append(extra)
     make_certs(d, sans)
     token = open(os.path.join(d, "token")).read().strip()
+    node_token_path = os.path.join(d, "node-token")
+    if not os.path.exists(node_token_path):
+        write_atomic(node_token_path, secrets.token_hex(24))
+        os.chmod(node_token_path, 0o600)
+    node_token = open(node_token_path).read().strip()
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(os.path.join(d, "server.crt"), os.path.join(d, "server.key"))
@@ -2336,7 +2398,7 @@ def main(argv=None):
 
     httpd = TLSServer((args.host, args.port), Handler)
     httpd.ssl_ctx = ctx
-    httpd.state = ServerState(args, store, token, os.path.join(d, "ca.crt"))
+    httpd.state = ServerState(args, store, token, os.path.join(d, "ca.crt"), node_token)
     port = httpd.server_address[1]
     httpd.public_host = public
     url = "https://%s:%d" % (public if ":" not in public else "[%s]" % public, port)
@@ -2349,6 +2411,8 @@ def main(argv=None):
          "client-key: %s" % os.path.join(d, "client.key")]))
     write_atomic(os.path.join(d, "kubeconfig-token"), kubeconfig(
         url, "certificate-authority-data: %s" % ca_b64, ["token: %s" % token]))
+    write_atomic(os.path.join(d, "kubeconfig-node"), kubeconfig(
+        url, "certificate-authority-data: %s" % ca_b64, ["token: %s" % node_token]))
 
     def stop(signum, frame):
         with store.cond:

@@ -212,6 +212,51 @@ class KubectlTest(KubectlPresent, ServerTestCase):
         self.assertEqual(r.stdout.strip(), "no")
         self.assertEqual(self.kubectl("auth", "can-i", "patch", "nodes").stdout.strip(), "yes")
 
+    def test_rbac_objects_authorize_the_node_identity(self):
+        """kubectl applies RBAC objects; the node token (outside system:masters) may do what they grant."""
+        rbac = """apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules:
+  - apiGroups: [""]
+    resources: [nodes, pods/eviction]
+    verbs: [get, create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: reader}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}
+subjects: [{kind: Group, apiGroup: rbac.authorization.k8s.io, name: "nodeagent:nodes"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: leases, namespace: kube-system}
+rules: [{apiGroups: [coordination.k8s.io], resources: [leases], verbs: [get, list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: leases, namespace: kube-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: leases}
+subjects: [{kind: User, apiGroup: rbac.authorization.k8s.io, name: "nodeagent:node:test"}]
+"""
+        self.srv.post_objects([mk.node("n1")])
+        denied = self.kubectl("get", "node", "n1", kubeconfig="node", ok=False)
+        self.assertNotEqual(denied.returncode, 0)
+        self.assertIn('User "nodeagent:node:test" cannot get resource "nodes"', denied.stderr)
+        r = self.srv.kubectl("apply", "-f", "-", input=rbac)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("rolebinding.rbac.authorization.k8s.io/leases created", r.stdout)
+        self.kubectl("get", "node", "n1", kubeconfig="node")
+        self.kubectl("get", "leases", "-n", "kube-system", kubeconfig="node")
+        for args, want in ((("create", "pods", "--subresource=eviction"), "yes"), (("delete", "nodes"), "no"),
+                           (("get", "leases", "-n", "kube-system"), "yes"), (("get", "leases", "-n", "default"), "no"),
+                           (("update", "leases", "-n", "kube-system"), "no")):
+            r = self.kubectl("auth", "can-i", *args, kubeconfig="node", ok=False)
+            self.assertEqual(r.stdout.strip(), want, args)
+        r = self.kubectl("get", "leases", "-n", "default", kubeconfig="node", ok=False)
+        self.assertIn("cannot list resource \"leases\" in API group \"coordination.k8s.io\" in the namespace "
+                      "\"default\"", r.stderr)
+
 
 class KubectlMinorTest(KubectlPresent, unittest.TestCase):
     def test_minor_selects_kubectl_version(self):

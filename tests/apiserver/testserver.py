@@ -130,6 +130,12 @@ class TestServer:
     def kubeconfig_token(self):
         return os.path.join(self.dir, "kubeconfig-token")
 
+    @property
+    def kubeconfig_node(self):
+        """A bearer token outside system:masters (user nodeagent:node:test, group
+        nodeagent:nodes): only the RBAC objects stored in the server authorize it."""
+        return os.path.join(self.dir, "kubeconfig-node")
+
     # -- HTTP --------------------------------------------------------------------------
 
     def ssl_context(self, auth="cert"):
@@ -238,7 +244,7 @@ class TestServer:
 
     def kubectl(self, *args, kubeconfig="cert", timeout=90, input=None):
         """Run real kubectl against this server. Returns subprocess.CompletedProcess (text)."""
-        kc = self.kubeconfig_cert if kubeconfig == "cert" else self.kubeconfig_token
+        kc = {"cert": self.kubeconfig_cert, "node": self.kubeconfig_node}.get(kubeconfig, self.kubeconfig_token)
         cmd = [KUBECTL, "--kubeconfig", kc, "--cache-dir", os.path.join(self.dir, "kubectl-cache")] + list(args)
         env = dict(os.environ, HOME=self.dir)
         env.pop("KUBECONFIG", None)

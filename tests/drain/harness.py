@@ -44,7 +44,7 @@ def wait_until(pred, timeout=20.0, interval=0.05, what="condition"):
 class Agent:
     """One node's agent: temp root + state + config, daemon on demand."""
 
-    def __init__(self, server, node, qps=None, burst=None, extra_toml=""):
+    def __init__(self, server, node, qps=None, burst=None, extra_toml="", kubeconfig=None):
         self.server = server
         self.node = node
         self.dir = tempfile.mkdtemp(prefix="drain-agent-%s-" % node)
@@ -56,7 +56,8 @@ class Agent:
         self.reboot_stub = os.path.join(self.dir, "reboot-stub.sh")
         self._write(self.reboot_stub, "#!/bin/sh\necho \"$(date +%%s.%%N) $*\" >> %s\n" % self.marker)
         os.chmod(self.reboot_stub, 0o755)
-        shutil.copy(server.kubeconfig_token, self._mk(os.path.join(self.root, "etc/nodeagent/kubeconfig")))
+        shutil.copy(kubeconfig or server.kubeconfig_token,
+                    self._mk(os.path.join(self.root, "etc/nodeagent/kubeconfig")))
         os.makedirs(os.path.join(self.dir, "exec"), exist_ok=True)
         kube = '[kubernetes]\nkubeconfig = "/etc/nodeagent/kubeconfig"\n'
         if qps is not None:

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """`agentctl kube check` against the test API server: server version, identity,
-and every permission the agent needs, naming what is missing (exit 1), and a
-clear error for a broken kubeconfig (exit 2) or an unreachable server (exit 3)."""
+and every permission the loaded actions declare (with the namespaces their
+tasks configure), naming what is missing and which actions need it (exit 1),
+and a clear error for a broken kubeconfig (exit 2) or an unreachable server
+(exit 3)."""
 import json
 import os
 import subprocess
@@ -15,6 +17,7 @@ from testserver import TestServer  # noqa: E402
 
 BUILD = os.environ.get("NODEAGENT_BUILD", os.path.join(HERE, "../../build"))
 AGENTCTL = os.path.join(BUILD, "bin/agentctl")
+PLUGINS = os.path.join(BUILD, "plugins")
 
 
 class KubeCheck(unittest.TestCase):
@@ -35,15 +38,16 @@ class KubeCheck(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
-    def config(self, kubeconfig):
+    def config(self, kubeconfig, tasks=""):
         path = os.path.join(self.tmp.name, "agent.toml")
         with open(path, "w") as f:
-            f.write(f'[agent]\nstate_dir = "{self.tmp.name}/state"\nplugin_dir = "{self.tmp.name}/none"\n'
-                    f'exec_plugin_dir = "{self.tmp.name}/none"\n[kubernetes]\nkubeconfig = "{kubeconfig}"\n')
+            f.write(f'[agent]\nstate_dir = "{self.tmp.name}/state"\nplugin_dir = "{PLUGINS}"\n'
+                    f'allow_unsafe_plugin_owner = true\nnode_name = "n1"\n'
+                    f'exec_plugin_dir = "{self.tmp.name}/none"\n[kubernetes]\nkubeconfig = "{kubeconfig}"\n{tasks}')
         return path
 
-    def check(self, kubeconfig, *extra):
-        return subprocess.run([AGENTCTL, "--config", self.config(kubeconfig), *extra, "kube", "check"],
+    def check(self, kubeconfig, *extra, tasks=""):
+        return subprocess.run([AGENTCTL, "--config", self.config(kubeconfig, tasks), *extra, "kube", "check"],
                               capture_output=True, text=True, timeout=60)
 
     def test_all_permissions_granted(self):
@@ -62,6 +66,31 @@ class KubeCheck(unittest.TestCase):
         self.assertEqual(result["auth"], "bearer token")
         self.assertEqual(sorted(result["missing_permissions"]),
                          ["create pods/eviction", "update leases.coordination.k8s.io in kube-system"])
+        needed = {p["permission"]: p["needed_by"] for p in result["permissions"] if not p["allowed"]}
+        self.assertEqual(needed["create pods/eviction"], ["drain", "drain-and-reboot", "reboot-if-required"])
+        text = self.check(self.server.kubeconfig_token)
+        self.assertEqual(text.returncode, 1)
+        self.assertIn("permissions: 2 of %d MISSING" % result["permissions_checked"], text.stdout)
+        self.assertIn("  create pods/eviction  (needed by drain, drain-and-reboot, reboot-if-required)\n", text.stdout)
+
+    def test_checks_exactly_the_declared_rows_with_the_tasks_namespaces(self):
+        """Every row the loaded actions declare is asked once; a task's lock_namespace adds its own rows."""
+        tasks = '[tasks.reboot]\naction = "drain-and-reboot"\nlock_namespace = "ops"\n'
+        self.server.clear_requests()
+        out = self.check(self.server.kubeconfig_cert, "-o", "json", tasks=tasks)
+        self.assertEqual(out.returncode, 0, out.stderr + out.stdout)
+        result = json.loads(out.stdout)
+        rows = {p["permission"]: p["needed_by"] for p in result["permissions"]}
+        self.assertEqual(rows["get leases.coordination.k8s.io in ops"], ["drain-and-reboot (task reboot)"])
+        self.assertEqual(rows["get leases.coordination.k8s.io in kube-system"],
+                         ["drain-and-reboot", "reboot-if-required", "uncordon"])
+        self.assertEqual(rows["create events in default"],
+                         ["cordon", "drain", "drain-and-reboot", "reboot-if-required", "uncordon"])
+        self.assertNotIn("list nodes", rows)  # nothing declares it any more
+        reviews = [json.loads(r["body"])["spec"]["resourceAttributes"] for r in self.server.requests()
+                   if r["path"].endswith("/selfsubjectaccessreviews")]
+        self.assertEqual(len(reviews), len(rows))
+        self.assertEqual(result["permissions_checked"], len(rows))
 
     def test_broken_kubeconfig_names_file_and_field(self):
         bad = os.path.join(self.tmp.name, "kubeconfig")

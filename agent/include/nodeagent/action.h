@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nodeagent/host.h"
+#include "nodeagent/kube_permission.h"
 #include "nodeagent/params.h"
 #include "nodeagent/result.h"
 
@@ -158,6 +159,11 @@ struct ActionSpec {
   /// as a cleanup root). Message names the parameter. The daemon and agentctl
   /// call it in a child process, so it must be a pure function of `params`.
   Status (*validate)(const Params& params) = nullptr;
+  /// Every Kubernetes API permission the action may use (nodeagent/
+  /// kube_permission.h); empty for an action that never calls the API. The
+  /// only list: `agentctl kube check`, `agentctl describe` and conf/rbac.yaml
+  /// follow it, and the loader refuses a malformed table.
+  std::span<const KubePermission> permissions = {};
 };
 
 }  // namespace nodeagent

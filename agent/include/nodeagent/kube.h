@@ -321,8 +321,8 @@ struct WatchRequest {
 /// Called on the watching thread, once per event. Return false to stop.
 using WatchCallback = std::function<bool(const WatchEvent&)>;
 
-/// Attributes of an access question (SelfSubjectAccessReview), also one row
-/// of the agent's required permissions.
+/// Attributes of an access question (SelfSubjectAccessReview), also one
+/// resolved row of an action's declared permissions (one verb).
 struct ResourceAttributes {
   std::string verb;         // get list watch patch create update delete
   std::string group;        // "" for core, "apps", "policy", "coordination.k8s.io", ...
@@ -445,31 +445,6 @@ inline KubeResult<nlohmann::json> ListAllPods(KubeClient& client, const std::str
   }
 }
 
-/// Every permission the agent's actions need. `agentctl kube check` and
-/// conf/rbac.yaml follow this list.
-inline std::vector<ResourceAttributes> RequiredPermissions() {
-  std::vector<ResourceAttributes> p;
-  auto add = [&p](const char* verb, const char* group, const char* resource, const char* sub = "",
-                  const char* ns = "") {
-    ResourceAttributes a;
-    a.verb = verb;
-    a.group = group;
-    a.resource = resource;
-    a.subresource = sub;
-    a.ns = ns;
-    p.push_back(std::move(a));
-  };
-  for (const char* verb : {"get", "list", "watch", "patch"}) add(verb, "", "nodes");
-  for (const char* verb : {"get", "list", "watch", "delete"}) add(verb, "", "pods");
-  add("create", "", "pods", "eviction");
-  for (const char* verb : {"get", "create", "update", "delete"}) add(verb, "coordination.k8s.io", "leases", "", "kube-system");
-  add("create", "", "events");
-  for (const char* verb : {"get", "patch"}) add(verb, "apps", "daemonsets");
-  add("list", "policy", "poddisruptionbudgets");
-  add("create", "authorization.k8s.io", "selfsubjectaccessreviews");
-  return p;
-}
-
 /// "create pods/eviction", "get leases.coordination.k8s.io in kube-system".
 inline std::string DescribePermission(const ResourceAttributes& a) {
   std::string s = a.verb + " " + a.resource;
@@ -479,11 +454,13 @@ inline std::string DescribePermission(const ResourceAttributes& a) {
   return s;
 }
 
-/// Asks the server about each of RequiredPermissions(); returns the denied
-/// ones (empty: all granted). An Error when a review itself fails.
-inline Result<std::vector<ResourceAttributes>> CheckPermissions(KubeClient& client) {
+/// Asks the server about each of `wanted` (the rows the actions declare, see
+/// nodeagent/kube_permission.h); returns the denied ones (empty: all
+/// granted). An Error when a review itself fails.
+inline Result<std::vector<ResourceAttributes>> CheckPermissions(KubeClient& client,
+                                                                const std::vector<ResourceAttributes>& wanted) {
   std::vector<ResourceAttributes> missing;
-  for (const ResourceAttributes& p : RequiredPermissions()) {
+  for (const ResourceAttributes& p : wanted) {
     KubeResult<AccessDecision> d = client.CheckAccess(p);
     if (!d.ok()) return d.error().Wrap("checking permission to " + DescribePermission(p));
     if (!d->allowed) missing.push_back(p);

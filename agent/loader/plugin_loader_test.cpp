@@ -1,0 +1,104 @@
+// Exec plugin manifests: their [[permission]] rows are loaded into the
+// catalog, and a malformed row is refused naming its line.
+#include "loader/plugin_loader.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+using namespace nodeagent;
+
+namespace {
+
+/// A temp folder with an executable `check.sh` and a manifest written per test.
+class ExecPluginDir {
+ public:
+  ExecPluginDir() {
+    char tmpl[] = "/tmp/nodeagent-loader-test-XXXXXX";
+    dir_ = ::mkdtemp(tmpl);
+    std::ofstream(dir_ + "/check.sh") << "#!/bin/sh\necho '{}'\n";
+    ::chmod((dir_ + "/check.sh").c_str(), 0755);
+  }
+  ~ExecPluginDir() { std::filesystem::remove_all(dir_); }
+
+  /// Loads a manifest with this body after the name/executable header
+  /// (lines 1-2), so the body's first line is line 3.
+  Status Load(const std::string& body, ActionCatalog& catalog) {
+    std::string path = dir_ + "/check.toml";
+    std::ofstream(path) << "name = \"check\"\nexecutable = \"check.sh\"\n" << body;
+    return LoadExecPlugin(path, false, catalog);
+  }
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_CASE("exec manifest: [[permission]] rows reach the catalog") {
+  ExecPluginDir dir;
+  ActionCatalog catalog;
+  Status st = dir.Load(
+      "[[param]]\nname = \"calico_namespace\"\ndefault = \"calico-system\"\n"
+      "[[permission]]\nverbs = [\"get\", \"list\"]\ngroup = \"crd.projectcalico.org\"\nresource = \"ippools\"\n"
+      "why = \"read the IP pools\"\n"
+      "[[permission]]\nverbs = \"get\"\nresource = \"configmaps\"\nnamespace = \"kube-system\"\n"
+      "[[permission]]\nverbs = [\"patch\"]\ngroup = \"apps\"\nresource = \"daemonsets\"\n"
+      "namespace_param = \"calico_namespace\"\n",
+      catalog);
+  REQUIRE(st.ok());
+  const ActionInfo* a = catalog.Find("check");
+  REQUIRE(a);
+  REQUIRE(a->permissions.size() == 3);
+  CHECK(a->permissions[0].verbs == "get list");
+  CHECK(a->permissions[0].group == "crd.projectcalico.org");
+  CHECK(a->permissions[0].resource == "ippools");
+  CHECK(a->permissions[0].scope == KubeScope::kCluster);
+  CHECK(a->permissions[0].why == "read the IP pools");
+  CHECK(a->permissions[1].scope == KubeScope::kNamespace);
+  CHECK(a->permissions[1].ns == "kube-system");
+  CHECK(a->permissions[2].scope == KubeScope::kNamespaceParam);
+  CHECK(a->permissions[2].ns == "calico_namespace");
+}
+
+TEST_CASE("exec manifest: a malformed [[permission]] row is refused with its line") {
+  struct Case {
+    std::string body;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"[[permission]]\nresource = \"pods\"\n", "[[permission]] (line 3): needs verbs, e.g. verbs = [\"get\", \"list\"]"},
+      {"[[permission]]\nverbs = [\"get\"]\n", "[[permission]] (line 3): needs resource, e.g. resource = \"pods\""},
+      {"[[permission]]\nverbs = [\"get\", \"steal\"]\nresource = \"pods\"\n",
+       "[[permission]] (line 3): verbs must be one or more of get list watch create update patch delete "
+       "deletecollection, each once, separated by spaces (got \"get steal\")"},
+      {"[[permission]]\nverbs = [\"get\"]\nresource = \"Pods\"\n",
+       "[[permission]] (line 3): resource and group take lowercase letters, digits, '-' and '.', and the resource "
+       "at most one \"/subresource\" (got resource \"Pods\", group \"\")"},
+      {"[[permission]]\nverbs = [\"get\"]\nresource = \"pods\"\nnamespace = \"a\"\nnamespace_param = \"b\"\n",
+       "[[permission]] (line 3): give namespace or namespace_param, not both"},
+      {"[[permission]]\nverbs = [\"get\"]\nresource = \"pods\"\nnamespace = \"Kube System\"\n",
+       "[[permission]] (line 3): \"Kube System\" is not a namespace name (lowercase letters, digits and '-', at most "
+       "63)"},
+      {"[[permission]]\nverbs = [\"get\"]\nresource = \"pods\"\nnamespace_param = \"missing\"\n",
+       "[[permission]] (line 3): its namespace comes from parameter 'missing', which the action does not have"},
+      {"[[permission]]\nverbs = [\"get\"]\nresource = \"pods\"\nscope = \"cluster\"\n",
+       "[[permission]] (line 6): unknown key 'scope' (accepted: verbs group resource namespace namespace_param why)"},
+      {"[[permission]]\nverbs = [1]\nresource = \"pods\"\n", "[[permission]] (line 4): verbs must be strings"},
+      {"[[permission]]\nverbs = [\"get\"]\nresource = 5\n", "[[permission]] (line 5): resource must be a string"},
+      {"permission = \"get pods\"\n", "[[permission]] (line 3): must be an array of tables ([[permission]])"},
+  };
+  for (const Case& c : cases) {
+    ExecPluginDir dir;
+    ActionCatalog catalog;
+    Status st = dir.Load(c.body, catalog);
+    INFO(c.body);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message() == c.message);
+    CHECK(catalog.Find("check") == nullptr);
+  }
+}
