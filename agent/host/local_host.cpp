@@ -1,6 +1,7 @@
 #include "host/local_host.h"
 
 #include "host/local_file_system.h"
+#include "host/netlink_network_info.h"
 #include "host/process_command_runner.h"
 #include "host/system_clock.h"
 
@@ -21,15 +22,38 @@ static Result<std::string> ReadTrimmed(FileSystem& files, std::string_view path)
   return v;
 }
 
+namespace {
+
+/// network() of a host built without one.
+class NoNetworkInfo : public NetworkInfo {
+ public:
+  Result<std::vector<NetworkInterface>> Interfaces() override { return Missing(); }
+  Result<std::vector<InterfaceAddress>> Addresses() override { return Missing(); }
+  Result<std::vector<Route>> Routes() override { return Missing(); }
+  Result<RouteLookup> LookupRoute(const IpAddress&) override { return Missing(); }
+
+ private:
+  static Error Missing() { return Error(ErrorCode::kUnavailable, "this host was built without a network view"); }
+};
+
+}  // namespace
+
+LocalHost::LocalHost(FileSystem& files, CommandRunner& commands, Clock& clock)
+    : files_(files), commands_(commands), clock_(clock) {
+  static NoNetworkInfo none;
+  network_ = &none;
+}
+
 Result<std::string> LocalHost::BootId() { return ReadTrimmed(files_, "/proc/sys/kernel/random/boot_id"); }
 Result<std::string> LocalHost::Hostname() { return ReadTrimmed(files_, "/proc/sys/kernel/hostname"); }
 
 struct RealHost::Parts {
   Parts(const std::string& root, const bool* cancelled)
-      : files(root), commands(std::chrono::seconds(2), cancelled), host(files, commands, clock) {}
+      : files(root), commands(std::chrono::seconds(2), cancelled), host(files, commands, clock, network) {}
   LocalFileSystem files;
   ProcessCommandRunner commands;
   SystemClock clock;
+  NetlinkNetworkInfo network;
   LocalHost host;
 };
 
@@ -39,6 +63,7 @@ RealHost::~RealHost() = default;
 FileSystem& RealHost::files() { return parts_->files; }
 CommandRunner& RealHost::commands() { return parts_->commands; }
 Clock& RealHost::clock() { return parts_->clock; }
+NetworkInfo& RealHost::network() { return parts_->network; }
 Result<std::string> RealHost::BootId() { return parts_->host.BootId(); }
 Result<std::string> RealHost::Hostname() { return parts_->host.Hostname(); }
 

@@ -1,5 +1,5 @@
 // The host seam. Every touch of the machine a plugin or the core makes (files,
-// commands, time, boot id, hostname) goes through these interfaces, so that
+// commands, time, network state, boot id, hostname) goes through these interfaces, so that
 // tests run against a temp root, a recording command runner and a fake clock and
 // never against the real node. Files are resolved under a root prefix
 // (`agent.root`, default "/"), the way fluent-bit takes `path.procfs`.
@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nodeagent/network.h"
 #include "nodeagent/result.h"
 
 namespace nodeagent {
@@ -195,6 +196,8 @@ class Host {
   virtual FileSystem& files() = 0;
   virtual CommandRunner& commands() = 0;
   virtual Clock& clock() = 0;
+  /// The node's interfaces, addresses and routes (nodeagent/network.h).
+  virtual NetworkInfo& network() = 0;
 
   /// Contents of <root>/proc/sys/kernel/random/boot_id, trimmed.
   virtual Result<std::string> BootId() = 0;
