@@ -4,6 +4,7 @@
 // one ("..", absolute and relative links, a link swapped in by another
 // thread) and checks that the outside folder never changed.
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
@@ -437,6 +438,34 @@ TEST_CASE("WriteInPlace writes the same file (no rename), never creates, and ref
   REQUIRE_FALSE(huge.ok());
   CHECK(huge.error().code() == ErrorCode::kTooLarge);
   CHECK(root.Read("/proc/sys/net/ipv4/ip_forward") == "1");
+}
+
+TEST_CASE("WriteInPlace sets a real sysctl in a network namespace of the test's own, and reports a refused value") {
+  REQUIRE(::geteuid() == 0);  // unsharing a network namespace needs root; CI runs as root
+  const int original = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  REQUIRE(original >= 0);
+  REQUIRE(::unshare(CLONE_NEWNET) == 0);
+  struct Back {
+    int fd;
+    ~Back() {
+      if (::setns(fd, CLONE_NEWNET) != 0) std::abort();  // never go on in the wrong namespace
+      ::close(fd);
+    }
+  } back{original};
+  LocalFileSystem fs("/");
+  // /proc/sys/net is the namespace of whoever reads it: a fresh one has only lo.
+  auto conf = fs.ListDir("/proc/sys/net/ipv4/conf");
+  REQUIRE(conf.ok());
+  REQUIRE(*conf == std::vector<std::string>{"all", "default", "lo"});
+
+  REQUIRE(fs.WriteInPlace("/proc/sys/net/ipv4/ip_forward", "1\n").ok());
+  CHECK(*fs.ReadFile("/proc/sys/net/ipv4/ip_forward") == "1\n");
+  Status refused = fs.WriteInPlace("/proc/sys/net/ipv4/ip_forward", "yes\n");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message().find("/proc/sys/net/ipv4/ip_forward") != std::string::npos);
+  CHECK(*fs.ReadFile("/proc/sys/net/ipv4/ip_forward") == "1\n");
+  REQUIRE(fs.WriteInPlace("/proc/sys/net/ipv4/ip_forward", "0").ok());
+  CHECK(*fs.ReadFile("/proc/sys/net/ipv4/ip_forward") == "0\n");
 }
 
 TEST_CASE("the new calls refuse links owned by another user, as every call that follows links does") {

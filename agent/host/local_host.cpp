@@ -1,10 +1,5 @@
 #include "host/local_host.h"
 
-#include "host/local_file_system.h"
-#include "host/netlink_network_info.h"
-#include "host/process_command_runner.h"
-#include "host/system_clock.h"
-
 namespace nodeagent {
 
 std::string Trim(std::string_view s) {
@@ -46,25 +41,5 @@ LocalHost::LocalHost(FileSystem& files, CommandRunner& commands, Clock& clock)
 
 Result<std::string> LocalHost::BootId() { return ReadTrimmed(files_, "/proc/sys/kernel/random/boot_id"); }
 Result<std::string> LocalHost::Hostname() { return ReadTrimmed(files_, "/proc/sys/kernel/hostname"); }
-
-struct RealHost::Parts {
-  Parts(const std::string& root, const bool* cancelled)
-      : files(root), commands(std::chrono::seconds(2), cancelled), host(files, commands, clock, network) {}
-  LocalFileSystem files;
-  ProcessCommandRunner commands;
-  SystemClock clock;
-  NetlinkNetworkInfo network;
-  LocalHost host;
-};
-
-RealHost::RealHost(const std::string& root, const bool* cancelled)
-    : parts_(std::make_unique<Parts>(root, cancelled)) {}
-RealHost::~RealHost() = default;
-FileSystem& RealHost::files() { return parts_->files; }
-CommandRunner& RealHost::commands() { return parts_->commands; }
-Clock& RealHost::clock() { return parts_->clock; }
-NetworkInfo& RealHost::network() { return parts_->network; }
-Result<std::string> RealHost::BootId() { return parts_->host.BootId(); }
-Result<std::string> RealHost::Hostname() { return parts_->host.Hostname(); }
 
 }  // namespace nodeagent

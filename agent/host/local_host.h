@@ -33,6 +33,7 @@ class LocalHost : public Host {
 
 /// The real host under `root`, owning its parts. With `cancelled` (a run's
 /// cancel flag), its commands are stopped once the run is cancelled.
+/// Defined in real_host.cpp: link nodeagent_real_host (it needs libmnl).
 class RealHost : public Host {
  public:
   explicit RealHost(const std::string& root, const bool* cancelled = nullptr);
