@@ -52,6 +52,9 @@ fail() { echo "check-rpm-deps: FAIL: $*" >&2; failures=$((failures + 1)); }
 #    github.com/KaringX/karing/issues/1777). Debian's libcurl defines
 #    CURL_OPENSSL_4, which is why RPMs built on Debian fail there
 #    (LizardByte/Sunshine#577, ente/ente#6752).
+#  - libmnl 1.0.4 (libmnl-1.0.4-*.el9, BaseOS; iproute and nftables need
+#    it): libmnl.so.0 with the nodes of src/libmnl.map, LIBMNL_1.0 to
+#    LIBMNL_1.2 (read here with `readelf -V` on Debian 12's libmnl0 1.0.4).
 #  - Packages and files: systemd, shadow-utils, /bin/sh (bash), rtld(GNU_HASH)
 #    (glibc), the rpmlib() features of rpm 4.16.
 el9_versioned_libs=(
@@ -67,6 +70,7 @@ el9_versioned_libs=(
   "libssl.so.3:OPENSSL_3.0.0"
   "libcrypto.so.3:OPENSSL_3.0.0"
   "libcurl.so.4:"
+  "libmnl.so.0:LIBMNL_1.0 LIBMNL_1.1 LIBMNL_1.2"
 )
 el9_other_provides=(systemd shadow-utils /bin/sh "rtld(GNU_HASH)")
 el9_rpmlib_features="CompressedFileNames FileDigests PayloadFilesHavePrefix PayloadIsXz PayloadIsZstd PayloadIsLzma"

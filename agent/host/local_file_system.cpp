@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <chrono>
 #include <random>
 #include <utility>
 
@@ -111,6 +112,48 @@ Error TooLarge(const std::string& shown, size_t max_bytes, std::optional<off_t> 
   std::string message = shown + " is larger than the " + SizeText(max_bytes) + " limit for whole-file reads";
   if (size) message += " (" + std::to_string(*size) + " bytes)";
   return Error(ErrorCode::kTooLarge, message);
+}
+
+FileType TypeOf(mode_t mode) {
+  if (S_ISDIR(mode)) return FileType::kDirectory;
+  if (S_ISLNK(mode)) return FileType::kSymlink;
+  if (S_ISCHR(mode)) return FileType::kCharDevice;
+  if (S_ISBLK(mode)) return FileType::kBlockDevice;
+  if (S_ISFIFO(mode)) return FileType::kFifo;
+  if (S_ISSOCK(mode)) return FileType::kSocket;
+  return FileType::kRegular;
+}
+
+FileInfo InfoOf(const struct stat& st) {
+  FileInfo info;
+  info.type = TypeOf(st.st_mode);
+  info.mode = st.st_mode & 07777;
+  info.uid = st.st_uid;
+  info.gid = st.st_gid;
+  info.size = static_cast<uint64_t>(st.st_size);
+  info.mtime = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+  return info;
+}
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452  // Linux 6.6; the same number on every architecture
+#endif
+
+/// chmod of exactly the file `fd` (an O_PATH descriptor, which fchmod(2)
+/// refuses): fchmodat2(fd, "", AT_EMPTY_PATH) where the kernel has it (6.6+),
+/// else through /proc/self/fd/N, which names that very inode (what glibc's
+/// fchmodat(AT_SYMLINK_NOFOLLOW) does too). Never through a name that could
+/// be swapped meanwhile. Returns 0 or -1 with errno.
+int ChmodDescriptor(int fd, mode_t mode) {
+  static std::atomic<bool> fchmodat2_missing{false};
+  if (!fchmodat2_missing.load(std::memory_order_relaxed)) {
+    if (::syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH) == 0) return 0;
+    if (errno != ENOSYS) return -1;
+    fchmodat2_missing.store(true, std::memory_order_relaxed);
+  }
+  const std::string proc = "/proc/self/fd/" + std::to_string(fd);
+  return ::chmod(proc.c_str(), mode);
 }
 
 std::string Dirname(const std::string& path) {
@@ -409,6 +452,93 @@ Result<std::vector<std::string>> LocalFileSystem::ListDir(std::string_view host_
   ::closedir(d);
   std::sort(names.begin(), names.end());
   return names;
+}
+
+Result<FileInfo> LocalFileSystem::StatWalked(std::string_view host_path, bool follow_last,
+                                            const std::string& what) const {
+  auto loc = Walk(host_path, WalkRules{.follow_last = follow_last}, what);
+  if (!loc) return loc.error();
+  // No name: the path is a directory itself (the root, a path ending in "..").
+  const int fd = loc->name.empty() ? loc->dir.get() : loc->target.get();
+  if (fd < 0) return ErrnoError(what + " " + loc->shown, ENOENT);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return ErrnoError(what + " " + loc->shown, errno);
+  return InfoOf(st);
+}
+
+Result<FileInfo> LocalFileSystem::Stat(std::string_view host_path) const {
+  return StatWalked(host_path, true, "stat");
+}
+
+Result<FileInfo> LocalFileSystem::Lstat(std::string_view host_path) const {
+  return StatWalked(host_path, false, "lstat");
+}
+
+Result<std::string> LocalFileSystem::ReadLink(std::string_view host_path) const {
+  auto loc = Walk(host_path, WalkRules{.follow_last = false}, "reading the symlink");
+  if (!loc) return loc.error();
+  if (!loc->name.empty() && !loc->target.valid()) return ErrnoError("reading the symlink " + loc->shown, ENOENT);
+  struct stat st {};
+  if (loc->name.empty() || ::fstat(loc->target.get(), &st) != 0 || !S_ISLNK(st.st_mode))
+    return Error(ErrorCode::kInvalidArgument, "reading the symlink " + loc->shown + ": it is not a symlink");
+  std::string target(PATH_MAX, '\0');
+  ssize_t n = ::readlinkat(loc->target.get(), "", target.data(), target.size());  // this very link
+  if (n < 0) return ErrnoError("reading the symlink " + loc->shown, errno);
+  if (static_cast<size_t>(n) >= target.size())
+    return Error(ErrorCode::kTooLarge, "reading the symlink " + loc->shown + ": its target is over PATH_MAX");
+  target.resize(static_cast<size_t>(n));
+  return target;
+}
+
+Status LocalFileSystem::Chmod(std::string_view host_path, mode_t mode) {
+  if ((mode & ~mode_t{07777}) != 0)
+    return Error(ErrorCode::kInvalidArgument, "chmod " + Resolve(host_path) + ": mode " + std::to_string(mode) +
+                                                  " has bits beyond 07777");
+  auto loc = Walk(host_path, WalkRules{}, "chmod");
+  if (!loc) return loc.error();
+  const int fd = loc->name.empty() ? loc->dir.get() : loc->target.get();
+  if (fd < 0) return ErrnoError("chmod " + loc->shown, ENOENT);
+  if (ChmodDescriptor(fd, mode) != 0) return ErrnoError("chmod " + loc->shown, errno);
+  return Status::Ok();
+}
+
+Status LocalFileSystem::WriteInPlace(std::string_view host_path, std::string_view content) {
+  const std::string what = "writing in place";
+  if (content.size() > kMaxInPlaceWriteBytes)
+    return Error(ErrorCode::kTooLarge, what + " " + Resolve(host_path) + ": " + std::to_string(content.size()) +
+                                           " bytes, over the " + SizeText(kMaxInPlaceWriteBytes) + " limit");
+  const std::string never_creates = " (an in-place write never creates a file)";
+  auto loc = Walk(host_path, WalkRules{}, what);
+  if (!loc && loc.error().code() == ErrorCode::kNotFound)
+    return Error(ErrorCode::kNotFound, loc.error().message() + never_creates);
+  if (!loc) return loc.error();
+  if (loc->name.empty()) return ErrnoError(what + " " + loc->shown, EISDIR);
+  if (!loc->target.valid()) return Error(ErrorCode::kNotFound, what + " " + loc->shown + ": no such file" + never_creates);
+  struct stat st {};
+  if (::fstat(loc->target.get(), &st) != 0) return ErrnoError(what + " " + loc->shown, errno);
+  // Checked before opening: opening a device or a FIFO can itself do something.
+  if (!S_ISREG(st.st_mode))
+    return Error(ErrorCode::kInvalidArgument, what + " " + loc->shown + ": not a regular file");
+  // No O_TRUNC at open: the name is checked to still be the walked file first.
+  UniqueFd fd(OpenBeneath(loc->dir.get(), loc->name.c_str(), O_WRONLY | O_NOCTTY | O_NONBLOCK));
+  if (!fd.valid()) return ErrnoError(what + " " + loc->shown, errno);
+  if (!SameFile(fd.get(), loc->target.get()))
+    return Error(ErrorCode::kConflict, what + " " + loc->shown + ": it was replaced while being opened; nothing was written");
+  // /proc files report size 0 (nothing to cut); sysfs ones 4096 and take the truncate.
+  if (st.st_size > 0 && ::ftruncate(fd.get(), 0) != 0) return ErrnoError(what + " " + loc->shown, errno);
+  // One write: a sysctl takes its value from a single write at offset 0, and a
+  // second write at an offset would not continue it.
+  for (;;) {
+    ssize_t n = ::write(fd.get(), content.data(), content.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return ErrnoError(what + " " + loc->shown, errno);
+    if (static_cast<size_t>(n) != content.size())
+      return Error(ErrorCode::kIo, what + " " + loc->shown + ": the kernel took " + std::to_string(n) + " of " +
+                                       std::to_string(content.size()) + " bytes");
+    break;
+  }
+  if (::close(fd.release()) != 0) return ErrnoError(what + " " + loc->shown, errno);
+  return Status::Ok();
 }
 
 Status LocalFileSystem::WriteFileAtomic(std::string_view host_path, std::string_view content, mode_t mode,

@@ -40,10 +40,15 @@ class LocalFileSystem : public FileSystem {
   Result<std::string> ReadFile(std::string_view host_path) const override;
   bool Exists(std::string_view host_path) const override;
   Result<std::vector<std::string>> ListDir(std::string_view host_path) const override;
+  Result<FileInfo> Stat(std::string_view host_path) const override;
+  Result<FileInfo> Lstat(std::string_view host_path) const override;
+  Result<std::string> ReadLink(std::string_view host_path) const override;
   Status WriteFileAtomic(std::string_view host_path, std::string_view content, mode_t mode,
                          std::optional<std::string> backup_suffix) override;
   Status MakeDirs(std::string_view host_path, mode_t mode) override;
   Status Remove(std::string_view host_path) override;
+  Status Chmod(std::string_view host_path, mode_t mode) override;
+  Status WriteInPlace(std::string_view host_path, std::string_view content) override;
   Result<int> OpenDirectory(std::string_view host_path, SymlinkPolicy links) const override;
 
  private:
@@ -52,6 +57,8 @@ class LocalFileSystem : public FileSystem {
   /// Walks `host_path` from the root descriptor as `rules` say; errors start
   /// with `what` ("reading <path>").
   Result<Location> Walk(std::string_view host_path, const WalkRules& rules, const std::string& what) const;
+  /// Stat and Lstat: the walk with `follow_last` as asked, then fstat of what it found.
+  Result<FileInfo> StatWalked(std::string_view host_path, bool follow_last, const std::string& what) const;
 
   std::string root_;
   int root_fd_ = -1;

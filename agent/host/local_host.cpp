@@ -1,9 +1,5 @@
 #include "host/local_host.h"
 
-#include "host/local_file_system.h"
-#include "host/process_command_runner.h"
-#include "host/system_clock.h"
-
 namespace nodeagent {
 
 std::string Trim(std::string_view s) {
@@ -21,25 +17,29 @@ static Result<std::string> ReadTrimmed(FileSystem& files, std::string_view path)
   return v;
 }
 
-Result<std::string> LocalHost::BootId() { return ReadTrimmed(files_, "/proc/sys/kernel/random/boot_id"); }
-Result<std::string> LocalHost::Hostname() { return ReadTrimmed(files_, "/proc/sys/kernel/hostname"); }
+namespace {
 
-struct RealHost::Parts {
-  Parts(const std::string& root, const bool* cancelled)
-      : files(root), commands(std::chrono::seconds(2), cancelled), host(files, commands, clock) {}
-  LocalFileSystem files;
-  ProcessCommandRunner commands;
-  SystemClock clock;
-  LocalHost host;
+/// network() of a host built without one.
+class NoNetworkInfo : public NetworkInfo {
+ public:
+  Result<std::vector<NetworkInterface>> Interfaces() override { return Missing(); }
+  Result<std::vector<InterfaceAddress>> Addresses() override { return Missing(); }
+  Result<std::vector<Route>> Routes() override { return Missing(); }
+  Result<RouteLookup> LookupRoute(const IpAddress&) override { return Missing(); }
+
+ private:
+  static Error Missing() { return Error(ErrorCode::kUnavailable, "this host was built without a network view"); }
 };
 
-RealHost::RealHost(const std::string& root, const bool* cancelled)
-    : parts_(std::make_unique<Parts>(root, cancelled)) {}
-RealHost::~RealHost() = default;
-FileSystem& RealHost::files() { return parts_->files; }
-CommandRunner& RealHost::commands() { return parts_->commands; }
-Clock& RealHost::clock() { return parts_->clock; }
-Result<std::string> RealHost::BootId() { return parts_->host.BootId(); }
-Result<std::string> RealHost::Hostname() { return parts_->host.Hostname(); }
+}  // namespace
+
+LocalHost::LocalHost(FileSystem& files, CommandRunner& commands, Clock& clock)
+    : files_(files), commands_(commands), clock_(clock) {
+  static NoNetworkInfo none;
+  network_ = &none;
+}
+
+Result<std::string> LocalHost::BootId() { return ReadTrimmed(files_, "/proc/sys/kernel/random/boot_id"); }
+Result<std::string> LocalHost::Hostname() { return ReadTrimmed(files_, "/proc/sys/kernel/hostname"); }
 
 }  // namespace nodeagent

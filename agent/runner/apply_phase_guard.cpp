@@ -28,6 +28,17 @@ class ApplyPhaseHost::Files : public FileSystem {
   Result<int> OpenDirectory(std::string_view p, SymlinkPolicy links) const override {
     return inner_.OpenDirectory(p, links);
   }
+  Result<FileInfo> Stat(std::string_view p) const override { return inner_.Stat(p); }
+  Result<FileInfo> Lstat(std::string_view p) const override { return inner_.Lstat(p); }
+  Result<std::string> ReadLink(std::string_view p) const override { return inner_.ReadLink(p); }
+  Status Chmod(std::string_view p, mode_t mode) override {
+    if (Status st = contract_.Check(FileObject(p), "changing the mode of " + std::string(p)); !st.ok()) return st;
+    return inner_.Chmod(p, mode);
+  }
+  Status WriteInPlace(std::string_view p, std::string_view content) override {
+    if (Status st = contract_.Check(FileObject(p), "writing " + std::string(p) + " in place"); !st.ok()) return st;
+    return inner_.WriteInPlace(p, content);
+  }
   // The backup a write keeps and the parents it creates come with the planned file.
   Status WriteFileAtomic(std::string_view p, std::string_view content, mode_t mode,
                          std::optional<std::string> backup_suffix) override {

@@ -66,6 +66,7 @@ class ApplyPhaseHost : public Host {
   Clock& clock() override { return inner_.clock(); }
   Result<std::string> BootId() override { return inner_.BootId(); }
   Result<std::string> Hostname() override { return inner_.Hostname(); }
+  NetworkInfo& network() override { return inner_.network(); }
 
  private:
   class Files;

@@ -119,6 +119,29 @@ TEST_CASE("apply guard: planned writes, removals and directories pass; others ar
   CHECK(fs.ReadFile("/etc/keep").ok());
 }
 
+TEST_CASE("apply guard: Chmod and in-place writes only on planned files; Stat, Lstat and ReadLink always") {
+  HostFixture f;
+  f.root.Write("/proc/sys/net/ipv4/ip_forward", "0\n");
+  f.root.Write("/proc/sys/vm/swappiness", "60\n");
+  f.contract.Enforce(PlanObjects({Planned({"file:/proc/sys/net/ipv4/ip_forward"})}));
+  FileSystem& fs = f.guarded.files();
+
+  CHECK(fs.WriteInPlace("/proc/sys/net/ipv4/ip_forward", "1\n").ok());
+  CHECK(fs.Chmod("/proc/sys/net/ipv4/ip_forward", 0600).ok());
+  Status w = fs.WriteInPlace("/proc/sys/vm/swappiness", "0\n");
+  REQUIRE_FALSE(w.ok());
+  CHECK(w.error().message().starts_with("not in the plan: file:/proc/sys/vm/swappiness (writing"));
+  Status c = fs.Chmod("/proc/sys/vm/swappiness", 0600);
+  CHECK(c.error().message().starts_with("not in the plan: file:/proc/sys/vm/swappiness (changing the mode"));
+  CHECK(fs.Stat("/proc/sys/vm/swappiness").ok());
+  CHECK(fs.Lstat("/proc/sys/vm/swappiness").ok());
+  CHECK(fs.ReadLink("/proc/sys/vm/swappiness").error().code() == ErrorCode::kInvalidArgument);
+
+  CHECK(f.root.Read("/proc/sys/net/ipv4/ip_forward") == "1\n");
+  CHECK(f.root.Read("/proc/sys/vm/swappiness") == "60\n");
+  CHECK(f.contract.refusals() == 2);
+}
+
 TEST_CASE("apply guard: commands not read_only run only when the plan names the program") {
   HostFixture f;
   f.commands.Answer({"/usr/sbin/swapoff"}, CommandResult{0});

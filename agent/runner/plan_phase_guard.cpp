@@ -26,6 +26,9 @@ class PlanPhaseHost::Files : public FileSystem {
   Result<std::string> ReadFile(std::string_view p) const override { return inner_.ReadFile(p); }
   bool Exists(std::string_view p) const override { return inner_.Exists(p); }
   Result<std::vector<std::string>> ListDir(std::string_view p) const override { return inner_.ListDir(p); }
+  Result<FileInfo> Stat(std::string_view p) const override { return inner_.Stat(p); }
+  Result<FileInfo> Lstat(std::string_view p) const override { return inner_.Lstat(p); }
+  Result<std::string> ReadLink(std::string_view p) const override { return inner_.ReadLink(p); }
   // A descriptor is for walking (log-cleanup's planner reads a tree with it);
   // like Resolve(), what a plugin does with it is beyond this guard.
   Result<int> OpenDirectory(std::string_view p, SymlinkPolicy links) const override {
@@ -43,6 +46,14 @@ class PlanPhaseHost::Files : public FileSystem {
   Status Remove(std::string_view p) override {
     if (planning_) return Refused("removing " + std::string(p));
     return inner_.Remove(p);
+  }
+  Status Chmod(std::string_view p, mode_t mode) override {
+    if (planning_) return Refused("chmod " + std::string(p));
+    return inner_.Chmod(p, mode);
+  }
+  Status WriteInPlace(std::string_view p, std::string_view content) override {
+    if (planning_) return Refused("writing " + std::string(p) + " in place");
+    return inner_.WriteInPlace(p, content);
   }
 
  private:

@@ -32,6 +32,7 @@ class PlanPhaseHost : public Host {
   FileSystem& files() override;
   CommandRunner& commands() override;
   Clock& clock() override { return inner_.clock(); }
+  NetworkInfo& network() override { return inner_.network(); }  // only reads
   Result<std::string> BootId() override { return inner_.BootId(); }
   Result<std::string> Hostname() override { return inner_.Hostname(); }
 

@@ -30,11 +30,16 @@ class ReadOnlyHostFiles : public FileSystem {
   }
   bool Exists(std::string_view p) const override { return std::ifstream{std::string(p)}.good(); }
   Result<std::vector<std::string>> ListDir(std::string_view) const override { return Internal("read-only test fs"); }
+  Result<FileInfo> Stat(std::string_view) const override { return Internal("read-only test fs"); }
+  Result<FileInfo> Lstat(std::string_view) const override { return Internal("read-only test fs"); }
+  Result<std::string> ReadLink(std::string_view) const override { return Internal("read-only test fs"); }
   Status WriteFileAtomic(std::string_view, std::string_view, mode_t, std::optional<std::string>) override {
     return Internal("read-only test fs");
   }
   Status MakeDirs(std::string_view, mode_t) override { return Internal("read-only test fs"); }
   Status Remove(std::string_view) override { return Internal("read-only test fs"); }
+  Status Chmod(std::string_view, mode_t) override { return Internal("read-only test fs"); }
+  Status WriteInPlace(std::string_view, std::string_view) override { return Internal("read-only test fs"); }
 
  private:
   std::string root_;

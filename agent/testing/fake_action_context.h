@@ -1,5 +1,5 @@
 // An ActionContext for plugin unit tests: a host over a TempRoot with a
-// recording command runner and a fake clock, parameters set directly, and
+// recording command runner, a fake clock and a network filled from tables, parameters set directly, and
 // every log line, progress message and checkpoint kept for assertions.
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "host/fake_host.h"
+#include "host/fake_network_info.h"
 #include "host/local_file_system.h"
 #include "host/local_host.h"
 #include "nodeagent/action.h"
@@ -17,12 +18,13 @@ namespace nodeagent {
 
 class FakeActionContext : public ActionContext {
  public:
-  FakeActionContext() : files_(root_.path()), host_(files_, commands_, clock_) {}
+  FakeActionContext() : files_(root_.path()), host_(files_, commands_, clock_, network_) {}
 
   // The parts, for arranging a test.
   TempRoot& root() { return root_; }
   FakeCommandRunner& commands() { return commands_; }
   FakeClock& clock() { return clock_; }
+  FakeNetworkInfo& network() { return network_; }
   Params& mutable_params() { return params_; }
   void set_dry_run(bool v) { dry_run_ = v; }
   void set_node_name(std::string n) { node_name_ = std::move(n); }
@@ -63,6 +65,7 @@ class FakeActionContext : public ActionContext {
   LocalFileSystem files_;
   FakeCommandRunner commands_;
   FakeClock clock_;
+  FakeNetworkInfo network_;
   LocalHost host_;
   Params params_;
   std::string node_name_ = "node-1";

@@ -1,5 +1,5 @@
 // The host seam. Every touch of the machine a plugin or the core makes (files,
-// commands, time, boot id, hostname) goes through these interfaces, so that
+// commands, time, network state, boot id, hostname) goes through these interfaces, so that
 // tests run against a temp root, a recording command runner and a fake clock and
 // never against the real node. Files are resolved under a root prefix
 // (`agent.root`, default "/"), the way fluent-bit takes `path.procfs`.
@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "nodeagent/network.h"
 #include "nodeagent/result.h"
 
 namespace nodeagent {
@@ -36,6 +37,24 @@ class Clock {
 /// files the agent reads whole (fstab, kubeconfigs, zoneinfo, connection
 /// profiles) are far smaller; a larger one is refused, not truncated.
 inline constexpr size_t kMaxReadFileBytes = size_t{16} << 20;
+
+/// The most FileSystem::WriteInPlace takes: 64 KiB. Pseudo-files take a
+/// line (a sysctl value, an MTU); the kernel may take less in one write.
+inline constexpr size_t kMaxInPlaceWriteBytes = size_t{64} << 10;
+
+/// What kind of file a path names (the type bits of stat(2)'s st_mode).
+enum class FileType { kRegular, kDirectory, kSymlink, kCharDevice, kBlockDevice, kFifo, kSocket };
+
+/// What stat(2) says about a file, the parts actions check before they
+/// change one (is it a link, who owns it, may others write it).
+struct FileInfo {
+  FileType type = FileType::kRegular;
+  mode_t mode = 0;  ///< permission, set-id and sticky bits (07777), not the type
+  uid_t uid = 0;
+  gid_t gid = 0;
+  uint64_t size = 0;  ///< bytes; for a symlink, the length of its target
+  std::chrono::system_clock::time_point mtime;
+};
 
 /// How a path's symlinks are treated: followed inside the root prefix (an
 /// absolute target starts again at the root, ".." stops at it), or refused.
@@ -70,6 +89,15 @@ class FileSystem {
   virtual bool Exists(std::string_view host_path) const = 0;
   /// Names in a directory (no "." or ".."), sorted.
   virtual Result<std::vector<std::string>> ListDir(std::string_view host_path) const = 0;
+  /// What is at the path, a symlink followed inside the root (a dangling
+  /// one is NotFound, like a missing file).
+  virtual Result<FileInfo> Stat(std::string_view host_path) const = 0;
+  /// Like Stat, but a symlink as the last component is described itself
+  /// (type kSymlink); links before it are followed.
+  virtual Result<FileInfo> Lstat(std::string_view host_path) const = 0;
+  /// The target text of the symlink at the path, as stored (not resolved).
+  /// NotFound when missing; InvalidArgument when it is not a symlink.
+  virtual Result<std::string> ReadLink(std::string_view host_path) const = 0;
 
   /// Replaces (or creates) the file atomically: writes a temp file beside it,
   /// fsyncs it, renames it over the target and fsyncs the directory. A file
@@ -89,6 +117,20 @@ class FileSystem {
   /// Removes a file or an empty directory; a symlink is removed itself, not
   /// its target. Missing is not an error.
   virtual Status Remove(std::string_view host_path) = 0;
+  /// Sets the permission bits (`mode` within 07777, else InvalidArgument).
+  /// A symlink is followed inside the root and its target changed, as
+  /// chmod(1) does (Linux links have no mode of their own). NotFound when
+  /// missing.
+  virtual Status Chmod(std::string_view host_path, mode_t mode) = 0;
+  /// Writes `content` into an existing regular file in place, for
+  /// pseudo-files (/proc/sys/net/ipv4/ip_forward, /sys/class/net/X/mtu)
+  /// that cannot be replaced by a rename: opens it write-only, truncates it
+  /// and writes everything in one write(2). No temp file, no backup, never
+  /// creates (NotFound when missing); symlinks followed inside the root; a
+  /// directory, device or FIFO is InvalidArgument; over kMaxInPlaceWriteBytes
+  /// is TooLarge; a write the kernel takes only part of (or refuses, EINVAL
+  /// for a bad sysctl value) is an error naming the path.
+  virtual Status WriteInPlace(std::string_view host_path, std::string_view content) = 0;
 
   /// A directory descriptor (O_RDONLY | O_DIRECTORY | O_CLOEXEC) for a host
   /// path resolved as above, with every symlink on the way followed inside
@@ -154,6 +196,8 @@ class Host {
   virtual FileSystem& files() = 0;
   virtual CommandRunner& commands() = 0;
   virtual Clock& clock() = 0;
+  /// The node's interfaces, addresses and routes (nodeagent/network.h).
+  virtual NetworkInfo& network() = 0;
 
   /// Contents of <root>/proc/sys/kernel/random/boot_id, trimmed.
   virtual Result<std::string> BootId() = 0;
