@@ -1350,6 +1350,10 @@ class ServerState:
         self.faults = []
         self.requests = []
         self.seq = 0
+        # Bumped when the request log is cleared (a new test begins): a request
+        # that began before (a slow, delayed one of the previous test) is not
+        # put into the new log, where it would look like the new test's.
+        self.epoch = 0
         self.bookmark_interval = BOOKMARK_INTERVAL
 
     def take_fault(self, method, path):
@@ -1366,7 +1370,9 @@ class ServerState:
                 return dict(f)
         return None
 
-    def log_request(self, method, path, query, ua, status, t, body=b"", content_type="", peer=""):
+    def log_request(self, method, path, query, ua, status, t, body=b"", content_type="", peer="", epoch=None):
+        if epoch is not None and epoch != self.epoch:
+            return
         text = None
         if body:
             text = body[:65536].decode("utf-8", "replace") if "protobuf" not in content_type \
@@ -1512,6 +1518,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         query = parse_qs(rawq, keep_blank_values=True)
         ua = self.headers.get("User-Agent", "")
         is_test = path.startswith("/_test/")
+        self._epoch = self.st.epoch
         logged = [False]
         try:
             body = self.read_body()
@@ -1558,7 +1565,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             if not is_test and not logged[0]:
                 self.st.log_request(method, path, rawq, ua, self._status, t0, body,
-                                    self.headers.get("Content-Type") or "", self.peer())
+                                    self.headers.get("Content-Type") or "", self.peer(), self._epoch)
             sys.stderr.write("%s %s %s %d %.1fms\n" % (
                 time.strftime("%H:%M:%S"), method, self.path[:200], self._status,
                 (time.time() - t0) * 1000))
@@ -1601,6 +1608,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif method == "POST" and path == "/_test/requests/clear":
             with self.st.lock:
                 self.st.requests = []
+                self.st.epoch += 1
             self.send_json(200, {"ok": True})
         elif method == "POST" and path == "/_test/node-status":
             out = s.set_node_status(data["name"], data.get("ready"), data.get("bootID"))
@@ -1738,7 +1746,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 logged[0] = True
                 self._status = 200
                 self.st.log_request(method, urlsplit(self.path).path, urlsplit(self.path).query,
-                                    self.headers.get("User-Agent", ""), 200, t0, peer=self.peer())
+                                    self.headers.get("User-Agent", ""), 200, t0, peer=self.peer(),
+                                    epoch=self._epoch)
                 return self.watch(res, ns, query, accept)
             return self.list(res, ns, query, accept)
         if method in ("GET", "HEAD"):
