@@ -29,6 +29,7 @@ struct Shared {
   size_t gone = 0;
   bool stop_workers = false;
   bool watch_failed = false;
+  std::string denied;  // the first eviction refused as forbidden: ends the drain
   std::string watch_error;
 
   void MarkGone(size_t i) {
@@ -110,7 +111,7 @@ Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<Po
   auto worker = [&] {
     std::unique_lock<std::mutex> lock(s.mu);
     for (;;) {
-      if (s.stop_workers) return;
+      if (s.stop_workers || !s.denied.empty()) return;
       auto now = clock_.Monotonic();
       Entry* next = nullptr;
       auto soonest = now + std::chrono::milliseconds(200);
@@ -141,6 +142,13 @@ Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<Po
         if (e.state != PodState::kGone) e.state = PodState::kWaiting;
       } else if (r.error().code() == ErrorCode::kNotFound || r.error().code() == ErrorCode::kConflict) {
         s.MarkGone(s.by_key[ref.key()]);  // gone, or a new incarnation under the same name
+      } else if (r.error().code() == ErrorCode::kPermissionDenied && e.state != PodState::kGone) {
+        // RBAC (403) or the apply-phase guard said no: waiting does not
+        // change that, so the drain ends now instead of at drain_timeout.
+        e.last = "eviction forbidden: " +
+                 (r.detail().status_message.empty() ? r.error().message() : r.detail().status_message);
+        e.state = PodState::kPending;
+        if (s.denied.empty()) s.denied = "pod " + ref.key() + ": " + e.last;
       } else if (e.state != PodState::kGone) {
         bool refused = r.error().code() == ErrorCode::kTooManyRequests;
         if (refused) ++refusals;
@@ -192,6 +200,7 @@ Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<Po
         report.timed_out = true;
         break;
       }
+      if (!s.denied.empty()) break;
       if (s.watch_failed) {
         if (!warned) log(LogLevel::kWarning, "pod watch failed (" + s.watch_error + "); polling waiting pods instead");
         warned = true;
@@ -250,6 +259,7 @@ Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<Po
   }
   report.eviction_calls = calls;
   report.refusals = refusals;
+  report.denied = s.denied;
   return report;
 }
 

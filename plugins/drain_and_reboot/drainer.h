@@ -50,6 +50,9 @@ struct DrainReport {
   std::vector<std::pair<PodRef, std::string>> remaining;
   bool timed_out = false;
   bool cancelled = false;
+  /// Set when an eviction was forbidden (RBAC 403, or the apply-phase guard):
+  /// the drain ended at once, without waiting for drain_timeout.
+  std::string denied;
   int eviction_calls = 0;
   int refusals = 0;  // 429s
   bool complete() const { return remaining.empty(); }

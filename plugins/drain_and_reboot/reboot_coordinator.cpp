@@ -620,6 +620,9 @@ Result<Phase> RebootCoordinator::Drain(Walk& w) {
     return Fail(w, "interrupted during the drain (" + std::to_string(report->gone.size()) + "/" +
                        std::to_string(to_evict.size()) + " pods gone); rolled back",
                 RunStatus::kInterrupted);
+  if (!report->denied.empty())
+    return Fail(w, "drain stopped: " + report->denied + " (`agentctl kube check` shows what the agent may do); rolled back",
+                RunStatus::kFailed);
   if (!report->complete()) {
     std::vector<Finding> f;
     std::string names;

@@ -128,10 +128,14 @@ class DeclaredRbacControl(test_drain.ServerTestCase):
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn('cannot patch resource \\"nodes\\"', p.stdout)
         self.assertFalse(self.srv.ok("GET", "/api/v1/nodes/node-c")["spec"].get("unschedulable"))
-        # Evictions refused by RBAC are retried like any failed eviction, until drain_timeout.
+        # An eviction RBAC forbids ends the drain at once (no retry until drain_timeout,
+        # 10 minutes here, which the run's 120 s limit would not reach) and rolls it back.
         a.left_out, a.granted = {"create pods/eviction"}, None
-        p = a.run("drain", {"drain_timeout": "2s"}, local=True)
+        p = a.run("drain", {"drain_timeout": "10m"}, local=True)
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("eviction forbidden", p.stdout)
+        self.assertIn("rolled back", p.stdout)
+        self.assertFalse(self.srv.ok("GET", "/api/v1/nodes/node-c")["spec"].get("unschedulable"))
         self.assertTrue([r for r in self.srv.requests() if r["status"] == 403 and r["path"].endswith("/eviction")])
         self.assertEqual(len(self.srv.ok("GET", "/api/v1/pods?fieldSelector=spec.nodeName=node-c")["items"]), 1)
 
