@@ -1,5 +1,7 @@
 #include "runner/apply_phase_guard.h"
 
+#include "runner/forwarding_kube_client.h"
+
 namespace nodeagent {
 
 void PlanContract::Enforce(PlanObjects objects) {
@@ -93,10 +95,12 @@ std::string LeaseName(const nlohmann::json& lease) {
   return name && name->contains("name") && (*name)["name"].is_string() ? (*name)["name"].get<std::string>() : "";
 }
 
-class ContractKube : public KubeClient {
+// Reads pass, and so do Events: they report on the run (like its log) and
+// change nothing.
+class ContractKube : public ForwardingKubeClient {
  public:
   ContractKube(std::unique_ptr<KubeClient> inner, PlanContract& contract)
-      : inner_(std::move(inner)), contract_(contract) {}
+      : ForwardingKubeClient(std::move(inner)), contract_(contract) {}
 
   // Any resource: reads pass; a write is checked by the object its path
   // names (KubeObjectForRequest). Events are reports, as CreateEvent.
@@ -107,77 +111,52 @@ class ContractKube : public KubeClient {
         if (Status st = contract_.Check(object, r.method + " " + r.path); !st.ok()) return st.error();
       }
     }
-    return inner_->Request(r);
+    return inner().Request(r);
   }
-  KubeResult<nlohmann::json> GetVersion() override { return inner_->GetVersion(); }
-  KubeResult<nlohmann::json> GetNode(const std::string& name) override { return inner_->GetNode(name); }
-  KubeResult<nlohmann::json> ListNodes(const ListOptions& o) override { return inner_->ListNodes(o); }
   KubeResult<nlohmann::json> PatchNode(const std::string& name, const nlohmann::json& patch, PatchType t) override {
     if (Status st = contract_.Check(KubeObject("nodes", "", name), "patching node " + name); !st.ok())
       return st.error();
-    return inner_->PatchNode(name, patch, t);
-  }
-  KubeResult<nlohmann::json> ListPods(const std::string& ns, const ListOptions& o) override {
-    return inner_->ListPods(ns, o);
-  }
-  KubeResult<nlohmann::json> GetPod(const std::string& ns, const std::string& name) override {
-    return inner_->GetPod(ns, name);
+    return inner().PatchNode(name, patch, t);
   }
   KubeResult<nlohmann::json> DeletePod(const std::string& ns, const std::string& name,
                                        const DeleteOptions& o) override {
     if (Status st = contract_.Check(KubeObject("pods", ns, name), "deleting pod " + ns + "/" + name); !st.ok())
       return st.error();
-    return inner_->DeletePod(ns, name, o);
+    return inner().DeletePod(ns, name, o);
   }
   KubeResult<nlohmann::json> EvictPod(const std::string& ns, const std::string& name,
                                       const DeleteOptions& o) override {
     if (Status st = contract_.Check(KubeObject("pods", ns, name), "evicting pod " + ns + "/" + name); !st.ok())
       return st.error();
-    return inner_->EvictPod(ns, name, o);
-  }
-  KubeStatus Watch(const WatchRequest& r, const WatchCallback& cb, const std::atomic<bool>* stop) override {
-    return inner_->Watch(r, cb, stop);
-  }
-  KubeResult<nlohmann::json> GetLease(const std::string& ns, const std::string& name) override {
-    return inner_->GetLease(ns, name);
+    return inner().EvictPod(ns, name, o);
   }
   KubeResult<nlohmann::json> CreateLease(const std::string& ns, const nlohmann::json& lease) override {
     std::string name = LeaseName(lease);
     if (Status st = contract_.Check(KubeObject("leases", ns, name), "creating lease " + ns + "/" + name); !st.ok())
       return st.error();
-    return inner_->CreateLease(ns, lease);
+    return inner().CreateLease(ns, lease);
   }
   KubeResult<nlohmann::json> UpdateLease(const std::string& ns, const nlohmann::json& lease) override {
     std::string name = LeaseName(lease);
     if (Status st = contract_.Check(KubeObject("leases", ns, name), "updating lease " + ns + "/" + name); !st.ok())
       return st.error();
-    return inner_->UpdateLease(ns, lease);
+    return inner().UpdateLease(ns, lease);
   }
   KubeResult<nlohmann::json> DeleteLease(const std::string& ns, const std::string& name,
                                          const std::string& rv) override {
     if (Status st = contract_.Check(KubeObject("leases", ns, name), "deleting lease " + ns + "/" + name); !st.ok())
       return st.error();
-    return inner_->DeleteLease(ns, name, rv);
-  }
-  // An Event reports on the run (like its log) and changes nothing: allowed.
-  KubeResult<nlohmann::json> CreateEvent(const EventSpec& e) override { return inner_->CreateEvent(e); }
-  KubeResult<nlohmann::json> GetDaemonSet(const std::string& ns, const std::string& name) override {
-    return inner_->GetDaemonSet(ns, name);
+    return inner().DeleteLease(ns, name, rv);
   }
   KubeResult<nlohmann::json> PatchDaemonSet(const std::string& ns, const std::string& name,
                                             const nlohmann::json& patch, PatchType t) override {
     if (Status st = contract_.Check(KubeObject("daemonsets", ns, name), "patching daemonset " + ns + "/" + name);
         !st.ok())
       return st.error();
-    return inner_->PatchDaemonSet(ns, name, patch, t);
+    return inner().PatchDaemonSet(ns, name, patch, t);
   }
-  KubeResult<nlohmann::json> ListPodDisruptionBudgets(const std::string& ns) override {
-    return inner_->ListPodDisruptionBudgets(ns);
-  }
-  KubeResult<AccessDecision> CheckAccess(const ResourceAttributes& what) override { return inner_->CheckAccess(what); }
 
  private:
-  std::unique_ptr<KubeClient> inner_;
   PlanContract& contract_;
 };
 

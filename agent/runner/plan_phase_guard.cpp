@@ -1,5 +1,7 @@
 #include "runner/plan_phase_guard.h"
 
+#include "runner/forwarding_kube_client.h"
+
 namespace nodeagent {
 
 namespace {
@@ -84,79 +86,56 @@ CommandRunner& PlanPhaseHost::commands() { return *commands_; }
 
 namespace {
 
-class GuardedKube : public KubeClient {
+// Reads, watches and access reviews (a question; nothing stays) pass.
+class GuardedKube : public ForwardingKubeClient {
  public:
   GuardedKube(std::unique_ptr<KubeClient> inner, const PlanPhaseFlag& planning)
-      : inner_(std::move(inner)), planning_(planning) {}
+      : ForwardingKubeClient(std::move(inner)), planning_(planning) {}
 
   // Only GET reads; the method and path name what was refused (the body,
   // which may hold a Secret's data, does not).
   KubeResult<nlohmann::json> Request(const KubeRequest& r) override {
     if (planning_ && !IsReadOnlyMethod(r.method)) return Refused(r.method + " " + r.path);
-    return inner_->Request(r);
+    return inner().Request(r);
   }
-  KubeResult<nlohmann::json> GetVersion() override { return inner_->GetVersion(); }
-  KubeResult<nlohmann::json> GetNode(const std::string& name) override { return inner_->GetNode(name); }
-  KubeResult<nlohmann::json> ListNodes(const ListOptions& o) override { return inner_->ListNodes(o); }
   KubeResult<nlohmann::json> PatchNode(const std::string& name, const nlohmann::json& patch, PatchType t) override {
     if (planning_) return Refused("patching node/" + name);
-    return inner_->PatchNode(name, patch, t);
-  }
-  KubeResult<nlohmann::json> ListPods(const std::string& ns, const ListOptions& o) override {
-    return inner_->ListPods(ns, o);
-  }
-  KubeResult<nlohmann::json> GetPod(const std::string& ns, const std::string& name) override {
-    return inner_->GetPod(ns, name);
+    return inner().PatchNode(name, patch, t);
   }
   KubeResult<nlohmann::json> DeletePod(const std::string& ns, const std::string& name,
                                        const DeleteOptions& o) override {
     if (planning_) return Refused("deleting pod/" + ns + "/" + name);
-    return inner_->DeletePod(ns, name, o);
+    return inner().DeletePod(ns, name, o);
   }
   KubeResult<nlohmann::json> EvictPod(const std::string& ns, const std::string& name,
                                       const DeleteOptions& o) override {
     if (planning_) return Refused("evicting pod/" + ns + "/" + name);
-    return inner_->EvictPod(ns, name, o);
-  }
-  KubeStatus Watch(const WatchRequest& r, const WatchCallback& cb, const std::atomic<bool>* stop) override {
-    return inner_->Watch(r, cb, stop);
-  }
-  KubeResult<nlohmann::json> GetLease(const std::string& ns, const std::string& name) override {
-    return inner_->GetLease(ns, name);
+    return inner().EvictPod(ns, name, o);
   }
   KubeResult<nlohmann::json> CreateLease(const std::string& ns, const nlohmann::json& lease) override {
     if (planning_) return Refused("creating a lease in " + ns);
-    return inner_->CreateLease(ns, lease);
+    return inner().CreateLease(ns, lease);
   }
   KubeResult<nlohmann::json> UpdateLease(const std::string& ns, const nlohmann::json& lease) override {
     if (planning_) return Refused("updating a lease in " + ns);
-    return inner_->UpdateLease(ns, lease);
+    return inner().UpdateLease(ns, lease);
   }
   KubeResult<nlohmann::json> DeleteLease(const std::string& ns, const std::string& name,
                                          const std::string& rv) override {
     if (planning_) return Refused("deleting lease/" + ns + "/" + name);
-    return inner_->DeleteLease(ns, name, rv);
+    return inner().DeleteLease(ns, name, rv);
   }
   KubeResult<nlohmann::json> CreateEvent(const EventSpec& e) override {
     if (planning_) return Refused("creating event " + e.reason);
-    return inner_->CreateEvent(e);
-  }
-  KubeResult<nlohmann::json> GetDaemonSet(const std::string& ns, const std::string& name) override {
-    return inner_->GetDaemonSet(ns, name);
+    return inner().CreateEvent(e);
   }
   KubeResult<nlohmann::json> PatchDaemonSet(const std::string& ns, const std::string& name,
                                             const nlohmann::json& patch, PatchType t) override {
     if (planning_) return Refused("patching daemonset/" + ns + "/" + name);
-    return inner_->PatchDaemonSet(ns, name, patch, t);
+    return inner().PatchDaemonSet(ns, name, patch, t);
   }
-  KubeResult<nlohmann::json> ListPodDisruptionBudgets(const std::string& ns) override {
-    return inner_->ListPodDisruptionBudgets(ns);
-  }
-  // An access review creates nothing that stays: it is a question.
-  KubeResult<AccessDecision> CheckAccess(const ResourceAttributes& what) override { return inner_->CheckAccess(what); }
 
  private:
-  std::unique_ptr<KubeClient> inner_;
   const PlanPhaseFlag& planning_;
 };
 
