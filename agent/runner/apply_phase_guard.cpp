@@ -1,5 +1,6 @@
 #include "runner/apply_phase_guard.h"
 
+#include "runner/forwarding_file_system.h"
 #include "runner/forwarding_kube_client.h"
 
 namespace nodeagent {
@@ -19,45 +20,33 @@ Status PlanContract::Check(const std::string& object, const std::string& doing) 
   return Error(ErrorCode::kPermissionDenied, message);
 }
 
-class ApplyPhaseHost::Files : public FileSystem {
+class ApplyPhaseHost::Files : public ForwardingFileSystem {
  public:
-  Files(FileSystem& inner, PlanContract& contract) : inner_(inner), contract_(contract) {}
-  const std::string& root() const override { return inner_.root(); }
-  std::string Resolve(std::string_view p) const override { return inner_.Resolve(p); }
-  Result<std::string> ReadFile(std::string_view p) const override { return inner_.ReadFile(p); }
-  bool Exists(std::string_view p) const override { return inner_.Exists(p); }
-  Result<std::vector<std::string>> ListDir(std::string_view p) const override { return inner_.ListDir(p); }
-  Result<int> OpenDirectory(std::string_view p, SymlinkPolicy links) const override {
-    return inner_.OpenDirectory(p, links);
-  }
-  Result<FileInfo> Stat(std::string_view p) const override { return inner_.Stat(p); }
-  Result<FileInfo> Lstat(std::string_view p) const override { return inner_.Lstat(p); }
-  Result<std::string> ReadLink(std::string_view p) const override { return inner_.ReadLink(p); }
+  Files(FileSystem& inner, PlanContract& contract) : ForwardingFileSystem(inner), contract_(contract) {}
   Status Chmod(std::string_view p, mode_t mode) override {
     if (Status st = contract_.Check(FileObject(p), "changing the mode of " + std::string(p)); !st.ok()) return st;
-    return inner_.Chmod(p, mode);
+    return inner().Chmod(p, mode);
   }
   Status WriteInPlace(std::string_view p, std::string_view content) override {
     if (Status st = contract_.Check(FileObject(p), "writing " + std::string(p) + " in place"); !st.ok()) return st;
-    return inner_.WriteInPlace(p, content);
+    return inner().WriteInPlace(p, content);
   }
   // The backup a write keeps and the parents it creates come with the planned file.
   Status WriteFileAtomic(std::string_view p, std::string_view content, mode_t mode,
                          std::optional<std::string> backup_suffix) override {
     if (Status st = contract_.Check(FileObject(p), "writing " + std::string(p)); !st.ok()) return st;
-    return inner_.WriteFileAtomic(p, content, mode, std::move(backup_suffix));
+    return inner().WriteFileAtomic(p, content, mode, std::move(backup_suffix));
   }
   Status MakeDirs(std::string_view p, mode_t mode) override {
     if (Status st = contract_.Check(FileObject(p), "creating directory " + std::string(p)); !st.ok()) return st;
-    return inner_.MakeDirs(p, mode);
+    return inner().MakeDirs(p, mode);
   }
   Status Remove(std::string_view p) override {
     if (Status st = contract_.Check(FileObject(p), "removing " + std::string(p)); !st.ok()) return st;
-    return inner_.Remove(p);
+    return inner().Remove(p);
   }
 
  private:
-  FileSystem& inner_;
   PlanContract& contract_;
 };
 

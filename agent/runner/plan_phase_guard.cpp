@@ -1,5 +1,6 @@
 #include "runner/plan_phase_guard.h"
 
+#include "runner/forwarding_file_system.h"
 #include "runner/forwarding_kube_client.h"
 
 namespace nodeagent {
@@ -20,46 +21,32 @@ std::string Argv(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-class PlanPhaseHost::Files : public FileSystem {
+class PlanPhaseHost::Files : public ForwardingFileSystem {
  public:
-  Files(FileSystem& inner, const PlanPhaseFlag& planning) : inner_(inner), planning_(planning) {}
-  const std::string& root() const override { return inner_.root(); }
-  std::string Resolve(std::string_view p) const override { return inner_.Resolve(p); }
-  Result<std::string> ReadFile(std::string_view p) const override { return inner_.ReadFile(p); }
-  bool Exists(std::string_view p) const override { return inner_.Exists(p); }
-  Result<std::vector<std::string>> ListDir(std::string_view p) const override { return inner_.ListDir(p); }
-  Result<FileInfo> Stat(std::string_view p) const override { return inner_.Stat(p); }
-  Result<FileInfo> Lstat(std::string_view p) const override { return inner_.Lstat(p); }
-  Result<std::string> ReadLink(std::string_view p) const override { return inner_.ReadLink(p); }
-  // A descriptor is for walking (log-cleanup's planner reads a tree with it);
-  // like Resolve(), what a plugin does with it is beyond this guard.
-  Result<int> OpenDirectory(std::string_view p, SymlinkPolicy links) const override {
-    return inner_.OpenDirectory(p, links);
-  }
+  Files(FileSystem& inner, const PlanPhaseFlag& planning) : ForwardingFileSystem(inner), planning_(planning) {}
   Status WriteFileAtomic(std::string_view p, std::string_view content, mode_t mode,
                          std::optional<std::string> backup_suffix) override {
     if (planning_) return Refused("writing " + std::string(p));
-    return inner_.WriteFileAtomic(p, content, mode, std::move(backup_suffix));
+    return inner().WriteFileAtomic(p, content, mode, std::move(backup_suffix));
   }
   Status MakeDirs(std::string_view p, mode_t mode) override {
     if (planning_) return Refused("creating directory " + std::string(p));
-    return inner_.MakeDirs(p, mode);
+    return inner().MakeDirs(p, mode);
   }
   Status Remove(std::string_view p) override {
     if (planning_) return Refused("removing " + std::string(p));
-    return inner_.Remove(p);
+    return inner().Remove(p);
   }
   Status Chmod(std::string_view p, mode_t mode) override {
     if (planning_) return Refused("chmod " + std::string(p));
-    return inner_.Chmod(p, mode);
+    return inner().Chmod(p, mode);
   }
   Status WriteInPlace(std::string_view p, std::string_view content) override {
     if (planning_) return Refused("writing " + std::string(p) + " in place");
-    return inner_.WriteInPlace(p, content);
+    return inner().WriteInPlace(p, content);
   }
 
  private:
-  FileSystem& inner_;
   const PlanPhaseFlag& planning_;
 };
 
