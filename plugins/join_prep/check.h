@@ -89,12 +89,25 @@ struct CheckResult {
   static CheckResult Fail(std::string id, CheckSeverity severity, std::string message, std::string hint = "");
 };
 
+/// What the kubelet this node will run is configured to do, as far as it
+/// is known before the join (kubelet_config.h reads it: the local
+/// /var/lib/kubelet/config.yaml, else the cluster's kube-system/kubelet-config
+/// ConfigMap). Unknown values take the kubelet's defaults.
+struct KubeletConfigView {
+  bool known = false;        ///< false: no config found, defaults assumed
+  std::string source;        ///< "/var/lib/kubelet/config.yaml", "configmap kube-system/kubelet-config"
+  bool fail_swap_on = true;  ///< failSwapOn (kubelet default true)
+  std::string cgroup_driver = "systemd";  ///< cgroupDriver as kubeadm sets it (default "systemd" since 1.22)
+  std::string problem;       ///< why it could not be read, when it could not ("" otherwise)
+};
+
 /// What every check unit gets: the host seam (read-only while planning),
 /// the options and, when a kubeconfig is usable, the cluster (else null).
 struct CheckInputs {
   Host& host;
   const JoinOptions& options;
   KubeClient* kube = nullptr;
+  KubeletConfigView kubelet;
 };
 
 /// The plan's Change for a step (FileEditChange for an edit; "run" with the
