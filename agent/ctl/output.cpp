@@ -50,6 +50,22 @@ std::string FormatBytes(int64_t bytes) {
   return buf;
 }
 
+namespace {
+
+// Findings the way kubeadm prints its preflight results, which operators
+// know: "[ERROR Swap]: swap is on", "[WARNING pod/default/web]: ...". They
+// come before the changes: what is wrong, then what is (or would be) done.
+void RenderFindings(std::ostream& os, const json& findings) {
+  for (const auto& f : findings) {
+    std::string severity = f.value("severity", "");
+    std::string tag = severity == "error" ? "ERROR" : severity == "warning" ? "WARNING" : "INFO";
+    std::string subject = f.value("subject", "");
+    os << "  [" << tag << (subject.empty() ? "" : " " + subject) << "]: " << f.value("message", "") << "\n";
+  }
+}
+
+}  // namespace
+
 std::string RenderRun(const json& r, bool with_logs) {
   std::ostringstream os;
   bool planned = r.value("dry_run", false);
@@ -58,6 +74,7 @@ std::string RenderRun(const json& r, bool with_logs) {
   os << ": " << r.value("status", "?") << (planned ? " [dry run]" : "") << " in "
      << FormatDurationMs(r.value("duration_ms", int64_t{0})) << "  run " << r.value("id", "") << "\n";
   if (!r.value("summary", "").empty()) os << "  " << r.value("summary", "") << "\n";
+  RenderFindings(os, r.value("findings", json::array()));
   const json& changes = r.value("changes", json::array());
   if (!changes.empty()) {
     os << (planned ? "  would change:\n" : "  changed:\n");
@@ -78,13 +95,6 @@ std::string RenderRun(const json& r, bool with_logs) {
       }
     }
   }
-  const json& findings = r.value("findings", json::array());
-  if (!findings.empty()) {
-    os << "  findings:\n";
-    for (const auto& f : findings)
-      os << "    " << f.value("severity", "") << ": " << (f.value("subject", "").empty() ? "" : f.value("subject", "") + ": ")
-         << f.value("message", "") << "\n";
-  }
   if (with_logs && r.contains("logs")) {
     os << "  log:\n";
     for (const auto& l : r["logs"])
@@ -101,6 +111,7 @@ std::string RenderPlan(const json& r) {
   if (!r.value("task", "").empty()) os << " (task " << r.value("task", "") << ")";
   os << " on " << r.value("node", "?") << ":\n";
   if (!plan.value("summary", "").empty()) os << "  " << plan.value("summary", "") << "\n";
+  RenderFindings(os, plan.value("findings", json::array()));
   const json changes = plan.value("changes", json::array());
   if (changes.empty()) os << "  no changes\n";
   else os << "  will change:\n";
@@ -113,11 +124,6 @@ std::string RenderPlan(const json& r) {
     std::string line;
     while (std::getline(d, line)) os << "      " << line << "\n";
   }
-  const json findings = plan.value("findings", json::array());
-  if (!findings.empty()) os << "  findings:\n";
-  for (const auto& f : findings)
-    os << "    " << f.value("severity", "") << ": " << (f.value("subject", "").empty() ? "" : f.value("subject", "") + ": ")
-       << f.value("message", "") << "\n";
   os << "  plan " << plan.value("fingerprint", "") << "\n";
   return os.str();
 }

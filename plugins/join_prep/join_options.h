@@ -27,7 +27,8 @@ struct JoinOptions {
   Cni cni = Cni::kCalico;
   std::vector<PortRange> extra_ports;  ///< TCP ports to check besides the role's
   std::vector<std::string> ignore;     ///< check ids; "all" ignores every check
-  /// Fix ids allowed (kFixIds in check.h); empty: every safe fix.
+  /// Fix ids allowed (kFixIds in check.h; the parameter's default lists
+  /// them all); empty: none, only report.
   std::vector<std::string> fix;
   FirewallFix firewall_fix = FirewallFix::kOpenPorts;
   /// The CRI socket; empty: the first of containerd's and CRI-O's that exists.
