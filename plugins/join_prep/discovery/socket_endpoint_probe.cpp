@@ -5,6 +5,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -132,6 +134,41 @@ std::string OpenSslErrors() {
   return out;
 }
 
+/// Blocks SIGPIPE on this thread while a TLS connection writes (OpenSSL
+/// writes with write(2), which raises it when the peer has gone) and drops
+/// one raised meanwhile, so a process that did not ignore SIGPIPE (agentctl,
+/// a tool) is not killed by a server that hangs up.
+class ScopedSigpipeBlock {
+ public:
+  ScopedSigpipeBlock() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~ScopedSigpipeBlock() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        timespec zero{0, 0};
+        while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  ScopedSigpipeBlock(const ScopedSigpipeBlock&) = delete;
+  ScopedSigpipeBlock& operator=(const ScopedSigpipeBlock&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
+
 struct SslDeleter {
   void operator()(SSL* s) const { SSL_free(s); }
   void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
@@ -212,6 +249,7 @@ class SocketEndpointProbe : public EndpointProbe {
     auto c = ConnectAny(host, port, deadline);
     if (!c) return c.error();
     const int fd = c->first.get();
+    ScopedSigpipeBlock no_sigpipe;
     TlsExchange ex;
     ex.address = c->second;
 

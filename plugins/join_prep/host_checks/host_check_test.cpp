@@ -1,5 +1,10 @@
 #include "host_checks/host_check.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
@@ -9,6 +14,7 @@
 #include "host_checks/proc_net_tcp.h"
 #include "join_options.h"
 #include "nodeagent/kube.h"
+#include "host/local_file_system.h"
 #include "testing/fake_action_context.h"
 
 using namespace nodeagent;
@@ -400,4 +406,60 @@ TEST_CASE("CheckHost: every check once, control-plane extras only for that role"
   CHECK_FALSE(cp_ids.count("FileAvailable--etc-kubernetes-pki-ca.crt"));
   CHECK(probe.calls.back() == "resolve cp-2");
   CHECK(writable_commands == 0);
+}
+
+namespace {
+
+/// A socket listening on `address`, port chosen by the kernel.
+struct Listener {
+  int fd = -1;
+  int port = 0;
+  explicit Listener(const std::string& address) {
+    bool v6 = address.find(':') != std::string::npos;
+    fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage ss{};
+    socklen_t len = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    if (v6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      inet_pton(AF_INET6, address.c_str(), &a->sin6_addr);
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      inet_pton(AF_INET, address.c_str(), &a->sin_addr);
+    }
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0);
+    REQUIRE(::listen(fd, 4) == 0);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+    port = ntohs(v6 ? reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port : reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  ~Listener() { ::close(fd); }
+};
+
+}  // namespace
+
+TEST_CASE("ReadListeners reads the kernel's own tables: a socket this test listens on", "[host-checks]") {
+  Listener v4("127.0.0.1");
+  Listener v6("::1");
+  LocalFileSystem real_root("/");
+  auto listeners = ReadListeners(real_root);
+  REQUIRE(listeners);
+  REQUIRE(listeners->count(v4.port));
+  CHECK(listeners->at(v4.port) == std::vector<std::string>{"127.0.0.1"});
+  REQUIRE(listeners->count(v6.port));
+  CHECK(listeners->at(v6.port) == std::vector<std::string>{"::1"});
+  auto ports = CheckPorts(real_root, {v4.port});
+  CHECK(ports[0].status == CheckStatus::kFail);
+}
+
+TEST_CASE("the real probe resolves localhost", "[host-checks]") {
+  auto probe = MakeSocketEndpointProbe();
+  auto addrs = probe->Resolve("localhost");
+  REQUIRE(addrs);
+  bool loopback = false;
+  for (const auto& a : *addrs) loopback |= a == "127.0.0.1" || a == "::1";
+  CHECK(loopback);
+  auto none = probe->Resolve("no-such-host.invalid");
+  REQUIRE_FALSE(none);
+  CHECK(none.error().code() == ErrorCode::kNotFound);
 }
