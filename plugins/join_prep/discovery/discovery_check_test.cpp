@@ -382,3 +382,35 @@ TEST_CASE("discovery: a name that does not resolve, through the fake probe", "[d
   CHECK(results[0].status == CheckStatus::kFail);
   CHECK_THAT(results[0].hint, Catch::Contains("resolv.conf"));
 }
+
+TEST_CASE("discovery: a plain-HTTP port fails the TLS handshake with OpenSSL's reason", "[discovery]") {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), len) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  // Answers every connection (the TCP check's, then the TLS attempt's) in plain HTTP.
+  std::thread plain([fd] {
+    for (int i = 0; i < 2; ++i) {
+      int c = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      const char kAnswer[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      (void)!::write(c, kAnswer, sizeof kAnswer - 1);
+      ::close(c);
+    }
+  });
+  Fixture f;
+  f.options.endpoint = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  auto results = f.Run();
+  plain.join();
+  ::close(fd);
+  INFO(Ids(results));
+  const CheckResult* r = Find(results, "DiscoveryTLS");
+  REQUIRE(r);
+  CHECK(r->status == CheckStatus::kFail);
+  CHECK_THAT(r->message, Catch::Contains("TLS handshake"));
+  CHECK_THAT(r->hint, Catch::Contains("HTTPS"));
+}
