@@ -19,6 +19,12 @@ constexpr const char* kIdClockSkew = "DiscoveryClockSkew";
 
 std::string Millis(std::chrono::milliseconds d) { return std::to_string(d.count()) + " ms"; }
 
+/// "10.0.0.10:6443: connect: ..." once, whether or not the probe named it.
+std::string About(const std::string& endpoint, const std::string& message) {
+  if (message.rfind(endpoint + ":", 0) == 0) return message;
+  return endpoint + ": " + message;
+}
+
 /// The pins, normalized, and one line per malformed one.
 struct Pins {
   std::vector<std::string> valid;
@@ -52,7 +58,7 @@ CheckResult ConnectResult(const Endpoint& ep, const std::string& endpoint, const
       break;
     default: hint = "is the API server running and listening on port " + std::to_string(ep.port) + "?";
   }
-  return CheckResult::Fail(kIdTcp, CheckSeverity::kError, "cannot connect to " + endpoint + ": " + e.message(), hint);
+  return CheckResult::Fail(kIdTcp, CheckSeverity::kError, "cannot connect to " + About(endpoint, e.message()), hint);
 }
 
 std::vector<CertificateSummary> Summaries(const std::vector<std::string>& ders) {
@@ -263,7 +269,7 @@ std::vector<CheckResult> CheckDiscovery(const CheckInputs& in, EndpointProbe& pr
                            ? "the port accepts connections but does not speak TLS: is it the API server's port?"
                            : "is " + o.endpoint + " the API server (HTTPS)?";
     out.push_back(CheckResult::Fail(kIdTls, CheckSeverity::kError,
-                                    "TLS with " + o.endpoint + " failed: " + ex.error().message(), hint));
+                                    "TLS failed with " + About(o.endpoint, ex.error().message()), hint));
     return out;
   }
   std::vector<CertificateSummary> chain = Summaries(ex->chain_der);
