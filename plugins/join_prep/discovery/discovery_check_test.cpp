@@ -414,3 +414,31 @@ TEST_CASE("discovery: a plain-HTTP port fails the TLS handshake with OpenSSL's r
   CHECK_THAT(r->message, Catch::Contains("TLS handshake"));
   CHECK_THAT(r->hint, Catch::Contains("HTTPS"));
 }
+
+TEST_CASE("discovery: the GET failing after the handshake leaves the served chain to pin against", "[discovery]") {
+  const TestPki& pki = Pki();
+  auto chain = CertificatesFromPem(pki.chain_pem);
+  REQUIRE(chain);
+  Fixture f;
+  f.options.endpoint = "api.example:6443";
+  f.options.ca_cert_hashes = {pki.ca_pin};
+  FakeEndpointProbe probe;
+  probe.connects.emplace("api.example:6443", Result<std::string>(std::string("10.0.0.10:6443")));
+  TlsExchange ex;
+  ex.address = "10.0.0.10:6443";
+  ex.chain_der = *chain;
+  ex.tls_version = "TLSv1.3";
+  ex.http_error = "reading the answer: no answer in time";
+  probe.exchanges.emplace("api.example:6443", Result<TlsExchange>(ex));
+  auto results = f.Run(probe);
+  INFO(Ids(results));
+  CHECK(probe.calls == std::vector<std::string>{"connect api.example:6443",
+                                               std::string("get api.example:6443") + kClusterInfoPath});
+  CHECK(Find(results, "DiscoveryTLS")->status == CheckStatus::kPass);
+  CHECK(Find(results, "DiscoveryClusterInfo")->status == CheckStatus::kFail);
+  CHECK_THAT(Find(results, "DiscoveryClusterInfo")->message, Catch::Contains("no answer in time"));
+  CHECK(Find(results, "DiscoveryCAChain") == nullptr);
+  CHECK(Find(results, "DiscoveryCAHash")->status == CheckStatus::kPass);
+  CHECK(Find(results, "DiscoveryClockSkew")->severity == CheckSeverity::kWarning);
+  CHECK_THAT(Find(results, "DiscoveryClockSkew")->message, Catch::Contains("not checked"));
+}
