@@ -1,5 +1,6 @@
 #include "join/join_config.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace nodeagent::join_prep {
@@ -193,6 +194,30 @@ std::string YamlQuote(std::string_view text) {
   return out;
 }
 
+std::string CriSocketUrl(std::string_view socket) {
+  constexpr std::string_view kUnix = "unix://";
+  if (socket.substr(0, kUnix.size()) == kUnix) return std::string(socket);
+  return std::string(kUnix) + std::string(socket);
+}
+
+std::vector<std::string> KubeadmIgnoreList(const std::vector<std::string>& ids) {
+  auto lower = [](std::string s) {
+    for (char& c : s)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return s;
+  };
+  std::vector<std::string> out;
+  std::vector<std::string> seen;
+  for (const std::string& id : ids) {
+    std::string key = lower(id);
+    if (key == "all") return {"all"};
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+    seen.push_back(key);
+    out.push_back(id);
+  }
+  return out;
+}
+
 Result<std::string> JoinConfigurationYaml(const JoinSettings& s, KubeadmApi api) {
   if (Status st = ValidateJoinSettings(s); !st.ok()) return st.error();
   std::string y;
@@ -211,12 +236,13 @@ Result<std::string> JoinConfigurationYaml(const JoinSettings& s, KubeadmApi api)
   }
   y += "nodeRegistration:\n";
   if (!s.node_name.empty()) y += "  name: " + YamlQuote(s.node_name) + "\n";
-  if (!s.cri_socket.empty()) y += "  criSocket: " + YamlQuote(s.cri_socket) + "\n";
-  if (s.ignore_preflight_errors.empty()) {
+  if (!s.cri_socket.empty()) y += "  criSocket: " + YamlQuote(CriSocketUrl(s.cri_socket)) + "\n";
+  std::vector<std::string> ignore = KubeadmIgnoreList(s.ignore_preflight_errors);
+  if (ignore.empty()) {
     y += "  ignorePreflightErrors: []\n";
   } else {
     y += "  ignorePreflightErrors:\n";
-    for (const std::string& id : s.ignore_preflight_errors) y += "  - " + YamlQuote(id) + "\n";
+    for (const std::string& id : ignore) y += "  - " + YamlQuote(id) + "\n";
   }
   if (s.role == Role::kControlPlane) {
     if (s.certificate_key.empty()) {

@@ -76,6 +76,13 @@ Status ValidateJoinSettings(const JoinSettings& settings);
 /// The JoinConfiguration document, or the error ValidateJoinSettings gives.
 Result<std::string> JoinConfigurationYaml(const JoinSettings& settings, KubeadmApi api);
 
+/// The CRI socket as kubeadm validates it: a bare path gets "unix://".
+std::string CriSocketUrl(std::string_view socket);
+/// The ignore list as kubeadm accepts it: "all" alone when it is there in
+/// any case (kubeadm refuses "all" beside other names), else the names
+/// without case-insensitive repeats, in order.
+std::vector<std::string> KubeadmIgnoreList(const std::vector<std::string>& ids);
+
 /// `text` as a double-quoted YAML scalar: '"' and '\' escaped, control
 /// bytes as \xNN, so it stays one scalar whatever it holds.
 std::string YamlQuote(std::string_view text);

@@ -176,3 +176,30 @@ TEST_CASE("YamlQuote keeps any text one scalar", "[join]") {
 
 }  // namespace
 }  // namespace nodeagent::join_prep
+
+namespace nodeagent::join_prep {
+namespace {
+
+TEST_CASE("the ignore list and the CRI socket in kubeadm's accepted form", "[join]") {
+  using V = std::vector<std::string>;
+  CHECK(KubeadmIgnoreList({}).empty());
+  CHECK(KubeadmIgnoreList({"Swap", "Port-10250", "swap"}) == V{"Swap", "Port-10250"});
+  CHECK(KubeadmIgnoreList({"Swap", "ALL"}) == V{"all"});
+  CHECK(CriSocketUrl("/run/containerd/containerd.sock") == "unix:///run/containerd/containerd.sock");
+  CHECK(CriSocketUrl("unix:///var/run/crio/crio.sock") == "unix:///var/run/crio/crio.sock");
+
+  JoinSettings s;
+  s.endpoint = "10.0.0.10:6443";
+  s.token = "abcdef.0123456789abcdef";
+  s.ca_cert_hashes = {"sha256:" + std::string(64, 'c')};
+  s.cri_socket = "/run/containerd/containerd.sock";
+  s.ignore_preflight_errors = {"Swap", "all"};
+  auto y = JoinConfigurationYaml(s, KubeadmApi::kV1Beta4);
+  REQUIRE(y.ok());
+  CHECK(y->find("  criSocket: \"unix:///run/containerd/containerd.sock\"\n") != std::string::npos);
+  CHECK(y->find("  ignorePreflightErrors:\n  - \"all\"\n") != std::string::npos);
+  CHECK(y->find("Swap") == std::string::npos);
+}
+
+}  // namespace
+}  // namespace nodeagent::join_prep
