@@ -204,8 +204,25 @@ run_join() {
       --set "ca_cert_hashes=[\"$ca_hash\"]" --set 'ignore=["Swap"]' --set 'ready_timeout="60s"' >"$1.out" 2>"$1.err"
   fi
 }
-json_get() {  # json_get FILE PYTHON-EXPR-ON-d
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
+# json_get FILE EXPR: EXPR on d, where d["join"], d["ready"] and d["error"]
+# are the first objects under those keys anywhere in FILE's JSON (the probe
+# prints them at the top; agentctl -o json nests the run's Outcome.data).
+json_get() {
+  python3 - "$1" "$2" <<'PY' 2>/dev/null
+import json, sys
+found = {}
+def walk(x):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if k in ("join", "ready", "error") and k not in found and not isinstance(v, list):
+                found[k] = v
+            walk(v)
+    elif isinstance(x, list):
+        for v in x: walk(v)
+walk(json.load(open(sys.argv[1])))
+d = found
+print(eval(sys.argv[2]))
+PY
 }
 no_token_in() { ! grep -qF -- "$token" "$@"; }
 private_dirs_left() { cq sh -c 'ls -A /run/nodeagent/join 2>/dev/null' | tr '\n' ' '; }
@@ -215,17 +232,17 @@ begin J1 "a failed join: kubeadm's errors and the advice, no reset, nothing left
 touch "$merged/etc/kubeadm-standin/fail"
 run_join "$work/j1"; rc=$?
 sed 's/^/    /' "$work/j1.err" | tail -12
-check "the join step fails (exit 1, got $rc)" test "$rc" -eq 1
+check "the join step fails (non-zero exit, got $rc)" test "$rc" -ne 0
 check "result: not joined" test "$(json_get "$work/j1.out" 'd["join"]["joined"]')" = False
 check "result: kubeadm's [ERROR Swap] line" grep -q '\[ERROR Swap\]: running with swap on is not supported' "$work/j1.out"
 check "result: kubeadm's 'error execution phase' line" grep -q 'error execution phase preflight' "$work/j1.out"
 check "result: the advice names kubeadm reset -f" grep -q 'kubeadm reset -f' "$work/j1.out"
-check "kubeadm reset was never run" sh -c "! grep -q '^reset' '$merged/var/lib/kubeadm-standin/calls'"
-check "the stand-in's checks passed" sh -c "! grep -q '^FAIL' '$merged/var/lib/kubeadm-standin/report'"
+check "kubeadm reset was never run" sh -c "! grep -q '^reset' '$merged/var/log/kubeadm-standin/calls'"
+check "the stand-in's checks passed" sh -c "! grep -q '^FAIL' '$merged/var/log/kubeadm-standin/report'"
 check "no private directory left under /run/nodeagent/join (left: $(private_dirs_left))" test -z "$(private_dirs_left)"
 check "no Node was created" sh -c "! kubectl --kubeconfig '$api/kubeconfig-cert' get node '$node' >/dev/null 2>&1"
 check "the token is in neither output" no_token_in "$work/j1.out" "$work/j1.err"
-rm -f "$merged/etc/kubeadm-standin/fail" "$merged/var/lib/kubeadm-standin/report"
+rm -f "$merged/etc/kubeadm-standin/fail" "$merged/var/log/kubeadm-standin/report"
 end
 
 # --- J2: the join succeeds and the Node turns Ready ---------------------------
@@ -235,8 +252,8 @@ check "no kubelet.conf before the join" test ! -e "$merged/etc/kubernetes/kubele
 # The harness plays the kubelet: once the stand-in has run, the Node appears
 # NotReady (no CNI yet) and turns Ready two seconds later.
 (
-  for _ in $(seq 1 600); do [[ -e $merged/var/lib/kubeadm-standin/joined ]] && break; sleep 0.1; done
-  [[ -e $merged/var/lib/kubeadm-standin/joined ]] || exit 1
+  for _ in $(seq 1 600); do [[ -e $merged/var/log/kubeadm-standin/joined ]] && break; sleep 0.1; done
+  [[ -e $merged/var/log/kubeadm-standin/joined ]] || exit 1
   apitest /_test/objects "{\"items\":[{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"$node\"},\"spec\":{},\"status\":{}}]}" >/dev/null
   apitest /_test/node-status "{\"name\":\"$node\",\"ready\":false}" >/dev/null
   sleep 2
@@ -254,12 +271,12 @@ check "result: joined" test "$(json_get "$work/j2.out" 'd["join"]["joined"]')" =
 check "result: kubeadm v1.31.2, kubeadm.k8s.io/v1beta4" \
   test "$(json_get "$work/j2.out" 'd["join"]["kubeadm_version"] + " " + d["join"]["api_version"]')" = "v1.31.2 kubeadm.k8s.io/v1beta4"
 check "result: Ready" test "$(json_get "$work/j2.out" 'd["ready"]["ready"]')" = True
-check "the stand-in's checks all passed" sh -c "test -s '$merged/var/lib/kubeadm-standin/report' && ! grep -q '^FAIL' '$merged/var/lib/kubeadm-standin/report'"
-grep '^FAIL' "$merged/var/lib/kubeadm-standin/report" 2>/dev/null | sed 's/^/    stand-in /'
+check "the stand-in's checks all passed" sh -c "test -s '$merged/var/log/kubeadm-standin/report' && ! grep -q '^FAIL' '$merged/var/log/kubeadm-standin/report'"
+grep '^FAIL' "$merged/var/log/kubeadm-standin/report" 2>/dev/null | sed 's/^/    stand-in /'
 check "the stand-in checked mode 600, the 0700 directory and the command lines" \
   sh -c 'grep -q "ok: the config file has mode 600" "$1" && grep -q "ok: its directory has mode 700" "$1" &&
-    grep -q "ok: the token is on no process.s command line" "$1"' _ "$merged/var/lib/kubeadm-standin/report"
-check "the JoinConfiguration parses as YAML with the expected values" python3 - "$merged/var/lib/kubeadm-standin/seen-config.yaml" "$endpoint" "$token" "$ca_hash" "$node" <<'PY'
+    grep -q "ok: the token is on no process.s command line" "$1"' _ "$merged/var/log/kubeadm-standin/report"
+check "the JoinConfiguration parses as YAML with the expected values" python3 - "$merged/var/log/kubeadm-standin/seen-config.yaml" "$endpoint" "$token" "$ca_hash" "$node" <<'PY'
 import sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 bt = d["discovery"]["bootstrapToken"]
@@ -270,15 +287,15 @@ ok = (d["apiVersion"] == "kubeadm.k8s.io/v1beta4" and d["kind"] == "JoinConfigur
       and d["nodeRegistration"]["ignorePreflightErrors"] == ["Swap"] and "controlPlane" not in d)
 sys.exit(0 if ok else 1)
 PY
-check "progress showed the Node before it was Ready" grep -qE "node $node: (not found yet|Ready=False)" "$work/j2.err"
+check "progress showed the Node before it was Ready" grep -qE "node $node: (not found yet|Ready=False)" "$work/j2.err" "$work/j2.out"
 check "the Node is Ready (kubectl)" \
   test "$(kc get node "$node" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True
 check "no private directory left under /run/nodeagent/join (left: $(private_dirs_left))" test -z "$(private_dirs_left)"
-check "the token's line was streamed, redacted" grep -q 'using bootstrap token <redacted>' "$work/j2.err"
+check "the token's line was streamed, redacted" grep -q 'using bootstrap token <redacted>' "$work/j2.err" "$work/j2.out"
 check "the token is in neither output" no_token_in "$work/j2.out" "$work/j2.err"
 check "the token is not in the container's journal" sh -c "! nsenter -t $pid1 -a journalctl -o cat --no-pager 2>/dev/null | grep -qF -- '$token'"
 check "kubeadm was called only for version and join" \
-  test -z "$(grep -vE '^(version -o short|join --config /run/nodeagent/join/join-[0-9a-f]+/join-configuration.yaml)$' "$merged/var/lib/kubeadm-standin/calls")"
+  test -z "$(grep -vE '^(version -o short|join --config /run/nodeagent/join/join-[0-9a-f]+/join-configuration.yaml)$' "$merged/var/log/kubeadm-standin/calls")"
 end
 
 echo "=== join system test summary ($(( $(date +%s) - t0 )) s) ==="

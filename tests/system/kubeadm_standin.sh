@@ -12,12 +12,13 @@
 # Staged by the test in /etc/kubeadm-standin/: version (e.g. v1.31.2),
 # token (0600), expect (lines that must appear exactly in FILE), kubelet.conf,
 # fail (if present: fail like a kubeadm preflight would).
-# Writes to /var/lib/kubeadm-standin/: calls (one argv per line, the token
+# Writes to /var/log/kubeadm-standin/ (writable under nodeagent.service's
+# sandbox, where `agentctl run join` runs it): calls (one argv per line, the token
 # never in it), report (ok:/FAIL: lines), seen-config.yaml (a 0600 copy for
 # the host's YAML parser), joined (the marker).
 set -u
 conf=/etc/kubeadm-standin
-state=/var/lib/kubeadm-standin
+state=/var/log/kubeadm-standin
 mkdir -p "$state"
 chmod 0700 "$state"
 echo "$*" >> "$state/calls"
