@@ -1,5 +1,7 @@
 #include "join/kubeadm_join.h"
 
+#include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <memory>
 #include <random>
