@@ -81,6 +81,13 @@ int Usage(const std::string& why) {
   return 2;
 }
 
+/// Whole seconds from 1 to a day, or -1.
+long Seconds(const std::string& text) {
+  if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos) return -1;
+  long v = std::stol(text);
+  return v >= 1 && v <= 86400 ? v : -1;
+}
+
 int Main(int argc, char** argv) {
   JoinSettings s;
   std::string token_file, kubeconfig, root = "/";
@@ -101,8 +108,12 @@ int Main(int argc, char** argv) {
     else if (a == "--ignore") s.ignore_preflight_errors.push_back(v);
     else if (a == "--kubeadm") s.kubeadm = v;
     else if (a == "--kubeconfig") kubeconfig = v;
-    else if (a == "--ready-timeout") ready_timeout_s = std::stol(v);
-    else if (a == "--join-timeout") s.join_timeout = std::chrono::seconds(std::stol(v));
+    else if (a == "--ready-timeout" || a == "--join-timeout") {
+      long seconds = Seconds(v);
+      if (seconds < 0) return Usage(a + ": whole seconds, 1 to 86400");
+      if (a == "--ready-timeout") ready_timeout_s = seconds;
+      else s.join_timeout = std::chrono::seconds(seconds);
+    }
     else if (a == "--root") root = v;
     else return Usage("unknown option " + a);
   }
