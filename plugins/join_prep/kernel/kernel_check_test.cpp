@@ -274,6 +274,16 @@ TEST_CASE("kernel: a built-in module passes now and needs no boot listing", "[ke
   CHECK(Find(node.Check(), "KernelModule-br_netfilter").status == CheckStatus::kPass);
 }
 
+TEST_CASE("kernel: built in without a /sys/module entry: the bridge sysctls, /proc/filesystems", "[kernel]") {
+  KernelNode node;
+  node.Write("/proc/sys/net/bridge/bridge-nf-call-iptables", "1\n");
+  node.Write("/proc/filesystems", "nodev\tsysfs\nnodev\toverlay\n\text4\n");
+  auto rs = node.Check();
+  CHECK(Find(rs, "KernelModule-br_netfilter").status == CheckStatus::kPass);
+  CHECK(Find(rs, "KernelModule-overlay").status == CheckStatus::kPass);
+  CHECK(Find(rs, "KernelModulesPersist").status == CheckStatus::kPass);
+}
+
 TEST_CASE("kernel: sysctl key forms", "[kernel]") {
   CHECK(NormalizeSysctlKey("net.ipv4.ip_forward") == "net/ipv4/ip_forward");
   CHECK(NormalizeSysctlKey("net/ipv4/ip_forward") == "net/ipv4/ip_forward");

@@ -97,6 +97,23 @@ ModuleStatus LoadedModule(const FileSystem& files, std::string_view name) {
     st.evidence = sys + " (not in /proc/modules: built in)";
     return st;
   }
+  // A module built in without parameters has no /sys/module entry; what it
+  // provides shows it then: the bridge sysctls, the overlay file system.
+  if (want == "br_netfilter" && files.Exists("/proc/sys/net/bridge/bridge-nf-call-iptables")) {
+    st.state = ModuleState::kBuiltin;
+    st.evidence = "/proc/sys/net/bridge exists and br_netfilter is not in /proc/modules: built in";
+    return st;
+  }
+  if (want == "overlay") {
+    auto fs = files.ReadFile("/proc/filesystems");
+    if (fs)
+      for (const auto& line : SplitLines(*fs, 10000, nullptr))
+        if (Trim(line) == "nodev\toverlay" || Trim(line) == "overlay") {
+          st.state = ModuleState::kBuiltin;
+          st.evidence = "/proc/filesystems lists overlay and it is not in /proc/modules: built in";
+          return st;
+        }
+  }
   auto release = files.ReadFile("/proc/sys/kernel/osrelease");
   if (!release) return st;
   std::string rel(Trim(*release));

@@ -202,9 +202,11 @@ std::vector<CheckResult> CheckRuntime(const CheckInputs& in) {
     }
     case RuntimeKind::kCrio: out.push_back(CheckCrioCgroup(in, want)); break;
     default:
-      out.push_back(CheckResult::Pass("CgroupDriver", std::string("not checked: the runtime behind ") +
-                                                          (chosen.path.empty() ? "no socket" : chosen.path) +
-                                                          " is neither containerd nor CRI-O"));
+      out.push_back(CheckResult::Pass("CgroupDriver", chosen.path.empty()
+                                                          ? std::string("not checked: no runtime socket chosen and no single "
+                                                                        "containerd or CRI-O config found")
+                                                          : "not checked: the runtime behind " + chosen.path +
+                                                                " is neither containerd nor CRI-O"));
       break;
   }
   return out;
