@@ -22,6 +22,22 @@ constexpr RequiredSysctl kRequiredSysctls[] = {
     {"net.bridge.bridge-nf-call-ip6tables", "FileContent--proc-sys-net-bridge-bridge-nf-call-ip6tables", true},
 };
 
+constexpr RequiredSysctl kIpv6Forwarding = {"net.ipv6.conf.default.forwarding",
+                                           "FileContent--proc-sys-net-ipv6-conf-default-forwarding", false};
+
+// kubeadm adds the IPv6 forwarding check when the API endpoint is IPv6; the
+// IPv4 one we ask always (pods' traffic is forwarded whatever the endpoint).
+bool EndpointIsIpv6(std::string_view endpoint) {
+  if (!endpoint.empty() && endpoint[0] == '[') return true;
+  return std::count(endpoint.begin(), endpoint.end(), ':') > 1;
+}
+
+std::vector<RequiredSysctl> RequiredSysctls(const CheckInputs& in) {
+  std::vector<RequiredSysctl> out(std::begin(kRequiredSysctls), std::end(kRequiredSysctls));
+  if (EndpointIsIpv6(in.options.endpoint)) out.push_back(kIpv6Forwarding);
+  return out;
+}
+
 std::string ProcPath(std::string_view key) { return "/proc/sys/" + NormalizeSysctlKey(key); }
 
 std::string Where(const SysctlAssignment& a) { return a.file + ":" + std::to_string(a.line); }
@@ -200,7 +216,7 @@ CheckResult SysctlPersist(const CheckInputs& in, const std::vector<std::string>&
   CheckSeverity severity = CheckSeverity::kWarning;
   bool br_at_boot = std::find(modules_not_at_boot.begin(), modules_not_at_boot.end(), "br_netfilter") ==
                     modules_not_at_boot.end();
-  for (const auto& s : kRequiredSysctls) {
+  for (const auto& s : RequiredSysctls(in)) {
     SysctlBootValue bv = BootValue(config, s.key);
     nlohmann::json k = {{"value", bv.winner ? nlohmann::json(bv.winner->value) : nlohmann::json(nullptr)}};
     if (bv.winner) k["set_by"] = Where(*bv.winner);
@@ -233,7 +249,7 @@ CheckResult SysctlPersist(const CheckInputs& in, const std::vector<std::string>&
   std::string msg;
   for (const auto& f : findings) msg += (msg.empty() ? "" : "; ") + f;
   if (to_write.empty() && blocked.empty()) {
-    auto r = CheckResult::Pass("SysctlPersist", msg.empty() ? "ip_forward and bridge-nf-call-ip(6)tables are 1 after boot" : msg);
+    auto r = CheckResult::Pass("SysctlPersist", msg.empty() ? "every required sysctl is 1 after boot" : msg);
     r.detail = detail;
     return r;
   }
@@ -273,7 +289,7 @@ std::vector<CheckResult> CheckKernel(const CheckInputs& in) {
   }
   std::vector<std::string> not_at_boot;
   out.push_back(ModulesPersist(in, &not_at_boot));
-  for (const auto& s : kRequiredSysctls) out.push_back(SysctlNow(in, s, br_loaded));
+  for (const auto& s : RequiredSysctls(in)) out.push_back(SysctlNow(in, s, br_loaded));
   out.push_back(SysctlPersist(in, not_at_boot));
   return out;
 }

@@ -24,7 +24,10 @@ inline constexpr std::string_view kSysctlDropIn = "/etc/sysctl.d/99-zz-nodeagent
 
 /// One result per module loaded now (KernelModule-NAME), one for the modules
 /// the boot loads (KernelModulesPersist), one per sysctl now (kubeadm's
-/// FileContent-- ids) and one for the sysctls after boot (SysctlPersist).
+/// FileContent-- ids: ip_forward, the two bridge-nf-call ones, and IPv6
+/// default forwarding when options.endpoint is IPv6) and one for the sysctls
+/// after boot (SysctlPersist). Results come in that order: the module fixes
+/// run before the bridge sysctl fixes that need the module loaded.
 /// Reads only: files under the host root.
 std::vector<CheckResult> CheckKernel(const CheckInputs& in);
 

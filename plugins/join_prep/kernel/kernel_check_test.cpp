@@ -284,6 +284,30 @@ TEST_CASE("kernel: built in without a /sys/module entry: the bridge sysctls, /pr
   CHECK(Find(rs, "KernelModulesPersist").status == CheckStatus::kPass);
 }
 
+TEST_CASE("kernel: an IPv6 endpoint adds kubeadm's IPv6 forwarding check", "[kernel]") {
+  KernelNode node;
+  node.LoadAll();
+  node.Write("/etc/sysctl.d/50-k8s.conf", "net.ipv4.ip_forward=1\nnet.bridge.bridge-nf-call-iptables=1\n"
+                                          "net.bridge.bridge-nf-call-ip6tables=1\n");
+  CHECK(node.Check().size() == 7);
+  node.options.endpoint = "[fd00::10]:6443";
+  node.Write("/proc/sys/net/ipv6/conf/default/forwarding", "0\n");
+  auto rs = node.Check();
+  REQUIRE(rs.size() == 8);
+  const auto& v6 = Find(rs, "FileContent--proc-sys-net-ipv6-conf-default-forwarding");
+  CHECK(v6.status == CheckStatus::kFail);
+  REQUIRE(v6.fix);
+  CHECK(v6.fix->steps.at(0).path == "/proc/sys/net/ipv6/conf/default/forwarding");
+  const auto& p = Find(rs, "SysctlPersist");
+  REQUIRE(p.fix);
+  CHECK(p.fix->steps.at(0).edit.after.find("net.ipv6.conf.default.forwarding = 1\n") != std::string::npos);
+  ApplyAll(node, rs);
+  for (const auto& r : node.Check()) {
+    INFO(r.id << ": " << r.message);
+    CHECK(r.status == CheckStatus::kPass);
+  }
+}
+
 TEST_CASE("kernel: sysctl key forms", "[kernel]") {
   CHECK(NormalizeSysctlKey("net.ipv4.ip_forward") == "net/ipv4/ip_forward");
   CHECK(NormalizeSysctlKey("net/ipv4/ip_forward") == "net/ipv4/ip_forward");
