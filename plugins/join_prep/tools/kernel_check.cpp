@@ -3,10 +3,13 @@
 // with the plan of its fix, as JSON. It only plans, except with
 // --apply-netns-sysctls: then it carries out the "write now" steps under
 // /proc/sys/net/ipv4/ and nothing else, which in a network namespace of a
-// test's own change only that namespace. For the namespace test
-// (kernel_netns_test.py) and for trying the checks on a node by hand.
+// test's own change only that namespace; and with --apply-files (refused
+// without a --root other than /): then it carries out the file edits under
+// that root, for the booted-container test. For kernel_netns_test.py,
+// kernel_boot_test.py and for trying the checks on a node by hand.
 //
-//   join_prep_kernel_check [--root DIR] [--runtime] [--cri-socket PATH] [--apply-netns-sysctls]
+//   join_prep_kernel_check [--root DIR] [--runtime] [--cri-socket PATH]
+//                          [--apply-netns-sysctls] [--apply-files]
 #include <cstdio>
 #include <string>
 
@@ -40,6 +43,7 @@ int main(int argc, char** argv) {
   std::string root = "/";
   bool runtime = false;
   bool apply = false;
+  bool apply_files = false;
   JoinOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -51,10 +55,18 @@ int main(int argc, char** argv) {
       options.cri_socket = argv[++i];
     } else if (a == "--apply-netns-sysctls") {
       apply = true;
+    } else if (a == "--apply-files") {
+      apply_files = true;
     } else {
-      std::fprintf(stderr, "usage: %s [--root DIR] [--runtime] [--cri-socket PATH] [--apply-netns-sysctls]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--root DIR] [--runtime] [--cri-socket PATH] [--apply-netns-sysctls] [--apply-files]\n",
+                   argv[0]);
       return 2;
     }
+  }
+  if (apply_files && (root.empty() || root.find_first_not_of('/') == std::string::npos)) {
+    std::fprintf(stderr, "%s: --apply-files edits files: only under a --root other than /\n", argv[0]);
+    return 2;
   }
   RealHost host(root);
   CheckInputs in{host, options, nullptr, KubeletConfigView{}};
@@ -63,15 +75,17 @@ int main(int argc, char** argv) {
   nlohmann::json applied = nlohmann::json::array();
   for (const auto& r : results) {
     out.push_back(ToJson(r));
-    if (!apply || !r.fix) continue;
+    if (!r.fix) continue;
     for (const auto& s : r.fix->steps) {
-      if (s.kind != FixStep::Kind::kWriteInPlace || s.path.rfind("/proc/sys/net/ipv4/", 0) != 0) continue;
+      bool netns_sysctl = apply && s.kind == FixStep::Kind::kWriteInPlace && s.path.rfind("/proc/sys/net/ipv4/", 0) == 0;
+      bool file = apply_files && s.kind == FixStep::Kind::kEditFile;
+      if (!netns_sysctl && !file) continue;
       Status st = ApplyStep(host, s);
-      applied.push_back({{"path", s.path}, {"ok", st.ok()}, {"error", st.ok() ? "" : st.error().message()}});
+      applied.push_back({{"path", file ? s.edit.path : s.path}, {"ok", st.ok()}, {"error", st.ok() ? "" : st.error().message()}});
     }
   }
   nlohmann::json doc = {{"results", out}};
-  if (apply) doc["applied"] = applied;
+  if (apply || apply_files) doc["applied"] = applied;
   std::printf("%s\n", doc.dump(2).c_str());
   return 0;
 }
