@@ -110,6 +110,16 @@ std::string HeaderText(const std::vector<std::string>& path, int version) {
   return out + "]";
 }
 
+// A runtime table of our own needs its type: containerd 1.6 replaces its
+// default runc entry with the one the config defines, and an options table
+// alone leaves runtime_type empty (seen with `containerd config dump`).
+std::string RuncTableText(const std::vector<std::string>& options_path, int version) {
+  if (options_path.size() < 2 || options_path[options_path.size() - 2] != "runc") return "";
+  std::vector<std::string> runtime_path(options_path.begin(), options_path.end() - 1);
+  char q = version >= 3 ? '\'' : '"';
+  return HeaderText(runtime_path, version) + "\n  runtime_type = " + q + "io.containerd.runc.v2" + q + "\n";
+}
+
 std::string JoinLines(const std::vector<std::string>& lines, bool final_newline) {
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -177,7 +187,8 @@ std::optional<std::string> EditContainerdCgroup(const std::optional<std::string>
   if (!text) {
     int v = new_file_version >= 3 ? 3 : 2;
     std::vector<std::string> path = {"plugins", std::string(PluginOf(v)), "containerd", "runtimes", "runc", "options"};
-    return "version = " + std::to_string(v) + "\n\n" + HeaderText(path, v) + "\n  SystemdCgroup = " + value + "\n";
+    return "version = " + std::to_string(v) + "\n\n" + RuncTableText(path, v) + HeaderText(path, v) +
+           "\n  SystemdCgroup = " + value + "\n";
   }
   Parsed p = Parse(*text, name);
   if (!p.table) {
@@ -233,6 +244,8 @@ std::optional<std::string> EditContainerdCgroup(const std::optional<std::string>
     } else {
       edited = *text;
       if (!edited.empty() && edited.back() != '\n') edited += '\n';
+      std::vector<std::string> runtime_path(path.begin(), path.end() - 1);
+      if (!At(*p.table, runtime_path)) edited += RuncTableText(path, version);
       edited += HeaderText(path, version) + "\n  SystemdCgroup = " + value + "\n";
     }
   }

@@ -164,10 +164,20 @@ TEST_CASE("runtime: a config without the options table gets the table appended",
   const auto& cg = Find(rs, "CgroupDriver");
   CHECK(Contains(cg.message, "containerd's default (no SystemdCgroup in"));
   REQUIRE(cg.fix);
-  CHECK(Changed(cg.fix->steps[0].edit).size() == 4);  // the last line gains its newline, then header and key
+  // The last line gains its newline; runc's table with its type, then the options.
+  CHECK(Changed(cg.fix->steps[0].edit).size() == 6);
   CHECK(cg.fix->steps[0].edit.after ==
         "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"x\"\n"
+        "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n"
         "[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n");
+  // With runc's table present, only the options table is added.
+  node.Write("/etc/containerd/config.toml",
+             "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc]\n  runtime_type = \"io.containerd.runc.v2\"\n");
+  auto rs2 = node.Check();
+  REQUIRE(Find(rs2, "CgroupDriver").fix);
+  CHECK(Changed(Find(rs2, "CgroupDriver").fix->steps[0].edit) ==
+        std::vector<std::string>{"+[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]",
+                                 "+  SystemdCgroup = true"});
 }
 
 TEST_CASE("runtime: an inline options table is edited where the value stands", "[runtime]") {
@@ -233,7 +243,9 @@ TEST_CASE("runtime: no config file means containerd's default, cgroupfs; the fix
   REQUIRE(cg.fix);
   CHECK(!cg.fix->steps[0].edit.before.has_value());
   CHECK(cg.fix->steps[0].edit.after ==
-        "version = 3\n\n[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]\n  SystemdCgroup = true\n");
+        "version = 3\n\n[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]\n"
+        "  runtime_type = 'io.containerd.runc.v2'\n"
+        "[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]\n  SystemdCgroup = true\n");
   ApplyAll(node, rs);
   auto again = node.Check();
   CHECK(Find(again, "CgroupDriver").status == CheckStatus::kPass);
