@@ -177,6 +177,13 @@ RuntimeCgroup ContainerdCgroup(const std::optional<std::string>& text) {
   }
   r.driver = *b ? "systemd" : "cgroupfs";
   r.source = where;
+  std::vector<std::string> runtime_type_path(path.begin(), path.end() - 1);
+  runtime_type_path.push_back("runtime_type");
+  if (r.config_version == 2 && path[4] == "runc" && !At(t, runtime_type_path)) {
+    std::string more = name + " sets no runtime_type for runc: containerd 1.6 then runs it with an empty type "
+                              "(see `containerd config dump`); add runtime_type = \"io.containerd.runc.v2\"";
+    r.note = r.note.empty() ? more : r.note + "; " + more;
+  }
   return r;
 }
 

@@ -157,6 +157,16 @@ TEST_CASE("runtime: containerd 2.x config: the key is inserted under its header 
   CHECK(Find(again, "CgroupDriver").status == CheckStatus::kPass);
 }
 
+TEST_CASE("runtime: an options table without runc's runtime_type passes, with a note", "[runtime]") {
+  RuntimeNode node;
+  node.Write("/etc/containerd/config.toml",
+             "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]\n  SystemdCgroup = true\n");
+  auto rs = node.Check();
+  const auto& cg = Find(rs, "CgroupDriver");
+  CHECK(cg.status == CheckStatus::kPass);
+  CHECK(Contains(cg.message, "sets no runtime_type for runc"));
+}
+
 TEST_CASE("runtime: a config without the options table gets the table appended", "[runtime]") {
   RuntimeNode node;
   node.Write("/etc/containerd/config.toml", "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"x\"");
