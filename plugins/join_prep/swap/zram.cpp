@@ -33,8 +33,8 @@ bool IsDevNullLink(const FileSystem& files, const std::string& path) {
   return t && *t == "/dev/null";
 }
 
-/// Each [section]'s key = value pairs in order; comments (# ;) and blank
-/// lines skipped; anything else a problem naming FILE:LINE.
+/// Each [section] (key "") and its key = value pairs in order; comments
+/// (# ;) and blank lines skipped; anything else a problem naming FILE:LINE.
 struct IniSetting {
   std::string section, key, value;
 };
@@ -58,6 +58,7 @@ std::vector<IniSetting> ParseIni(std::string_view text, const std::string& path,
         continue;
       }
       section = std::string(Trim(line.substr(1, line.size() - 2)));
+      out.push_back({section, "", ""});  // a section alone makes a device
       continue;
     }
     auto eq = line.find('=');
