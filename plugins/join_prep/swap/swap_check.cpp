@@ -18,8 +18,9 @@ CheckSeverity SwapSeverity(const KubeletConfigView& k) {
 
 /// Why the finding is an error or only a warning.
 std::string KubeletNote(const KubeletConfigView& k) {
-  std::string where = k.known && !k.source.empty() ? k.source : "the kubelet's default";
+  std::string where = !k.source.empty() ? k.source : "the kubelet configuration";
   if (!k.fail_swap_on) return " (a warning only: failSwapOn is false in " + where + ")";
+  if (!k.known) return " (the kubelet will not start with swap on: failSwapOn defaults to true, no kubelet configuration found)";
   return " (the kubelet will not start with swap on: failSwapOn is true in " + where + ")";
 }
 
@@ -157,7 +158,7 @@ std::vector<CheckResult> CheckUnits(const CheckInputs& in) {
   const std::string id(kCheckSwapUnits);
   auto scan = ScanSwapUnits(in.host);
   std::vector<std::string> refs;
-  nlohmann::json units = nlohmann::json::array(), runtime_only = nlohmann::json::array();
+  nlohmann::json units = nlohmann::json::array(), without_unit_file = nlohmann::json::array();
   Fix fix{std::string(kFixSwapUnits), {}, ""};
   for (const auto& u : scan.units) {
     bool boot = u.StartsAtBoot();
@@ -165,8 +166,8 @@ std::vector<CheckResult> CheckUnits(const CheckInputs& in) {
     if (!boot && !now) continue;
     nlohmann::json j = {{"unit", u.name},          {"fragment", u.fragment},   {"wanted_by", u.wanted_by},
                         {"unit_file_state", u.unit_file_state}, {"active_state", u.active_state}};
-    if (!u.HasUnitFile()) {  // a runtime unit for an active device: the swapoff fix's job
-      runtime_only.push_back(std::move(j));
+    if (!u.HasUnitFile()) {  // a runtime unit for an active device (the swapoff fix's job), or a dangling link
+      without_unit_file.push_back(std::move(j));
       continue;
     }
     std::string why = boot ? (u.wanted_by.empty() ? u.unit_file_state : "wanted by " + u.wanted_by.front()) : "";
@@ -188,7 +189,7 @@ std::vector<CheckResult> CheckUnits(const CheckInputs& in) {
     out.push_back(std::move(r));
   }
   out.back().detail["units"] = std::move(units);
-  out.back().detail["runtime_only"] = std::move(runtime_only);
+  out.back().detail["without_unit_file"] = std::move(without_unit_file);
   if (!scan.problems.empty()) {
     auto r = ReadProblem(id, "could not read every systemd swap unit: " + JoinList(scan.problems),
                          "the unit directories were still read; check `systemctl list-units --type swap --all` by hand");

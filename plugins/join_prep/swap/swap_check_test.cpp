@@ -175,7 +175,7 @@ TEST_CASE("Swap: active areas get one swapoff each; a deleted file gets none", "
   CHECK(r.status == CheckStatus::kFail);
   CHECK(r.severity == CheckSeverity::kError);
   CHECK(Contains(r.message, "/dev/sda2 (partition, 2097148 KiB)"));
-  CHECK(Contains(r.message, "failSwapOn is true in the kubelet's default"));
+  CHECK(Contains(r.message, "failSwapOn defaults to true, no kubelet configuration found"));
   REQUIRE(r.fix);
   CHECK(r.fix->id == "swapoff");
   CHECK(Commands(r) == std::vector<std::string>{"swapoff /dev/sda2", "swapoff '/swap file'"});
@@ -202,6 +202,13 @@ TEST_CASE("Swap: failSwapOn false makes every swap finding a warning naming the 
   node.AddSwap("/dev/sda2");
   node.Write("/etc/fstab", "/dev/sda2 none swap sw 0 0\n");
   auto rs = node.Check();
+  SECTION("failSwapOn true in a known config") {
+    node.kubelet.fail_swap_on = true;
+    auto strict = node.Check();
+    CHECK(First(strict, "Swap").severity == CheckSeverity::kError);
+    CHECK(Contains(First(strict, "Swap").message, "failSwapOn is true in /var/lib/kubelet/config.yaml"));
+    return;
+  }
   for (auto id : {"Swap", "SwapFstab"}) {
     const auto& r = First(rs, id);
     INFO(id);
@@ -399,8 +406,8 @@ TEST_CASE("SwapUnits: installed, enabled, generated, masked and runtime units", 
   CHECK(Contains(r.message, "dev-sda2.swap (wanted by /run/systemd/generator/swap.target.requires/dev-sda2.swap, active)"));
   CHECK_FALSE(Contains(r.message, "old.swap"));
   CHECK_FALSE(Contains(r.message, "spare.swap"));
-  REQUIRE(r.detail["runtime_only"].size() == 1);
-  CHECK(r.detail["runtime_only"][0]["unit"] == "dev-disk-by\\x2duuid-1c2d.swap");
+  REQUIRE(r.detail["without_unit_file"].size() == 1);
+  CHECK(r.detail["without_unit_file"][0]["unit"] == "dev-disk-by\\x2duuid-1c2d.swap");
 
   node.ApplyAll(rs);
   node.active.erase("dev-disk-by\\x2duuid-1c2d.swap");  // its device went with swapoff
@@ -438,6 +445,22 @@ TEST_CASE("SwapUnits: systemctl missing or failing is a finding; the files are s
     CHECK(results[0]->fix);
     CHECK(Contains(results[1]->message, "systemctl list-units --type swap --all --no-legend --no-pager --plain exited 1: "
                                         "Failed to connect to bus: Host is down"));
+  }
+}
+
+TEST_CASE("SwapUnits: list-unit-files exiting 1 silently (nothing matched, systemd 252) is an empty list", "[swap]") {
+  Node node;
+  node.ctx.commands().Answer({"systemctl", "list-unit-files"}, Exit(1));
+  auto rs = node.Check();
+  auto results = WithId(rs, "SwapUnits");
+  REQUIRE(results.size() == 1);
+  CHECK(results[0]->status == CheckStatus::kPass);
+  SECTION("exit 1 with a message is a problem") {
+    node.ctx.commands().Answer({"systemctl", "list-unit-files"}, Exit(1, "", "Failed to list unit files: Access denied\n"));
+    auto again = node.Check();
+    auto r2 = WithId(again, "SwapUnits");
+    REQUIRE(r2.size() == 2);
+    CHECK(Contains(r2[1]->message, "exited 1: Failed to list unit files: Access denied"));
   }
 }
 
@@ -518,10 +541,11 @@ TEST_CASE("SwapZram: configurations that create no zram swap", "[swap]") {
   SECTION("mount point only") { node.Write("/etc/systemd/zram-generator.conf", "[zram0]\nmount-point = /tmp\n"); }
   SECTION("section that is not a device") { node.Write("/etc/systemd/zram-generator.conf", "[swap]\nzram-size = ram\n"); }
   auto rs = node.Check();
-  const auto& r = First(rs, "SwapZram");
-  INFO(r.message);
-  CHECK(r.status == CheckStatus::kPass);
-  CHECK_FALSE(r.fix);
+  auto results = WithId(rs, "SwapZram");
+  REQUIRE(results.size() == 1);  // no problem reading either
+  INFO(results[0]->message);
+  CHECK(results[0]->status == CheckStatus::kPass);
+  CHECK_FALSE(results[0]->fix);
 }
 
 TEST_CASE("SwapZram: a vendor drop-in masked by /etc, a host-memory-limit above MemTotal", "[swap]") {

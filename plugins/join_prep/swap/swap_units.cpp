@@ -141,13 +141,17 @@ UnitScan ScanUnitFiles(const FileSystem& files, const std::function<bool(std::st
   return scan;
 }
 
-Result<std::string> RunReadOnly(Host& host, std::vector<std::string> argv) {
+Result<std::string> RunReadOnly(Host& host, std::vector<std::string> argv, bool quiet_exit1_is_empty) {
   CommandSpec spec;
   spec.argv = argv;
   spec.read_only = true;
   spec.timeout = std::chrono::seconds(30);
   auto r = host.commands().Run(spec);
   if (!r) return Error(r.error().code(), CommandLine(argv) + ": " + r.error().message());
+  if (quiet_exit1_is_empty && r->exit_code == 1 && !r->timed_out && !r->cancelled &&
+      r->stdout_data.find_first_not_of(" \t\r\n") == std::string::npos &&
+      r->stderr_data.find_first_not_of(" \t\r\n") == std::string::npos)
+    return std::string();
   if (!r->succeeded()) {
     std::string how = r->timed_out ? "timed out" : "exited " + std::to_string(r->exit_code);
     std::string err = LastLine(r->stderr_data);
@@ -182,7 +186,9 @@ UnitScan ScanSwapUnits(Host& host) {
   std::map<std::string, UnitFileState> by_name;
   for (auto& u : scan.units) by_name[u.name] = std::move(u);
 
-  auto files_out = RunReadOnly(host, {"systemctl", "list-unit-files", "--type", "swap", "--no-legend", "--no-pager"});
+  // systemctl 252 exits 1, saying nothing with --no-legend, when no unit file matches.
+  auto files_out =
+      RunReadOnly(host, {"systemctl", "list-unit-files", "--type", "swap", "--no-legend", "--no-pager"}, true);
   if (!files_out) {
     scan.problems.push_back(files_out.error().message());
   } else {
@@ -194,7 +200,7 @@ UnitScan ScanSwapUnits(Host& host) {
     }
   }
   auto units_out =
-      RunReadOnly(host, {"systemctl", "list-units", "--type", "swap", "--all", "--no-legend", "--no-pager", "--plain"});
+      RunReadOnly(host, {"systemctl", "list-units", "--type", "swap", "--all", "--no-legend", "--no-pager", "--plain"}, true);
   if (!units_out) {
     scan.problems.push_back(units_out.error().message());
   } else {

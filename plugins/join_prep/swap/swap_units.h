@@ -75,7 +75,9 @@ struct ListedUnit {
 std::vector<ListedUnit> ParseListUnits(std::string_view text);
 
 /// Runs a read-only command; its stdout, or a problem naming the command
-/// and its stderr (or that it could not be started).
-Result<std::string> RunReadOnly(Host& host, std::vector<std::string> argv);
+/// and its stderr (or that it could not be started). With
+/// `quiet_exit1_is_empty`, exit 1 with no output at all is an empty answer
+/// (systemctl list-unit-files when nothing matches).
+Result<std::string> RunReadOnly(Host& host, std::vector<std::string> argv, bool quiet_exit1_is_empty = false);
 
 }  // namespace nodeagent::join_prep

@@ -217,6 +217,10 @@ ZramGeneratorView ReadZramGenerator(const FileSystem& files) {
     devices["zram0"].set_in.push_back("/proc/cmdline");
   }
   for (const auto& path : ordered) {
+    if (IsDevNullLink(files, path)) {  // masks the vendor file; read as empty
+      view.files.push_back(path + " -> /dev/null");
+      continue;
+    }
     auto text = files.ReadFile(path);
     if (!text) {
       view.problems.push_back("cannot read " + path + ": " + text.error().message());
