@@ -20,7 +20,11 @@ CheckSeverity SwapSeverity(const KubeletConfigView& k) {
 std::string KubeletNote(const KubeletConfigView& k) {
   std::string where = !k.source.empty() ? k.source : "the kubelet configuration";
   if (!k.fail_swap_on) return " (a warning only: failSwapOn is false in " + where + ")";
-  if (!k.known) return " (the kubelet will not start with swap on: failSwapOn defaults to true, no kubelet configuration found)";
+  if (!k.known) {
+    return " (the kubelet will not start with swap on: failSwapOn defaults to true, " +
+           (k.problem.empty() ? std::string("no kubelet configuration found") : "kubelet configuration unreadable: " + k.problem) +
+           ")";
+  }
   return " (the kubelet will not start with swap on: failSwapOn is true in " + where + ")";
 }
 
@@ -174,10 +178,11 @@ std::vector<CheckResult> CheckUnits(const CheckInputs& in) {
     if (now) why += std::string(why.empty() ? "" : ", ") + "active";
     refs.push_back(u.name + " (" + why + ")");
     units.push_back(std::move(j));
-    if (u.DefinedInEtc())
-      fix.steps.push_back(FixStep::Run({"systemctl", "disable", "--now", u.name}, "disable " + u.name));
-    else
-      fix.steps.push_back(FixStep::Run({"systemctl", "mask", "--now", u.name}, "mask " + u.name));
+    // `mask` refuses to replace a unit file in /etc ("already exists"): disable that one.
+    std::vector<std::string> argv = {"systemctl", u.DefinedInEtc() ? "disable" : "mask", "--now"};
+    if (u.name.front() == '-') argv.push_back("--");  // a name systemctl must not read as an option
+    argv.push_back(u.name);
+    fix.steps.push_back(FixStep::Run(argv, std::string(u.DefinedInEtc() ? "disable " : "mask ") + u.name));
   }
   std::vector<CheckResult> out;
   if (refs.empty()) {
