@@ -53,9 +53,12 @@ const Shape kShapes[] = {
 
 Want Classify(const FstabLine& l) {
   switch (l.kind) {
-    case FstabLine::Kind::kBlank: return Want::kBlank;
-    case FstabLine::Kind::kComment: return Want::kComment;
-    case FstabLine::Kind::kMalformed: return Want::kMalformed;
+    case FstabLine::Kind::kBlank:
+      return Want::kBlank;
+    case FstabLine::Kind::kComment:
+      return Want::kComment;
+    case FstabLine::Kind::kMalformed:
+      return Want::kMalformed;
     case FstabLine::Kind::kEntry:
       if (!l.IsSwapEntry()) return Want::kOther;
       return l.HasOption("noauto") ? Want::kSwapNoauto : Want::kSwapAtBoot;
@@ -131,10 +134,11 @@ TEST_CASE("fstab: commenting out keeps every other byte", "[swap]") {
   CHECK(after ==
         "# /etc/fstab\r\n"
         "UUID=aa / ext4 errors=remount-ro 0 1\r\n" +
-            marker + "/swapfile\tnone\tswap\tsw\t0\t0   \r\n"
-                     "\r\n"
-                     "/dev/sdb1 none swap noauto 0 0\r\n"
-                     "/dev/x swap\r\n" +
+            marker +
+            "/swapfile\tnone\tswap\tsw\t0\t0   \r\n"
+            "\r\n"
+            "/dev/sdb1 none swap noauto 0 0\r\n"
+            "/dev/x swap\r\n" +
             marker + "LABEL=SWAP none swap sw,pri=5 0 0");
   // A second pass finds nothing more to turn off.
   auto again = ParseFstab(after);

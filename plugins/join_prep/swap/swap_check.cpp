@@ -22,7 +22,8 @@ std::string KubeletNote(const KubeletConfigView& k) {
   if (!k.fail_swap_on) return " (a warning only: failSwapOn is false in " + where + ")";
   if (!k.known) {
     return " (the kubelet will not start with swap on: failSwapOn defaults to true, " +
-           (k.problem.empty() ? std::string("no kubelet configuration found") : "kubelet configuration unreadable: " + k.problem) +
+           (k.problem.empty() ? std::string("no kubelet configuration found")
+                              : "kubelet configuration unreadable: " + k.problem) +
            ")";
   }
   return " (the kubelet will not start with swap on: failSwapOn is true in " + where + ")";
@@ -59,8 +60,12 @@ CheckResult CheckActiveSwap(const CheckInputs& in) {
   std::vector<std::string> deleted;
   for (const auto& s : *swaps) {
     names.push_back(s.path + (s.deleted ? " (deleted)" : "") + " (" + s.type + ", " + s.size_kib + " KiB)");
-    active.push_back({{"path", s.path}, {"type", s.type}, {"size_kib", s.size_kib}, {"used_kib", s.used_kib},
-                      {"priority", s.priority}, {"deleted", s.deleted}});
+    active.push_back({{"path", s.path},
+                      {"type", s.type},
+                      {"size_kib", s.size_kib},
+                      {"used_kib", s.used_kib},
+                      {"priority", s.priority},
+                      {"deleted", s.deleted}});
     if (s.deleted) {
       deleted.push_back(s.path);
       continue;
@@ -115,28 +120,30 @@ std::vector<CheckResult> CheckFstab(const CheckInputs& in) {
 
   std::vector<CheckResult> out;
   if (at_boot.empty()) {
-    out.push_back(CheckResult::Pass(id, noauto.empty() ? "no swap line in /etc/fstab turns swap on at boot"
-                                                       : "the swap lines in /etc/fstab are noauto (not turned on at boot)"));
+    out.push_back(CheckResult::Pass(id, noauto.empty()
+                                            ? "no swap line in /etc/fstab turns swap on at boot"
+                                            : "the swap lines in /etc/fstab are noauto (not turned on at boot)"));
   } else {
     std::vector<std::string> refs;
     for (const auto* l : at_boot) refs.push_back(LineRef(*l) + " (" + l->fields[0] + ")");
     auto r = CheckResult::Fail(id, SwapSeverity(in.kubelet),
                                "/etc/fstab turns swap on at boot: " + JoinList(refs) + KubeletNote(in.kubelet));
-    auto edit = PlanFileEdit(in.host.files(), "/etc/fstab", [](const std::optional<std::string>& current) -> Result<std::string> {
-      if (!current) return NotFound("/etc/fstab is gone");
-      auto again = ParseFstab(*current);
-      if (!again) return again.error();
-      std::vector<const FstabLine*> off;
-      for (const auto& l : *again)
-        if (l.IsSwapEntry() && !l.HasOption("noauto")) off.push_back(&l);
-      return CommentOutLines(*current, off);
-    });
+    auto edit = PlanFileEdit(in.host.files(), "/etc/fstab",
+                             [](const std::optional<std::string>& current) -> Result<std::string> {
+                               if (!current) return NotFound("/etc/fstab is gone");
+                               auto again = ParseFstab(*current);
+                               if (!again) return again.error();
+                               std::vector<const FstabLine*> off;
+                               for (const auto& l : *again)
+                                 if (l.IsSwapEntry() && !l.HasOption("noauto")) off.push_back(&l);
+                               return CommentOutLines(*current, off);
+                             });
     if (!edit) {
       r.hint = "no fix: " + edit.error().message();
     } else {
       Fix fix{std::string(kFixFstabSwap), {}, ""};
-      fix.steps.push_back(FixStep::Edit(std::move(*edit), "comment out " + std::to_string(at_boot.size()) +
-                                                              " swap line(s) in /etc/fstab"));
+      fix.steps.push_back(FixStep::Edit(
+          std::move(*edit), "comment out " + std::to_string(at_boot.size()) + " swap line(s) in /etc/fstab"));
       r.fix = std::move(fix);
     }
     out.push_back(std::move(r));
@@ -147,8 +154,8 @@ std::vector<CheckResult> CheckFstab(const CheckInputs& in) {
     auto r = CheckResult::Fail(
         id, malformed_may_be_swap ? SwapSeverity(in.kubelet) : CheckSeverity::kWarning,
         "/etc/fstab has lines that cannot be read: " + JoinList(malformed_refs) + "; they were left as they are",
-        malformed_may_be_swap ? "a malformed line says swap: fix or remove it by hand (mount -a and "
-                                "systemd-fstab-generator skip it, but it is not certain what was meant)"
+        malformed_may_be_swap ? "a line that cannot be read says swap: fix or remove it by hand; whether "
+                                "swapon -a or systemd-fstab-generator would use it is not certain"
                               : "");
     r.detail["malformed"] = std::move(malformed);
     out.push_back(std::move(r));
@@ -168,8 +175,11 @@ std::vector<CheckResult> CheckUnits(const CheckInputs& in) {
     bool boot = u.StartsAtBoot();
     bool now = u.ActiveNow() && !u.IsMasked();
     if (!boot && !now) continue;
-    nlohmann::json j = {{"unit", u.name},          {"fragment", u.fragment},   {"wanted_by", u.wanted_by},
-                        {"unit_file_state", u.unit_file_state}, {"active_state", u.active_state}};
+    nlohmann::json j = {{"unit", u.name},
+                        {"fragment", u.fragment},
+                        {"wanted_by", u.wanted_by},
+                        {"unit_file_state", u.unit_file_state},
+                        {"active_state", u.active_state}};
     if (!u.HasUnitFile()) {  // a runtime unit for an active device (the swapoff fix's job), or a dangling link
       without_unit_file.push_back(std::move(j));
       continue;
@@ -196,8 +206,9 @@ std::vector<CheckResult> CheckUnits(const CheckInputs& in) {
   out.back().detail["units"] = std::move(units);
   out.back().detail["without_unit_file"] = std::move(without_unit_file);
   if (!scan.problems.empty()) {
-    auto r = ReadProblem(id, "could not read every systemd swap unit: " + JoinList(scan.problems),
-                         "the unit directories were still read; check `systemctl list-units --type swap --all` by hand");
+    auto r =
+        ReadProblem(id, "could not read every systemd swap unit: " + JoinList(scan.problems),
+                    "the unit directories were still read; check `systemctl list-units --type swap --all` by hand");
     r.detail["problems"] = scan.problems;
     out.push_back(std::move(r));
   }
@@ -228,8 +239,8 @@ std::vector<CheckResult> CheckZram(const CheckInputs& in) {
 
   nlohmann::json devices = nlohmann::json::array();
   for (const auto& d : gen.devices)
-    devices.push_back({{"name", d.name}, {"swap", d.swap}, {"created", d.created}, {"why_not", d.why_not},
-                       {"set_in", d.set_in}});
+    devices.push_back(
+        {{"name", d.name}, {"swap", d.swap}, {"created", d.created}, {"why_not", d.why_not}, {"set_in", d.set_in}});
   std::vector<CheckResult> out;
   if (refs.empty()) {
     out.push_back(CheckResult::Pass(id, "no zram swap is set up at boot"));
@@ -240,12 +251,13 @@ std::vector<CheckResult> CheckZram(const CheckInputs& in) {
     if (!to_disable.empty()) {
       auto names = to_disable;
       names.insert(names.end(), gen.already_off.begin(), gen.already_off.end());
-      auto edit = PlanFileEdit(in.host.files(), std::string(kZramNoSwapDropIn),
-                               [&](const std::optional<std::string>&) -> Result<std::string> {
-                                 return ZramNoSwapDropInContent(names);
-                               });
-      if (edit) fix.steps.push_back(FixStep::Edit(std::move(*edit), "zram-generator: no swap on " + JoinList(to_disable)));
-      else problems.push_back(edit.error().message());
+      auto edit = PlanFileEdit(
+          in.host.files(), std::string(kZramNoSwapDropIn),
+          [&](const std::optional<std::string>&) -> Result<std::string> { return ZramNoSwapDropInContent(names); });
+      if (edit)
+        fix.steps.push_back(FixStep::Edit(std::move(*edit), "zram-generator: no swap on " + JoinList(to_disable)));
+      else
+        problems.push_back(edit.error().message());
     }
     if (tools.StartsAtBoot())
       fix.steps.push_back(FixStep::Run({"systemctl", "disable", "zramswap.service"}, "disable zramswap.service"));
@@ -258,7 +270,9 @@ std::vector<CheckResult> CheckZram(const CheckInputs& in) {
   d["kernel_setting"] = gen.kernel_setting;
   d["config_files"] = gen.files;
   d["devices"] = std::move(devices);
-  d["zram_tools"] = {{"config", tools.config_present}, {"unit", tools.fragment}, {"masked", tools.masked},
+  d["zram_tools"] = {{"config", tools.config_present},
+                     {"unit", tools.fragment},
+                     {"masked", tools.masked},
                      {"wanted_by", tools.wanted_by}};
   if (!problems.empty()) {
     auto r = ReadProblem(id, "zram configuration: " + JoinList(problems));

@@ -16,6 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr const char* kGeneratorPath = "/usr/lib/systemd/system-generators/zram-generator";
 constexpr const char* kSwapsHeader = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
 
 CommandResult Exit(int code, std::string out = "", std::string err = "") {
@@ -33,8 +34,8 @@ struct Node {
   FakeActionContext ctx;
   JoinOptions options;
   KubeletConfigView kubelet;
-  std::vector<std::string> swaps;            // /proc/swaps lines after the header
-  std::map<std::string, std::string> active; // unit -> active state (list-units)
+  std::vector<std::string> swaps;             // /proc/swaps lines after the header
+  std::map<std::string, std::string> active;  // unit -> active state (list-units)
 
   Node() {
     WriteSwaps();
@@ -45,7 +46,8 @@ struct Node {
     ctx.commands().AnswerWith({"systemctl", "list-units"}, [this](const CommandSpec& s) {
       REQUIRE(s.read_only);
       std::string out;
-      for (auto& [u, state] : active) out += u + " loaded " + state + " " + (state == "active" ? "active" : "dead") + " Swap\n";
+      for (auto& [u, state] : active)
+        out += u + " loaded " + state + " " + (state == "active" ? "active" : "dead") + " Swap\n";
       return Result<CommandResult>(Exit(0, out));
     });
     ctx.commands().AnswerWith({"swapoff"}, [this](const CommandSpec& s) {
@@ -53,8 +55,9 @@ struct Node {
       auto before = swaps.size();
       std::erase_if(swaps, [&](const std::string& l) { return l.substr(0, l.find(' ')) == Escape(s.argv[1]); });
       WriteSwaps();
-      return Result<CommandResult>(before == swaps.size() ? Exit(255, "", "swapoff: " + s.argv[1] + ": swapoff failed: Invalid argument")
-                                                         : Exit(0));
+      return Result<CommandResult>(before == swaps.size()
+                                       ? Exit(255, "", "swapoff: " + s.argv[1] + ": swapoff failed: Invalid argument")
+                                       : Exit(0));
     });
     ctx.commands().AnswerWith({"systemctl", "mask"}, [this](const CommandSpec& s) {
       REQUIRE_FALSE(s.read_only);
@@ -238,21 +241,21 @@ const std::string kFstab =
     "#\r\n"
     "# <file system> <mount point>   <type>  <options>       <dump>  <pass>\r\n"
     "UUID=3b1f0c5e-aaaa / ext4 errors=remount-ro 0 1\r\n"
-    "UUID=0a3407de-bbbb none swap sw 0 0\r\n"                       // 5
-    "LABEL=SWAP none swap defaults 0 0\r\n"                         // 6
-    "PARTUUID=6d4a3c2b-02 none swap sw 0 0\r\n"                     // 7
-    "PARTLABEL=linux-swap\tnone\tswap\tsw\t0\t0\r\n"                // 8 tabs
-    "/dev/sda2 none swap sw,pri=5 0 0   \r\n"                       // 9 trailing blanks
-    "/dev/mapper/vg0-swap_1 swap swap defaults 0 0\r\n"             // 10 mount point "swap"
-    "/swapfile none swap sw 0 0\r\n"                                // 11
-    "/dev/disk/by-uuid/1c2d none swap sw 0 0\r\n"                   // 12
-    "/dev/sdb1 none swap noauto 0 0\r\n"                            // 13 noauto: left on
-    "# /dev/sdc1 none swap sw 0 0\r\n"                              // 14 already off
-    "\r\n"                                                          // 15
-    "/dev/sdd1 swap\r\n"                                            // 16 malformed
-    "/srv/my\\040swap none swap sw 0 0\r\n"                         // 17 octal escape
-    "tmpfs /tmp tmpfs defaults,noauto 0 0\r\n"                      // 18
-    "/dev/sde1 none swap";                                          // 19 three fields, no newline
+    "UUID=0a3407de-bbbb none swap sw 0 0\r\n"            // 5
+    "LABEL=SWAP none swap defaults 0 0\r\n"              // 6
+    "PARTUUID=6d4a3c2b-02 none swap sw 0 0\r\n"          // 7
+    "PARTLABEL=linux-swap\tnone\tswap\tsw\t0\t0\r\n"     // 8 tabs
+    "/dev/sda2 none swap sw,pri=5 0 0   \r\n"            // 9 trailing blanks
+    "/dev/mapper/vg0-swap_1 swap swap defaults 0 0\r\n"  // 10 mount point "swap"
+    "/swapfile none swap sw 0 0\r\n"                     // 11
+    "/dev/disk/by-uuid/1c2d none swap sw 0 0\r\n"        // 12
+    "/dev/sdb1 none swap noauto 0 0\r\n"                 // 13 noauto: left on
+    "# /dev/sdc1 none swap sw 0 0\r\n"                   // 14 already off
+    "\r\n"                                               // 15
+    "/dev/sdd1 swap\r\n"                                 // 16 malformed
+    "/srv/my\\040swap none swap sw 0 0\r\n"              // 17 octal escape
+    "tmpfs /tmp tmpfs defaults,noauto 0 0\r\n"           // 18
+    "/dev/sde1 none swap";                               // 19 three fields, no newline
 const std::vector<size_t> kFstabSwapLines = {5, 6, 7, 8, 9, 10, 11, 12, 17, 19};
 
 std::string ExpectedFixedFstab() {
@@ -400,10 +403,11 @@ TEST_CASE("SwapUnits: installed, enabled, generated, masked and runtime units", 
   CHECK(r.severity == CheckSeverity::kError);
   REQUIRE(r.fix);
   CHECK(r.fix->id == "swap-units");
-  CHECK(Commands(r) == std::vector<std::string>{"systemctl mask --now dev-sda2.swap", "systemctl mask --now dev-vdb.swap",
-                                                "systemctl mask --now other.swap",
+  CHECK(Commands(r) == std::vector<std::string>{"systemctl mask --now dev-sda2.swap",
+                                                "systemctl mask --now dev-vdb.swap", "systemctl mask --now other.swap",
                                                 "systemctl disable --now swapfile.swap"});
-  CHECK(Contains(r.message, "dev-sda2.swap (wanted by /run/systemd/generator/swap.target.requires/dev-sda2.swap, active)"));
+  CHECK(Contains(r.message,
+                 "dev-sda2.swap (wanted by /run/systemd/generator/swap.target.requires/dev-sda2.swap, active)"));
   CHECK_FALSE(Contains(r.message, "old.swap"));
   CHECK_FALSE(Contains(r.message, "spare.swap"));
   REQUIRE(r.detail["without_unit_file"].size() == 1);
@@ -415,7 +419,8 @@ TEST_CASE("SwapUnits: installed, enabled, generated, masked and runtime units", 
   auto again = node.Check();
   RequireAllPassWithoutFix(again);
   CHECK(fs::read_symlink(node.ctx.root().Real("/etc/systemd/system/dev-vdb.swap")) == "/dev/null");
-  CHECK_FALSE(fs::exists(fs::symlink_status(node.ctx.root().Real("/etc/systemd/system/swap.target.wants/swapfile.swap"))));
+  CHECK_FALSE(
+      fs::exists(fs::symlink_status(node.ctx.root().Real("/etc/systemd/system/swap.target.wants/swapfile.swap"))));
 }
 
 TEST_CASE("SwapUnits: systemctl missing or failing is a finding; the files are still read", "[swap]") {
@@ -423,28 +428,33 @@ TEST_CASE("SwapUnits: systemctl missing or failing is a finding; the files are s
   node.Write("/usr/lib/systemd/system/dev-vdb.swap", "[Swap]\nWhat=/dev/vdb\n");
   node.Link("/etc/systemd/system/swap.target.wants/dev-vdb.swap", "/usr/lib/systemd/system/dev-vdb.swap");
   SECTION("not found") {
-    node.ctx.commands().AnswerWith({"systemctl", "list-unit-files"},
-                                   [](const CommandSpec&) -> Result<CommandResult> { return NotFound("systemctl: no such file"); });
-    node.ctx.commands().AnswerWith({"systemctl", "list-units"},
-                                   [](const CommandSpec&) -> Result<CommandResult> { return NotFound("systemctl: no such file"); });
+    node.ctx.commands().AnswerWith({"systemctl", "list-unit-files"}, [](const CommandSpec&) -> Result<CommandResult> {
+      return NotFound("systemctl: no such file");
+    });
+    node.ctx.commands().AnswerWith({"systemctl", "list-units"}, [](const CommandSpec&) -> Result<CommandResult> {
+      return NotFound("systemctl: no such file");
+    });
     auto rs = node.Check();
     auto results = WithId(rs, "SwapUnits");
     REQUIRE(results.size() == 2);
     CHECK(Commands(*results[0]) == std::vector<std::string>{"systemctl mask --now dev-vdb.swap"});
     CHECK(results[1]->severity == CheckSeverity::kWarning);
-    CHECK(Contains(results[1]->message, "systemctl list-unit-files --type swap --no-legend --no-pager: systemctl: no such file"));
+    CHECK(Contains(results[1]->message,
+                   "systemctl list-unit-files --type swap --no-legend --no-pager: systemctl: no such file"));
     CHECK_FALSE(results[1]->fix);
   }
   SECTION("not booted with systemd") {
     node.ctx.commands().Answer({"systemctl", "list-units"},
-                               Exit(1, "", "System has not been booted with systemd as init system (PID 1). Can't operate.\n"
-                                           "Failed to connect to bus: Host is down\n"));
+                               Exit(1, "",
+                                    "System has not been booted with systemd as init system (PID 1). Can't operate.\n"
+                                    "Failed to connect to bus: Host is down\n"));
     auto rs = node.Check();
     auto results = WithId(rs, "SwapUnits");
     REQUIRE(results.size() == 2);
     CHECK(results[0]->fix);
-    CHECK(Contains(results[1]->message, "systemctl list-units --type swap --all --no-legend --no-pager --plain exited 1: "
-                                        "Failed to connect to bus: Host is down"));
+    CHECK(Contains(results[1]->message,
+                   "systemctl list-units --type swap --all --no-legend --no-pager --plain exited 1: "
+                   "Failed to connect to bus: Host is down"));
   }
 }
 
@@ -456,7 +466,8 @@ TEST_CASE("SwapUnits: list-unit-files exiting 1 silently (nothing matched, syste
   REQUIRE(results.size() == 1);
   CHECK(results[0]->status == CheckStatus::kPass);
   SECTION("exit 1 with a message is a problem") {
-    node.ctx.commands().Answer({"systemctl", "list-unit-files"}, Exit(1, "", "Failed to list unit files: Access denied\n"));
+    node.ctx.commands().Answer({"systemctl", "list-unit-files"},
+                               Exit(1, "", "Failed to list unit files: Access denied\n"));
     auto again = node.Check();
     auto r2 = WithId(again, "SwapUnits");
     REQUIRE(r2.size() == 2);
@@ -464,9 +475,27 @@ TEST_CASE("SwapUnits: list-unit-files exiting 1 silently (nothing matched, syste
   }
 }
 
+TEST_CASE("SwapUnits and SwapZram: unreadable directories and files are findings naming them", "[swap]") {
+  Node node;
+  node.Write("/etc/systemd/system", "not a directory\n");  // ListDir fails
+  node.Write(kGeneratorPath, "#!binary\n");
+  fs::create_directories(node.ctx.root().Real("/etc/systemd/zram-generator.conf"));  // read fails
+  auto rs = node.Check();
+  auto units = WithId(rs, "SwapUnits");
+  REQUIRE(units.size() == 2);
+  CHECK(units[0]->status == CheckStatus::kPass);
+  CHECK(Contains(units[1]->message, "cannot list /etc/systemd/system"));
+  auto zram = WithId(rs, "SwapZram");
+  REQUIRE(zram.size() == 2);
+  CHECK(Contains(zram[1]->message, "cannot read /etc/systemd/zram-generator.conf"));
+  CHECK_FALSE(zram[1]->fix);
+  CHECK(WithId(rs, "Swap").size() == 1);  // the other checks ran
+}
+
 TEST_CASE("list-units text: failed units with a dot, and descriptions with spaces", "[swap]") {
-  auto units = ParseListUnits("\xe2\x97\x8f broken.swap not-found inactive dead broken.swap\n"
-                              "dev-sda2.swap loaded active active /dev/sda2 swap space\n");
+  auto units = ParseListUnits(
+      "\xe2\x97\x8f broken.swap not-found inactive dead broken.swap\n"
+      "dev-sda2.swap loaded active active /dev/sda2 swap space\n");
   REQUIRE(units.size() == 2);
   CHECK(units[0].name == "broken.swap");
   CHECK(units[0].load == "not-found");
@@ -476,13 +505,12 @@ TEST_CASE("list-units text: failed units with a dot, and descriptions with space
   CHECK(files[1] == std::pair<std::string, std::string>{"swapfile.swap", "enabled"});
 }
 
-constexpr const char* kGenerator = "/usr/lib/systemd/system-generators/zram-generator";
-
 TEST_CASE("SwapZram: zram-generator's vendor [zram0] turned off by our drop-in", "[swap]") {
   Node node;
-  node.Write(kGenerator, "#!binary\n");
+  node.Write(kGeneratorPath, "#!binary\n");
   node.Write("/usr/lib/systemd/zram-generator.conf", "# Fedora default\n[zram0]\nzram-size = min(ram, 8192)\n");
-  node.Write("/usr/lib/systemd/zram-generator.conf.d/10-extra.conf", "[zram1]\nzram-size = ram / 4\n[zram2]\nmount-point = /var/compressed\n");
+  node.Write("/usr/lib/systemd/zram-generator.conf.d/10-extra.conf",
+             "[zram1]\nzram-size = ram / 4\n[zram2]\nmount-point = /var/compressed\n");
   auto rs = node.Check();
   const auto& r = First(rs, "SwapZram");
   CHECK(r.status == CheckStatus::kFail);
@@ -501,7 +529,8 @@ TEST_CASE("SwapZram: zram-generator's vendor [zram0] turned off by our drop-in",
   node.ApplyAll(rs);
   RequireAllPassWithoutFix(node.Check());
   // The vendor files are untouched.
-  CHECK(node.ctx.root().Read("/usr/lib/systemd/zram-generator.conf") == "# Fedora default\n[zram0]\nzram-size = min(ram, 8192)\n");
+  CHECK(node.ctx.root().Read("/usr/lib/systemd/zram-generator.conf") ==
+        "# Fedora default\n[zram0]\nzram-size = min(ram, 8192)\n");
 
   SECTION("a later drop-in turns it on again: reported, no fix on a guess") {
     node.Write("/etc/systemd/zram-generator.conf.d/zzz-late.conf", "[zram0]\nhost-memory-limit = none\n");
@@ -526,7 +555,7 @@ TEST_CASE("SwapZram: zram-generator's vendor [zram0] turned off by our drop-in",
 
 TEST_CASE("SwapZram: configurations that create no zram swap", "[swap]") {
   Node node;
-  node.Write(kGenerator, "#!binary\n");
+  node.Write(kGeneratorPath, "#!binary\n");
   node.Write("/usr/lib/systemd/zram-generator.conf", "[zram0]\n");
   SECTION("an empty /etc file replaces the vendor one") { node.Write("/etc/systemd/zram-generator.conf", ""); }
   SECTION("a /dev/null link in /etc replaces it") { node.Link("/etc/systemd/zram-generator.conf", "/dev/null"); }
@@ -535,11 +564,15 @@ TEST_CASE("SwapZram: configurations that create no zram swap", "[swap]") {
     node.Write("/proc/meminfo", "MemTotal:        8126464 kB\nMemFree: 1 kB\n");
     node.Write("/etc/systemd/zram-generator.conf.d/50-limit.conf", "[zram0]\nhost-memory-limit = 2048\n");
   }
-  SECTION("kernel command line systemd.zram=0") { node.Write("/proc/cmdline", "BOOT_IMAGE=/vmlinuz ro systemd.zram=0\n"); }
-  SECTION("generator not installed") { fs::remove(node.ctx.root().Real(kGenerator)); }
+  SECTION("kernel command line systemd.zram=0") {
+    node.Write("/proc/cmdline", "BOOT_IMAGE=/vmlinuz ro systemd.zram=0\n");
+  }
+  SECTION("generator not installed") { fs::remove(node.ctx.root().Real(kGeneratorPath)); }
   SECTION("generator masked") { node.Link("/etc/systemd/system-generators/zram-generator", "/dev/null"); }
   SECTION("mount point only") { node.Write("/etc/systemd/zram-generator.conf", "[zram0]\nmount-point = /tmp\n"); }
-  SECTION("section that is not a device") { node.Write("/etc/systemd/zram-generator.conf", "[swap]\nzram-size = ram\n"); }
+  SECTION("section that is not a device") {
+    node.Write("/etc/systemd/zram-generator.conf", "[swap]\nzram-size = ram\n");
+  }
   auto rs = node.Check();
   auto results = WithId(rs, "SwapZram");
   REQUIRE(results.size() == 1);  // no problem reading either
@@ -550,7 +583,7 @@ TEST_CASE("SwapZram: configurations that create no zram swap", "[swap]") {
 
 TEST_CASE("SwapZram: a vendor drop-in masked by /etc, a host-memory-limit above MemTotal", "[swap]") {
   Node node;
-  node.Write(kGenerator, "#!binary\n");
+  node.Write(kGeneratorPath, "#!binary\n");
   node.Write("/usr/lib/systemd/zram-generator.conf.d/00-default.conf", "[zram0]\nzram-size = ram / 2\n");
   node.Link("/etc/systemd/zram-generator.conf.d/00-default.conf", "/dev/null");
   node.Write("/proc/meminfo", "MemTotal:        1000000 kB\n");
@@ -566,7 +599,7 @@ TEST_CASE("SwapZram: a vendor drop-in masked by /etc, a host-memory-limit above 
 
 TEST_CASE("SwapZram: kernel systemd.zram turns zram0 on with defaults", "[swap]") {
   Node node;
-  node.Write(kGenerator, "#!binary\n");
+  node.Write(kGeneratorPath, "#!binary\n");
   node.Write("/proc/cmdline", "ro quiet systemd.zram\n");
   auto rs = node.Check();
   const auto& r = First(rs, "SwapZram");
@@ -583,7 +616,9 @@ TEST_CASE("SwapZram: zram-tools enabled is disabled; masked or not enabled passe
   auto rs = node.Check();
   const auto& r = First(rs, "SwapZram");
   CHECK(r.status == CheckStatus::kFail);
-  CHECK(Contains(r.message, "zramswap.service (zram-tools, wanted by /etc/systemd/system/multi-user.target.wants/zramswap.service)"));
+  CHECK(Contains(
+      r.message,
+      "zramswap.service (zram-tools, wanted by /etc/systemd/system/multi-user.target.wants/zramswap.service)"));
   CHECK(Commands(r) == std::vector<std::string>{"systemctl disable zramswap.service"});
   CHECK(r.detail["zram_tools"]["config"] == true);
   node.ApplyAll(rs);
@@ -603,7 +638,7 @@ TEST_CASE("CheckSwap: every source at once, all fixes applied in order, then a c
   node.active["dev-zram0.swap"] = "active";
   node.Write("/run/systemd/generator/dev-zram0.swap", "[Swap]\nWhat=/dev/zram0\n");
   node.Link("/run/systemd/generator/swap.target.wants/dev-zram0.swap", "../dev-zram0.swap");
-  node.Write(kGenerator, "#!binary\n");
+  node.Write(kGeneratorPath, "#!binary\n");
   node.Write("/usr/lib/systemd/zram-generator.conf", "[zram0]\n");
 
   auto rs = node.Check();
@@ -624,7 +659,8 @@ TEST_CASE("CheckSwap: every source at once, all fixes applied in order, then a c
   for (const auto& l : node.ctx.commands().call_lines())
     if (!Contains(l, "systemctl list-")) changes.push_back(l);
   CHECK(changes == std::vector<std::string>{"swapoff /dev/sda2", "swapoff /dev/zram0", "swapoff /swapfile",
-                                            "systemctl mask --now dev-sda2.swap", "systemctl mask --now dev-zram0.swap"});
+                                            "systemctl mask --now dev-sda2.swap",
+                                            "systemctl mask --now dev-zram0.swap"});
 }
 
 }  // namespace

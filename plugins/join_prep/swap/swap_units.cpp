@@ -8,10 +8,10 @@
 namespace nodeagent::join_prep {
 
 const std::vector<std::string_view> kUnitDirs = {
-    "/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient",
-    "/run/systemd/generator.early", "/etc/systemd/system",        "/etc/systemd/system.attached",
-    "/run/systemd/system",          "/run/systemd/system.attached", "/run/systemd/generator",
-    "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",    "/lib/systemd/system",
+    "/etc/systemd/system.control",   "/run/systemd/system.control",  "/run/systemd/transient",
+    "/run/systemd/generator.early",  "/etc/systemd/system",          "/etc/systemd/system.attached",
+    "/run/systemd/system",           "/run/systemd/system.attached", "/run/systemd/generator",
+    "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",      "/lib/systemd/system",
     "/run/systemd/generator.late",
 };
 
@@ -92,9 +92,7 @@ bool UnitFileState::StartsAtBoot() const {
   return !wanted_by.empty() || unit_file_state == "enabled" || unit_file_state == "enabled-runtime";
 }
 
-bool UnitFileState::DefinedInEtc() const {
-  return StartsWith(fragment, "/etc/systemd/system/") && !masked;
-}
+bool UnitFileState::DefinedInEtc() const { return StartsWith(fragment, "/etc/systemd/system/") && !masked; }
 
 UnitScan ScanUnitFiles(const FileSystem& files, const std::function<bool(std::string_view)>& matches) {
   UnitScan scan;
@@ -199,8 +197,8 @@ UnitScan ScanSwapUnits(Host& host) {
       u.unit_file_state = state;
     }
   }
-  auto units_out =
-      RunReadOnly(host, {"systemctl", "list-units", "--type", "swap", "--all", "--no-legend", "--no-pager", "--plain"}, true);
+  auto units_out = RunReadOnly(
+      host, {"systemctl", "list-units", "--type", "swap", "--all", "--no-legend", "--no-pager", "--plain"}, true);
   if (!units_out) {
     scan.problems.push_back(units_out.error().message());
   } else {

@@ -73,20 +73,28 @@ std::vector<IniSetting> ParseIni(std::string_view text, const std::string& path,
 }
 
 void Apply(ZramDevice& d, const IniSetting& s) {
-  if (s.key == "host-memory-limit" || s.key == "memory-limit") d.host_memory_limit = s.value;
-  else if (s.key == "zram-size") d.zram_size = s.value;
-  else if (s.key == "zram-fraction") d.zram_fraction = s.value;
-  else if (s.key == "max-zram-size") d.max_zram_size = s.value;
-  else if (s.key == "mount-point") d.mount_point = s.value;
-  else if (s.key == "fs-type") d.fs_type = s.value;
+  if (s.key == "host-memory-limit" || s.key == "memory-limit")
+    d.host_memory_limit = s.value;
+  else if (s.key == "zram-size")
+    d.zram_size = s.value;
+  else if (s.key == "zram-fraction")
+    d.zram_fraction = s.value;
+  else if (s.key == "max-zram-size")
+    d.max_zram_size = s.value;
+  else if (s.key == "mount-point")
+    d.mount_point = s.value;
+  else if (s.key == "fs-type")
+    d.fs_type = s.value;
 }
 
 bool IsZeroNumber(const std::optional<std::string>& v) {
   if (!v || v->empty()) return false;
   bool digit = false;
   for (char c : *v) {
-    if (c == '0') digit = true;
-    else if (c != '.') return false;
+    if (c == '0')
+      digit = true;
+    else if (c != '.')
+      return false;
   }
   return digit;
 }
@@ -123,8 +131,8 @@ void Decide(ZramDevice& d, std::optional<long long> mem_mib, std::vector<std::st
       return;
     } else if (mem_mib && *mem_mib > *limit) {
       d.created = false;
-      d.why_not = "host-memory-limit = " + *d.host_memory_limit + " MiB, below MemTotal " +
-                  std::to_string(*mem_mib) + " MiB";
+      d.why_not =
+          "host-memory-limit = " + *d.host_memory_limit + " MiB, below MemTotal " + std::to_string(*mem_mib) + " MiB";
       return;
     } else if (!mem_mib) {
       problems.push_back(d.name + ": host-memory-limit = " + *d.host_memory_limit +
@@ -174,8 +182,10 @@ ZramGeneratorView ReadZramGenerator(const FileSystem& files) {
   for (auto dir : kGeneratorDirs) {
     std::string path = std::string(dir) + "/zram-generator";
     if (!files.Exists(path)) continue;
-    if (IsDevNullLink(files, path)) view.generator_masked = true;
-    else view.generator = path;
+    if (IsDevNullLink(files, path))
+      view.generator_masked = true;
+    else
+      view.generator = path;
     break;
   }
   if (view.generator.empty()) return view;

@@ -28,23 +28,23 @@ inline constexpr size_t kMaxZramConfigLines = 5000;
 inline constexpr size_t kMaxZramDropIns = 200;
 
 struct ZramDevice {
-  std::string name;  ///< "zram0"
-  bool swap = true;  ///< no mount-point= and fs-type= unset or "swap"
-  bool created = true;  ///< the generator creates it at boot (limit and size allow it)
-  std::string why_not;  ///< when !created: "host-memory-limit = 0 (MemTotal 7936 MiB)"
+  std::string name;                 ///< "zram0"
+  bool swap = true;                 ///< no mount-point= and fs-type= unset or "swap"
+  bool created = true;              ///< the generator creates it at boot (limit and size allow it)
+  std::string why_not;              ///< when !created: "host-memory-limit = 0", "size 0"
   std::vector<std::string> set_in;  ///< the files that configure it, in the order applied
   // The settings that decide, as last set.
   std::optional<std::string> host_memory_limit, zram_size, zram_fraction, max_zram_size, mount_point, fs_type;
 };
 
 struct ZramGeneratorView {
-  std::string generator;          ///< host path of the generator binary; "" not installed
-  bool generator_masked = false;  ///< a /dev/null link in /etc or /run system-generators
-  std::string kernel_setting;     ///< "systemd.zram=0" from /proc/cmdline, if any
-  std::vector<std::string> files;  ///< configuration files read, in the order applied
-  std::vector<ZramDevice> devices;  ///< sorted by name
+  std::string generator;                 ///< host path of the generator binary; "" not installed
+  bool generator_masked = false;         ///< a /dev/null link in /etc or /run system-generators
+  std::string kernel_setting;            ///< "systemd.zram=0" from /proc/cmdline, if any
+  std::vector<std::string> files;        ///< configuration files read, in the order applied
+  std::vector<ZramDevice> devices;       ///< sorted by name
   std::vector<std::string> already_off;  ///< sections in our drop-in
-  std::vector<std::string> problems;  ///< "FILE:LINE: ..." or "cannot read FILE: ..."
+  std::vector<std::string> problems;     ///< "FILE:LINE: ..." or "cannot read FILE: ..."
 
   bool Active() const { return !generator.empty() && !generator_masked && kernel_setting != "systemd.zram=0"; }
   /// Swap devices the next boot creates (empty when the generator does not run).
@@ -63,8 +63,8 @@ ZramGeneratorView ReadZramGenerator(const FileSystem& files);
 std::string ZramNoSwapDropInContent(const std::vector<std::string>& devices);
 
 struct ZramToolsView {
-  bool config_present = false;   ///< /etc/default/zramswap exists
-  std::string fragment;          ///< zramswap.service's unit file ("" none)
+  bool config_present = false;  ///< /etc/default/zramswap exists
+  std::string fragment;         ///< zramswap.service's unit file ("" none)
   bool masked = false;
   std::vector<std::string> wanted_by;  ///< its wants links
   std::vector<std::string> problems;

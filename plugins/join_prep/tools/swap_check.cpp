@@ -6,6 +6,8 @@
 // booted-container test and for trying the checks on a node by hand.
 //
 //   join_prep_swap_check [--root DIR] [--fail-swap-on=false] [--apply fstab-swap,swap-units,zram]
+#include "swap/swap_check.h"
+
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -13,7 +15,6 @@
 
 #include "host/local_host.h"
 #include "join_options.h"
-#include "swap/swap_check.h"
 
 using namespace nodeagent;
 using namespace nodeagent::join_prep;
@@ -23,9 +24,12 @@ namespace {
 nlohmann::json ToJson(const std::vector<CheckResult>& results) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& r : results) {
-    nlohmann::json j = {{"id", r.id},           {"severity", CheckSeverityName(r.severity)},
-                        {"status", CheckStatusName(r.status)}, {"message", r.message},
-                        {"hint", r.hint},       {"detail", r.detail}};
+    nlohmann::json j = {{"id", r.id},
+                        {"severity", CheckSeverityName(r.severity)},
+                        {"status", CheckStatusName(r.status)},
+                        {"message", r.message},
+                        {"hint", r.hint},
+                        {"detail", r.detail}};
     if (r.fix) {
       nlohmann::json steps = nlohmann::json::array();
       for (const auto& s : r.fix->steps) {
@@ -87,7 +91,9 @@ int main(int argc, char** argv) {
     if (!r.fix || !apply->count(r.fix->id)) continue;
     for (const auto& step : r.fix->steps) {
       auto st = ApplyStep(host, step);
-      applied.push_back({{"fix", r.fix->id}, {"step", StepChange(step).target}, {"ok", st.ok()},
+      applied.push_back({{"fix", r.fix->id},
+                         {"step", StepChange(step).target},
+                         {"ok", st.ok()},
                          {"error", st.ok() ? "" : st.error().message()}});
       if (!st.ok()) ++failures;
     }
