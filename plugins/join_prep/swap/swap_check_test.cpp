@@ -222,9 +222,20 @@ TEST_CASE("Swap: failSwapOn false makes every swap finding a warning naming the 
   }
 }
 
+TEST_CASE("Swap: no /proc/swaps is a kernel without swap, as the kubelet takes it", "[swap]") {
+  Node node;
+  fs::remove(node.ctx.root().Real("/proc/swaps"));
+  auto rs = node.Check();
+  CHECK(First(rs, "Swap").status == CheckStatus::kPass);
+  CHECK(First(rs, "Swap").message == "no /proc/swaps: the kernel has no swap support");
+}
+
 TEST_CASE("Swap: an unreadable or odd /proc/swaps is a warning naming it, no fix", "[swap]") {
   Node node;
-  SECTION("missing") { fs::remove(node.ctx.root().Real("/proc/swaps")); }
+  SECTION("a directory") {
+    fs::remove(node.ctx.root().Real("/proc/swaps"));
+    fs::create_directories(node.ctx.root().Real("/proc/swaps"));
+  }
   SECTION("no header") { node.Write("/proc/swaps", "/dev/sda2 partition 1 0 -2\n"); }
   auto rs = node.Check();
   const auto& r = First(rs, "Swap");
