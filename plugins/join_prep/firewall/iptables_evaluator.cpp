@@ -802,6 +802,27 @@ bool IptablesRuleset::FiltersInput() const {
   return false;
 }
 
+std::vector<std::string> IptablesRuleset::InputManagers() const {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& m) {
+    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+  };
+  auto is_ufw = [](const std::string& name) { return name.rfind("ufw-", 0) == 0 || name.rfind("ufw6-", 0) == 0; };
+  for (const auto& hook : kInputHooks) {
+    const Table* t = impl_->Find(hook.table);
+    const Chain* c = t ? t->Find(hook.chain) : nullptr;
+    if (!c) continue;
+    bool ufw_here = false;
+    for (const auto& r : c->rules) {
+      bool ufw = (r.target == TargetKind::kJump || r.target == TargetKind::kGoto) && is_ufw(r.target_name);
+      ufw_here = ufw_here || ufw;
+      add(ufw ? "ufw" : impl_->manager);
+    }
+    if (c->policy != "ACCEPT") add(ufw_here ? "ufw" : impl_->manager);
+  }
+  return out;
+}
+
 RuleVerdict IptablesRuleset::Evaluate(const Packet& packet) const { return Decide(*impl_, packet).verdict; }
 
 const std::string& IptablesRuleset::manager() const { return impl_->manager; }
@@ -925,29 +946,34 @@ std::vector<std::string> IptablesPersistFiles(int family) {
   return {"/etc/iptables/rules.v4", "/etc/sysconfig/iptables"};
 }
 
-Result<std::vector<FixStep>> PlanIptablesOpen(const FileSystem& files, const IptablesRuleset& running,
-                                              const std::vector<IptablesOpenRequest>& requests, std::string* warning) {
-  std::vector<IptablesInsert> inserts;
+Result<std::vector<std::vector<FixStep>>> PlanIptablesOpen(const FileSystem& files, const IptablesRuleset& running,
+                                                           const std::vector<IptablesOpenRequest>& requests,
+                                                           std::string* warning) {
+  std::vector<std::vector<IptablesInsert>> inserts(requests.size());
   IptablesRuleset current = running;
-  for (const auto& req : requests) {
-    auto planned = current.PlanOpen(req.port, req.packets);
+  size_t total = 0;
+  for (size_t k = 0; k < requests.size(); ++k) {
+    auto planned = current.PlanOpen(requests[k].port, requests[k].packets);
     if (!planned) return planned.error();
     for (const auto& ins : *planned) {
       auto next = current.WithInsert(ins);
       if (!next) return next.error();
       current = *next;
-      inserts.push_back(ins);
+      inserts[k].push_back(ins);
+      ++total;
     }
   }
-  std::vector<FixStep> steps;
-  if (inserts.empty()) return steps;
+  std::vector<std::vector<FixStep>> steps(requests.size());
+  if (total == 0) return steps;
   std::string lines_text;
-  for (const auto& ins : inserts) {
-    auto argv = IptablesInsertArgv(running.manager(), ins);
-    steps.push_back(FixStep::Run(argv, "accept " + JoinWords(ins.args) + " at " + ins.table + " " + ins.chain + " rule " +
-                                           std::to_string(ins.position)));
-    lines_text += "\n  *" + ins.table + ": -A " + ins.chain + " " + JoinWords(ins.args) + " (as rule " +
-                  std::to_string(ins.position) + " of " + ins.chain + ")";
+  for (size_t k = 0; k < requests.size(); ++k) {
+    for (const auto& ins : inserts[k]) {
+      steps[k].push_back(FixStep::Run(IptablesInsertArgv(running.manager(), ins),
+                                      "accept " + JoinWords(ins.args) + " as rule " + std::to_string(ins.position) +
+                                          " of " + ins.table + " " + ins.chain));
+      lines_text += "\n  *" + ins.table + ": -A " + ins.chain + " " + JoinWords(ins.args) + " (as rule " +
+                    std::to_string(ins.position) + " of " + ins.chain + ")";
+    }
   }
   std::vector<std::string> persisted, differing;
   for (const auto& path : IptablesPersistFiles(running.family())) {
@@ -962,23 +988,35 @@ Result<std::vector<FixStep>> PlanIptablesOpen(const FileSystem& files, const Ipt
       differing.push_back(path + (saved ? " (holds other rules than the running ones)" : " (" + saved.error().message() + ")"));
       continue;
     }
-    std::string after = *text;
-    bool ok = true;
-    for (const auto& ins : inserts) {
-      auto edited = InsertIntoSaveFile(after, ins, path);
-      if (!edited) {
-        differing.push_back(path + " (" + edited.error().message() + ")");
-        ok = false;
-        break;
+    // Each request's edit starts from the text the previous one left.
+    std::vector<FileEdit> edits;
+    std::string content = *text;
+    std::optional<Error> failed;
+    for (size_t k = 0; k < requests.size() && !failed; ++k) {
+      if (inserts[k].empty()) {
+        edits.emplace_back();
+        continue;
       }
-      after = *edited;
+      FileEdit edit;
+      edit.path = path;
+      edit.before = content;
+      for (const auto& ins : inserts[k]) {
+        auto edited = InsertIntoSaveFile(content, ins, path);
+        if (!edited) {
+          failed = edited.error();
+          break;
+        }
+        content = *edited;
+      }
+      edit.after = content;
+      edits.push_back(std::move(edit));
     }
-    if (!ok) continue;
-    FileEdit edit;
-    edit.path = path;
-    edit.before = *text;
-    edit.after = after;
-    steps.push_back(FixStep::Edit(std::move(edit), "persist the accept rules in " + path));
+    if (failed) {
+      differing.push_back(path + " (" + failed->message() + ")");
+      continue;
+    }
+    for (size_t k = 0; k < requests.size(); ++k)
+      if (!inserts[k].empty()) steps[k].push_back(FixStep::Edit(edits[k], "persist the accept rules in " + path));
     persisted.push_back(path);
   }
   if (persisted.empty() && warning) {

@@ -46,6 +46,10 @@ class IptablesRuleset {
   /// The kernel's verdict for `packet`; a packet of the other family is
   /// accepted (note says this rule set does not see it).
   RuleVerdict Evaluate(const Packet& packet) const;
+  /// Who filters input here: "ufw" for rules jumping to ufw-*/ufw6-* chains
+  /// (and a DROP policy beside them), manager() for the others; empty when
+  /// FiltersInput() is false.
+  std::vector<std::string> InputManagers() const;
   const std::string& manager() const;
   int family() const;
   /// The same tables, chains, policies and rules (counters and the order of
@@ -87,13 +91,15 @@ struct IptablesOpenRequest {
   std::vector<Packet> packets;
 };
 
-/// The fix for the legacy rule set `running`: one `iptables-legacy -I` per
-/// insert, in order, and, for each persist file that exists and holds the
-/// same rules as `running` (it is what the kernel loaded), the same lines
-/// added to it (a diff in the plan). A persist file that differs, or none at
-/// all, makes the fix runtime only: `warning` then says which lines to
-/// persist where. An error when a port cannot be opened this way.
-Result<std::vector<FixStep>> PlanIptablesOpen(const FileSystem& files, const IptablesRuleset& running,
+/// The fix for the legacy rule set `running`, one step list per request,
+/// planned in order (a later list assumes the earlier ones applied): one
+/// `iptables-legacy -I` per insert and, for each persist file that exists
+/// and holds the same rules as `running` (it is what the kernel loaded),
+/// the same lines added to it (a diff in the plan). A persist file that
+/// differs, or none at all, makes the fix runtime only: `warning` then says
+/// which lines to persist where. An error when a port cannot be opened this
+/// way (an unknown verdict).
+Result<std::vector<std::vector<FixStep>>> PlanIptablesOpen(const FileSystem& files, const IptablesRuleset& running,
                                               const std::vector<IptablesOpenRequest>& requests,
                                               std::string* warning);
 

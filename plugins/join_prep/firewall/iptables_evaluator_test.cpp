@@ -263,11 +263,16 @@ TEST_CASE("iptables: the saved rules file gets the same lines when it is what ru
   auto steps = PlanIptablesOpen(files, running, req, &warning);
   REQUIRE(steps);
   CHECK(warning.empty());
-  REQUIRE(steps->size() == 3);
-  CHECK(CommandLine((*steps)[0].argv) == "iptables-legacy -t filter -I INPUT 3 -p tcp -m tcp --dport 6443 -j ACCEPT");
-  CHECK(CommandLine((*steps)[1].argv) == "iptables-legacy -t filter -I INPUT 4 -p udp -m udp --dport 4789 -j ACCEPT");
-  REQUIRE((*steps)[2].kind == FixStep::Kind::kEditFile);
-  const auto& edit = (*steps)[2].edit;
+  REQUIRE(steps->size() == 2);
+  REQUIRE((*steps)[0].size() == 2);
+  REQUIRE((*steps)[1].size() == 2);
+  CHECK(CommandLine((*steps)[0][0].argv) == "iptables-legacy -t filter -I INPUT 3 -p tcp -m tcp --dport 6443 -j ACCEPT");
+  CHECK(CommandLine((*steps)[1][0].argv) == "iptables-legacy -t filter -I INPUT 4 -p udp -m udp --dport 4789 -j ACCEPT");
+  REQUIRE((*steps)[0][1].kind == FixStep::Kind::kEditFile);
+  REQUIRE((*steps)[1][1].kind == FixStep::Kind::kEditFile);
+  CHECK((*steps)[1][1].edit.before == (*steps)[0][1].edit.after);
+  CHECK(*(*steps)[0][1].edit.before == saved);
+  const auto& edit = (*steps)[1][1].edit;
   CHECK(edit.path == "/etc/iptables/rules.v4");
   CHECK(edit.after.find("--dport 22 -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 6443 -j ACCEPT\n"
                         "-A INPUT -p udp -m udp --dport 4789 -j ACCEPT\nCOMMIT\n") != std::string::npos);
@@ -281,7 +286,8 @@ TEST_CASE("iptables: the saved rules file gets the same lines when it is what ru
   root.Write("/etc/iptables/rules.v4", Filter("DROP", "-A INPUT -i lo -j ACCEPT\n"));
   steps = PlanIptablesOpen(files, running, req, &warning);
   REQUIRE(steps);
-  CHECK(steps->size() == 2);
+  CHECK((*steps)[0].size() == 1);
+  CHECK((*steps)[1].size() == 1);
   CHECK(warning.find("runtime only") != std::string::npos);
   CHECK(warning.find("/etc/iptables/rules.v4 (holds other rules") != std::string::npos);
   CHECK(warning.find("-A INPUT -p tcp -m tcp --dport 6443 -j ACCEPT (as rule 3 of INPUT)") != std::string::npos);
