@@ -832,6 +832,10 @@ bool IptablesRuleset::SameRules(const IptablesRuleset& other) const {
   auto key = [](const Impl& impl) {
     std::map<std::string, std::vector<std::string>> out;
     for (const auto& t : impl.tables) {
+      // A loaded table with nothing in it is the same as one not loaded.
+      bool empty = std::all_of(t.chains.begin(), t.chains.end(),
+                               [](const Chain& c) { return c.policy == "ACCEPT" && c.rules.empty(); });
+      if (empty) continue;
       auto& lines = out[t.name];
       for (const auto& c : t.chains) lines.push_back(":" + c.name + " " + c.policy);
       std::sort(lines.begin(), lines.end());

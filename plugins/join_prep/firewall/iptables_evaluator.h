@@ -53,7 +53,8 @@ class IptablesRuleset {
   const std::string& manager() const;
   int family() const;
   /// The same tables, chains, policies and rules (counters and the order of
-  /// tables aside; protocol names and numbers compare equal).
+  /// tables aside; protocol names and numbers compare equal; a table with
+  /// only empty ACCEPT chains counts as not there).
   bool SameRules(const IptablesRuleset& other) const;
   /// A copy with `insert` done, as the kernel would hold it after the command.
   Result<IptablesRuleset> WithInsert(const IptablesInsert& insert) const;
