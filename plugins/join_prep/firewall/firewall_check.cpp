@@ -436,6 +436,49 @@ Result<std::shared_ptr<const InputRuleset>> ReadLegacyRuleset(Host& host, int fa
   return LegacyInputRuleset(std::move(*parsed), host.files());
 }
 
+std::vector<std::string> NftInputManagers(const nlohmann::json& ruleset) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& m) {
+    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+  };
+  if (!ruleset.is_object() || !ruleset.contains("nftables") || !ruleset["nftables"].is_array()) return out;
+  const auto& items = ruleset["nftables"];
+  auto text = [](const nlohmann::json& o, const char* key) {
+    return o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
+  };
+  auto is_ufw = [](const std::string& n) { return n.rfind("ufw-", 0) == 0 || n.rfind("ufw6-", 0) == 0; };
+  for (const auto& item : items) {
+    if (!item.is_object() || !item.contains("chain")) continue;
+    const auto& c = item["chain"];
+    std::string hook = text(c, "hook"), type = text(c, "type");
+    if (hook != "input" && !(hook == "prerouting" && type == "filter")) continue;
+    std::string family = text(c, "family"), table = text(c, "table"), name = text(c, "name");
+    bool rules = false, ufw = false, other = false;
+    for (const auto& r : items) {
+      if (!r.is_object() || !r.contains("rule")) continue;
+      const auto& rule = r["rule"];
+      if (text(rule, "family") != family || text(rule, "table") != table || text(rule, "chain") != name) continue;
+      rules = true;
+      bool to_ufw = false;
+      if (rule.contains("expr") && rule["expr"].is_array())
+        for (const auto& e : rule["expr"])
+          for (const char* verb : {"jump", "goto"})
+            if (e.is_object() && e.contains(verb) && e[verb].is_object() && is_ufw(text(e[verb], "target")))
+              to_ufw = true;
+      (to_ufw ? ufw : other) = true;
+    }
+    bool drop_policy = text(c, "policy") == "drop";
+    if (!rules && !drop_policy) continue;
+    if (table == "firewalld") {
+      add("firewalld");
+      continue;
+    }
+    if (ufw) add("ufw");
+    if (other || (drop_policy && !ufw)) add("nftables");
+  }
+  return out;
+}
+
 FirewallSources RealFirewallSources(Host& host) {
   FirewallSources s;
   s.iptables_legacy = [&host](int family) { return ReadLegacyRuleset(host, family); };

@@ -20,6 +20,7 @@
 
 #include "check.h"
 #include "firewall/iptables_evaluator.h"
+#include "firewall/nft_evaluator.h"
 #include "firewall/packet.h"
 #include "join_options.h"
 
@@ -111,6 +112,25 @@ std::shared_ptr<const InputRuleset> LegacyInputRuleset(IptablesRuleset rules, co
 /// Reads `iptables-legacy-save` / `ip6tables-legacy-save` through the host
 /// (read-only). Null when the command is not installed.
 Result<std::shared_ptr<const InputRuleset>> ReadLegacyRuleset(Host& host, int family);
+
+/// Who filters input in an nftables rule set (`nft -j list ruleset`): for
+/// each base chain on the input hook (or a filter chain on prerouting) that
+/// has rules or a drop policy, "firewalld" for table firewalld, "ufw" for
+/// rules that jump or go to ufw-*/ufw6-* chains (and a drop policy beside
+/// them), "nftables" for the rest. Empty when nothing filters input.
+std::vector<std::string> NftInputManagers(const nlohmann::json& ruleset);
+
+/// How the nftables fix opens a port for one packet before the rule that
+/// decided (firewall/nft_fix.h: PlanNftOpen).
+using NftOpenPlanner =
+    std::function<std::vector<FixStep>(const NftRuleset&, const Packet&, const RuleVerdict&, std::string* warning)>;
+
+/// Reads `nft -j list ruleset` through the host (read-only) into an
+/// InputRuleset whose fix goes through `planner`. Null when nft is not
+/// installed; an Error quoting the command's stderr when it fails, or the
+/// place where its JSON is not a rule set. Defined in nft_input_ruleset.cpp
+/// (it needs nft_evaluator.cpp linked).
+Result<std::shared_ptr<const InputRuleset>> ReadNftInputRuleset(Host& host, NftOpenPlanner planner);
 
 /// The sources and fixers this build can read: iptables-legacy; nftables,
 /// firewalld and ufw hooks are filled by the plugin glue (firewall/nft_*,

@@ -330,4 +330,28 @@ TEST_CASE("firewall: ufw on iptables-legacy owns the INPUT policy", "[firewall]"
   CHECK(rep.ports[1]["manager"] == "ufw");
 }
 
+TEST_CASE("firewall: who filters input in an nftables rule set", "[firewall]") {
+  auto doc = nlohmann::json::parse(R"({"nftables": [
+    {"metainfo": {"json_schema_version": 1}},
+    {"table": {"family": "inet", "name": "firewalld", "handle": 1}},
+    {"chain": {"family": "inet", "table": "firewalld", "name": "filter_INPUT", "handle": 1, "type": "filter",
+               "hook": "input", "prio": 10, "policy": "accept"}},
+    {"rule": {"family": "inet", "table": "firewalld", "chain": "filter_INPUT", "handle": 5,
+              "expr": [{"jump": {"target": "filter_INPUT_ZONES"}}]}},
+    {"chain": {"family": "ip", "table": "filter", "name": "INPUT", "handle": 1, "type": "filter", "hook": "input",
+               "prio": 0, "policy": "drop"}},
+    {"rule": {"family": "ip", "table": "filter", "chain": "INPUT", "handle": 7,
+              "expr": [{"jump": {"target": "ufw-before-input"}}]}},
+    {"chain": {"family": "inet", "table": "mine", "name": "out", "handle": 1, "type": "filter", "hook": "output",
+               "prio": 0, "policy": "drop"}},
+    {"chain": {"family": "inet", "table": "mine", "name": "in", "handle": 2, "type": "filter", "hook": "input",
+               "prio": 0, "policy": "accept"}}
+  ]})");
+  CHECK(NftInputManagers(doc) == std::vector<std::string>{"firewalld", "ufw"});
+  doc["nftables"].push_back(nlohmann::json::parse(
+      R"({"rule": {"family": "inet", "table": "mine", "chain": "in", "handle": 3, "expr": [{"drop": null}]}})"));
+  CHECK(NftInputManagers(doc) == std::vector<std::string>{"firewalld", "ufw", "nftables"});
+  CHECK(NftInputManagers(nlohmann::json::parse(R"({"nftables": []})")).empty());
+}
+
 }  // namespace nodeagent::join_prep
