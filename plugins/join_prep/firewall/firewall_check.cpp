@@ -72,8 +72,12 @@ Combined Combine(const std::vector<SeenRuleset>& sets, const Packet& packet, std
     Combined c{v, DecidingManager(v, s.rules.get())};
     if (Blocks(v.verdict) && !blocked) blocked = c;
     if (v.verdict == Verdict::kUnknown && !unknown) unknown = c;
-    // An accept that a rule made (not "nothing here") is the one to show.
-    if (v.verdict == Verdict::kAccept && (!accepted || !v.rule.empty())) accepted = c;
+    // The accept to show: one from a rule set that filters input at all.
+    bool filters = s.rules && !s.rules->InputManagers().empty();
+    if (v.verdict == Verdict::kAccept && (!accepted || filters)) {
+      accepted = c;
+      if (!filters) accepted->manager.clear();
+    }
   }
   if (blocked) return *blocked;
   if (unknown) return *unknown;

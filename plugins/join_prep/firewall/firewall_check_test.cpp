@@ -354,4 +354,52 @@ TEST_CASE("firewall: who filters input in an nftables rule set", "[firewall]") {
   CHECK(NftInputManagers(nlohmann::json::parse(R"({"nftables": []})")).empty());
 }
 
+TEST_CASE("firewall: an IPv6 control plane is checked against ip6tables-legacy", "[firewall]") {
+  Node n;
+  n.options.cni = Cni::kNone;
+  InterfaceAddress a6;
+  a6.interface_index = 2;
+  a6.interface = "eth0";
+  a6.prefix = *IpPrefix::Parse("fd00:78::2/64");
+  a6.scope = "global";
+  n.network.addresses.push_back(a6);
+  Route r6;
+  r6.family = AddressFamily::kIpv6;
+  r6.destination = *IpPrefix::Parse("fd00:78::/64");
+  r6.device_index = 2;
+  r6.device = "eth0";
+  r6.type = "unicast";
+  n.network.routes.push_back(r6);
+  n.options.endpoint = "[fd00:78::1]:6443";
+  n.LegacySave(kDropAllBut10250);  // IPv4 rules: must not matter
+  CommandResult v6;
+  v6.exit_code = 0;
+  v6.stdout_data = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00:78::1/128 -p tcp -m tcp --dport 10250 -j DROP\nCOMMIT\n";
+  n.commands.Answer({"ip6tables-legacy-save"}, v6);
+  auto rep = CheckFirewall(n.inputs(), LegacyOnly(n), {});
+  CHECK(Ids(rep) == std::vector<std::string>{"Firewall-10250-tcp"});
+  CHECK(CommandLine(Find(rep, "Firewall-10250-tcp")->fix->steps[0].argv) ==
+        "ip6tables-legacy -t filter -I INPUT 1 -p tcp -m tcp --dport 10250 -j ACCEPT");
+  CHECK(rep.ports[1]["verdict"] == "accept");
+  CHECK(rep.ports[1]["manager"] == "ip6tables-legacy");
+  CHECK(n.commands.call_lines() == std::vector<std::string>{"ip6tables-legacy-save"});
+}
+
+TEST_CASE("firewall: an accept shows the rule set that filters", "[firewall]") {
+  Node n;
+  n.options.cni = Cni::kNone;
+  n.LegacySave("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");  // loaded, filters nothing
+  auto nft = std::make_shared<FakeNft>();
+  nft->verdicts[{Proto::kTcp, 10250}] = V(Verdict::kAccept, "filter", "input", "tcp dport 10250 accept");
+  auto rep = CheckFirewall(n.inputs(), WithNft(n, nft), {});
+  CHECK(rep.ports[0]["manager"] == "nftables");
+  CHECK(rep.ports[0]["rule"] == "tcp dport 10250 accept");
+  CHECK_FALSE(Find(rep, "FirewallManagers"));
+  nft->managers.clear();
+  nft->verdicts.clear();
+  rep = CheckFirewall(n.inputs(), WithNft(n, nft), {});
+  CHECK(rep.checks.empty());
+  CHECK(rep.ports[0]["manager"] == "");
+}
+
 }  // namespace nodeagent::join_prep
