@@ -770,6 +770,11 @@ Result<IptablesRuleset> IptablesRuleset::Parse(std::string_view save, std::strin
       table->chains.push_back(Chain{(*words)[0], policy, {}});
       continue;
     }
+    if (line[0] == '[') {  // "[packets:bytes] -A ..." (saved with counters)
+      auto close = line.find(']');
+      if (close == std::string_view::npos) return InvalidArgument(where(line_no) + ": unclosed counters");
+      line = TrimLine(line.substr(close + 1));
+    }
     auto words = SplitWords(line);
     if (!words) return InvalidArgument(where(line_no) + ": " + words.error().message());
     if (words->size() < 2 || (*words)[0] != "-A")
@@ -926,6 +931,7 @@ Result<std::string> InsertIntoSaveFile(std::string_view save_text, const Iptable
       commit = i;
       break;
     }
+    if (!l.empty() && l[0] == '[' && l.find(']') != std::string_view::npos) l = TrimLine(l.substr(l.find(']') + 1));
     if (l.rfind(":" + insert.chain + " ", 0) == 0) declared = true;
     if (l.rfind(prefix, 0) == 0) {
       ++seen;

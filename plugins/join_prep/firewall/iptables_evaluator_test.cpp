@@ -198,6 +198,14 @@ TEST_CASE("iptables: an ip6tables set does not see IPv4", "[firewall][iptables]"
   CHECK(rs.Evaluate(p).verdict == Verdict::kDrop);
 }
 
+TEST_CASE("iptables: counters before a rule (iptables-save -c) are skipped", "[firewall][iptables]") {
+  auto rs = Load("*filter\n:INPUT DROP [10:600]\n[3:180] -A INPUT -p tcp -m tcp --dport 6443 -j ACCEPT\nCOMMIT\n");
+  auto v = rs.Evaluate(Tcp(6443));
+  CHECK(v.verdict == Verdict::kAccept);
+  CHECK(v.rule == "-A INPUT -p tcp -m tcp --dport 6443 -j ACCEPT");
+  CHECK(rs.SameRules(Load("*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp -m tcp --dport 6443 -j ACCEPT\nCOMMIT\n")));
+}
+
 TEST_CASE("iptables: parse errors name the line", "[firewall][iptables]") {
   auto bad = IptablesRuleset::Parse("*filter\n:INPUT DROP [0:0]\n-A INPUT -s not-an-ip -j ACCEPT\nCOMMIT\n", "iptables-legacy");
   REQUIRE_FALSE(bad);
@@ -304,6 +312,10 @@ TEST_CASE("iptables: InsertIntoSaveFile puts the line where -I puts the rule", "
   REQUIRE(at_end);
   CHECK(*at_end == "*filter\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n");
   CHECK_FALSE(InsertIntoSaveFile(text, {"raw", "PREROUTING", 1, {"-j", "ACCEPT"}}, "f"));
+  auto counted = InsertIntoSaveFile("*filter\n:INPUT DROP [0:0]\n[1:60] -A INPUT -i lo -j ACCEPT\nCOMMIT\n",
+                                    {"filter", "INPUT", 1, {"-j", "ACCEPT"}}, "f");
+  REQUIRE(counted);
+  CHECK(*counted == "*filter\n:INPUT DROP [0:0]\n-A INPUT -j ACCEPT\n[1:60] -A INPUT -i lo -j ACCEPT\nCOMMIT\n");
 }
 
 }  // namespace nodeagent::join_prep
