@@ -286,6 +286,33 @@ Result<Match> StateMatch(std::string_view list, bool neg) {
                ""};
 }
 
+/// -m addrtype: the packet is addressed to this node (LOCAL); its source,
+/// the control plane, is another host's unicast address (LOCAL only when it
+/// is the node's own address).
+Result<Match> AddrTypeMatch(std::string_view list, bool neg, bool source) {
+  static const std::string_view kTypes[] = {"UNSPEC",    "UNICAST",     "LOCAL",   "BROADCAST", "ANYCAST",
+                                            "MULTICAST", "BLACKHOLE",   "UNREACHABLE", "PROHIBIT", "THROW",
+                                            "NAT",       "XRESOLVE"};
+  bool has_local = false, has_unicast = false;
+  size_t start = 0;
+  while (start <= list.size()) {
+    auto comma = list.find(',', start);
+    auto t = list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    if (std::find(std::begin(kTypes), std::end(kTypes), t) == std::end(kTypes))
+      return InvalidArgument("unknown address type \"" + std::string(t) + "\"");
+    has_local = has_local || t == "LOCAL";
+    has_unicast = has_unicast || t == "UNICAST";
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return Match{[=](const PacketState& s) {
+                 if (!source) return Negate(FromBool(has_local), neg);
+                 bool own = !s.packet->saddr.empty() && s.packet->saddr == s.packet->daddr;
+                 return Negate(FromBool(own ? has_local : has_unicast), neg);
+               },
+               ""};
+}
+
 /// --tcp-flags MASK COMP on a SYN: (SYN & MASK) == COMP.
 Result<Match> TcpFlagsMatch(std::string_view mask, std::string_view comp, bool neg) {
   auto bits = [](std::string_view list) -> std::optional<unsigned> {
@@ -407,7 +434,17 @@ Status ParseRuleWords(const std::vector<std::string>& w, size_t i, Rule& rule) {
       if (!v) return v.error();
       module = *v;
       rule.normalized.push_back(module);
-      static const std::string_view kKnownModules[] = {"tcp", "udp", "multiport", "conntrack", "state", "comment"};
+      if (module == "rt") {
+        // IPv6 routing header: a new connection's first packet has none,
+        // and the match needs one whatever its options (negated or not).
+        rule.matches.push_back({[](const PacketState&) { return Tri::kNo; }, ""});
+        while (i + 1 < w.size() && w[i + 1] != "-j" && w[i + 1] != "-g" && w[i + 1] != "-m" &&
+               !(w[i + 1] == "!" && i + 2 < w.size() && w[i + 2].rfind("--", 0) != 0))
+          rule.normalized.push_back(w[++i]);
+        continue;
+      }
+      static const std::string_view kKnownModules[] = {"tcp",   "udp",     "multiport", "conntrack",
+                                                       "state", "comment", "addrtype"};
       if (std::find(std::begin(kKnownModules), std::end(kKnownModules), module) == std::end(kKnownModules))
         rule.matches.push_back(Unknown("-m " + module));
       continue;
@@ -480,6 +517,14 @@ Status ParseRuleWords(const std::vector<std::string>& w, size_t i, Rule& rule) {
         if (!v) return v.error();
         rule.normalized.push_back(*v);
         auto m = StateMatch(*v, n);
+        if (!m) return m.error();
+        rule.matches.push_back(*m);
+        continue;
+      } else if (module == "addrtype" && (o == "--dst-type" || o == "--src-type")) {
+        auto v = value(i);
+        if (!v) return v.error();
+        rule.normalized.push_back(*v);
+        auto m = AddrTypeMatch(*v, n, o == "--src-type");
         if (!m) return m.error();
         rule.matches.push_back(*m);
         continue;
@@ -631,6 +676,8 @@ class Evaluator {
       if (++forks_ > kMaxForks) return UnknownAt(r, chain, "too many rules that are not evaluated");
       PacketState matched_state = state;
       auto taken = Take(chain, i, matched_state, depth);
+      // A jump that came back without changing the packet: both ways go on alike.
+      if (!taken && matched_state.untracked == state.untracked) continue;
       Outcome matched = taken ? *taken : Run(chain, i + 1, matched_state, depth);
       if (taken && chain.builtin() && matched.entry < 0) matched.entry = static_cast<int>(i);
       PacketState skipped_state = state;

@@ -206,6 +206,57 @@ TEST_CASE("iptables: counters before a rule (iptables-save -c) are skipped", "[f
   CHECK(rs.SameRules(Load("*filter\n:INPUT DROP [0:0]\n-A INPUT -p tcp -m tcp --dport 6443 -j ACCEPT\nCOMMIT\n")));
 }
 
+TEST_CASE("iptables: a ufw-shaped set (addrtype, limit-logging chains, rt) is known", "[firewall][iptables]") {
+  const std::string v4 =
+      "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+      ":ufw-before-input - [0:0]\n:ufw-not-local - [0:0]\n:ufw-logging-deny - [0:0]\n:ufw-user-input - [0:0]\n"
+      ":ufw-after-input - [0:0]\n:ufw-skip-to-policy-input - [0:0]\n:ufw-user-limit - [0:0]\n"
+      "-A INPUT -j ufw-before-input\n-A INPUT -j ufw-after-input\n"
+      "-A ufw-before-input -i lo -j ACCEPT\n"
+      "-A ufw-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+      "-A ufw-before-input -m conntrack --ctstate INVALID -j ufw-logging-deny\n"
+      "-A ufw-before-input -m conntrack --ctstate INVALID -j DROP\n"
+      "-A ufw-before-input -p udp -m udp --sport 67 --dport 68 -j ACCEPT\n"
+      "-A ufw-before-input -j ufw-not-local\n"
+      "-A ufw-before-input -j ufw-user-input\n"
+      "-A ufw-not-local -m addrtype --dst-type LOCAL -j RETURN\n"
+      "-A ufw-not-local -m addrtype --dst-type MULTICAST -j RETURN\n"
+      "-A ufw-not-local -m limit --limit 3/min --limit-burst 10 -j ufw-logging-deny\n"
+      "-A ufw-not-local -j DROP\n"
+      "-A ufw-logging-deny -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix \"[UFW BLOCK] \"\n"
+      "-A ufw-user-input -p tcp -m tcp --dport 22 -j ACCEPT\n"
+      "-A ufw-user-input -p tcp -m tcp --dport 2222 -m conntrack --ctstate NEW -m recent --update --seconds 30 "
+      "--hitcount 6 --name DEFAULT --mask 255.255.255.255 --rsource -j ufw-user-limit\n"
+      "-A ufw-user-input -p tcp -m tcp --dport 2222 -j ACCEPT\n"
+      "-A ufw-user-limit -j REJECT --reject-with icmp-port-unreachable\n"
+      "-A ufw-after-input -m addrtype --dst-type BROADCAST -j ufw-skip-to-policy-input\n"
+      "-A ufw-skip-to-policy-input -j DROP\n"
+      "COMMIT\n";
+  auto rs = Load(v4);
+  CHECK(rs.InputManagers() == std::vector<std::string>{"ufw"});
+  CHECK(rs.Evaluate(Tcp(22)).verdict == Verdict::kAccept);
+  auto v = rs.Evaluate(Tcp(6443));
+  CHECK(v.verdict == Verdict::kDrop);
+  CHECK(v.rule == "policy DROP");
+  v = rs.Evaluate(Tcp(2222));  // a rate limit: depends on the recent list
+  CHECK(v.verdict == Verdict::kUnknown);
+  CHECK(v.note.find("-m recent") != std::string::npos);
+  auto v6 = Load("*filter\n:INPUT DROP [0:0]\n:ufw6-before-input - [0:0]\n-A INPUT -j ufw6-before-input\n"
+                 "-A ufw6-before-input -m rt --rt-type 0 -j DROP\n-A ufw6-before-input -p tcp -m tcp --dport 6443 -j ACCEPT\n"
+                 "COMMIT\n",
+                 "ip6tables-legacy");
+  Packet p = Tcp(6443, "fd00::1");
+  p.family = 6;
+  p.daddr = "fd00::2";
+  CHECK(v6.Evaluate(p).verdict == Verdict::kAccept);
+  // addrtype on the source: the control plane is another host's unicast address.
+  auto src = Load(Filter("DROP", "-A INPUT -m addrtype --src-type LOCAL -j ACCEPT\n"
+                                 "-A INPUT -m addrtype ! --src-type UNICAST,BROADCAST -j ACCEPT\n"
+                                 "-A INPUT -p tcp -m addrtype --src-type UNICAST -m tcp --dport 10250 -j ACCEPT\n"));
+  CHECK(src.Evaluate(Tcp(6443)).verdict == Verdict::kDrop);
+  CHECK(src.Evaluate(Tcp(10250)).verdict == Verdict::kAccept);
+}
+
 TEST_CASE("iptables: parse errors name the line", "[firewall][iptables]") {
   auto bad = IptablesRuleset::Parse("*filter\n:INPUT DROP [0:0]\n-A INPUT -s not-an-ip -j ACCEPT\nCOMMIT\n", "iptables-legacy");
   REQUIRE_FALSE(bad);

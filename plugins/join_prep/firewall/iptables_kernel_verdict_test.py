@@ -58,6 +58,11 @@ CASES = [
     ("unknown-match", HEAD % "DROP" + "-A INPUT -p tcp -m tcp --dport 6443 -m length --length 0:200 -j ACCEPT\n"
      "-A INPUT -p tcp -m tcp --dport 10250 -m ttl --ttl-gt 0 -j DROP\nCOMMIT\n", None,
      [(4, "tcp", 6443, "unknown"), (4, "tcp", 10250, "drop")]),
+    ("addrtype-log", HEAD % "DROP" + "-A INPUT -m addrtype --dst-type BROADCAST -j DROP\n"
+     "-A INPUT -m addrtype ! --dst-type LOCAL -j DROP\n"
+     "-A INPUT -m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix \"[BLOCK] \"\n"
+     "-A INPUT -p tcp -m addrtype --src-type UNICAST -m tcp --dport 6443 -j ACCEPT\nCOMMIT\n", None,
+     [(4, "tcp", 6443, "accept"), (4, "tcp", 10250, "drop")]),
     ("ip6-only", None, HEAD % "DROP" + "-A INPUT -p ipv6-icmp -j ACCEPT\nCOMMIT\n",
      [(4, "tcp", 6443, "accept"), (6, "tcp", 6443, "drop")]),
 ]
