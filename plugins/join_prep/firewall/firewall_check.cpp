@@ -349,7 +349,7 @@ FirewallReport CheckFirewall(const CheckInputs& in, const FirewallSources& sourc
           Result<std::vector<FixStep>> steps = Error(ErrorCode::kNotFound, "no " + manager + " fixer");
           if (manager == "firewalld" && fixers.firewalld_open)
             steps = fixers.firewalld_open(st.packets[st.worst_packet], {st.port});
-          if (manager == "ufw" && fixers.ufw_allow) steps = fixers.ufw_allow({st.port});
+          if (manager == "ufw" && fixers.ufw_allow) steps = fixers.ufw_allow(st.packets[st.worst_packet], {st.port});
           if (!steps) {
             no_fix[i] = steps.error().message();
             continue;

@@ -80,8 +80,9 @@ struct FirewallFixers {
   /// firewall-cmd --permanent --zone=Z --add-port=... then --reload, in the
   /// zone that takes `packet` (its interface and source).
   std::function<Result<std::vector<FixStep>>(const Packet& packet, const std::vector<RequiredPort>& ports)> firewalld_open;
-  /// ufw allow P/proto for each.
-  std::function<Result<std::vector<FixStep>>(const std::vector<RequiredPort>& ports)> ufw_allow;
+  /// ufw allow P/proto for each (from the packet's source when ufw's rule
+  /// should be that narrow).
+  std::function<Result<std::vector<FixStep>>(const Packet& packet, const std::vector<RequiredPort>& ports)> ufw_allow;
 };
 
 struct FirewallReport {
@@ -120,10 +121,14 @@ Result<std::shared_ptr<const InputRuleset>> ReadLegacyRuleset(Host& host, int fa
 /// them), "nftables" for the rest. Empty when nothing filters input.
 std::vector<std::string> NftInputManagers(const nlohmann::json& ruleset);
 
-/// How the nftables fix opens a port for one packet before the rule that
-/// decided (firewall/nft_fix.h: PlanNftOpen).
-using NftOpenPlanner =
-    std::function<std::vector<FixStep>(const NftRuleset&, const Packet&, const RuleVerdict&, std::string* warning)>;
+/// How the nftables fix makes `packets` pass (firewall/nft_fix.h:
+/// PlanNftFix + NftFixOf): the steps, or an Error when it cannot (a chain
+/// firewalld or ufw owns, an unknown verdict); `warning` gets what to
+/// persist. The packets of one call are one port (range): its first and
+/// last port.
+using NftOpenPlanner = std::function<Result<std::vector<FixStep>>(const NftRuleset&, const RequiredPort& port,
+                                                                  const std::vector<Packet>& packets,
+                                                                  std::string* warning)>;
 
 /// Reads `nft -j list ruleset` through the host (read-only) into an
 /// InputRuleset whose fix goes through `planner`. Null when nft is not

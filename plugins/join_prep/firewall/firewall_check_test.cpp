@@ -280,7 +280,7 @@ TEST_CASE("firewall: firewalld and ufw decide through their own commands", "[fir
     return std::vector<FixStep>{FixStep::Run({"firewall-cmd", "--permanent", "--zone=public", "--add-port=10250/tcp"}),
                                 FixStep::Run({"firewall-cmd", "--reload"})};
   };
-  fixers.ufw_allow = [&](const std::vector<RequiredPort>& ports) -> Result<std::vector<FixStep>> {
+  fixers.ufw_allow = [&](const Packet&, const std::vector<RequiredPort>& ports) -> Result<std::vector<FixStep>> {
     calls.push_back("ufw " + FormatPortRange(ports[0].ports));
     return std::vector<FixStep>{FixStep::Run({"ufw", "allow", "10256/tcp"})};
   };
@@ -315,7 +315,7 @@ TEST_CASE("firewall: ufw on iptables-legacy owns the INPUT policy", "[firewall]"
   sources.ufw_active = [] { return Result<bool>(true); };
   int ufw_calls = 0;
   FirewallFixers fixers;
-  fixers.ufw_allow = [&](const std::vector<RequiredPort>& ports) -> Result<std::vector<FixStep>> {
+  fixers.ufw_allow = [&](const Packet&, const std::vector<RequiredPort>& ports) -> Result<std::vector<FixStep>> {
     ++ufw_calls;
     return std::vector<FixStep>{FixStep::Run({"ufw", "allow", FormatPortRange(ports[0].ports) + "/tcp"})};
   };

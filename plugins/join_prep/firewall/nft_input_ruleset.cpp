@@ -2,8 +2,6 @@
 // (nft_evaluator.cpp) for the verdicts, NftInputManagers for who filters
 // input, and the nft fix (a planner, nft_fix.h) for the open. Kept in its
 // own file: nothing that does not read nftables pulls it in.
-#include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "firewall/firewall_check.h"
@@ -20,28 +18,28 @@ class NftInput : public InputRuleset {
   std::vector<std::string> InputManagers() const override { return managers_; }
   RuleVerdict Evaluate(const Packet& packet) const override { return rules_.Evaluate(packet); }
 
-  /// One plan per blocking rule (by table, chain and handle): the first and
-  /// last port of a range dropped by the same rule get one insert.
+  /// One planner call per port, with the packets this rule set blocks;
+  /// planned in order on the rule set as the earlier steps leave it is the
+  /// planner's business (nft inserts by handle do not move other rules).
   Result<std::vector<std::vector<FixStep>>> PlanOpen(const std::vector<PortOpenRequest>& requests,
                                                      std::string* warning) const override {
     if (!planner_) return Error(ErrorCode::kNotFound, "no nftables fix planner");
     std::vector<std::vector<FixStep>> out;
     for (const auto& req : requests) {
-      std::vector<FixStep> steps;
-      std::vector<std::string> done;
-      for (size_t k = 0; k < req.packets.size() && k < req.verdicts.size(); ++k) {
-        const RuleVerdict& v = req.verdicts[k];
-        if (v.verdict != Verdict::kDrop && v.verdict != Verdict::kReject) continue;
-        std::string key = v.family + " " + v.table + " " + v.chain + " " + std::to_string(v.handle) + " " + v.rule;
-        if (std::find(done.begin(), done.end(), key) != done.end()) continue;
-        done.push_back(key);
-        std::string w;
-        auto planned = planner_(rules_, req.packets[k], v, &w);
-        steps.insert(steps.end(), planned.begin(), planned.end());
-        if (!w.empty() && warning && warning->find(w) == std::string::npos)
-          *warning += (warning->empty() ? "" : "\n") + w;
+      std::vector<Packet> blocked;
+      for (size_t k = 0; k < req.packets.size() && k < req.verdicts.size(); ++k)
+        if (req.verdicts[k].verdict == Verdict::kDrop || req.verdicts[k].verdict == Verdict::kReject)
+          blocked.push_back(req.packets[k]);
+      if (blocked.empty()) {
+        out.emplace_back();
+        continue;
       }
-      out.push_back(std::move(steps));
+      std::string w;
+      auto steps = planner_(rules_, req.port, blocked, &w);
+      if (!steps) return steps.error();
+      if (!w.empty() && warning && warning->find(w) == std::string::npos)
+        *warning += (warning->empty() ? "" : "\n") + w;
+      out.push_back(std::move(*steps));
     }
     return out;
   }
