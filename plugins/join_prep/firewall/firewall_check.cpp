@@ -89,12 +89,8 @@ Combined Combine(const std::vector<SeenRuleset>& sets, const Packet& packet, std
 }
 
 nlohmann::json PortEntry(uint16_t port, const RequiredPort& rp, const Combined& c) {
-  return {{"port", port},
-          {"proto", ProtoName(rp.proto)},
-          {"verdict", VerdictName(c.verdict.verdict)},
-          {"manager", c.manager},
-          {"table", c.verdict.table},
-          {"chain", c.verdict.chain},
+  return {{"port", port},          {"proto", ProtoName(rp.proto)}, {"verdict", VerdictName(c.verdict.verdict)},
+          {"manager", c.manager},  {"table", c.verdict.table},     {"chain", c.verdict.chain},
           {"rule", c.verdict.rule}};
 }
 
@@ -110,7 +106,8 @@ std::string Describe(const Combined& c) {
 
 std::string ManualHint(const std::string& manager, const RequiredPort& p) {
   std::string port = p.proto == Proto::kIpip ? "IP protocol 4" : FormatPortRange(p.ports) + "/" + ProtoName(p.proto);
-  if (manager == "firewalld") return "firewall-cmd --permanent --zone=<zone> --add-port=" + port + " && firewall-cmd --reload";
+  if (manager == "firewalld")
+    return "firewall-cmd --permanent --zone=<zone> --add-port=" + port + " && firewall-cmd --reload";
   if (manager == "ufw") return "ufw allow " + port;
   return "accept " + port + " in " + manager + " before the rule that drops it, and persist it";
 }
@@ -119,18 +116,22 @@ std::string ManualHint(const std::string& manager, const RequiredPort& p) {
 struct PortState {
   RequiredPort port;
   std::vector<Packet> packets;
-  std::vector<Combined> combined;                    ///< per packet
-  std::vector<std::vector<RuleVerdict>> per_set;     ///< [set][packet]
+  std::vector<Combined> combined;                 ///< per packet
+  std::vector<std::vector<RuleVerdict>> per_set;  ///< [set][packet]
   Verdict worst = Verdict::kAccept;
   size_t worst_packet = 0;
 };
 
 int Rank(Verdict v) {
   switch (v) {
-    case Verdict::kAccept: return 0;
-    case Verdict::kUnknown: return 1;
-    case Verdict::kReject: return 2;
-    case Verdict::kDrop: return 3;
+    case Verdict::kAccept:
+      return 0;
+    case Verdict::kUnknown:
+      return 1;
+    case Verdict::kReject:
+      return 2;
+    case Verdict::kDrop:
+      return 3;
   }
   return 0;
 }
@@ -236,7 +237,8 @@ Packet ControlPlanePacket(const CheckInputs& in, std::string* problem) {
     p.daddr = best->source->ToString();
   } else if (auto addrs = in.host.network().Addresses()) {
     for (const auto& a : *addrs)
-      if (a.interface_index == best->device_index && a.prefix.address.family == AddressFamily::kIpv4 && a.scope == "global") {
+      if (a.interface_index == best->device_index && a.prefix.address.family == AddressFamily::kIpv4 &&
+          a.scope == "global") {
         p.daddr = a.prefix.address.ToString();
         break;
       }
@@ -371,8 +373,7 @@ FirewallReport CheckFirewall(const CheckInputs& in, const FirewallSources& sourc
       for (size_t k = 0; k < own_index.size() && k < planned->size(); ++k) {
         auto& f = fixes[own_index[k]];
         f.steps.insert(f.steps.end(), (*planned)[k].begin(), (*planned)[k].end());
-        if (!warning.empty() && !(*planned)[k].empty())
-          f.warning += (f.warning.empty() ? "" : "\n") + warning;
+        if (!warning.empty() && !(*planned)[k].empty()) f.warning += (f.warning.empty() ? "" : "\n") + warning;
       }
     }
   }
@@ -384,15 +385,18 @@ FirewallReport CheckFirewall(const CheckInputs& in, const FirewallSources& sourc
     const Combined& c = st.combined[st.worst_packet];
     std::string what = PortText(st.port) + " (" + st.port.why + ")";
     CheckSeverity sev = st.worst == Verdict::kUnknown ? CheckSeverity::kWarning : CheckSeverity::kError;
-    std::string msg = st.worst == Verdict::kUnknown
-                          ? "cannot tell whether " + what + " is open: " + Describe(c)
-                          : what + " is " + (st.worst == Verdict::kDrop ? "dropped" : "rejected") + " by " + Describe(c);
+    std::string msg =
+        st.worst == Verdict::kUnknown
+            ? "cannot tell whether " + what + " is open: " + Describe(c)
+            : what + " is " + (st.worst == Verdict::kDrop ? "dropped" : "rejected") + " by " + Describe(c);
     if (!packet_problem.empty()) msg += " [" + packet_problem + "]";
     CheckResult r = CheckResult::Fail(CheckId(st.port), sev, msg, ManualHint(c.manager, st.port));
     nlohmann::json verdicts = nlohmann::json::array();
-    for (size_t k = 0; k < st.packets.size(); ++k) verdicts.push_back(PortEntry(st.packets[k].dport, st.port, st.combined[k]));
+    for (size_t k = 0; k < st.packets.size(); ++k)
+      verdicts.push_back(PortEntry(st.packets[k].dport, st.port, st.combined[k]));
     r.detail["ports"] = verdicts;
-    r.detail["packet"] = {{"saddr", base.saddr}, {"daddr", base.daddr}, {"iifname", base.iifname}, {"family", base.family}};
+    r.detail["packet"] = {
+        {"saddr", base.saddr}, {"daddr", base.daddr}, {"iifname", base.iifname}, {"family", base.family}};
     if (auto it = fixes.find(i); it != fixes.end() && !it->second.steps.empty() && !no_fix.count(i)) {
       Fix f = it->second;
       f.id = std::string(kFixFirewall);
@@ -407,9 +411,9 @@ FirewallReport CheckFirewall(const CheckInputs& in, const FirewallSources& sourc
   if (firewalld) {
     std::string ports;
     for (const auto& rp : RequiredPorts(in.options)) ports += (ports.empty() ? "" : ", ") + PortText(rp);
-    report.checks.push_back(CheckResult::Fail("Firewalld", CheckSeverity::kWarning,
-                                              "firewalld is active; the node needs " + ports +
-                                                  " open (the Firewall-* results say which are not)"));
+    report.checks.push_back(CheckResult::Fail(
+        "Firewalld", CheckSeverity::kWarning,
+        "firewalld is active; the node needs " + ports + " open (the Firewall-* results say which are not)"));
   }
   return report;
 }

@@ -13,10 +13,9 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "check.h"
 #include "firewall/iptables_evaluator.h"
@@ -79,7 +78,8 @@ struct FirewallSources {
 struct FirewallFixers {
   /// firewall-cmd --permanent --zone=Z --add-port=... then --reload, in the
   /// zone that takes `packet` (its interface and source).
-  std::function<Result<std::vector<FixStep>>(const Packet& packet, const std::vector<RequiredPort>& ports)> firewalld_open;
+  std::function<Result<std::vector<FixStep>>(const Packet& packet, const std::vector<RequiredPort>& ports)>
+      firewalld_open;
   /// ufw allow P/proto for each (from the packet's source when ufw's rule
   /// should be that narrow).
   std::function<Result<std::vector<FixStep>>(const Packet& packet, const std::vector<RequiredPort>& ports)> ufw_allow;
@@ -126,9 +126,8 @@ std::vector<std::string> NftInputManagers(const nlohmann::json& ruleset);
 /// firewalld or ufw owns, an unknown verdict); `warning` gets what to
 /// persist. The packets of one call are one port (range): its first and
 /// last port.
-using NftOpenPlanner = std::function<Result<std::vector<FixStep>>(const NftRuleset&, const RequiredPort& port,
-                                                                  const std::vector<Packet>& packets,
-                                                                  std::string* warning)>;
+using NftOpenPlanner = std::function<Result<std::vector<FixStep>>(
+    const NftRuleset&, const RequiredPort& port, const std::vector<Packet>& packets, std::string* warning)>;
 
 /// Reads `nft -j list ruleset` through the host (read-only) into an
 /// InputRuleset whose fix goes through `planner`. Null when nft is not

@@ -113,7 +113,9 @@ FirewallSources LegacyOnly(Node& n) { return RealFirewallSources(n.host); }
 
 FirewallSources WithNft(Node& n, std::shared_ptr<FakeNft> nft) {
   FirewallSources s = RealFirewallSources(n.host);
-  s.nftables = [nft]() -> Result<std::shared_ptr<const InputRuleset>> { return std::shared_ptr<const InputRuleset>(nft); };
+  s.nftables = [nft]() -> Result<std::shared_ptr<const InputRuleset>> {
+    return std::shared_ptr<const InputRuleset>(nft);
+  };
   return s;
 }
 
@@ -170,8 +172,9 @@ TEST_CASE("firewall: iptables-legacy drops, one finding per port with its fix", 
   n.options.cni = Cni::kCalico;
   n.LegacySave(kDropAllBut10250);
   auto rep = CheckFirewall(n.inputs(), LegacyOnly(n), {});
-  CHECK(Ids(rep) == std::vector<std::string>{"Firewall-10256-tcp", "Firewall-30000-32767-tcp", "Firewall-30000-32767-udp",
-                                              "Firewall-179-tcp", "Firewall-4789-udp", "Firewall-5473-tcp", "Firewall-ipip"});
+  CHECK(Ids(rep) == std::vector<std::string>{"Firewall-10256-tcp", "Firewall-30000-32767-tcp",
+                                             "Firewall-30000-32767-udp", "Firewall-179-tcp", "Firewall-4789-udp",
+                                             "Firewall-5473-tcp", "Firewall-ipip"});
   const CheckResult* np = Find(rep, "Firewall-30000-32767-tcp");
   REQUIRE(np);
   CHECK(np->severity == CheckSeverity::kError);
@@ -183,11 +186,16 @@ TEST_CASE("firewall: iptables-legacy drops, one finding per port with its fix", 
   CHECK(CommandLine(np->fix->steps[0].argv) ==
         "iptables-legacy -t filter -I INPUT 4 -p tcp -m tcp --dport 30000:32767 -j ACCEPT");
   CHECK(np->fix->warning.find("runtime only") != std::string::npos);
-  CHECK(CommandLine(Find(rep, "Firewall-ipip")->fix->steps[0].argv) == "iptables-legacy -t filter -I INPUT 9 -p 4 -j ACCEPT");
+  CHECK(CommandLine(Find(rep, "Firewall-ipip")->fix->steps[0].argv) ==
+        "iptables-legacy -t filter -I INPUT 9 -p 4 -j ACCEPT");
   // ports: 10250 accepted, each range as two entries.
   REQUIRE(rep.ports.size() == 10);
-  CHECK(rep.ports[0] == nlohmann::json{{"port", 10250}, {"proto", "tcp"}, {"verdict", "accept"}, {"manager", "iptables-legacy"},
-                                       {"table", "filter"}, {"chain", "INPUT"},
+  CHECK(rep.ports[0] == nlohmann::json{{"port", 10250},
+                                       {"proto", "tcp"},
+                                       {"verdict", "accept"},
+                                       {"manager", "iptables-legacy"},
+                                       {"table", "filter"},
+                                       {"chain", "INPUT"},
                                        {"rule", "-A INPUT -s 10.78.0.0/24 -p tcp -m tcp --dport 10250 -j ACCEPT"}});
   CHECK(rep.ports[2]["port"] == 30000);
   CHECK(rep.ports[3]["port"] == 32767);
@@ -222,7 +230,8 @@ TEST_CASE("firewall: missing tools are no finding; a failing read is", "[firewal
   CHECK(rep.ports.size() == 6);
   for (const auto& p : rep.ports) CHECK(p["verdict"] == "accept");
 
-  n.LegacySave("", 1, "iptables-legacy-save v1.8.9 (legacy): Cannot initialize: Permission denied (you must be root)\n");
+  n.LegacySave("", 1,
+               "iptables-legacy-save v1.8.9 (legacy): Cannot initialize: Permission denied (you must be root)\n");
   rep = CheckFirewall(n.inputs(), LegacyOnly(n), {});
   const CheckResult* read = Find(rep, "FirewallRead-iptables-legacy");
   REQUIRE(read);
@@ -268,7 +277,8 @@ TEST_CASE("firewall: firewalld and ufw decide through their own commands", "[fir
   n.options.cni = Cni::kNone;
   auto nft = std::make_shared<FakeNft>();
   nft->managers = {"firewalld"};
-  nft->verdicts[{Proto::kTcp, 10250}] = V(Verdict::kReject, "firewalld", "filter_IN_public", "reject with icmpx admin-prohibited");
+  nft->verdicts[{Proto::kTcp, 10250}] =
+      V(Verdict::kReject, "firewalld", "filter_IN_public", "reject with icmpx admin-prohibited");
   nft->verdicts[{Proto::kTcp, 10256}] = V(Verdict::kDrop, "filter", "ufw-reject-input", "drop");
   FirewallSources sources = WithNft(n, nft);
   sources.firewalld_running = [] { return Result<bool>(true); };
@@ -308,9 +318,10 @@ TEST_CASE("firewall: firewalld and ufw decide through their own commands", "[fir
 TEST_CASE("firewall: ufw on iptables-legacy owns the INPUT policy", "[firewall]") {
   Node n;
   n.options.cni = Cni::kNone;
-  n.LegacySave("*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:ufw-before-input - [0:0]\n"
-               ":ufw-user-input - [0:0]\n-A INPUT -j ufw-before-input\n-A ufw-before-input -j ufw-user-input\n"
-               "-A ufw-user-input -p tcp -m tcp --dport 10250 -j ACCEPT\nCOMMIT\n");
+  n.LegacySave(
+      "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n:ufw-before-input - [0:0]\n"
+      ":ufw-user-input - [0:0]\n-A INPUT -j ufw-before-input\n-A ufw-before-input -j ufw-user-input\n"
+      "-A ufw-user-input -p tcp -m tcp --dport 10250 -j ACCEPT\nCOMMIT\n");
   FirewallSources sources = LegacyOnly(n);
   sources.ufw_active = [] { return Result<bool>(true); };
   int ufw_calls = 0;
@@ -374,7 +385,8 @@ TEST_CASE("firewall: an IPv6 control plane is checked against ip6tables-legacy",
   n.LegacySave(kDropAllBut10250);  // IPv4 rules: must not matter
   CommandResult v6;
   v6.exit_code = 0;
-  v6.stdout_data = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00:78::1/128 -p tcp -m tcp --dport 10250 -j DROP\nCOMMIT\n";
+  v6.stdout_data =
+      "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s fd00:78::1/128 -p tcp -m tcp --dport 10250 -j DROP\nCOMMIT\n";
   n.commands.Answer({"ip6tables-legacy-save"}, v6);
   auto rep = CheckFirewall(n.inputs(), LegacyOnly(n), {});
   CHECK(Ids(rep) == std::vector<std::string>{"Firewall-10250-tcp"});

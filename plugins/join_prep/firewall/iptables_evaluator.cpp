@@ -36,7 +36,7 @@ struct Match {
 enum class TargetKind { kNone, kAccept, kDrop, kReject, kReturn, kJump, kGoto, kNotrack, kContinue, kUnknown };
 
 struct Rule {
-  std::string text;  ///< the whole "-A CHAIN ..." line
+  std::string text;                     ///< the whole "-A CHAIN ..." line
   std::vector<std::string> normalized;  ///< its words, protocol as a number (for SameRules)
   std::vector<Match> matches;
   TargetKind target = TargetKind::kNone;
@@ -71,12 +71,13 @@ struct Hook {
   const char* table;
   const char* chain;
 };
-constexpr Hook kInputHooks[] = {{"raw", "PREROUTING"}, {"mangle", "PREROUTING"}, {"mangle", "INPUT"}, {"filter", "INPUT"}};
+constexpr Hook kInputHooks[] = {
+    {"raw", "PREROUTING"}, {"mangle", "PREROUTING"}, {"mangle", "INPUT"}, {"filter", "INPUT"}};
 
 constexpr std::string_view kNonTerminatingTargets[] = {
-    "LOG",    "NFLOG",  "ULOG",     "MARK",  "CONNMARK", "TRACE",  "CLASSIFY", "DSCP",      "TOS",
-    "TTL",    "HL",     "TCPMSS",   "CHECKSUM", "SECMARK", "CONNSECMARK", "AUDIT", "IDLETIMER", "LED",
-    "RATEEST", "TEE",   "SET",      "HMARK", "TCPOPTSTRIP", "ECN"};
+    "LOG",       "NFLOG", "ULOG",    "MARK",   "CONNMARK", "TRACE",   "CLASSIFY",    "DSCP",
+    "TOS",       "TTL",   "HL",      "TCPMSS", "CHECKSUM", "SECMARK", "CONNSECMARK", "AUDIT",
+    "IDLETIMER", "LED",   "RATEEST", "TEE",    "SET",      "HMARK",   "TCPOPTSTRIP", "ECN"};
 
 }  // namespace
 
@@ -129,13 +130,14 @@ Result<std::vector<std::string>> SplitWords(std::string_view line) {
 
 std::optional<int> ProtocolNumber(std::string_view name) {
   static const std::map<std::string, int, std::less<>> kNames = {
-      {"all", 0},  {"tcp", 6},       {"udp", 17},  {"icmp", 1},    {"ipencap", 4}, {"ipip", 94},
-      {"gre", 47}, {"esp", 50},      {"ah", 51},   {"sctp", 132},  {"udplite", 136}, {"icmpv6", 58},
-      {"ipv6-icmp", 58}, {"igmp", 2}, {"vrrp", 112}, {"ospf", 89}, {"mh", 135},     {"ipv6-mh", 135}};
+      {"all", 0},        {"tcp", 6},  {"udp", 17},   {"icmp", 1},   {"ipencap", 4},   {"ipip", 94},
+      {"gre", 47},       {"esp", 50}, {"ah", 51},    {"sctp", 132}, {"udplite", 136}, {"icmpv6", 58},
+      {"ipv6-icmp", 58}, {"igmp", 2}, {"vrrp", 112}, {"ospf", 89},  {"mh", 135},      {"ipv6-mh", 135}};
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
   if (auto it = kNames.find(lower); it != kNames.end()) return it->second;
-  if (lower.empty() || lower.size() > 3 || lower.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  if (lower.empty() || lower.size() > 3 || lower.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
   int n = std::stoi(lower);
   if (n > 255) return std::nullopt;
   return n;
@@ -143,9 +145,12 @@ std::optional<int> ProtocolNumber(std::string_view name) {
 
 int PacketProtocol(const Packet& p) {
   switch (p.proto) {
-    case Proto::kTcp: return 6;
-    case Proto::kUdp: return 17;
-    case Proto::kIpip: return 4;
+    case Proto::kTcp:
+      return 6;
+    case Proto::kUdp:
+      return 17;
+    case Proto::kIpip:
+      return 4;
   }
   return -1;
 }
@@ -164,8 +169,8 @@ std::optional<IpPrefix> ParseAddress(std::string_view text) {
     auto mask = IpAddress::Parse(text.substr(slash + 1));
     auto addr = IpAddress::Parse(text.substr(0, slash));
     if (!mask || !addr || mask->family != AddressFamily::kIpv4) return std::nullopt;
-    uint32_t m = (uint32_t(mask->bytes[0]) << 24) | (uint32_t(mask->bytes[1]) << 16) |
-                 (uint32_t(mask->bytes[2]) << 8) | mask->bytes[3];
+    uint32_t m = (uint32_t(mask->bytes[0]) << 24) | (uint32_t(mask->bytes[1]) << 16) | (uint32_t(mask->bytes[2]) << 8) |
+                 mask->bytes[3];
     int len = 0;
     while (len < 32 && (m & (0x80000000u >> len))) ++len;
     if (len < 32 && (m << len) != 0) return std::nullopt;  // not contiguous
@@ -252,8 +257,9 @@ Match PortMatch(std::vector<PortRange> ranges, bool neg, int which /*0 dest 1 so
             Tri t;
             if (which == 2) {
               Tri d = PortsMatch(ranges, *s.packet, true), sr = PortsMatch(ranges, *s.packet, false);
-              t = (d == Tri::kYes || sr == Tri::kYes) ? Tri::kYes
-                  : (d == Tri::kUnknown || sr == Tri::kUnknown) ? Tri::kUnknown : Tri::kNo;
+              t = (d == Tri::kYes || sr == Tri::kYes)           ? Tri::kYes
+                  : (d == Tri::kUnknown || sr == Tri::kUnknown) ? Tri::kUnknown
+                                                                : Tri::kNo;
             } else {
               t = PortsMatch(ranges, *s.packet, which == 0);
             }
@@ -279,7 +285,8 @@ Result<Match> StateMatch(std::string_view list, bool neg) {
   bool has_new = std::find(states.begin(), states.end(), "NEW") != states.end();
   bool has_untracked = std::find(states.begin(), states.end(), "UNTRACKED") != states.end();
   return Match{[=](const PacketState& s) {
-                 if (s.untracked == Tri::kUnknown) return has_new == has_untracked ? Negate(FromBool(has_new), neg) : Tri::kUnknown;
+                 if (s.untracked == Tri::kUnknown)
+                   return has_new == has_untracked ? Negate(FromBool(has_new), neg) : Tri::kUnknown;
                  bool m = s.untracked == Tri::kYes ? has_untracked : has_new;
                  return Negate(FromBool(m), neg);
                },
@@ -290,9 +297,8 @@ Result<Match> StateMatch(std::string_view list, bool neg) {
 /// the control plane, is another host's unicast address (LOCAL only when it
 /// is the node's own address).
 Result<Match> AddrTypeMatch(std::string_view list, bool neg, bool source) {
-  static const std::string_view kTypes[] = {"UNSPEC",    "UNICAST",     "LOCAL",   "BROADCAST", "ANYCAST",
-                                            "MULTICAST", "BLACKHOLE",   "UNREACHABLE", "PROHIBIT", "THROW",
-                                            "NAT",       "XRESOLVE"};
+  static const std::string_view kTypes[] = {"UNSPEC",    "UNICAST",     "LOCAL",    "BROADCAST", "ANYCAST", "MULTICAST",
+                                            "BLACKHOLE", "UNREACHABLE", "PROHIBIT", "THROW",     "NAT",     "XRESOLVE"};
   bool has_local = false, has_unicast = false;
   size_t start = 0;
   while (start <= list.size()) {
@@ -317,7 +323,8 @@ Result<Match> AddrTypeMatch(std::string_view list, bool neg, bool source) {
 Result<Match> TcpFlagsMatch(std::string_view mask, std::string_view comp, bool neg) {
   auto bits = [](std::string_view list) -> std::optional<unsigned> {
     static const std::map<std::string, unsigned, std::less<>> kFlags = {
-        {"FIN", 1}, {"SYN", 2}, {"RST", 4}, {"PSH", 8}, {"ACK", 16}, {"URG", 32}, {"ECE", 64}, {"CWR", 128}, {"ALL", 255}, {"NONE", 0}};
+        {"FIN", 1},  {"SYN", 2},  {"RST", 4},   {"PSH", 8},   {"ACK", 16},
+        {"URG", 32}, {"ECE", 64}, {"CWR", 128}, {"ALL", 255}, {"NONE", 0}};
     unsigned v = 0;
     size_t start = 0;
     while (start <= list.size()) {
@@ -390,10 +397,8 @@ Status ParseRuleWords(const std::vector<std::string>& w, size_t i, Rule& rule) {
         continue;
       }
       int p = *num;
-      rule.matches.push_back({[p, n](const PacketState& s) {
-                                return Negate(FromBool(p == 0 || p == PacketProtocol(*s.packet)), n);
-                              },
-                              ""});
+      rule.matches.push_back(
+          {[p, n](const PacketState& s) { return Negate(FromBool(p == 0 || p == PacketProtocol(*s.packet)), n); }, ""});
       continue;
     }
     if (o == "-s" || o == "--source" || o == "-d" || o == "--destination") {
@@ -457,19 +462,28 @@ Status ParseRuleWords(const std::vector<std::string>& w, size_t i, Rule& rule) {
       for (size_t k = i + 1; k < w.size(); ++k) rule.normalized.push_back(w[k]);
       const std::string& t = *v;
       bool notrack_option = std::find(w.begin() + i, w.end(), "--notrack") != w.end();
-      if (o == "-g" || o == "--goto") rule.target = TargetKind::kGoto;
-      else if (t == "ACCEPT") rule.target = TargetKind::kAccept;
-      else if (t == "DROP") rule.target = TargetKind::kDrop;
-      else if (t == "REJECT") rule.target = TargetKind::kReject;
-      else if (t == "RETURN") rule.target = TargetKind::kReturn;
-      else if (t == "NOTRACK" || (t == "CT" && notrack_option)) rule.target = TargetKind::kNotrack;
-      else if (t == "CT") rule.target = TargetKind::kContinue;
+      if (o == "-g" || o == "--goto")
+        rule.target = TargetKind::kGoto;
+      else if (t == "ACCEPT")
+        rule.target = TargetKind::kAccept;
+      else if (t == "DROP")
+        rule.target = TargetKind::kDrop;
+      else if (t == "REJECT")
+        rule.target = TargetKind::kReject;
+      else if (t == "RETURN")
+        rule.target = TargetKind::kReturn;
+      else if (t == "NOTRACK" || (t == "CT" && notrack_option))
+        rule.target = TargetKind::kNotrack;
+      else if (t == "CT")
+        rule.target = TargetKind::kContinue;
       else if (std::find(std::begin(kNonTerminatingTargets), std::end(kNonTerminatingTargets), t) !=
                std::end(kNonTerminatingTargets))
         rule.target = TargetKind::kContinue;
-      else if (!t.empty() && (std::isupper(static_cast<unsigned char>(t[0])) && t.find_first_of("abcdefghijklmnopqrstuvwxyz") == std::string::npos))
+      else if (!t.empty() && (std::isupper(static_cast<unsigned char>(t[0])) &&
+                              t.find_first_of("abcdefghijklmnopqrstuvwxyz") == std::string::npos))
         rule.target = TargetKind::kUnknown;  // an upper-case name that is not a chain: checked again after parsing
-      else rule.target = TargetKind::kJump;
+      else
+        rule.target = TargetKind::kJump;
       return Status::Ok();  // the rest are target options
     }
     if (o.rfind("--", 0) == 0) {
@@ -495,14 +509,14 @@ Status ParseRuleWords(const std::vector<std::string>& w, size_t i, Rule& rule) {
           continue;
         }
         if (module == "tcp" && o == "--syn") {
-          rule.matches.push_back({[n](const PacketState& s) {
-                                    return s.packet->proto == Proto::kTcp ? Negate(Tri::kYes, n) : Tri::kNo;
-                                  },
-                                  ""});
+          rule.matches.push_back(
+              {[n](const PacketState& s) { return s.packet->proto == Proto::kTcp ? Negate(Tri::kYes, n) : Tri::kNo; },
+               ""});
           continue;
         }
       } else if (module == "multiport") {
-        if (o == "--dports" || o == "--destination-ports" || o == "--sports" || o == "--source-ports" || o == "--ports") {
+        if (o == "--dports" || o == "--destination-ports" || o == "--sports" || o == "--source-ports" ||
+            o == "--ports") {
           auto v = value(i);
           if (!v) return v.error();
           rule.normalized.push_back(*v);
@@ -635,11 +649,16 @@ class Evaluator {
   std::optional<Outcome> Take(const Chain& chain, size_t i, PacketState& state, int depth) {
     const Rule& r = chain.rules[i];
     switch (r.target) {
-      case TargetKind::kAccept: return FromRule(r, chain, Verdict::kAccept);
-      case TargetKind::kDrop: return FromRule(r, chain, Verdict::kDrop);
-      case TargetKind::kReject: return FromRule(r, chain, Verdict::kReject);
-      case TargetKind::kReturn: return Returned(chain);
-      case TargetKind::kUnknown: return UnknownAt(r, chain, "target " + r.target_name + " is not evaluated");
+      case TargetKind::kAccept:
+        return FromRule(r, chain, Verdict::kAccept);
+      case TargetKind::kDrop:
+        return FromRule(r, chain, Verdict::kDrop);
+      case TargetKind::kReject:
+        return FromRule(r, chain, Verdict::kReject);
+      case TargetKind::kReturn:
+        return Returned(chain);
+      case TargetKind::kUnknown:
+        return UnknownAt(r, chain, "target " + r.target_name + " is not evaluated");
       case TargetKind::kJump:
       case TargetKind::kGoto: {
         const Chain* sub = table_.Find(r.target_name);
@@ -650,7 +669,8 @@ class Evaluator {
         if (r.target == TargetKind::kGoto) return Returned(chain);
         return std::nullopt;
       }
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
   }
 
@@ -662,8 +682,10 @@ class Evaluator {
       Tri t = Test(r, state, &why);
       if (t == Tri::kNo) continue;
       if (r.target == TargetKind::kNotrack) {
-        if (t == Tri::kYes) state.untracked = Tri::kYes;
-        else if (state.untracked != Tri::kYes) state.untracked = Tri::kUnknown;
+        if (t == Tri::kYes)
+          state.untracked = Tri::kYes;
+        else if (state.untracked != Tri::kYes)
+          state.untracked = Tri::kUnknown;
         continue;
       }
       if (t == Tri::kYes) {
@@ -760,9 +782,12 @@ std::string PortArg(const PortRange& r) {
 
 std::vector<std::string> AcceptArgs(const RequiredPort& port) {
   switch (port.proto) {
-    case Proto::kTcp: return {"-p", "tcp", "-m", "tcp", "--dport", PortArg(port.ports), "-j", "ACCEPT"};
-    case Proto::kUdp: return {"-p", "udp", "-m", "udp", "--dport", PortArg(port.ports), "-j", "ACCEPT"};
-    case Proto::kIpip: return {"-p", "4", "-j", "ACCEPT"};
+    case Proto::kTcp:
+      return {"-p", "tcp", "-m", "tcp", "--dport", PortArg(port.ports), "-j", "ACCEPT"};
+    case Proto::kUdp:
+      return {"-p", "udp", "-m", "udp", "--dport", PortArg(port.ports), "-j", "ACCEPT"};
+    case Proto::kIpip:
+      return {"-p", "4", "-j", "ACCEPT"};
   }
   return {};
 }
@@ -796,7 +821,8 @@ Result<IptablesRuleset> IptablesRuleset::Parse(std::string_view save, std::strin
     std::string_view line = TrimLine(raw);
     if (line.empty() || line[0] == '#') continue;
     if (line[0] == '*') {
-      if (table) return InvalidArgument(where(line_no) + ": table " + std::string(line) + " before COMMIT of " + table->name);
+      if (table)
+        return InvalidArgument(where(line_no) + ": table " + std::string(line) + " before COMMIT of " + table->name);
       impl->tables.push_back(Table{std::string(line.substr(1)), {}});
       table = &impl->tables.back();
       continue;
@@ -809,7 +835,8 @@ Result<IptablesRuleset> IptablesRuleset::Parse(std::string_view save, std::strin
     if (!table) return InvalidArgument(where(line_no) + ": \"" + std::string(line) + "\" outside a table");
     if (line[0] == ':') {
       auto words = SplitWords(line.substr(1));
-      if (!words || words->size() < 2) return InvalidArgument(where(line_no) + ": bad chain line \"" + std::string(line) + "\"");
+      if (!words || words->size() < 2)
+        return InvalidArgument(where(line_no) + ": bad chain line \"" + std::string(line) + "\"");
       const std::string& policy = (*words)[1];
       if (policy != "ACCEPT" && policy != "DROP" && policy != "-")
         return InvalidArgument(where(line_no) + ": policy \"" + policy + "\"");
@@ -932,7 +959,8 @@ Result<std::vector<IptablesInsert>> IptablesRuleset::PlanOpen(const RequiredPort
       if (d.verdict.verdict == Verdict::kAccept) continue;
       if (d.verdict.verdict == Verdict::kUnknown)
         return InvalidArgument(impl_->manager + ": cannot tell whether " + ProtoName(p.proto) + " " +
-                               std::to_string(p.dport) + " passes: \"" + d.verdict.rule + "\" (" + d.verdict.note + ")");
+                               std::to_string(p.dport) + " passes: \"" + d.verdict.rule + "\" (" + d.verdict.note +
+                               ")");
       blocking = d;
       break;
     }
@@ -945,8 +973,8 @@ Result<std::vector<IptablesInsert>> IptablesRuleset::PlanOpen(const RequiredPort
     current = *next;
     inserts.push_back(std::move(ins));
   }
-  return InvalidArgument(impl_->manager + ": the inserted accept rules still do not let " + ProtoName(port.proto) + " " +
-                         FormatPortRange(port.ports) + " pass");
+  return InvalidArgument(impl_->manager + ": the inserted accept rules still do not let " + ProtoName(port.proto) +
+                         " " + FormatPortRange(port.ports) + " pass");
 }
 
 std::vector<std::string> IptablesInsertArgv(const std::string& manager, const IptablesInsert& insert) {
@@ -955,7 +983,8 @@ std::vector<std::string> IptablesInsertArgv(const std::string& manager, const Ip
   return argv;
 }
 
-Result<std::string> InsertIntoSaveFile(std::string_view save_text, const IptablesInsert& insert, std::string_view path) {
+Result<std::string> InsertIntoSaveFile(std::string_view save_text, const IptablesInsert& insert,
+                                       std::string_view path) {
   std::vector<std::string_view> lines;
   size_t pos = 0;
   while (pos < save_text.size()) {
@@ -1042,7 +1071,8 @@ Result<std::vector<std::vector<FixStep>>> PlanIptablesOpen(const FileSystem& fil
     }
     auto saved = IptablesRuleset::Parse(*text, running.manager());
     if (!saved || !saved->SameRules(running)) {
-      differing.push_back(path + (saved ? " (holds other rules than the running ones)" : " (" + saved.error().message() + ")"));
+      differing.push_back(
+          path + (saved ? " (holds other rules than the running ones)" : " (" + saved.error().message() + ")"));
       continue;
     }
     // Each request's edit starts from the text the previous one left.
@@ -1081,7 +1111,8 @@ Result<std::vector<std::vector<FixStep>>> PlanIptablesOpen(const FileSystem& fil
                             ? "no saved rules file (" + JoinWords(IptablesPersistFiles(running.family())) + ") exists"
                             : "not edited: " + JoinWords(differing);
     *warning = running.manager() + ": applied at runtime only, lost at reboot (" + where +
-               "); persist these rules where this node's " + running.manager() + " rules are restored from:" + lines_text;
+               "); persist these rules where this node's " + running.manager() +
+               " rules are restored from:" + lines_text;
   }
   return steps;
 }

@@ -101,7 +101,7 @@ struct IptablesOpenRequest {
 /// which lines to persist where. An error when a port cannot be opened this
 /// way (an unknown verdict).
 Result<std::vector<std::vector<FixStep>>> PlanIptablesOpen(const FileSystem& files, const IptablesRuleset& running,
-                                              const std::vector<IptablesOpenRequest>& requests,
-                                              std::string* warning);
+                                                           const std::vector<IptablesOpenRequest>& requests,
+                                                           std::string* warning);
 
 }  // namespace nodeagent::join_prep

@@ -12,10 +12,9 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "check.h"
 #include "firewall/firewall_check.h"
@@ -86,8 +85,12 @@ int Evaluate(const Args& a) {
   p.daddr = a.Get("daddr");
   p.iifname = a.Get("iif");
   RuleVerdict v = parsed->Evaluate(p);
-  nlohmann::json out = {{"verdict", VerdictName(v.verdict)}, {"manager", v.manager}, {"table", v.table},
-                        {"chain", v.chain},                  {"rule", v.rule},       {"note", v.note},
+  nlohmann::json out = {{"verdict", VerdictName(v.verdict)},
+                        {"manager", v.manager},
+                        {"table", v.table},
+                        {"chain", v.chain},
+                        {"rule", v.rule},
+                        {"note", v.note},
                         {"filters_input", parsed->FiltersInput()}};
   int rc = 0;
   if (a.fix) {
