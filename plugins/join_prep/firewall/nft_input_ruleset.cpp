@@ -1,0 +1,85 @@
+// The nftables rule set as the firewall check's InputRuleset: NftRuleset
+// (nft_evaluator.cpp) for the verdicts, NftInputManagers for who filters
+// input, and the nft fix (a planner, nft_fix.h) for the open. Kept in its
+// own file: nothing that does not read nftables pulls it in.
+#include <nlohmann/json.hpp>
+
+#include "firewall/firewall_check.h"
+
+namespace nodeagent::join_prep {
+namespace {
+
+class NftInput : public InputRuleset {
+ public:
+  NftInput(NftRuleset rules, std::vector<std::string> managers, NftOpenPlanner planner)
+      : rules_(std::move(rules)), managers_(std::move(managers)), planner_(std::move(planner)) {}
+  std::string manager() const override { return "nftables"; }
+  int family() const override { return 0; }
+  std::vector<std::string> InputManagers() const override { return managers_; }
+  RuleVerdict Evaluate(const Packet& packet) const override { return rules_.Evaluate(packet); }
+
+  /// One planner call per port, with the packets this rule set blocks;
+  /// planned in order on the rule set as the earlier steps leave it is the
+  /// planner's business (nft inserts by handle do not move other rules).
+  Result<std::vector<std::vector<FixStep>>> PlanOpen(const std::vector<PortOpenRequest>& requests,
+                                                     std::string* warning) const override {
+    if (!planner_) return Error(ErrorCode::kNotFound, "no nftables fix planner");
+    std::vector<std::vector<FixStep>> out;
+    for (const auto& req : requests) {
+      std::vector<Packet> blocked;
+      for (size_t k = 0; k < req.packets.size() && k < req.verdicts.size(); ++k)
+        if (req.verdicts[k].verdict == Verdict::kDrop || req.verdicts[k].verdict == Verdict::kReject)
+          blocked.push_back(req.packets[k]);
+      if (blocked.empty()) {
+        out.emplace_back();
+        continue;
+      }
+      std::string w;
+      auto steps = planner_(rules_, req.port, blocked, &w);
+      if (!steps) return steps.error();
+      if (!w.empty() && warning && warning->find(w) == std::string::npos)
+        *warning += (warning->empty() ? "" : "\n") + w;
+      out.push_back(std::move(*steps));
+    }
+    return out;
+  }
+
+ private:
+  NftRuleset rules_;
+  std::vector<std::string> managers_;
+  NftOpenPlanner planner_;
+};
+
+std::string LastLine(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  auto nl = s.rfind('\n');
+  return nl == std::string::npos ? s : s.substr(nl + 1);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const InputRuleset>> ReadNftInputRuleset(Host& host, NftOpenPlanner planner) {
+  CommandSpec spec;
+  spec.argv = {"nft", "-j", "list", "ruleset"};
+  spec.read_only = true;
+  spec.timeout = std::chrono::seconds(30);
+  auto r = host.commands().Run(spec);
+  if (!r) {
+    if (r.error().code() == ErrorCode::kNotFound) return std::shared_ptr<const InputRuleset>();
+    return r.error().Wrap("nft -j list ruleset");
+  }
+  if (!r->succeeded()) {
+    std::string how = r->timed_out ? "timed out" : "exited " + std::to_string(r->exit_code);
+    std::string err = LastLine(r->stderr_data);
+    return IoError("nft -j list ruleset " + how + (err.empty() ? "" : ": " + err));
+  }
+  if (r->output_truncated) return Error(ErrorCode::kTooLarge, "nft -j list ruleset: output too large");
+  auto doc = nlohmann::json::parse(r->stdout_data, nullptr, false);
+  if (doc.is_discarded()) return InvalidArgument("nft -j list ruleset: the output is not JSON");
+  auto rules = NftRuleset::Parse(doc);
+  if (!rules) return rules.error().Wrap("nft -j list ruleset");
+  return std::shared_ptr<const InputRuleset>(
+      std::make_shared<NftInput>(std::move(*rules), NftInputManagers(doc), std::move(planner)));
+}
+
+}  // namespace nodeagent::join_prep
