@@ -8,7 +8,7 @@
 #   joinprep: the default packages plus firewalld, ufw, nftables, iptables and
 #   python3, for tests/system/join_prep_firewall.sh; both firewalld and ufw are
 #   masked (they conflict: a test unmasks the one it boots with). Directory
-#   /var/cache/nodeagent-test/bookworm-joinprep-root.1
+#   /var/cache/nodeagent-test/bookworm-joinprep-root.2
 set -euo pipefail
 
 flavour=default
@@ -19,7 +19,7 @@ if [[ ${1:-} == --flavour ]]; then flavour=${2:?--flavour needs a name}; shift 2
 # older checkout keeps booting its own root instead of this script deleting
 # it under that run's overlay.
 recipe_version=2
-joinprep_recipe_version=1
+joinprep_recipe_version=2
 case $flavour in
   default) root=${1:-${NODEAGENT_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-root.$recipe_version}} ;;
   joinprep)
@@ -38,9 +38,10 @@ packages=systemd,systemd-sysv,dbus,iproute2,passwd,libcurl4,libssl3,zlib1g
 # read, installed with apt-get in the new root after debootstrap (polkitd,
 # which firewalld pulls in, fails to configure inside debootstrap's own
 # package configuration pass). netbase: /etc/protocols, which firewalld
-# checks protocol names against.
+# checks protocol names against. procps: `ufw status verbose` runs sysctl
+# and fails without it.
 extra_packages=""
-[[ $flavour == joinprep ]] && extra_packages="firewalld ufw nftables iptables python3 netbase"
+[[ $flavour == joinprep ]] && extra_packages="firewalld ufw nftables iptables python3 netbase procps"
 
 if [[ -f $root/.nodeagent-root-recipe && $(cat "$root/.nodeagent-root-recipe") == "$recipe_version" ]]; then
   exit 0

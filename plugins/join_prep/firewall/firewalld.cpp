@@ -1,6 +1,7 @@
 #include "firewall/firewalld.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "nodeagent/network.h"
@@ -662,24 +663,32 @@ RuleVerdict EvaluateFirewalld(const FirewalldState& state, const Packet& packet,
 Fix FirewalldOpenPorts(std::string_view zone, const std::vector<RequiredPort>& ports) {
   Fix fix;
   fix.id = std::string(kFixFirewall);
-  if (ports.empty()) return fix;
-  std::vector<std::string> adds;
-  std::vector<std::string> shown;
+  // firewall-cmd takes several --add-port in one call but refuses
+  // --add-protocol beside --add-port: one command for each kind.
+  std::vector<std::string> port_args, protocol_args;
+  std::string port_list;
   for (const auto& p : ports) {
-    std::string arg = p.proto == Proto::kIpip ? "--add-protocol=" + std::string(kFirewalldIpipProtocol)
-                                              : "--add-port=" + FormatPortRange(p.ports) + "/" + ProtoName(p.proto);
-    if (std::find(adds.begin(), adds.end(), arg) != adds.end()) continue;
-    adds.push_back(arg);
-    shown.push_back(Describe(p));
+    bool ipip = p.proto == Proto::kIpip;
+    std::string arg = ipip ? "--add-protocol=" + std::string(kFirewalldIpipProtocol)
+                           : "--add-port=" + FormatPortRange(p.ports) + "/" + ProtoName(p.proto);
+    auto& into = ipip ? protocol_args : port_args;
+    if (std::find(into.begin(), into.end(), arg) != into.end()) continue;
+    into.push_back(arg);
+    if (!ipip) port_list += (port_list.empty() ? "" : ", ") + Describe(p);
   }
-  std::string list;
-  for (const auto& s : shown) list += (list.empty() ? "" : ", ") + s;
-  std::vector<std::string> permanent = {"firewall-cmd", "--permanent", "--zone=" + std::string(zone)};
-  permanent.insert(permanent.end(), adds.begin(), adds.end());
-  std::vector<std::string> runtime = {"firewall-cmd", "--zone=" + std::string(zone)};
-  runtime.insert(runtime.end(), adds.begin(), adds.end());
-  fix.steps.push_back(FixStep::Run(permanent, "open " + list + " in firewalld zone " + std::string(zone) + " (saved configuration)"));
-  fix.steps.push_back(FixStep::Run(runtime, "open " + list + " in firewalld zone " + std::string(zone) + " (now)"));
+  std::string z(zone);
+  for (bool permanent : {true, false}) {
+    for (const auto* args : {&port_args, &protocol_args}) {
+      if (args->empty()) continue;
+      std::vector<std::string> argv = {"firewall-cmd"};
+      if (permanent) argv.push_back("--permanent");
+      argv.push_back("--zone=" + z);
+      argv.insert(argv.end(), args->begin(), args->end());
+      std::string what = args == &port_args ? "open " + port_list : "allow IPIP (protocol 4, ipencap)";
+      fix.steps.push_back(FixStep::Run(std::move(argv), what + " in firewalld zone " + z +
+                                                            (permanent ? " (saved configuration)" : " (running firewall)")));
+    }
+  }
   return fix;
 }
 

@@ -117,12 +117,13 @@ RuleVerdict EvaluateFirewalld(const FirewalldState& state, const Packet& packet,
 /// also takes the number).
 inline constexpr std::string_view kFirewalldIpipProtocol = "ipencap";
 
-/// Opens `ports` in `zone`: one `firewall-cmd --permanent --zone=Z
-/// --add-port=6443/tcp --add-port=2379-2380/tcp --add-protocol=ipencap ...`
-/// for the saved configuration and the same without --permanent for the
-/// running one. No --reload: a reload would throw away runtime-only changes
-/// the operator made. Both are idempotent (firewalld answers
-/// ALREADY_ENABLED with exit 0). Empty `ports`: no steps.
+/// Opens `ports` in `zone`: `firewall-cmd --permanent --zone=Z
+/// --add-port=6443/tcp --add-port=2379-2380/tcp` for the saved
+/// configuration, `firewall-cmd --permanent --zone=Z --add-protocol=ipencap`
+/// for IPIP (firewall-cmd refuses --add-protocol beside --add-port), then the
+/// same without --permanent for the running firewall. No --reload: a reload
+/// would throw away runtime-only changes the operator made. Idempotent
+/// (firewalld answers ALREADY_ENABLED with exit 0). Empty `ports`: no steps.
 Fix FirewalldOpenPorts(std::string_view zone, const std::vector<RequiredPort>& ports);
 
 }  // namespace nodeagent::join_prep

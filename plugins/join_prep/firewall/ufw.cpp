@@ -1,6 +1,7 @@
 #include "firewall/ufw.h"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "nodeagent/network.h"
@@ -76,15 +77,28 @@ struct Side {
 std::optional<Side> ParseSide(std::string_view text) {
   Side side;
   std::string t(TrimView(text));
-  if (EndsWith(t, " (v6)")) {
-    side.v6 = true;
-    t = std::string(TrimView(t.substr(0, t.size() - 5)));
-  }
+  // "10250/tcp (v6) on eth1": the interface comes last.
   size_t on = t.find(" on ");
   if (on != std::string::npos) {
     side.interface = std::string(TrimView(t.substr(on + 4)));
     t = std::string(TrimView(t.substr(0, on)));
     if (side.interface.empty() || side.interface.find(' ') != std::string::npos) return std::nullopt;
+  }
+  if (EndsWith(t, " (v6)")) {
+    side.v6 = true;
+    t = std::string(TrimView(t.substr(0, t.size() - 5)));
+  }
+  // Verbose status shows an application rule's ports with its name:
+  // "22/tcp (OpenSSH)", "22/tcp (OpenSSH (v6))".
+  if (!t.empty() && t.back() == ')') {
+    size_t open = t.find(" (");
+    if (open == std::string::npos) return std::nullopt;
+    side.app = t.substr(open + 2, t.size() - open - 3);
+    if (EndsWith(side.app, " (v6)")) {
+      side.v6 = true;
+      side.app.resize(side.app.size() - 5);
+    }
+    t = std::string(TrimView(t.substr(0, open)));
   }
   if (t.empty()) return std::nullopt;
   // "Anywhere", "Anywhere/gre" (a protocol without ports).
@@ -101,9 +115,17 @@ std::optional<Side> ParseSide(std::string_view text) {
   } else if (LooksLikeAddress(t)) {
     side.address = t;
     return side;
+  } else {
+    // "10.0.0.0/8/gre", "10.0.0.1/tcp": an address with a protocol, no ports.
+    size_t slash = t.rfind('/');
+    if (slash != std::string::npos && LooksLikeAddress(t.substr(0, slash)) &&
+        t.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789", slash + 1) == std::string::npos &&
+        !std::isdigit(static_cast<unsigned char>(t[slash + 1]))) {
+      side.address = t.substr(0, slash);
+      side.proto = t.substr(slash + 1);
+      return side;
+    }
   }
-  // "address/proto" has no ports: "10.0.0.1/gre" is not printed by ufw, so a
-  // slash here belongs to a port list.
   std::string ports = rest;
   size_t slash = rest.rfind('/');
   if (slash != std::string::npos) {
@@ -111,14 +133,15 @@ std::optional<Side> ParseSide(std::string_view text) {
     side.proto = rest.substr(slash + 1);
   }
   auto parsed = ParseUfwPorts(ports);
-  if (parsed && side.proto.find(' ') == std::string::npos) {
-    side.ports = *parsed;
+  if (!parsed || side.proto.find(' ') != std::string::npos) {
+    // Without verbose, ufw prints only an application's name ("OpenSSH",
+    // "Apache Full"): no ports to judge.
+    if (!side.app.empty()) return std::nullopt;
+    side.proto.clear();
+    side.app = rest;
     return side;
   }
-  // An application profile name ("OpenSSH", "Apache Full").
-  side.proto.clear();
-  side.ports.clear();
-  side.app = rest;
+  side.ports = *parsed;
   return side;
 }
 
@@ -177,9 +200,12 @@ Result<UfwRule> ParseRuleRow(std::string_view line, size_t line_no) {
     rule.comment = std::string(TrimView(std::string_view(from).substr(hash + (hash == 0 ? 2 : 3))));
     from = std::string(TrimView(from.substr(0, hash)));
   }
-  // "(log)" / "(log-all)" after the action's direction.
-  for (std::string_view log : {"(log-all)", "(log)"}) {
-    if (from.rfind(log, 0) == 0) from = std::string(TrimView(std::string_view(from).substr(log.size())));
+  // Attributes after the From column: "(log)", "(log-all)", "(out)", "(log, out)".
+  for (std::string_view attr : {" (log-all, out)", " (log, out)", " (log-all)", " (log)", " (out)"}) {
+    if (EndsWith(from, attr)) {
+      from = std::string(TrimView(std::string_view(from).substr(0, from.size() - attr.size())));
+      break;
+    }
   }
   auto to = ParseSide(to_text);
   auto src = ParseSide(from);
@@ -374,6 +400,8 @@ Result<UfwState> ReadUfw(Host& host) {
     std::string err(TrimView(std::string_view(r->stderr_data).substr(0, 500)));
     if (err.empty()) err = std::string(TrimView(std::string_view(r->stdout_data).substr(0, 500)));
     std::string how = r->timed_out ? "timed out" : "exited " + std::to_string(r->exit_code);
+    // ufw 0.36 runs sysctl for the routed policy; minimal systems lack it.
+    if (err.find("problem running sysctl") != std::string::npos) err += " (ufw needs sysctl: install procps)";
     return IoError(CommandLine(spec.argv) + " " + how + (err.empty() ? "" : ": " + err));
   }
   return ParseUfwStatus(r->stdout_data);
