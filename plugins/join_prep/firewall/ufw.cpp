@@ -211,7 +211,9 @@ Result<UfwRule> ParseRuleRow(std::string_view line, size_t line_no) {
   auto src = ParseSide(from);
   if (!to) return ParseError(line_no, line, "cannot read the To column");
   if (!src) return ParseError(line_no, line, "cannot read the From column");
-  rule.v6 = to->v6 || src->v6;
+  // A rule with an IPv6 address carries no "(v6)" mark: the address says it.
+  auto is_v6 = [](const std::string& a) { return a.find(':') != std::string::npos; };
+  rule.v6 = to->v6 || src->v6 || is_v6(to->address) || is_v6(src->address);
   rule.to_address = to->address;
   rule.to_ports = to->ports;
   rule.interface = to->interface.empty() ? src->interface : to->interface;

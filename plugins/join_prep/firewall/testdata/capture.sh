@@ -22,6 +22,7 @@ mkdir -p "$fw" "$uf"
 # stderr go to FILE.rc / FILE.stderr when non-zero or non-empty.
 save() {
   local file=$1 rc=0; shift
+  rm -f "$file.rc" "$file.stderr"
   cx "$@" >"$file" 2>"$file.stderr" || rc=$?
   [[ -s $file.stderr ]] || rm -f "$file.stderr"
   [[ $rc -eq 0 ]] || echo "$rc" >"$file.rc"
@@ -127,5 +128,6 @@ save "$uf/ip6tables-save.txt" ip6tables-save
 # The rules file as `ufw status verbose` reads it back: a second status after
 # the notes' additions (6443/tcp from anywhere now too).
 save "$uf/status-active-after.txt" ufw status verbose
-# sed the bits that change from run to run (nft handles are stable; nothing else).
+# firewall-cmd prints a zone's rich rules in no fixed order: the tests look
+# them up by content.
 jp_log "saved into $fw and $uf"
