@@ -5,10 +5,12 @@
 #
 # Usage: build-root.sh [--flavour joinprep] [ROOT]
 #   default flavour: /var/cache/nodeagent-test/bookworm-root.2
-#   joinprep: the default packages plus firewalld, ufw, nftables, iptables and
-#   python3, for tests/system/join_prep_firewall.sh; both firewalld and ufw are
-#   masked (they conflict: a test unmasks the one it boots with). Directory
-#   /var/cache/nodeagent-test/bookworm-joinprep-root.2
+#   joinprep: the default packages plus firewalld, ufw, nftables, iptables,
+#   python3, netbase and procps, for tests/system/join_prep_firewall.sh and
+#   plugins/join_prep/firewall/testdata/capture.sh; firewalld and ufw are
+#   both masked (they conflict: a test unmasks the one it uses). Directory
+#   /var/cache/nodeagent-test/bookworm-joinprep-root.2 (env
+#   NODEAGENT_JOINPREP_TEST_ROOT)
 set -euo pipefail
 
 flavour=default

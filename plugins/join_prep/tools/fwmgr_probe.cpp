@@ -19,7 +19,7 @@
 #include "firewall/firewalld.h"
 #include "firewall/ufw.h"
 #include "nodeagent/params.h"
-#include "../../../agent/host/local_host.h"
+#include "host/local_host.h"
 
 using namespace nodeagent;
 using namespace nodeagent::join_prep;
