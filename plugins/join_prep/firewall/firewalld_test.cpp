@@ -306,3 +306,29 @@ TEST_CASE("firewalld: the fix opens ports and IPIP, saved and running, without a
   CHECK(FirewalldOpenPorts("public", {}).steps.empty());
   CHECK(FirewalldOpenPorts("public", {Ipip()}).steps.size() == 2);
 }
+
+TEST_CASE("firewalld: an IPv6 source bound to the drop zone drops; services kubeadm users add", "[firewalld]") {
+  FakeNode node;
+  node.Running();
+  auto state = ReadFirewalld(node.host);
+  REQUIRE(state);
+  Packet p;
+  p.family = 6;
+  p.saddr = "fd00:79::5";
+  p.iifname = "eth1";
+  auto v = EvaluateFirewalld(*state, p, Tcp(10250));
+  CHECK(v.verdict == Verdict::kDrop);
+  CHECK(v.chain == "drop");
+  CHECK(v.note.find("zone drop by source fd00:79::/64") == 0);
+  // The definitions shipped in /usr/lib/firewalld/services decide, not a table.
+  auto& pub = const_cast<FirewalldZone&>(*state->Zone("public"));
+  pub.ports.clear();
+  pub.services = {"kube-apiserver", "etcd-client", "etcd-server"};
+  for (std::string s : {"kube-apiserver", "etcd-client", "etcd-server"}) {
+    auto parsed = ParseFirewalldService(Testdata("service-" + s + ".xml"), s);
+    REQUIRE(parsed);
+    state->services[s] = *parsed;
+  }
+  CHECK(FirewalldZoneVerdict(*state, "public", Tcp(6443)).rule == "service kube-apiserver (6443/tcp)");
+  CHECK(ZoneAllows(*state, "public", Tcp(2379, 2380)));  // etcd-client 2379 + etcd-server 2380 together
+}
