@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <stdexcept>
 
 #include "nodeagent/network.h"
 
@@ -348,6 +349,15 @@ Result<FirewalldZone> ParseFirewalldZone(std::string_view text, std::string_view
       }
     } else if (key == "protocols") {
       zone.protocols = values;
+    } else if (key == "ingress-priority") {
+      if (values.size() != 1) return ParseError(command, i + 1, line, "expected one priority");
+      try {
+        size_t used = 0;
+        zone.ingress_priority = std::stoi(values[0], &used);
+        if (used != values[0].size()) throw std::invalid_argument("trailing");
+      } catch (const std::exception&) {
+        return ParseError(command, i + 1, line, "bad priority");
+      }
     } else if (key == "rich rules") {
       in_rich_rules = true;
       if (!TrimView(rest).empty()) zone.rich_rules.emplace_back(TrimView(rest));
@@ -478,6 +488,20 @@ Result<FirewalldState> ReadFirewalld(Host& host) {
 FirewalldZoneMatch MatchFirewalldZone(const FirewalldState& state, std::string_view iifname, std::string_view saddr) {
   FirewalldZoneMatch m;
   auto addr = IpAddress::Parse(saddr);
+  // firewalld 2.x orders zones by ingress priority first; only the order
+  // of zones all at the default priority (0) is known here.
+  std::string reordered;
+  for (const auto& zone : state.zones)
+    if (zone.ingress_priority != 0 && reordered.empty())
+      reordered = "zone " + zone.name + " has ingress-priority " + std::to_string(zone.ingress_priority) +
+                  ", which may change which zone is chosen";
+  auto finish = [&](FirewalldZoneMatch match) {
+    if (!reordered.empty()) {
+      match.certain = false;
+      match.note = match.note.empty() ? reordered : match.note + "; " + reordered;
+    }
+    return match;
+  };
   std::vector<std::string> unjudged;  // sources that could match but cannot be checked
   for (const auto& zone : state.zones) {
     for (const auto& source : zone.sources) {
@@ -497,7 +521,7 @@ FirewalldZoneMatch MatchFirewalldZone(const FirewalldState& state, std::string_v
           m.certain = false;
           m.note = "an earlier source binding may match first: " + unjudged.front();
         }
-        return m;
+        return finish(m);
       }
     }
   }
@@ -511,7 +535,7 @@ FirewalldZoneMatch MatchFirewalldZone(const FirewalldState& state, std::string_v
       if (std::find(zone.interfaces.begin(), zone.interfaces.end(), iifname) != zone.interfaces.end()) {
         m.zone = zone.name;
         m.reason = "interface " + std::string(iifname);
-        return m;
+        return finish(m);
       }
     }
   } else {
@@ -525,7 +549,7 @@ FirewalldZoneMatch MatchFirewalldZone(const FirewalldState& state, std::string_v
   }
   m.zone = state.default_zone;
   m.reason = "default zone";
-  return m;
+  return finish(m);
 }
 
 std::string ZoneFor(const FirewalldState& state, std::string_view iifname, std::string_view saddr) {

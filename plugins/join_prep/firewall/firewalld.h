@@ -43,6 +43,9 @@ struct FirewalldZone {
   std::vector<std::string> protocols;  ///< "ipencap", "4", "gre"...
   std::vector<FirewalldPort> source_ports;
   std::vector<std::string> rich_rules;
+  /// firewalld 2.x "ingress-priority:" (absent before: 0). A zone with a
+  /// priority other than 0 may be chosen out of the usual order.
+  int ingress_priority = 0;
 };
 
 /// A service definition (/etc/firewalld/services/NAME.xml, else
@@ -86,7 +89,11 @@ Result<FirewalldZone> ParseFirewalldZone(std::string_view text, std::string_view
 Result<FirewalldService> ParseFirewalldService(std::string_view xml, std::string_view file);
 
 /// Which zone a connection arriving on `iifname` from `saddr` belongs to,
-/// and why.
+/// and why: the first zone (in --get-active-zones order, which is the order
+/// of firewalld's nft dispatch chain) with a source containing `saddr`, else
+/// the zone `iifname` is bound to, else the default zone. Not certain when
+/// `saddr` or `iifname` is unknown and could change the answer, when a
+/// source is a MAC or an ipset, or when a zone has an ingress priority.
 struct FirewalldZoneMatch {
   std::string zone;
   std::string reason;    ///< "source 10.79.0.0/16", "interface eth0", "default zone"

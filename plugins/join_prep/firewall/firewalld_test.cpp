@@ -332,3 +332,20 @@ TEST_CASE("firewalld: an IPv6 source bound to the drop zone drops; services kube
   CHECK(FirewalldZoneVerdict(*state, "public", Tcp(6443)).rule == "service kube-apiserver (6443/tcp)");
   CHECK(ZoneAllows(*state, "public", Tcp(2379, 2380)));  // etcd-client 2379 + etcd-server 2380 together
 }
+
+TEST_CASE("firewalld: a zone with an ingress priority (firewalld 2.x) makes the zone choice uncertain", "[firewalld]") {
+  auto zone = ParseFirewalldZone("trusted (active)\n  target: ACCEPT\n  ingress-priority: -10\n  sources: 10.79.5.0/24\n",
+                                 "firewall-cmd --zone=trusted --list-all");
+  REQUIRE(zone);
+  CHECK(zone->ingress_priority == -10);
+  CHECK_FALSE(ParseFirewalldZone("z\n  ingress-priority: high\n", "c"));
+  FakeNode node;
+  node.Running();
+  auto state = ReadFirewalld(node.host);
+  REQUIRE(state);
+  const_cast<FirewalldZone&>(*state->Zone("trusted")).ingress_priority = -10;
+  auto m = MatchFirewalldZone(*state, "eth1", "10.79.0.3");
+  CHECK(m.zone == "public");
+  CHECK_FALSE(m.certain);
+  CHECK(m.note.find("ingress-priority -10") != std::string::npos);
+}
