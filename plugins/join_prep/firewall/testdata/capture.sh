@@ -70,7 +70,14 @@ done
 save "$fw/nft-ruleset.json" nft -j list ruleset
 save "$fw/nft-ruleset.txt" nft list ruleset
 for s in kubelet kube-worker kube-apiserver etcd-client etcd-server kube-nodeport-services bgp ssh dhcpv6-client mdns samba-client netbios-ns kube-api; do
-  cp "$jp_work/merged/usr/lib/firewalld/services/$s.xml" "$fw/service-$s.xml"
+  # Only what decides a verdict (ports, protocols, includes): the
+  # descriptions are firewalld's prose, not ours to copy.
+  python3 - "$jp_work/merged/usr/lib/firewalld/services/$s.xml" "$fw/service-$s.xml" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+text = re.sub(r"\s*<(short|description)>.*?</\1>", "", text, flags=re.S)
+open(sys.argv[2], "w").write(text)
+PY
 done
 {
   echo "# What firewall-cmd 1.3 (Debian 12) accepts and answers; captured by capture.sh."
