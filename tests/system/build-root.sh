@@ -3,15 +3,32 @@
 # systemd-nspawn. The root is never modified by a test: run.sh mounts an
 # overlay on top of it per run. Rebuild by deleting the directory.
 #
-# Usage: build-root.sh [ROOT]   (default /var/cache/nodeagent-test/bookworm-root.2)
+# Usage: build-root.sh [--flavour joinprep] [ROOT]
+#   default flavour: /var/cache/nodeagent-test/bookworm-root.2
+#   joinprep: the default packages plus firewalld, ufw, nftables, iptables,
+#   python3, netbase and procps, for tests/system/join_prep_firewall.sh and
+#   plugins/join_prep/firewall/testdata/capture.sh; firewalld and ufw are
+#   both masked (they conflict: a test unmasks the one it uses). Directory
+#   /var/cache/nodeagent-test/bookworm-joinprep-root.2 (env
+#   NODEAGENT_JOINPREP_TEST_ROOT)
 set -euo pipefail
+
+flavour=default
+if [[ ${1:-} == --flavour ]]; then flavour=${2:?--flavour needs a name}; shift 2; fi
 
 # The root's recipe; bump when the package list changes so stale caches
 # rebuild. The default directory carries it (bookworm-root.N): a run of an
 # older checkout keeps booting its own root instead of this script deleting
 # it under that run's overlay.
 recipe_version=2
-root=${1:-${NODEAGENT_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-root.$recipe_version}}
+joinprep_recipe_version=2
+case $flavour in
+  default) root=${1:-${NODEAGENT_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-root.$recipe_version}} ;;
+  joinprep)
+    recipe_version=joinprep.$joinprep_recipe_version
+    root=${1:-${NODEAGENT_JOINPREP_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-joinprep-root.$joinprep_recipe_version}} ;;
+  *) echo "build-root: unknown flavour $flavour (default, joinprep)" >&2; exit 2 ;;
+esac
 mirror=${NODEAGENT_TEST_MIRROR:-http://deb.debian.org/debian}
 # systemd + dbus to boot; libcurl4/libssl3/zlib1g are the .deb's runtime
 # dependencies (dpkg -i does not fetch dependencies); passwd for useradd.
@@ -19,6 +36,14 @@ mirror=${NODEAGENT_TEST_MIRROR:-http://deb.debian.org/debian}
 # /bin/kill, ps or pkill, and the package must work there (run.sh checks
 # that the root has none of them).
 packages=systemd,systemd-sysv,dbus,iproute2,passwd,libcurl4,libssl3,zlib1g
+# joinprep: the firewall managers a node may run and the tools its checks
+# read, installed with apt-get in the new root after debootstrap (polkitd,
+# which firewalld pulls in, fails to configure inside debootstrap's own
+# package configuration pass). netbase: /etc/protocols, which firewalld
+# checks protocol names against. procps: `ufw status verbose` runs sysctl
+# and fails without it.
+extra_packages=""
+[[ $flavour == joinprep ]] && extra_packages="firewalld ufw nftables iptables python3 netbase procps"
 
 if [[ -f $root/.nodeagent-root-recipe && $(cat "$root/.nodeagent-root-recipe") == "$recipe_version" ]]; then
   exit 0
@@ -33,6 +58,16 @@ mkdir -p "$(dirname "$root")"
 echo "build-root: debootstrap bookworm into $root (about a minute)" >&2
 debootstrap --variant=minbase --include="$packages" bookworm "$tmp" "$mirror" >"$tmp.log" 2>&1 || {
   echo "build-root: debootstrap failed, last lines of $tmp.log:" >&2; tail -20 "$tmp.log" >&2; exit 1; }
+if [[ -n $extra_packages ]]; then
+  echo "build-root: apt-get install $extra_packages" >&2
+  mount -t proc proc "$tmp/proc"
+  trap 'umount "$tmp/proc" 2>/dev/null; rm -rf "$tmp"' EXIT
+  chroot "$tmp" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $extra_packages \
+      >>"$tmp.log" 2>&1 || { echo "build-root: apt-get install failed, last lines of $tmp.log:" >&2; tail -20 "$tmp.log" >&2; exit 1; }
+  chroot "$tmp" apt-get clean
+  umount "$tmp/proc"
+  trap 'rm -rf "$tmp"' EXIT
+fi
 rm -f "$tmp.log"
 
 # Quiet, fast boots: no getty on the console, no units that wait for hardware.
@@ -40,6 +75,12 @@ ln -sf /dev/null "$tmp/etc/systemd/system/getty@.service"
 ln -sf /dev/null "$tmp/etc/systemd/system/console-getty.service"
 ln -sf /dev/null "$tmp/etc/systemd/system/systemd-networkd-wait-online.service"
 echo nodeagent-test > "$tmp/etc/hostname"
+if [[ $flavour == joinprep ]]; then
+  # firewalld and ufw both claim the firewall: neither starts unless a test
+  # unmasks it (systemctl unmask, then enable --now).
+  ln -sf /dev/null "$tmp/etc/systemd/system/firewalld.service"
+  ln -sf /dev/null "$tmp/etc/systemd/system/ufw.service"
+fi
 rm -f "$tmp/var/cache/apt/archives/"*.deb
 echo "$recipe_version" > "$tmp/.nodeagent-root-recipe"
 mv "$tmp" "$root"

@@ -2,8 +2,9 @@
 # CI entry point for the packages and the booted-container system test:
 # installs missing tools by apt package name, builds the package inputs and
 # both packages from BUILD_DIR (under the shared build lock), runs
-# packaging/check-deb.sh, packaging/check-rpm-deps.sh and tests/system/run.sh,
-# and prints one PASS/FAIL line per step and a final "N passed, M failed".
+# packaging/check-deb.sh, packaging/check-rpm-deps.sh, tests/system/run.sh and
+# tests/system/join_prep_firewall.sh, and prints one PASS/FAIL line per step
+# and a final "N passed, M failed".
 #
 # Usage: tests/system/ci.sh [BUILD_DIR]   (default /work/main/build)
 # Env: NODEAGENT_BUILD_LOCK (default /tmp/nodeagent-build.lock),
@@ -72,6 +73,13 @@ if [[ $build_ok -eq 1 && -f $deb && -f $rpm_file ]]; then
   lines+=("(system test took ${st_s} s)")
 else
   record "packages built" FAIL 0 "no .deb/.rpm in $build"
+fi
+
+# join-prep's firewall managers (firewalld, ufw) and swap-unit masking in a
+# booted container of their own root (build-root.sh --flavour joinprep).
+if timed "build join_prep_fwmgr_probe" flock "$lock" sh -c \
+    "cmake -S '$repo' -B '$build' -G Ninja >/dev/null && ninja -C '$build' -j2 join_prep_fwmgr_probe"; then
+  timed "join-prep firewall (system)" "$here/join_prep_firewall.sh" --build-dir "$build"
 fi
 
 echo "=== ci summary ($(( $(date +%s) - t_start )) s) ==="
