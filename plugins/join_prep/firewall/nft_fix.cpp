@@ -98,6 +98,7 @@ NftFixPlan PlanNftFix(const NftRuleset& ruleset, const std::vector<Packet>& pack
     }
   }
   for (const Packet& packet : packets) plan.after.push_back(current.Evaluate(packet));
+  plan.simulated = current;
   if (!persist.empty()) {
     std::string file = config_file.empty() ? "the rule set file loaded at boot (/etc/nftables.conf on Debian, "
                                              "/etc/sysconfig/nftables.conf on RHEL)"

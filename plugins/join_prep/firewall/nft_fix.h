@@ -11,6 +11,7 @@
 // so the fix's warning says what to add there and where.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,8 @@ struct NftFixPlan {
   std::string warning;
   /// Each packet's verdict once the steps are applied (simulated).
   std::vector<RuleVerdict> after;
+  /// The rule set with the steps' rules in it, as the evaluator simulated it.
+  std::optional<NftRuleset> simulated;
 };
 
 /// Plans the rules that make every packet accepted. `config_file` is the
