@@ -348,6 +348,13 @@ int64_t FlagBit(const std::string& kind, const std::string& name) {
     auto it = k.find(name);
     return it == k.end() ? -1 : it->second;
   }
+  if (kind == "ct status") {
+    static const std::map<std::string, int64_t> k = {{"expected", 1}, {"seen-reply", 2}, {"assured", 4},
+                                                     {"confirmed", 8}, {"snat", 16},     {"dnat", 32},
+                                                     {"dying", 512}};
+    auto it = k.find(name);
+    return it == k.end() ? -1 : it->second;
+  }
   static const std::map<std::string, int64_t> k = {{"fin", 1},  {"syn", 2},  {"rst", 4},   {"psh", 8},
                                                    {"ack", 16}, {"urg", 32}, {"ecn", 64}, {"cwr", 128}};
   auto it = k.find(name);
@@ -434,6 +441,17 @@ Tri MatchesElement(const Field& f, const json& e, std::string& why) {
     }
     case FieldKind::kIfname:
     case FieldKind::kName: {
+      if (f.what == "iif" && e.is_number_integer()) {
+        if (f.number == 0) {
+          why = "the packet's interface index is not known";
+          return Tri::kUnknown;
+        }
+        return f.number == e.get<int64_t>() ? Tri::kTrue : Tri::kFalse;
+      }
+      if (f.what == "iif" && f.text.empty()) {
+        why = "the packet's interface name is not known";
+        return Tri::kUnknown;
+      }
       if (!e.is_string()) break;
       std::string pattern = e.get<std::string>();
       if (f.kind == FieldKind::kIfname && !pattern.empty() && pattern.back() == '*') {
@@ -500,6 +518,19 @@ std::optional<Field> PacketField(const json& left, const Packet& p, bool untrack
     f.number = untracked ? 64 : 8;
     return f;
   }
+  if (kind == "ct" && body.is_object() && body.value("key", std::string()) == "status" && !untracked) {
+    // A new connection addressed to the node itself: not NATed, not
+    // expected by a helper, not yet confirmed or answered.
+    f.kind = FieldKind::kFlags;
+    f.flag_kind = "ct status";
+    f.number = 0;
+    return f;
+  }
+  if (kind == "ct" && body.is_object() && body.value("key", std::string()) == "direction" && !untracked) {
+    f.kind = FieldKind::kName;
+    f.text = "original";
+    return f;
+  }
   if (kind == "meta" && body.is_object()) {
     std::string key = body.value("key", std::string());
     if (key == "l4proto") {
@@ -519,10 +550,12 @@ std::optional<Field> PacketField(const json& left, const Packet& p, bool untrack
       return f;
     }
     if (key == "iif") {
-      // nft prints the index as the interface's name when it can resolve it.
+      // nft prints the index as the interface's name when it can resolve
+      // it, else as the number.
       f.kind = FieldKind::kIfname;
       f.text = p.iifname;
-      f.known = !p.iifname.empty();
+      f.number = p.iif;
+      f.known = !p.iifname.empty() || p.iif != 0;
       f.what = "iif";
       return f;
     }

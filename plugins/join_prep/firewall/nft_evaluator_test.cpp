@@ -329,6 +329,32 @@ TEST_CASE("nft: protocol, flag and address matches", "[nft]") {
     CHECK(rs.Evaluate(Tcp(1)).verdict == Verdict::kAccept);
     CHECK(rs.Evaluate(Tcp(1)).handle == 3);
   }
+  SECTION("ct status and ct direction of a new connection to the node") {
+    std::string status = R"({"ct": {"key": "status"}})";
+    std::string direction = R"({"ct": {"key": "direction"}})";
+    NftRuleset rs = Input("drop", {Expr({Match(status, R"("dnat")", "in"), kDrop}),
+                                   Expr({Match(direction, R"("reply")"), kDrop}),
+                                   Expr({Match(status, R"(["dnat", "snat"])", "!="), kAccept})});
+    RuleVerdict v = rs.Evaluate(Tcp(1));
+    CHECK(v.verdict == Verdict::kAccept);
+    CHECK(v.handle == 4);
+  }
+  SECTION("iif by name or by index") {
+    std::string iif = R"({"meta": {"key": "iif"}})";
+    NftRuleset by_index = Input("drop", {Expr({Match(iif, "7"), kAccept})});
+    Packet p = Tcp(1);
+    CHECK(by_index.Evaluate(p).verdict == Verdict::kUnknown);  // index not known
+    p.iif = 7;
+    CHECK(by_index.Evaluate(p).verdict == Verdict::kAccept);
+    p.iif = 8;
+    CHECK(by_index.Evaluate(p).verdict == Verdict::kDrop);
+    NftRuleset by_name = Input("drop", {Expr({Match(iif, R"("eth1")"), kAccept})});
+    CHECK(by_name.Evaluate(Tcp(1)).verdict == Verdict::kAccept);
+    Packet index_only = Tcp(1);
+    index_only.iifname = "";
+    index_only.iif = 3;
+    CHECK(by_name.Evaluate(index_only).verdict == Verdict::kUnknown);
+  }
   SECTION("a notrack before conntrack leaves the packet untracked") {
     std::string ct = R"({"ct": {"key": "state"}})";
     json raw = BaseChain("inet", "filter", "raw", -300, "accept", "prerouting");
