@@ -39,6 +39,26 @@ struct NftAcceptRule {
 /// in rule sets that accept established traffic nowhere else.
 NftAcceptRule NftAcceptRuleFor(const Packet& packet);
 
+/// The rule set file the distribution loads at boot (nftables.service:
+/// /etc/nftables.conf on Debian, /etc/sysconfig/nftables.conf on RHEL) and
+/// the files it includes, read only to tell the operator where the fix's
+/// rules belong: the fix never writes them.
+struct NftBootConfig {
+  struct File {
+    std::string path;
+    std::string content;
+  };
+  std::vector<File> files;  ///< the main file first; empty when there is none
+  std::string problem;      ///< an include or a read that failed ("" when none)
+};
+
+/// The most files ReadNftBootConfig follows through includes.
+inline constexpr size_t kMaxNftConfigFiles = 32;
+
+/// Reads the boot rule set file and its `include`s (plain paths, and a `*`
+/// in the last component), at most kMaxNftConfigFiles files, 4 levels deep.
+NftBootConfig ReadNftBootConfig(const FileSystem& files);
+
 struct NftFixPlan {
   std::vector<FixStep> steps;  ///< nft insert/add rule commands, in order
   /// Set when some packet still cannot be accepted by these steps: a chain
@@ -55,12 +75,12 @@ struct NftFixPlan {
   std::optional<NftRuleset> simulated;
 };
 
-/// Plans the rules that make every packet accepted. `config_file` is the
-/// file the distribution loads at boot ("/etc/nftables.conf" on Debian,
-/// "/etc/sysconfig/nftables.conf" on RHEL; "" when none was found), named
-/// in the warning. Steps are planned only for packets the rule set drops or
-/// rejects in chains that the operator owns.
-NftFixPlan PlanNftFix(const NftRuleset& ruleset, const std::vector<Packet>& packets, const std::string& config_file);
+/// Plans the rules that make every packet accepted. Steps are planned only
+/// for packets the rule set drops or rejects in chains that the operator
+/// owns. The warning names, for each rule, the place in `boot` where it
+/// belongs ("/etc/nftables.conf:14, before `drop`"), or says that the boot
+/// file does not hold the chain or rule that decided.
+NftFixPlan PlanNftFix(const NftRuleset& ruleset, const std::vector<Packet>& packets, const NftBootConfig& boot);
 
 /// The Fix (id "firewall") for a plan: its steps and warning. nullopt when it has no steps.
 std::optional<Fix> NftFixOf(const NftFixPlan& plan);

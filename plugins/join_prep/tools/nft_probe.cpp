@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   out["filters_input"] = rs->FiltersInput();
   out["verdicts"] = Evaluate(*rs, packets);
   if (fix) {
-    std::string config = host.files().Exists("/etc/nftables.conf") ? "/etc/nftables.conf" : "";
+    NftBootConfig config = ReadNftBootConfig(host.files());
     NftFixPlan plan = PlanNftFix(*rs, packets, config);
     json steps = json::array();
     for (const auto& s : plan.steps) steps.push_back(CommandLine(s.argv));
