@@ -572,6 +572,14 @@ std::optional<Field> PacketField(const json& left, const Packet& p, bool untrack
       f.known = field == "dport";
       return f;
     }
+    // Headers of other layer 4 protocols: a TCP, UDP or IPIP packet has none.
+    static const std::set<std::string> kOtherL4 = {"icmp", "icmpv6", "sctp", "dccp", "udplite",
+                                                   "esp",  "ah",     "comp", "igmp"};
+    if (kOtherL4.count(proto)) {
+      f.kind = FieldKind::kNumber;
+      f.present = false;
+      return f;
+    }
     if (proto == "tcp" && field == "flags") {
       f.kind = FieldKind::kFlags;
       f.flag_kind = "tcp flags";

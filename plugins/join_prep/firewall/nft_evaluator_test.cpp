@@ -131,7 +131,7 @@ TEST_CASE("nft: every captured rule set gives the verdict the kernel gave", "[nf
   const char* stems[] = {"policy_drop",  "two_tables", "established_only", "named_set",
                          "interval_set", "anonymous_set", "saddr",         "jump_return",
                          "reject",       "ip6_only",   "vmap",             "unparseable",
-                         "policy_accept_port_drop", "iifname", "prerouting_drop", "goto_policy"};
+                         "policy_accept_port_drop", "iifname", "prerouting_drop", "goto_policy", "ip6_saddr"};
   int checked = 0;
   for (const char* stem : stems) {
     NftRuleset rs = Captured(stem);
@@ -142,6 +142,10 @@ TEST_CASE("nft: every captured rule set gives the verdict the kernel gave", "[nf
       auto colon = e.probe.find(':');
       uint16_t port = static_cast<uint16_t>(std::stoi(e.probe.substr(colon + 1)));
       Packet p = e.probe.rfind("tcp", 0) == 0 ? Tcp(port, e.from) : Udp(port, e.from);
+      if (e.from.find(':') != std::string::npos) {
+        p.family = 6;
+        p.daddr = "fd00:77::2";
+      }
       RuleVerdict v = rs.Evaluate(p);
       std::string want = unknown.count(e.probe) ? "unknown" : e.verdict;
       INFO(stem << " from " << e.from << " " << e.probe << ": " << v.rule << " (" << v.note << ")");
@@ -150,7 +154,7 @@ TEST_CASE("nft: every captured rule set gives the verdict the kernel gave", "[nf
       ++checked;
     }
   }
-  CHECK(checked >= 40);
+  CHECK(checked >= 50);
 }
 
 TEST_CASE("nft: the deciding rule is quoted as nft prints it, with its handle", "[nft]") {
@@ -309,6 +313,12 @@ TEST_CASE("nft: protocol, flag and address matches", "[nft]") {
     CHECK(Input("accept", {Expr({Match(R"({"payload": {"protocol": "th", "field": "dport"}})", "1", "!="), kDrop})})
               .Evaluate(ipip)
               .verdict == Verdict::kAccept);
+  }
+  SECTION("other protocols' headers are not in a TCP packet, even for !=") {
+    std::string icmpv6 = R"({"payload": {"protocol": "icmpv6", "field": "type"}})";
+    NftRuleset rs = Input("accept", {Expr({Match(icmpv6, R"({"set": ["nd-neighbor-solicit"]})"), kDrop}),
+                                     Expr({Match(icmpv6, R"("echo-request")", "!="), kDrop})});
+    CHECK(rs.Evaluate(Tcp(6443)).verdict == Verdict::kAccept);
   }
   SECTION("tcp dport != and a UDP packet") {
     NftRuleset rs = Input("accept", {Expr({Match(kTcpDport, "22", "!="), kDrop})});

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The kernel decides, not us: each rule set under testdata/nft/ is loaded
-into a fresh network namespace (the "node", 10.77.0.2 on eth1), listeners
-answer on every probed port, and a second namespace (the "control plane",
-10.77.0.1 and 10.77.0.3) connects. What happened to each packet (accepted,
+into a fresh network namespace (the "node", 10.77.0.2 and fd00:77::2 on
+eth1), listeners answer on every probed port, and a second namespace (the
+"control plane", 10.77.0.1, 10.77.0.3, fd00:77::1, fd00:77::3) connects. What happened to each packet (accepted,
 dropped, rejected) must equal the evaluator's verdict, read by
 join_prep_nft_probe inside the node namespace through the real nft. Then the
 probe applies its fix there and every packet must get through.
@@ -25,6 +25,8 @@ RULESETS = os.path.join(SOURCE, "firewall", "testdata", "nft")
 NODE_ADDR = "10.77.0.2"
 CONTROL_PLANE = "10.77.0.1"
 OTHER_ADDR = "10.77.0.3"
+NODE_ADDR6 = "fd00:77::2"
+CLIENT_ADDRS6 = ("fd00:77::1", "fd00:77::3")
 TCP_TIMEOUT = 1.5
 UDP_TIMEOUT = 1.5
 
@@ -34,9 +36,10 @@ import socket, sys, threading
 socks = []
 for spec in sys.argv[1:]:
     proto, port = spec.split(":")
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", int(port)))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # IPv4 too, as mapped addresses
+    s.bind(("::", int(port)))
     if proto == "tcp":
         s.listen(16)
     socks.append((proto, s))
@@ -60,10 +63,11 @@ CLIENT = r"""
 import concurrent.futures, errno, json, socket, sys
 src, node, tcp_timeout, udp_timeout = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
 REJECT = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES)
+family = socket.AF_INET6 if ":" in src else socket.AF_INET
 def probe(spec):
     proto, port = spec.split(":")
     if proto == "tcp":
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(family, socket.SOCK_STREAM)
         s.bind((src, 0))
         s.settimeout(tcp_timeout)
         try:
@@ -75,7 +79,7 @@ def probe(spec):
             return "reject" if e.errno in REJECT else "error %s" % e
         finally:
             s.close()
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family, socket.SOCK_DGRAM)
     s.bind((src, 0))
     s.settimeout(udp_timeout)
     try:
@@ -144,10 +148,24 @@ class Namespaces:
         run(["ip", "-n", self.node, "addr", "add", NODE_ADDR + "/24", "dev", "eth1"])
         run(["ip", "-n", self.client, "addr", "add", CONTROL_PLANE + "/24", "dev", "cp1"])
         run(["ip", "-n", self.client, "addr", "add", OTHER_ADDR + "/24", "dev", "cp1"])
+        run(["ip", "-n", self.node, "addr", "add", NODE_ADDR6 + "/64", "dev", "eth1", "nodad"])
+        for a in CLIENT_ADDRS6:
+            run(["ip", "-n", self.client, "addr", "add", a + "/64", "dev", "cp1", "nodad"])
         for ns, dev in ((self.node, "eth1"), (self.client, "cp1")):
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
             run(["ip", "-n", ns, "link", "set", dev, "up"])
+        # Static neighbours: IPv6 needs no neighbour discovery, which the
+        # rule sets under test would drop like any other packet.
+        node_mac = self.mac(self.node, "eth1")
+        client_mac = self.mac(self.client, "cp1")
+        run(["ip", "-n", self.client, "neigh", "replace", NODE_ADDR6, "lladdr", node_mac, "dev", "cp1", "nud", "permanent"])
+        for a in CLIENT_ADDRS6:
+            run(["ip", "-n", self.node, "neigh", "replace", a, "lladdr", client_mac, "dev", "eth1", "nud", "permanent"])
         return self
+
+    @staticmethod
+    def mac(ns, dev):
+        return json.loads(run(["ip", "-n", ns, "-j", "link", "show", dev]))[0]["address"]
 
     def __exit__(self, *exc):
         if self.server:
@@ -164,12 +182,15 @@ class Namespaces:
             raise RuntimeError("listeners did not start: " + self.server.stderr.read())
 
     def connect(self, src, probes):
-        out = run(["ip", "netns", "exec", self.client, sys.executable, "-c", CLIENT, src, NODE_ADDR,
+        node = NODE_ADDR6 if ":" in src else NODE_ADDR
+        out = run(["ip", "netns", "exec", self.client, sys.executable, "-c", CLIENT, src, node,
                    str(TCP_TIMEOUT), str(UDP_TIMEOUT)] + probes)
         return json.loads(out)
 
     def probe(self, src, probes, fix=False):
-        argv = ["ip", "netns", "exec", self.node, PROBE, "--saddr", src, "--daddr", NODE_ADDR, "--iif", "eth1"]
+        v6 = ":" in src
+        argv = ["ip", "netns", "exec", self.node, PROBE, "--family", "6" if v6 else "4", "--saddr", src,
+                "--daddr", NODE_ADDR6 if v6 else NODE_ADDR, "--iif", "eth1"]
         return json.loads(run(argv + (["--fix"] if fix else []) + probes))
 
 
