@@ -113,6 +113,11 @@ std::string RenderValue(const json& v) {
     if (v.contains("prefix") && v["prefix"].is_object())
       return RenderValue(v["prefix"].value("addr", json(""))) + "/" + v["prefix"].value("len", json(0)).dump();
     if (v.contains("elem") && v["elem"].is_object()) return RenderValue(v["elem"].value("val", json()));
+    if (v.contains("concat") && v["concat"].is_array()) {
+      std::string out;
+      for (const auto& part : v["concat"]) out += (out.empty() ? "" : " . ") + RenderValue(part);
+      return out;
+    }
     return RenderExpr(v);
   }
   return v.dump();
@@ -130,6 +135,11 @@ std::string RenderLeft(const json& l) {
       return "meta " + key;
     }
     if (l.contains("ct") && l["ct"].is_object()) return "ct " + l["ct"].value("key", std::string("?"));
+    if (l.contains("concat") && l["concat"].is_array()) {
+      std::string out;
+      for (const auto& part : l["concat"]) out += (out.empty() ? "" : " . ") + RenderLeft(part);
+      return out;
+    }
     if (l.contains("&") && l["&"].is_array() && l["&"].size() == 2)
       return RenderLeft(l["&"][0]) + " & " + RenderValue(l["&"][1]);
   }
@@ -302,7 +312,7 @@ enum class Tri { kFalse, kTrue, kUnknown };
 
 Tri Not(Tri t) { return t == Tri::kTrue ? Tri::kFalse : t == Tri::kFalse ? Tri::kTrue : Tri::kUnknown; }
 
-enum class FieldKind { kNumber, kProto, kAddr, kIfname, kFlags, kName };
+enum class FieldKind { kNumber, kProto, kAddr, kIfname, kFlags, kName, kConcat };
 
 // One property of the packet that a match reads.
 struct Field {
@@ -315,6 +325,7 @@ struct Field {
   int addr_len = 0;      // 4 or 16
   std::string flag_kind; // "ct state" or "tcp flags"
   std::string what;      // "ip saddr", for notes
+  std::vector<Field> parts;  // kConcat: one per component, in order
 };
 
 std::optional<int64_t> ProtoNumber(const std::string& name) {
@@ -388,6 +399,19 @@ struct Lookup {
 // range, a prefix, an {"elem": {"val": ...}}. Unknown for shapes it does not model.
 Tri MatchesElement(const Field& f, const json& e, std::string& why) {
   if (e.is_object() && e.contains("elem") && e["elem"].is_object()) return MatchesElement(f, e["elem"].value("val", json()), why);
+  if (f.kind == FieldKind::kConcat) {
+    if (!e.is_object() || !e.contains("concat") || !e["concat"].is_array() || e["concat"].size() != f.parts.size()) {
+      why = f.what + ": cannot compare with " + e.dump();
+      return Tri::kUnknown;
+    }
+    Tri all = Tri::kTrue;
+    for (size_t i = 0; i < f.parts.size(); ++i) {
+      Tri t = MatchesElement(f.parts[i], e["concat"][i], why);
+      if (t == Tri::kFalse) return Tri::kFalse;
+      if (t == Tri::kUnknown) all = Tri::kUnknown;
+    }
+    return all;
+  }
   if (!f.known) {
     why = f.what + " of the packet is not known";
     return Tri::kUnknown;
@@ -491,8 +515,9 @@ Tri MatchesRight(const Field& f, const json& right, const Lookup& look, std::str
       why = "set " + right.get<std::string>() + " is not in the rule set";
       return Tri::kUnknown;
     }
-    if (it->second.concat) {
-      why = "set " + right.get<std::string>() + " has a concatenated type";
+    if (it->second.concat != (f.kind == FieldKind::kConcat)) {
+      why = "set " + right.get<std::string>() + (it->second.concat ? " has" : " does not have") +
+            " a concatenated type";
       return Tri::kUnknown;
     }
     return MatchesAny(f, it->second.elems, why);
@@ -611,6 +636,19 @@ std::optional<Field> PacketField(const json& left, const Packet& p, bool untrack
         return f;
       }
     }
+  }
+  if (kind == "concat" && body.is_array() && !body.empty() && body.size() <= 8) {
+    f.kind = FieldKind::kConcat;
+    for (const auto& part : body) {
+      auto pf = PacketField(part, p, untracked, why);
+      if (!pf || pf->kind == FieldKind::kConcat) {
+        if (pf) why = f.what + " is not modelled";
+        return std::nullopt;
+      }
+      if (!pf->present) f.present = false;
+      f.parts.push_back(*pf);
+    }
+    return f;
   }
   if (kind == "&" && body.is_array() && body.size() == 2) {
     std::string inner_why;
@@ -790,7 +828,8 @@ Flow RunRule(Run& run, const NftChain& chain, const NftRule& rule, int depth) {
         elems = data["set"];
       } else if (data.is_string() && !data.get<std::string>().empty() && data.get<std::string>()[0] == '@') {
         auto it = run.impl.sets.find({chain.family, chain.table, data.get<std::string>().substr(1)});
-        if (it != run.impl.sets.end() && !it->second.concat) elems = it->second.elems;
+        if (it != run.impl.sets.end() && field && it->second.concat == (field->kind == FieldKind::kConcat))
+          elems = it->second.elems;
       }
       if (!field || !elems.is_array()) {
         Decide(run, Verdict::kUnknown, chain, &rule, field ? "verdict map not readable" : why);

@@ -131,7 +131,7 @@ TEST_CASE("nft: every captured rule set gives the verdict the kernel gave", "[nf
   const char* stems[] = {"policy_drop",  "two_tables", "established_only", "named_set",
                          "interval_set", "anonymous_set", "saddr",         "jump_return",
                          "reject",       "ip6_only",   "vmap",             "unparseable",
-                         "policy_accept_port_drop", "iifname", "prerouting_drop", "goto_policy", "ip6_saddr"};
+                         "policy_accept_port_drop", "iifname", "prerouting_drop", "goto_policy", "ip6_saddr", "concat"};
   int checked = 0;
   for (const char* stem : stems) {
     NftRuleset rs = Captured(stem);
