@@ -715,7 +715,7 @@ struct Run {
   const Packet& packet;
   std::vector<bool> choices;   // the answers, in the order the undecided matches are met
   size_t next_choice = 0;
-  std::vector<std::string> undecided;  // the rules met, same order
+  std::vector<RuleVerdict> undecided;  // the rules met, same order (verdict kUnknown, note: why)
   bool untracked = false;
   // Outcome.
   Verdict verdict = Verdict::kAccept;
@@ -727,7 +727,16 @@ struct Run {
   bool Choose(const NftChain& chain, const NftRule& rule, const std::string& why) {
     if (next_choice == choices.size()) {
       choices.push_back(false);
-      undecided.push_back(chain.family + " " + chain.table + " " + chain.name + ": " + rule.text + " (" + why + ")");
+      RuleVerdict point;
+      point.verdict = Verdict::kUnknown;
+      point.manager = "nftables";
+      point.family = chain.family;
+      point.table = chain.table;
+      point.chain = chain.name;
+      point.rule = rule.text;
+      point.handle = rule.handle;
+      point.note = why;
+      undecided.push_back(point);
     }
     return choices[next_choice++];
   }
@@ -1029,9 +1038,15 @@ NftDecision NftRuleset::Decide(const Packet& packet) const {
   d.base_rule_handle = first.base_rule_handle;
   d.base_rule = first.base_rule_text;
   std::set<std::string> seen;
+  std::vector<const RuleVerdict*> points;
   for (const auto& r : runs)
-    for (const auto& u : r.undecided)
-      if (seen.insert(u).second) d.undecided.push_back(u);
+    for (const auto& u : r.undecided) {
+      std::string text = u.family + " " + u.table + " " + u.chain + ": " + u.rule + " (" + u.note + ")";
+      if (seen.insert(text).second) {
+        d.undecided.push_back(text);
+        points.push_back(&u);
+      }
+    }
   if (first.verdict == Verdict::kUnknown) return d;
   for (const auto& r : runs) {
     if (r.verdict == Verdict::kUnknown) {
@@ -1054,30 +1069,12 @@ NftDecision NftRuleset::Decide(const Packet& packet) const {
     return d;
   }
   // The outcome depends on a match the check cannot decide: name the first one.
-  const std::string& u = d.undecided.front();
-  RuleVerdict v;
-  v.verdict = Verdict::kUnknown;
-  v.manager = "nftables";
-  // "family table chain: rule (why)"
-  size_t colon = u.find(": ");
-  std::string head = u.substr(0, colon);
-  size_t s1 = head.find(' '), s2 = head.find(' ', s1 + 1);
-  v.family = head.substr(0, s1);
-  v.table = head.substr(s1 + 1, s2 - s1 - 1);
-  v.chain = head.substr(s2 + 1);
-  v.rule = u.substr(colon + 2);
-  size_t paren = v.rule.rfind(" (");
-  if (paren != std::string::npos) v.rule = v.rule.substr(0, paren);
+  RuleVerdict v = *points.front();
   std::string outcomes;
   std::set<std::string> names;
   for (const auto& r : runs) names.insert(VerdictName(r.verdict));
   for (const auto& n : names) outcomes += (outcomes.empty() ? "" : " or ") + n;
-  v.note = "the verdict depends on " + u + ": " + outcomes;
-  // The rule's handle, looked up by its text in the named chain.
-  auto ci = impl_->chain_index.find({v.family, v.table, v.chain});
-  if (ci != impl_->chain_index.end())
-    for (const auto& rule : impl_->chains[ci->second].rules)
-      if (rule.text == v.rule) v.handle = rule.handle;
+  v.note = "the verdict depends on " + d.undecided.front() + ": " + outcomes;
   d.verdict = v;
   return d;
 }
