@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "nodeagent/host.h"
 
@@ -30,6 +31,8 @@ struct NftChain {
   std::string type, hook, policy = "accept";
   int prio = 0;
   size_t order = 0;  // position in the listing: ties in priority keep it
+  std::vector<std::string> devices;  // ingress chains: the devices they hook
+  bool devices_known = false;
   std::vector<NftRule> rules;
 };
 
@@ -214,6 +217,16 @@ Status AddChain(NftRuleset::Impl& impl, const json& c, const std::string& where)
       if (!policy) return policy.error();
       chain.policy = *policy;
     }
+    // nft 1.0.6 leaves an ingress chain's device out of its JSON; the text
+    // listing has it (ParseDoc fills it in from there).
+    if (c.contains("dev")) {
+      const json& dev = c["dev"];
+      if (dev.is_string()) chain.devices.push_back(dev.get<std::string>());
+      if (dev.is_array())
+        for (const auto& d : dev)
+          if (d.is_string()) chain.devices.push_back(d.get<std::string>());
+      chain.devices_known = !chain.devices.empty();
+    }
   }
   chain.order = impl.chains.size();
   NameKey key{chain.family, chain.table, chain.name};
@@ -265,7 +278,8 @@ Status AddRule(NftRuleset::Impl& impl, const json& r, const std::string& where,
 }
 
 Result<std::shared_ptr<NftRuleset::Impl>> ParseDoc(
-    const json& doc, const std::map<std::tuple<std::string, std::string, int64_t>, std::string>& texts) {
+    const json& doc, const std::map<std::tuple<std::string, std::string, int64_t>, std::string>& texts,
+    const std::map<NameKey, std::vector<std::string>>& devices) {
   if (!doc.is_object() || !doc.contains("nftables")) return ShapeError("top level", "expected an object with \"nftables\"");
   const json& list = doc["nftables"];
   if (!list.is_array()) return ShapeError("nftables", "expected an array");
@@ -303,6 +317,13 @@ Result<std::shared_ptr<NftRuleset::Impl>> ParseDoc(
     // Other objects (flowtables, counters, quotas, ct helpers, elements) do not decide.
     if (!st) return st.error();
   }
+  for (auto& c : impl->chains) {
+    auto it = devices.find({c.family, c.table, c.name});
+    if (c.hook == "ingress" && !c.devices_known && it != devices.end()) {
+      c.devices = it->second;
+      c.devices_known = true;
+    }
+  }
   return impl;
 }
 
@@ -311,6 +332,12 @@ Result<std::shared_ptr<NftRuleset::Impl>> ParseDoc(
 enum class Tri { kFalse, kTrue, kUnknown };
 
 Tri Not(Tri t) { return t == Tri::kTrue ? Tri::kFalse : t == Tri::kFalse ? Tri::kTrue : Tri::kUnknown; }
+
+// What conntrack says about the packet where a chain sees it: a new
+// connection; untracked (a notrack ran before conntrack); or nothing yet
+// (ingress, and prerouting before priority -200), where `ct state` reads
+// as invalid.
+enum class CtView { kNew, kUntracked, kNone };
 
 enum class FieldKind { kNumber, kProto, kAddr, kIfname, kFlags, kName, kConcat };
 
@@ -528,7 +555,7 @@ Tri MatchesRight(const Field& f, const json& right, const Lookup& look, std::str
 
 // The value of the packet that a match's left side reads; nullopt when the
 // evaluator does not model it (`why` says what it is).
-std::optional<Field> PacketField(const json& left, const Packet& p, bool untracked, std::string& why) {
+std::optional<Field> PacketField(const json& left, const Packet& p, CtView ct, std::string& why) {
   Field f;
   f.what = RenderLeft(left);
   if (!left.is_object() || left.size() != 1) {
@@ -540,10 +567,10 @@ std::optional<Field> PacketField(const json& left, const Packet& p, bool untrack
   if (kind == "ct" && body.is_object() && body.value("key", std::string()) == "state") {
     f.kind = FieldKind::kFlags;
     f.flag_kind = "ct state";
-    f.number = untracked ? 64 : 8;
+    f.number = ct == CtView::kNew ? 8 : ct == CtView::kUntracked ? 64 : 1;
     return f;
   }
-  if (kind == "ct" && body.is_object() && body.value("key", std::string()) == "status" && !untracked) {
+  if (kind == "ct" && body.is_object() && body.value("key", std::string()) == "status" && ct == CtView::kNew) {
     // A new connection addressed to the node itself: not NATed, not
     // expected by a helper, not yet confirmed or answered.
     f.kind = FieldKind::kFlags;
@@ -551,7 +578,7 @@ std::optional<Field> PacketField(const json& left, const Packet& p, bool untrack
     f.number = 0;
     return f;
   }
-  if (kind == "ct" && body.is_object() && body.value("key", std::string()) == "direction" && !untracked) {
+  if (kind == "ct" && body.is_object() && body.value("key", std::string()) == "direction" && ct == CtView::kNew) {
     f.kind = FieldKind::kName;
     f.text = "original";
     return f;
@@ -640,7 +667,7 @@ std::optional<Field> PacketField(const json& left, const Packet& p, bool untrack
   if (kind == "concat" && body.is_array() && !body.empty() && body.size() <= 8) {
     f.kind = FieldKind::kConcat;
     for (const auto& part : body) {
-      auto pf = PacketField(part, p, untracked, why);
+      auto pf = PacketField(part, p, ct, why);
       if (!pf || pf->kind == FieldKind::kConcat) {
         if (pf) why = f.what + " is not modelled";
         return std::nullopt;
@@ -652,7 +679,7 @@ std::optional<Field> PacketField(const json& left, const Packet& p, bool untrack
   }
   if (kind == "&" && body.is_array() && body.size() == 2) {
     std::string inner_why;
-    auto inner = PacketField(body[0], p, untracked, inner_why);
+    auto inner = PacketField(body[0], p, ct, inner_why);
     if (inner && inner->kind == FieldKind::kFlags) {
       int64_t mask = FlagMask(*inner, body[1]);
       if (mask >= 0) {
@@ -666,12 +693,12 @@ std::optional<Field> PacketField(const json& left, const Packet& p, bool untrack
   return std::nullopt;
 }
 
-Tri EvaluateMatch(const json& m, const Packet& p, bool untracked, const Lookup& look, std::string& why) {
+Tri EvaluateMatch(const json& m, const Packet& p, CtView ct, const Lookup& look, std::string& why) {
   if (!m.is_object() || !m.contains("left") || !m.contains("right")) {
     why = "match without left/right";
     return Tri::kUnknown;
   }
-  auto field = PacketField(m["left"], p, untracked, why);
+  auto field = PacketField(m["left"], p, ct, why);
   if (!field) return Tri::kUnknown;
   // A header the packet lacks fails the implicit dependency: no match, for != too.
   if (!field->present) return Tri::kFalse;
@@ -723,6 +750,12 @@ struct Run {
   std::string base_family, base_table, base_chain;
   int64_t base_rule_handle = 0;
   std::string base_rule_text;
+
+  CtView Ct(const NftChain& chain) const {
+    if (untracked) return CtView::kUntracked;
+    bool before = chain.hook == "ingress" || (chain.hook == "prerouting" && chain.prio < -200);
+    return before ? CtView::kNone : CtView::kNew;
+  }
 
   bool Choose(const NftChain& chain, const NftRule& rule, const std::string& why) {
     if (next_choice == choices.size()) {
@@ -807,7 +840,7 @@ Flow RunRule(Run& run, const NftChain& chain, const NftRule& rule, int depth) {
     const json& body = stmt.begin().value();
     if (key == "match") {
       std::string why;
-      Tri t = EvaluateMatch(body, run.packet, run.untracked, look, why);
+      Tri t = EvaluateMatch(body, run.packet, run.Ct(chain), look, why);
       if (t == Tri::kUnknown) t = run.Choose(chain, rule, why) ? Tri::kTrue : Tri::kFalse;
       if (t == Tri::kFalse) return Flow::kNext;
       continue;
@@ -829,7 +862,7 @@ Flow RunRule(Run& run, const NftChain& chain, const NftRule& rule, int depth) {
     }
     if (key == "vmap" && body.is_object() && body.contains("key") && body.contains("data")) {
       std::string why;
-      auto field = PacketField(body["key"], run.packet, run.untracked, why);
+      auto field = PacketField(body["key"], run.packet, run.Ct(chain), why);
       if (field && !field->present) return Flow::kNext;
       json elems;
       const json& data = body["data"];
@@ -895,8 +928,9 @@ Flow RunChain(Run& run, const NftChain& chain, int depth) {
 
 bool AppliesTo(const NftChain& c, const Packet& p, const NftRuleset::Impl& impl) {
   if (!c.base || c.type != "filter") return false;
-  if (c.hook != "input" && c.hook != "prerouting") return false;
   if (impl.dormant.count({c.family, c.table})) return false;
+  if (c.hook == "ingress") return c.family == "netdev" || c.family == "inet";
+  if (c.hook != "input" && c.hook != "prerouting") return false;
   if (c.family == "inet") return true;
   return (c.family == "ip" && p.family == 4) || (c.family == "ip6" && p.family == 6);
 }
@@ -910,11 +944,24 @@ std::vector<const NftChain*> BaseChains(const NftRuleset::Impl& impl, const Pack
   for (const auto& c : impl.chains)
     if (AppliesTo(c, p, impl)) out.push_back(&c);
   std::stable_sort(out.begin(), out.end(), [](const NftChain* a, const NftChain* b) {
-    int ha = a->hook == "prerouting" ? 0 : 1, hb = b->hook == "prerouting" ? 0 : 1;
+    auto rank = [](const std::string& hook) { return hook == "ingress" ? 0 : hook == "prerouting" ? 1 : 2; };
+    int ha = rank(a->hook), hb = rank(b->hook);
     if (ha != hb) return ha < hb;
     return a->prio < b->prio;
   });
   return out;
+}
+
+// Whether an ingress chain hooks the device the packet arrives on; tried
+// both ways when the device or the chain's devices are not known.
+bool OnPacketsDevice(Run& run, const NftChain& chain) {
+  if (chain.devices_known && !run.packet.iifname.empty())
+    return std::find(chain.devices.begin(), chain.devices.end(), run.packet.iifname) != chain.devices.end();
+  NftRule hook;
+  hook.text = "type filter hook ingress" +
+              (chain.devices_known ? " device " + chain.devices.front() : std::string(" (device not listed)"));
+  return run.Choose(chain, hook, chain.devices_known ? "the packet's interface is not known"
+                                                     : "the chain's device is not known");
 }
 
 void RunAll(Run& run) {
@@ -923,6 +970,7 @@ void RunAll(Run& run) {
   run.where.manager = "nftables";
   run.where.rule = "no base chain dropped it";
   for (const NftChain* base : BaseChains(run.impl, run.packet)) {
+    if (base->hook == "ingress" && !OnPacketsDevice(run, *base)) continue;
     run.base_rule_handle = 0;
     run.base_rule_text.clear();
     Flow f = RunChain(run, *base, 0);
@@ -989,10 +1037,47 @@ std::map<std::tuple<std::string, std::string, int64_t>, std::string> ParseNftLis
   return out;
 }
 
+namespace {
+
+// The devices of each ingress chain, from `nft -a list ruleset`'s
+// "type filter hook ingress device "eth1" ..." / "devices = { eth1, eth2 }".
+std::map<NameKey, std::vector<std::string>> ParseIngressDevices(std::string_view listing) {
+  std::map<NameKey, std::vector<std::string>> out;
+  std::string family, table, chain;
+  std::istringstream in{std::string(listing.substr(0, std::min<size_t>(listing.size(), 64u << 20)))};
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::vector<std::string> w;
+    std::string x;
+    while (words >> x && w.size() < 64) w.push_back(x);
+    if (w.size() >= 3 && w[0] == "table") {
+      family = w[1];
+      table = w[2];
+    } else if (w.size() >= 2 && w[0] == "chain") {
+      chain = w[1];
+    } else if (w.size() >= 5 && w[0] == "type" && w[2] == "hook" && w[3] == "ingress") {
+      std::vector<std::string> devices;
+      auto unquote = [](std::string d) {
+        while (!d.empty() && (d.back() == ',' || d.back() == ';')) d.pop_back();
+        if (d.size() >= 2 && d.front() == '"' && d.back() == '"') d = d.substr(1, d.size() - 2);
+        return d;
+      };
+      if (w[4] == "device" && w.size() >= 6) devices.push_back(unquote(w[5]));
+      if (w[4] == "devices" && w.size() >= 7 && w[6] == "{")
+        for (size_t i = 7; i < w.size() && w[i] != "}"; ++i) devices.push_back(unquote(w[i]));
+      if (!devices.empty()) out[{family, table, chain}] = devices;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<NftRuleset> NftRuleset::Parse(const json& doc) { return Parse(doc, ""); }
 
 Result<NftRuleset> NftRuleset::Parse(const json& doc, std::string_view listing) {
-  auto impl = ParseDoc(doc, ParseNftListing(listing));
+  auto impl = ParseDoc(doc, ParseNftListing(listing), ParseIngressDevices(listing));
   if (!impl) return impl.error();
   NftRuleset r;
   r.impl_ = *impl;

@@ -131,7 +131,7 @@ TEST_CASE("nft: every captured rule set gives the verdict the kernel gave", "[nf
   const char* stems[] = {"policy_drop",  "two_tables", "established_only", "named_set",
                          "interval_set", "anonymous_set", "saddr",         "jump_return",
                          "reject",       "ip6_only",   "vmap",             "unparseable",
-                         "policy_accept_port_drop", "iifname", "prerouting_drop", "goto_policy", "ip6_saddr", "concat"};
+                         "policy_accept_port_drop", "iifname", "prerouting_drop", "goto_policy", "ip6_saddr", "concat", "ingress"};
   int checked = 0;
   for (const char* stem : stems) {
     NftRuleset rs = Captured(stem);
@@ -265,6 +265,24 @@ TEST_CASE("nft: families, hooks, priorities and dormant tables", "[nft]") {
     CHECK(v.verdict == Verdict::kDrop);
     CHECK(v.chain == "pre");
     CHECK(v.family == "ip");
+  }
+  SECTION("ingress chains hook the devices the listing names (nft 1.0.6's JSON leaves them out)") {
+    NftRuleset rs = Captured("ingress");
+    RuleVerdict v = rs.Evaluate(Tcp(10250));
+    CHECK(v.verdict == Verdict::kDrop);
+    CHECK(v.family == "netdev");
+    CHECK(v.chain == "on_eth1");
+    Packet other = Tcp(10250);
+    other.iifname = "eth2";
+    CHECK(rs.Evaluate(other).verdict == Verdict::kAccept);
+    Packet unknown_dev = Tcp(10250);
+    unknown_dev.iifname = "";
+    CHECK(rs.Evaluate(unknown_dev).verdict == Verdict::kUnknown);
+    auto json_only = NftRuleset::Parse(json::parse(ReadTestdata("ingress.json")));
+    REQUIRE(json_only.ok());
+    RuleVerdict blind = json_only->Evaluate(Tcp(6443));
+    CHECK(blind.verdict == Verdict::kUnknown);
+    CHECK_THAT(blind.note, Catch::Contains("the chain's device is not known"));
   }
   SECTION("a later base chain drops what an earlier one accepted; the first drop is named") {
     RuleVerdict v = Captured("two_tables").Evaluate(Tcp(6443));
