@@ -51,6 +51,7 @@ struct NftRuleset::Impl {
   std::map<NameKey, size_t> chain_index;
   std::map<NameKey, NftSet> sets;  // sets and maps (verdict maps too)
   std::set<TableKey> dormant;
+  std::set<TableKey> iptables_nft;  // tables the listing says iptables-nft manages
 };
 
 namespace {
@@ -850,6 +851,23 @@ Flow RunRule(Run& run, const NftChain& chain, const NftRule& rule, int depth) {
       if (run.Choose(chain, rule, key + " depends on traffic")) continue;
       return Flow::kNext;
     }
+    if (key == "xt" && body.is_object()) {
+      // An iptables-nft extension: the JSON names it but not its options.
+      std::string type = body.value("type", std::string()), name = body.value("name", std::string());
+      if (type == "match" && name == "comment") continue;  // always matches
+      if (type == "match") {
+        // A predicate whose options are not listed: tried both ways.
+        if (run.Choose(chain, rule, "iptables-nft match -m " + name + ": its options are not in nft's JSON")) continue;
+        return Flow::kNext;
+      }
+      if (type == "target" && name == "REJECT") {
+        Decide(run, Verdict::kReject, chain, &rule);
+        return Flow::kReject;
+      }
+      if (type == "target" && (name == "LOG" || name == "NFLOG" || name == "MARK" || name == "CONNMARK")) continue;
+      Decide(run, Verdict::kUnknown, chain, &rule, "iptables-nft extension " + type + " " + name);
+      return Flow::kUnknown;
+    }
     if (key == "counter" || key == "log" || key == "mangle" || key == "set" || key == "dup" ||
         key == "ct helper" || key == "ct timeout" || key == "ct expectation") {
       continue;  // statements that do not decide
@@ -1072,6 +1090,22 @@ std::map<NameKey, std::vector<std::string>> ParseIngressDevices(std::string_view
   return out;
 }
 
+// "# Warning: table ip filter is managed by iptables-nft, do not touch!"
+std::set<TableKey> ParseIptablesNftTables(std::string_view listing) {
+  std::set<TableKey> out;
+  const std::string_view marker = "# Warning: table ";
+  size_t pos = 0;
+  while ((pos = listing.find(marker, pos)) != std::string_view::npos && out.size() < 1000) {
+    size_t end = listing.find('\n', pos);
+    std::istringstream words{std::string(listing.substr(pos + marker.size(), end == std::string_view::npos ? std::string_view::npos : end - pos - marker.size()))};
+    std::string family, table, is, managed, by, tool;
+    if (words >> family >> table >> is >> managed >> by >> tool && managed == "managed" && tool.rfind("iptables-nft", 0) == 0)
+      out.insert({family, table});
+    pos += marker.size();
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<NftRuleset> NftRuleset::Parse(const json& doc) { return Parse(doc, ""); }
@@ -1079,6 +1113,7 @@ Result<NftRuleset> NftRuleset::Parse(const json& doc) { return Parse(doc, ""); }
 Result<NftRuleset> NftRuleset::Parse(const json& doc, std::string_view listing) {
   auto impl = ParseDoc(doc, ParseNftListing(listing), ParseIngressDevices(listing));
   if (!impl) return impl.error();
+  (*impl)->iptables_nft = ParseIptablesNftTables(listing);
   NftRuleset r;
   r.impl_ = *impl;
   return r;
@@ -1166,6 +1201,10 @@ NftDecision NftRuleset::Decide(const Packet& packet) const {
 
 RuleVerdict NftRuleset::Evaluate(const Packet& packet) const { return Decide(packet).verdict; }
 
+bool NftRuleset::ManagedByIptablesNft(const std::string& family, const std::string& table) const {
+  return impl_->iptables_nft.count({family, table}) > 0;
+}
+
 Result<NftRuleset> NftRuleset::WithRule(const std::string& family, const std::string& table, const std::string& chain,
                                         int64_t before_handle, const json& expr, const std::string& text) const {
   auto impl = std::make_shared<Impl>(*impl_);
@@ -1211,7 +1250,8 @@ Result<NftRuleset> ReadNftRuleset(CommandRunner& commands) {
                                        (err.empty() ? "" : ": " + err));
     }
     if (r->output_truncated) return Error(ErrorCode::kTooLarge, line + ": output too large (truncated by the runner)");
-    return r->stdout_data;
+    // nft warns on stderr about tables iptables-nft manages: the listing keeps it.
+    return r->stdout_data + (r->stderr_data.empty() ? "" : "\n" + r->stderr_data);
   };
   auto doc_text = run({"nft", "-j", "list", "ruleset"});
   if (!doc_text) return doc_text.error();

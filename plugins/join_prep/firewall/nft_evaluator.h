@@ -58,8 +58,10 @@ class NftRuleset {
   /// From the JSON of `nft -j list ruleset`. InvalidArgument when it is not
   /// that shape (the message says where: "nftables[3].rule.expr: ...").
   static Result<NftRuleset> Parse(const nlohmann::json& doc);
-  /// Same, with `listing` (`nft -a list ruleset`) giving each rule's text by
-  /// handle, so verdicts quote rules exactly as nft prints them. A listing
+  /// Same, with `listing` (`nft -a list ruleset`, its stdout then its
+  /// stderr) giving each rule's text by handle, so verdicts quote rules
+  /// exactly as nft prints them, the devices of ingress chains, and which
+  /// tables iptables-nft manages. A listing
   /// that does not parse only loses the quotes (rules are then rendered from JSON).
   static Result<NftRuleset> Parse(const nlohmann::json& doc, std::string_view listing);
   /// Whether any base filter chain on prerouting/input has a rule or a policy
@@ -69,6 +71,11 @@ class NftRuleset {
   RuleVerdict Evaluate(const Packet& packet) const;
   /// The verdict and where it was reached.
   NftDecision Decide(const Packet& packet) const;
+
+  /// Whether the text listing marked the table as iptables-nft's ("managed
+  /// by iptables-nft, do not touch!"): its rules are iptables rules, fixed
+  /// with iptables, not nft.
+  bool ManagedByIptablesNft(const std::string& family, const std::string& table) const;
 
   /// A copy with a rule (its JSON `expr` array as `nft -j` prints it, and
   /// its text) added to a chain before the rule with `before_handle` (0: at

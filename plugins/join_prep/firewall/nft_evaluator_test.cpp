@@ -421,6 +421,29 @@ TEST_CASE("nft: protocol, flag and address matches", "[nft]") {
   }
 }
 
+TEST_CASE("nft: iptables-nft rules (xt extensions the JSON does not detail)", "[nft]") {
+  NftRuleset rs = Captured("iptables_nft");
+  CHECK(rs.ManagedByIptablesNft("ip", "filter"));
+  CHECK_FALSE(rs.ManagedByIptablesNft("inet", "filter"));
+  // -m comment always matches.
+  Packet vxlan = Udp(8472);
+  RuleVerdict v = rs.Evaluate(vxlan);
+  CHECK(v.verdict == Verdict::kAccept);
+  CHECK(v.rule == "udp dport 8472  counter packets 0 bytes 0 accept");
+  // -j REJECT rejects, whatever its options.
+  RuleVerdict reject = rs.Evaluate(Tcp(2380));
+  CHECK(reject.verdict == Verdict::kReject);
+  CHECK(reject.chain == "KUBE");
+  // -m conntrack / -m multiport are tried both ways: here the outcomes differ.
+  RuleVerdict ct = rs.Evaluate(Tcp(6443));
+  CHECK(ct.verdict == Verdict::kUnknown);
+  CHECK(ct.rule == "tcp dport 6443 ct state new counter packets 0 bytes 0 accept");
+  CHECK_THAT(ct.note, Catch::Contains("-m conntrack"));
+  RuleVerdict multiport = rs.Evaluate(Tcp(2379));
+  CHECK(multiport.verdict == Verdict::kUnknown);
+  CHECK_THAT(multiport.note, Catch::Contains("-m multiport"));
+}
+
 TEST_CASE("nft: a document of the wrong shape is refused, saying where", "[nft]") {
   auto error_of = [](const json& doc) {
     auto rs = NftRuleset::Parse(doc);

@@ -187,6 +187,8 @@ NftFixPlan PlanNftFix(const NftRuleset& ruleset, const std::vector<Packet>& pack
       const RuleVerdict& v = d.verdict;
       if (v.verdict == Verdict::kAccept) break;
       std::string owner = NftOwner(v.family, v.table, v.chain);
+      if (owner == "nftables" && !d.base_table.empty() && current.ManagedByIptablesNft(d.base_family, d.base_table))
+        owner = "iptables-nft";
       std::string decided_at = d.base_family + " " + d.base_table + " " + d.base_chain + " " +
                           std::to_string(d.base_rule_handle) + " " + std::to_string(v.handle);
       if (v.verdict == Verdict::kUnknown || owner != "nftables" || i == kMaxInserts || d.base_chain.empty() ||

@@ -5,8 +5,9 @@
 // the end of the chain when its policy decided (`nft add rule`). Nothing is
 // ever flushed or disabled. Each inserted rule is simulated on the parsed
 // rule set and the packet evaluated again, until it is accepted. Chains that
-// firewalld or ufw own are left to those managers (the top-level firewall
-// check fixes them through firewall-cmd / ufw). The rules are not written to
+// firewalld or ufw own, and tables iptables-nft manages, are left to those
+// tools (the top-level firewall check fixes them through firewall-cmd, ufw,
+// iptables). The rules are not written to
 // /etc/nftables.conf: an operator's file cannot be edited safely in general,
 // so the fix's warning says what to add there and where.
 #pragma once
@@ -62,8 +63,9 @@ NftBootConfig ReadNftBootConfig(const FileSystem& files);
 struct NftFixPlan {
   std::vector<FixStep> steps;  ///< nft insert/add rule commands, in order
   /// Set when some packet still cannot be accepted by these steps: a chain
-  /// firewalld or ufw owns (then `owner` is "firewalld"/"ufw"), or an
-  /// unknown verdict. The verdicts of those packets are in `blocked`.
+  /// firewalld or ufw owns, or a table iptables-nft manages (then `owner` is
+  /// "firewalld", "ufw" or "iptables-nft"), or an unknown verdict. The
+  /// verdicts of those packets are in `blocked`.
   std::string owner;
   std::vector<RuleVerdict> blocked;
   /// What to add to the boot-time rule set file so the change survives a

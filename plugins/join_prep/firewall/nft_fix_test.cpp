@@ -162,6 +162,11 @@ TEST_CASE("nft fix: nothing to do, unknown verdicts and managers' tables", "[nft
     CHECK(plan.blocked[0].verdict == Verdict::kUnknown);
     CHECK(plan.blocked[0].rule == "meta skuid 0 accept");
   }
+  SECTION("iptables-nft's tables are left to iptables") {
+    NftFixPlan plan = PlanNftFix(Captured("iptables_nft"), {Tcp(6443, "10.99.0.1")}, {});
+    CHECK(plan.steps.empty());
+    CHECK(plan.owner == "iptables-nft");
+  }
   SECTION("firewalld's table is left to firewalld") {
     auto rs = NftRuleset::Parse(json::parse(R"({"nftables": [
       {"table": {"family": "inet", "name": "firewalld", "handle": 1}},
