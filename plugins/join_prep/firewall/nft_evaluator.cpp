@@ -832,6 +832,14 @@ Flow VerdictOf(Run& run, const json& stmt, const NftChain& chain, const NftRule&
 
 Flow RunRule(Run& run, const NftChain& chain, const NftRule& rule, int depth) {
   Lookup look{run.impl, chain.family, chain.table};
+  // Matches only read the packet: one that is false anywhere in the rule
+  // settles it before an undecidable one is tried both ways for nothing.
+  for (const auto& stmt : rule.expr) {
+    if (stmt.is_object() && stmt.size() == 1 && stmt.begin().key() == "match") {
+      std::string why;
+      if (EvaluateMatch(stmt.begin().value(), run.packet, run.Ct(chain), look, why) == Tri::kFalse) return Flow::kNext;
+    }
+  }
   for (const auto& stmt : rule.expr) {
     if (!stmt.is_object() || stmt.size() != 1) {
       Decide(run, Verdict::kUnknown, chain, &rule, "an expression this check does not read: " + stmt.dump());
@@ -1143,6 +1151,8 @@ NftDecision NftRuleset::Decide(const Packet& packet) const {
     // Answers given but never asked again (a shorter path) are dropped.
     run.choices.resize(run.next_choice);
     runs.push_back(run);
+    // Two outcomes that differ (or one unknown) settle it: unknown.
+    if (run.verdict == Verdict::kUnknown || run.verdict != runs.front().verdict) break;
     // Next combination: flip the last `false` to `true`, drop what follows.
     choices = run.choices;
     while (!choices.empty() && choices.back()) choices.pop_back();

@@ -205,6 +205,23 @@ TEST_CASE("nft: an unknown source address is tried both ways", "[nft]") {
     CHECK(v.verdict == Verdict::kDrop);
     CHECK(v.note.find("the same whichever way") != std::string::npos);
   }
+  SECTION("rules that another match already rules out are not tried, however many") {
+    std::vector<std::string> rules;
+    for (int i = 0; i < 2000; ++i)
+      rules.push_back(Expr({Match(kIpSaddr, "\"192.168.0." + std::to_string(i % 250) + "\""),
+                            Match(kTcpDport, std::to_string(20000 + i)), kDrop}));
+    rules.push_back(Expr({Match(kTcpDport, "6443"), kAccept}));
+    RuleVerdict v = Input("drop", rules).Evaluate(Tcp(6443, ""));
+    CHECK(v.verdict == Verdict::kAccept);
+  }
+  SECTION("many undecidable rules that agree: more than it tries is unknown") {
+    std::vector<std::string> rules;
+    for (int i = 0; i < 300; ++i)
+      rules.push_back(Expr({Match(kIpSaddr, "\"192.168.1." + std::to_string(i % 250) + "\""), kDrop}));
+    RuleVerdict v = Input("drop", rules).Evaluate(Tcp(6443, ""));
+    CHECK(v.verdict == Verdict::kUnknown);
+    CHECK_THAT(v.note, Catch::Contains("more than 256 combinations"));
+  }
   SECTION("a rule set that never looks at the source does not care") {
     CHECK(Captured("named_set").Evaluate(Tcp(6443, "")).verdict == Verdict::kAccept);
   }
@@ -475,11 +492,19 @@ TEST_CASE("nft: reading the rule set through the command runner", "[nft]") {
     j.exit_code = a.exit_code = 0;
     j.stdout_data = ReadTestdata("reject.json");
     a.stdout_data = ReadTestdata("reject.txt");
-    runner.Answer({"nft", "-j"}, j);
-    runner.Answer({"nft", "-a"}, a);
+    int read_only = 0;
+    runner.AnswerWith({"nft", "-j"}, [&](const CommandSpec& spec) -> Result<CommandResult> {
+      read_only += spec.read_only;
+      return j;
+    });
+    runner.AnswerWith({"nft", "-a"}, [&](const CommandSpec& spec) -> Result<CommandResult> {
+      read_only += spec.read_only;
+      return a;
+    });
     auto rs = ReadNftRuleset(runner);
     REQUIRE(rs.ok());
     CHECK(rs->Evaluate(Tcp(10250)).rule == "tcp dport 10250 reject");
+    CHECK(read_only == 2);  // both commands only look
   }
   SECTION("an empty rule set prints nothing") {
     CommandResult r;
