@@ -1,14 +1,17 @@
 // An nftables rule set (`nft -j list ruleset`) as the kernel would apply it to
 // one new inbound connection: every base chain of type filter on the
-// prerouting and input hooks (across all tables of families inet, ip, ip6;
-// ip only for IPv4 packets, ip6 only for IPv6) in hook then priority order,
+// ingress hook of the packet's device (netdev, inet), then the prerouting
+// and input hooks (across all tables of families inet, ip, ip6; ip only for
+// IPv4 packets, ip6 only for IPv6) in hook then priority order (equal
+// priorities in listing order, which is the order they were created in),
 // where an accept ends only that base chain and a later one may still drop;
 // policies; jump, goto, return and continue; ct state of a new connection;
 // meta l4proto / ip protocol / ip6 nexthdr / meta nfproto; tcp/udp/th dport
 // as a value, a range, an anonymous set and a named set (intervals too),
 // verdict maps; ip/ip6 saddr and daddr with prefixes, ranges and sets;
-// iifname (with wildcards)/iif; tcp flags. Counters, log, comments and marks
-// are ignored. A match that cannot be decided for this packet (an unknown
+// iifname (with wildcards)/iif; tcp flags; concatenations; iptables-nft's
+// comment match and REJECT target. Counters, log, comments and marks are
+// ignored; nat chains are not read. A match that cannot be decided for this packet (an unknown
 // source address, a limit, `meta skuid`) is tried both ways: the verdict is
 // the one every outcome agrees on, else `unknown` naming the rule. A
 // statement it does not know makes the verdict `unknown`: never a guess.
