@@ -49,7 +49,13 @@ class Preflight {
       for (const auto& step : c.fix->steps) {
         Status st = ApplyStep(ctx.host(), step);
         if (!st.ok()) {
-          out.findings.push_back({Severity::kError, c.id, "fix " + c.fix->id + " failed: " + st.error().message()});
+          std::string msg = "fix " + c.fix->id + " failed: " + st.error().message();
+          if (msg.find("Read-only file system") != std::string::npos ||
+              msg.find("Operation not permitted") != std::string::npos)
+            msg += " (run by the daemon? its sandbox allows join-prep's fixes only with the drop-in "
+                   "/usr/share/doc/nodeagent/examples/nodeagent.service.d/join-prep.conf installed in "
+                   "/etc/systemd/system/nodeagent.service.d/; or run agentctl --local as root)";
+          out.findings.push_back({Severity::kError, c.id, msg});
           failed_fixes.push_back(c.id);
           break;
         }

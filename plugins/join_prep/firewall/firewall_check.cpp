@@ -5,6 +5,9 @@
 #include <optional>
 #include <set>
 
+#include "firewall/firewalld.h"
+#include "firewall/nft_fix.h"
+#include "firewall/ufw.h"
 #include "nodeagent/network.h"
 
 namespace nodeagent::join_prep {
@@ -487,14 +490,67 @@ std::vector<std::string> NftInputManagers(const nlohmann::json& ruleset) {
   return out;
 }
 
+NftOpenPlanner RealNftPlanner(const FileSystem& files) {
+  return [&files](const NftRuleset& rules, const RequiredPort& port, const std::vector<Packet>& packets,
+                  std::string* warning) -> Result<std::vector<FixStep>> {
+    // One accept rule opens the whole range, though only its ends are evaluated.
+    std::vector<Packet> wanted = packets;
+    for (auto& p : wanted)
+      if (port.ports.last > port.ports.first) {
+        p.rule_first = port.ports.first;
+        p.rule_last = port.ports.last;
+      }
+    NftFixPlan plan = PlanNftFix(rules, wanted, ReadNftBootConfig(files));
+    if (!plan.owner.empty())
+      return Error(ErrorCode::kInvalidArgument, "the deciding rule belongs to " + plan.owner + ": open it with " +
+                                                     plan.owner + "'s own commands");
+    if (!plan.blocked.empty())
+      return Error(ErrorCode::kInvalidArgument, "no rule can be placed safely: " + plan.blocked.front().rule +
+                                                     (plan.blocked.front().note.empty() ? "" : " (" + plan.blocked.front().note + ")"));
+    auto fix = NftFixOf(plan);
+    if (!fix) return std::vector<FixStep>{};
+    if (warning && !fix->warning.empty()) *warning = fix->warning;
+    return fix->steps;
+  };
+}
+
 FirewallSources RealFirewallSources(Host& host) {
   FirewallSources s;
+  s.nftables = [&host]() { return ReadNftInputRuleset(host, RealNftPlanner(host.files())); };
   s.iptables_legacy = [&host](int family) { return ReadLegacyRuleset(host, family); };
+  s.firewalld_running = [&host]() -> Result<bool> {
+    auto state = ReadFirewalld(host);
+    if (!state) return state.error();
+    return state->installed && state->running;
+  };
+  s.ufw_active = [&host]() -> Result<bool> {
+    auto state = ReadUfw(host);
+    if (!state) return state.error();
+    return state->installed && state->active;
+  };
   return s;
 }
 
+FirewallFixers RealFirewallFixers(Host& host) {
+  FirewallFixers f;
+  f.firewalld_open = [&host](const Packet& packet,
+                             const std::vector<RequiredPort>& ports) -> Result<std::vector<FixStep>> {
+    auto state = ReadFirewalld(host);
+    if (!state) return state.error();
+    Fix fix = FirewalldOpenPorts(ZoneFor(*state, packet.iifname, packet.saddr), ports);
+    if (fix.steps.empty() && !fix.warning.empty()) return Error(ErrorCode::kInvalidArgument, fix.warning);
+    return fix.steps;
+  };
+  f.ufw_allow = [](const Packet& packet, const std::vector<RequiredPort>& ports) -> Result<std::vector<FixStep>> {
+    Fix fix = UfwAllowPorts(ports, packet.saddr);
+    if (fix.steps.empty() && !fix.warning.empty()) return Error(ErrorCode::kInvalidArgument, fix.warning);
+    return fix.steps;
+  };
+  return f;
+}
+
 FirewallReport CheckFirewall(const CheckInputs& in) {
-  return CheckFirewall(in, RealFirewallSources(in.host), FirewallFixers{});
+  return CheckFirewall(in, RealFirewallSources(in.host), RealFirewallFixers(in.host));
 }
 
 }  // namespace nodeagent::join_prep

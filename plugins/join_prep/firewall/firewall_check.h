@@ -136,12 +136,18 @@ using NftOpenPlanner = std::function<Result<std::vector<FixStep>>(
 /// (it needs nft_evaluator.cpp linked).
 Result<std::shared_ptr<const InputRuleset>> ReadNftInputRuleset(Host& host, NftOpenPlanner planner);
 
-/// The sources and fixers this build can read: iptables-legacy; nftables,
-/// firewalld and ufw hooks are filled by the plugin glue (firewall/nft_*,
-/// firewall/firewalld.h, firewall/ufw.h).
+/// The nftables fix (nft_fix.h): one accept rule per port (range) inserted
+/// where it takes effect; refused for a rule firewalld or ufw owns, and for
+/// an unknown verdict. Its warning says what to persist in the boot file.
+NftOpenPlanner RealNftPlanner(const FileSystem& files);
+/// The host's rule sets and managers: nftables, iptables-legacy (4 and 6),
+/// firewalld (running?), ufw (active?), all read-only. `host` must outlive them.
 FirewallSources RealFirewallSources(Host& host);
+/// firewalld's and ufw's own commands (firewalld.h, ufw.h), in the zone that
+/// takes the packet / from the control plane's address.
+FirewallFixers RealFirewallFixers(Host& host);
 
-/// CheckFirewall with RealFirewallSources and no manager fixers.
+/// CheckFirewall with RealFirewallSources and RealFirewallFixers.
 FirewallReport CheckFirewall(const CheckInputs& in);
 
 }  // namespace nodeagent::join_prep

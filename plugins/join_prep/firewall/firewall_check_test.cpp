@@ -109,10 +109,16 @@ std::vector<std::string> Ids(const FirewallReport& rep) {
   return ids;
 }
 
-FirewallSources LegacyOnly(Node& n) { return RealFirewallSources(n.host); }
+// Only the iptables-legacy reader of the real sources (the others read
+// nft, firewall-cmd and ufw, which these cases do not script).
+FirewallSources LegacyOnly(Node& n) {
+  FirewallSources s;
+  s.iptables_legacy = RealFirewallSources(n.host).iptables_legacy;
+  return s;
+}
 
 FirewallSources WithNft(Node& n, std::shared_ptr<FakeNft> nft) {
-  FirewallSources s = RealFirewallSources(n.host);
+  FirewallSources s = LegacyOnly(n);
   s.nftables = [nft]() -> Result<std::shared_ptr<const InputRuleset>> {
     return std::shared_ptr<const InputRuleset>(nft);
   };

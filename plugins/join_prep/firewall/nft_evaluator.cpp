@@ -1243,7 +1243,7 @@ Result<NftRuleset> NftRuleset::WithRule(const std::string& family, const std::st
   return r;
 }
 
-Result<NftRuleset> ReadNftRuleset(CommandRunner& commands) {
+Result<NftRuleset> ReadNftRuleset(CommandRunner& commands, json* doc_out) {
   auto run = [&](std::vector<std::string> argv) -> Result<std::string> {
     CommandSpec spec;
     spec.argv = argv;
@@ -1260,7 +1260,9 @@ Result<NftRuleset> ReadNftRuleset(CommandRunner& commands) {
                                        (err.empty() ? "" : ": " + err));
     }
     if (r->output_truncated) return Error(ErrorCode::kTooLarge, line + ": output too large (truncated by the runner)");
-    // nft warns on stderr about tables iptables-nft manages: the listing keeps it.
+    // nft warns on stderr about tables iptables-nft manages: the text
+    // listing keeps it; the JSON is stdout alone.
+    if (argv[1] == "-j") return r->stdout_data;
     return r->stdout_data + (r->stderr_data.empty() ? "" : "\n" + r->stderr_data);
   };
   auto doc_text = run({"nft", "-j", "list", "ruleset"});
@@ -1273,7 +1275,9 @@ Result<NftRuleset> ReadNftRuleset(CommandRunner& commands) {
     if (doc.is_discarded()) return InvalidArgument("nft -j list ruleset: output is not JSON");
   }
   auto listing = run({"nft", "-a", "list", "ruleset"});
-  return NftRuleset::Parse(doc, listing ? std::string_view(*listing) : std::string_view());
+  auto rules = NftRuleset::Parse(doc, listing ? std::string_view(*listing) : std::string_view());
+  if (rules && doc_out) *doc_out = std::move(doc);
+  return rules;
 }
 
 std::string NftOwner(const std::string& family, const std::string& table, const std::string& chain) {

@@ -95,8 +95,9 @@ class NftRuleset {
 
 /// Reads the host's rule set: `nft -j list ruleset` (read-only), and
 /// `nft -a list ruleset` for the rules' text. An error names the command and
-/// its stderr, or where the JSON is not the expected shape.
-Result<NftRuleset> ReadNftRuleset(CommandRunner& commands);
+/// its stderr, or where the JSON is not the expected shape. `doc`, when
+/// given, gets the JSON document read.
+Result<NftRuleset> ReadNftRuleset(CommandRunner& commands, nlohmann::json* doc = nullptr);
 
 /// `nft -a list ruleset` text mapped to rule text by (family, table, handle).
 std::map<std::tuple<std::string, std::string, int64_t>, std::string> ParseNftListing(std::string_view listing);

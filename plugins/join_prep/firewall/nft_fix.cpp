@@ -48,8 +48,14 @@ NftAcceptRule NftAcceptRuleFor(const Packet& packet) {
     case Proto::kTcp:
     case Proto::kUdp: {
       const char* proto = ProtoName(packet.proto);
-      r.words.insert(r.words.end(), {proto, "dport", std::to_string(packet.dport)});
-      r.expr.push_back(Match(Payload(proto, "dport"), packet.dport));
+      if (packet.rule_first != 0 && packet.rule_last > packet.rule_first) {
+        r.words.insert(r.words.end(),
+                       {proto, "dport", std::to_string(packet.rule_first) + "-" + std::to_string(packet.rule_last)});
+        r.expr.push_back(Match(Payload(proto, "dport"), json{{"range", {packet.rule_first, packet.rule_last}}}));
+      } else {
+        r.words.insert(r.words.end(), {proto, "dport", std::to_string(packet.dport)});
+        r.expr.push_back(Match(Payload(proto, "dport"), packet.dport));
+      }
       break;
     }
     case Proto::kIpip:

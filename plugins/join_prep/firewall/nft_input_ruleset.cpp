@@ -50,34 +50,15 @@ class NftInput : public InputRuleset {
   NftOpenPlanner planner_;
 };
 
-std::string LastLine(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  auto nl = s.rfind('\n');
-  return nl == std::string::npos ? s : s.substr(nl + 1);
-}
-
 }  // namespace
 
 Result<std::shared_ptr<const InputRuleset>> ReadNftInputRuleset(Host& host, NftOpenPlanner planner) {
-  CommandSpec spec;
-  spec.argv = {"nft", "-j", "list", "ruleset"};
-  spec.read_only = true;
-  spec.timeout = std::chrono::seconds(30);
-  auto r = host.commands().Run(spec);
-  if (!r) {
-    if (r.error().code() == ErrorCode::kNotFound) return std::shared_ptr<const InputRuleset>();
-    return r.error().Wrap("nft -j list ruleset");
+  nlohmann::json doc;
+  auto rules = ReadNftRuleset(host.commands(), &doc);
+  if (!rules) {
+    if (rules.error().code() == ErrorCode::kNotFound) return std::shared_ptr<const InputRuleset>();
+    return rules.error();
   }
-  if (!r->succeeded()) {
-    std::string how = r->timed_out ? "timed out" : "exited " + std::to_string(r->exit_code);
-    std::string err = LastLine(r->stderr_data);
-    return IoError("nft -j list ruleset " + how + (err.empty() ? "" : ": " + err));
-  }
-  if (r->output_truncated) return Error(ErrorCode::kTooLarge, "nft -j list ruleset: output too large");
-  auto doc = nlohmann::json::parse(r->stdout_data, nullptr, false);
-  if (doc.is_discarded()) return InvalidArgument("nft -j list ruleset: the output is not JSON");
-  auto rules = NftRuleset::Parse(doc);
-  if (!rules) return rules.error().Wrap("nft -j list ruleset");
   return std::shared_ptr<const InputRuleset>(
       std::make_shared<NftInput>(std::move(*rules), NftInputManagers(doc), std::move(planner)));
 }

@@ -34,6 +34,11 @@ struct Packet {
   uint32_t iif = 0;      ///< its ifindex; 0: unknown
   Proto proto = Proto::kTcp;
   uint16_t dport = 0;    ///< 0 for IPIP
+  /// For a fix only: the ports the accept rule opens, rule_first to
+  /// rule_last (0: dport alone), so one rule opens a whole range
+  /// (30000-32767) though only its ends are evaluated. Evaluation ignores them.
+  uint16_t rule_first = 0;
+  uint16_t rule_last = 0;
   uint16_t sport = 40000;
 };
 
