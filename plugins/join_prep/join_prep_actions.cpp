@@ -67,11 +67,23 @@ class Preflight {
     }
     std::vector<CheckResult> before = std::move(report_.checks);
     report_ = Check(ctx);
-    // A check that failed before and passes now was fixed by this run.
-    for (auto& c : report_.checks) {
-      if (c.status != CheckStatus::kPass) continue;
-      for (const auto& b : before)
-        if (b.id == c.id && b.status != CheckStatus::kPass) c.status = CheckStatus::kFixed;
+    // A check that failed before and passes now was fixed by this run. Some
+    // units report only failures (the firewall: one result per closed
+    // port), so a failure that is gone now counts as passing.
+    for (const auto& b : before) {
+      if (b.status == CheckStatus::kPass) continue;
+      auto now = std::find_if(report_.checks.begin(), report_.checks.end(),
+                              [&](const CheckResult& c) { return c.id == b.id; });
+      if (now == report_.checks.end()) {
+        if (!b.fix || !IsFixAllowed(params_.checks, b.fix->id)) continue;
+        CheckResult fixed = b;
+        fixed.status = CheckStatus::kFixed;
+        fixed.message = "was: " + b.message;
+        fixed.fix.reset();
+        report_.checks.push_back(std::move(fixed));
+      } else if (now->status == CheckStatus::kPass) {
+        now->status = CheckStatus::kFixed;
+      }
     }
     auto findings = CheckFindings(report_.checks);
     out.findings.insert(out.findings.begin(), findings.begin(), findings.end());
