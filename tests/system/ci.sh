@@ -2,9 +2,9 @@
 # CI entry point for the packages and the booted-container system test:
 # installs missing tools by apt package name, builds the package inputs and
 # both packages from BUILD_DIR (under the shared build lock), runs
-# packaging/check-deb.sh, packaging/check-rpm-deps.sh, tests/system/run.sh and
-# tests/system/join_prep_firewall.sh, and prints one PASS/FAIL line per step
-# and a final "N passed, M failed".
+# packaging/check-deb.sh, packaging/check-rpm-deps.sh, tests/system/run.sh,
+# tests/system/join_prep_firewall.sh and join_prep_join.sh, and prints one
+# PASS/FAIL line per step and a final "N passed, M failed".
 #
 # Usage: tests/system/ci.sh [BUILD_DIR]   (default /work/main/build)
 # Env: NODEAGENT_BUILD_LOCK (default /tmp/nodeagent-build.lock),
@@ -79,8 +79,11 @@ fi
 # booted container of their own root (build-root.sh --flavour joinprep).
 if timed "build join_prep_fwmgr_probe" flock "$lock" sh -c \
     "cmake -S '$repo' -B '$build' -G Ninja >/dev/null && ninja -C '$build' -j2 join_prep_fwmgr_probe"; then
-  timed "join-prep firewall (system)" "$here/join_prep_firewall.sh" --build-dir "$build"
+  timed "join-prep firewall (system)" "$here/join_prep_firewall.sh" --build-dir "$build" --deb "$deb"
 fi
+# join: `agentctl run join` through the daemon against a stand-in kubeadm and
+# the test API server (the default root, sharing the host network).
+timed "join (system)" "$here/join_prep_join.sh" --agentctl --deb "$deb"
 
 echo "=== ci summary ($(( $(date +%s) - t_start )) s) ==="
 for l in "${lines[@]}"; do echo "$l"; done

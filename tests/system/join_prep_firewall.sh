@@ -12,26 +12,34 @@
 #   3 swap units, enabled: `systemctl mask --now` masks one from
 #     /usr/lib/systemd/system; for one whose file is in /etc/systemd/system
 #     it refuses (the file must be moved aside, then mask works).
-# The checks and fixes run through join_prep_fwmgr_probe (the
-# firewalld.h/ufw.h functions over the real host inside the container);
-# probe() is the one place to swap for `agentctl run join-prep` later.
+#   4 join-prep itself (`agentctl --local run join-prep` from the installed
+#     .deb, fix = firewall and swap-units): ufw closes 10250 again and a swap
+#     unit is enabled; the dry run says which rule and unit, changes
+#     nothing; the run opens the port through ufw and masks the unit; a
+#     second dry run plans nothing. Then the same with firewalld.
+# Steps 1-3 run the firewalld.h/ufw.h functions through
+# join_prep_fwmgr_probe; step 4 the whole action.
 #
-# Usage: tests/system/join_prep_firewall.sh [--build-dir DIR]
-#   DIR holds plugins/join_prep/join_prep_fwmgr_probe (default $repo/build).
+# Usage: tests/system/join_prep_firewall.sh [--build-dir DIR] --deb FILE
+#   DIR holds plugins/join_prep/join_prep_fwmgr_probe (default $repo/build);
+#   FILE is the nodeagent .deb step 4 installs.
 # Exit: 0 every step passed, 1 a step failed, 2 setup problem. Needs root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=$repo/build
+deb=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build-dir) build=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --deb) deb=$2; shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "join_prep_firewall.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [[ $(id -u) -eq 0 ]] || { echo "join_prep_firewall.sh: must run as root" >&2; exit 2; }
 probe_bin=$build/plugins/join_prep/join_prep_fwmgr_probe
+[[ -f $deb ]] || { echo "join_prep_firewall.sh: --deb FILE (the nodeagent package) is required" >&2; exit 2; }
 [[ -x $probe_bin ]] || { echo "join_prep_firewall.sh: $probe_bin missing (ninja -C $build join_prep_fwmgr_probe)" >&2; exit 2; }
 for tool in systemd-nspawn nsenter ip python3; do
   command -v "$tool" >/dev/null || { echo "join_prep_firewall.sh: $tool missing" >&2; exit 2; }
@@ -175,10 +183,79 @@ cx systemctl mask --now swapfile2.swap >/dev/null 2>&1 || true
 check "systemctl mask --now swapfile2.swap: is-enabled masked" test "$(is_enabled swapfile2.swap)" = masked
 finish_step "3 swap units"
 
+# --- 4: join-prep through agentctl ---------------------------------------------
+install -m 0644 "$deb" "$jp_work/merged/var/tmp/nodeagent.deb"  # /tmp is a tmpfs of the container
+check "the .deb installs in the container" cx dpkg -i /var/tmp/nodeagent.deb
+# join_prep RUN_NAME [--dry-run]: the action as an operator runs it, its record in $out/RUN_NAME.json.
+join_prep() {
+  local name=$1; shift
+  cx agentctl --local -o json run join-prep --set "endpoint=\"$JP_CP_ADDR:6443\"" --set 'cni="none"' \
+    --set 'fix=["firewall", "swap-units"]' --set 'connect_timeout="500ms"' "$@" >"$out/$name.json" 2>"$out/$name.err" || true
+}
+# jp_is FILE EXPR: EXPR over the run record (as r; r["data"]["checks"] by id as c).
+jp_is() {
+  python3 -c 'import json,sys
+d=json.load(open(sys.argv[1])); r=d.get("record", d)
+c={x["id"]: x for x in r.get("data", {}).get("checks", [])}
+p={(x["proto"], x["port"]): x for x in r.get("data", {}).get("firewall", {}).get("ports", [])}
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
+}
+cx ufw --force delete allow proto tcp from 10.79.0.0/24 to any port 10250 >/dev/null 2>&1 || true
+check "ufw: 10250 closed again" unreachable
+swap_unit /usr/lib/systemd/system/swapfile3.swap
+check "swapfile3.swap enabled" test "$(is_enabled swapfile3.swap)" = enabled
+join_prep ufw-plan --dry-run
+check "dry run: 10250/tcp dropped by ufw, as the kernel does" jp_is "$out/ufw-plan.json" \
+  'p[("tcp", 10250)]["verdict"] == "drop" and p[("tcp", 10250)]["manager"] == "ufw"'
+check "dry run: plans ufw allow for 10250 and the mask of swapfile3.swap" jp_is "$out/ufw-plan.json" \
+  'any(x["target"].startswith("ufw allow proto tcp from '"$JP_CP_ADDR"' to any port 10250") for x in r["changes"]) and any("swapfile3.swap" in x["target"] for x in r["changes"])'
+check "dry run left 10250 closed" unreachable
+check "dry run left swapfile3.swap enabled" test "$(is_enabled swapfile3.swap)" = enabled
+join_prep ufw-run
+check "run: Firewall-10250-tcp and SwapUnits fixed" jp_is "$out/ufw-run.json" \
+  'c["Firewall-10250-tcp"]["status"] == "fixed" and c["SwapUnits"]["status"] == "fixed"'
+check "ufw: 10250 reachable after join-prep" reachable
+check "swapfile3.swap masked after join-prep" test "$(is_enabled swapfile3.swap)" = masked
+join_prep ufw-again --dry-run
+check "a second dry run plans nothing" jp_is "$out/ufw-again.json" 'not r.get("changes")'
+cx ufw --force disable >/dev/null
+cq nft flush ruleset
+cq systemctl unmask firewalld.service >/dev/null 2>&1
+cq systemctl enable --now firewalld.service >/dev/null 2>&1 || true
+for _ in $(seq 1 300); do fw_running && break; sleep 0.1; done
+cx firewall-cmd --permanent --zone=public --remove-port=10250/tcp >/dev/null 2>&1 || true
+cx firewall-cmd --reload >/dev/null
+cx firewall-cmd --zone=public --change-interface=eth1 >/dev/null
+check "firewalld again: 10250 closed" unreachable
+join_prep fw-plan --dry-run
+check "dry run: 10250/tcp rejected by firewalld" jp_is "$out/fw-plan.json" \
+  'p[("tcp", 10250)]["verdict"] == "reject" and p[("tcp", 10250)]["manager"] == "firewalld"'
+join_prep fw-run
+check "run: Firewall-10250-tcp fixed through firewall-cmd" jp_is "$out/fw-run.json" \
+  'c["Firewall-10250-tcp"]["status"] == "fixed" and any(x["target"].startswith("firewall-cmd --permanent --zone=public") for x in r["changes"])'
+check "firewalld: 10250 reachable after join-prep" reachable
+cx firewall-cmd --reload >/dev/null
+check "firewalld: still reachable after a reload" reachable
+join_prep fw-again --dry-run
+check "a second dry run plans nothing" jp_is "$out/fw-again.json" 'not r.get("changes")'
+finish_step "4 join-prep (agentctl)"
+
 echo "=== join_prep_firewall summary ($(( $(date +%s) - t0 )) s) ==="
 for r in "${results[@]}"; do echo "$r"; done
 if [[ $failed -ne 0 ]]; then
-  for f in "$out"/*.json; do echo "--- $(basename "$f")"; head -c 3000 "$f"; echo; done
+  for f in "$out"/*.json "$out"/*.err; do
+    echo "--- $(basename "$f")"
+    # join-prep records: what matters, not every passing check.
+    python3 -c 'import json,sys
+d=json.load(open(sys.argv[1])); r=d.get("record", d)
+if "data" not in r or "checks" not in r.get("data", {}): raise ValueError
+print(r.get("status"), r.get("summary"))
+for x in r.get("changes", []): print("  change:", x.get("target"))
+for x in r["data"]["checks"]:
+    if x["status"] != "pass": print("  check:", x["id"], x["status"], x["message"][:300])
+for x in r["data"].get("firewall", {}).get("ports", []): print("  port:", json.dumps(x))' "$f" 2>/dev/null || head -c 3000 "$f"
+    echo
+  done
   exit 1
 fi
 exit 0

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """join-prep end to end through `agentctl --local`, in a network namespace
-whose nftables rules (a policy-drop input chain and an ip table that drops
-the kubelet's port after an inet accept) close ports a worker needs.
+whose rules close ports a worker needs: nftables (a policy-drop input chain
+and an ip table that drops the kubelet's port after an inet accept), then
+iptables-nft (policy DROP, conntrack and multiport matches, as ufw and
+Debian 12's `iptables` write them).
 
 The agent's root is a temp dir (so the file checks see an empty node) and
 `fix = ["firewall"]`, so the only thing the run may change is the
@@ -60,10 +62,32 @@ def verdicts(record):
     return {(p["proto"], p["port"]): p for p in ports}
 
 
+# The shape ufw and hand-written iptables rules take on Debian 12, where
+# `iptables` is iptables-nft: nftables tables whose xt matches (conntrack)
+# nft's JSON does not carry, judged from iptables-nft-save instead.
+IPTABLES_NFT = """*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+-A INPUT -p tcp -m multiport --dports 6443,10250 -m conntrack --ctstate NEW -j DROP
+COMMIT
+"""
+
+
 def main():
     if not os.path.exists(AGENTCTL):
         sys.exit("FAIL: %s is not built" % AGENTCTL)
     netns_fixture.need("nft")
+    netns_fixture.need("iptables-nft-restore")
+    scenario("nft", lambda pair: pair.inside(pair.node, ["nft", "-f", "-"], stdin=RULES), "late")
+    scenario("iptables-nft", lambda pair: pair.inside(pair.node, ["iptables-nft-restore"], stdin=IPTABLES_NFT),
+             "filter", manager="iptables-nft")
+
+
+def scenario(name, load, table_10250, manager=None):
     pair = netns_fixture.Pair("e2e")
     tmp = tempfile.mkdtemp(prefix="jp-e2e-")
     try:
@@ -75,13 +99,13 @@ def main():
         with open(config, "w") as f:
             f.write('[agent]\nroot = "%s"\nstate_dir = "%s/state"\nsocket = "%s/agent.sock"\nplugin_dir = "%s"\n'
                     'node_name = "node-1"\n' % (root, tmp, tmp, PLUGINS))
-        pair.inside(pair.node, ["nft", "-f", "-"], stdin=RULES)
+        load(pair)
         pair.listen([10250, 10256, 30000, 32767], [30000, 32767])
         targets = [(4, "tcp", 10250), (4, "tcp", 10256), (4, "tcp", 30000), (4, "tcp", 32767), (4, "udp", 30000),
                    (4, "udp", 32767)]
         before = dict(zip(targets, pair.connect(targets)))
         assert all(v == "drop" for v in before.values()), "the rules should drop every port: %s" % before
-        ruleset_before = pair.inside(pair.node, ["nft", "list", "ruleset"]).stdout
+        ruleset_before = pair.inside(pair.node, ["nft", "-s", "list", "ruleset"]).stdout
 
         plan = agentctl(pair, config, "--dry-run")
         v = verdicts(plan)
@@ -89,12 +113,18 @@ def main():
             got = v.get((proto, port))
             assert got, "no verdict for %s/%d in %s" % (port, proto, sorted(v))
             assert got["verdict"] == kernel, "%s/%d: evaluator %s, kernel %s (%s)" % (port, proto, got, kernel, plan)
-        assert v[("tcp", 10250)]["table"] == "late", v[("tcp", 10250)]
-        assert pair.inside(pair.node, ["nft", "list", "ruleset"]).stdout == ruleset_before, "the dry run changed rules"
+        assert v[("tcp", 10250)]["table"] == table_10250, v[("tcp", 10250)]
+        if manager:
+            assert v[("tcp", 10250)]["manager"] == manager, v[("tcp", 10250)]
+        assert pair.inside(pair.node, ["nft", "-s", "list", "ruleset"]).stdout == ruleset_before, "the dry run changed rules"
         planned = [c["target"] for c in plan.get("changes", [])]
-        assert any(t.startswith("nft insert rule ip late input") or t.startswith("nft add rule ip late input")
-                   for t in planned), planned
-        assert any("30000-32767" in t for t in planned), "one rule for the NodePort range: %s" % planned
+        if manager is None:
+            assert any(t.startswith("nft insert rule ip late input") or t.startswith("nft add rule ip late input")
+                       for t in planned), planned
+            assert any("30000-32767" in t for t in planned), "one rule for the NodePort range: %s" % planned
+        else:
+            assert any(t.startswith(manager + " -t filter -I INPUT") for t in planned), planned
+            assert any("30000:32767" in t for t in planned), "one rule for the NodePort range: %s" % planned
 
         run = agentctl(pair, config)
         after = dict(zip(targets, pair.connect(targets)))
@@ -106,8 +136,8 @@ def main():
 
         again = agentctl(pair, config, "--dry-run")
         assert not again.get("changes"), "a second run plans %s" % again.get("changes")
-        print("PASS: verdicts match the kernel before (%d ports), the fix opens them, a second run plans nothing"
-              % len(targets))
+        print("PASS %s: verdicts match the kernel before (%d ports), the fix opens them, a second run plans nothing"
+              % (name, len(targets)))
     finally:
         pair.close()
         shutil.rmtree(tmp, ignore_errors=True)

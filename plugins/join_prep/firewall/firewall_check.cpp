@@ -269,6 +269,7 @@ FirewallReport CheckFirewall(const CheckInputs& in, const FirewallSources& sourc
   if (sources.nftables) take("nftables", sources.nftables());
   if (sources.iptables_legacy)
     take(base.family == 6 ? "ip6tables-legacy" : "iptables-legacy", sources.iptables_legacy(base.family));
+  if (sources.iptables_nft) take(base.family == 6 ? "ip6tables-nft" : "iptables-nft", sources.iptables_nft(base.family));
   auto manager_state = [&](const std::string& name, const std::function<Result<bool>()>& hook) {
     if (!hook) return false;
     auto r = hook();
@@ -287,7 +288,8 @@ FirewallReport CheckFirewall(const CheckInputs& in, const FirewallSources& sourc
   if (ufw) active.insert("ufw");
   for (const auto& s : sets)
     if (s.rules)
-      for (const auto& m : s.rules->InputManagers()) active.insert(m == "ip6tables-legacy" ? "iptables-legacy" : m);
+      for (const auto& m : s.rules->InputManagers())
+        active.insert(m == "ip6tables-legacy" ? "iptables-legacy" : m == "ip6tables-nft" ? "iptables-nft" : m);
   if (active.size() > 1) {
     std::string list;
     for (const auto& m : active) list += (list.empty() ? "" : ", ") + m;
@@ -425,8 +427,11 @@ std::shared_ptr<const InputRuleset> LegacyInputRuleset(IptablesRuleset rules, co
   return std::make_shared<LegacyRuleset>(std::move(rules), files);
 }
 
-Result<std::shared_ptr<const InputRuleset>> ReadLegacyRuleset(Host& host, int family) {
-  std::string tool = family == 6 ? "ip6tables-legacy-save" : "iptables-legacy-save";
+Result<std::shared_ptr<const InputRuleset>> ReadIptablesRuleset(Host& host, int family, std::string_view backend) {
+  // "iptables-legacy" or "iptables-nft" (ip6tables-... for 6): the manager's
+  // name is also the program its fix runs.
+  std::string manager = std::string(family == 6 ? "ip6tables-" : "iptables-") + std::string(backend);
+  std::string tool = manager + "-save";
   CommandSpec spec;
   spec.argv = {tool};
   spec.read_only = true;
@@ -442,9 +447,13 @@ Result<std::shared_ptr<const InputRuleset>> ReadLegacyRuleset(Host& host, int fa
     return IoError(tool + " " + how + (err.empty() ? "" : ": " + err));
   }
   if (r->output_truncated) return Error(ErrorCode::kTooLarge, tool + ": output too large (truncated by the runner)");
-  auto parsed = IptablesRuleset::Parse(r->stdout_data, family == 6 ? "ip6tables-legacy" : "iptables-legacy");
+  auto parsed = IptablesRuleset::Parse(r->stdout_data, manager);
   if (!parsed) return parsed.error();
   return LegacyInputRuleset(std::move(*parsed), host.files());
+}
+
+Result<std::shared_ptr<const InputRuleset>> ReadLegacyRuleset(Host& host, int family) {
+  return ReadIptablesRuleset(host, family, "legacy");
 }
 
 std::vector<std::string> NftInputManagers(const nlohmann::json& ruleset) {
@@ -516,8 +525,24 @@ NftOpenPlanner RealNftPlanner(const FileSystem& files) {
 
 FirewallSources RealFirewallSources(Host& host) {
   FirewallSources s;
-  s.nftables = [&host]() { return ReadNftInputRuleset(host, RealNftPlanner(host.files())); };
+  // Whether the nftables read saw tables iptables-nft manages; CheckFirewall
+  // asks the nftables hook first, so the rule set is listed once.
+  auto iptables_nft_tables = std::make_shared<std::optional<bool>>();
+  s.nftables = [&host, iptables_nft_tables]() {
+    auto rules = ReadNftInputRuleset(host, RealNftPlanner(host.files()), iptables_nft_tables.get());
+    return rules;
+  };
   s.iptables_legacy = [&host](int family) { return ReadLegacyRuleset(host, family); };
+  // Only when nftables holds tables iptables-nft manages (the nft reader
+  // then leaves them to this one); otherwise there is nothing to read.
+  s.iptables_nft = [&host, iptables_nft_tables](int family) -> Result<std::shared_ptr<const InputRuleset>> {
+    if (!iptables_nft_tables->has_value()) {
+      auto rules = ReadNftRuleset(host.commands());
+      *iptables_nft_tables = rules && rules->HasIptablesNftTables();
+    }
+    if (!**iptables_nft_tables) return std::shared_ptr<const InputRuleset>();
+    return ReadIptablesRuleset(host, family, "nft");
+  };
   s.firewalld_running = [&host]() -> Result<bool> {
     auto state = ReadFirewalld(host);
     if (!state) return state.error();

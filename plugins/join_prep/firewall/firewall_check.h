@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -67,6 +68,10 @@ struct FirewallSources {
   std::function<Result<std::shared_ptr<const InputRuleset>>()> nftables;
   /// iptables-legacy-save (4) or ip6tables-legacy-save (6).
   std::function<Result<std::shared_ptr<const InputRuleset>>(int family)> iptables_legacy;
+  /// iptables-nft-save (4) or ip6tables-nft-save (6): the tables iptables-nft
+  /// (and ufw through it) manages inside nftables, whose xt matches nft's
+  /// JSON does not carry; the nftables hook leaves those tables out.
+  std::function<Result<std::shared_ptr<const InputRuleset>>(int family)> iptables_nft;
   /// Whether firewalld runs / ufw is active; an Error when that cannot be read.
   std::function<Result<bool>()> firewalld_running;
   std::function<Result<bool>()> ufw_active;
@@ -113,6 +118,10 @@ std::shared_ptr<const InputRuleset> LegacyInputRuleset(IptablesRuleset rules, co
 /// Reads `iptables-legacy-save` / `ip6tables-legacy-save` through the host
 /// (read-only). Null when the command is not installed.
 Result<std::shared_ptr<const InputRuleset>> ReadLegacyRuleset(Host& host, int family);
+/// Same for a backend: "legacy" (iptables-legacy-save) or "nft"
+/// (iptables-nft-save); the rule set's manager is "iptables-<backend>"
+/// ("ip6tables-..." for 6), which is also the program its fix runs.
+Result<std::shared_ptr<const InputRuleset>> ReadIptablesRuleset(Host& host, int family, std::string_view backend);
 
 /// Who filters input in an nftables rule set (`nft -j list ruleset`): for
 /// each base chain on the input hook (or a filter chain on prerouting) that
@@ -134,7 +143,10 @@ using NftOpenPlanner = std::function<Result<std::vector<FixStep>>(
 /// installed; an Error quoting the command's stderr when it fails, or the
 /// place where its JSON is not a rule set. Defined in nft_input_ruleset.cpp
 /// (it needs nft_evaluator.cpp linked).
-Result<std::shared_ptr<const InputRuleset>> ReadNftInputRuleset(Host& host, NftOpenPlanner planner);
+/// `iptables_nft_tables`, when given, gets whether the rule set holds
+/// tables iptables-nft manages (those are left out: see iptables_nft).
+Result<std::shared_ptr<const InputRuleset>> ReadNftInputRuleset(Host& host, NftOpenPlanner planner,
+                                                                std::optional<bool>* iptables_nft_tables = nullptr);
 
 /// The nftables fix (nft_fix.h): one accept rule per port (range) inserted
 /// where it takes effect; refused for a rule firewalld or ufw owns, and for

@@ -52,6 +52,7 @@ struct NftRuleset::Impl {
   std::map<NameKey, NftSet> sets;  // sets and maps (verdict maps too)
   std::set<TableKey> dormant;
   std::set<TableKey> iptables_nft;  // tables the listing says iptables-nft manages
+  bool skip_iptables_nft = false;   // WithoutIptablesNftTables: those are evaluated elsewhere
 };
 
 namespace {
@@ -955,6 +956,7 @@ Flow RunChain(Run& run, const NftChain& chain, int depth) {
 bool AppliesTo(const NftChain& c, const Packet& p, const NftRuleset::Impl& impl) {
   if (!c.base || c.type != "filter") return false;
   if (impl.dormant.count({c.family, c.table})) return false;
+  if (impl.skip_iptables_nft && impl.iptables_nft.count({c.family, c.table})) return false;
   if (c.hook == "ingress") return c.family == "netdev" || c.family == "inet";
   if (c.hook != "input" && c.hook != "prerouting") return false;
   if (c.family == "inet") return true;
@@ -1210,6 +1212,16 @@ NftDecision NftRuleset::Decide(const Packet& packet) const {
 }
 
 RuleVerdict NftRuleset::Evaluate(const Packet& packet) const { return Decide(packet).verdict; }
+
+bool NftRuleset::HasIptablesNftTables() const { return !impl_->iptables_nft.empty(); }
+
+NftRuleset NftRuleset::WithoutIptablesNftTables() const {
+  auto impl = std::make_shared<Impl>(*impl_);
+  impl->skip_iptables_nft = true;
+  NftRuleset r;
+  r.impl_ = std::move(impl);
+  return r;
+}
 
 bool NftRuleset::ManagedByIptablesNft(const std::string& family, const std::string& table) const {
   return impl_->iptables_nft.count({family, table}) > 0;

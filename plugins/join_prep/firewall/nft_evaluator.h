@@ -79,6 +79,13 @@ class NftRuleset {
   /// by iptables-nft, do not touch!"): its rules are iptables rules, fixed
   /// with iptables, not nft.
   bool ManagedByIptablesNft(const std::string& family, const std::string& table) const;
+  /// Whether the listing named any table iptables-nft manages.
+  bool HasIptablesNftTables() const;
+  /// The same rule set with the tables iptables-nft manages left out of
+  /// every verdict: their rules use xt matches whose options nft's JSON
+  /// does not carry, so they are judged from `iptables-nft-save` instead
+  /// (an accept or drop there is a base chain of its own either way).
+  NftRuleset WithoutIptablesNftTables() const;
 
   /// A copy with a rule (its JSON `expr` array as `nft -j` prints it, and
   /// its text) added to a chain before the rule with `before_handle` (0: at

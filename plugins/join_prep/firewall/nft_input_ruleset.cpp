@@ -52,15 +52,36 @@ class NftInput : public InputRuleset {
 
 }  // namespace
 
-Result<std::shared_ptr<const InputRuleset>> ReadNftInputRuleset(Host& host, NftOpenPlanner planner) {
+Result<std::shared_ptr<const InputRuleset>> ReadNftInputRuleset(Host& host, NftOpenPlanner planner,
+                                                                std::optional<bool>* iptables_nft_tables) {
   nlohmann::json doc;
   auto rules = ReadNftRuleset(host.commands(), &doc);
   if (!rules) {
     if (rules.error().code() == ErrorCode::kNotFound) return std::shared_ptr<const InputRuleset>();
     return rules.error();
   }
-  return std::shared_ptr<const InputRuleset>(
-      std::make_shared<NftInput>(std::move(*rules), NftInputManagers(doc), std::move(planner)));
+  if (iptables_nft_tables) *iptables_nft_tables = rules->HasIptablesNftTables();
+  if (!rules->HasIptablesNftTables())
+    return std::shared_ptr<const InputRuleset>(
+        std::make_shared<NftInput>(std::move(*rules), NftInputManagers(doc), std::move(planner)));
+  // Tables iptables-nft manages are judged from iptables-nft-save
+  // (ReadIptablesRuleset): leave them out here, verdicts and managers both.
+  nlohmann::json native = {{"nftables", nlohmann::json::array()}};
+  if (doc.contains("nftables") && doc["nftables"].is_array()) {
+    for (const auto& item : doc["nftables"]) {
+      bool managed = false;
+      for (const char* kind : {"table", "chain", "rule", "set", "map"}) {
+        if (!item.is_object() || !item.contains(kind) || !item[kind].is_object()) continue;
+        const auto& o = item[kind];
+        std::string family = o.value("family", "");
+        std::string table = kind == std::string("table") ? o.value("name", "") : o.value("table", "");
+        managed = rules->ManagedByIptablesNft(family, table);
+      }
+      if (!managed) native["nftables"].push_back(item);
+    }
+  }
+  return std::shared_ptr<const InputRuleset>(std::make_shared<NftInput>(
+      rules->WithoutIptablesNftTables(), NftInputManagers(native), std::move(planner)));
 }
 
 }  // namespace nodeagent::join_prep
