@@ -13,6 +13,12 @@ namespace {
 // The checks and fixes both actions share: plan them, apply them, check again.
 class Preflight {
  public:
+  /// `for_join`: the checks that say "not joined yet" (a kubelet.conf, the
+  /// kubelet's port in use, a Node with this name) are errors. join-prep
+  /// on a node that is already joined (scheduled to catch drift) takes them
+  /// as what they are: the signs of that join.
+  explicit Preflight(bool for_join) : for_join_(for_join) {}
+
   /// Runs every check (read-only) and keeps the result for Apply.
   Status Plan(ActionContext& ctx, Plan& plan) {
     auto p = ParamsFromValues(ctx.params(), ctx.node_name());
@@ -116,8 +122,23 @@ class Preflight {
                                                          "(a Node with this name, the kubelet-config ConfigMap) were skipped");
       report.checks.push_back(std::move(r));
     }
+    if (!for_join_ && ctx.host().files().Exists(kJoinedMarker)) {
+      for (auto& c : report.checks) {
+        if (c.status != CheckStatus::kFail || !IsJoinedSign(c.id)) continue;
+        c.status = CheckStatus::kPass;
+        c.message = "expected on a joined node (" + std::string(kJoinedMarker) + " exists): " + c.message;
+      }
+    }
     MarkIgnored(params_.checks, report.checks);
     return report;
+  }
+
+  static constexpr const char* kJoinedMarker = "/etc/kubernetes/kubelet.conf";
+  // The checks that fail because the node has joined: kubeadm's "not
+  // joined yet" files and ports, and our Node with this name.
+  static bool IsJoinedSign(std::string_view id) {
+    return id.rfind("FileAvailable--", 0) == 0 || id.rfind("DirAvailable--", 0) == 0 || id.rfind("Port-", 0) == 0 ||
+           id == "ExistingNode";
   }
 
   static std::string Summary(const std::vector<CheckResult>& checks, size_t fixes) {
@@ -134,12 +155,15 @@ class Preflight {
     return s;
   }
 
+  bool for_join_;
   JoinParams params_;
   PreflightReport report_;
 };
 
 class JoinPrepAction : public Action {
  public:
+  JoinPrepAction() : preflight_(false) {}
+
   Result<Plan> MakePlan(ActionContext& ctx) override {
     Plan plan;
     if (Status st = preflight_.Plan(ctx, plan); !st.ok()) return st.error();
@@ -159,6 +183,8 @@ class JoinPrepAction : public Action {
 
 class JoinAction : public Action {
  public:
+  JoinAction() : preflight_(true) {}
+
   Result<Plan> MakePlan(ActionContext& ctx) override {
     Plan plan;
     if (Status st = preflight_.Plan(ctx, plan); !st.ok()) return st.error();

@@ -171,3 +171,32 @@ TEST_CASE("join: the plan needs the token and says the join will not run without
   for (const auto& c : plan->changes) everything["c"].push_back(c.target + c.description);
   CHECK(everything.dump().find("0123456789abcdef") == std::string::npos);
 }
+
+TEST_CASE("join-prep on a joined node: its kubelet.conf and the kubelet's port are signs of the join, not errors; "
+          "join still refuses them",
+          "[join-prep-action]") {
+  Node node;
+  node.ctx.root().Write("/etc/kubernetes/kubelet.conf", "apiVersion: v1\nkind: Config\n");
+  // The kubelet listens on 10250 (0A = LISTEN, port 0x280A).
+  node.ctx.root().Write("/proc/net/tcp",
+                        "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+                        "   0: 00000000:280A 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0\n");
+  auto prep = Spec("join-prep").create()->MakePlan(node.ctx);
+  REQUIRE(prep);
+  for (const char* id : {"FileAvailable--etc-kubernetes-kubelet.conf", "Port-10250"}) {
+    const auto* c = CheckById(prep->data["checks"], id);
+    REQUIRE(c);
+    CHECK((*c)["status"] == "pass");
+    CHECK((*c)["message"].get<std::string>().find("expected on a joined node") != std::string::npos);
+  }
+  Params& p = node.ctx.mutable_params();
+  p.Set("endpoint", std::string("127.0.0.1:1"));
+  p.Set("token", std::string("abcdef.0123456789abcdef"));
+  p.Set("ca_cert_hashes", std::vector<std::string>{"sha256:" + std::string(64, 'a')});
+  auto join = Spec("join").create()->MakePlan(node.ctx);
+  REQUIRE(join);
+  const auto* conf = CheckById(join->data["checks"], "FileAvailable--etc-kubernetes-kubelet.conf");
+  REQUIRE(conf);
+  CHECK((*conf)["status"] == "fail");
+  CHECK((*CheckById(join->data["checks"], "Port-10250"))["status"] == "fail");
+}
