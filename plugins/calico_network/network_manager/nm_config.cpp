@@ -501,8 +501,10 @@ bool AllCovered(const std::vector<NmCoverage>& coverage) {
   return std::all_of(coverage.begin(), coverage.end(), [](const NmCoverage& c) { return c.covered; });
 }
 
+constexpr std::string_view kDropInMarker = "# Written by nodeagent calico-network";
+
 std::string DropInContent(const std::vector<std::string>& specs) {
-  return "# Written by nodeagent calico-network: NetworkManager must leave Calico's\n"
+  return std::string(kDropInMarker) + ": NetworkManager must leave Calico's\n"
          "# interfaces alone. `+=` keeps the devices other files made unmanaged.\n"
          "[keyfile]\n"
          "unmanaged-devices+=" +
@@ -516,6 +518,21 @@ std::vector<std::string> ListEditorsIn(const NmConfig& config, const std::string
     for (const auto& p : *list)
       if (DirName(p) == dir) out.push_back(p);
   return out;
+}
+
+// The first setting of an existing drop-in other than [keyfile] unmanaged-devices.
+std::optional<std::string> OtherSettings(const std::string& path, std::string_view text) {
+  std::vector<GroupLines> groups;
+  std::vector<NmParseError> errors;
+  if (!ParseKeyFile(path, text, groups, errors)) return "unparseable lines";
+  for (const auto& g : groups) {
+    for (const auto& kl : g.keys) {
+      std::string key(Trim(std::string_view(kl.key).substr(0, kl.key.find_first_of("+-", 17))));
+      if (g.name != "keyfile" || key != "unmanaged-devices") return "[" + g.name + "] " + kl.key;
+    }
+    if (g.keys.empty() && g.name != "keyfile") return "[" + g.name + "]";
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -562,7 +579,15 @@ Result<NmFixPlan> PlanNmFix(const FileSystem& files, const NmFixOptions& options
     if (std::find(after.begin(), after.end(), spec) == after.end())
       return InvalidArgument("a drop-in " + plan.path + " would drop \"" + spec + "\" from unmanaged-devices");
   }
-  auto edit = PlanFileEdit(files, plan.path, [&](const std::optional<std::string>&) -> Result<std::string> {
+  if (IsMaskLink(files, plan.path))
+    return InvalidArgument(plan.path + " is a link to /dev/null (masked by the operator); not replaced");
+  auto edit = PlanFileEdit(files, plan.path, [&](const std::optional<std::string>& existing) -> Result<std::string> {
+    if (existing && !StartsWith(*existing, kDropInMarker)) {
+      if (auto other = OtherSettings(plan.path, *existing))
+        return InvalidArgument(plan.path + " was not written by nodeagent and also sets " + *other +
+                               "; not replaced (choose another drop-in name)");
+      plan.notes.push_back(plan.path + " was not written by nodeagent; replaced (the old content is kept as a backup)");
+    }
     return content;
   });
   if (!edit) return edit.error();

@@ -256,6 +256,42 @@ TEST_CASE("nm: already right means no change; an except: read later is refused",
   CHECK(refused.error().message().find("interface-name:tunl*") != std::string::npos);
 }
 
+TEST_CASE("nm: an existing calico.conf of the operator", "[nm]") {
+  NmRoot r;
+  std::string path = std::string(kEtc) + "calico.conf";
+  SECTION("with only the list (Calico's documented file) is replaced, keeping a backup") {
+    r.Write(std::string(kEtc) + "10-docker.conf", "[keyfile]\nunmanaged-devices=interface-name:docker0\n");
+    r.Write(path, "[keyfile]\nunmanaged-devices=interface-name:cali*;interface-name:tunl*\n");
+    CHECK_FALSE(IsUnmanaged(r.Read(), "docker0").unmanaged);  // replaced by calico.conf
+    auto plan = PlanNmFix(r.files);
+    REQUIRE(plan);
+    REQUIRE(plan->edit);
+    REQUIRE(plan->edit->before);
+    REQUIRE(plan->notes.size() == 1);
+    REQUIRE(ApplyFileEdit(r.files, *plan->edit));
+    CHECK(r.root.Read(path + kBackupSuffix).find("interface-name:cali*;") != std::string::npos);
+    auto after = r.Read();
+    CHECK(AllCalicoCovered(after));
+    CHECK(IsUnmanaged(after, "docker0").unmanaged);  // the += keeps the earlier file's entry
+    auto again = PlanNmFix(r.files);
+    REQUIRE(again);
+    CHECK_FALSE(again->edit);
+  }
+  SECTION("with other settings is refused") {
+    r.Write(path, "[keyfile]\nunmanaged-devices=interface-name:cali*\n[main]\ndns=none\n");
+    auto plan = PlanNmFix(r.files);
+    REQUIRE_FALSE(plan);
+    CHECK(plan.error().message().find("[main] dns") != std::string::npos);
+  }
+  SECTION("masked by a link to /dev/null is refused") {
+    std::filesystem::create_directories(r.root.Real(kEtc));
+    std::filesystem::create_symlink("/dev/null", r.root.Real(path));
+    auto plan = PlanNmFix(r.files);
+    REQUIRE_FALSE(plan);
+    CHECK(plan.error().message().find("/dev/null") != std::string::npos);
+  }
+}
+
 TEST_CASE("nm: the drop-in name is a parameter", "[nm]") {
   NmRoot r;
   NmFixOptions o;
