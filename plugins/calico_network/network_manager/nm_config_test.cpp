@@ -160,6 +160,12 @@ TEST_CASE("nm: [device] sections with match-device and managed", "[nm]") {
     REQUIRE(ApplyFileEdit(r.files, *plan->edit));
     CHECK(IsUnmanaged(r.Read(), "cali1").unmanaged);
   }
+  SECTION("stop-match ends the search without managed") {
+    r.Write(std::string(kEtc) + "x.conf", "[device-stop]\nmatch-device=interface-name:cali9\nstop-match=yes\n");
+    auto c3 = r.Read();
+    CHECK_FALSE(IsUnmanaged(c3, "cali9").unmanaged);
+    CHECK(IsUnmanaged(c3, "cali8").unmanaged);
+  }
   SECTION("managed=false") {
     r.Write(std::string(kEtc) + "x.conf", "[device-vx]\nmatch-device=interface-name:vxlan.calico\nmanaged=false\n");
     CHECK(IsUnmanaged(r.Read(), "vxlan.calico").unmanaged);
