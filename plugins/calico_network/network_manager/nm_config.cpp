@@ -158,7 +158,7 @@ void MergeKey(NmConfig& config, GroupState& state, const std::string& group, con
   std::string key = kl.key;
   if (EndsWith(key, "+") || EndsWith(key, "-")) {
     op = key.back();
-    key = std::string(Trim(std::string_view(key).substr(0, key.size() - 1)));
+    key.pop_back();  // "unmanaged-devices +=" leaves "unmanaged-devices ": unknown to NetworkManager too
   }
   if (IsDeviceSpecKey(group, key)) {
     auto items = SplitDeviceSpecs(kl.value);
@@ -246,6 +246,21 @@ void Finish(NmConfig& config, const MergeState& merge) {
   }
 }
 
+// NetworkManager refuses to start on a drop-in that is not a regular file
+// (a symlink to one is fine): there is no /dev/null masking as in systemd.
+std::optional<std::string> NotRegular(const FileSystem& files, const std::string& path) {
+  auto l = files.Lstat(path);
+  if (!l) return std::nullopt;  // missing: the read reports it
+  if (l->type == FileType::kSymlink) {
+    auto target = files.ReadLink(path);
+    if (target && (*target == "/dev/null"))
+      return "a link to /dev/null, not a regular file (NetworkManager does not start with it)";
+  }
+  auto st = files.Stat(path);
+  if (st && st->type != FileType::kRegular) return "not a regular file (NetworkManager does not start with it)";
+  return std::nullopt;
+}
+
 bool IsMaskLink(const FileSystem& files, const std::string& path) {
   auto l = files.Lstat(path);
   if (!l) return false;
@@ -265,7 +280,7 @@ std::set<std::string> ConfNames(const FileSystem& files, const std::string& dir,
     if (listed.error().code() != ErrorCode::kNotFound) config.problems.push_back(dir + ": " + listed.error().message());
   } else {
     for (const auto& name : *listed) {
-      if (StartsWith(name, ".") || !EndsWith(name, ".conf") || name.size() == 5) continue;
+      if (!EndsWith(name, ".conf")) continue;  // NetworkManager 1.42 reads hidden files and ".conf" too
       if (names.size() >= kMaxNmConfFilesPerDir) {
         config.problems.push_back(dir + ": more than " + std::to_string(kMaxNmConfFilesPerDir) +
                                   " files; the rest were not read");
@@ -284,7 +299,10 @@ void ReadOne(const FileSystem& files, const std::string& path, const NmOverlay& 
   std::string text;
   if (auto it = overlay.find(path); it != overlay.end()) {
     text = it->second;
-  } else if (!IsMaskLink(files, path)) {
+  } else if (auto bad = NotRegular(files, path)) {
+    config.errors.push_back({path, 0, *bad});
+    return;
+  } else {
     auto read = files.ReadFile(path);
     if (!read) {
       if (is_main && read.error().code() == ErrorCode::kNotFound) return;

@@ -73,7 +73,14 @@ struct NmConfig {
 /// a planned file in place before writing it.
 using NmOverlay = std::map<std::string, std::string>;
 
-/// Reads and merges the configuration the way NetworkManager does.
+/// Reads and merges the configuration the way NetworkManager 1.42 does
+/// (checked against its `NetworkManager --print-config`): /usr/lib conf.d
+/// files by name, then /run's, then the main file (missing is fine), then
+/// /etc's; a name in /etc hides it in /run and /usr/lib, /run hides
+/// /usr/lib; every name ending in ".conf" counts, hidden ones too; a drop-in
+/// that is not a regular file (a link to /dev/null, a directory) is an error,
+/// as NetworkManager refuses to start on it. Unlike NetworkManager, invalid
+/// UTF-8 anywhere in a file is an error here (NetworkManager loads it).
 NmConfig ReadNmConfig(const FileSystem& files, const NmConfLayout& layout = {}, const NmOverlay& overlay = {});
 
 /// Parses one file's text and merges it into `config` (used by ReadNmConfig;

@@ -120,10 +120,12 @@ TEST_CASE("nm: += and -= edit the list across files; a plain = replaces it", "[n
   r.Write(std::string(kLib) + "00-pkg.conf", "[keyfile]\nunmanaged-devices=interface-name:a,interface-name:b\n");
   r.Write(std::string(kRun) + "10-boot.conf", "[keyfile]\nunmanaged-devices+=interface-name:c;interface-name:a\n");
   r.Write(kMain, "[main]\nplugins=ifupdown,keyfile\n[keyfile]\nunmanaged-devices-=interface-name:b\n");
-  r.Write(std::string(kEtc) + "20-more.conf", "[keyfile]\n  unmanaged-devices += interface-name:d\n");
+  r.Write(std::string(kEtc) + "20-more.conf", "[keyfile]\n  unmanaged-devices+=interface-name:d\n");
+  // A blank before "+=" makes the key "unmanaged-devices ": NetworkManager 1.42 ignores it.
+  r.Write(std::string(kEtc) + "25-blank.conf", "[keyfile]\nunmanaged-devices += interface-name:ignored\n");
   auto c = r.Read();
   REQUIRE(c.ok());
-  REQUIRE(c.files_read.size() == 4);
+  REQUIRE(c.files_read.size() == 5);
   CHECK(c.files_read[0] == std::string(kLib) + "00-pkg.conf");
   CHECK(c.files_read[1] == std::string(kRun) + "10-boot.conf");
   CHECK(c.files_read[2] == kMain);
@@ -193,22 +195,32 @@ TEST_CASE("nm: masking, hidden files and the .conf suffix", "[nm]") {
   r.Write(std::string(kLib) + "calico.conf", "[keyfile]\nunmanaged-devices=interface-name:lib\n");
   r.Write(std::string(kRun) + "calico.conf", "[keyfile]\nunmanaged-devices=interface-name:run\n");
   r.Write(std::string(kRun) + "other.conf", "[keyfile]\nunmanaged-devices+=interface-name:other\n");
+  // NetworkManager 1.42 reads hidden *.conf files (checked with its --print-config).
   r.Write(std::string(kEtc) + ".hidden.conf", "[keyfile]\nunmanaged-devices+=interface-name:hidden\n");
   r.Write(std::string(kEtc) + "x.conf.bak", "[keyfile]\nunmanaged-devices+=interface-name:bak\n");
   auto c = r.Read();
-  CHECK(*c.unmanaged_devices == std::vector<std::string>{"interface-name:run", "interface-name:other"});
+  CHECK(*c.unmanaged_devices ==
+        std::vector<std::string>{"interface-name:run", "interface-name:other", "interface-name:hidden"});  // /run before /etc
   CHECK(c.shadowed == std::vector<std::string>{std::string(kLib) + "calico.conf"});
 
-  std::filesystem::create_symlink("/dev/null", r.root.Real(std::string(kEtc) + "other.conf"));
+  // An empty file of the same name masks; a link to /dev/null is an error to NetworkManager.
+  r.Write(std::string(kEtc) + "other.conf", "");
   auto masked = r.Read();
-  CHECK(*masked.unmanaged_devices == std::vector<std::string>{"interface-name:run"});
+  CHECK(*masked.unmanaged_devices == std::vector<std::string>{"interface-name:run", "interface-name:hidden"});
   CHECK(masked.shadowed.size() == 2);
+  std::filesystem::remove(r.root.Real(std::string(kEtc) + "other.conf"));
+  std::filesystem::create_symlink("/dev/null", r.root.Real(std::string(kEtc) + "other.conf"));
+  auto linked = r.Read();
+  REQUIRE(linked.errors.size() == 1);
+  CHECK(linked.errors[0].Text().find("other.conf: a link to /dev/null") != std::string::npos);
+  std::filesystem::remove(r.root.Real(std::string(kEtc) + "other.conf"));
+  std::filesystem::remove(r.root.Real(std::string(kEtc) + ".hidden.conf"));
 
   SECTION("[.config] enable=false skips a drop-in") {
     r.Write(std::string(kEtc) + "zz.conf", "[.config]\nenable=false\n[keyfile]\nunmanaged-devices=interface-name:off\n");
     auto d = r.Read();
     CHECK(d.disabled == std::vector<std::string>{std::string(kEtc) + "zz.conf"});
-    CHECK(*d.unmanaged_devices == std::vector<std::string>{"interface-name:run"});
+    CHECK(*d.unmanaged_devices == std::vector<std::string>{"interface-name:run", "interface-name:other"});
   }
 }
 
