@@ -307,6 +307,19 @@ Result<Pick> Autodetect(const AutodetectionMethod& m, NetworkInfo& network, Addr
   return Internal("unknown autodetection kind");
 }
 
+AutodetectionUse CalicoAutodetects(AddressFamily family, std::string_view ip_env,
+                                   std::string_view existing_bgp_address) {
+  const std::string var = family == AddressFamily::kIpv4 ? "IP" : "IP6";
+  if (ip_env == "autodetect") return {true, var + "=autodetect"};
+  if (family == AddressFamily::kIpv4 && ip_env.empty() && existing_bgp_address.empty())
+    return {true, "IP is unset and the Calico Node has no IPv4 address yet"};
+  if (ip_env.empty() && family == AddressFamily::kIpv4)
+    return {false, "IP is unset and the Calico Node keeps its IPv4 address " + std::string(existing_bgp_address)};
+  if (ip_env.empty()) return {false, "IP6 is unset (IPv6 is autodetected only with IP6=autodetect)"};
+  if (ip_env == "none") return {false, var + "=none"};
+  return {false, var + "=" + std::string(ip_env) + " is given"};
+}
+
 std::string_view MethodEnvName(AddressFamily family) {
   return family == AddressFamily::kIpv4 ? "IP_AUTODETECTION_METHOD" : "IP6_AUTODETECTION_METHOD";
 }

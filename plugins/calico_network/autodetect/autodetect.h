@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,6 +119,18 @@ struct InternalIpComparison {
 Result<InternalIpComparison> CompareWithInternalIp(const AutodetectionMethod& method, const Pick& pick,
                                                    NetworkInfo& network, AddressFamily family,
                                                    const AutodetectInputs& inputs);
+
+/// Whether calico-node runs autodetection at all for `family` (startup.go,
+/// configureIPsAndSubnets): IPv4 when IP=autodetect, or IP is unset and the
+/// Calico Node has no BGP IPv4 address yet (so a later change of method does
+/// nothing on a node that already has one, unless IP=autodetect, which
+/// Calico's manifests set); IPv6 only when IP6=autodetect.
+struct AutodetectionUse {
+  bool autodetects = false;
+  std::string why;  ///< "IP=autodetect", "IP is unset and ...", "IP=10.0.0.5 is given"
+};
+AutodetectionUse CalicoAutodetects(AddressFamily family, std::string_view ip_env,
+                                   std::string_view existing_bgp_address);
 
 /// The env variable name for a family: IP_AUTODETECTION_METHOD or IP6_AUTODETECTION_METHOD.
 std::string_view MethodEnvName(AddressFamily family);

@@ -356,3 +356,17 @@ TEST_CASE("comparing the pick with the InternalIP suggests a method that works",
     CHECK_THAT(c6->suggestion, Catch::Contains("set IP6_AUTODETECTION_METHOD=interface=eth1"));
   }
 }
+
+TEST_CASE("when calico-node autodetects at all", "[autodetect]") {
+  auto v4 = AddressFamily::kIpv4;
+  auto v6 = AddressFamily::kIpv6;
+  CHECK(CalicoAutodetects(v4, "autodetect", "10.0.2.15/24").autodetects);
+  CHECK(CalicoAutodetects(v4, "", "").autodetects);
+  auto keep = CalicoAutodetects(v4, "", "10.0.2.15/24");
+  CHECK_FALSE(keep.autodetects);
+  CHECK_THAT(keep.why, Catch::Contains("keeps its IPv4 address 10.0.2.15/24"));
+  CHECK_FALSE(CalicoAutodetects(v4, "none", "").autodetects);
+  CHECK_FALSE(CalicoAutodetects(v4, "192.168.56.11", "").autodetects);
+  CHECK_FALSE(CalicoAutodetects(v6, "", "").autodetects);
+  CHECK(CalicoAutodetects(v6, "autodetect", "").autodetects);
+}
