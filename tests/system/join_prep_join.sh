@@ -47,7 +47,8 @@ fi
 for tool in systemd-nspawn nsenter python3 openssl curl kubectl; do
   command -v "$tool" >/dev/null || { echo "join_prep_join.sh: $tool missing (scripts/deps.sh)" >&2; exit 2; }
 done
-python3 -c 'import yaml' 2>/dev/null || { echo "join_prep_join.sh: python3-yaml missing" >&2; exit 2; }
+# Debian's python3 with python3-yaml (scripts/deps.sh --test), whatever python3 comes first in PATH.
+/usr/bin/python3 -c 'import yaml' 2>/dev/null || { echo "join_prep_join.sh: python3-yaml missing (scripts/deps.sh --test)" >&2; exit 2; }
 
 root=${NODEAGENT_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-root.$(sed -n 's/^recipe_version=//p' "$here/build-root.sh")}
 "$here/build-root.sh" "$root" || { echo "join_prep_join.sh: cannot build the container root" >&2; exit 2; }
@@ -290,7 +291,7 @@ grep '^FAIL' "$merged/var/log/kubeadm-standin/report" 2>/dev/null | sed 's/^/   
 check "the stand-in checked mode 600, the 0700 directory and the command lines" \
   sh -c 'grep -q "ok: the config file has mode 600" "$1" && grep -q "ok: its directory has mode 700" "$1" &&
     grep -q "ok: the token is on no process.s command line" "$1"' _ "$merged/var/log/kubeadm-standin/report"
-check "the JoinConfiguration parses as YAML with the expected values" python3 - "$merged/var/log/kubeadm-standin/seen-config.yaml" "$endpoint" "$token" "$ca_hash" "$node" "$ignored" <<'PY'
+check "the JoinConfiguration parses as YAML with the expected values" /usr/bin/python3 - "$merged/var/log/kubeadm-standin/seen-config.yaml" "$endpoint" "$token" "$ca_hash" "$node" "$ignored" <<'PY'
 import sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
 bt = d["discovery"]["bootstrapToken"]
