@@ -1,6 +1,7 @@
 #include "check.h"
 
 #include "nodeagent/plan_objects.h"
+#include "text.h"
 
 namespace nodeagent::join_prep {
 
@@ -113,16 +114,7 @@ Status ApplyStep(Host& host, const FixStep& step) {
       auto r = host.commands().Run(spec);
       if (!r) return r.error().Wrap(CommandLine(step.argv));
       if (!r->succeeded()) {
-        // The line that says what went wrong: nft ends with a caret line
-        // under the rule, after its "Error: ..." line; others end with it.
-        std::string err = r->stderr_data;
-        while (!err.empty() && (err.back() == '\n' || err.back() == '\r')) err.pop_back();
-        auto error_line = err.rfind("Error:");
-        if (error_line != std::string::npos && (error_line == 0 || err[error_line - 1] == '\n')) {
-          err = err.substr(error_line, err.find('\n', error_line) - error_line);
-        } else if (auto nl = err.rfind('\n'); nl != std::string::npos) {
-          err = err.substr(nl + 1);
-        }
+        std::string err = ErrorLine(r->stderr_data);
         std::string how = r->timed_out ? "timed out" : "exited " + std::to_string(r->exit_code);
         return Error(ErrorCode::kIo, CommandLine(step.argv) + " " + how + (err.empty() ? "" : ": " + err));
       }

@@ -9,6 +9,7 @@
 #include "firewall/nft_fix.h"
 #include "firewall/ufw.h"
 #include "nodeagent/network.h"
+#include "text.h"
 
 namespace nodeagent::join_prep {
 namespace {
@@ -158,12 +159,6 @@ class LegacyRuleset : public InputRuleset {
   IptablesRuleset rules_;
   const FileSystem& files_;
 };
-
-std::string LastLine(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  auto nl = s.rfind('\n');
-  return nl == std::string::npos ? s : s.substr(nl + 1);
-}
 
 }  // namespace
 

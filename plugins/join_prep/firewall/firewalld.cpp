@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "nodeagent/network.h"
+#include "text.h"
 
 namespace nodeagent::join_prep {
 namespace {
@@ -17,26 +18,6 @@ constexpr size_t kMaxServices = 1024;
 constexpr int kMaxIncludeDepth = 8;
 constexpr size_t kMaxXmlTags = 10000;
 constexpr int kFirewallCmdNotRunning = 252;
-
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(start, nl - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    out.push_back(line);
-    start = nl + 1;
-  }
-  return out;
-}
-
-std::string_view TrimView(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 std::vector<std::string> Words(std::string_view s) {
   std::vector<std::string> out;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "nodeagent/network.h"
+#include "text.h"
 
 namespace nodeagent::join_prep {
 namespace {
@@ -12,26 +13,6 @@ namespace {
 constexpr size_t kMaxOutputLines = 20000;
 constexpr size_t kMaxRules = 4000;
 constexpr size_t kMaxPortsInRule = 64;  // ufw itself allows 15 per rule
-
-std::vector<std::string_view> Lines(std::string_view text) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view line = text.substr(start, nl - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    out.push_back(line);
-    start = nl + 1;
-  }
-  return out;
-}
-
-std::string_view TrimView(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 bool EndsWith(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;

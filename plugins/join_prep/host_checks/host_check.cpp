@@ -6,6 +6,7 @@
 #include "host_checks/node_identity.h"
 #include "host_checks/proc_net_tcp.h"
 #include "join_options.h"
+#include "text.h"
 
 namespace nodeagent::join_prep {
 namespace {
@@ -15,12 +16,6 @@ std::string Trim(std::string s) {
   size_t start = 0;
   while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
   return s.substr(start);
-}
-
-std::string LastLine(std::string s) {
-  s = Trim(std::move(s));
-  size_t nl = s.rfind('\n');
-  return nl == std::string::npos ? s : s.substr(nl + 1);
 }
 
 /// kubeadm's FileAvailable-/DirAvailable- id of a path: '/' becomes '-'.

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "nodeagent/plan_objects.h"
+#include "text.h"
 
 namespace nodeagent::join_prep {
 
@@ -19,13 +20,6 @@ constexpr size_t kTailLines = 15;
 constexpr size_t kMaxShownLine = 2000;
 
 std::string Seconds(std::chrono::milliseconds d) { return std::to_string((d.count() + 500) / 1000) + " s"; }
-
-std::string LastLine(std::string_view text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  size_t nl = text.rfind('\n');
-  std::string_view last = nl == std::string_view::npos ? text : text.substr(nl + 1);
-  return std::string(last.substr(0, 300));
-}
 
 std::string Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);

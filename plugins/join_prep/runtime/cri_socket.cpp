@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "text.h"
+
 namespace nodeagent::join_prep {
 
 const char* RuntimeKindName(RuntimeKind k) {
@@ -120,12 +122,6 @@ std::optional<bool> RuntimeReady(const std::string& json_text) {
   for (const auto& c : *conds)
     if (c.is_object() && c.value("type", "") == "RuntimeReady") return c.value("status", false);
   return std::nullopt;
-}
-
-std::string LastLine(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  auto nl = s.rfind('\n');
-  return nl == std::string::npos ? s : s.substr(nl + 1);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "check.h"
+#include "text.h"
 
 namespace nodeagent::join_prep {
 
@@ -22,14 +23,6 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
-std::string LastLine(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
-  auto nl = text.rfind('\n');
-  if (nl != std::string::npos) text = text.substr(nl + 1);
-  if (text.size() > 300) text = text.substr(0, 300) + "...";
-  return text;
-}
 
 std::vector<std::string_view> Words(std::string_view line) {
   std::vector<std::string_view> out;
