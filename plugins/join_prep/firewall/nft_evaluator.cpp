@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "nodeagent/host.h"
+#include "text.h"
 
 namespace nodeagent::join_prep {
 
@@ -446,6 +447,8 @@ Tri MatchesElement(const Field& f, const json& e, std::string& why) {
     return Tri::kUnknown;
   }
   switch (f.kind) {
+    case FieldKind::kConcat:
+      break;  // matched part by part above
     case FieldKind::kNumber:
     case FieldKind::kProto: {
       auto number = [&](const json& v) -> std::optional<int64_t> {
@@ -1266,8 +1269,7 @@ Result<NftRuleset> ReadNftRuleset(CommandRunner& commands, json* doc_out) {
     for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
     if (!r) return r.error().Wrap(line);
     if (!r->succeeded()) {
-      std::string err = r->stderr_data;
-      while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+      std::string err = ErrorLine(r->stderr_data);
       return Error(ErrorCode::kIo, line + (r->timed_out ? " timed out" : " exited " + std::to_string(r->exit_code)) +
                                        (err.empty() ? "" : ": " + err));
     }
