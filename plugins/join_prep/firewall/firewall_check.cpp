@@ -553,9 +553,12 @@ FirewallSources RealFirewallSources(Host& host) {
 
 FirewallFixers RealFirewallFixers(Host& host) {
   FirewallFixers f;
-  f.firewalld_open = [&host](const Packet& packet,
-                             const std::vector<RequiredPort>& ports) -> Result<std::vector<FixStep>> {
-    auto state = ReadFirewalld(host);
+  // firewalld's zones are read once for all the ports it is asked to open.
+  auto firewalld = std::make_shared<std::optional<Result<FirewalldState>>>();
+  f.firewalld_open = [&host, firewalld](const Packet& packet,
+                                        const std::vector<RequiredPort>& ports) -> Result<std::vector<FixStep>> {
+    if (!firewalld->has_value()) *firewalld = ReadFirewalld(host);
+    const Result<FirewalldState>& state = **firewalld;
     if (!state) return state.error();
     Fix fix = FirewalldOpenPorts(ZoneFor(*state, packet.iifname, packet.saddr), ports);
     if (fix.steps.empty() && !fix.warning.empty()) return Error(ErrorCode::kInvalidArgument, fix.warning);
