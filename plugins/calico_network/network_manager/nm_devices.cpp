@@ -171,6 +171,15 @@ std::vector<NmDevice> ManagedCalicoDevices(const std::vector<NmDevice>& devices,
   return managed;
 }
 
+std::vector<NmDevice> DevicesTakenDownByUnmanage(const std::vector<NmDevice>& devices,
+                                                 const std::vector<std::string>& specs) {
+  std::vector<NmDevice> owned;
+  for (auto& d : ManagedCalicoDevices(devices, specs)) {
+    if (d.state != "connected (externally)") owned.push_back(std::move(d));
+  }
+  return owned;
+}
+
 Result<NmWaitResult> WaitUnmanaged(Host& host, const std::vector<std::string>& specs,
                                    std::chrono::milliseconds timeout, std::chrono::milliseconds interval,
                                    const bool* cancelled) {

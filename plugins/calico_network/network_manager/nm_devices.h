@@ -68,6 +68,19 @@ Status ReloadNetworkManager(Host& host);
 std::vector<NmDevice> ManagedCalicoDevices(const std::vector<NmDevice>& devices,
                                            const std::vector<std::string>& specs);
 
+/// The devices of ManagedCalicoDevices that NetworkManager itself brought
+/// up or is configuring (any state but "unmanaged" and "connected
+/// (externally)": NetworkManager's sys-iface-state "managed"). When such a
+/// device becomes unmanaged, NetworkManager 1.42 deconfigures it and sets its
+/// link down (nm-device.c, _set_state_full, case NM_DEVICE_STATE_UNMANAGED:
+/// nm_device_cleanup(CLEANUP_TYPE_DECONFIGURE) and nm_device_take_down);
+/// seen in tests/system/calico_nm.sh: a cali veth NetworkManager was running
+/// DHCP on lost its address and went down, while an externally connected
+/// tunl0 kept both. Calico must bring such a device up again (or the pod
+/// behind it be recreated): the plan should name them.
+std::vector<NmDevice> DevicesTakenDownByUnmanage(const std::vector<NmDevice>& devices,
+                                                 const std::vector<std::string>& specs);
+
 /// What WaitUnmanaged saw last.
 struct NmWaitResult {
   std::vector<NmDevice> devices;        ///< the last `nmcli device` read

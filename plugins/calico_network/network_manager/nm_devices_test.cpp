@@ -25,14 +25,16 @@ const std::vector<std::string> kGeneralArgv = {"nmcli", "-t", "-f", "RUNNING,VER
 
 // `LC_ALL=C nmcli -t -f DEVICE,TYPE,STATE device` of NetworkManager 1.42.4
 // in the booted container of tests/system/calico_nm.sh, before the fix
-// (docker0 made unmanaged by an earlier conf.d file).
+// (docker0 made unmanaged by an earlier conf.d file). Without udev,
+// NetworkManager calls veths "ethernet" and runs DHCP on them; tunl0 has an
+// address and is taken as it is (externally).
 constexpr const char* kBefore =
-    "cali1234abcd:veth:connected (externally)\n"
+    "lo:loopback:connected (externally)\n"
     "tunl0:tun:connected (externally)\n"
-    "vxlan.calico:veth:connecting (getting IP configuration)\n"
-    "docker0:bridge:unmanaged\n"
-    "lo:loopback:unmanaged\n"
-    "peer0:veth:unmanaged\n";
+    "cali1234abcd:ethernet:connecting (getting IP configuration)\n"
+    "peer-c0:ethernet:connecting (getting IP configuration)\n"
+    "vxlan.calico:ethernet:connecting (getting IP configuration)\n"
+    "docker0:bridge:unmanaged\n";
 
 struct FakeNode {
   TempRoot root;
@@ -54,9 +56,9 @@ TEST_CASE("nm devices: parses nmcli's terse rows, escaped ':' and '\\' included"
   auto d = ParseNmcliDevices(kBefore);
   REQUIRE(d);
   REQUIRE(d->size() == 6);
-  CHECK((*d)[0] == NmDevice{"cali1234abcd", "veth", "connected (externally)"});
-  CHECK((*d)[2] == NmDevice{"vxlan.calico", "veth", "connecting (getting IP configuration)"});
-  CHECK((*d)[3] == NmDevice{"docker0", "bridge", "unmanaged"});
+  CHECK((*d)[1] == NmDevice{"tunl0", "tun", "connected (externally)"});
+  CHECK((*d)[4] == NmDevice{"vxlan.calico", "ethernet", "connecting (getting IP configuration)"});
+  CHECK((*d)[5] == NmDevice{"docker0", "bridge", "unmanaged"});
 
   auto esc = ParseNmcliDevices("eth0\\:1:ethernet:unmanaged\nback\\\\slash:veth:connected\r\n\n");
   REQUIRE(esc);
@@ -187,13 +189,24 @@ TEST_CASE("nm devices: ManagedCalicoDevices lists present Calico devices Network
   REQUIRE(before);
   auto managed = ManagedCalicoDevices(*before, DefaultCalicoSpecs());
   REQUIRE(managed.size() == 3);
-  CHECK(managed[0].device == "cali1234abcd");
-  CHECK(managed[1].device == "tunl0");
+  CHECK(managed[0].device == "tunl0");
+  CHECK(managed[1].device == "cali1234abcd");
   CHECK(managed[2].device == "vxlan.calico");
-  // docker0 is not Calico's; lo and peer0 are unmanaged and not Calico's either.
+  // docker0 is not Calico's; lo and peer-c0 are managed but not Calico's.
   CHECK(ManagedCalicoDevices(*before, {"interface-name:docker0"}).empty());
   // A spec that is `except:`-ed does not count.
   CHECK(ManagedCalicoDevices(*before, {"interface-name:cali*", "except:interface-name:cali1234abcd"}).empty());
+}
+
+TEST_CASE("nm devices: devices NetworkManager configures itself are the ones it takes down", "[nm][devices]") {
+  auto before = ParseNmcliDevices(kBefore);
+  REQUIRE(before);
+  auto down = DevicesTakenDownByUnmanage(*before, DefaultCalicoSpecs());
+  REQUIRE(down.size() == 2);  // not tunl0: connected (externally) is left as it is
+  CHECK(down[0].device == "cali1234abcd");
+  CHECK(down[1].device == "vxlan.calico");
+  CHECK(DevicesTakenDownByUnmanage({{"cali0", "ethernet", "disconnected"}}, DefaultCalicoSpecs()).size() == 1);
+  CHECK(DevicesTakenDownByUnmanage({{"cali0", "ethernet", "unmanaged"}}, DefaultCalicoSpecs()).empty());
 }
 
 TEST_CASE("nm devices: WaitUnmanaged polls until every Calico device is unmanaged", "[nm][devices]") {
@@ -220,7 +233,7 @@ TEST_CASE("nm devices: WaitUnmanaged gives up at the timeout and names what is s
   auto w = WaitUnmanaged(n.host, DefaultCalicoSpecs(), milliseconds(1000), milliseconds(300));
   REQUIRE(w);
   REQUIRE(w->still_managed.size() == 3);
-  CHECK(w->still_managed[1].device == "tunl0");
+  CHECK(w->still_managed[0].device == "tunl0");
   CHECK(w->waited == milliseconds(1000));  // 300, 600, 900, then the last 100
   CHECK(n.specs.size() == 5);
 
