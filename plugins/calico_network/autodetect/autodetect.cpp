@@ -363,6 +363,7 @@ Result<InternalIpComparison> CompareWithInternalIp(const AutodetectionMethod& m,
       break;
     }
   }
+  out.suggested_method = chosen;
   out.suggestion = picks + "; " + internal_text + " on " + local->interface + "; set " +
                    std::string(MethodEnvName(family)) + "=" + (chosen.empty() ? "" : chosen + " or ") +
                    "kubernetes-internal-ip";

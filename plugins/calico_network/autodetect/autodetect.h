@@ -111,6 +111,9 @@ struct InternalIpComparison {
   /// A suggested interface= or cidr= value is one that Autodetect, run
   /// again on the same tables, picks the InternalIP with.
   std::string suggestion;
+  /// The interface= or cidr= value quoted in `suggestion`, "" when none
+  /// picks the InternalIP here (kubernetes-internal-ip always would).
+  std::string suggested_method;
 };
 
 /// Compares `pick` (what `method` chose) with the Node's first InternalIP of

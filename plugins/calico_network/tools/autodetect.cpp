@@ -6,42 +6,19 @@
 //
 //   calico_network_autodetect [--method VALUE] [--family 4|6] [--internal-ip IP]...
 //   exit 0: picked; 1: Calico would find nothing (the reason is in "error"); 2: bad arguments
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "autodetect/autodetect.h"
+#include "autodetect/system_resolver.h"
 #include "host/netlink_network_info.h"
 
 using namespace nodeagent;
 using namespace nodeagent::calico;
 
 namespace {
-
-// getaddrinfo, as Go's resolver answers a "udp4"/"udp6" dial.
-class SystemResolver : public NameResolver {
- public:
-  Result<std::vector<IpAddress>> Resolve(const std::string& name, AddressFamily family) override {
-    addrinfo hints{};
-    hints.ai_family = family == AddressFamily::kIpv4 ? AF_INET : AF_INET6;
-    hints.ai_socktype = SOCK_DGRAM;
-    addrinfo* list = nullptr;
-    int rc = getaddrinfo(name.c_str(), nullptr, &hints, &list);
-    if (rc != 0) return NotFound("resolving " + name + ": " + gai_strerror(rc));
-    std::vector<IpAddress> out;
-    for (addrinfo* a = list; a && out.size() < 32; a = a->ai_next) {
-      char text[64] = {};
-      if (getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0) continue;
-      if (auto ip = IpAddress::Parse(text)) out.push_back(*ip);
-    }
-    freeaddrinfo(list);
-    return out;
-  }
-};
 
 int Usage(const std::string& why) {
   std::fprintf(stderr, "calico_network_autodetect: %s\nusage: calico_network_autodetect [--method VALUE] "
@@ -55,7 +32,7 @@ int main(int argc, char** argv) {
   std::string method_text = "first-found";
   AddressFamily family = AddressFamily::kIpv4;
   AutodetectInputs inputs;
-  SystemResolver resolver;
+  SystemNameResolver resolver;
   inputs.resolver = &resolver;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
