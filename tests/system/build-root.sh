@@ -11,6 +11,10 @@
 #   both masked (they conflict: a test unmasks the one it uses). Directory
 #   /var/cache/nodeagent-test/bookworm-joinprep-root.2 (env
 #   NODEAGENT_JOINPREP_TEST_ROOT)
+#   nm: the default packages plus network-manager (Debian 12: 1.42), for
+#   tests/system/calico_nm.sh; NetworkManager is enabled and starts at boot.
+#   Boot it only with --private-network. Directory
+#   /var/cache/nodeagent-test/bookworm-nm-root.1 (env NODEAGENT_NM_TEST_ROOT)
 set -euo pipefail
 
 flavour=default
@@ -22,12 +26,16 @@ if [[ ${1:-} == --flavour ]]; then flavour=${2:?--flavour needs a name}; shift 2
 # it under that run's overlay.
 recipe_version=2
 joinprep_recipe_version=2
+nm_recipe_version=1
 case $flavour in
   default) root=${1:-${NODEAGENT_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-root.$recipe_version}} ;;
   joinprep)
     recipe_version=joinprep.$joinprep_recipe_version
     root=${1:-${NODEAGENT_JOINPREP_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-joinprep-root.$joinprep_recipe_version}} ;;
-  *) echo "build-root: unknown flavour $flavour (default, joinprep)" >&2; exit 2 ;;
+  nm)
+    recipe_version=nm.$nm_recipe_version
+    root=${1:-${NODEAGENT_NM_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-nm-root.$nm_recipe_version}} ;;
+  *) echo "build-root: unknown flavour $flavour (default, joinprep, nm)" >&2; exit 2 ;;
 esac
 mirror=${NODEAGENT_TEST_MIRROR:-http://deb.debian.org/debian}
 # systemd + dbus to boot; libcurl4/libssl3/zlib1g are the .deb's runtime
@@ -44,6 +52,9 @@ packages=systemd,systemd-sysv,dbus,iproute2,passwd,libcurl4,libssl3,zlib1g
 # and fails without it.
 extra_packages=""
 [[ $flavour == joinprep ]] && extra_packages="firewalld ufw nftables iptables python3 netbase procps"
+# nm: NetworkManager from Debian 12 without recommends (no wpasupplicant,
+# modemmanager); its nmcli is what the calico-network action runs.
+[[ $flavour == nm ]] && extra_packages="network-manager"
 
 if [[ -f $root/.nodeagent-root-recipe && $(cat "$root/.nodeagent-root-recipe") == "$recipe_version" ]]; then
   exit 0

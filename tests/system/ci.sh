@@ -3,8 +3,8 @@
 # installs missing tools by apt package name, builds the package inputs and
 # both packages from BUILD_DIR (under the shared build lock), runs
 # packaging/check-deb.sh, packaging/check-rpm-deps.sh, tests/system/run.sh,
-# tests/system/join_prep_firewall.sh and join_prep_join.sh, and prints one
-# PASS/FAIL line per step and a final "N passed, M failed".
+# tests/system/join_prep_firewall.sh, join_prep_join.sh and calico_nm.sh,
+# and prints one PASS/FAIL line per step and a final "N passed, M failed".
 #
 # Usage: tests/system/ci.sh [BUILD_DIR]   (default /work/main/build)
 # Env: NODEAGENT_BUILD_LOCK (default /tmp/nodeagent-build.lock),
@@ -80,6 +80,12 @@ fi
 if timed "build join_prep_fwmgr_probe" flock "$lock" sh -c \
     "cmake -S '$repo' -B '$build' -G Ninja >/dev/null && ninja -C '$build' -j2 join_prep_fwmgr_probe"; then
   timed "join-prep firewall (system)" "$here/join_prep_firewall.sh" --build-dir "$build" --deb "$deb"
+fi
+# calico-network's NetworkManager fix against the real NetworkManager in a
+# booted container with a private network (build-root.sh --flavour nm).
+if timed "build calico_network_nm" flock "$lock" sh -c \
+    "cmake -S '$repo' -B '$build' -G Ninja >/dev/null && ninja -C '$build' -j2 calico_network_nm"; then
+  timed "calico-network NM (system)" "$here/calico_nm.sh" --build-dir "$build" --deb "$deb"
 fi
 # join: `agentctl run join` through the daemon against a stand-in kubeadm and
 # the test API server (the default root, sharing the host network).

@@ -1,0 +1,317 @@
+#!/bin/bash
+# System test of calico-network's NetworkManager part against the real
+# NetworkManager 1.42 of Debian 12, in a booted container (build-root.sh
+# --flavour nm) with a private network (--private-network: NetworkManager
+# inside only ever sees the container's own interfaces). Each step boots a
+# fresh container and sets up what a node has before Calico is fixed:
+#   - /etc/NetworkManager/conf.d/10-docker.conf, an earlier file making
+#     docker0 unmanaged (`[keyfile] unmanaged-devices=interface-name:docker0`);
+#   - a bridge docker0 with an address (unmanaged through that file);
+#   - a veth cali1234abcd with an address, a tun tunl0 with an address (the
+#     kernel has no ipip: a stand-in with the name), a veth vxlan.calico;
+#     their peers are named so that no Calico spec matches them.
+# Before anything runs, NetworkManager must manage the three Calico devices
+# (asserted: otherwise the test would prove nothing).
+#   1 calico_network_nm (the nm_config/nm_devices units over the real host,
+#     no agent): the plan creates conf.d/calico.conf with `unmanaged-devices+=`
+#     and runs `nmcli general reload conf`, and changes nothing; --apply makes
+#     the three Calico devices `unmanaged` with docker0 still unmanaged,
+#     `NetworkManager --print-config` shows both; tunl0 (connected
+#     externally) keeps its address, the devices NetworkManager configured
+#     itself are taken down, as DevicesTakenDownByUnmanage predicts; a second
+#     look plans nothing; a NetworkManager restart keeps them unmanaged.
+#   2 the action (`agentctl --local run calico-network` from the installed
+#     .deb, no kubeconfig: the cluster parts are skipped): the dry run plans
+#     the drop-in (its diff) and the reload and changes nothing; the run makes
+#     the devices unmanaged, keeps docker0 unmanaged; a second dry run plans
+#     nothing. Skipped (SKIP line) without --deb.
+#
+# Usage: tests/system/calico_nm.sh [--build-dir DIR] [--deb FILE]
+#   DIR holds plugins/calico_network/calico_network_nm (default $repo/build);
+#   FILE is the nodeagent .deb step 2 installs.
+# Exit: 0 every step passed, 1 a step failed, 2 setup problem. Needs root.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+build=$repo/build
+deb=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --build-dir) build=$2; shift 2 ;;
+    --deb) deb=$2; shift 2 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    *) echo "calico_nm.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ $(id -u) -eq 0 ]] || { echo "calico_nm.sh: must run as root" >&2; exit 2; }
+tool_bin=$build/plugins/calico_network/calico_network_nm
+[[ -x $tool_bin ]] || { echo "calico_nm.sh: $tool_bin missing (ninja -C $build calico_network_nm)" >&2; exit 2; }
+[[ -z $deb || -f $deb ]] || { echo "calico_nm.sh: --deb $deb: no such file" >&2; exit 2; }
+for tool in systemd-nspawn nsenter python3; do
+  command -v "$tool" >/dev/null || { echo "calico_nm.sh: $tool missing" >&2; exit 2; }
+done
+[[ -c /dev/net/tun ]] || { echo "calico_nm.sh: /dev/net/tun missing (tunl0's stand-in is a tun device)" >&2; exit 2; }
+
+NM_ROOT=${NODEAGENT_NM_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-nm-root.$(sed -n 's/^nm_recipe_version=//p' "$here/build-root.sh")}
+CALICO_DEVICES=(cali1234abcd tunl0 vxlan.calico)
+work=""
+launcher=""
+pid1=""
+cg=nodeagent-cnnm.$$
+
+log() { echo "[calico-nm] $*" >&2; }
+
+shutdown_container() {
+  set +e
+  if [[ -n $launcher ]] && kill -0 "$launcher" 2>/dev/null; then
+    [[ -n $pid1 ]] && kill -0 "$pid1" 2>/dev/null && nsenter -t "$pid1" -a systemctl poweroff >/dev/null 2>&1
+    for _ in $(seq 1 100); do kill -0 "$launcher" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$launcher" 2>/dev/null
+    wait "$launcher" 2>/dev/null
+  fi
+  launcher="" pid1=""
+  [[ -n $work ]] && mountpoint -q "$work/merged" && umount "$work/merged"
+  set -e
+}
+
+cleanup() {
+  set +e
+  shutdown_container
+  for hierarchy in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified /sys/fs/cgroup; do
+    [[ -d $hierarchy/$cg ]] && find "$hierarchy/$cg" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  # Outputs go only when nothing is mounted below them any more.
+  if [[ -z ${keep_dir:-} && -n ${out:-} && -d $out ]] && ! grep -qF " $out/" /proc/mounts; then rm -rf "$out"; fi
+  return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# container_pid1 NSPAWN_PID: nspawn's child that is PID 1 in its pid namespace.
+container_pid1() {
+  local child
+  for child in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    if awk '$1 == "NSpid:" { exit !(NF > 2 && $NF == 1) }' "/proc/$child/status" 2>/dev/null; then
+      echo "$child"; return 0
+    fi
+  done
+  return 1
+}
+
+# cx: a command in a transient unit of the container (its sandbox), piped.
+cx() { nsenter -t "$pid1" -a systemd-run --quiet --wait --pipe --collect --service-type=exec "$@"; }
+# cq: a read-only look into the container.
+cq() { nsenter -t "$pid1" -a "$@"; }
+
+# wait_for SECONDS cmd...: until cmd succeeds (0) or the deadline passes (1).
+wait_for() {
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 )); shift
+  while :; do
+    "$@" && return 0
+    (( $(date +%s%N) < deadline )) || return 1
+    sleep 0.1
+  done
+}
+
+# boot NAME: a fresh overlay on the nm root, the earlier conf.d file in
+# place, booted with a private network; NetworkManager running.
+boot() {
+  local name=$1 state=""
+  work=$out/$name
+  mkdir -p "$work"/{upper,ovl,merged}
+  mount -t overlay overlay -o "lowerdir=$NM_ROOT,upperdir=$work/upper,workdir=$work/ovl" "$work/merged" || return 1
+  mkdir -p "$work/merged/etc/NetworkManager/conf.d"
+  printf '[keyfile]\nunmanaged-devices=interface-name:docker0\n' >"$work/merged/etc/NetworkManager/conf.d/10-docker.conf"
+  (
+    for hierarchy in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+      if [[ -d $hierarchy ]] && mkdir -p "$hierarchy/$cg" 2>/dev/null; then
+        echo "$BASHPID" >"$hierarchy/$cg/cgroup.procs" 2>/dev/null
+      fi
+    done
+    exec systemd-nspawn --register=no --keep-unit -b -D "$work/merged" --console=read-only \
+      --machine="cnnm-$name-$$" --private-network --bind=/dev/net/tun >>"$work/console.log" 2>&1
+  ) &
+  launcher=$!
+  local t0; t0=$(date +%s%N)
+  for _ in $(seq 1 1200); do
+    pid1=$(container_pid1 "$launcher") || pid1=""
+    if [[ -n $pid1 ]]; then
+      state=$(cq systemctl is-system-running 2>/dev/null) || true
+      [[ $state == running || $state == degraded ]] && break
+    elif ! kill -0 "$launcher" 2>/dev/null; then
+      break
+    fi
+    sleep 0.1
+  done
+  if [[ $state != running && $state != degraded ]]; then
+    log "boot did not finish (state: ${state:-no answer}); console:"; tail -30 "$work/console.log" >&2; return 1
+  fi
+  nm_running() { [[ $(cq env LC_ALL=C nmcli -t -f RUNNING general 2>/dev/null) == running ]]; }
+  wait_for 30 nm_running || { log "NetworkManager not running"; cq systemctl status --no-pager NetworkManager >&2; return 1; }
+  log "$name: booted, NetworkManager $(cq env LC_ALL=C nmcli -t -f VERSION general) running in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+}
+
+# The devices of a node before Calico is fixed (see the header).
+make_devices() {
+  cx sh -ec '
+    ip link add docker0 type bridge
+    ip addr add 172.17.0.1/16 dev docker0
+    ip link set docker0 up
+    ip link add cali1234abcd type veth peer name peer-c0
+    ip addr add 10.244.1.1/32 dev cali1234abcd
+    ip link set cali1234abcd up
+    ip link set peer-c0 up
+    ip tuntap add tunl0 mode tun
+    ip link set tunl0 mtu 1480 up
+    ip addr add 10.244.1.0/32 dev tunl0
+    ip link add vxlan.calico type veth peer name peer-v0
+    ip link set vxlan.calico up
+    ip link set peer-v0 up'
+}
+
+devices() { cq env LC_ALL=C nmcli -t -f DEVICE,TYPE,STATE device; }
+# state_of DEVICE: its nmcli STATE ("" when NetworkManager does not list it).
+state_of() { devices | awk -F: -v d="$1" '$1 == d { print $3 }'; }
+is_unmanaged() { [[ $(state_of "$1") == unmanaged ]]; }
+is_managed() { local s; s=$(state_of "$1"); [[ -n $s && $s != unmanaged ]]; }
+is_listed() { [[ -n $(state_of "$1") ]]; }
+all_calico() {  # all_calico PREDICATE
+  local d
+  for d in "${CALICO_DEVICES[@]}"; do "$1" "$d" || return 1; done
+}
+has_addr() { cq ip -o addr show dev "$1" | grep -q " $2 "; }
+link_down() { ! cq ip -o link show dev "$1" | grep -q '[<,]UP[,>]'; }
+print_config_unmanaged() { cq NetworkManager --print-config | sed -n 's/^unmanaged-devices=//p'; }
+config_has() { print_config_unmanaged | tr ',;' '\n\n' | grep -qxF "$1"; }
+# json_is FILE EXPR: EXPR over the JSON (as d; for an agentctl record, r) is true.
+json_is() {
+  python3 -c 'import json,sys
+d=json.load(open(sys.argv[1])); r=d.get("record", d) if isinstance(d, dict) else d
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"
+}
+
+t_start=$(date +%s)
+results=()
+failed=0
+step_ok=1
+check() {  # check DESCRIPTION cmd...: one PASS/FAIL line; a failure fails the step
+  local what=$1; shift
+  if "$@"; then echo "PASS $what"; else echo "FAIL $what"; step_ok=0; fi
+}
+finish_step() {  # finish_step NAME SECONDS
+  if [[ $step_ok -eq 1 ]]; then results+=("PASS $1 (${2}s)"); else results+=("FAIL $1 (${2}s)"); failed=1; fi
+  step_ok=1
+}
+
+"$here/build-root.sh" --flavour nm "$NM_ROOT" || { log "cannot build $NM_ROOT"; exit 2; }
+keep_dir=""
+out=$(mktemp -d /var/tmp/nodeagent-cnnm.XXXXXX)
+
+# before NAME: boot, devices, and the state every step starts from (asserted).
+before() {
+  boot "$1" || exit 2
+  make_devices || { log "cannot create the devices"; exit 2; }
+  check "NetworkManager manages cali1234abcd, tunl0 and vxlan.calico (waited for)" wait_for 20 all_calico is_managed
+  check "docker0 is unmanaged through 10-docker.conf" wait_for 10 is_unmanaged docker0
+  devices >"$out/$1-before.txt"
+  log "$1: nmcli before:"; sed 's/^/    /' "$out/$1-before.txt" >&2
+}
+
+# --- 1: the units, without the agent ---------------------------------------------
+t0=$(date +%s)
+before units
+install -m 0755 "$tool_bin" "$work/merged/usr/local/bin/calico_network_nm"
+rc=0; cx calico_network_nm >"$out/units-plan.json" || rc=$?
+check "plan: exit 1 (something to do)" test "$rc" = 1
+check "plan: NetworkManager running, only docker0 unmanaged, every Calico spec missing" json_is "$out/units-plan.json" \
+  'd["network_manager"]["running"] and d["effective_unmanaged"] == ["interface-name:docker0"] and "interface-name:cali*" in d["missing"]'
+check "plan: creates conf.d/calico.conf with unmanaged-devices+=, then nmcli general reload conf" json_is "$out/units-plan.json" \
+  '[(c["kind"], c["target"]) for c in d["plan"]["changes"]] == [("create", "/etc/NetworkManager/conf.d/calico.conf"), ("run", "nmcli general reload conf")] and "+unmanaged-devices+=interface-name:cali*," in d["plan"]["changes"][0]["diff"]'
+check "plan: predicts NetworkManager takes down the devices it configured itself (not tunl0)" json_is "$out/units-plan.json" \
+  'sorted(x["device"] for x in d["taken_down_by_unmanage"]) == ["cali1234abcd", "vxlan.calico"]'
+check "plan wrote nothing" test ! -e "$work/merged/etc/NetworkManager/conf.d/calico.conf"
+check "plan changed nothing: Calico devices still managed" all_calico is_managed
+t_apply=$(date +%s%N)
+rc=0; cx calico_network_nm --apply >"$out/units-apply.json" || rc=$?
+log "units: --apply took $(( ($(date +%s%N) - t_apply) / 1000000 )) ms (exit $rc)"
+check "--apply: exit 0, file written, reloaded, nothing left managed" json_is "$out/units-apply.json" \
+  'd["applied"] and d["reloaded"] and d["still_managed"] == []'
+check "nmcli: cali1234abcd, tunl0, vxlan.calico unmanaged" all_calico is_unmanaged
+check "nmcli: docker0 still unmanaged" is_unmanaged docker0
+check "nmcli: the peers (no Calico name) still managed" is_managed peer-c0
+devices >"$out/units-after.txt"
+log "units: nmcli after:"; sed 's/^/    /' "$out/units-after.txt" >&2
+check "--print-config: unmanaged-devices has interface-name:docker0" config_has interface-name:docker0
+check "--print-config: unmanaged-devices has interface-name:cali*" config_has 'interface-name:cali*'
+check "--print-config: unmanaged-devices has interface-name:tunl*" config_has 'interface-name:tunl*'
+check "our file /etc/NetworkManager/conf.d/calico.conf exists, 10-docker.conf untouched" sh -c \
+  "grep -q '^unmanaged-devices+=' '$work/merged/etc/NetworkManager/conf.d/calico.conf' && grep -qx 'unmanaged-devices=interface-name:docker0' '$work/merged/etc/NetworkManager/conf.d/10-docker.conf'"
+check "tunl0 (connected externally) keeps its address 10.244.1.0/32" has_addr tunl0 10.244.1.0/32
+check "docker0 keeps its address" has_addr docker0 172.17.0.1/16
+# NetworkManager 1.42 deconfigures what it configured itself when the device
+# becomes unmanaged (nm-device.c: CLEANUP_TYPE_DECONFIGURE, nm_device_take_down).
+check "cali1234abcd (NetworkManager ran DHCP on it) is down after the reload" link_down cali1234abcd
+log "units: after the fix: $(cq ip -br addr show dev cali1234abcd) | $(cq ip -br addr show dev tunl0)"
+rc=0; cx calico_network_nm >"$out/units-again.json" || rc=$?
+check "a second look: exit 0, no change planned, nothing missing" sh -c \
+  "test $rc = 0 && python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d[\"plan\"][\"changes\"] == [] and d[\"missing\"] == [] else 1)' '$out/units-again.json'"
+nm_pid=$(cq systemctl show -P MainPID NetworkManager)
+cx systemctl restart NetworkManager
+nm_back() { [[ $(cq systemctl show -P MainPID NetworkManager) != "$nm_pid" && $(cq env LC_ALL=C nmcli -t -f RUNNING general 2>/dev/null) == running ]]; }
+check "NetworkManager restarted (a new main PID, running)" wait_for 30 nm_back
+check "after the restart NetworkManager lists the Calico devices again" wait_for 10 all_calico is_listed
+check "after the restart the Calico devices stay unmanaged" all_calico is_unmanaged
+shutdown_container
+finish_step "1 units (calico_network_nm)" $(( $(date +%s) - t0 ))
+
+# --- 2: the action through agentctl ------------------------------------------------
+if [[ -z $deb ]]; then
+  results+=("SKIP 2 agentctl run calico-network (no --deb)")
+else
+  t0=$(date +%s)
+  before action
+  install -m 0644 "$deb" "$work/merged/var/tmp/nodeagent.deb"  # /tmp is a tmpfs of the container
+  check "the .deb installs in the container" cx dpkg -i /var/tmp/nodeagent.deb
+  # calico_network RUN_NAME [args]: the action as an operator runs it; its
+  # record in $out/RUN_NAME.json. No kubeconfig in the container: the
+  # cluster parts are skipped.
+  calico_network() {
+    local name=$1; shift
+    cx agentctl --local -o json run calico-network "$@" >"$out/$name.json" 2>"$out/$name.err" || true
+  }
+  calico_network action-plan --dry-run
+  check "dry run: data.network_manager running, Calico specs missing, file calico.conf" json_is "$out/action-plan.json" \
+    'r["data"]["network_manager"]["running"] and "interface-name:cali*" in r["data"]["network_manager"]["missing"] and r["data"]["network_manager"]["file"] == "/etc/NetworkManager/conf.d/calico.conf"'
+  check "dry run: plans the drop-in (diff with unmanaged-devices+=) and nmcli general reload conf" json_is "$out/action-plan.json" \
+    'any(c.get("target") == "/etc/NetworkManager/conf.d/calico.conf" and "unmanaged-devices+=" in c.get("diff", "") for c in r["changes"]) and any("nmcli general reload conf" in c.get("target", "") + c.get("description", "") for c in r["changes"])'
+  check "dry run wrote nothing" test ! -e "$work/merged/etc/NetworkManager/conf.d/calico.conf"
+  check "dry run changed nothing: Calico devices still managed" all_calico is_managed
+  t_apply=$(date +%s%N)
+  calico_network action-run
+  log "action: the run took $(( ($(date +%s%N) - t_apply) / 1000000 )) ms"
+  check "run: status ok" json_is "$out/action-run.json" 'r.get("status") in ("ok", "succeeded", "success", "changed")'
+  check "nmcli: cali1234abcd, tunl0, vxlan.calico unmanaged" all_calico is_unmanaged
+  check "nmcli: docker0 still unmanaged" is_unmanaged docker0
+  devices >"$out/action-after.txt"
+  log "action: nmcli after:"; sed 's/^/    /' "$out/action-after.txt" >&2
+  check "--print-config: unmanaged-devices has interface-name:docker0" config_has interface-name:docker0
+  check "--print-config: unmanaged-devices has interface-name:cali*" config_has 'interface-name:cali*'
+  check "our file calico.conf exists" test -f "$work/merged/etc/NetworkManager/conf.d/calico.conf"
+  calico_network action-again --dry-run
+  check "a second dry run plans no change" json_is "$out/action-again.json" 'not r.get("changes")'
+  shutdown_container
+  finish_step "2 agentctl run calico-network" $(( $(date +%s) - t0 ))
+fi
+
+echo "=== calico_nm summary ($(( $(date +%s) - t_start )) s) ==="
+for r in "${results[@]}"; do echo "$r"; done
+if [[ $failed -ne 0 ]]; then
+  keep_dir=1
+  for f in "$out"/*.json "$out"/*.err "$out"/*.txt; do
+    [[ -f $f ]] || continue
+    echo "--- $(basename "$f")"; head -c 4000 "$f"; echo
+  done
+  echo "(outputs kept in $out)"
+  exit 1
+fi
+exit 0
