@@ -55,6 +55,37 @@ class NodeOnlyCluster : public StubKubeClient {
   }
 };
 
+CommandResult Output(std::string out, int code = 0, std::string err = "") {
+  CommandResult r;
+  r.exit_code = code;
+  r.stdout_data = std::move(out);
+  r.stderr_data = std::move(err);
+  return r;
+}
+
+// A running NetworkManager as nmcli shows it: the Calico devices are managed
+// until a reload follows a configuration that makes them unmanaged.
+struct FakeNetworkManager {
+  FakeActionContext& ctx;
+  int reloads = 0;
+  bool takes_reload = true;
+  explicit FakeNetworkManager(FakeActionContext& c) : ctx(c) {
+    ctx.commands().Answer({"nmcli", "-t", "-f", "RUNNING,VERSION", "general"}, Output("running:1.42.4\n"));
+    ctx.commands().AnswerWith({"nmcli", "-t", "-f", "DEVICE,TYPE,STATE", "device"},
+                              [this](const CommandSpec&) -> Result<CommandResult> {
+                                bool off = takes_reload && reloads > 0;
+                                std::string calico = off ? "unmanaged" : "connecting (getting IP configuration)";
+                                return Output("lo:loopback:connected (externally)\ncali1234abcd:ethernet:" + calico +
+                                              "\ntunl0:tun:" + (off ? "unmanaged" : "connected (externally)") +
+                                              "\ndocker0:bridge:unmanaged\n");
+                              });
+    ctx.commands().AnswerWith({"nmcli", "general", "reload", "conf"}, [this](const CommandSpec&) -> Result<CommandResult> {
+      ++reloads;
+      return Output("");
+    });
+  }
+};
+
 bool Has(const std::vector<Finding>& fs, Severity s, const std::string& text) {
   for (const auto& f : fs)
     if (f.severity == s && (f.message.find(text) != std::string::npos || f.subject.find(text) != std::string::npos))
@@ -66,13 +97,18 @@ bool Has(const std::vector<Finding>& fs, Severity s, const std::string& text) {
 
 TEST_CASE("calico-network writes the NetworkManager drop-in once, keeping docker0 unmanaged") {
   FakeActionContext ctx;
+  FakeNetworkManager nm(ctx);
   VagrantNetwork(ctx.network());
   ctx.root().Write("/etc/NetworkManager/conf.d/10-docker.conf", "[keyfile]\nunmanaged-devices=interface-name:docker0\n");
   auto action = Spec().create();
   auto plan = action->MakePlan(ctx);
   REQUIRE(plan.ok());
-  REQUIRE(plan->changes.size() == 1);
+  REQUIRE(plan->changes.size() == 2);
   CHECK(plan->changes[0].target == "/etc/NetworkManager/conf.d/calico.conf");
+  CHECK(plan->changes[1].target == "nmcli general reload conf");
+  CHECK(Has(plan->findings, Severity::kError, "NetworkManager manages Calico's devices now: cali1234abcd"));
+  CHECK(Has(plan->findings, Severity::kWarning, "cali1234abcd (connecting (getting IP configuration)) itself"));
+  CHECK(nm.reloads == 0);
   CHECK(plan->changes[0].diff.find("unmanaged-devices+=interface-name:cali*") != std::string::npos);
   CHECK(plan->data["network_manager"]["missing"].size() == 6);
   CHECK(Has(plan->findings, Severity::kWarning, "no usable kubeconfig"));
@@ -81,6 +117,8 @@ TEST_CASE("calico-network writes the NetworkManager drop-in once, keeping docker
   auto out = action->Apply(ctx, *plan);
   REQUIRE(out.ok());
   CHECK(out->status == RunStatus::kChanged);
+  CHECK(nm.reloads == 1);
+  CHECK(out->data["network_manager"]["managed"].empty());
   CHECK(ctx.root().Read("/etc/NetworkManager/conf.d/calico.conf").find("interface-name:tunl*") != std::string::npos);
   CHECK(out->data["network_manager"]["missing"].empty());
   auto effective = out->data["network_manager"]["effective_unmanaged"].dump();
@@ -94,6 +132,7 @@ TEST_CASE("calico-network writes the NetworkManager drop-in once, keeping docker
 
 TEST_CASE("calico-network never rewrites a NetworkManager file that does not parse") {
   FakeActionContext ctx;
+  FakeNetworkManager nm(ctx);
   VagrantNetwork(ctx.network());
   ctx.root().Write("/etc/NetworkManager/conf.d/50-broken.conf", "unmanaged-devices=interface-name:eth9\n[keyfile\n");
   auto plan = Spec().create()->MakePlan(ctx);
@@ -106,12 +145,51 @@ TEST_CASE("calico-network never rewrites a NetworkManager file that does not par
 
 TEST_CASE("calico-network with fix_network_manager = false reports and plans nothing") {
   FakeActionContext ctx;
+  FakeNetworkManager nm(ctx);
   ctx.mutable_params().Set("fix_network_manager", ParamValue(false));
   VagrantNetwork(ctx.network());
   auto plan = Spec().create()->MakePlan(ctx);
   REQUIRE(plan.ok());
   CHECK(plan->changes.empty());
   CHECK(Has(plan->findings, Severity::kError, "NetworkManager would manage Calico's interfaces"));
+}
+
+TEST_CASE("calico-network leaves NetworkManager alone when it is not there or not running") {
+  FakeActionContext ctx;
+  VagrantNetwork(ctx.network());
+  SECTION("not installed") {
+    ctx.commands().SetDefault([](const CommandSpec& s) -> Result<CommandResult> {
+      return Error(ErrorCode::kNotFound, s.argv[0] + ": not found");
+    });
+    auto plan = Spec().create()->MakePlan(ctx);
+    REQUIRE(plan.ok());
+    CHECK(plan->changes.empty());
+    CHECK(plan->data["network_manager"]["installed"] == false);
+    CHECK(Has(plan->findings, Severity::kInfo, "NetworkManager is not installed"));
+  }
+  SECTION("stopped") {
+    ctx.commands().Answer({"nmcli", "-t", "-f", "RUNNING,VERSION", "general"},
+                          Output("", 8, "Error: NetworkManager is not running.\n"));
+    auto plan = Spec().create()->MakePlan(ctx);
+    REQUIRE(plan.ok());
+    CHECK(plan->changes.empty());
+    CHECK(plan->data["network_manager"]["running"] == false);
+    CHECK(Has(plan->findings, Severity::kInfo, "NetworkManager is not running"));
+  }
+}
+
+TEST_CASE("calico-network reports Calico devices NetworkManager keeps after the reload") {
+  FakeActionContext ctx;
+  FakeNetworkManager nm(ctx);
+  nm.takes_reload = false;
+  VagrantNetwork(ctx.network());
+  auto action = Spec().create();
+  auto plan = action->MakePlan(ctx);
+  REQUIRE(plan.ok());
+  auto out = action->Apply(ctx, *plan);
+  REQUIRE(out.ok());
+  CHECK(out->status == RunStatus::kFailed);
+  CHECK(Has(out->findings, Severity::kError, "after the reload NetworkManager still manages cali1234abcd"));
 }
 
 TEST_CASE("calico-network says which setting makes Calico pick the InternalIP") {
