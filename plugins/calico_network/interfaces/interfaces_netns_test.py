@@ -6,8 +6,10 @@ module), runs calico_network_interfaces inside it with `ip netns exec`, and
 checks the report against what `ip -j -s -d link` and `ip -j addr` say there:
 tunl0 at MTU 1500 is too large over eth1's 1500 (IPIP's 20 bytes), 1480 is
 fine; pools with ipipMode Always or Never against tunl0 present or gone; a
-vxlan.calico stand-in against VXLAN's 50 bytes. Private addresses only; the
-namespace is removed in finally."""
+vxlan.calico stand-in against VXLAN's 50 bytes; and IP pools created with
+real kubectl in the test API server (tests/apiserver), read back with
+`kubectl get ippools.crd.projectcalico.org -o json`, as the pool file.
+Private addresses only; the namespace and the server go away in finally."""
 import json
 import os
 import shutil
@@ -23,6 +25,10 @@ if not os.access(TOOL, os.X_OK):
     sys.exit(f"missing {TOOL}: build calico_network_interfaces first")
 if not shutil.which("ip"):
     sys.exit("iproute2's ip is missing (scripts/deps.sh installs it)")
+
+SOURCE = os.environ.get("CALICO_NETWORK_SOURCE_DIR") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+sys.path.insert(0, os.path.join(SOURCE, "..", "..", "tests", "apiserver"))
+from testserver import TestServer  # noqa: E402
 
 NS = f"cn-if-{os.getpid()}"
 failures = []
@@ -153,6 +159,57 @@ def run(tmp):
     check("no tunl0, pools Never", problems(report("--underlying", "eth1", "--pools", never), "pool default-ipv4-ippool"), [])
 
 
+POOLS_YAML = """\
+apiVersion: crd.projectcalico.org/v1
+kind: IPPool
+metadata:
+  name: default-ipv4-ippool
+spec:
+  cidr: 10.244.0.0/16
+  ipipMode: Always
+  natOutgoing: true
+  nodeSelector: all()
+---
+apiVersion: crd.projectcalico.org/v1
+kind: IPPool
+metadata:
+  name: spare
+spec:
+  cidr: 10.246.0.0/16
+  disabled: true
+"""
+
+
+def run_with_kubectl(tmp):
+    """Pools as kubectl prints them: tunl0 present at 1480 with an IPIP pool is quiet; with
+    ipipMode Never on every pool, tunl0 (up, addressed) is a warning."""
+    with TestServer() as srv:
+        r = srv.kubectl("create", "-f", "-", input=POOLS_YAML)
+        if r.returncode != 0:
+            raise RuntimeError(f"kubectl create: {r.stderr}")
+        path = os.path.join(tmp, "kubectl-pools.json")
+        r = srv.kubectl("get", "ippools.crd.projectcalico.org", "-o", "json")
+        if r.returncode != 0:
+            raise RuntimeError(f"kubectl get: {r.stderr}")
+        with open(path, "w") as f:
+            f.write(r.stdout)
+        rep = report("--underlying", "eth1", "--pools", path)
+        check("kubectl pools, tunl0 1480 and an IPIP pool", rep["problems"], [])
+
+        r = srv.kubectl("patch", "ippools.crd.projectcalico.org", "default-ipv4-ippool", "--type", "merge",
+                        "-p", '{"spec":{"ipipMode":"Never"}}')
+        if r.returncode != 0:
+            raise RuntimeError(f"kubectl patch: {r.stderr}")
+        r = srv.kubectl("get", "ippools.crd.projectcalico.org", "-o", "json")
+        with open(path, "w") as f:
+            f.write(r.stdout)
+        warned = problems(report("--underlying", "eth1", "--pools", path), "tunl0")
+        check("kubectl pools all Never: tunl0 warned once", len(warned), 1)
+        if warned:
+            check("kubectl pools all Never: message",
+                  "every IP pool has ipipMode Never (default-ipv4-ippool, spare)" in warned[0], True)
+
+
 def main():
     sh("ip", "netns", "add", NS)
     tmp = tempfile.mkdtemp(prefix="cn-if-")
@@ -167,7 +224,9 @@ def main():
         sh("ip", "-n", NS, "link", "add", "cali1234abcd", "type", "veth", "peer", "name", "p-cali")
         sh("ip", "-n", NS, "tuntap", "add", "tunl0", "mode", "tun")
         sh("ip", "-n", NS, "addr", "add", "10.244.1.0/32", "dev", "tunl0")
-        sh("ip", "-n", NS, "link", "set", "tunl0", "mtu", "1500", "up")
+        sh("ip", "-n", NS, "link", "set", "tunl0", "mtu", "1480", "up")
+        run_with_kubectl(tmp)
+        sh("ip", "-n", NS, "link", "set", "tunl0", "mtu", "1500")
         run(tmp)
     finally:
         subprocess.run(["ip", "netns", "del", NS], check=False)
