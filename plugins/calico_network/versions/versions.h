@@ -111,10 +111,10 @@ std::string_view SupportName(Support s);
 /// kUnknown are warnings for the action, never errors.
 struct VersionVerdict {
   Support supported = Support::kUnknown;
-  /// One or more sentences: what was compared and what to do, e.g. "Calico
-  /// 3.26 is not tested with Kubernetes 1.30 (API server v1.30.2); it is
-  /// tested with 1.24, 1.25, 1.26, 1.27, 1.28 (source: URL); upgrade Calico
-  /// to a release tested with 1.30".
+  /// One or more sentences joined by "; ": what was compared and what to do,
+  /// e.g. "Calico 3.26 is not tested with Kubernetes 1.30 (API server
+  /// v1.30.2); it is tested with 1.24, 1.25, 1.26, 1.27, 1.28 (source: URL):
+  /// move Calico to a release tested with 1.30".
   std::string message;
   /// data.versions: {calico, calico_image, kubernetes, kubelet, supported,
   /// table, message}; calico is "3.27.2" or null, kubernetes/kubelet the
