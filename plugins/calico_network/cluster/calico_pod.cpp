@@ -1,0 +1,108 @@
+#include "cluster/calico_pod.h"
+
+namespace nodeagent::calico {
+namespace {
+
+using nlohmann::json;
+using Ptr = json::json_pointer;
+
+std::string Str(const json& j, const char* pointer) {
+  const json& v = j.value(Ptr(pointer), json());
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
+// The time an Event last happened, as text that sorts by time (RFC 3339 UTC).
+std::string EventTime(const json& e) {
+  for (const char* p : {"/lastTimestamp", "/eventTime", "/series/lastObservedTime", "/metadata/creationTimestamp"}) {
+    std::string t = Str(e, p);
+    if (!t.empty()) return t;
+  }
+  return "";
+}
+
+}  // namespace
+
+CalicoPodView DescribeCalicoPod(const json& pod, const json& events) {
+  CalicoPodView v;
+  v.found = true;
+  v.ns = Str(pod, "/metadata/namespace");
+  v.name = Str(pod, "/metadata/name");
+  v.phase = Str(pod, "/status/phase");
+  const json& conditions = pod.value(Ptr("/status/conditions"), json());
+  if (conditions.is_array()) {
+    for (const json& c : conditions)
+      if (c.value("type", std::string()) == "Ready") v.ready = c.value("status", std::string()) == "True";
+  }
+  const json& statuses = pod.value(Ptr("/status/containerStatuses"), json());
+  if (statuses.is_array()) {
+    for (const json& s : statuses) {
+      if (s.value("name", std::string()) != "calico-node") continue;
+      v.restart_count = s.value("restartCount", 0);
+      v.waiting_reason = Str(s, "/state/waiting/reason");
+      v.terminated_reason = Str(s, "/state/terminated/reason");
+      if (v.terminated_reason.empty()) v.terminated_reason = Str(s, "/lastState/terminated/reason");
+    }
+  }
+  const json& items = events.is_object() ? events.value("items", json()) : json();
+  if (items.is_array()) {
+    for (const json& e : items) {
+      if (e.value("reason", std::string()) != "Unhealthy") continue;
+      if (Str(e, "/involvedObject/name") != v.name) continue;
+      std::string message = e.value("message", std::string());
+      if (message.rfind("Readiness probe failed", 0) != 0) continue;
+      std::string when = EventTime(e);
+      if (!v.readiness_message.empty() && when < v.readiness_time) continue;
+      v.readiness_message = message.substr(0, 1000);
+      v.readiness_time = when;
+      v.readiness_count = e.value("count", 1);
+    }
+  }
+  return v;
+}
+
+Result<CalicoPodView> ReadCalicoPod(KubeClient& client, const std::string& ns, const std::string& node) {
+  ListOptions options;
+  options.label_selector = "k8s-app=calico-node";
+  options.field_selector = OnNodeSelector(node);
+  options.limit = 10;
+  KubeResult<json> pods = client.ListPods(ns, options);
+  if (!pods.ok())
+    return pods.error().Wrap("listing calico-node pods on " + node + " (GET /api/v1/namespaces/" + ns + "/pods)");
+  const json& items = pods->value("items", json::array());
+  if (!items.is_array() || items.empty()) {
+    CalicoPodView none;
+    none.ns = ns;
+    return none;
+  }
+  const json& pod = items[0];
+  CalicoPodView first = DescribeCalicoPod(pod, json());
+  if (first.ready) return first;
+  auto path = ResourcePath({"", "v1", "events", ns});
+  if (!path.ok()) return first;
+  KubeRequest r = KubeRequest::Get(*path);
+  r.query = {{"fieldSelector", "involvedObject.name=" + first.name + ",reason=Unhealthy"}, {"limit", "100"}};
+  KubeResult<json> events = client.Request(r);
+  if (!events.ok()) {
+    first.events_problem = "reading Events (GET " + *path + "): " + events.error().message();
+    return first;
+  }
+  return DescribeCalicoPod(pod, *events);
+}
+
+json ToJson(const CalicoPodView& v) {
+  if (!v.found) return {{"found", false}, {"namespace", v.ns}};
+  return {{"found", true},
+          {"namespace", v.ns},
+          {"name", v.name},
+          {"phase", v.phase},
+          {"ready", v.ready},
+          {"restart_count", v.restart_count},
+          {"waiting_reason", v.waiting_reason},
+          {"terminated_reason", v.terminated_reason},
+          {"readiness_message", v.readiness_message},
+          {"readiness_time", v.readiness_time},
+          {"readiness_count", v.readiness_count},
+          {"events_problem", v.events_problem}};
+}
+
+}  // namespace nodeagent::calico
