@@ -28,7 +28,11 @@ class FakeKube : public KubeClient {
   };
 
   /// Answers `key` ("GET /api/v1/nodes/n1") with `object`.
-  void Answer(const std::string& key, nlohmann::json object) { answers_[key] = Reply{std::move(object), {}, 0}; }
+  void Answer(const std::string& key, nlohmann::json object) {
+    Reply r;
+    r.object = std::move(object);
+    answers_[key] = std::move(r);
+  }
   /// Answers `key` with an error like the real client's (code from the status).
   void Fail(const std::string& key, int http_status, std::string reason, std::string message = "") {
     Reply r;
