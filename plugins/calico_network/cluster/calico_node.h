@@ -3,7 +3,11 @@
 // Node's status.addresses (InternalIP is what Calico should use), and the
 // projectcalico.org/IPv4Address and IPv6Address annotations, which
 // calico-node writes on the Node with the address and prefix it chose when
-// it last started ("192.168.56.11/24"). The other Nodes' addresses are the
+// it last started ("192.168.56.11/24"). With the Kubernetes datastore that
+// annotation is the Calico Node's spec.bgp.ipv4Address itself
+// (libcalico-go lib/backend/k8s/resources/node.go,
+// nodeBgpIpv4AddrAnnotation), so an address set by hand with calicoctl
+// shows there too. The other Nodes' addresses are the
 // BGP peers whose TCP port 179 the readiness check probes (bgp_probe.h).
 // Only reads (GET), through KubeClient.
 #pragma once
