@@ -2,26 +2,18 @@
 
 #include <map>
 
+#include "cluster/json_fields.h"
+
 namespace nodeagent::calico {
 namespace {
 
 using nlohmann::json;
-using Ptr = json::json_pointer;
+using jsonf::At;
+using jsonf::Str;
 
 constexpr const char* kEnvNames[] = {"IP_AUTODETECTION_METHOD", "IP6_AUTODETECTION_METHOD", "IP", "IP6"};
 constexpr size_t kMaxContainers = 64;
 constexpr size_t kMaxEnv = 2000;
-
-std::string Str(const json& j, const char* pointer) {
-  const json& v = j.value(Ptr(pointer), json());
-  return v.is_string() ? v.get<std::string>() : "";
-}
-
-const json& At(const json& j, const char* pointer) {
-  static const json kNull;
-  Ptr p(pointer);
-  return j.contains(p) ? j.at(p) : kNull;
-}
 
 // Fills one setting from the container's env entry `entry` at `index`.
 EnvSetting ReadEntry(const std::string& name, const json& entry, int index) {
@@ -30,17 +22,16 @@ EnvSetting ReadEntry(const std::string& name, const json& entry, int index) {
   s.present = true;
   s.index = index;
   s.entry = entry;
-  const json& from = entry.value("valueFrom", json());
+  const json& from = At(entry, "/valueFrom");
   if (!from.is_object()) {
     s.known = true;
-    s.value = entry.value("value", json("")).is_string() ? entry.value("value", "") : "";
+    s.value = Str(entry, "/value");
     s.source = "value";
     return s;
   }
   s.from_value_from = true;
   if (from.contains("configMapKeyRef")) {
-    const json& ref = from["configMapKeyRef"];
-    s.source = "ConfigMap " + ref.value("name", std::string()) + " key " + ref.value("key", std::string());
+    s.source = "ConfigMap " + Str(from, "/configMapKeyRef/name") + " key " + Str(from, "/configMapKeyRef/key");
   } else if (from.contains("fieldRef")) {
     s.source = "fieldRef " + Str(from, "/fieldRef/fieldPath") + " (cannot be known before the pod runs)";
   } else if (from.contains("secretKeyRef")) {
@@ -58,11 +49,11 @@ void ResolveConfigMaps(KubeClient& client, CalicoInstall& install) {
   std::map<std::string, KubeResult<json>> cache;
   for (EnvSetting& s : install.settings) {
     if (!s.present || !s.from_value_from) continue;
-    const json& ref = s.entry.value(Ptr("/valueFrom/configMapKeyRef"), json());
+    const json& ref = At(s.entry, "/valueFrom/configMapKeyRef");
     if (!ref.is_object()) continue;
-    std::string cm = ref.value("name", std::string());
-    std::string key = ref.value("key", std::string());
-    bool optional = ref.value("optional", false);
+    std::string cm = Str(ref, "/name");
+    std::string key = Str(ref, "/key");
+    bool optional = jsonf::Bool(ref, "/optional", false);
     s.source = "ConfigMap " + install.ns + "/" + cm + " key " + key;
     auto path = ResourcePath({"", "v1", "configmaps", install.ns, cm});
     if (!path.ok()) {
@@ -83,10 +74,11 @@ void ResolveConfigMaps(KubeClient& client, CalicoInstall& install) {
       }
       continue;
     }
-    const json& data = got->value("data", json::object());
-    if (data.is_object() && data.contains(key) && data[key].is_string()) {
+    const json& data = At(*got, "/data");
+    auto entry = data.is_object() ? data.find(key) : data.end();
+    if (data.is_object() && entry != data.end() && entry->is_string()) {
       s.known = true;
-      s.value = data[key].get<std::string>();
+      s.value = entry->get<std::string>();
     } else if (optional) {
       s.known = true;
       s.source += " (optional, key missing: unset)";
@@ -118,10 +110,8 @@ std::string OperatorOwnership(const json& ds) {
   const json& owners = At(ds, "/metadata/ownerReferences");
   if (owners.is_array()) {
     for (const json& o : owners) {
-      std::string api = o.value("apiVersion", std::string());
-      if (api.rfind("operator.tigera.io/", 0) == 0)
-        return "owned by " + o.value("kind", std::string("?")) + " " + o.value("name", std::string("?")) + " (" +
-               api + ")";
+      std::string api = Str(o, "/apiVersion");
+      if (api.rfind("operator.tigera.io/", 0) == 0) return "owned by " + Str(o, "/kind") + " " + Str(o, "/name") + " (" + api + ")";
     }
   }
   const json& annotations = At(ds, "/spec/template/metadata/annotations");
@@ -136,15 +126,12 @@ std::string OperatorOwnership(const json& ds) {
 
 std::string OperatorMethodText(const json& ad) {
   if (!ad.is_object()) return "";
-  auto text = [&](const char* key) -> std::string {
-    const json& v = ad.value(key, json());
-    return v.is_string() ? v.get<std::string>() : "";
-  };
+  auto text = [&](const char* key) { return Str(ad, std::string("/") + key); };
   if (!text("interface").empty()) return "interface=" + text("interface");
   if (!text("skipInterface").empty()) return "skip-interface=" + text("skipInterface");
   if (!text("canReach").empty()) return "can-reach=" + text("canReach");
-  if (ad.value("firstFound", json()).is_boolean() && ad["firstFound"].get<bool>()) return "first-found";
-  const json& cidrs = ad.value("cidrs", json());
+  if (jsonf::Bool(ad, "/firstFound", false)) return "first-found";
+  const json& cidrs = At(ad, "/cidrs");
   if (cidrs.is_array() && !cidrs.empty()) {
     std::string out = "cidr=";
     for (size_t i = 0; i < cidrs.size() && i < 64; ++i) {
@@ -169,7 +156,7 @@ CalicoInstall DescribeDaemonSet(const json& ds) {
   json container;
   if (containers.is_array()) {
     for (size_t i = 0; i < containers.size() && i < kMaxContainers; ++i) {
-      if (containers[i].value("name", std::string()) == "calico-node") {
+      if (Str(containers[i], "/name") == "calico-node") {
         in.container_index = static_cast<int>(i);
         container = containers[i];
         break;
@@ -177,15 +164,15 @@ CalicoInstall DescribeDaemonSet(const json& ds) {
     }
   }
   if (in.container_index < 0) in.notes.push_back("the DaemonSet has no container named calico-node");
-  in.image = container.is_object() ? container.value("image", std::string()) : "";
-  in.env = container.is_object() ? container.value("env", json()) : json();
+  in.image = Str(container, "/image");
+  in.env = At(container, "/env");
   for (const char* name : kEnvNames) {
     EnvSetting s;
     s.name = name;
     s.source = "unset";
     if (in.env.is_array()) {
       for (size_t i = 0; i < in.env.size() && i < kMaxEnv; ++i) {
-        if (in.env[i].value("name", std::string()) == name) {
+        if (Str(in.env[i], "/name") == name) {
           s = ReadEntry(name, in.env[i], static_cast<int>(i));  // the last one wins, as in Kubernetes
         }
       }
@@ -254,8 +241,8 @@ Result<CalicoInstall> ReadCalicoInstall(KubeClient& client, const std::vector<st
       KubeResult<json> inst = client.Request(KubeRequest::Get(*ipath));
       if (inst.ok()) {
         in.installation_read = true;
-        in.autodetection_v4 = inst->value(Ptr("/spec/calicoNetwork/nodeAddressAutodetectionV4"), json());
-        in.autodetection_v6 = inst->value(Ptr("/spec/calicoNetwork/nodeAddressAutodetectionV6"), json());
+        in.autodetection_v4 = At(*inst, "/spec/calicoNetwork/nodeAddressAutodetectionV4");
+        in.autodetection_v6 = At(*inst, "/spec/calicoNetwork/nodeAddressAutodetectionV6");
       } else {
         in.notes.push_back("reading Installation default (GET " + *ipath + "): " + inst.error().message());
       }

@@ -217,3 +217,25 @@ TEST_CASE("OperatorMethodText renders like tigera/operator's getAutodetectionMet
 
 }  // namespace
 }  // namespace nodeagent::calico
+
+namespace nodeagent::calico {
+namespace {
+
+TEST_CASE("ill-typed DaemonSet fields read as empty, never throw") {
+  json ds = {{"metadata", {{"name", "calico-node"}, {"namespace", "kube-system"}, {"ownerReferences", "x"}}},
+             {"spec", {{"template", {{"spec", {{"containers", json::array({"x", {{"name", "calico-node"},
+                                                                               {"env", json::array({"x", {{"name", 3}},
+                                                                                  {{"name", "IP"}, {"value", 7}},
+                                                                                  {{"name", "IP_AUTODETECTION_METHOD"},
+                                                                                   {"valueFrom", {{"configMapKeyRef", "x"}}}}})}}})}}}}}}}};
+  CalicoInstall in;
+  REQUIRE_NOTHROW(in = DescribeDaemonSet(ds));
+  CHECK(in.container_index == 1);
+  CHECK(in.Setting("IP")->value.empty());
+  CHECK(in.Setting("IP_AUTODETECTION_METHOD")->from_value_from);
+  CHECK_FALSE(in.Setting("IP_AUTODETECTION_METHOD")->known);
+  CHECK(OperatorMethodText({{"interface", 1}, {"firstFound", "yes"}, {"cidrs", "x"}}).empty());
+}
+
+}  // namespace
+}  // namespace nodeagent::calico

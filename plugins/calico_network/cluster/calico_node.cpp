@@ -2,21 +2,20 @@
 
 #include <algorithm>
 
+#include "cluster/json_fields.h"
+
 namespace nodeagent::calico {
 namespace {
 
 using nlohmann::json;
-using Ptr = json::json_pointer;
-
-std::string Str(const json& j, const char* pointer) {
-  const json& v = j.value(Ptr(pointer), json());
-  return v.is_string() ? v.get<std::string>() : "";
-}
+using jsonf::At;
+using jsonf::Str;
 
 std::string Annotation(const json& node, const char* key) {
-  const json& a = node.value(Ptr("/metadata/annotations"), json());
-  if (!a.is_object() || !a.contains(key) || !a[key].is_string()) return "";
-  return a[key].get<std::string>();
+  const json& a = At(node, "/metadata/annotations");
+  auto it = a.is_object() ? a.find(key) : a.end();
+  if (!a.is_object() || it == a.end() || !it->is_string()) return "";
+  return it->get<std::string>();
 }
 
 }  // namespace
@@ -24,11 +23,11 @@ std::string Annotation(const json& node, const char* key) {
 CalicoNodeView DescribeNode(const json& node) {
   CalicoNodeView v;
   v.name = Str(node, "/metadata/name");
-  const json& addresses = node.value(Ptr("/status/addresses"), json());
+  const json& addresses = At(node, "/status/addresses");
   if (addresses.is_array()) {
     for (size_t i = 0; i < addresses.size() && i < 32; ++i) {
       if (!addresses[i].is_object()) continue;
-      v.addresses.push_back({addresses[i].value("type", std::string()), addresses[i].value("address", std::string())});
+      v.addresses.push_back({Str(addresses[i], "/type"), Str(addresses[i], "/address")});
     }
   }
   v.ipv4_annotation = Annotation(node, kIpv4AddressAnnotation);
@@ -45,7 +44,7 @@ Result<CalicoNodeView> ReadCalicoNode(KubeClient& client, const std::string& nod
 
 std::vector<IpAddress> PeerAddresses(const json& node_list, std::string_view self, AddressFamily family, size_t max) {
   std::vector<IpAddress> out;
-  const json& items = node_list.value("items", json());
+  const json& items = At(node_list, "/items");
   if (!items.is_array()) return out;
   for (const json& node : items) {
     if (out.size() >= max) break;
@@ -76,11 +75,13 @@ Result<std::vector<IpAddress>> ReadPeerAddresses(KubeClient& client, std::string
   for (;;) {
     KubeResult<json> page = client.ListNodes(options);
     if (!page.ok()) return page.error().Wrap("listing Nodes for the BGP peers (GET /api/v1/nodes)");
-    for (auto& item : (*page)["items"]) {
+    const json& items = At(*page, "/items");
+    if (!items.is_array()) break;
+    for (const json& item : items) {
       if (all["items"].size() >= kMaxNodes) break;
-      all["items"].push_back(std::move(item));
+      all["items"].push_back(item);
     }
-    options.continue_token = page->value(Ptr("/metadata/continue"), "");
+    options.continue_token = Str(*page, "/metadata/continue");
     if (options.continue_token.empty() || all["items"].size() >= kMaxNodes) break;
   }
   return PeerAddresses(all, self, family, max);

@@ -71,3 +71,18 @@ TEST_CASE("ReadPeerAddresses follows continue tokens") {
 
 }  // namespace
 }  // namespace nodeagent::calico
+
+namespace nodeagent::calico {
+namespace {
+
+TEST_CASE("ill-typed Node fields read as empty, never throw") {
+  json node = {{"metadata", {{"name", "a"}, {"annotations", {{"projectcalico.org/IPv4Address", 1}}}}},
+               {"status", {{"addresses", json::array({"x", {{"type", "InternalIP"}, {"address", 10}}})}}}};
+  CalicoNodeView v;
+  REQUIRE_NOTHROW(v = DescribeNode(node));
+  CHECK(v.ipv4_annotation.empty());
+  CHECK(PeerAddresses({{"items", json::array({node, "x"})}}, "self").empty());
+}
+
+}  // namespace
+}  // namespace nodeagent::calico

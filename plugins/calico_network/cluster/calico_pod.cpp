@@ -1,15 +1,13 @@
 #include "cluster/calico_pod.h"
 
+#include "cluster/json_fields.h"
+
 namespace nodeagent::calico {
 namespace {
 
 using nlohmann::json;
-using Ptr = json::json_pointer;
-
-std::string Str(const json& j, const char* pointer) {
-  const json& v = j.value(Ptr(pointer), json());
-  return v.is_string() ? v.get<std::string>() : "";
-}
+using jsonf::At;
+using jsonf::Str;
 
 // The time an Event last happened, as text that sorts by time (RFC 3339 UTC).
 std::string EventTime(const json& e) {
@@ -28,33 +26,33 @@ CalicoPodView DescribeCalicoPod(const json& pod, const json& events) {
   v.ns = Str(pod, "/metadata/namespace");
   v.name = Str(pod, "/metadata/name");
   v.phase = Str(pod, "/status/phase");
-  const json& conditions = pod.value(Ptr("/status/conditions"), json());
+  const json& conditions = At(pod, "/status/conditions");
   if (conditions.is_array()) {
     for (const json& c : conditions)
-      if (c.value("type", std::string()) == "Ready") v.ready = c.value("status", std::string()) == "True";
+      if (Str(c, "/type") == "Ready") v.ready = Str(c, "/status") == "True";
   }
-  const json& statuses = pod.value(Ptr("/status/containerStatuses"), json());
+  const json& statuses = At(pod, "/status/containerStatuses");
   if (statuses.is_array()) {
     for (const json& s : statuses) {
-      if (s.value("name", std::string()) != "calico-node") continue;
-      v.restart_count = s.value("restartCount", 0);
+      if (Str(s, "/name") != "calico-node") continue;
+      v.restart_count = static_cast<int>(jsonf::Int(s, "/restartCount", 0));
       v.waiting_reason = Str(s, "/state/waiting/reason");
       v.terminated_reason = Str(s, "/state/terminated/reason");
       if (v.terminated_reason.empty()) v.terminated_reason = Str(s, "/lastState/terminated/reason");
     }
   }
-  const json& items = events.is_object() ? events.value("items", json()) : json();
+  const json& items = At(events, "/items");
   if (items.is_array()) {
     for (const json& e : items) {
-      if (e.value("reason", std::string()) != "Unhealthy") continue;
+      if (Str(e, "/reason") != "Unhealthy") continue;
       if (Str(e, "/involvedObject/name") != v.name) continue;
-      std::string message = e.value("message", std::string());
+      std::string message = Str(e, "/message");
       if (message.rfind("Readiness probe failed", 0) != 0) continue;
       std::string when = EventTime(e);
       if (!v.readiness_message.empty() && when < v.readiness_time) continue;
       v.readiness_message = message.substr(0, 1000);
       v.readiness_time = when;
-      v.readiness_count = e.value("count", 1);
+      v.readiness_count = static_cast<int>(jsonf::Int(e, "/count", 1));
     }
   }
   return v;
@@ -68,13 +66,21 @@ Result<CalicoPodView> ReadCalicoPod(KubeClient& client, const std::string& ns, c
   KubeResult<json> pods = client.ListPods(ns, options);
   if (!pods.ok())
     return pods.error().Wrap("listing calico-node pods on " + node + " (GET /api/v1/namespaces/" + ns + "/pods)");
-  const json& items = pods->value("items", json::array());
+  const json& items = At(*pods, "/items");
   if (!items.is_array() || items.empty()) {
     CalicoPodView none;
     none.ns = ns;
     return none;
   }
-  const json& pod = items[0];
+  // A pod being replaced (deletionTimestamp set) only when it is the only one.
+  size_t chosen = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (At(items[i], "/metadata/deletionTimestamp").is_null()) {
+      chosen = i;
+      break;
+    }
+  }
+  const json& pod = items[chosen];
   CalicoPodView first = DescribeCalicoPod(pod, json());
   if (first.ready) return first;
   auto path = ResourcePath({"", "v1", "events", ns});

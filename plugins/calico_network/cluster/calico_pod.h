@@ -37,7 +37,8 @@ struct CalicoPodView {
 CalicoPodView DescribeCalicoPod(const nlohmann::json& pod, const nlohmann::json& events);
 
 /// Finds the calico-node pod on `node` in `ns` (labelSelector
-/// k8s-app=calico-node, fieldSelector spec.nodeName=NODE, limit 10) and,
+/// k8s-app=calico-node, fieldSelector spec.nodeName=NODE, limit 10; one
+/// that is not being deleted first) and,
 /// when it is not Ready, its Unhealthy Events (limit 100). found=false when
 /// no such pod. API errors are wrapped with the call; a failure to read the
 /// Events is reported in events_problem, not as an error.

@@ -99,3 +99,31 @@ TEST_CASE("no pod, an unreadable Events list, an API error") {
 
 }  // namespace
 }  // namespace nodeagent::calico
+
+namespace nodeagent::calico {
+namespace {
+
+TEST_CASE("a pod being replaced is passed over for its successor") {
+  FakeKube kube;
+  json old = Pod(false, 9);
+  old["metadata"]["name"] = "calico-node-aaaaa";
+  old["metadata"]["deletionTimestamp"] = "2026-12-06T20:00:00Z";
+  kube.Answer(kPods, {{"items", json::array({old, Pod(true, 0)})}});
+  auto v = ReadCalicoPod(kube, "kube-system", "worker-1");
+  REQUIRE(v.ok());
+  CHECK(v->name == "calico-node-x7k2p");
+  CHECK(v->ready);
+}
+
+TEST_CASE("ill-typed fields read as empty, never throw") {
+  json pod = {{"metadata", {{"name", 5}}},
+              {"status", {{"conditions", "x"}, {"containerStatuses", json::array({"x", {{"name", "calico-node"}, {"restartCount", "3"}}})}}}};
+  json events = {{"items", json::array({1, {{"reason", "Unhealthy"}, {"involvedObject", "x"}}})}};
+  CalicoPodView v;
+  REQUIRE_NOTHROW(v = DescribeCalicoPod(pod, events));
+  CHECK(v.restart_count == 0);
+  CHECK(v.readiness_message.empty());
+}
+
+}  // namespace
+}  // namespace nodeagent::calico

@@ -1,6 +1,7 @@
 #include "cluster/env_patch.h"
 
 #include "autodetect/autodetect.h"
+#include "cluster/json_fields.h"
 
 namespace nodeagent::calico {
 namespace {
@@ -56,14 +57,14 @@ Result<EnvPatchPlan> PlanEnvPatch(const CalicoInstall& install, std::string_view
   json current;
   if (install.env.is_array()) {
     for (size_t i = 0; i < install.env.size(); ++i) {
-      if (install.env[i].is_object() && install.env[i].value("name", std::string()) == variable) {
+      if (jsonf::Str(install.env[i], "/name") == variable) {
         index = static_cast<int>(i);
         current = install.env[i];
       }
     }
   }
   if (index >= 0) {
-    if (!current.contains("valueFrom") && current.value("value", json("")) == json(std::string(value))) {
+    if (!current.contains("valueFrom") && jsonf::Str(current, "/value") == value) {
       plan.unchanged = true;
       plan.patch = json::array();
       plan.description = std::string(variable) + "=" + std::string(value) + " is already set on " + where;
