@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "cluster/cluster_fixtures.h"
+#include "cluster/cluster_permissions.h"
 #include "cluster/fake_kube.h"
 
 namespace nodeagent::calico {
