@@ -149,6 +149,7 @@ def inner():
         for operator in (False, True):
             tmp = tempfile.mkdtemp(prefix="cn-e2e-")
             try:
+                os.makedirs(os.path.join(tmp, "api"))
                 with TestServer(dir=os.path.join(tmp, "api")) as srv:
                     srv.post_objects(fixture(operator))
                     root = os.path.join(tmp, "root")

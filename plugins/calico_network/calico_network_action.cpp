@@ -5,10 +5,16 @@
 #include "autodetect/autodetect_report.h"
 #include "autodetect/system_resolver.h"
 #include "calico_params.h"
+#include "cluster/bgp_probe.h"
+#include "cluster/calico_install.h"
+#include "cluster/calico_node.h"
+#include "cluster/calico_pod.h"
+#include "cluster/cluster_permissions.h"
+#include "cluster/env_patch.h"
+#include "interfaces/calico_interfaces.h"
 #include "network_manager/nm_section.h"
-#include "nodeagent/file_edit.h"
 #include "nodeagent/kube.h"
-#include "nodeagent/plan_objects.h"
+#include "versions/versions.h"
 
 namespace nodeagent::calico {
 
@@ -18,13 +24,25 @@ bool HasError(const std::vector<Finding>& findings) {
   return std::any_of(findings.begin(), findings.end(), [](const Finding& f) { return f.severity == Severity::kError; });
 }
 
-// What the cluster says about this node and its Calico, as far as it could
-// be read; each part that could not be is a finding and stays empty.
+void Append(std::vector<Finding>& to, const std::vector<Finding>& from) { to.insert(to.end(), from.begin(), from.end()); }
+
+Severity FromProblem(ProblemSeverity s) {
+  switch (s) {
+    case ProblemSeverity::kInfo: return Severity::kInfo;
+    case ProblemSeverity::kWarning: return Severity::kWarning;
+    case ProblemSeverity::kError: return Severity::kError;
+  }
+  return Severity::kWarning;
+}
+
+// What the cluster says, as far as it could be read. Each part that could
+// not be is a finding, and the checks that need it say they were skipped.
 struct ClusterFacts {
   KubeClient* kube = nullptr;
-  bool node_known = false;
-  std::vector<NodeAddress> node_addresses;
-  std::string ipv4_annotation, ipv6_annotation;
+  std::optional<CalicoNodeView> node;
+  std::optional<CalicoInstall> install;  ///< set when the DaemonSet was looked for (found or not)
+  std::optional<std::vector<IpPoolView>> pools;
+  std::string server_version;  ///< the API server's gitVersion
 };
 
 ClusterFacts ReadCluster(ActionContext& ctx, const CalicoParams& p, std::vector<Finding>& findings) {
@@ -34,24 +52,53 @@ ClusterFacts ReadCluster(ActionContext& ctx, const CalicoParams& p, std::vector<
     findings.push_back({Severity::kWarning, "cluster",
                         "no usable kubeconfig (" + kube.error().message() +
                             "): the checks against the cluster (the DaemonSet's method, the Node's InternalIP, the "
-                            "calico-node pod, the versions) were skipped"});
+                            "calico-node pod and its BGP peers, the IP pools, the versions) were skipped"});
     return facts;
   }
   facts.kube = *kube;
-  auto node = facts.kube->GetNode(p.node_name);
-  if (!node) {
+  ctx.Progress("reading the cluster");
+  if (auto node = ReadCalicoNode(*facts.kube, p.node_name); node) {
+    facts.node = *node;
+  } else {
     findings.push_back({Severity::kWarning, "node/" + p.node_name,
-                        "cannot read the Node: " + node.error().message()});
-    return facts;
+                        node.error().message() + ": the comparison with the InternalIP was skipped"});
   }
-  facts.node_known = true;
-  for (const auto& a : (*node)["status"].value("addresses", nlohmann::json::array()))
-    if (a.is_object()) facts.node_addresses.push_back({a.value("type", ""), a.value("address", "")});
-  const auto& ann = (*node)["metadata"].value("annotations", nlohmann::json::object());
-  facts.ipv4_annotation = ann.value("projectcalico.org/IPv4Address", "");
-  facts.ipv6_annotation = ann.value("projectcalico.org/IPv6Address", "");
+  if (auto install = ReadCalicoInstall(*facts.kube, p.namespaces, p.daemonset); install) {
+    facts.install = *install;
+    if (!install->found) findings.push_back({Severity::kWarning, "calico-node", install->not_found});
+    for (const auto& note : install->notes) findings.push_back({Severity::kInfo, "calico-node", note});
+  } else {
+    findings.push_back({Severity::kWarning, "calico-node", install.error().message()});
+  }
+  auto path = ResourcePath({.group = "crd.projectcalico.org", .version = "v1", .resource = "ippools"});
+  KubeRequest req = KubeRequest::Get(*path);
+  req.query = {{"limit", "1000"}};
+  if (auto list = facts.kube->Request(req); list) {
+    if (auto pools = ParseIpPools(*list); pools) facts.pools = *pools;
+    else findings.push_back({Severity::kWarning, "ippools", pools.error().message()});
+  } else {
+    findings.push_back({Severity::kInfo, "ippools", "cannot list Calico's IP pools: " + list.error().message()});
+  }
+  if (auto version = facts.kube->GetVersion(); version) {
+    facts.server_version = version->value("gitVersion", "");
+  } else {
+    findings.push_back({Severity::kInfo, "versions", "cannot read the API server's version: " + version.error().message()});
+  }
   return facts;
 }
+
+// One env variable's reading as calico-node sees it: its value when known.
+std::string EnvValue(const CalicoInstall* install, std::string_view name, std::string fallback) {
+  if (!install || !install->found) return fallback;
+  const EnvSetting* s = install->Setting(name);
+  if (!s || !s->present) return "";
+  return s->known ? s->value : fallback;
+}
+
+// The DaemonSet change planned in MakePlan, carried out in Apply.
+struct ClusterFix {
+  std::optional<EnvPatchPlan> patch;
+};
 
 class CalicoNetworkAction : public Action {
  public:
@@ -69,10 +116,22 @@ class CalicoNetworkAction : public Action {
     Outcome out;
     ctx.Progress("NetworkManager");
     ApplyNmSection(ctx.host(), NmOptions(), nm_, out, ctx.cancel_flag());
+    if (fix_.patch && kube_) {
+      ctx.Progress("patching " + fix_.patch->ns + "/" + fix_.patch->name);
+      if (auto patched = ApplyEnvPatch(*kube_, *fix_.patch); patched) {
+        Change c = PatchChange(*fix_.patch);
+        out.changes.push_back(c);
+        ctx.Info(c.description);
+      } else {
+        out.findings.push_back({Severity::kError, "daemonset/" + fix_.patch->ns + "/" + fix_.patch->name,
+                                "not patched: " + patched.error().message()});
+      }
+    }
     std::vector<Finding> after;
     Check(ctx, after, out.data);
-    out.findings.insert(out.findings.end(), after.begin(), after.end());
+    Append(out.findings, after);
     out.summary = Summary(out.findings, 0);
+    if (!out.changes.empty()) out.summary += "; " + std::to_string(out.changes.size()) + " change(s) made";
     out.status = HasError(out.findings) ? RunStatus::kFailed
                  : out.changes.empty()  ? RunStatus::kOk
                                         : RunStatus::kChanged;
@@ -80,28 +139,224 @@ class CalicoNetworkAction : public Action {
   }
 
  private:
-  // Every read-only check; keeps what Apply needs.
-  void Check(ActionContext& ctx, std::vector<Finding>& findings, nlohmann::json& data,
-             std::vector<Change>* changes = nullptr) {
+  // Every read-only check, in order; keeps what Apply needs. `changes` is
+  // null when checking again after Apply.
+  void Check(ActionContext& ctx, std::vector<Finding>& findings, nlohmann::json& data, std::vector<Change>* changes = nullptr) {
     Host& host = ctx.host();
+    ctx.Progress("NetworkManager");
     nm_ = PlanNmSection(host, NmOptions());
     Append(findings, nm_.findings);
     if (changes) changes->insert(changes->end(), nm_.changes.begin(), nm_.changes.end());
     data["network_manager"] = nm_.data;
 
     ClusterFacts cluster = ReadCluster(ctx, params_, findings);
-    AutodetectReportInputs in;
-    in.family = AddressFamily::kIpv4;
-    in.method_text = params_.method;
-    in.method_source = params_.method.empty() ? "unset: Calico's default first-found" : "the method parameter";
-    in.ip_env = "autodetect";
-    in.current_ip = cluster.ipv4_annotation;
-    in.inputs.node_known = cluster.node_known;
-    in.inputs.node_addresses = cluster.node_addresses;
-    in.inputs.resolver = &resolver_;
-    AutodetectReport v4 = ReportAutodetection(host.network(), in);
-    findings.insert(findings.end(), v4.findings.begin(), v4.findings.end());
+    kube_ = cluster.kube;
+    const CalicoInstall* install = cluster.install && cluster.install->found ? &*cluster.install : nullptr;
+    if (cluster.install) data["calico_node"] = ToJson(*cluster.install);
+
+    ctx.Progress("autodetection");
+    AutodetectReport v4 = Autodetection(ctx, cluster, AddressFamily::kIpv4);
+    Append(findings, v4.findings);
     data["autodetection"] = v4.data;
+    if (install && (EnvValue(install, "IP6", "") == "autodetect")) {
+      AutodetectReport v6 = Autodetection(ctx, cluster, AddressFamily::kIpv6);
+      Append(findings, v6.findings);
+      data["autodetection_v6"] = v6.data;
+    }
+    fix_ = {};
+    std::vector<Change> after_apply;  // checking again after Apply: the advice, no new change
+    if (!v4.ok) PlanClusterFix(ctx, cluster, v4, findings, changes ? *changes : after_apply);
+
+    ctx.Progress("Calico's interfaces");
+    InterfaceReportInputs iin;
+    if (v4.pick) iin.underlying = v4.pick->interface;
+    iin.pools = cluster.pools;
+    if (auto report = ReportCalicoInterfaces(host.network(), iin); report) {
+      nlohmann::json j = report->ToJson();
+      data["interfaces"] = j["interfaces"];
+      data["tunnels"] = {{"underlying", j["underlying"]}, {"underlying_mtu", j["underlying_mtu"]},
+                         {"cali_veths", j["cali_veths"]}};
+      for (const auto& problem : report->problems)
+        findings.push_back({FromProblem(problem.severity), problem.subject, problem.message});
+    } else {
+      data["interfaces"] = nlohmann::json::array();
+      findings.push_back({Severity::kWarning, "interfaces", "cannot read the network: " + report.error().message()});
+    }
+
+    Readiness(ctx, cluster, findings, data);
+    Versions(ctx, cluster, findings, data);
+  }
+
+  AutodetectReport Autodetection(ActionContext& ctx, const ClusterFacts& cluster, AddressFamily family) {
+    const bool v4 = family == AddressFamily::kIpv4;
+    const CalicoInstall* install = cluster.install && cluster.install->found ? &*cluster.install : nullptr;
+    AutodetectReportInputs in;
+    in.family = family;
+    if (v4 && !params_.method.empty()) {
+      in.method_text = params_.method;
+      in.method_source = "the method parameter";
+    } else if (install) {
+      MethodReading m = EffectiveMethod(*install, family);
+      in.method_text = m.known ? m.value : "";
+      in.method_source = m.known ? m.source : m.source + " (unknown: first-found assumed)";
+    } else {
+      in.method_text = "";
+      in.method_source = "unset: Calico's default first-found (the DaemonSet was not read)";
+    }
+    // IP as calico-node gets it; without the DaemonSet, Calico's manifests' IP=autodetect.
+    in.ip_env = install ? EnvValue(install, v4 ? "IP" : "IP6", "autodetect") : (v4 ? "autodetect" : "");
+    if (cluster.node) {
+      in.current_ip = v4 ? cluster.node->ipv4_annotation : cluster.node->ipv6_annotation;
+      in.inputs.node_known = true;
+      in.inputs.node_addresses = cluster.node->addresses;
+    }
+    in.inputs.resolver = &resolver_;
+    return ReportAutodetection(ctx.host().network(), in);
+  }
+
+  // The fix for a wrong pick: the DaemonSet's env (allow_cluster_changes),
+  // or for an operator install the kubectl patch to run.
+  void PlanClusterFix(ActionContext& ctx, const ClusterFacts& cluster, const AutodetectReport& v4,
+                      std::vector<Finding>& findings, std::vector<Change>& changes) {
+    const CalicoInstall* install = cluster.install && cluster.install->found ? &*cluster.install : nullptr;
+    if (!install || !cluster.node || !v4.internal_ip || !v4.data.value("autodetects", false)) return;
+    if (!v4.pick || v4.pick->address.address == *v4.internal_ip) return;  // only the annotation lags
+    std::string value = params_.fix_method == "suggested" ? v4.suggested_method : params_.fix_method;
+    if (value.empty()) {
+      findings.push_back({Severity::kWarning, "calico-node",
+                          "no interface= or cidr= value picks the InternalIP here; set fix_method"});
+      return;
+    }
+    // The value must pick the InternalIP on this node before it goes to every node.
+    auto method = ParseAutodetectionMethod(value);
+    if (!method) {
+      findings.push_back({Severity::kError, "calico-node", "fix_method " + value + ": " + method.error().message()});
+      return;
+    }
+    AutodetectInputs inputs;
+    inputs.node_known = true;
+    inputs.node_addresses = cluster.node->addresses;
+    inputs.resolver = &resolver_;
+    auto pick = Autodetect(*method, ctx.host().network(), AddressFamily::kIpv4, inputs);
+    if (!pick || pick->address.address != *v4.internal_ip) {
+      findings.push_back({Severity::kError, "calico-node",
+                          "fix_method " + value + " would not pick the InternalIP " + v4.internal_ip->ToString() +
+                              " here (" + (pick ? "it picks " + pick->address.ToString() : pick.error().message()) +
+                              "): not planned"});
+      return;
+    }
+    if (install->operator_managed) {
+      auto command = OperatorPatchCommand(AddressFamily::kIpv4, value);
+      findings.push_back({Severity::kInfo, "installation/default",
+                          "calico-node is managed by the Tigera operator (" + install->operator_reason +
+                              "); its DaemonSet is never patched. To fix: " +
+                              (command ? *command : command.error().message())});
+      return;
+    }
+    const std::string env = std::string(MethodEnvName(AddressFamily::kIpv4));
+    if (!params_.allow_cluster_changes) {
+      findings.push_back({Severity::kInfo, "daemonset/" + install->ns + "/" + install->name,
+                          "to fix: allow_cluster_changes = true patches it, or kubectl set env daemonset/" +
+                              install->name + " -n " + install->ns + " " + env + "=" + value +
+                              " (every calico-node pod restarts)"});
+      return;
+    }
+    auto patch = PlanEnvPatch(*install, env, value);
+    if (!patch) {
+      findings.push_back({Severity::kError, "daemonset/" + install->ns + "/" + install->name, patch.error().message()});
+      return;
+    }
+    if (patch->unchanged) return;
+    fix_.patch = *patch;
+    changes.push_back(PatchChange(*patch));
+  }
+
+  // This node's calico-node pod; when it is not Ready, its message and the
+  // peers' BGP port.
+  void Readiness(ActionContext& ctx, const ClusterFacts& cluster, std::vector<Finding>& findings, nlohmann::json& data) {
+    const CalicoInstall* install = cluster.install && cluster.install->found ? &*cluster.install : nullptr;
+    if (!cluster.kube || !install) return;
+    ctx.Progress("calico-node pod");
+    auto pod = ReadCalicoPod(*cluster.kube, install->ns, params_.node_name);
+    if (!pod) {
+      findings.push_back({Severity::kWarning, "calico-node", pod.error().message()});
+      return;
+    }
+    data["calico_pod"] = ToJson(*pod);
+    const std::string subject = "pod/" + pod->ns + "/" + pod->name;
+    if (!pod->found) {
+      findings.push_back({Severity::kError, "calico-node",
+                          "no calico-node pod on node " + params_.node_name + " in " + install->ns});
+      return;
+    }
+    if (pod->ready) {
+      findings.push_back({Severity::kInfo, subject, "Ready (" + std::to_string(pod->restart_count) + " restarts)"});
+      return;
+    }
+    std::string why = pod->readiness_message.empty() ? "no readiness-probe failure recorded" : pod->readiness_message;
+    if (!pod->waiting_reason.empty()) why += "; waiting: " + pod->waiting_reason;
+    if (!pod->events_problem.empty()) why += "; " + pod->events_problem;
+    findings.push_back({Severity::kError, subject,
+                        "not Ready, " + std::to_string(pod->restart_count) + " restart(s): " + why});
+
+    ctx.Progress("BGP peers");
+    auto peers = ReadPeerAddresses(*cluster.kube, params_.node_name);
+    if (!peers) {
+      findings.push_back({Severity::kWarning, "bgp", "cannot list the peers: " + peers.error().message()});
+      return;
+    }
+    SocketTcpProbe probe;
+    auto results = probe.Probe(*peers, static_cast<uint16_t>(params_.bgp_port), params_.probe_timeout);
+    data["bgp_peers"] = ToJson(results);
+    std::string closed;
+    size_t open = 0;
+    for (const auto& r : results) {
+      if (r.state == ProbeState::kOpen) {
+        ++open;
+        continue;
+      }
+      closed += (closed.empty() ? "" : ", ") + r.address.ToString() + " (" + r.message + ")";
+    }
+    const std::string port = "TCP " + std::to_string(params_.bgp_port);
+    if (!closed.empty())
+      findings.push_back({Severity::kWarning, "bgp",
+                          port + " does not answer from " + closed + "; " + std::to_string(open) + " of " +
+                              std::to_string(results.size()) + " peer(s) open"});
+    else if (!results.empty())
+      findings.push_back({Severity::kInfo, "bgp", port + " open on all " + std::to_string(results.size()) + " peer(s)"});
+  }
+
+  void Versions(ActionContext& ctx, const ClusterFacts& cluster, std::vector<Finding>& findings, nlohmann::json& data) {
+    auto table = LoadVersionTable(ctx.host().files(), params_.versions_file);
+    if (!table) {
+      findings.push_back({Severity::kWarning, "versions", table.error().message()});
+      return;
+    }
+    if (!table->note.empty())
+      findings.push_back({table->file_broken ? Severity::kWarning : Severity::kInfo, "versions", table->note});
+    if (!cluster.kube) {
+      data["versions"] = {{"supported", "unknown"}, {"table", table->table.origin},
+                          {"message", "no cluster access: versions not compared"}};
+      return;
+    }
+    VersionInputs in;
+    if (cluster.install && cluster.install->found) in.calico_image = cluster.install->image;
+    in.kubernetes = cluster.server_version;
+    if (cluster.node) in.kubelet = cluster.node->kubelet_version;
+    VersionVerdict verdict = CheckVersions(table->table, in);
+    data["versions"] = verdict.json;
+    findings.push_back({verdict.supported == Support::kYes ? Severity::kInfo : Severity::kWarning, "versions",
+                        verdict.message});
+  }
+
+  static Change PatchChange(const EnvPatchPlan& patch) {
+    Change c;
+    c.kind = "patch";
+    c.target = "daemonset/" + patch.ns + "/" + patch.name;
+    c.description = patch.description;
+    c.diff = patch.patch.dump(2);
+    c.objects = {patch.object};
+    return c;
   }
 
   NmSectionOptions NmOptions() const {
@@ -110,10 +365,6 @@ class CalicoNetworkAction : public Action {
     o.file_name = params_.nm_file;
     o.fix = params_.fix_network_manager;
     return o;
-  }
-
-  static void Append(std::vector<Finding>& to, const std::vector<Finding>& from) {
-    to.insert(to.end(), from.begin(), from.end());
   }
 
   static std::string Summary(const std::vector<Finding>& findings, size_t changes) {
@@ -129,22 +380,31 @@ class CalicoNetworkAction : public Action {
 
   CalicoParams params_;
   NmSectionPlan nm_;
+  ClusterFix fix_;
+  KubeClient* kube_ = nullptr;
   SystemNameResolver resolver_;
 };
 
 std::unique_ptr<Action> MakeCalicoNetwork() { return std::make_unique<CalicoNetworkAction>(); }
 
-constexpr KubePermission kPermissions[] = {
-    Cluster("get", "", "nodes", "this node's InternalIP and the address calico-node chose (its annotations)"),
-};
+constexpr auto kPermissions = [] {
+  constexpr size_t n = std::size(kClusterReadPermissions) + std::size(kClusterFixPermissions) + 1;
+  std::array<KubePermission, n> all{};
+  size_t i = 0;
+  for (const auto& p : kClusterReadPermissions) all[i++] = p;
+  all[i++] = Cluster("list", "crd.projectcalico.org", "ippools", "the IP pools' ipipMode and vxlanMode for tunl0's check");
+  for (const auto& p : kClusterFixPermissions) all[i++] = p;
+  return all;
+}();
 static_assert(HasValidKubePermissions(kPermissions));
 
 const ActionSpec kSpecs[] = {
     {.name = "calico-network",
      .description = "Keeps NetworkManager off Calico's interfaces (a conf.d drop-in that keeps other unmanaged "
                     "devices, then a reload), reports tunl0 and Calico's other tunnels, checks the node address "
-                    "Calico autodetects against the Node's InternalIP and says which setting fixes it, checks this "
-                    "node's calico-node pod and its BGP peers, and the Calico/Kubernetes version fit.",
+                    "Calico autodetects against the Node's InternalIP and says which setting fixes it (patching "
+                    "the calico-node DaemonSet only with allow_cluster_changes), checks this node's calico-node "
+                    "pod and its BGP peers, and the Calico/Kubernetes version fit.",
      .params = CalicoParamsTable(),
      .disruptive = false,
      .create = &MakeCalicoNetwork,

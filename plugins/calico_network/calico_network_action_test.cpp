@@ -216,12 +216,20 @@ TEST_CASE("calico-network says which setting makes Calico pick the InternalIP") 
     CHECK(plan->data["autodetection"]["ok"] == true);
     CHECK(Has(plan->findings, Severity::kInfo, "the Node's InternalIP"));
   }
+  SECTION("BGP peers still dial the old address, the method is wrong too") {
+    cluster.annotation = "10.0.2.15/24";
+    auto plan = Spec().create()->MakePlan(ctx);
+    REQUIRE(plan.ok());
+    CHECK(Has(plan->findings, Severity::kError, "BGP peers reach this node at 10.0.2.15/24"));
+  }
   SECTION("BGP peers still dial the old address") {
     cluster.annotation = "10.0.2.15/24";
     ctx.mutable_params().Set("method", ParamValue(std::string("interface=eth1")));
     auto plan = Spec().create()->MakePlan(ctx);
     REQUIRE(plan.ok());
-    CHECK(Has(plan->findings, Severity::kError, "BGP peers reach this node at 10.0.2.15/24"));
+    CHECK(Has(plan->findings, Severity::kWarning, "BGP peers reach this node at 10.0.2.15/24"));
+    CHECK(Has(plan->findings, Severity::kWarning, "calico-node takes 192.168.56.11 when its pod restarts"));
+    CHECK(plan->data["autodetection"]["ok"] == true);
   }
 }
 

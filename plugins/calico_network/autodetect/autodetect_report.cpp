@@ -110,12 +110,18 @@ AutodetectReport ReportAutodetection(NetworkInfo& network, const AutodetectRepor
 
   // What BGP peers dial now: the annotation calico-node wrote last time.
   if (auto current = AddressOfCidr(in.current_ip)) {
-    if (out.internal_ip && *current != *out.internal_ip) {
+    const std::string peers_reach = "BGP peers reach this node at " + in.current_ip + " (its projectcalico.org/" +
+                                    (in.family == AddressFamily::kIpv4 ? "IPv4" : "IPv6") +
+                                    "Address), not at its InternalIP " +
+                                    (out.internal_ip ? out.internal_ip->ToString() : "");
+    if (out.internal_ip && *current != *out.internal_ip && used && *used == *out.internal_ip) {
+      // The configuration is right; calico-node has not restarted since.
+      out.findings.push_back({Severity::kWarning, subject,
+                              peers_reach + "; calico-node takes " + used->ToString() +
+                                  " when its pod restarts (kubectl rollout restart daemonset/calico-node)"});
+    } else if (out.internal_ip && *current != *out.internal_ip) {
       out.ok = false;
-      out.findings.push_back({Severity::kError, subject,
-                              "BGP peers reach this node at " + in.current_ip +
-                                  " (its projectcalico.org/" + (in.family == AddressFamily::kIpv4 ? "IPv4" : "IPv6") +
-                                  "Address), not at its InternalIP " + out.internal_ip->ToString()});
+      out.findings.push_back({Severity::kError, subject, peers_reach});
     } else if (used && *current != *used) {
       out.findings.push_back({Severity::kWarning, subject,
                               "calico-node uses " + in.current_ip + " now and will take " + used->ToString() +
