@@ -226,7 +226,7 @@ configure_file(${NODEAGENT_PACKAGING_DIR}/changelog.in ${_gen}/changelog @ONLY)
 install(FILES ${NODEAGENT_PACKAGING_DIR}/copyright DESTINATION ${_docdir})
 install(FILES ${NODEAGENT_PACKAGING_DIR}/examples/extra-paths.conf ${NODEAGENT_PACKAGING_DIR}/examples/join-prep.conf
   DESTINATION ${_docdir}/examples/nodeagent.service.d)
-foreach(_example rbac.yaml agent.toml)
+foreach(_example rbac.yaml rbac-calico-fix.yaml agent.toml)
   if(EXISTS ${CMAKE_SOURCE_DIR}/conf/${_example})
     install(FILES ${CMAKE_SOURCE_DIR}/conf/${_example} DESTINATION ${_docdir}/examples)
   endif()

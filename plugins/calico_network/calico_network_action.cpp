@@ -123,8 +123,12 @@ class CalicoNetworkAction : public Action {
         out.changes.push_back(c);
         ctx.Info(c.description);
       } else {
+        std::string hint;
+        if (patched.error().code() == ErrorCode::kPermissionDenied)
+          hint = "; the shipped RBAC does not allow it: grant it to this agent's identity with "
+                 "/usr/share/doc/nodeagent/examples/rbac-calico-fix.yaml (patch on daemonset calico-node only)";
         out.findings.push_back({Severity::kError, "daemonset/" + fix_.patch->ns + "/" + fix_.patch->name,
-                                "not patched: " + patched.error().message()});
+                                "not patched: " + patched.error().message() + hint});
       }
     }
     std::vector<Finding> after;
@@ -387,13 +391,16 @@ class CalicoNetworkAction : public Action {
 
 std::unique_ptr<Action> MakeCalicoNetwork() { return std::make_unique<CalicoNetworkAction>(); }
 
+// Read-only. The fix's `patch daemonsets` (kClusterFixPermissions) is left
+// out on purpose: conf/rbac.yaml binds every node's agent, and a node that
+// may patch DaemonSets in kube-system may run anything on every node. It is
+// granted on its own, to one identity, by conf/rbac-calico-fix.yaml.
 constexpr auto kPermissions = [] {
-  constexpr size_t n = std::size(kClusterReadPermissions) + std::size(kClusterFixPermissions) + 1;
+  constexpr size_t n = std::size(kClusterReadPermissions) + 1;
   std::array<KubePermission, n> all{};
   size_t i = 0;
   for (const auto& p : kClusterReadPermissions) all[i++] = p;
   all[i++] = Cluster("list", "crd.projectcalico.org", "ippools", "the IP pools' ipipMode and vxlanMode for tunl0's check");
-  for (const auto& p : kClusterFixPermissions) all[i++] = p;
   return all;
 }();
 static_assert(HasValidKubePermissions(kPermissions));

@@ -11,7 +11,8 @@
 #include "config/param_validation.h"
 #include "nodeagent/kube.h"
 #include "testing/fake_action_context.h"
-#include "testing/stub_kube_client.h"
+#include "cluster/cluster_fixtures.h"
+#include "testing/fake_kube_client.h"
 
 using namespace nodeagent;
 using namespace nodeagent::calico;
@@ -42,17 +43,12 @@ void VagrantNetwork(FakeNetworkInfo& net) {
   Link(net, 3, "eth0", "10.0.2.15/24");
 }
 
-class NodeOnlyCluster : public StubKubeClient {
- public:
-  std::string internal_ip = "192.168.56.11";
-  std::string annotation;
-  KubeResult<nlohmann::json> GetNode(const std::string& name) override {
-    if (name != "node-1") return NotFoundAnswer("node " + name);
-    nlohmann::json node = {{"metadata", {{"name", name}, {"annotations", nlohmann::json::object()}}},
-                           {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", internal_ip}}}}}}};
-    if (!annotation.empty()) node["metadata"]["annotations"]["projectcalico.org/IPv4Address"] = annotation;
-    return node;
+// A cluster that knows only this Node (every other call: "not scripted").
+struct NodeOnlyCluster : FakeKubeClient {
+  void SetNode(const std::string& internal_ip, const std::string& annotation = "") {
+    Answer("GET /api/v1/nodes/node-1", fixtures::Node("node-1", internal_ip, annotation));
   }
+  NodeOnlyCluster() { SetNode("192.168.56.11"); }
 };
 
 CommandResult Output(std::string out, int code = 0, std::string err = "") {
@@ -217,13 +213,13 @@ TEST_CASE("calico-network says which setting makes Calico pick the InternalIP") 
     CHECK(Has(plan->findings, Severity::kInfo, "the Node's InternalIP"));
   }
   SECTION("BGP peers still dial the old address, the method is wrong too") {
-    cluster.annotation = "10.0.2.15/24";
+    cluster.SetNode("192.168.56.11", "10.0.2.15/24");
     auto plan = Spec().create()->MakePlan(ctx);
     REQUIRE(plan.ok());
     CHECK(Has(plan->findings, Severity::kError, "BGP peers reach this node at 10.0.2.15/24"));
   }
   SECTION("BGP peers still dial the old address") {
-    cluster.annotation = "10.0.2.15/24";
+    cluster.SetNode("192.168.56.11", "10.0.2.15/24");
     ctx.mutable_params().Set("method", ParamValue(std::string("interface=eth1")));
     auto plan = Spec().create()->MakePlan(ctx);
     REQUIRE(plan.ok());
@@ -255,4 +251,50 @@ TEST_CASE("calico-network's typed defaults are the table's defaults") {
   CHECK(from_members->probe_timeout == from_table->probe_timeout);
   CHECK(from_members->fix_network_manager == from_table->fix_network_manager);
   CHECK(from_members->allow_cluster_changes == from_table->allow_cluster_changes);
+}
+
+TEST_CASE("calico-network patches a manifest install's method only when allowed, and says how when RBAC refuses") {
+  FakeActionContext ctx;
+  VagrantNetwork(ctx.network());
+  NodeOnlyCluster cluster;
+  ctx.set_kube(&cluster);
+  cluster.Answer("GET /apis/apps/v1/namespaces/kube-system/daemonsets/calico-node",
+                 fixtures::CalicoNodeDaemonSet("kube-system", fixtures::ManifestEnv()));
+
+  SECTION("not allowed: advice, no change") {
+    auto plan = Spec().create()->MakePlan(ctx);
+    REQUIRE(plan.ok());
+    CHECK(plan->data["autodetection"]["source"] == "DaemonSet kube-system/calico-node env IP_AUTODETECTION_METHOD");
+    for (const auto& c : plan->changes) CHECK(c.kind != "patch");
+    CHECK(Has(plan->findings, Severity::kInfo,
+              "kubectl set env daemonset/calico-node -n kube-system IP_AUTODETECTION_METHOD=kubernetes-internal-ip"));
+  }
+  SECTION("allowed, refused by RBAC") {
+    ctx.mutable_params().Set("allow_cluster_changes", ParamValue(true));
+    cluster.Fail("PATCH /apis/apps/v1/namespaces/kube-system/daemonsets/calico-node", 403, "Forbidden",
+                 "daemonsets.apps \"calico-node\" is forbidden");
+    auto action = Spec().create();
+    auto plan = action->MakePlan(ctx);
+    REQUIRE(plan.ok());
+    const Change* patch = nullptr;
+    for (const auto& c : plan->changes)
+      if (c.kind == "patch") patch = &c;
+    REQUIRE(patch);
+    CHECK(patch->target == "daemonset/kube-system/calico-node");
+    CHECK(patch->description.find("every calico-node pod restarts") != std::string::npos);
+    CHECK(patch->objects == std::vector<std::string>{"kube:daemonsets/kube-system/calico-node"});
+    CHECK(cluster.SentTo("PATCH /apis/apps/v1/namespaces/kube-system/daemonsets/calico-node").empty());
+    auto out = action->Apply(ctx, *plan);
+    REQUIRE(out.ok());
+    CHECK(out->status == RunStatus::kFailed);
+    CHECK(Has(out->findings, Severity::kError, "rbac-calico-fix.yaml"));
+  }
+  SECTION("fix_method that would not pick the InternalIP here is refused") {
+    ctx.mutable_params().Set("allow_cluster_changes", ParamValue(true));
+    ctx.mutable_params().Set("fix_method", ParamValue(std::string("interface=eth0")));
+    auto plan = Spec().create()->MakePlan(ctx);
+    REQUIRE(plan.ok());
+    for (const auto& c : plan->changes) CHECK(c.kind != "patch");
+    CHECK(Has(plan->findings, Severity::kError, "would not pick the InternalIP 192.168.56.11"));
+  }
 }

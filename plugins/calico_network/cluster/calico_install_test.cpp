@@ -4,7 +4,7 @@
 
 #include "cluster/cluster_fixtures.h"
 #include "cluster/cluster_permissions.h"
-#include "cluster/fake_kube.h"
+#include "testing/fake_kube_client.h"
 
 namespace nodeagent::calico {
 namespace {
@@ -17,7 +17,7 @@ constexpr const char* kCalicoSystemDs = "GET /apis/apps/v1/namespaces/calico-sys
 constexpr const char* kInstallation = "GET /apis/operator.tigera.io/v1/installations/default";
 
 TEST_CASE("manifest install: the method comes from the DaemonSet's env") {
-  FakeKube kube;
+  FakeKubeClient kube;
   json env = fx::ManifestEnv();
   env[3]["value"] = "interface=eth1";
   kube.Answer(kKubeSystemDs, fx::CalicoNodeDaemonSet("kube-system", env));
@@ -43,7 +43,7 @@ TEST_CASE("manifest install: the method comes from the DaemonSet's env") {
 }
 
 TEST_CASE("an unset method is Calico's default first-found") {
-  FakeKube kube;
+  FakeKubeClient kube;
   json env = fx::ManifestEnv();
   env.erase(3);
   kube.Answer(kKubeSystemDs, fx::CalicoNodeDaemonSet("kube-system", env));
@@ -55,7 +55,7 @@ TEST_CASE("an unset method is Calico's default first-found") {
 }
 
 TEST_CASE("404 in kube-system moves on to calico-system; not found anywhere is a finding, not an error") {
-  FakeKube kube;
+  FakeKubeClient kube;
   kube.Fail(kKubeSystemDs, 404, "NotFound");
   kube.Fail(kCalicoSystemDs, 404, "NotFound");
   auto in = ReadCalicoInstall(kube, {});
@@ -65,7 +65,7 @@ TEST_CASE("404 in kube-system moves on to calico-system; not found anywhere is a
   CHECK(ToJson(*in)["not_found"] == in->not_found);
 
   SECTION("configured namespaces are searched in order") {
-    FakeKube k2;
+    FakeKubeClient k2;
     k2.Fail("GET /apis/apps/v1/namespaces/calico/daemonsets/calico-node", 404, "NotFound");
     auto other = ReadCalicoInstall(k2, {"calico"});
     REQUIRE(other.ok());
@@ -74,7 +74,7 @@ TEST_CASE("404 in kube-system moves on to calico-system; not found anywhere is a
 }
 
 TEST_CASE("an API error other than 404 is an error naming the call") {
-  FakeKube kube;
+  FakeKubeClient kube;
   kube.Fail(kKubeSystemDs, 403, "Forbidden", "daemonsets.apps is forbidden");
   auto in = ReadCalicoInstall(kube, {});
   REQUIRE_FALSE(in.ok());
@@ -85,7 +85,7 @@ TEST_CASE("an API error other than 404 is an error naming the call") {
 }
 
 TEST_CASE("valueFrom configMapKeyRef is read from the ConfigMap; other kinds cannot be known") {
-  FakeKube kube;
+  FakeKubeClient kube;
   json env = fx::ManifestEnv();
   env[3] = {{"name", "IP_AUTODETECTION_METHOD"},
             {"valueFrom", {{"configMapKeyRef", {{"name", "calico-config"}, {"key", "ip_method"}}}}}};
@@ -125,7 +125,7 @@ TEST_CASE("valueFrom configMapKeyRef is read from the ConfigMap; other kinds can
 }
 
 TEST_CASE("a Secret reference is not read") {
-  FakeKube kube;
+  FakeKubeClient kube;
   json env = fx::ManifestEnv();
   env[3] = {{"name", "IP_AUTODETECTION_METHOD"}, {"valueFrom", {{"secretKeyRef", {{"name", "s"}, {"key", "k"}}}}}};
   kube.Answer(kKubeSystemDs, fx::CalicoNodeDaemonSet("kube-system", env));
@@ -137,7 +137,7 @@ TEST_CASE("a Secret reference is not read") {
 }
 
 TEST_CASE("IP given explicitly is a note") {
-  FakeKube kube;
+  FakeKubeClient kube;
   json env = fx::ManifestEnv();
   env[2]["value"] = "10.0.0.5";
   kube.Answer(kKubeSystemDs, fx::CalicoNodeDaemonSet("kube-system", env));
@@ -148,7 +148,7 @@ TEST_CASE("IP given explicitly is a note") {
 }
 
 TEST_CASE("operator install: the method comes from Installation default") {
-  FakeKube kube;
+  FakeKubeClient kube;
   kube.Fail(kKubeSystemDs, 404, "NotFound");
   kube.Answer(kCalicoSystemDs, fx::OperatorDaemonSet());
   kube.Answer(kInstallation, fx::Installation({{"interface", "eth1"}}));

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "cluster/cluster_fixtures.h"
-#include "cluster/fake_kube.h"
+#include "testing/fake_kube_client.h"
 
 namespace nodeagent::calico {
 namespace {
@@ -18,7 +18,7 @@ std::vector<std::string> Texts(const std::vector<IpAddress>& v) {
 }
 
 TEST_CASE("ReadCalicoNode: addresses, calico-node's annotations, kubelet version") {
-  FakeKube kube;
+  FakeKubeClient kube;
   json node = fx::Node("worker-1", "192.168.56.11", "10.0.2.15/24");
   node["metadata"]["annotations"]["projectcalico.org/IPv6Address"] = "fd00::11/64";
   kube.Answer("GET /api/v1/nodes/worker-1", node);
@@ -56,12 +56,12 @@ TEST_CASE("PeerAddresses: the annotation without prefix, else InternalIP; self l
 }
 
 TEST_CASE("ReadPeerAddresses follows continue tokens") {
-  FakeKube kube;
+  FakeKubeClient kube;
   kube.Answer("GET /api/v1/nodes", {{"items", json::array({fx::Node("a", "10.0.0.1")})}, {"metadata", {{"continue", ""}}}});
   auto peers = ReadPeerAddresses(kube, "self");
   REQUIRE(peers.ok());
   CHECK(Texts(*peers) == std::vector<std::string>{"10.0.0.1"});
-  CHECK(FakeKube::Query(kube.sent.at(0), "limit") == "500");
+  CHECK(FakeKubeClient::Query(kube.sent.at(0), "limit") == "500");
 
   kube.Fail("GET /api/v1/nodes", 503, "ServiceUnavailable");
   auto failed = ReadPeerAddresses(kube, "self");

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "cluster/fake_kube.h"
+#include "testing/fake_kube_client.h"
 
 namespace nodeagent::calico {
 namespace {
@@ -35,7 +35,7 @@ json Unhealthy(const std::string& message, const std::string& when, const std::s
 }
 
 TEST_CASE("a calico-node pod that is not Ready: its newest readiness failure and restart count") {
-  FakeKube kube;
+  FakeKubeClient kube;
   kube.Answer(kPods, {{"items", json::array({Pod(false, 3)})}});
   kube.Answer(kEvents,
               {{"items", json::array({
@@ -60,16 +60,16 @@ TEST_CASE("a calico-node pod that is not Ready: its newest readiness failure and
   CHECK(v->readiness_count == 7);
 
   auto pods = kube.SentTo(kPods).at(0);
-  CHECK(FakeKube::Query(pods, "labelSelector") == "k8s-app=calico-node");
-  CHECK(FakeKube::Query(pods, "fieldSelector") == "spec.nodeName=worker-1");
-  CHECK(FakeKube::Query(pods, "limit") == "10");
+  CHECK(FakeKubeClient::Query(pods, "labelSelector") == "k8s-app=calico-node");
+  CHECK(FakeKubeClient::Query(pods, "fieldSelector") == "spec.nodeName=worker-1");
+  CHECK(FakeKubeClient::Query(pods, "limit") == "10");
   auto events = kube.SentTo(kEvents).at(0);
-  CHECK(FakeKube::Query(events, "fieldSelector") == "involvedObject.name=calico-node-x7k2p,reason=Unhealthy");
-  CHECK(FakeKube::Query(events, "limit") == "100");
+  CHECK(FakeKubeClient::Query(events, "fieldSelector") == "involvedObject.name=calico-node-x7k2p,reason=Unhealthy");
+  CHECK(FakeKubeClient::Query(events, "limit") == "100");
 }
 
 TEST_CASE("a Ready pod: no Events read") {
-  FakeKube kube;
+  FakeKubeClient kube;
   kube.Answer(kPods, {{"items", json::array({Pod(true, 0)})}});
   auto v = ReadCalicoPod(kube, "kube-system", "worker-1");
   REQUIRE(v.ok());
@@ -78,7 +78,7 @@ TEST_CASE("a Ready pod: no Events read") {
 }
 
 TEST_CASE("no pod, an unreadable Events list, an API error") {
-  FakeKube kube;
+  FakeKubeClient kube;
   kube.Answer(kPods, {{"items", json::array()}});
   auto none = ReadCalicoPod(kube, "kube-system", "worker-1");
   REQUIRE(none.ok());
@@ -104,7 +104,7 @@ namespace nodeagent::calico {
 namespace {
 
 TEST_CASE("a pod being replaced is passed over for its successor") {
-  FakeKube kube;
+  FakeKubeClient kube;
   json old = Pod(false, 9);
   old["metadata"]["name"] = "calico-node-aaaaa";
   old["metadata"]["deletionTimestamp"] = "2026-12-06T20:00:00Z";

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "cluster/cluster_fixtures.h"
-#include "cluster/fake_kube.h"
+#include "testing/fake_kube_client.h"
 
 namespace nodeagent::calico {
 namespace {
@@ -84,7 +84,7 @@ TEST_CASE("the same value already set: nothing to change") {
   REQUIRE(plan.ok());
   CHECK(plan->unchanged);
   CHECK(plan->patch.empty());
-  FakeKube kube;
+  FakeKubeClient kube;
   CHECK_FALSE(ApplyEnvPatch(kube, *plan).ok());
   CHECK(kube.sent.empty());
 }
@@ -123,7 +123,7 @@ TEST_CASE("ApplyEnvPatch sends a JSON patch; a failed test is a conflict") {
   auto plan = PlanEnvPatch(DescribeDaemonSet(fx::CalicoNodeDaemonSet("kube-system", fx::ManifestEnv())),
                            "IP_AUTODETECTION_METHOD", "interface=eth1");
   REQUIRE(plan.ok());
-  FakeKube kube;
+  FakeKubeClient kube;
   kube.Answer(kPatch, {{"metadata", {{"name", "calico-node"}}}});
   auto done = ApplyEnvPatch(kube, *plan);
   REQUIRE(done.ok());

@@ -1,4 +1,4 @@
-// A scripted KubeClient for the cluster units' tests. Every call, typed or
+// A scripted KubeClient for unit tests of the core and the plugins. Every call, typed or
 // generic, is turned into "METHOD PATH" (the path ResourcePath gives, no
 // query) and answered from a table the test fills: an object, or an error
 // with its HTTP status. Anything not scripted answers kUnavailable "not
@@ -14,9 +14,9 @@
 
 #include "nodeagent/kube.h"
 
-namespace nodeagent::calico {
+namespace nodeagent {
 
-class FakeKube : public KubeClient {
+class FakeKubeClient : public KubeClient {
  public:
   struct Sent {
     std::string method;
@@ -164,4 +164,4 @@ class FakeKube : public KubeClient {
   std::map<std::string, Reply> answers_;
 };
 
-}  // namespace nodeagent::calico
+}  // namespace nodeagent
