@@ -86,9 +86,10 @@ class KubeCheck(unittest.TestCase):
                          ["drain-and-reboot", "reboot-if-required", "uncordon"])
         self.assertEqual(rows["create events in default"],
                          ["cordon", "drain", "drain-and-reboot", "reboot-if-required", "uncordon"])
-        # Only join-prep and join declare it (to find a Node with this node's
-        # name); the drain actions, which once had it hard-coded, do not.
-        self.assertEqual(rows["list nodes"], ["join", "join-prep"])
+        # join-prep and join declare it (to find a Node with this node's
+        # name), calico-network too (its BGP peers); the drain actions, which
+        # once had it hard-coded, do not.
+        self.assertEqual(rows["list nodes"], ["calico-network", "join", "join-prep"])
         reviews = [json.loads(r["body"])["spec"]["resourceAttributes"] for r in self.server.requests()
                    if r["path"].endswith("/selfsubjectaccessreviews")]
         self.assertEqual(len(reviews), len(rows))
