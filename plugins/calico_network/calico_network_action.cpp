@@ -5,7 +5,7 @@
 #include "autodetect/autodetect_report.h"
 #include "autodetect/system_resolver.h"
 #include "calico_params.h"
-#include "network_manager/nm_config.h"
+#include "network_manager/nm_section.h"
 #include "nodeagent/file_edit.h"
 #include "nodeagent/kube.h"
 #include "nodeagent/plan_objects.h"
@@ -53,50 +53,6 @@ ClusterFacts ReadCluster(ActionContext& ctx, const CalicoParams& p, std::vector<
   return facts;
 }
 
-// The NetworkManager part: which Calico interfaces it would manage, and the
-// drop-in that stops it.
-struct NmPart {
-  std::optional<FileEdit> edit;
-  nlohmann::json data = nlohmann::json::object();
-};
-
-NmPart PlanNetworkManager(Host& host, const CalicoParams& p, std::vector<Finding>& findings) {
-  NmPart part;
-  NmConfig config = ReadNmConfig(host.files());
-  auto coverage = CheckCoverage(config, p.nm_specs);
-  std::vector<std::string> missing;
-  for (const auto& c : coverage)
-    if (!c.covered) missing.push_back(c.spec);
-  part.data = {{"effective_unmanaged", config.unmanaged_devices.value_or(std::vector<std::string>{})},
-               {"missing", missing},
-               {"files_read", config.files_read},
-               {"file", nullptr}};
-  for (const auto& e : config.errors)
-    findings.push_back({Severity::kError, e.path + ":" + std::to_string(e.line),
-                        "NetworkManager cannot load this file (" + e.message + "); it is left as it is"});
-  for (const auto& problem : config.problems) findings.push_back({Severity::kWarning, "NetworkManager", problem});
-  if (!config.ok()) return part;
-  NmFixOptions options;
-  options.file_name = p.nm_file;
-  options.specs = p.nm_specs;
-  auto fix = PlanNmFix(host.files(), options);
-  if (!fix) {
-    findings.push_back({Severity::kError, "NetworkManager", fix.error().message()});
-    return part;
-  }
-  part.data["file"] = fix->path;
-  for (const auto& n : fix->notes) findings.push_back({Severity::kInfo, fix->path, n});
-  if (!missing.empty()) {
-    std::string list;
-    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-    findings.push_back({p.fix_network_manager ? Severity::kWarning : Severity::kError, "NetworkManager",
-                        "NetworkManager would manage Calico's interfaces (" + list + ")" +
-                            (p.fix_network_manager ? "" : "; fix_network_manager = false: not fixed")});
-  }
-  if (fix->edit && p.fix_network_manager) part.edit = fix->edit;
-  return part;
-}
-
 class CalicoNetworkAction : public Action {
  public:
   Result<Plan> MakePlan(ActionContext& ctx) override {
@@ -104,25 +60,15 @@ class CalicoNetworkAction : public Action {
     if (!p) return p.error();
     params_ = std::move(*p);
     Plan plan;
-    Check(ctx, plan.findings, plan.data);
-    if (nm_.edit) {
-      plan.changes.push_back(FileEditChange(*nm_.edit, "keep NetworkManager off Calico's interfaces"));
-    }
+    Check(ctx, plan.findings, plan.data, &plan.changes);
     plan.summary = Summary(plan.findings, plan.changes.size());
     return plan;
   }
 
   Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
     Outcome out;
-    if (nm_.edit) {
-      Status st = ApplyFileEdit(ctx.host().files(), *nm_.edit);
-      if (!st.ok()) {
-        out.findings.push_back({Severity::kError, nm_.edit->path, st.error().message()});
-      } else {
-        out.changes.push_back(FileEditChange(*nm_.edit, "keep NetworkManager off Calico's interfaces"));
-        ctx.Info("wrote " + nm_.edit->path);
-      }
-    }
+    ctx.Progress("NetworkManager");
+    ApplyNmSection(ctx.host(), NmOptions(), nm_, out, ctx.cancel_flag());
     std::vector<Finding> after;
     Check(ctx, after, out.data);
     out.findings.insert(out.findings.end(), after.begin(), after.end());
@@ -135,9 +81,12 @@ class CalicoNetworkAction : public Action {
 
  private:
   // Every read-only check; keeps what Apply needs.
-  void Check(ActionContext& ctx, std::vector<Finding>& findings, nlohmann::json& data) {
+  void Check(ActionContext& ctx, std::vector<Finding>& findings, nlohmann::json& data,
+             std::vector<Change>* changes = nullptr) {
     Host& host = ctx.host();
-    nm_ = PlanNetworkManager(host, params_, findings);
+    nm_ = PlanNmSection(host, NmOptions());
+    Append(findings, nm_.findings);
+    if (changes) changes->insert(changes->end(), nm_.changes.begin(), nm_.changes.end());
     data["network_manager"] = nm_.data;
 
     ClusterFacts cluster = ReadCluster(ctx, params_, findings);
@@ -155,6 +104,18 @@ class CalicoNetworkAction : public Action {
     data["autodetection"] = v4.data;
   }
 
+  NmSectionOptions NmOptions() const {
+    NmSectionOptions o;
+    o.specs = params_.nm_specs;
+    o.file_name = params_.nm_file;
+    o.fix = params_.fix_network_manager;
+    return o;
+  }
+
+  static void Append(std::vector<Finding>& to, const std::vector<Finding>& from) {
+    to.insert(to.end(), from.begin(), from.end());
+  }
+
   static std::string Summary(const std::vector<Finding>& findings, size_t changes) {
     size_t errors = 0, warnings = 0;
     for (const auto& f : findings) {
@@ -167,7 +128,7 @@ class CalicoNetworkAction : public Action {
   }
 
   CalicoParams params_;
-  NmPart nm_;
+  NmSectionPlan nm_;
   SystemNameResolver resolver_;
 };
 
