@@ -1,7 +1,6 @@
 #include "network_manager/nm_devices.h"
 
 #include "network_manager/nm_config.h"
-#include "nodeagent/plan_objects.h"
 
 namespace nodeagent::calico {
 
@@ -151,16 +150,6 @@ Result<std::vector<NmDevice>> ReadNmDevices(Host& host) {
 // NetworkManager(8) warns that not every setting applies on reload, but this
 // one does. Checked against the real 1.42 in tests/system/calico_nm.sh.
 std::vector<std::string> ReloadCommand() { return {"nmcli", "general", "reload", "conf"}; }
-
-Change ReloadChange() {
-  Change change;
-  change.kind = "run";
-  change.target = Joined(ReloadCommand());
-  change.description =
-      "NetworkManager applies [keyfile] unmanaged-devices on a configuration reload, without a restart";
-  change.objects = {CommandObject(ReloadCommand().front())};
-  return change;
-}
 
 Status ReloadNetworkManager(Host& host) {
   auto argv = ReloadCommand();

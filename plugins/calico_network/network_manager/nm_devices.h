@@ -12,7 +12,6 @@
 #include <string_view>
 #include <vector>
 
-#include "nodeagent/action.h"
 #include "nodeagent/host.h"
 #include "nodeagent/result.h"
 
@@ -59,11 +58,6 @@ Result<std::vector<NmDevice>> ReadNmDevices(Host& host);
 /// The argv that makes NetworkManager take a changed `[keyfile]
 /// unmanaged-devices`: `nmcli general reload conf`, no restart.
 std::vector<std::string> ReloadCommand();
-
-/// The Change a plan lists for the reload: kind "run", ReloadCommand()
-/// joined as its target, object "command:nmcli" (so that the apply phase
-/// lets ReloadNetworkManager run it). Plan it only when the drop-in changes.
-Change ReloadChange();
 
 /// Runs ReloadCommand() (not read-only: it changes NetworkManager's state).
 /// Unavailable with nmcli's stderr when it fails.

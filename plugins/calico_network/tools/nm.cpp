@@ -112,8 +112,9 @@ int main(int argc, char** argv) {
   if (plan->edit) {
     Change change = FileEditChange(*plan->edit, "keep NetworkManager off Calico's interfaces");
     out["plan"]["changes"].push_back({{"kind", change.kind}, {"target", change.target}, {"diff", change.diff}});
-    Change reload = ReloadChange();
-    out["plan"]["changes"].push_back({{"kind", reload.kind}, {"target", reload.target}, {"diff", ""}});
+    std::string reload;
+    for (const auto& a : ReloadCommand()) reload += (reload.empty() ? "" : " ") + a;
+    out["plan"]["changes"].push_back({{"kind", "run"}, {"target", reload}, {"diff", ""}});
   }
   if (!apply) {
     bool clean = !plan->edit && ManagedCalicoDevices(*before, options.specs).empty();
