@@ -174,7 +174,7 @@ make_devices() {
     ip link set tunl0 mtu 1480 up
     ip addr add 10.244.1.0/32 dev tunl0
     ip link add vxlan.calico type veth peer name peer-v0
-    ip link set vxlan.calico up
+    ip link set vxlan.calico mtu 1450 up
     ip link set peer-v0 up'
 }
 
@@ -314,6 +314,15 @@ nm_back() { [[ $(cq systemctl show -P MainPID NetworkManager) != "$nm_pid" && $(
 check "NetworkManager restarted (a new main PID, running)" wait_for 30 nm_back
 check "after the restart NetworkManager lists the Calico devices again" wait_for 10 all_calico is_listed
 check "after the restart the Calico devices stay unmanaged" all_calico is_unmanaged
+# NetworkManager stopped: nothing to fix, and no error (the issue's "say so
+# otherwise, status ok").
+cx systemctl stop NetworkManager
+nm_stopped() { ! cq systemctl is-active --quiet NetworkManager; }
+check "NetworkManager stopped" wait_for 30 nm_stopped
+rc=0; cx calico_network_nm >"$out/units-stopped.json" || rc=$?
+check "NetworkManager stopped: exit 0, installed, not running, nmcli's words quoted" sh -c \
+  "test $rc = 0 && python3 -c 'import json,sys; n=json.load(open(sys.argv[1]))[\"network_manager\"]; sys.exit(0 if n[\"installed\"] and not n[\"running\"] and \"not running\" in n[\"why\"] else 1)' '$out/units-stopped.json'"
+log "units: with NetworkManager stopped: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["network_manager"]["why"])' "$out/units-stopped.json" 2>&1)"
 shutdown_container
 finish_step "1 units (calico_network_nm)" $(( $(date +%s) - t0 ))
 
@@ -324,7 +333,8 @@ else
   t0=$(date +%s)
   before action
   install -m 0644 "$deb" "$work/merged/var/tmp/nodeagent.deb"  # /tmp is a tmpfs of the container
-  check "the .deb installs in the container" cx dpkg -i /var/tmp/nodeagent.deb
+  install_deb() { cx dpkg -i /var/tmp/nodeagent.deb >"$out/dpkg.log" 2>&1 || { cat "$out/dpkg.log"; return 1; }; }
+  check "the .deb installs in the container" install_deb
   # calico_network RUN_NAME [args]: the action as an operator runs it; its
   # record in $out/RUN_NAME.json. No kubeconfig in the container: the
   # cluster parts are skipped.
@@ -336,13 +346,18 @@ else
   check "dry run: data.network_manager running, Calico specs missing, file calico.conf" json_is "$out/action-plan.json" \
     'r["data"]["network_manager"]["running"] and "interface-name:cali*" in r["data"]["network_manager"]["missing"] and r["data"]["network_manager"]["file"] == "/etc/NetworkManager/conf.d/calico.conf"'
   check "dry run: plans the drop-in (diff with unmanaged-devices+=) and nmcli general reload conf" json_is "$out/action-plan.json" \
-    'any(c.get("target") == "/etc/NetworkManager/conf.d/calico.conf" and "unmanaged-devices+=" in c.get("diff", "") for c in r["changes"]) and any("nmcli general reload conf" in c.get("target", "") + c.get("description", "") for c in r["changes"])'
+    'any(c.get("target") == "/etc/NetworkManager/conf.d/calico.conf" and "unmanaged-devices+=" in c.get("diff", "") for c in r["changes"]) and any(c.get("target") == "nmcli general reload conf" for c in r["changes"])'
+  check "dry run: warns that NetworkManager will take down vxlan.calico (it configured it itself)" json_is "$out/action-plan.json" \
+    'any(f["severity"] == "warning" and "vxlan.calico" in f["message"] and "down" in f["message"] for f in r["findings"])'
+  log "action: dry run findings: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d.get("record", d); print("; ".join(f["severity"] + " " + f["subject"] + ": " + f["message"] for f in r["findings"]))' "$out/action-plan.json" 2>&1)"
   check "dry run wrote nothing" test ! -e "$work/merged/etc/NetworkManager/conf.d/calico.conf"
   check "dry run changed nothing: Calico devices still managed" all_calico is_managed
   t_apply=$(date +%s%N)
   calico_network action-run
   log "action: the run took $(( ($(date +%s%N) - t_apply) / 1000000 )) ms"
-  check "run: status ok" json_is "$out/action-run.json" 'r.get("status") in ("ok", "succeeded", "success", "changed")'
+  log "action: run status $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d.get("record", d); print(r.get("status"), "-", r.get("summary"))' "$out/action-run.json" 2>&1)"
+  check "run: wrote calico.conf and reloaded, no NetworkManager error" json_is "$out/action-run.json" \
+    '[c["target"] for c in r["changes"]][:2] == ["/etc/NetworkManager/conf.d/calico.conf", "nmcli general reload conf"] and not any(f["severity"] == "error" and ("NetworkManager" in f["subject"] or "calico.conf" in f["subject"]) for f in r["findings"])'
   check "nmcli: cali1234abcd, tunl0, vxlan.calico unmanaged" all_calico is_unmanaged
   check "nmcli: docker0 still unmanaged" is_unmanaged docker0
   check "eth0 still connected with its address" eth0_up
