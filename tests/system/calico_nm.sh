@@ -9,7 +9,9 @@
 #   - a bridge docker0 with an address (unmanaged through that file);
 #   - a veth cali1234abcd with an address, a tun tunl0 with an address (the
 #     kernel has no ipip: a stand-in with the name), a veth vxlan.calico;
-#     their peers are named so that no Calico spec matches them.
+#     their peers are named so that no Calico spec matches them;
+#   - a veth eth0 with a static NetworkManager profile (10.79.1.10/24), the
+#     node's own interface, which must stay managed and keep its address.
 # Before anything runs, NetworkManager must manage the three Calico devices
 # (asserted: otherwise the test would prove nothing).
 #   1 calico_network_nm (the nm_config/nm_devices units over the real host,
@@ -151,8 +153,32 @@ boot() {
   log "$name: booted, NetworkManager $(cq env LC_ALL=C nmcli -t -f VERSION general) running in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 }
 
-# The devices of a node before Calico is fixed (see the header).
+# The devices of a node before Calico is fixed (see the header). The node's
+# eth0 gets its static NetworkManager profile first, so that NetworkManager
+# takes it rather than a "Wired connection" of its own.
 make_devices() {
+  cx nmcli connection add type ethernet ifname eth0 con-name node-eth0 ipv4.method manual \
+    ipv4.addresses 10.79.1.10/24 ipv6.method disabled >/dev/null
+  cx sh -ec '
+    ip link add eth0 type veth peer name peer-e0
+    ip link set eth0 up
+    ip link set peer-e0 up
+    ip link add docker0 type bridge
+    ip addr add 172.17.0.1/16 dev docker0
+    ip link set docker0 up
+    ip link add cali1234abcd type veth peer name peer-c0
+    ip addr add 10.244.1.1/32 dev cali1234abcd
+    ip link set cali1234abcd up
+    ip link set peer-c0 up
+    ip tuntap add tunl0 mode tun
+    ip link set tunl0 mtu 1480 up
+    ip addr add 10.244.1.0/32 dev tunl0
+    ip link add vxlan.calico type veth peer name peer-v0
+    ip link set vxlan.calico mtu 1450 up
+    ip link set peer-v0 up'
+}
+
+devices() {
   cx sh -ec '
     ip link add docker0 type bridge
     ip addr add 172.17.0.1/16 dev docker0
@@ -166,7 +192,13 @@ make_devices() {
     ip addr add 10.244.1.0/32 dev tunl0
     ip link add vxlan.calico type veth peer name peer-v0
     ip link set vxlan.calico up
-    ip link set peer-v0 up'
+    ip link set peer-v0 up
+    ip link add eth0 type veth peer name peer-e0
+    ip link set peer-e0 up'
+  # The node's own interface: a static NetworkManager profile, which must
+  # stay managed and keep its address through the fix (Calico autodetects it).
+  cx nmcli connection add type ethernet ifname eth0 con-name node-eth0 ipv4.method manual \
+    ipv4.addresses 10.79.1.10/24 ipv6.method disabled >/dev/null
 }
 
 devices() { cq env LC_ALL=C nmcli -t -f DEVICE,TYPE,STATE device; }
@@ -179,10 +211,18 @@ all_calico() {  # all_calico PREDICATE
   local d
   for d in "${CALICO_DEVICES[@]}"; do "$1" "$d" || return 1; done
 }
-has_addr() { cq ip -o addr show dev "$1" | grep -q " $2 "; }
-link_down() { ! cq ip -o link show dev "$1" | grep -q '[<,]UP[,>]'; }
+eth0_up() { [[ $(state_of eth0) == connected ]] && has_addr eth0 10.79.1.10/24; }
+has_addr() {
+  # Output captured first: with pipefail, grep -q quitting early would fail
+  # the pipeline through ip's SIGPIPE.
+  local addrs; addrs=$(cq ip -o addr show dev "$1")
+  grep -q " $2 " <<<"$addrs" && return 0
+  log "$1 has not $2: $(cq ip -br addr show dev "$1" 2>&1)"; return 1
+}
+link_up() { local l; l=$(cq ip -o link show dev "$1"); grep -q '[<,]UP[,>]' <<<"$l"; }
+link_down() { ! link_up "$1"; }
 print_config_unmanaged() { cq NetworkManager --print-config | sed -n 's/^unmanaged-devices=//p'; }
-config_has() { print_config_unmanaged | tr ',;' '\n\n' | grep -qxF "$1"; }
+config_has() { local c; c=$(print_config_unmanaged | tr ',;' '\n\n'); grep -qxF "$1" <<<"$c"; }
 # json_is FILE EXPR: EXPR over the JSON (as d; for an agentctl record, r) is true.
 json_is() {
   python3 -c 'import json,sys
@@ -213,6 +253,7 @@ before() {
   make_devices || { log "cannot create the devices"; exit 2; }
   check "NetworkManager manages cali1234abcd, tunl0 and vxlan.calico (waited for)" wait_for 20 all_calico is_managed
   check "docker0 is unmanaged through 10-docker.conf" wait_for 10 is_unmanaged docker0
+  check "eth0 connected through its profile, with 10.79.1.10/24" wait_for 20 eth0_up
   devices >"$out/$1-before.txt"
   log "$1: nmcli before:"; sed 's/^/    /' "$out/$1-before.txt" >&2
 }
@@ -227,8 +268,13 @@ check "plan: NetworkManager running, only docker0 unmanaged, every Calico spec m
   'd["network_manager"]["running"] and d["effective_unmanaged"] == ["interface-name:docker0"] and "interface-name:cali*" in d["missing"]'
 check "plan: creates conf.d/calico.conf with unmanaged-devices+=, then nmcli general reload conf" json_is "$out/units-plan.json" \
   '[(c["kind"], c["target"]) for c in d["plan"]["changes"]] == [("create", "/etc/NetworkManager/conf.d/calico.conf"), ("run", "nmcli general reload conf")] and "+unmanaged-devices+=interface-name:cali*," in d["plan"]["changes"][0]["diff"]'
-check "plan: predicts NetworkManager takes down the devices it configured itself (not tunl0)" json_is "$out/units-plan.json" \
-  'sorted(x["device"] for x in d["taken_down_by_unmanage"]) == ["cali1234abcd", "vxlan.calico"]'
+# Which Calico devices NetworkManager configured itself (DHCP) and which it
+# took as they were (connected externally) depends on whether the address
+# came before NetworkManager looked: the prediction must match nmcli.
+check "plan: predicts which devices NetworkManager will take down (not the externally connected ones)" json_is "$out/units-plan.json" \
+  'sorted(x["device"] for x in d["taken_down_by_unmanage"]) == sorted(x["device"] for x in d["managed_before"] if x["state"] != "connected (externally)") and "vxlan.calico" in [x["device"] for x in d["taken_down_by_unmanage"]]'
+taken_down=$(python3 -c 'import json,sys; print(" ".join(x["device"] for x in json.load(open(sys.argv[1]))["taken_down_by_unmanage"]))' "$out/units-plan.json")
+external=$(python3 -c 'import json,sys; print(" ".join(x["device"] for x in json.load(open(sys.argv[1]))["devices_before"] if x["state"] == "connected (externally)"))' "$out/units-plan.json")
 check "plan wrote nothing" test ! -e "$work/merged/etc/NetworkManager/conf.d/calico.conf"
 check "plan changed nothing: Calico devices still managed" all_calico is_managed
 t_apply=$(date +%s%N)
@@ -247,10 +293,17 @@ check "--print-config: unmanaged-devices has interface-name:tunl*" config_has 'i
 check "our file /etc/NetworkManager/conf.d/calico.conf exists, 10-docker.conf untouched" sh -c \
   "grep -q '^unmanaged-devices+=' '$work/merged/etc/NetworkManager/conf.d/calico.conf' && grep -qx 'unmanaged-devices=interface-name:docker0' '$work/merged/etc/NetworkManager/conf.d/10-docker.conf'"
 check "tunl0 (connected externally) keeps its address 10.244.1.0/32" has_addr tunl0 10.244.1.0/32
+if [[ " $external " == *" cali1234abcd "* ]]; then
+  cali_kept() { has_addr cali1234abcd 10.244.1.1/32 && link_up cali1234abcd; }
+  check "cali1234abcd (connected externally before) keeps its address and stays up" cali_kept
+fi
 check "docker0 keeps its address" has_addr docker0 172.17.0.1/16
+check "eth0 (the node's, NetworkManager's profile) still connected with its address" eth0_up
 # NetworkManager 1.42 deconfigures what it configured itself when the device
 # becomes unmanaged (nm-device.c: CLEANUP_TYPE_DECONFIGURE, nm_device_take_down).
-check "cali1234abcd (NetworkManager ran DHCP on it) is down after the reload" link_down cali1234abcd
+for d in $taken_down; do
+  check "$d (NetworkManager configured it itself) is down after the reload, as predicted" link_down "$d"
+done
 log "units: after the fix: $(cq ip -br addr show dev cali1234abcd) | $(cq ip -br addr show dev tunl0)"
 rc=0; cx calico_network_nm >"$out/units-again.json" || rc=$?
 check "a second look: exit 0, no change planned, nothing missing" sh -c \
@@ -261,6 +314,15 @@ nm_back() { [[ $(cq systemctl show -P MainPID NetworkManager) != "$nm_pid" && $(
 check "NetworkManager restarted (a new main PID, running)" wait_for 30 nm_back
 check "after the restart NetworkManager lists the Calico devices again" wait_for 10 all_calico is_listed
 check "after the restart the Calico devices stay unmanaged" all_calico is_unmanaged
+# NetworkManager stopped: nothing to fix, and no error (the issue's "say so
+# otherwise, status ok").
+cx systemctl stop NetworkManager
+nm_stopped() { ! cq systemctl is-active --quiet NetworkManager; }
+check "NetworkManager stopped" wait_for 30 nm_stopped
+rc=0; cx calico_network_nm >"$out/units-stopped.json" || rc=$?
+check "NetworkManager stopped: exit 0, installed, not running, nmcli's words quoted" sh -c \
+  "test $rc = 0 && python3 -c 'import json,sys; n=json.load(open(sys.argv[1]))[\"network_manager\"]; sys.exit(0 if n[\"installed\"] and not n[\"running\"] and \"not running\" in n[\"why\"] else 1)' '$out/units-stopped.json'"
+log "units: with NetworkManager stopped: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["network_manager"]["why"])' "$out/units-stopped.json" 2>&1)"
 shutdown_container
 finish_step "1 units (calico_network_nm)" $(( $(date +%s) - t0 ))
 
@@ -271,7 +333,8 @@ else
   t0=$(date +%s)
   before action
   install -m 0644 "$deb" "$work/merged/var/tmp/nodeagent.deb"  # /tmp is a tmpfs of the container
-  check "the .deb installs in the container" cx dpkg -i /var/tmp/nodeagent.deb
+  install_deb() { cx dpkg -i /var/tmp/nodeagent.deb >"$out/dpkg.log" 2>&1 || { cat "$out/dpkg.log"; return 1; }; }
+  check "the .deb installs in the container" install_deb
   # calico_network RUN_NAME [args]: the action as an operator runs it; its
   # record in $out/RUN_NAME.json. No kubeconfig in the container: the
   # cluster parts are skipped.
@@ -283,15 +346,21 @@ else
   check "dry run: data.network_manager running, Calico specs missing, file calico.conf" json_is "$out/action-plan.json" \
     'r["data"]["network_manager"]["running"] and "interface-name:cali*" in r["data"]["network_manager"]["missing"] and r["data"]["network_manager"]["file"] == "/etc/NetworkManager/conf.d/calico.conf"'
   check "dry run: plans the drop-in (diff with unmanaged-devices+=) and nmcli general reload conf" json_is "$out/action-plan.json" \
-    'any(c.get("target") == "/etc/NetworkManager/conf.d/calico.conf" and "unmanaged-devices+=" in c.get("diff", "") for c in r["changes"]) and any("nmcli general reload conf" in c.get("target", "") + c.get("description", "") for c in r["changes"])'
+    'any(c.get("target") == "/etc/NetworkManager/conf.d/calico.conf" and "unmanaged-devices+=" in c.get("diff", "") for c in r["changes"]) and any(c.get("target") == "nmcli general reload conf" for c in r["changes"])'
+  check "dry run: warns that NetworkManager will take down vxlan.calico (it configured it itself)" json_is "$out/action-plan.json" \
+    'any(f["severity"] == "warning" and "vxlan.calico" in f["message"] and "down" in f["message"] for f in r["findings"])'
+  log "action: dry run findings: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d.get("record", d); print("; ".join(f["severity"] + " " + f["subject"] + ": " + f["message"] for f in r["findings"]))' "$out/action-plan.json" 2>&1)"
   check "dry run wrote nothing" test ! -e "$work/merged/etc/NetworkManager/conf.d/calico.conf"
   check "dry run changed nothing: Calico devices still managed" all_calico is_managed
   t_apply=$(date +%s%N)
   calico_network action-run
   log "action: the run took $(( ($(date +%s%N) - t_apply) / 1000000 )) ms"
-  check "run: status ok" json_is "$out/action-run.json" 'r.get("status") in ("ok", "succeeded", "success", "changed")'
+  log "action: run status $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d.get("record", d); print(r.get("status"), "-", r.get("summary"))' "$out/action-run.json" 2>&1)"
+  check "run: wrote calico.conf and reloaded, no NetworkManager error" json_is "$out/action-run.json" \
+    '[c["target"] for c in r["changes"]][:2] == ["/etc/NetworkManager/conf.d/calico.conf", "nmcli general reload conf"] and not any(f["severity"] == "error" and ("NetworkManager" in f["subject"] or "calico.conf" in f["subject"]) for f in r["findings"])'
   check "nmcli: cali1234abcd, tunl0, vxlan.calico unmanaged" all_calico is_unmanaged
   check "nmcli: docker0 still unmanaged" is_unmanaged docker0
+  check "eth0 still connected with its address" eth0_up
   devices >"$out/action-after.txt"
   log "action: nmcli after:"; sed 's/^/    /' "$out/action-after.txt" >&2
   check "--print-config: unmanaged-devices has interface-name:docker0" config_has interface-name:docker0

@@ -39,7 +39,7 @@ NmState ProbeNetworkManager(Host& host);
 /// One row of `nmcli -t -f DEVICE,TYPE,STATE device`.
 struct NmDevice {
   std::string device;  ///< the interface name
-  std::string type;    ///< "veth", "tun", "bridge", "loopback", ...
+  std::string type;    ///< "ethernet" (a veth too, without udev), "tun", "bridge", "loopback", ...
   std::string state;   ///< "unmanaged", "connected (externally)", ... (LC_ALL=C)
 
   bool operator==(const NmDevice&) const = default;
