@@ -27,6 +27,9 @@
 #     the drop-in (its diff) and the reload and changes nothing; the run makes
 #     the devices unmanaged, keeps docker0 unmanaged; a second dry run plans
 #     nothing. Skipped (SKIP line) without --deb.
+#   3 the same run through the daemon (`agentctl run calico-network`, the
+#     shipped nodeagent.service started): the unit's sandbox lets it read the
+#     network (AF_NETLINK), write conf.d/calico.conf and reload over D-Bus.
 #
 # Usage: tests/system/calico_nm.sh [--build-dir DIR] [--deb FILE]
 #   DIR holds plugins/calico_network/calico_network_nm (default $repo/build);
@@ -370,6 +373,31 @@ else
   check "a second dry run plans no change" json_is "$out/action-again.json" 'not r.get("changes")'
   shutdown_container
   finish_step "2 agentctl run calico-network" $(( $(date +%s) - t0 ))
+fi
+
+# --- 3: the action through the daemon, under the shipped unit's sandbox -----------
+# The unit allows what calico-network needs and nothing more: AF_NETLINK to
+# read the network (no CAP_NET_ADMIN), /etc/NetworkManager/conf.d writable,
+# D-Bus for nmcli. A run through the daemon proves the sandbox lets it work.
+if [[ -n $deb ]]; then
+  t0=$(date +%s)
+  before daemon
+  install -m 0644 "$deb" "$work/merged/var/tmp/nodeagent.deb"
+  check "the .deb installs in the container" install_deb
+  cx systemctl start nodeagent.service >/dev/null 2>&1 || true
+  daemon_up() { cq systemctl is-active --quiet nodeagent.service && cq test -S /run/nodeagent/agent.sock; }
+  check "nodeagent.service is active" wait_for 30 daemon_up
+  cx agentctl -o json run calico-network >"$out/daemon-run.json" 2>"$out/daemon-run.err" || true
+  log "daemon: run status $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); r=d.get("record", d); print(r.get("status"), "-", r.get("summary"))' "$out/daemon-run.json" 2>&1)"
+  check "daemon run: wrote calico.conf and reloaded" json_is "$out/daemon-run.json" \
+    '[c["target"] for c in r["changes"]][:2] == ["/etc/NetworkManager/conf.d/calico.conf", "nmcli general reload conf"]'
+  check "daemon run: the network was read through netlink (an autodetection pick)" json_is "$out/daemon-run.json" \
+    'r["data"]["autodetection"]["picks"]["first-found"].get("address")'
+  check "nmcli after the daemon's run: cali1234abcd, tunl0, vxlan.calico unmanaged" all_calico is_unmanaged
+  check "nmcli: docker0 still unmanaged" is_unmanaged docker0
+  cq journalctl -u nodeagent.service --no-pager -n 20 >"$out/daemon-journal.txt" 2>&1 || true
+  shutdown_container
+  finish_step "3 agentctl run calico-network (daemon)" $(( $(date +%s) - t0 ))
 fi
 
 echo "=== calico_nm summary ($(( $(date +%s) - t_start )) s) ==="
