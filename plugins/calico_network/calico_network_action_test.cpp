@@ -298,3 +298,29 @@ TEST_CASE("calico-network patches a manifest install's method only when allowed,
     CHECK(Has(plan->findings, Severity::kError, "would not pick the InternalIP 192.168.56.11"));
   }
 }
+
+TEST_CASE("calico-network checks IPv6 too when calico-node autodetects it") {
+  FakeActionContext ctx;
+  VagrantNetwork(ctx.network());
+  ctx.network().addresses.push_back({2, "eth1", *IpPrefix::Parse("fd00:56::11/64"), "global", false});
+  ctx.network().addresses.push_back({3, "eth0", *IpPrefix::Parse("fd00:2::15/64"), "global", false});
+  NodeOnlyCluster cluster;
+  ctx.set_kube(&cluster);
+  nlohmann::json node = fixtures::Node("node-1", "192.168.56.11");
+  node["status"]["addresses"].push_back({{"type", "InternalIP"}, {"address", "fd00:56::11"}});
+  cluster.Answer("GET /api/v1/nodes/node-1", node);
+  nlohmann::json env = fixtures::ManifestEnv();
+  env.push_back({{"name", "IP6"}, {"value", "autodetect"}});
+  env.push_back({{"name", "IP6_AUTODETECTION_METHOD"}, {"value", "interface=eth0"}});
+  cluster.Answer("GET /apis/apps/v1/namespaces/kube-system/daemonsets/calico-node",
+                 fixtures::CalicoNodeDaemonSet("kube-system", env));
+  auto plan = Spec().create()->MakePlan(ctx);
+  REQUIRE(plan.ok());
+  REQUIRE(plan->data.contains("autodetection_v6"));
+  const auto& v6 = plan->data["autodetection_v6"];
+  CHECK(v6["method"] == "interface=eth0");
+  CHECK(v6["picks"]["interface=eth0"]["address"] == "fd00:2::15/64");
+  CHECK(v6["internal_ip"] == "fd00:56::11");
+  CHECK(v6["ok"] == false);
+  CHECK(Has(plan->findings, Severity::kError, "IP6_AUTODETECTION_METHOD=interface=eth1"));
+}
