@@ -69,7 +69,11 @@ int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<s
   RunExecutor executor(s.settings, s.raw, s.tasks, s.catalog, host, history, clients);
   auto prepared = executor.Prepare({target, sets, mode.dry_run, "manual", "uid " + std::to_string(::getuid()) + " (local)",
                                     mode.preview, mode.confirmed_plan});
-  if (!prepared) return CtlFail(kExitUsage, prepared.error().message());
+  if (!prepared) {
+    std::string message = prepared.error().message();
+    if (prepared.error().code() == ErrorCode::kNotFound) message += " (" + SourcesSentence(SourcesJson(s)) + ")";
+    return CtlFail(kExitUsage, message);
+  }
   auto locks = AcquireRunLocks(s.settings.state_dir, *prepared);
   if (!locks) return CtlFail(kExitUsage, locks.error().message());
   struct sigaction sa {};
@@ -108,7 +112,7 @@ class Local : public LocalCommands {
       json st = {{"type", "status"}, {"version", NODEAGENT_VERSION}, {"node", s.settings.node_name},
                  {"pid", 0}, {"uptime_s", 0}, {"demo", s.settings.demo}, {"config_files", s.raw.files},
                  {"plugins", s.catalog.plugins}, {"plugin_problems", l["plugin_problems"]},
-                 {"running", json::array()}, {"tasks", l["tasks"]}, {"local", true}};
+                 {"running", json::array()}, {"tasks", l["tasks"]}, {"local", true}, {"sources", l["sources"]}};
       if (g.json()) std::cout << st.dump(2) << "\n";
       else std::cout << "(--local: the daemon was not asked)\n" << RenderStatus(st, CtlNowMs());
       return kExitOk;
@@ -123,7 +127,7 @@ class Local : public LocalCommands {
   int Describe(const CtlGlobals& g, const std::string& action_name) override {
     return LocalList(g, [&](AgentSetup& s, const json&) {
       const ActionInfo* a = s.catalog.Find(action_name);
-      if (!a) return CtlFail(kExitUsage, "unknown action '" + action_name + "' (see agentctl list)");
+      if (!a) return CtlFail(kExitUsage, UnknownActionMessage(action_name, s));
       json j = ActionToJson(*a);
       std::cout << (g.json() ? j.dump(2) + "\n" : RenderAction(j));
       return kExitOk;
@@ -168,6 +172,7 @@ class Local : public LocalCommands {
     auto setup = LoadLocal(g);
     if (!setup) return CtlFail(kExitUsage, setup.error().message());
     if (!(*setup)->ok()) return CtlFail(kExitUsage, "invalid config:\n" + (*setup)->ProblemsText());
+    std::cout << "# " << SourcesSentence(SourcesJson(**setup)) << "\n";
     std::cout << RenderEffectiveConfig((*setup)->settings, (*setup)->tasks);
     return kExitOk;
   }

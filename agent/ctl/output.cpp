@@ -174,17 +174,56 @@ static std::string RenderTasks(const json& tasks, int64_t now_ms) {
   return os.str();
 }
 
+namespace {
+
+// Where the config and the plugins were looked for (introspection's
+// SourcesJson), one line each: an empty list must say why.
+std::string RenderSources(const json& sources, const std::string& indent) {
+  std::ostringstream os;
+  const json files = sources.value("config_files", json::array());
+  if (files.empty()) {
+    const json& missing = sources.contains("config_missing") ? sources["config_missing"] : json();
+    os << indent << "config: none"
+       << (missing.is_string() ? " (" + missing.get<std::string>() + " does not exist): defaults apply"
+                               : ": defaults apply")
+       << "\n";
+  } else {
+    os << indent << "config:";
+    for (const auto& f : files) os << " " << f.get<std::string>();
+    os << "\n";
+  }
+  for (const auto& d : sources.value("plugin_dirs", json::array())) {
+    bool exec = d.value("kind", "") == "exec";
+    os << indent << (exec ? "exec plugins: " : "plugins: ") << d.value("dir", "") << ": ";
+    if (!d.value("exists", false)) {
+      os << "does not exist\n";
+      continue;
+    }
+    const json loaded = d.value("loaded", json::array());
+    os << d.value("candidates", 0) << (exec ? " manifest(s)" : " module(s)") << ", " << loaded.size() << " loaded";
+    for (size_t i = 0; i < loaded.size(); ++i) os << (i ? ", " : " (") << loaded[i].get<std::string>();
+    os << (loaded.empty() ? "" : ")") << "\n";
+  }
+  return os.str();
+}
+
+}  // namespace
+
 std::string RenderStatus(const json& s, int64_t now_ms) {
   std::ostringstream os;
   os << "nodeagent " << s.value("version", "?") << " on node " << s.value("node", "?") << ", pid " << s.value("pid", 0)
      << ", up " << FormatDurationMs(s.value("uptime_s", int64_t{0}) * 1000)
      << (s.value("demo", false) ? "  [DEMO MODE: every run is a dry run]" : "") << "\n";
-  os << "config: ";
-  for (const auto& f : s.value("config_files", json::array())) os << f.get<std::string>() << " ";
-  os << "\nplugins: ";
-  const json plugins = s.value("plugins", json::object());
-  for (const auto& [name, src] : plugins.items()) os << name << " ";
-  os << "\n";
+  if (s.contains("sources")) {
+    os << RenderSources(s["sources"], "");
+  } else {  // an older daemon
+    os << "config: ";
+    for (const auto& f : s.value("config_files", json::array())) os << f.get<std::string>() << " ";
+    os << "\nplugins: ";
+    const json plugins = s.value("plugins", json::object());
+    for (const auto& [name, src] : plugins.items()) os << name << " ";
+    os << "\n";
+  }
   for (const auto& p : s.value("plugin_problems", json::array()))
     os << "  NOT LOADED " << p.value("file", "") << ": " << p.value("reason", "") << "\n";
   const json& running = s.value("running", json::array());
@@ -208,7 +247,9 @@ std::string RenderList(const json& l, int64_t now_ms) {
                   a.value("description", "").c_str());
     os << line;
   }
+  if (l.value("actions", json::array()).empty()) os << "  (no actions: no plugin was loaded; see SOURCES)\n";
   os << "TASKS\n" << RenderTasks(l.value("tasks", json::array()), now_ms);
+  if (l.contains("sources")) os << "SOURCES\n" << RenderSources(l["sources"], "  ");
   return os.str();
 }
 

@@ -346,7 +346,11 @@ Result<std::shared_ptr<ActiveRun>> Daemon::Impl::StartRun(const RunRequest& requ
   RunExecutor executor(setup->settings, setup->raw, setup->tasks, setup->catalog, *host, *history, {});
   // A resumed run is prepared by its action: its task may have left the config since.
   auto prepared = executor.Prepare(request);
-  if (!prepared) return prepared.error();
+  if (!prepared) {
+    if (prepared.error().code() != ErrorCode::kNotFound) return prepared.error();
+    return Error(ErrorCode::kNotFound,
+                 prepared.error().message() + " (" + SourcesSentence(SourcesJson(*setup)) + ")");
+  }
   auto run = std::make_shared<ActiveRun>();
   run->setup = setup;
   run->prepared = std::move(*prepared);
@@ -518,7 +522,7 @@ void Daemon::Impl::OnList(const ControlRequest&, const Out& out) {
 void Daemon::Impl::OnDescribe(const ControlRequest& req, const Out& out) {
   std::string name = req.body.value("action", "");
   if (const ActionInfo* a = setup->catalog.Find(name)) out->Send({{"type", "action"}, {"action", ActionToJson(*a)}}, true);
-  else out->Send(ErrorReply("not_found", "unknown action '" + name + "'"), true);
+  else out->Send(ErrorReply("not_found", UnknownActionMessage(name, *setup)), true);
 }
 
 void Daemon::Impl::OnHistory(const ControlRequest& req, const Out& out) {
@@ -596,6 +600,7 @@ json Daemon::Impl::StatusJson() {
             {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started_at).count()},
             {"demo", setup->settings.demo},
             {"config_files", setup->raw.files},
+            {"sources", SourcesJson(*setup)},
             {"boot_id", boot_id},
             {"plugins", setup->catalog.plugins},
             {"plugin_problems", PluginProblemsJson(*setup)},

@@ -70,7 +70,7 @@ json ListJson(const AgentSetup& setup, const TaskPlanner* planner, const TaskSta
               std::chrono::system_clock::time_point started_at, const std::string& boot_id,
               const std::function<bool(const std::string&)>& task_running) {
   json out = {{"type", "list"}, {"plugins", json::array()}, {"actions", json::array()},
-              {"plugin_problems", PluginProblemsJson(setup)}};
+              {"plugin_problems", PluginProblemsJson(setup)}, {"sources", SourcesJson(setup)}};
   for (const auto& [name, src] : setup.catalog.plugins) out["plugins"].push_back({{"name", name}, {"source", src}});
   for (const ActionInfo* a : setup.catalog.All()) out["actions"].push_back(ActionToJson(*a));
   out["tasks"] = TasksJson(setup, planner, task_state, started_at, boot_id, task_running);
@@ -92,6 +92,51 @@ PlanInput MakePlanInput(const std::map<std::string, TaskRunState>& states,
     in.history[task] = h;
   }
   return in;
+}
+
+json SourcesJson(const AgentSetup& setup) {
+  json out = {{"config_files", setup.raw.files}, {"config_missing", nullptr}, {"plugin_dirs", json::array()}};
+  if (setup.raw.files.empty() && !setup.config_path.empty()) out["config_missing"] = setup.config_path;
+  for (const auto& d : setup.catalog.searched) {
+    json loaded = json::array();
+    for (const auto& [name, src] : setup.catalog.plugins)
+      if (src.rfind(d.dir + "/", 0) == 0) loaded.push_back(name);
+    out["plugin_dirs"].push_back({{"dir", d.dir}, {"kind", d.kind}, {"exists", d.exists},
+                                  {"candidates", d.candidates}, {"loaded", loaded}});
+  }
+  return out;
+}
+
+std::string SourcesSentence(const json& sources) {
+  std::string config;
+  for (const auto& f : sources.value("config_files", json::array()))
+    config += (config.empty() ? "" : ", ") + f.get<std::string>();
+  if (config.empty()) {
+    const json& missing = sources["config_missing"];
+    config = missing.is_string() ? "none (" + missing.get<std::string>() + " does not exist, defaults apply)"
+                                 : "none (defaults apply)";
+  }
+  std::string dirs;
+  for (const auto& d : sources.value("plugin_dirs", json::array())) {
+    std::string what;
+    if (!d.value("exists", false)) {
+      what = "does not exist";
+    } else {
+      size_t loaded = d.value("loaded", json::array()).size();
+      what = std::to_string(d.value("candidates", 0)) + (d.value("kind", "") == "exec" ? " manifest(s)" : " module(s)") +
+             ", " + std::to_string(loaded) + " loaded";
+    }
+    dirs += (dirs.empty() ? "" : ", ") + d.value("dir", "") + " (" + what + ")";
+  }
+  return "config: " + config + "; plugins searched: " + (dirs.empty() ? "none" : dirs);
+}
+
+std::string UnknownActionMessage(const std::string& name, const AgentSetup& setup) {
+  auto names = setup.catalog.Names();
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  return "unknown action '" + name + "' (" + (known.empty() ? "no action is loaded" : "known: " + known) + "; " +
+         SourcesSentence(SourcesJson(setup)) + ")";
 }
 
 json PluginProblemsJson(const AgentSetup& setup) {

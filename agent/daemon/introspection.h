@@ -29,6 +29,18 @@ std::unique_ptr<TaskPlanner> MakePlanner(const AgentSetup& setup, Host& host);
 nlohmann::json TasksJson(const AgentSetup& setup, const TaskPlanner* planner, const TaskStateStore& task_state,
                          std::chrono::system_clock::time_point started_at, const std::string& boot_id,
                          const std::function<bool(const std::string&)>& task_running);
+/// Where the agent looked, so that nothing is silent about an empty list:
+/// {"config_files":[...read...], "config_missing": PATH or null (then
+/// defaults apply), "plugin_dirs":[{"dir","kind","exists","candidates",
+/// "loaded":[plugin names from it]}...]}.
+nlohmann::json SourcesJson(const AgentSetup& setup);
+/// One sentence of the same for error messages: "config: none
+/// (/etc/nodeagent/agent.toml does not exist, defaults apply); plugins
+/// searched: /usr/lib/nodeagent/plugins (does not exist), ...".
+std::string SourcesSentence(const nlohmann::json& sources);
+/// "unknown action 'X'" with the actions known (or that none are) and
+/// SourcesSentence: the one wording of every unknown-action error.
+std::string UnknownActionMessage(const std::string& name, const AgentSetup& setup);
 /// [{"file","reason"}...] of plugins that were not loaded.
 nlohmann::json PluginProblemsJson(const AgentSetup& setup);
 /// {"type":"list","plugins":[..],"plugin_problems":[..],"actions":[..],"tasks":[..]}.

@@ -50,6 +50,14 @@ class ActionCatalog {
   /// Plugins loaded (name -> source) and problems, for `agentctl list`/status.
   std::map<std::string, std::string> plugins;
   std::vector<PluginLoadProblem> problems;
+  /// Every plugin folder searched, so that an empty catalog can say why.
+  struct SearchedDir {
+    std::string dir;
+    std::string kind;       ///< "native" (*.so) or "exec" (*.toml manifests)
+    bool exists = false;    ///< a directory was there
+    size_t candidates = 0;  ///< files with the kind's extension found in it
+  };
+  std::vector<SearchedDir> searched;
 
  private:
   std::map<std::string, ActionInfo, std::less<>> actions_;

@@ -417,7 +417,9 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
 void LoadPlugins(const PluginLoaderOptions& options, ActionCatalog& catalog) {
   std::error_code ec;
   auto scan = [&](const std::string& dir, const std::string& ext, auto load) {
-    if (dir.empty() || !fs::is_directory(dir, ec)) return;
+    if (dir.empty()) return;
+    catalog.searched.push_back({dir, ext == ".so" ? "native" : "exec", fs::is_directory(dir, ec), 0});
+    if (!catalog.searched.back().exists) return;
     Status dir_safe = CheckDirSafety(dir, options.require_root_owner);
     if (!dir_safe.ok()) {
       catalog.problems.push_back({dir, dir_safe.error().message()});
@@ -427,6 +429,7 @@ void LoadPlugins(const PluginLoaderOptions& options, ActionCatalog& catalog) {
     for (const auto& e : fs::directory_iterator(dir, ec))
       if (e.path().extension() == ext) files.push_back(e.path().string());
     std::sort(files.begin(), files.end());
+    catalog.searched.back().candidates = files.size();
     for (const auto& f : files) {
       Status st = load(f, options.require_root_owner, catalog);
       if (!st.ok()) catalog.problems.push_back({f, st.error().message()});

@@ -230,6 +230,45 @@ class CliTest(DaemonTestCase):
         self.assertEqual(agent.ctl("run", "failing").returncode, 1)
         self.assertEqual(agent.ctl("run", "touch").returncode, 0)
 
+    def test_nothing_silent_about_where_config_and_plugins_were_looked_for(self):
+        # A newcomer's first try: no config file, no plugin folder.
+        tmp = tempfile.mkdtemp(prefix="itest-silent-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        missing = os.path.join(tmp, "agent.toml")
+        agent = self.make_agent(tasks=TASKS)
+        r = agent.ctl("--local", "--config", missing, "list", config=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("config: none (%s does not exist): defaults apply" % missing, r.stdout)
+        self.assertIn("(no actions: no plugin was loaded; see SOURCES)", r.stdout)
+        self.assertRegex(r.stdout, r"plugins: /usr/lib/nodeagent/plugins: ")
+        r = agent.ctl("--local", "--config", missing, "describe", "reboot-if-required", config=False)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("unknown action 'reboot-if-required'", r.stderr)
+        self.assertIn("config: none (%s does not exist, defaults apply)" % missing, r.stderr)
+        self.assertIn("plugins searched: /usr/lib/nodeagent/plugins", r.stderr)
+        # With a config: which files, which folders and what they held; in
+        # list, status, config show and every unknown-action error, local
+        # and through the daemon.
+        agent = self.make_agent(tasks=TASKS)
+        listed = agent.ctl_json("--local", "list")
+        dirs = {d["dir"]: d for d in listed["sources"]["plugin_dirs"]}
+        self.assertEqual(listed["sources"]["config_files"][0], agent.config)
+        self.assertTrue(dirs[agent.plugin_dir]["exists"])
+        self.assertIn("testing", dirs[agent.plugin_dir]["loaded"])
+        text = agent.ctl("--local", "list").stdout
+        self.assertIn("SOURCES\n  config: " + agent.config, text)
+        self.assertRegex(text, r"plugins: %s: \d+ module\(s\), \d+ loaded \(.*testing" % re.escape(agent.plugin_dir))
+        self.assertIn("# config: " + agent.config, agent.ctl("--local", "config", "show").stdout)
+        agent.start()
+        status = agent.ctl("status").stdout
+        self.assertIn("config: " + agent.config, status)
+        self.assertRegex(status, r"plugins: %s: \d+ module\(s\)" % re.escape(agent.plugin_dir))
+        for args in (["describe", "nope"], ["run", "nope"], ["--local", "describe", "nope"], ["--local", "run", "nope"]):
+            r = agent.ctl(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("plugins searched: " + agent.plugin_dir, r.stderr, args)
+            self.assertIn("config: " + agent.config, r.stderr, args)
+
     def test_usage_errors_exit_2(self):
         agent = self.make_agent(tasks=TASKS)
         for args in ([], ["frobnicate"], ["run"], ["-o", "yaml", "status"], ["history", "-n", "0"]):
