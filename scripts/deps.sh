@@ -8,7 +8,7 @@ BUILD="g++ cmake ninja-build pkg-config libboost1.81-dev libcurl4-openssl-dev li
 libtomlplusplus-dev libspdlog-dev catch2 nlohmann-json3-dev libyaml-cpp-dev libcli11-dev
 libsystemd-dev libmnl-dev zlib1g-dev dpkg-dev file tzdata"
 TEST="python3 openssl util-linux iproute2 procps systemd-container debootstrap lintian rpmlint rpm
-cpio binutils patch nftables iptables containerd python3-yaml curl"
+cpio binutils patch nftables iptables containerd python3-yaml curl python3-prometheus-client"
 want="$BUILD"
 [ "${1:-}" = "--test" ] && want="$BUILD $TEST"
 missing=""

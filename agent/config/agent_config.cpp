@@ -65,6 +65,13 @@ constexpr ParamSpec kHistoryKeys[] = {
      .doc = "Runs older than this are removed.", .range = DurationRange(1h, kDays * 3650)},
 };
 
+constexpr ParamSpec kMetricsKeys[] = {
+    {"textfile", ParamType::kString, "\"/var/lib/node_exporter/textfile_collector/nodeagent.prom\"",
+     "Prometheus metrics of the runs, written atomically at start and after every run for node-exporter's textfile "
+     "collector. The default is written only when its folder exists; a path set here gets its folder created. "
+     "\"\" turns it off."},
+};
+
 constexpr ParamSpec kTaskKeys[] = {
     {"action", ParamType::kString, "", "Action this task runs (see `agentctl list`).", {}, true},
     {"schedule", ParamType::kString, "",
@@ -128,6 +135,7 @@ std::span<const ParamSpec> TaskCoreKeys() { return kTaskKeys; }
 std::span<const ParamSpec> AgentKeys() { return kAgentKeys; }
 std::span<const ParamSpec> KubernetesKeys() { return kKubernetesKeys; }
 std::span<const ParamSpec> HistoryKeys() { return kHistoryKeys; }
+std::span<const ParamSpec> MetricsKeys() { return kMetricsKeys; }
 
 RawConfig ParseConfigText(const std::string& text, const std::string& name, std::vector<ConfigProblem>& problems) {
   auto table = std::make_shared<toml::table>();
@@ -187,14 +195,14 @@ Result<RawConfig> LoadConfigFiles(const std::string& path, bool allow_missing, s
 AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem>& problems) {
   AgentSettings s;
   const toml::table& root = *raw.table;
-  static const std::string_view kTop[] = {"agent", "kubernetes", "history", "tasks"};
+  static const std::string_view kTop[] = {"agent", "kubernetes", "history", "metrics", "tasks"};
   std::vector<std::string> top_names(std::begin(kTop), std::end(kTop));
   for (auto&& [k, v] : root) {
     if (std::find(std::begin(kTop), std::end(kTop), k.str()) == std::end(kTop)) {
       std::string hint = Suggest(k.str(), top_names);
       problems.push_back(ProblemAt(k.source(), std::string(k.str()),
                                    "unknown section; " +
-                                       (hint.empty() ? "accepted: [agent] [kubernetes] [history] [tasks.NAME]" : hint)));
+                                       (hint.empty() ? "accepted: [agent] [kubernetes] [history] [metrics] [tasks.NAME]" : hint)));
     }
   }
   toml::table empty;
@@ -240,6 +248,16 @@ AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem
   Params h = ResolveParams(kHistoryKeys, hist ? *hist : empty, nullptr, "history", {}, problems);
   if (h.Has("max_runs")) s.history_max_runs = h.GetInt("max_runs");
   if (h.Has("max_age")) s.history_max_age = h.GetDuration("max_age");
+
+  const toml::table* met = SubTable(root, "metrics", "metrics", problems);
+  Params m = ResolveParams(kMetricsKeys, met ? *met : empty, nullptr, "metrics", {}, problems);
+  if (m.Has("textfile")) s.metrics_textfile = m.GetString("textfile");
+  s.metrics_textfile_configured = met && met->contains("textfile");
+  if (!s.metrics_textfile.empty() && s.metrics_textfile[0] != '/') {
+    const toml::node* n = met ? met->get("textfile") : nullptr;
+    std::string message = "paths must be absolute, got \"" + s.metrics_textfile + "\"";
+    problems.push_back(n ? ProblemAt(n->source(), "metrics", message) : ConfigProblem{"", 0, 0, "metrics", message});
+  }
   return s;
 }
 
@@ -376,7 +394,7 @@ std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::st
      << q(a.kube.kubeconfig) << "\ncontext = " << q(a.kube.context) << "\nqps = " << a.kube.qps
      << "\nburst = " << a.kube.burst << "\nrequest_timeout = \"" << FormatDuration(a.kube.request_timeout)
      << "\"\n\n[history]\nmax_runs = " << a.history_max_runs << "\nmax_age = \""
-     << FormatDuration(a.history_max_age) << "\"\n";
+     << FormatDuration(a.history_max_age) << "\"\n\n[metrics]\ntextfile = " << q(a.metrics_textfile) << "\n";
   for (const auto& [name, t] : tasks) {
     os << "\n[tasks." << name << "]\naction = " << q(t.action) << "\nschedule = " << q(t.schedule)
        << "\njitter = \"" << FormatDuration(t.jitter) << "\"\nwindow = " << q(t.window) << "\ntimeout = \""

@@ -43,6 +43,11 @@ struct AgentSettings {
   bool allow_unsafe_plugin_owner = false;  // tests only: skip the root-owner check
   int64_t history_max_runs = 1000;
   Duration history_max_age{std::chrono::hours(24 * 30)};
+  /// Prometheus textfile written at start and after every run ("" off).
+  std::string metrics_textfile = "/var/lib/node_exporter/textfile_collector/nodeagent.prom";
+  /// Set in the config (then its folder is created); else written only
+  /// when node-exporter's folder exists.
+  bool metrics_textfile_configured = false;
   KubeSettings kube;
 };
 
@@ -114,5 +119,6 @@ std::span<const ParamSpec> TaskCoreKeys();
 std::span<const ParamSpec> AgentKeys();
 std::span<const ParamSpec> KubernetesKeys();
 std::span<const ParamSpec> HistoryKeys();
+std::span<const ParamSpec> MetricsKeys();
 
 }  // namespace nodeagent

@@ -18,6 +18,7 @@
 #include "host/local_file_system.h"
 #include "host/local_host.h"
 #include "loader/agent_setup.h"
+#include "metrics/metrics.h"
 #include "runner/run_executor.h"
 #include "runner/secret_scrubber.h"
 #include "scheduler/task_planner.h"
@@ -101,6 +102,9 @@ struct Daemon::Impl final : ControlHandlers {
   std::unique_ptr<TaskPlanner> planner;
   std::map<std::string, std::shared_ptr<ActiveRun>> runs;
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
+  std::unique_ptr<AgentMetrics> metrics;
+  bool metrics_warned = false;
+  void WriteMetrics();
   std::string boot_id;
   bool first_start_this_boot = false;
   bool stopping = false;
@@ -222,9 +226,18 @@ int Daemon::Impl::Start() {
     return 1;
   }
   BuildPlanner();
+  metrics = std::make_unique<AgentMetrics>(NODEAGENT_VERSION, NowMs());
+  for (const auto& [name, task] : setup->tasks) {
+    for (const auto& r : history->List(name, 5)) {
+      if (r.status == RunStatus::kRunning) continue;
+      metrics->Seed(r);
+      break;
+    }
+  }
   OnSignal();  // arms the handler for SIGTERM, SIGINT, SIGHUP
   control->Start();
   Recover();
+  WriteMetrics();
   if (::sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
     auto schedule_ping = std::make_shared<std::function<void()>>();
     *schedule_ping = [this, schedule_ping] {
@@ -436,6 +449,32 @@ void Daemon::Impl::HandleWorkerLine(const std::shared_ptr<ActiveRun>& run, const
   for (auto& s : run->followers) s->Send(ev);
 }
 
+// The textfile collector's file, through the host seam (under agent.root):
+// written at start and after every run. The default path only when
+// node-exporter's folder exists; a configured one gets its folder made. Not
+// in demo mode unless configured (a demo changes nothing on the machine). A
+// failure is a warning once, never a stop.
+void Daemon::Impl::WriteMetrics() {
+  const std::string& path = setup->settings.metrics_textfile;
+  const bool configured = setup->settings.metrics_textfile_configured;
+  if (!metrics || !host || path.empty() || (setup->settings.demo && !configured)) return;
+  std::string dir = path.substr(0, path.rfind('/'));
+  if (!host->files().Exists(dir)) {
+    if (!configured) return;
+    if (Status st = host->files().MakeDirs(dir, 0755); !st.ok()) {
+      if (!metrics_warned) spdlog::warn("metrics textfile: {}", st.error().message());
+      metrics_warned = true;
+      return;
+    }
+  }
+  metrics->SetRunsInProgress(runs.size());
+  metrics->SetPlugins(setup->catalog.plugins.size(), setup->catalog.problems.size());
+  metrics->SetRebootRequired(host->files().Exists("/var/run/reboot-required"));
+  Status st = host->files().WriteFileAtomic(path, metrics->Render(), 0644);
+  if (!st.ok() && !metrics_warned) spdlog::warn("metrics textfile: {}", st.error().message());
+  metrics_warned = !st.ok();
+}
+
 void Daemon::Impl::OnRunEnded(const std::shared_ptr<ActiveRun>& run, const RunEnded& ended) {
   if (!runs.count(run->prepared.record.id)) return;  // already finished
   const bool timed_out = ended.stop_reason == StopReason::kTimedOut;
@@ -496,6 +535,10 @@ void Daemon::Impl::OnRunEnded(const std::shared_ptr<ActiveRun>& run, const RunEn
   json result = {{"type", "result"}, {"record", ToJson(rec, false)}};
   for (auto& s : run->followers) s->Send(result, true);
   runs.erase(rec.id);
+  if (metrics) {
+    metrics->Observe(rec);
+    WriteMetrics();
+  }
   if (stopping) {
     if (runs.empty()) FinishShutdown();
     return;
