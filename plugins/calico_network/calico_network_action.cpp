@@ -116,9 +116,13 @@ class CalicoNetworkAction : public Action {
     Outcome out;
     ctx.Progress("NetworkManager");
     ApplyNmSection(ctx.host(), NmOptions(), nm_, out, ctx.cancel_flag());
-    if (fix_.patch && kube_) {
+    auto kube = fix_.patch ? ctx.Kube() : Result<KubeClient*>(Error(ErrorCode::kNotFound, "no patch"));
+    if (fix_.patch && !kube) {
+      out.findings.push_back({Severity::kError, "daemonset/" + fix_.patch->ns + "/" + fix_.patch->name,
+                              "not patched: " + kube.error().message()});
+    } else if (fix_.patch) {
       ctx.Progress("patching " + fix_.patch->ns + "/" + fix_.patch->name);
-      if (auto patched = ApplyEnvPatch(*kube_, *fix_.patch); patched) {
+      if (auto patched = ApplyEnvPatch(**kube, *fix_.patch); patched) {
         Change c = PatchChange(*fix_.patch);
         out.changes.push_back(c);
         ctx.Info(c.description);
@@ -154,7 +158,6 @@ class CalicoNetworkAction : public Action {
     data["network_manager"] = nm_.data;
 
     ClusterFacts cluster = ReadCluster(ctx, params_, findings);
-    kube_ = cluster.kube;
     const CalicoInstall* install = cluster.install && cluster.install->found ? &*cluster.install : nullptr;
     if (cluster.install) data["calico_node"] = ToJson(*cluster.install);
 
@@ -385,7 +388,6 @@ class CalicoNetworkAction : public Action {
   CalicoParams params_;
   NmSectionPlan nm_;
   ClusterFix fix_;
-  KubeClient* kube_ = nullptr;
   SystemNameResolver resolver_;
 };
 
