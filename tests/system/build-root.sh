@@ -37,6 +37,11 @@ case $flavour in
     root=${1:-${NODEAGENT_NM_TEST_ROOT:-/var/cache/nodeagent-test/bookworm-nm-root.$nm_recipe_version}} ;;
   *) echo "build-root: unknown flavour $flavour (default, joinprep, nm)" >&2; exit 2 ;;
 esac
+# One builder per root at a time (scripts/test.sh builds them in the
+# background while the code compiles; a test may ask for the same root).
+mkdir -p "$(dirname "$root")"
+exec 9>"$root.lock"
+flock 9
 mirror=${NODEAGENT_TEST_MIRROR:-http://deb.debian.org/debian}
 # systemd + dbus to boot; libcurl4/libssl3/zlib1g are the .deb's runtime
 # dependencies (dpkg -i does not fetch dependencies); passwd for useradd.
