@@ -181,29 +181,6 @@ make_devices() {
     ip link set peer-v0 up'
 }
 
-devices() {
-  cx sh -ec '
-    ip link add docker0 type bridge
-    ip addr add 172.17.0.1/16 dev docker0
-    ip link set docker0 up
-    ip link add cali1234abcd type veth peer name peer-c0
-    ip addr add 10.244.1.1/32 dev cali1234abcd
-    ip link set cali1234abcd up
-    ip link set peer-c0 up
-    ip tuntap add tunl0 mode tun
-    ip link set tunl0 mtu 1480 up
-    ip addr add 10.244.1.0/32 dev tunl0
-    ip link add vxlan.calico type veth peer name peer-v0
-    ip link set vxlan.calico up
-    ip link set peer-v0 up
-    ip link add eth0 type veth peer name peer-e0
-    ip link set peer-e0 up'
-  # The node's own interface: a static NetworkManager profile, which must
-  # stay managed and keep its address through the fix (Calico autodetects it).
-  cx nmcli connection add type ethernet ifname eth0 con-name node-eth0 ipv4.method manual \
-    ipv4.addresses 10.79.1.10/24 ipv6.method disabled >/dev/null
-}
-
 devices() { cq env LC_ALL=C nmcli -t -f DEVICE,TYPE,STATE device; }
 # state_of DEVICE: its nmcli STATE ("" when NetworkManager does not list it).
 state_of() { devices | awk -F: -v d="$1" '$1 == d { print $3 }'; }
