@@ -458,15 +458,8 @@ void Daemon::Impl::WriteMetrics() {
   const std::string& path = setup->settings.metrics_textfile;
   const bool configured = setup->settings.metrics_textfile_configured;
   if (!metrics || !host || path.empty() || (setup->settings.demo && !configured)) return;
-  std::string dir = path.substr(0, path.rfind('/'));
-  if (!host->files().Exists(dir)) {
-    if (!configured) return;
-    if (Status st = host->files().MakeDirs(dir, 0755); !st.ok()) {
-      if (!metrics_warned) spdlog::warn("metrics textfile: {}", st.error().message());
-      metrics_warned = true;
-      return;
-    }
-  }
+  // WriteFileAtomic makes a missing folder; only a configured path may.
+  if (!configured && !host->files().Exists(path.substr(0, path.rfind('/')))) return;
   metrics->SetRunsInProgress(runs.size());
   metrics->SetPlugins(setup->catalog.plugins.size(), setup->catalog.problems.size());
   metrics->SetRebootRequired(host->files().Exists("/var/run/reboot-required"));
