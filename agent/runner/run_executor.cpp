@@ -94,6 +94,15 @@ class RunContext : public ActionContext {
       return GuardKubeClient(ApplyGuardKubeClient(std::move(c), contract_), planning_);
     });
   }
+  // Until the core's event and notification delivery lands (issue 14), both
+  // are kept in the run's log so nothing an action reports is lost.
+  void Event(EventType type, std::string_view reason, std::string_view message) override {
+    Log(type == EventType::kWarning ? LogLevel::kWarning : LogLevel::kInfo,
+        "event " + std::string(reason) + ": " + std::string(message));
+  }
+  void Notify(std::string_view event, std::string_view message) override {
+    Log(LogLevel::kInfo, "notify " + std::string(event) + ": " + std::string(message));
+  }
   // HTTP POSTs (webhooks) report on the run; only the plan phase limits them.
   Result<HttpClient*> Http() override {
     return Lazy<HttpClient>(http_, clients_.http, "HTTP",

@@ -36,6 +36,10 @@ class FakeActionContext : public ActionContext {
   const std::vector<std::string>& logs() const { return logs_; }
   const std::vector<std::string>& progress() const { return progress_; }
   const std::optional<nlohmann::json>& checkpoint() const { return checkpoint_; }
+  /// Events as "Normal Reason: message" / "Warning Reason: message".
+  const std::vector<std::string>& events() const { return events_; }
+  /// Notifications as "event: message".
+  const std::vector<std::string>& notifications() const { return notifications_; }
 
   // ActionContext.
   Host& host() override { return host_; }
@@ -50,6 +54,13 @@ class FakeActionContext : public ActionContext {
   Status SaveCheckpoint(const nlohmann::json& state) override {
     checkpoint_ = state;
     return Status::Ok();
+  }
+  void Event(EventType type, std::string_view reason, std::string_view message) override {
+    events_.push_back(std::string(type == EventType::kWarning ? "Warning " : "Normal ") + std::string(reason) + ": " +
+                      std::string(message));
+  }
+  void Notify(std::string_view event, std::string_view message) override {
+    notifications_.push_back(std::string(event) + ": " + std::string(message));
   }
   Result<KubeClient*> Kube() override {
     if (!kube_) return Error(ErrorCode::kUnavailable, "no Kubernetes client in this test");
@@ -77,6 +88,8 @@ class FakeActionContext : public ActionContext {
   std::vector<std::string> logs_;
   std::vector<std::string> progress_;
   std::optional<nlohmann::json> checkpoint_;
+  std::vector<std::string> events_;
+  std::vector<std::string> notifications_;
 };
 
 }  // namespace nodeagent

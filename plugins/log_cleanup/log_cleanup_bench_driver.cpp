@@ -32,6 +32,8 @@ class DriverContext : public ActionContext {
   Status SaveCheckpoint(const nlohmann::json&) override { return Status::Ok(); }
   Result<KubeClient*> Kube() override { return Error(ErrorCode::kUnavailable, "no cluster in the driver"); }
   Result<HttpClient*> Http() override { return Error(ErrorCode::kUnavailable, "no network in the driver"); }
+  void Event(EventType, std::string_view, std::string_view) override {}  // no cluster: nothing to post
+  void Notify(std::string_view, std::string_view) override {}             // no targets in the driver
 
  private:
   Host& host_;

@@ -45,6 +45,10 @@ struct Finding {
   Severity severity = Severity::kInfo;
   std::string subject;  // what it is about: a path, a pod, a unit
   std::string message;
+  /// The Node condition (ActionSpec::conditions, by type) an error finding
+  /// holds True; empty: the action's first declared condition. Ignored for
+  /// info and warning findings and for actions that declare none.
+  std::string condition;
 };
 
 /// One change the action makes (in a plan: would make).
@@ -84,6 +88,20 @@ struct Outcome {
 
 enum class LogLevel { kDebug, kInfo, kWarning, kError };
 
+/// A Kubernetes Event's type.
+enum class EventType { kNormal, kWarning };
+
+/// A condition an action keeps on this Node (`kubectl describe node` shows
+/// it): True with `true_reason` while a finding of the last real run holds it
+/// (see Finding::condition), False with `false_reason` once none does. The
+/// core patches only these types in the Node's status, after each real run.
+struct ConditionSpec {
+  std::string_view type;          // CamelCase, "NodeAgent" first: "NodeAgentCalicoNetwork"
+  std::string_view true_reason;   // "CalicoNetworkProblem"
+  std::string_view false_reason;  // "CalicoNetworkHealthy"
+  std::string_view description;   // for `agentctl describe`
+};
+
 /// Everything a running action may use. Implemented by the core; one per run.
 class ActionContext {
  public:
@@ -117,6 +135,21 @@ class ActionContext {
   /// An HTTP(S) client for other services (webhooks, Prometheus). Error when
   /// none is available; the pointer is owned by the context.
   virtual Result<HttpClient*> Http() = 0;
+
+  /// A Kubernetes Event on this Node ("Cordoned", "Rebooting", "FilesFixed"):
+  /// what `kubectl describe node` shows. The core posts it, counting a repeat
+  /// of the same reason and message on the Event already there (as the
+  /// kubelet does) instead of making a new one. Best effort and bounded in
+  /// time: never fails the run. Nothing is posted in a dry run or without a
+  /// usable kubeconfig. `reason` is CamelCase, without a "Nodeagent" prefix
+  /// (the core adds it).
+  virtual void Event(EventType type, std::string_view reason, std::string_view message) = 0;
+  /// Tells people (chat, a webhook) through the targets of `[[notify]]` whose
+  /// `events` filter takes `event` ("drain", "reboot", "uncordon", "failure",
+  /// ...). Best effort: it returns within the notifier's per-message timeout
+  /// whatever the target does (retries go on in the background until the run
+  /// ends), never fails the run, and sends nothing in a dry run.
+  virtual void Notify(std::string_view event, std::string_view message) = 0;
 
   void Info(std::string_view m) { Log(LogLevel::kInfo, m); }
   void Warn(std::string_view m) { Log(LogLevel::kWarning, m); }
@@ -164,6 +197,9 @@ struct ActionSpec {
   /// only list: `agentctl kube check`, `agentctl describe` and conf/rbac.yaml
   /// follow it, and the loader refuses a malformed table.
   std::span<const KubePermission> permissions = {};
+  /// The Node conditions the action keeps (see ConditionSpec); empty for
+  /// most. Only a run that is not a dry run sets them.
+  std::span<const ConditionSpec> conditions = {};
 };
 
 }  // namespace nodeagent

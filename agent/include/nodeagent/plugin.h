@@ -21,9 +21,14 @@
 namespace nodeagent {
 
 /// Bumped on any change to the types in include/nodeagent/.
-inline constexpr uint32_t kPluginAbiVersion = 4;  // 2: ActionContext::Http(); 3: issue 10 (read_only, ranges, OpenDirectory); 4: issue 11 (Request, permissions, network, Stat/Chmod/WriteInPlace, new param types, Change::objects)
+inline constexpr uint32_t kPluginAbiVersion = 5;
+// 2: ActionContext::Http()
 // 3: CommandSpec::read_only, CommandResult::output_truncated, ParamSpec::range,
 //    FileSystem::OpenDirectory (the hardening of issue 10)
+// 4: issue 11 (Request, permissions, network, Stat/Chmod/WriteInPlace, new
+//    param types, Change::objects)
+// 5: issue 14 (ActionContext::Event and Notify, ActionSpec::conditions,
+//    Finding::condition)
 
 /// Name of the symbol every native plugin exports.
 inline constexpr const char* kPluginEntrySymbol = "nodeagent_plugin";

@@ -63,6 +63,10 @@ class ProbeContext : public ActionContext {
     return kube_.get();
   }
   Result<HttpClient*> Http() override { return Error(ErrorCode::kUnavailable, "no HTTP client in the probe"); }
+  void Event(EventType, std::string_view reason, std::string_view m) override {
+    std::fprintf(stderr, "event %.*s: %.*s\n", (int)reason.size(), reason.data(), (int)m.size(), m.data());
+  }
+  void Notify(std::string_view, std::string_view) override {}  // no targets in the probe
 
  private:
   RealHost host_;
