@@ -52,6 +52,7 @@ def start_daemon(build, tmp):
     with open(config, "w") as f:
         f.write(text)
     log = open(os.path.join(tmp, "daemon.log"), "wb")
+    started = time.monotonic()
     proc = subprocess.Popen([os.path.join(build, "bin/nodeagent"), "--config", config], stdin=subprocess.DEVNULL,
                             stdout=log, stderr=log)
     sock = subst["socket"]
@@ -59,14 +60,15 @@ def start_daemon(build, tmp):
     while True:
         try:
             if ask(sock, {"op": "ping"}).get("type") == "pong":
+                start_ms = round((time.monotonic() - started) * 1000)
                 break
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             log.close()
             sys.exit("daemon did not start:\n" + open(os.path.join(tmp, "daemon.log")).read())
-        time.sleep(0.05)
-    return proc, config, sock, log
+        time.sleep(0.005)
+    return proc, config, sock, log, start_ms
 
 
 def ask(sock_path, req):
@@ -198,8 +200,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="nodeagent-bench-")
     proc = None
     try:
-        proc, config, sock, log = start_daemon(os.path.abspath(args.build), tmp)
-        out = {}
+        proc, config, sock, log, start_ms = start_daemon(os.path.abspath(args.build), tmp)
+        out = {"start_ms": start_ms}  # from exec to the first answer on the socket (plugins probed, config read)
         if args.what in ("idle", "all"):
             bench_idle(proc, sock, args.idle, out)
         if args.what in ("latency", "all"):

@@ -16,6 +16,7 @@
 #include "daemon/introspection.h"
 #include "host/local_host.h"
 #include "loader/agent_setup.h"
+#include "loader/plugin_loader.h"
 #include "runner/client_factories.h"
 #include "runner/run_executor.h"
 #include "scheduler/task_planner.h"
@@ -74,6 +75,13 @@ int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<s
     if (prepared.error().code() == ErrorCode::kNotFound) message += " (" + SourcesSentence(SourcesJson(s)) + ")";
     return CtlFail(kExitUsage, message);
   }
+  // The catalog holds the plugins' tables only (read from probes, as the
+  // daemon does); the run needs the code of its one module, loaded here as a
+  // worker loads it.
+  ActionCatalog code;
+  auto with_code = LoadActionCode(*prepared->action, !s.settings.allow_unsafe_plugin_owner, code);
+  if (!with_code) return CtlFail(kExitFailed, with_code.error().message());
+  prepared->action = *with_code;
   auto locks = AcquireRunLocks(s.settings.state_dir, *prepared);
   if (!locks) return CtlFail(kExitUsage, locks.error().message());
   struct sigaction sa {};

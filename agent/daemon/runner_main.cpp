@@ -3,8 +3,10 @@
 //   nodeagent-runner worker       one run, started by the daemon (worker.h)
 //   nodeagent-runner ctl ARGS...  agentctl's local half, exec'd by agentctl
 //   nodeagent-runner probe-plugin FILE
-//                                 loads one plugin module, so that one which
-//                                 crashes while loading ends only this process
+//                                 loads one plugin module and prints its tables
+//                                 as JSON (so the daemon maps no module, and
+//                                 one which crashes while loading ends only
+//                                 this process)
 //   nodeagent-runner validate-params FILE ACTION
 //                                 runs an action's validate() on the
 //                                 parameters on stdin (for the daemon and agentctl)
@@ -28,7 +30,8 @@ int main(int argc, char** argv) {
     return nodeagent::RunWorkerMain();
   }
   if (mode == "probe-plugin" && argc == 3) {
-    nodeagent::Status st = nodeagent::ProbeNativePlugin(argv[2]);
+    nodeagent::Status st = nodeagent::ProbeNativePlugin(argv[2], std::cout);
+    std::cout.flush();
     if (st.ok()) return 0;
     std::cerr << argv[2] << ": " << st.error().message() << "\n";
     return 1;

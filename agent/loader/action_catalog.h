@@ -22,8 +22,15 @@ struct ActionInfo {
   std::string maturity;
   std::vector<ParamSpec> params;  // views into the plugin's (or the catalog's) memory
   std::vector<KubePermission> permissions;  // the same; checked by the loader
+  std::vector<ConditionSpec> conditions;    // the same
   bool disruptive = false;
   bool resumable = false;
+  /// Keeps alive the memory the views above point into when the tables were
+  /// read from a probe (loader/plugin_tables.h); null otherwise.
+  std::shared_ptr<const void> tables;
+  /// Empty where the module's code is not loaded (the daemon and agentctl
+  /// read native plugins' tables only): the action runs in a worker, which
+  /// loads its module.
   std::function<std::unique_ptr<Action>()> create;
   std::function<Status(const Params&)> validate;  // may be empty
 };

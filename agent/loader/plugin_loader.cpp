@@ -16,6 +16,7 @@
 #include "config/param_validation.h"
 #include "host/process_command_runner.h"
 #include "loader/exec_action.h"
+#include "loader/plugin_tables.h"
 #include "nodeagent/plugin.h"
 #include "permissions/required_permissions.h"
 
@@ -46,9 +47,84 @@ static Status CheckDirSafety(const std::string& dir, bool require_root_owner) {
   return Status::Ok();
 }
 
-/// Loads the module in a child first: Error when it crashed or hung there.
-/// Other outcomes are left to the in-process load, which says why precisely.
-static Status ProbeInChild(const std::string& path, const std::string& probe_exe) {
+namespace {
+
+/// The checks every native module passes, whether it is loaded here or read
+/// from a probe: the ABI, no name already taken in `catalog`, and its tables.
+/// `d` is only trusted past its ABI version.
+Status CheckDescriptor(const PluginDescriptor& d, const ActionCatalog& catalog) {
+  if (d.abi_version != kPluginAbiVersion)
+    return Error(ErrorCode::kInvalidArgument, "plugin ABI version " + std::to_string(d.abi_version) +
+                                                  ", this agent needs " + std::to_string(kPluginAbiVersion) +
+                                                  " (rebuild the plugin against this nodeagent)");
+  std::string name(d.name);
+  if (auto it = catalog.plugins.find(name); it != catalog.plugins.end())
+    return Error(ErrorCode::kAlreadyExists,
+                 "duplicate plugin name '" + name + "' (already loaded from " + it->second + ")");
+  for (const ActionSpec& a : d.actions) {
+    if (const ActionInfo* other = catalog.Find(a.name))
+      return Error(ErrorCode::kAlreadyExists, "action '" + std::string(a.name) + "' is already provided by plugin '" +
+                                                  other->plugin + "' (" + other->source + ")");
+    if (Status table = CheckParamTable(a.params); !table.ok())
+      return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + table.error().message());
+    if (Status perms = CheckKubePermissionTable(a.permissions, a.params); !perms.ok())
+      return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + perms.error().message());
+  }
+  return Status::Ok();
+}
+
+/// Adds the actions of a checked descriptor. `module_loaded`: its code is in
+/// this process (create and validate are called directly); otherwise its
+/// tables came from a probe, `tables` keeps them alive, create stays empty
+/// and validate() runs in `probe_exe validate-params`.
+void AddNativeActions(const PluginDescriptor& d, const std::string& path, bool module_loaded,
+                      const std::shared_ptr<const OwnedPluginTables>& tables, const std::string& probe_exe,
+                      ActionCatalog& catalog) {
+  std::string name(d.name);
+  for (size_t i = 0; i < d.actions.size(); ++i) {
+    const ActionSpec& a = d.actions[i];
+    ActionInfo info;
+    info.name = std::string(a.name);
+    info.plugin = name;
+    info.source = path;
+    info.kind = "native";
+    info.description = std::string(a.description);
+    info.maturity = std::string(d.maturity);
+    info.params.assign(a.params.begin(), a.params.end());
+    info.permissions.assign(a.permissions.begin(), a.permissions.end());
+    info.conditions.assign(a.conditions.begin(), a.conditions.end());
+    info.disruptive = a.disruptive;
+    info.resumable = a.resumable;
+    info.tables = tables;
+    if (module_loaded) info.create = a.create;
+    bool has_validate = module_loaded ? a.validate != nullptr : tables->has_validate()[i];
+    if (has_validate) {
+      if (probe_exe.empty()) {
+        info.validate = a.validate;
+      } else {
+        // The daemon and agentctl run no plugin code: validate() runs in a
+        // child, where a crash ends only the child.
+        info.validate = [probe_exe, path, action = std::string(a.name)](const Params& p) {
+          return ValidateInChild(probe_exe, path, action, p);
+        };
+      }
+    }
+    catalog.Add(std::move(info));
+  }
+  catalog.plugins[name] = path;
+}
+
+std::string_view TrimmedHead(const std::string& text, size_t max) {
+  std::string_view said = std::string_view(text).substr(0, max);
+  while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.remove_suffix(1);
+  return said;
+}
+
+/// Runs `probe_exe probe-plugin FILE` and reads the module's tables from its
+/// answer. Error when the module crashed or hung there, or was refused (the
+/// probe's reason).
+Result<std::shared_ptr<const OwnedPluginTables>> ReadTablesInChild(const std::string& path,
+                                                                    const std::string& probe_exe) {
   ProcessCommandRunner runner;
   CommandSpec spec;
   spec.argv = {probe_exe, "probe-plugin", path};
@@ -62,12 +138,64 @@ static Status ProbeInChild(const std::string& path, const std::string& probe_exe
     return Error(ErrorCode::kInternal, std::string("crashed while loading (SIG") + (name ? name : "?") +
                                            ") in a probe process; not loaded");
   }
-  return Status::Ok();
+  if (r->stdout_data.size() > kMaxPluginTablesWireBytes || r->output_truncated)
+    return Error(ErrorCode::kTooLarge, "its tables are larger than " +
+                                           std::to_string(kMaxPluginTablesWireBytes / 1024) + " KiB; not loaded");
+  auto answer = nlohmann::json::parse(r->stdout_data, nullptr, false);
+  if (answer.is_discarded() || !answer.is_object() || !answer.contains("ok")) {
+    std::string_view said = TrimmedHead(r->stderr_data, 400);
+    return Error(ErrorCode::kInternal, "unexpected answer from " + probe_exe + " probe-plugin (exit " +
+                                           std::to_string(r->exit_code) + ")" +
+                                           (said.empty() ? "" : ": " + std::string(said)));
+  }
+  if (!answer.value("ok", false)) {
+    auto code = static_cast<ErrorCode>(answer.value("code", static_cast<int>(ErrorCode::kInvalidArgument)));
+    return Error(code, answer.value("message", std::string("refused by the probe")));
+  }
+  if (!answer.contains("plugin")) return Internal("the probe's answer has no plugin tables");
+  return PluginTablesFromWire(answer["plugin"]);
 }
 
-Status ProbeNativePlugin(const std::string& path) {
+/// dlopen()s `path` and checks its descriptor. On success the module stays
+/// loaded for the life of the process and `d` points into it.
+Status OpenModule(const std::string& path, const ActionCatalog& catalog, const PluginDescriptor*& d) {
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) return Error(ErrorCode::kInvalidArgument, std::string("dlopen failed: ") + ::dlerror());
+  // The error is built before any dlclose, since it may quote the descriptor.
+  auto check = [&]() -> Status {
+    auto entry = reinterpret_cast<PluginEntryFn>(::dlsym(handle, kPluginEntrySymbol));
+    if (!entry)
+      return Error(ErrorCode::kInvalidArgument,
+                   std::string("missing symbol '") + kPluginEntrySymbol + "' (is it a nodeagent plugin?)");
+    try {
+      d = entry();
+    } catch (...) {
+      d = nullptr;
+    }
+    if (!d) return Error(ErrorCode::kInvalidArgument, "entry point returned no descriptor");
+    if (Status st = CheckDescriptor(*d, catalog); !st.ok()) return st;
+    for (const ActionSpec& a : d->actions)
+      if (!a.create) return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + " has no create function");
+    return Status::Ok();
+  };
+  Status st = check();
+  if (!st.ok()) ::dlclose(handle);
+  return st;
+}
+
+}  // namespace
+
+Status ProbeNativePlugin(const std::string& path, std::ostream& answer) {
   ActionCatalog scratch;
-  return LoadNativePlugin(path, false, scratch);
+  const PluginDescriptor* d = nullptr;
+  if (Status st = OpenModule(path, scratch, d); !st.ok()) {
+    answer << nlohmann::json{{"ok", false}, {"code", static_cast<int>(st.error().code())},
+                             {"message", st.error().message()}}
+                  .dump();
+    return st;
+  }
+  answer << nlohmann::json{{"ok", true}, {"plugin", PluginTablesToWire(*d)}}.dump();
+  return Status::Ok();
 }
 
 int ValidateParamsMain(const std::string& path, const std::string& action, std::istream& wire_in,
@@ -106,10 +234,10 @@ Status ValidateInChild(const std::string& probe_exe, const std::string& path, co
   if (r->timed_out) return Error(ErrorCode::kTimeout, who + " did not finish within 10 s (in a child process)");
   if (r->term_signal != 0) {
     const char* name = ::sigabbrev_np(r->term_signal);
-    std::string said = r->stderr_data.substr(0, 400);
-    while (!said.empty() && (said.back() == '\n' || said.back() == ' ')) said.pop_back();
+    std::string_view said = TrimmedHead(r->stderr_data, 400);
     return Error(ErrorCode::kInvalidArgument, who + " crashed (SIG" + std::string(name ? name : "?") +
-                                                  ") in a child process" + (said.empty() ? "" : ": " + said) +
+                                                  ") in a child process" +
+                                                  (said.empty() ? "" : ": " + std::string(said)) +
                                                   "; the agent is unaffected");
   }
   auto answer = nlohmann::json::parse(r->stdout_data, nullptr, false);
@@ -124,79 +252,27 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
                         const std::string& probe_exe) {
   Status safe = CheckPluginFileSafety(path, require_root_owner);
   if (!safe.ok()) return safe;
-  if (!probe_exe.empty()) {
-    if (Status probed = ProbeInChild(path, probe_exe); !probed.ok()) return probed;
-  }
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) return Error(ErrorCode::kInvalidArgument, std::string("dlopen failed: ") + ::dlerror());
-  // Checks the module; the error (built before any dlclose, since it may
-  // quote the descriptor) leaves the module unloaded.
-  auto check = [&](const PluginDescriptor*& d) -> Status {
-    auto entry = reinterpret_cast<PluginEntryFn>(::dlsym(handle, kPluginEntrySymbol));
-    if (!entry)
-      return Error(ErrorCode::kInvalidArgument,
-                   std::string("missing symbol '") + kPluginEntrySymbol + "' (is it a nodeagent plugin?)");
-    try {
-      d = entry();
-    } catch (...) {
-      d = nullptr;
-    }
-    if (!d) return Error(ErrorCode::kInvalidArgument, "entry point returned no descriptor");
-    if (d->abi_version != kPluginAbiVersion)
-      return Error(ErrorCode::kInvalidArgument, "plugin ABI version " + std::to_string(d->abi_version) +
-                                                    ", this agent needs " + std::to_string(kPluginAbiVersion) +
-                                                    " (rebuild the plugin against this nodeagent)");
-    std::string name(d->name);
-    if (catalog.plugins.count(name))
-      return Error(ErrorCode::kAlreadyExists,
-                   "duplicate plugin name '" + name + "' (already loaded from " + catalog.plugins[name] + ")");
-    for (const ActionSpec& a : d->actions) {
-      if (const ActionInfo* other = catalog.Find(a.name))
-        return Error(ErrorCode::kAlreadyExists, "action '" + std::string(a.name) + "' is already provided by plugin '" +
-                                                    other->plugin + "' (" + other->source + ")");
-      if (Status table = CheckParamTable(a.params); !table.ok())
-        return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + table.error().message());
-      if (Status perms = CheckKubePermissionTable(a.permissions, a.params); !perms.ok())
-        return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + perms.error().message());
-      if (!a.create) return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + " has no create function");
-    }
+  if (probe_exe.empty()) {
+    const PluginDescriptor* d = nullptr;
+    if (Status st = OpenModule(path, catalog, d); !st.ok()) return st;
+    AddNativeActions(*d, path, true, nullptr, probe_exe, catalog);
     return Status::Ok();
-  };
-  const PluginDescriptor* d = nullptr;
-  Status st = check(d);
-  if (!st.ok()) {
-    ::dlclose(handle);
-    return st;
   }
-  std::string name(d->name);
-  for (const ActionSpec& a : d->actions) {
-    ActionInfo info;
-    info.name = std::string(a.name);
-    info.plugin = name;
-    info.source = path;
-    info.kind = "native";
-    info.description = std::string(a.description);
-    info.maturity = std::string(d->maturity);
-    info.params.assign(a.params.begin(), a.params.end());
-    info.permissions.assign(a.permissions.begin(), a.permissions.end());
-    info.disruptive = a.disruptive;
-    info.resumable = a.resumable;
-    info.create = a.create;
-    if (a.validate) {
-      if (probe_exe.empty()) {
-        info.validate = a.validate;
-      } else {
-        // The daemon and agentctl run no plugin code beyond the descriptor:
-        // validate() runs in a child, where a crash ends only the child.
-        info.validate = [probe_exe, path, action = std::string(a.name)](const Params& p) {
-          return ValidateInChild(probe_exe, path, action, p);
-        };
-      }
-    }
-    catalog.Add(std::move(info));
-  }
-  catalog.plugins[name] = path;
-  return Status::Ok();  // the handle stays open for the life of the process
+  // No module mapped here: the probe loads it, and its tables come back as data.
+  auto tables = ReadTablesInChild(path, probe_exe);
+  if (!tables) return tables.error();
+  if (Status st = CheckDescriptor((*tables)->descriptor(), catalog); !st.ok()) return st;
+  AddNativeActions((*tables)->descriptor(), path, false, *tables, probe_exe, catalog);
+  return Status::Ok();
+}
+
+Result<const ActionInfo*> LoadActionCode(const ActionInfo& action, bool require_root_owner, ActionCatalog& code) {
+  if (action.create) return &action;
+  if (Status st = LoadNativePlugin(action.source, require_root_owner, code); !st.ok())
+    return st.error().Wrap("cannot load " + action.source);
+  const ActionInfo* loaded = code.Find(action.name);
+  if (!loaded) return NotFound("action '" + action.name + "' is no longer provided by " + action.source);
+  return loaded;
 }
 
 namespace {

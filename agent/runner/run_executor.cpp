@@ -284,8 +284,13 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
   };
 
   try {
-    std::unique_ptr<Action> action = run.action->create();
-    if (!action) {
+    // Where only a module's tables were read (the daemon, agentctl's local
+    // half), its actions have no code: never run one there by mistake.
+    std::unique_ptr<Action> action = run.action->create ? run.action->create() : nullptr;
+    if (!run.action->create) {
+      fail("internal: the module of action " + run.action->name + " (" + run.action->source +
+           ") is not loaded in this process, only its tables; its runs belong in a worker");
+    } else if (!action) {
       fail("plugin " + run.action->plugin + " could not create action " + run.action->name);
     } else if (checkpoint) {
       ctx.Log(LogLevel::kInfo, "resuming run " + r.id + " from its checkpoint");

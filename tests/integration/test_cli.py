@@ -546,6 +546,54 @@ class PluginTest(DaemonTestCase):
         self.assertEqual(agent.ctl("reload").returncode, 0)
         self.assertIsNone(agent.proc.poll(), "the daemon died")
 
+    def test_the_daemon_maps_no_plugin_module(self):
+        # The daemon reads the plugins' tables from a probe child and keeps
+        # copies: no module (nor what it links, such as join_prep's OpenSSL)
+        # is mapped in it, before or after a reload, and its actions still
+        # run, in a worker that loads the module itself.
+        plugins = tempfile.mkdtemp(prefix="nodeagent-itest-plugins-")
+        self.addCleanup(shutil.rmtree, plugins, True)
+        os.chmod(plugins, 0o755)
+        shutil.copy(os.path.join(TEST_PLUGINS, "testing.so"), plugins)
+        shipped = sorted(f for f in os.listdir(os.path.join(BUILD, "plugins")) if f.endswith(".so"))
+        self.assertIn("join_prep.so", shipped, "build the shipped plugins first (ninja -C build)")
+        for f in shipped:
+            shutil.copy(os.path.join(BUILD, "plugins", f), plugins)
+        agent = self.make_agent(tasks=TASKS, plugin_dir=plugins)
+        agent.start()
+
+        def mapped():
+            with open(f"/proc/{agent.proc.pid}/maps") as f:
+                return sorted({line.split()[5] for line in f if len(line.split()) > 5 and line.split()[5].startswith("/")})
+
+        def assert_maps_no_module(when):
+            files = mapped()
+            self.assertTrue(any(os.path.basename(m).startswith("libc.so") for m in files), files)  # the reading works
+            self.assertEqual([m for m in files if m.startswith(plugins) or "libssl" in m or "libcrypto" in m], [],
+                             f"{when}: {files}")
+
+        st = agent.status()
+        self.assertEqual(st["plugin_problems"], [])
+        self.assertEqual(sorted(st["plugins"]), sorted(["testing"] + [f[:-3] for f in shipped]))
+        assert_maps_no_module("after start")
+        # The tables the daemon holds are whole: describe shows a shipped
+        # action's parameters, ranges and permissions.
+        described = agent.ctl_json("describe", "join-prep")
+        self.assertIn("ca_cert_hashes", json.dumps(described))
+        self.assertIn("nodes", json.dumps(described))  # a permission row
+        r = agent.ctl("run", "touch")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(agent.root, "etc/itest/touched")) as f:
+            self.assertEqual(f.read(), "new")
+        self.assertEqual(agent.ctl("reload").returncode, 0)
+        assert_maps_no_module("after a reload")
+        # agentctl's local half reads the same tables and loads the one
+        # module a --local run needs.
+        r = agent.ctl("--local", "run", "test-touch", "--set", "path=/etc/itest/local", "--set", "content=local")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(agent.root, "etc/itest/local")) as f:
+            self.assertEqual(f.read(), "local")
+
     def test_demo_mode(self):
         proc = subprocess.Popen([NODEAGENT, "--demo"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
