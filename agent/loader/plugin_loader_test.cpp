@@ -1,5 +1,6 @@
 // Exec plugin manifests: their [[permission]] rows are loaded into the
-// catalog, and a malformed row is refused naming its line.
+// catalog, and a malformed row is refused naming its line. Native modules
+// through a probe: what the probe answers is bounded and checked.
 #include "loader/plugin_loader.h"
 
 #include <sys/stat.h>
@@ -24,6 +25,14 @@ class ExecPluginDir {
     ::chmod((dir_ + "/check.sh").c_str(), 0755);
   }
   ~ExecPluginDir() { std::filesystem::remove_all(dir_); }
+
+  /// Writes `name` in the folder with `mode`; returns its path.
+  std::string Write(const std::string& name, const std::string& text, mode_t mode) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream(path) << text;
+    ::chmod(path.c_str(), mode);
+    return path;
+  }
 
   /// Loads a manifest with this body after the name/executable header
   /// (lines 1-2), so the body's first line is line 3.
@@ -100,5 +109,32 @@ TEST_CASE("exec manifest: a malformed [[permission]] row is refused with its lin
     REQUIRE_FALSE(st.ok());
     CHECK(st.error().message() == c.message);
     CHECK(catalog.Find("check") == nullptr);
+  }
+}
+
+TEST_CASE("a probe's answer is bounded and checked before the daemon trusts it") {
+  // A stand-in for `nodeagent-runner probe-plugin FILE` that answers `body`.
+  struct Case {
+    std::string script;
+    std::string reason;
+  };
+  const Case cases[] = {
+      {"head -c 1100000 /dev/zero | tr '\\0' ' '; echo '{\"ok\": true}'", "its tables are larger than 1024 KiB; not loaded"},
+      {"echo 'not json'; echo 'said something' >&2; exit 3", "said something"},
+      {"echo '{\"ok\": false, \"code\": 3, \"message\": \"missing symbol\"}'; exit 1", "missing symbol"},
+      {"echo '{\"ok\": true}'", "the probe's answer has no plugin tables"},
+      {"echo '{\"ok\": true, \"plugin\": {\"abi_version\": 5}}'", "malformed plugin tables from the probe: plugin: missing name"},
+      {"kill -SEGV $$", "crashed while loading (SIGSEGV) in a probe process; not loaded"},
+  };
+  for (const Case& c : cases) {
+    ExecPluginDir dir;
+    std::string probe = dir.Write("probe.sh", "#!/bin/sh\n" + c.script + "\n", 0755);
+    std::string module = dir.Write("module.so", "not looked at\n", 0644);
+    ActionCatalog catalog;
+    Status st = LoadNativePlugin(module, false, catalog, probe);
+    INFO(c.script);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message().find(c.reason) != std::string::npos);
+    CHECK(catalog.plugins.empty());
   }
 }
