@@ -9,7 +9,9 @@ temp root, state and socket and every real plugin from <build>/plugins, then:
            socket round trip alone ({"op":"status"} from this process), to
            separate agentctl's process start from the daemon's latency.
 Targets (issue 2): RSS <= 8 MiB, no wake-ups while idle, p99 <= 5 ms.
-Usage: daemon_bench.py [idle|latency|all] [--idle S] [--calls N] [--build DIR]
+With --metrics-listen ADDR the daemon also serves /metrics over HTTP there
+([metrics] listen), scraped once before the idle window: it must still not wake.
+Usage: daemon_bench.py [idle|latency|all] [--idle S] [--calls N] [--build DIR] [--metrics-listen ADDR]
 """
 
 import argparse
@@ -29,7 +31,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 
-def start_daemon(build, tmp):
+def start_daemon(build, tmp, metrics_listen=""):
     root = os.path.join(tmp, "root")
     os.makedirs(os.path.join(root, "proc/sys/kernel/random"))
     with open(os.path.join(root, "proc/sys/kernel/random/boot_id"), "w") as f:
@@ -48,6 +50,10 @@ def start_daemon(build, tmp):
         text, n = re.subn(rf'(?m)^{key} = ".*"$', f'{key} = "{value}"', text)
         if n != 1:
             sys.exit(f"conf/agent.toml: expected one '{key} = ...' line, found {n}")
+    if metrics_listen:
+        text, n = re.subn(r'(?m)^\[metrics\]$', f'[metrics]\nlisten = "{metrics_listen}"', text)
+        if n != 1:
+            sys.exit("conf/agent.toml: expected one [metrics] table")
     config = os.path.join(tmp, "agent.toml")
     with open(config, "w") as f:
         f.write(text)
@@ -127,8 +133,25 @@ def pct(values, p):
     return values[k]
 
 
-def bench_idle(proc, sock, seconds, out):
+def scrape(listen):
+    port = listen.rsplit(":", 1)[-1]
+    host = listen.rsplit(":", 1)[0].strip("[]") if ":" in listen else "127.0.0.1"
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: bench\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    if not data.startswith(b"HTTP/1.1 200 "):
+        sys.exit("metrics scrape failed: %r" % data[:200])
+    return len(data)
+
+
+def bench_idle(proc, sock, seconds, out, metrics_listen=""):
     pid = proc.pid
+    if metrics_listen:
+        out["metrics_listen"] = metrics_listen
+        out["metrics_scrape_bytes"] = scrape(metrics_listen)
     st = ask(sock, {"op": "status"})
     out["plugins"] = st.get("plugins")
     out["plugin_problems"] = st.get("plugin_problems")
@@ -196,14 +219,15 @@ def main():
     ap.add_argument("--idle", type=float, default=60)
     ap.add_argument("--calls", type=int, default=1000)
     ap.add_argument("--build", default=os.environ.get("NODEAGENT_BUILD", os.path.join(REPO, "build")))
+    ap.add_argument("--metrics-listen", default="", help="also serve /metrics here ([metrics] listen)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="nodeagent-bench-")
     proc = None
     try:
-        proc, config, sock, log, start_ms = start_daemon(os.path.abspath(args.build), tmp)
+        proc, config, sock, log, start_ms = start_daemon(os.path.abspath(args.build), tmp, args.metrics_listen)
         out = {"start_ms": start_ms}  # from exec to the first answer on the socket (plugins probed, config read)
         if args.what in ("idle", "all"):
-            bench_idle(proc, sock, args.idle, out)
+            bench_idle(proc, sock, args.idle, out, args.metrics_listen)
         if args.what in ("latency", "all"):
             bench_latency(os.path.abspath(args.build), config, sock, args.calls, out)
             out["vm_hwm_kib_after_latency"] = status_kib(proc.pid, "VmHWM")

@@ -1,4 +1,5 @@
 #include "config/agent_config.h"
+#include "config/listen_address.h"
 
 #include <toml++/toml.h>
 
@@ -70,6 +71,11 @@ constexpr ParamSpec kMetricsKeys[] = {
      "Prometheus metrics of the runs, written atomically at start and after every run for node-exporter's textfile "
      "collector. The default is written only when its folder exists; a path set here gets its folder created. "
      "\"\" turns it off."},
+    {"listen", ParamType::kString, "",
+     "Also serve the metrics over HTTP (GET /metrics) on this address: \"PORT\" (loopback, 127.0.0.1), "
+     "\"IPv4:PORT\" or \"[IPv6]:PORT\" (\"0.0.0.0:9779\" for every interface, only when written so). Off by default. "
+     "The daemon wakes only when scraped; an address it cannot bind stops it at start. Changes take effect at the "
+     "next restart."},
 };
 
 constexpr ParamSpec kTaskKeys[] = {
@@ -258,6 +264,14 @@ AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem
     std::string message = "paths must be absolute, got \"" + s.metrics_textfile + "\"";
     problems.push_back(n ? ProblemAt(n->source(), "metrics", message) : ConfigProblem{"", 0, 0, "metrics", message});
   }
+  if (m.Has("listen")) s.metrics_listen = m.GetString("listen");
+  if (!s.metrics_listen.empty()) {
+    if (auto a = ParseListenAddress(s.metrics_listen); !a) {
+      const toml::node* n = met ? met->get("listen") : nullptr;
+      std::string message = "listen: " + a.error().message();
+      problems.push_back(n ? ProblemAt(n->source(), "metrics", message) : ConfigProblem{"", 0, 0, "metrics", message});
+    }
+  }
   return s;
 }
 
@@ -394,7 +408,7 @@ std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::st
      << q(a.kube.kubeconfig) << "\ncontext = " << q(a.kube.context) << "\nqps = " << a.kube.qps
      << "\nburst = " << a.kube.burst << "\nrequest_timeout = \"" << FormatDuration(a.kube.request_timeout)
      << "\"\n\n[history]\nmax_runs = " << a.history_max_runs << "\nmax_age = \""
-     << FormatDuration(a.history_max_age) << "\"\n\n[metrics]\ntextfile = " << q(a.metrics_textfile) << "\n";
+     << FormatDuration(a.history_max_age) << "\"\n\n[metrics]\ntextfile = " << q(a.metrics_textfile) << "\nlisten = " << q(a.metrics_listen) << "\n";
   for (const auto& [name, t] : tasks) {
     os << "\n[tasks." << name << "]\naction = " << q(t.action) << "\nschedule = " << q(t.schedule)
        << "\njitter = \"" << FormatDuration(t.jitter) << "\"\nwindow = " << q(t.window) << "\ntimeout = \""

@@ -48,6 +48,8 @@ struct AgentSettings {
   /// Set in the config (then its folder is created); else written only
   /// when node-exporter's folder exists.
   bool metrics_textfile_configured = false;
+  /// `[metrics] listen` as written ("" off): see config/listen_address.h.
+  std::string metrics_listen;
   KubeSettings kube;
 };
 

@@ -2,12 +2,17 @@
 
 #include "config/runner_path.h"
 
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <iostream>
 
@@ -56,6 +61,105 @@ std::string SocketPath(const CtlGlobals& g) {
   auto raw = LoadConfigFiles(g.config, true, problems);
   if (raw) return ParseAgentSettings(*raw, problems).socket;
   return "/run/nodeagent/agent.sock";
+}
+
+/// Why the cluster part of `status` is not asked (no kubeconfig where the
+/// runner would look: [kubernetes] kubeconfig, $KUBECONFIG, the default, all
+/// under agent.root; nor a pod's service account), or "" when it is. Only a
+/// stat: a node without a kubeconfig pays no process start for it.
+std::string MissingKubeconfig(const CtlGlobals& g) {
+  std::vector<ConfigProblem> problems;
+  auto raw = LoadConfigFiles(g.config, true, problems);
+  AgentSettings s = raw ? ParseAgentSettings(*raw, problems) : AgentSettings{};
+  std::string path = s.kube.kubeconfig;
+  const char* env = std::getenv("KUBECONFIG");
+  if (path.empty() && env && *env) path = std::string(env).substr(0, std::string(env).find(':'));
+  if (path.empty()) {
+    const char* in_pod = std::getenv("KUBERNETES_SERVICE_HOST");
+    if (in_pod && *in_pod) return "";
+    path = "/etc/nodeagent/kubeconfig";
+  }
+  std::string real = s.root == "/" || s.root.empty() ? path : s.root + path;
+  std::error_code ec;
+  if (std::filesystem::exists(real, ec)) return "";
+  return "no kubeconfig (" + path + " does not exist; set [kubernetes] kubeconfig or KUBECONFIG): the cluster's view is "
+         "not shown";
+}
+
+/// Runs `nodeagent-runner ctl cluster-status` and returns its JSON, or
+/// {available: false, message} when it cannot say. Bounded: the runner's
+/// requests time out after 5 s; past kClusterPartLimit it is killed.
+json AskClusterPart(const CtlGlobals& g) {
+  constexpr int kClusterPartLimitMs = 12'000;
+  auto unavailable = [](const std::string& why) { return json{{"available", false}, {"message", why}}; };
+  auto runner = FindRunner();
+  if (!runner) return unavailable("the cluster's view needs " + runner.error().message());
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return unavailable(std::string("pipe: ") + std::strerror(errno));
+  std::vector<std::string> argv = {*runner, "ctl", "--config", g.config, "cluster-status"};
+  pid_t pid = ::fork();
+  if (pid < 0) return unavailable(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::string out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClusterPartLimitMs);
+  bool timed_out = false;
+  char buf[65536];
+  for (;;) {
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (left <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    int r = ::poll(&p, 1, left);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      timed_out = r == 0;
+      break;
+    }
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    if (out.size() < 4 * 1024 * 1024) out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
+  int wstatus = 0;
+  while (::waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) return unavailable("no answer from the API server within " + std::to_string(kClusterPartLimitMs / 1000) + " s");
+  auto j = json::parse(out, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return unavailable("the cluster's view failed (" + *runner + " ctl cluster-status exited " +
+                       std::to_string(WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus)) + ")");
+  return j;
+}
+
+/// `agentctl status`: the daemon's answer, then what the cluster knows of
+/// the node. The exit code is the daemon part's; the cluster part only adds
+/// lines (or `cluster` in -o json).
+int StatusWithCluster(const CtlGlobals& g) {
+  auto reply = CallDaemonOnce(SocketPath(g), {{"op", "status"}});
+  if (!reply) return CtlFail(kExitUnreachable, reply.error().message());
+  if (reply->value("type", "") == "error") return ExitForError(*reply);
+  std::string missing = MissingKubeconfig(g);
+  json cluster = missing.empty() ? AskClusterPart(g) : json{{"available", false}, {"message", missing}};
+  if (g.json()) {
+    (*reply)["cluster"] = std::move(cluster);
+    std::cout << reply->dump(2) << "\n";
+  } else {
+    std::cout << RenderStatus(*reply, CtlNowMs()) << RenderClusterView(cluster);
+  }
+  return kExitOk;
 }
 
 /// Ask the daemon once; print JSON or call `render`.
@@ -210,6 +314,8 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   auto* kube = app.add_subcommand("kube", "Kubernetes connectivity");
   kube->require_subcommand(1);
   auto* kube_check = kube->add_subcommand("check", "Server version, identity, and every permission the agent needs");
+  auto* cluster_status = app.add_subcommand("cluster-status", "The cluster part of status, as JSON (for agentctl)");
+  cluster_status->group("");  // hidden: agentctl status runs it in nodeagent-runner ctl
   auto* gen = app.add_subcommand("gen", "Generate docs: man pages and shell completion");
   gen->group("");  // hidden
   gen->add_option("WHAT", gen_what, "man-agentctl | man-nodeagent | man-nodeagent.toml | completion-bash | rbac")->required();
@@ -222,12 +328,12 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   }
 
   // Commands that need config, plugins or libcurl run in `nodeagent-runner ctl`.
-  bool needs_local = g.local || *config_check || *kube_check || *gen || (*config_show && g.local);
+  bool needs_local = g.local || *config_check || *kube_check || *gen || *cluster_status || (*config_show && g.local);
   if (needs_local && !local) return ExecFullCtl(argc, argv);
 
   if (*status) {
     if (g.local) return local->Status(g);
-    return AskDaemon(g, {{"op", "status"}}, [](const json& j) { return RenderStatus(j, CtlNowMs()); });
+    return StatusWithCluster(g);
   }
   if (*list) {
     if (g.local) return local->List(g);
@@ -274,6 +380,7 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
                      [](const json& j) { return "reloaded: " + std::to_string(j.value("tasks", 0)) + " task(s)\n"; });
   }
   if (*kube_check) return local->KubeCheck(g);
+  if (*cluster_status) return local->ClusterStatus(g);
   if (*gen) return local->Gen(g, gen_what);
   return kExitUsage;
 }

@@ -57,6 +57,8 @@ class LocalCommands {
   virtual int ConfigCheck(const CtlGlobals& g) = 0;
   virtual int ConfigShow(const CtlGlobals& g) = 0;
   virtual int KubeCheck(const CtlGlobals& g) = 0;
+  /// `agentctl status`'s cluster part as JSON on stdout (the hidden `cluster-status`).
+  virtual int ClusterStatus(const CtlGlobals& g) = 0;
   virtual int Gen(const CtlGlobals& g, const std::string& what) = 0;
 };
 

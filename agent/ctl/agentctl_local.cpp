@@ -6,15 +6,18 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <set>
 #include <iostream>
 
 #include "config/agent_config.h"
 #include "config/runner_path.h"
 #include "ctl/agentctl_cli.h"
+#include "ctl/cluster_view.h"
 #include "ctl/docs.h"
 #include "ctl/output.h"
 #include "daemon/introspection.h"
 #include "host/local_host.h"
+#include "kube/curl_kube_client.h"
 #include "loader/agent_setup.h"
 #include "loader/plugin_loader.h"
 #include "runner/client_factories.h"
@@ -30,6 +33,11 @@ namespace nodeagent {
 namespace {
 
 using json = nlohmann::json;
+
+/// `agentctl status`'s cluster part: {available, message?, ...ReadClusterView}.
+/// Each request is bounded by 5 s and not retried, so a dead API server costs
+/// one timeout, not a retry budget.
+json ClusterStatusJson(const CtlGlobals& g);
 
 /// Loads config and plugins for --local and config check.
 Result<std::unique_ptr<AgentSetup>> LoadLocal(const CtlGlobals& g, bool allow_missing = false) {
@@ -121,10 +129,16 @@ class Local : public LocalCommands {
                  {"pid", 0}, {"uptime_s", 0}, {"demo", s.settings.demo}, {"config_files", s.raw.files},
                  {"plugins", s.catalog.plugins}, {"plugin_problems", l["plugin_problems"]},
                  {"running", json::array()}, {"tasks", l["tasks"]}, {"local", true}, {"sources", l["sources"]}};
+      st["cluster"] = ClusterStatusJson(g);
       if (g.json()) std::cout << st.dump(2) << "\n";
-      else std::cout << "(--local: the daemon was not asked)\n" << RenderStatus(st, CtlNowMs());
+      else std::cout << "(--local: the daemon was not asked)\n" << RenderStatus(st, CtlNowMs())
+                     << RenderClusterView(st["cluster"]);
       return kExitOk;
     });
+  }
+  int ClusterStatus(const CtlGlobals& g) override {
+    std::cout << ClusterStatusJson(g).dump(2) << "\n";
+    return kExitOk;
   }
   int List(const CtlGlobals& g) override {
     return LocalList(g, [&](AgentSetup&, const json& l) {
@@ -187,6 +201,47 @@ class Local : public LocalCommands {
   int KubeCheck(const CtlGlobals& g) override { return nodeagent::KubeCheck(g.config, g.json()); }
   int Gen(const CtlGlobals& g, const std::string& what) override { return GenerateDoc(what, g.config); }
 };
+
+}  // namespace
+
+namespace {
+
+json ClusterStatusJson(const CtlGlobals& g) {
+  auto setup = LoadLocal(g, true);
+  if (!setup) return {{"available", false}, {"message", setup.error().message()}};
+  AgentSettings settings = (*setup)->settings;
+  RealHost host(settings.root);
+  auto config = kube::LoadAgentKubeconfig(settings.kube.kubeconfig, settings.kube.context, kube::ProcessEnv(),
+                                          host.files());
+  if (!config) {
+    if (config.error().code() == ErrorCode::kNotFound)
+      return {{"available", false}, {"message", "no kubeconfig: " + config.error().message()}};
+    return {{"available", false}, {"message", config.error().message()}};
+  }
+  kube::KubeOptions options;
+  options.request_timeout = std::chrono::seconds(5);
+  options.connect_timeout = std::chrono::seconds(5);
+  options.retry.max_attempts = 1;  // a status line, not a run: no retries
+  auto client =
+      kube::MakeKubeClientFromConfig(*config, options, host.commands(), host.files(), host.clock(), kube::KubeLogger());
+  if (!client) return {{"available", false}, {"message", client.error().message()}};
+
+  ClusterViewInputs in;
+  in.node_name = settings.node_name;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& [name, task] : (*setup)->tasks) {
+    const Params& p = task.params;
+    if (!p.Has("lock_namespace") || !p.Has("lock_name")) continue;
+    for (auto& slot : RebootLockSlots(p.GetString("lock_namespace"), p.GetString("lock_name"),
+                                      p.Has("concurrency") ? p.GetInt("concurrency") : 1))
+      if (seen.insert(slot).second) in.lock_slots.push_back(slot);
+  }
+  if (in.lock_slots.empty()) in.lock_slots = RebootLockSlots("", "", 1);  // drain-and-reboot's defaults
+  json out = ReadClusterView(**client, in);
+  out["available"] = true;
+  out["server"] = config->server;
+  return out;
+}
 
 }  // namespace
 

@@ -111,7 +111,7 @@ agentctl talks to the nodeagent daemon over its control socket. With \fB\-\-loca
 .SH COMMANDS
 .TP
 .B status
-Version, node, plugins, runs in progress, tasks with last and next run.
+Version, node, plugins, runs in progress, tasks with last and next run. With a kubeconfig (the one the daemon's runs use), also what the cluster knows of this node: schedulable or cordoned (by nodeagent, with drain\-and\-reboot's run and phase from its nodeagent.io/ annotations, or by someone else), the Node conditions whose type starts with NodeAgent, who holds the reboot lock's Lease slots, and the last Events nodeagent posted about the node (newest first). It reads only (nodes get, events list in default, leases get), 5 s per request and no retries; without a kubeconfig it says so in one line, and a cluster it cannot read is a line too: the exit code is the daemon part's. With \fB\-o json\fR the same is under \fBcluster\fR.
 .TP
 .B list
 Actions from plugins and tasks from the configuration.
@@ -173,6 +173,8 @@ Run on the embedded default configuration with every task enabled but forced to 
 SIGHUP reloads the configuration (a bad one is refused). SIGTERM stops: runs in progress get agent.shutdown_grace to finish, then are killed and left resumable or recorded as interrupted.
 .SH RELOAD
 \fBsystemctl reload nodeagent\fR runs \fBagentctl reload\fR, which asks the daemon over its socket to re\-read the configuration. A configuration with errors is refused and the running one stays; the reload then fails and \fBjournalctl \-u nodeagent\fR shows the errors.
+.SH METRICS
+Prometheus metrics of the runs are written for node\-exporter's textfile collector (\fB[metrics] textfile\fR). With \fB[metrics] listen\fR set ("9779" for 127.0.0.1:9779, "0.0.0.0:9779" or "[::]:9779" for every interface, only when written so) the daemon also answers \fBGET /metrics\fR (and HEAD) over plain HTTP on its event loop, with Content\-Type text/plain; version=0.0.4; other paths are 404, other methods 405. Each connection carries one request (Connection: close) whose head must fit in 8 KiB (else 431) and arrive within 5 s; at most 16 connections are open at once (one more is answered 503). The endpoint has no authentication: keep it on loopback or firewall it. The idle daemon arms no timer for it and wakes only when scraped. An address it cannot bind (in use, not on this host) stops the daemon at start with an error naming the address; a changed address takes effect at the next restart.
 .SH SANDBOX
 nodeagent.service grants what the shipped actions (log\-cleanup, drain\-and\-reboot, exec plugins) need and no more: the file system is read\-only except for /var/log, /var/lib/nodeagent and /run/nodeagent, and the capabilities are CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN and CAP_SYS_PTRACE. Exec plugins run inside the same sandbox. Grant more with a drop\-in (\fBsystemctl edit nodeagent.service\fR, e.g. ReadWritePaths=/srv/logs); examples, and the draft of the drop\-in a join\-prep plugin would ship, are in /usr/share/doc/nodeagent/examples/nodeagent.service.d/.
 .SH FILES

@@ -292,4 +292,49 @@ std::string RenderAction(const json& a) {
   return os.str();
 }
 
+std::string RenderClusterView(const nlohmann::json& c) {
+  auto str = [](const nlohmann::json& j, const char* k) {
+    return j.is_object() && j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string();
+  };
+  std::ostringstream os;
+  if (!c.is_object() || !c.value("available", false)) {
+    os << "cluster: " << str(c, "message") << "\n";
+    return os.str();
+  }
+  os << "cluster (" << str(c, "server") << "):\n";
+  if (c["schedulable"].is_boolean()) {
+    os << "  node " << str(c, "node") << ": ";
+    if (c["schedulable"].get<bool>()) {
+      os << "schedulable";
+    } else if (str(c, "cordoned_by") == "nodeagent") {
+      const auto& r = c["nodeagent_run"];
+      os << "cordoned by nodeagent (" << str(r, "action") << " run " << str(r, "run_id") << ", phase "
+         << str(r, "phase") << (str(r, "since").empty() ? "" : " since " + str(r, "since")) << ")";
+    } else {
+      os << "cordoned, not by nodeagent (no nodeagent.io/ annotations)";
+    }
+    os << "\n";
+  }
+  if (c.value("conditions", nlohmann::json::array()).empty()) os << "  conditions: none of nodeagent's\n";
+  for (const auto& cond : c.value("conditions", nlohmann::json::array()))
+    os << "  condition " << str(cond, "type") << "=" << str(cond, "status")
+       << (str(cond, "reason").empty() ? "" : " (" + str(cond, "reason") + ")")
+       << (str(cond, "message").empty() ? "" : ": " + str(cond, "message")) << "\n";
+  for (const auto& l : c.value("reboot_lock", nlohmann::json::array())) {
+    os << "  reboot lock " << str(l, "namespace") << "/" << str(l, "name") << ": ";
+    if (l["holder"].is_null()) os << "free";
+    else os << "held by " << str(l, "holder") << (l.value("ours", false) ? " (this node)" : "")
+            << (str(l, "renewed").empty() ? "" : ", renewed " + str(l, "renewed"));
+    os << "\n";
+  }
+  const auto events = c.value("events", nlohmann::json::array());
+  os << "  events from nodeagent: " << (events.empty() ? "none" : "") << "\n";
+  for (const auto& e : events)
+    os << "    " << str(e, "time") << "  " << str(e, "type") << "  " << str(e, "reason") << "  " << str(e, "message")
+       << (e.value("count", 1) > 1 ? " (x" + std::to_string(e.value("count", 1)) + ")" : "") << "\n";
+  for (const auto& err : c.value("errors", nlohmann::json::array()))
+    os << "  cannot read " << (err.is_string() ? err.get<std::string>() : err.dump()) << "\n";
+  return os.str();
+}
+
 }  // namespace nodeagent

@@ -21,6 +21,9 @@ std::string RenderRun(const nlohmann::json& record, bool with_logs);
 std::string RenderPlan(const nlohmann::json& record);
 std::string RenderHistory(const nlohmann::json& runs, int64_t now_ms);
 std::string RenderStatus(const nlohmann::json& status, int64_t now_ms);
+/// `agentctl status`'s cluster section from the cluster part's JSON
+/// (ctl/cluster_view.h): one line when there is no kubeconfig or no answer.
+std::string RenderClusterView(const nlohmann::json& cluster);
 std::string RenderList(const nlohmann::json& list, int64_t now_ms);
 std::string RenderAction(const nlohmann::json& action);
 

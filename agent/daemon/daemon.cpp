@@ -13,6 +13,7 @@
 #include "daemon/control_protocol.h"
 #include "daemon/control_server.h"
 #include "daemon/introspection.h"
+#include "daemon/metrics_listener.h"
 #include "daemon/run_supervisor.h"
 #include "daemon/worker_protocol.h"
 #include "host/local_file_system.h"
@@ -103,8 +104,12 @@ struct Daemon::Impl final : ControlHandlers {
   std::map<std::string, std::shared_ptr<ActiveRun>> runs;
   std::chrono::system_clock::time_point started_at = std::chrono::system_clock::now();
   std::unique_ptr<AgentMetrics> metrics;
+  std::unique_ptr<MetricsListener> metrics_listener;  // `[metrics] listen`; null when off
   bool metrics_warned = false;
   void WriteMetrics();
+  /// The metrics with the numbers read at the moment (runs, plugins, reboot-required).
+  std::string RenderMetrics();
+  Status OpenMetricsListener();
   std::string boot_id;
   bool first_start_this_boot = false;
   bool stopping = false;
@@ -225,6 +230,13 @@ int Daemon::Impl::Start() {
     spdlog::critical("control socket: {}", st.error().message());
     return 1;
   }
+  // An address the operator set and the daemon cannot bind stops it here, as
+  // the control socket does: a daemon that runs on without the endpoint it was
+  // told to serve shows up only as a scrape target down, far from the cause.
+  if (Status st = OpenMetricsListener(); !st.ok()) {
+    spdlog::critical("{}", st.error().message());
+    return 1;
+  }
   BuildPlanner();
   metrics = std::make_unique<AgentMetrics>(NODEAGENT_VERSION, NowMs());
   for (const auto& [name, task] : setup->tasks) {
@@ -236,6 +248,7 @@ int Daemon::Impl::Start() {
   }
   OnSignal();  // arms the handler for SIGTERM, SIGINT, SIGHUP
   control->Start();
+  if (metrics_listener) metrics_listener->Start();
   Recover();
   WriteMetrics();
   if (::sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec > 0) {
@@ -454,16 +467,31 @@ void Daemon::Impl::HandleWorkerLine(const std::shared_ptr<ActiveRun>& run, const
 // node-exporter's folder exists; a configured one gets its folder made. Not
 // in demo mode unless configured (a demo changes nothing on the machine). A
 // failure is a warning once, never a stop.
+std::string Daemon::Impl::RenderMetrics() {
+  metrics->SetRunsInProgress(runs.size());
+  metrics->SetPlugins(setup->catalog.plugins.size(), setup->catalog.problems.size());
+  metrics->SetRebootRequired(host->files().Exists("/var/run/reboot-required"));
+  return metrics->Render();
+}
+
+Status Daemon::Impl::OpenMetricsListener() {
+  const std::string& listen = setup->settings.metrics_listen;
+  if (listen.empty()) return Status::Ok();
+  auto address = ParseListenAddress(listen);  // the config checked it already
+  if (!address) return address.error();
+  metrics_listener = std::make_unique<MetricsListener>(io, [this] { return RenderMetrics(); });
+  if (Status st = metrics_listener->Listen(*address); !st.ok()) return st;
+  spdlog::info("serving metrics on http://{}/metrics", address->ToString());
+  return Status::Ok();
+}
+
 void Daemon::Impl::WriteMetrics() {
   const std::string& path = setup->settings.metrics_textfile;
   const bool configured = setup->settings.metrics_textfile_configured;
   if (!metrics || !host || path.empty() || (setup->settings.demo && !configured)) return;
   // WriteFileAtomic makes a missing folder; only a configured path may.
   if (!configured && !host->files().Exists(path.substr(0, path.rfind('/')))) return;
-  metrics->SetRunsInProgress(runs.size());
-  metrics->SetPlugins(setup->catalog.plugins.size(), setup->catalog.problems.size());
-  metrics->SetRebootRequired(host->files().Exists("/var/run/reboot-required"));
-  Status st = host->files().WriteFileAtomic(path, metrics->Render(), 0644);
+  Status st = host->files().WriteFileAtomic(path, RenderMetrics(), 0644);
   if (!st.ok() && !metrics_warned) spdlog::warn("metrics textfile: {}", st.error().message());
   metrics_warned = !st.ok();
 }
@@ -666,9 +694,11 @@ Status Daemon::Impl::ReloadConfig(std::string& problems) {
   }
   const auto& old = setup->settings;
   const auto& neu = (*loaded)->settings;
-  if (old.socket != neu.socket || old.state_dir != neu.state_dir || old.root != neu.root)
-    spdlog::warn("agent.socket, agent.state_dir and agent.root changes take effect at the next restart");
+  if (old.socket != neu.socket || old.state_dir != neu.state_dir || old.root != neu.root ||
+      old.metrics_listen != neu.metrics_listen)
+    spdlog::warn("agent.socket, agent.state_dir, agent.root and metrics.listen changes take effect at the next restart");
   auto next = std::shared_ptr<AgentSetup>(std::move(*loaded));
+  next->settings.metrics_listen = old.metrics_listen;
   next->settings.socket = old.socket;
   next->settings.state_dir = old.state_dir;
   next->settings.root = old.root;
@@ -711,6 +741,7 @@ void Daemon::Impl::BeginShutdown() {
   spdlog::info("stopping: {} run(s) in progress get {} to finish", runs.size(),
                FormatDuration(setup->settings.shutdown_grace));
   control->Close();
+  if (metrics_listener) metrics_listener->Close();
   schedule_timer.cancel();
   if (runs.empty()) {
     FinishShutdown();

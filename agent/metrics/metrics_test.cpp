@@ -70,6 +70,22 @@ TEST_CASE("metrics: counters since start, gauges of the last run, no run ids") {
   CHECK(m.Render().find("check=\"Swap\"") == std::string::npos);
 }
 
+TEST_CASE("metrics: calico-network's failing checks by id, not its passing or skipped ones") {
+  AgentMetrics m("1.2.3", 0);
+  RunRecord calico = Run("calico-drift", "calico-network", RunStatus::kFailed, 1, 2);
+  calico.dry_run = true;  // the shipped task only reports
+  calico.data = {{"checks", nlohmann::json::array({{{"id", "nm-device-managed"}, {"status", "fail"}, {"severity", "error"}},
+                                                   {{"id", "tunnel-mtu"}, {"status", "fail"}, {"severity", "warning"}},
+                                                   {{"id", "nm-config-parse"}, {"status", "pass"}},
+                                                   {{"id", "bgp-port"}, {"status", "skipped"}}})}};
+  m.Observe(calico);
+  std::string t = m.Render();
+  CHECK(Has(t, "nodeagent_check_failing{action=\"calico-network\",check=\"nm-device-managed\"} 1"));
+  CHECK(Has(t, "nodeagent_check_failing{action=\"calico-network\",check=\"tunnel-mtu\"} 1"));
+  CHECK(t.find("nm-config-parse") == std::string::npos);
+  CHECK(t.find("bgp-port") == std::string::npos);
+}
+
 TEST_CASE("metrics: label values are escaped") {
   CHECK(PromLabelValue("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
 }

@@ -139,6 +139,17 @@ std::span<const KubePermission> CorePermissions() {
   return kCore;
 }
 
+std::span<const KubePermission> StatusPermissions() {
+  static constexpr KubePermission kStatus[] = {
+      Cluster("get", "", "nodes", "agentctl status: schedulable or cordoned, our annotations and conditions"),
+      InNamespace("default", "list", "", "events", "agentctl status: the last Events nodeagent posted about the node"),
+      InNamespace("kube-system", "get", "coordination.k8s.io", "leases",
+                  "agentctl status: who holds the reboot lock (drain-and-reboot's default lock namespace)"),
+  };
+  static_assert(HasValidKubePermissions(kStatus));
+  return kStatus;
+}
+
 void PermissionSet::Add(const ResourceAttributes& what, const std::string& needed_by) {
   for (RequiredPermission& r : rows_) {
     if (!Same(r.what, what)) continue;
@@ -168,6 +179,7 @@ Result<std::vector<RequiredPermission>> CollectPermissions(const std::vector<con
                                                            const std::vector<ConfiguredAction>& tasks) {
   PermissionSet set;
   if (Status st = set.AddTable(CorePermissions(), {}, nullptr, "agentctl kube check"); !st.ok()) return st.error();
+  if (Status st = set.AddTable(StatusPermissions(), {}, nullptr, "agentctl status"); !st.ok()) return st.error();
   for (const ActionInfo* a : actions)
     if (Status st = set.AddTable(a->permissions, a->params, nullptr, a->name); !st.ok()) return st.error();
   for (const ConfiguredAction& t : tasks) {

@@ -44,6 +44,10 @@ struct RequiredPermission {
 /// What the agent itself needs, beside its actions: creating
 /// SelfSubjectAccessReviews for `agentctl kube check`.
 std::span<const KubePermission> CorePermissions();
+/// What `agentctl status` reads of the cluster's view of the node: the Node,
+/// nodeagent's Events in "default", the reboot lock's Leases in kube-system
+/// (a drain task with another lock_namespace adds its own row).
+std::span<const KubePermission> StatusPermissions();
 
 /// Collects rows, merging equal ones. Rows come out sorted by namespace
 /// (cluster first), group, resource, then verb in kKubeVerbs order.

@@ -4,6 +4,7 @@
 
 #include "autodetect/autodetect_report.h"
 #include "autodetect/system_resolver.h"
+#include "calico_checks.h"
 #include "calico_params.h"
 #include "cluster/bgp_probe.h"
 #include "cluster/calico_install.h"
@@ -45,7 +46,10 @@ struct ClusterFacts {
   std::string server_version;  ///< the API server's gitVersion
 };
 
-ClusterFacts ReadCluster(ActionContext& ctx, const CalicoParams& p, std::vector<Finding>& findings) {
+// Without a kubeconfig the cluster's checks are skipped (not failing: a node
+// may run without one on purpose); with one, what cannot be read fails cluster-read.
+ClusterFacts ReadCluster(ActionContext& ctx, const CalicoParams& p, std::vector<Finding>& findings,
+                         CheckTally& checks) {
   ClusterFacts facts;
   auto kube = ctx.Kube();
   if (!kube) {
@@ -56,26 +60,27 @@ ClusterFacts ReadCluster(ActionContext& ctx, const CalicoParams& p, std::vector<
     return facts;
   }
   facts.kube = *kube;
+  checks.Ran("cluster-read");
   ctx.Progress("reading the cluster");
   if (auto node = ReadCalicoNode(*facts.kube, p.node_name); node) {
     facts.node = *node;
   } else {
-    findings.push_back({Severity::kWarning, "node/" + p.node_name,
+    checks.Add(findings, "cluster-read", {Severity::kWarning, "node/" + p.node_name,
                         node.error().message() + ": the comparison with the InternalIP was skipped"});
   }
   if (auto install = ReadCalicoInstall(*facts.kube, p.namespaces, p.daemonset); install) {
     facts.install = *install;
-    if (!install->found) findings.push_back({Severity::kWarning, "calico-node", install->not_found});
+    if (!install->found) checks.Add(findings, "cluster-read", {Severity::kWarning, "calico-node", install->not_found});
     for (const auto& note : install->notes) findings.push_back({Severity::kInfo, "calico-node", note});
   } else {
-    findings.push_back({Severity::kWarning, "calico-node", install.error().message()});
+    checks.Add(findings, "cluster-read", {Severity::kWarning, "calico-node", install.error().message()});
   }
   auto path = ResourcePath({.group = "crd.projectcalico.org", .version = "v1", .resource = "ippools"});
   KubeRequest req = KubeRequest::Get(*path);
   req.query = {{"limit", "1000"}};
   if (auto list = facts.kube->Request(req); list) {
     if (auto pools = ParseIpPools(*list); pools) facts.pools = *pools;
-    else findings.push_back({Severity::kWarning, "ippools", pools.error().message()});
+    else checks.Add(findings, "cluster-read", {Severity::kWarning, "ippools", pools.error().message()});
   } else {
     findings.push_back({Severity::kInfo, "ippools", "cannot list Calico's IP pools: " + list.error().message()});
   }
@@ -85,6 +90,17 @@ ClusterFacts ReadCluster(ActionContext& ctx, const CalicoParams& p, std::vector<
     findings.push_back({Severity::kInfo, "versions", "cannot read the API server's version: " + version.error().message()});
   }
   return facts;
+}
+
+// Which check an interface problem answers: the pools' modes (subject "pool
+// NAME"), a tunnel's MTU against the underlying interface, or else a tunnel's
+// state against the pools and WireGuard.
+std::string_view InterfaceCheckId(const InterfaceProblem& problem) {
+  if (problem.subject.starts_with("pool ")) return "pool-modes";
+  if (problem.subject == "underlying" || problem.message.find(" MTU ") != std::string::npos ||
+      problem.message.find("the tunnel MTU check") != std::string::npos)
+    return "tunnel-mtu";
+  return "tunnel-state";
 }
 
 // One env variable's reading as calico-node sees it: its value when known.
@@ -154,25 +170,31 @@ class CalicoNetworkAction : public Action {
     ctx.Progress("NetworkManager");
     nm_ = PlanNmSection(host, NmOptions());
     Append(findings, nm_.findings);
+    CheckTally checks = nm_.checks;
     if (changes) changes->insert(changes->end(), nm_.changes.begin(), nm_.changes.end());
     data["network_manager"] = nm_.data;
 
-    ClusterFacts cluster = ReadCluster(ctx, params_, findings);
+    ClusterFacts cluster = ReadCluster(ctx, params_, findings, checks);
     const CalicoInstall* install = cluster.install && cluster.install->found ? &*cluster.install : nullptr;
     if (cluster.install) data["calico_node"] = ToJson(*cluster.install);
 
     ctx.Progress("autodetection");
     AutodetectReport v4 = Autodetection(ctx, cluster, AddressFamily::kIpv4);
-    Append(findings, v4.findings);
+    checks.Ran("autodetect-method");
+    for (const auto& f : v4.findings) checks.Add(findings, "autodetect-method", f);
     data["autodetection"] = v4.data;
     if (install && (EnvValue(install, "IP6", "") == "autodetect")) {
       AutodetectReport v6 = Autodetection(ctx, cluster, AddressFamily::kIpv6);
-      Append(findings, v6.findings);
+      for (const auto& f : v6.findings) checks.Add(findings, "autodetect-method", f);
       data["autodetection_v6"] = v6.data;
     }
     fix_ = {};
     std::vector<Change> after_apply;  // checking again after Apply: the advice, no new change
-    if (!v4.ok) PlanClusterFix(ctx, cluster, v4, findings, changes ? *changes : after_apply);
+    if (!v4.ok) {
+      std::vector<Finding> fix_findings;
+      PlanClusterFix(ctx, cluster, v4, fix_findings, changes ? *changes : after_apply);
+      for (auto& f : fix_findings) checks.Add(findings, "autodetect-method", std::move(f));
+    }
 
     ctx.Progress("Calico's interfaces");
     InterfaceReportInputs iin;
@@ -183,15 +205,21 @@ class CalicoNetworkAction : public Action {
       data["interfaces"] = j["interfaces"];
       data["tunnels"] = {{"underlying", j["underlying"]}, {"underlying_mtu", j["underlying_mtu"]},
                          {"cali_veths", j["cali_veths"]}};
+      checks.Ran("tunnel-mtu");
+      checks.Ran("tunnel-state");
+      if (cluster.pools) checks.Ran("pool-modes");
       for (const auto& problem : report->problems)
-        findings.push_back({FromProblem(problem.severity), problem.subject, problem.message});
+        checks.Add(findings, InterfaceCheckId(problem),
+                   {FromProblem(problem.severity), problem.subject, problem.message});
     } else {
       data["interfaces"] = nlohmann::json::array();
-      findings.push_back({Severity::kWarning, "interfaces", "cannot read the network: " + report.error().message()});
+      checks.Add(findings, "tunnel-state",
+                 {Severity::kWarning, "interfaces", "cannot read the network: " + report.error().message()});
     }
 
-    Readiness(ctx, cluster, findings, data);
-    Versions(ctx, cluster, findings, data);
+    Readiness(ctx, cluster, findings, data, checks);
+    Versions(ctx, cluster, findings, data, checks);
+    data["checks"] = checks.ToJson();
   }
 
   AutodetectReport Autodetection(ActionContext& ctx, const ClusterFacts& cluster, AddressFamily family) {
@@ -280,19 +308,21 @@ class CalicoNetworkAction : public Action {
 
   // This node's calico-node pod; when it is not Ready, its message and the
   // peers' BGP port.
-  void Readiness(ActionContext& ctx, const ClusterFacts& cluster, std::vector<Finding>& findings, nlohmann::json& data) {
+  void Readiness(ActionContext& ctx, const ClusterFacts& cluster, std::vector<Finding>& findings, nlohmann::json& data,
+                 CheckTally& checks) {
     const CalicoInstall* install = cluster.install && cluster.install->found ? &*cluster.install : nullptr;
     if (!cluster.kube || !install) return;
     ctx.Progress("calico-node pod");
     auto pod = ReadCalicoPod(*cluster.kube, install->ns, params_.node_name);
     if (!pod) {
-      findings.push_back({Severity::kWarning, "calico-node", pod.error().message()});
+      checks.Add(findings, "calico-node-ready", {Severity::kWarning, "calico-node", pod.error().message()});
       return;
     }
+    checks.Ran("calico-node-ready");
     data["calico_pod"] = ToJson(*pod);
     const std::string subject = "pod/" + pod->ns + "/" + pod->name;
     if (!pod->found) {
-      findings.push_back({Severity::kError, "calico-node",
+      checks.Add(findings, "calico-node-ready", {Severity::kError, "calico-node",
                           "no calico-node pod on node " + params_.node_name + " in " + install->ns});
       return;
     }
@@ -303,18 +333,19 @@ class CalicoNetworkAction : public Action {
     std::string why = pod->readiness_message.empty() ? "no readiness-probe failure recorded" : pod->readiness_message;
     if (!pod->waiting_reason.empty()) why += "; waiting: " + pod->waiting_reason;
     if (!pod->events_problem.empty()) why += "; " + pod->events_problem;
-    findings.push_back({Severity::kError, subject,
-                        "not Ready, " + std::to_string(pod->restart_count) + " restart(s): " + why});
+    checks.Add(findings, "calico-node-ready",
+               {Severity::kError, subject, "not Ready, " + std::to_string(pod->restart_count) + " restart(s): " + why});
 
     ctx.Progress("BGP peers");
     auto peers = ReadPeerAddresses(*cluster.kube, params_.node_name);
     if (!peers) {
-      findings.push_back({Severity::kWarning, "bgp", "cannot list the peers: " + peers.error().message()});
+      checks.Add(findings, "bgp-port", {Severity::kWarning, "bgp", "cannot list the peers: " + peers.error().message()});
       return;
     }
     SocketTcpProbe probe;
     auto results = probe.Probe(*peers, static_cast<uint16_t>(params_.bgp_port), params_.probe_timeout);
     data["bgp_peers"] = ToJson(results);
+    checks.Ran("bgp-port");
     std::string closed;
     size_t open = 0;
     for (const auto& r : results) {
@@ -326,17 +357,18 @@ class CalicoNetworkAction : public Action {
     }
     const std::string port = "TCP " + std::to_string(params_.bgp_port);
     if (!closed.empty())
-      findings.push_back({Severity::kWarning, "bgp",
+      checks.Add(findings, "bgp-port", {Severity::kWarning, "bgp",
                           port + " does not answer from " + closed + "; " + std::to_string(open) + " of " +
                               std::to_string(results.size()) + " peer(s) open"});
     else if (!results.empty())
       findings.push_back({Severity::kInfo, "bgp", port + " open on all " + std::to_string(results.size()) + " peer(s)"});
   }
 
-  void Versions(ActionContext& ctx, const ClusterFacts& cluster, std::vector<Finding>& findings, nlohmann::json& data) {
+  void Versions(ActionContext& ctx, const ClusterFacts& cluster, std::vector<Finding>& findings, nlohmann::json& data,
+                CheckTally& checks) {
     auto table = LoadVersionTable(ctx.host().files(), params_.versions_file);
     if (!table) {
-      findings.push_back({Severity::kWarning, "versions", table.error().message()});
+      checks.Add(findings, "versions-support", {Severity::kWarning, "versions", table.error().message()});
       return;
     }
     if (!table->note.empty())
@@ -352,8 +384,8 @@ class CalicoNetworkAction : public Action {
     if (cluster.node) in.kubelet = cluster.node->kubelet_version;
     VersionVerdict verdict = CheckVersions(table->table, in);
     data["versions"] = verdict.json;
-    findings.push_back({verdict.supported == Support::kYes ? Severity::kInfo : Severity::kWarning, "versions",
-                        verdict.message});
+    checks.Add(findings, "versions-support",
+               {verdict.supported == Support::kYes ? Severity::kInfo : Severity::kWarning, "versions", verdict.message});
   }
 
   static Change PatchChange(const EnvPatchPlan& patch) {

@@ -5,6 +5,7 @@
 // Node's InternalIP; a missing cluster is a finding, not a failure.
 #include "calico_network_action.h"
 #include "calico_params.h"
+#include "calico_checks.h"
 
 #include <catch2/catch.hpp>
 
@@ -323,4 +324,95 @@ TEST_CASE("calico-network checks IPv6 too when calico-node autodetects it") {
   CHECK(v6["internal_ip"] == "fd00:56::11");
   CHECK(v6["ok"] == false);
   CHECK(Has(plan->findings, Severity::kError, "IP6_AUTODETECTION_METHOD=interface=eth1"));
+}
+
+namespace {
+
+// data.checks as a map id -> status; every id of kCheckIds exactly once.
+std::map<std::string, std::string> CheckStatuses(const nlohmann::json& data) {
+  std::map<std::string, std::string> out;
+  REQUIRE(data.contains("checks"));
+  REQUIRE(data["checks"].size() == std::size(kCheckIds));
+  for (const auto& c : data["checks"]) {
+    CHECK(out.count(c["id"]) == 0);
+    out[c["id"]] = c["status"];
+  }
+  for (auto id : kCheckIds) CHECK(out.count(std::string(id)) == 1);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("calico-network names its failing checks by stable id in data.checks") {
+  FakeActionContext ctx;
+  VagrantNetwork(ctx.network());
+
+  SECTION("NetworkManager manages Calico's devices; no cluster: its checks are skipped, not failing") {
+    FakeNetworkManager nm(ctx);
+    auto action = Spec().create();
+    auto plan = action->MakePlan(ctx);
+    REQUIRE(plan.ok());
+    auto s = CheckStatuses(plan->data);
+    CHECK(s["nm-config-parse"] == "pass");
+    CHECK(s["nm-unmanaged-specs"] == "fail");
+    CHECK(s["nm-device-managed"] == "fail");
+    CHECK(s["cluster-read"] == "skipped");
+    CHECK(s["calico-node-ready"] == "skipped");
+    CHECK(s["bgp-port"] == "skipped");
+    CHECK(s["pool-modes"] == "skipped");
+    for (const auto& c : plan->data["checks"])
+      if (c["id"] == "nm-device-managed") CHECK(c["severity"] == "error");
+
+    auto out = action->Apply(ctx, *plan);  // the fix makes them pass in the run's record
+    REQUIRE(out.ok());
+    auto after = CheckStatuses(out->data);
+    CHECK(after["nm-unmanaged-specs"] == "pass");
+    CHECK(after["nm-device-managed"] == "pass");
+  }
+  SECTION("a file NetworkManager cannot load") {
+    FakeNetworkManager nm(ctx);
+    ctx.root().Write("/etc/NetworkManager/conf.d/50-broken.conf", "[keyfile\n");
+    auto plan = Spec().create()->MakePlan(ctx);
+    REQUIRE(plan.ok());
+    CHECK(CheckStatuses(plan->data)["nm-config-parse"] == "fail");
+  }
+  SECTION("NetworkManager not running: its checks are skipped") {
+    ctx.commands().Answer({"nmcli", "-t", "-f", "RUNNING,VERSION", "general"},
+                          Output("", 8, "Error: NetworkManager is not running.\n"));
+    auto s = CheckStatuses(Spec().create()->MakePlan(ctx)->data);
+    CHECK(s["nm-config-parse"] == "skipped");
+    CHECK(s["nm-unmanaged-specs"] == "skipped");
+    CHECK(s["nm-device-managed"] == "skipped");
+  }
+  SECTION("the autodetected address is not the InternalIP") {
+    NodeOnlyCluster cluster;
+    ctx.set_kube(&cluster);
+    auto plan = Spec().create()->MakePlan(ctx);
+    REQUIRE(plan.ok());
+    auto s = CheckStatuses(plan->data);
+    CHECK(s["autodetect-method"] == "fail");
+    CHECK(s["cluster-read"] == "fail");  // the DaemonSet and the pools are not scripted
+    ctx.mutable_params().Set("method", ParamValue(std::string("interface=eth1")));
+    CHECK(CheckStatuses(Spec().create()->MakePlan(ctx)->data)["autodetect-method"] == "pass");
+  }
+}
+
+TEST_CASE("calico-network's check tally: worst severity, skipped until it ran") {
+  CheckTally t;
+  std::vector<Finding> findings;
+  t.Ran("bgp-port");
+  t.Add(findings, "tunnel-mtu", {Severity::kInfo, "tunl0", "fits"});
+  t.Add(findings, "versions-support", {Severity::kWarning, "versions", "not in the table"});
+  t.Count("versions-support", Severity::kError);
+  t.Count("versions-support", Severity::kInfo);
+  CHECK(findings.size() == 2);
+  auto j = t.ToJson();
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& c : j) by_id[c["id"]] = c;
+  CHECK(by_id["bgp-port"]["status"] == "pass");
+  CHECK(by_id["tunnel-mtu"]["status"] == "pass");
+  CHECK(by_id["versions-support"]["status"] == "fail");
+  CHECK(by_id["versions-support"]["severity"] == "error");
+  CHECK(by_id["tunnel-state"]["status"] == "skipped");
+  CHECK(j[0]["id"] == kCheckIds[0]);
 }

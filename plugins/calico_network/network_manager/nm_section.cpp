@@ -57,10 +57,13 @@ NmSectionPlan PlanNmSection(Host& host, const NmSectionOptions& options) {
   NmConfig config = ReadNmConfig(host.files());
   plan.data["files_read"] = config.files_read;
   plan.data["effective_unmanaged"] = config.unmanaged_devices.value_or(std::vector<std::string>{});
+  plan.checks.Ran("nm-config-parse");
   for (const auto& e : config.errors)
-    plan.findings.push_back({Severity::kError, e.path + ":" + std::to_string(e.line),
-                             "NetworkManager cannot load this file (" + e.message + "); it is left as it is"});
-  for (const auto& problem : config.problems) plan.findings.push_back({Severity::kWarning, kSubject, problem});
+    plan.checks.Add(plan.findings, "nm-config-parse",
+                    {Severity::kError, e.path + ":" + std::to_string(e.line),
+                     "NetworkManager cannot load this file (" + e.message + "); it is left as it is"});
+  for (const auto& problem : config.problems)
+    plan.checks.Add(plan.findings, "nm-config-parse", {Severity::kWarning, kSubject, problem});
 
   std::vector<std::string> missing;
   for (const auto& c : CheckCoverage(config, options.specs))
@@ -74,8 +77,8 @@ NmSectionPlan PlanNmSection(Host& host, const NmSectionOptions& options) {
     plan.data["devices"] = DevicesJson(*devices);
     plan.data["managed"] = DevicesJson(managed);
   } else {
-    plan.findings.push_back({Severity::kWarning, kSubject, "cannot list NetworkManager's devices: " +
-                                                               devices.error().message()});
+    plan.checks.Add(plan.findings, "nm-device-managed",
+                    {Severity::kWarning, kSubject, "cannot list NetworkManager's devices: " + devices.error().message()});
   }
   if (!config.ok()) return plan;
 
@@ -84,19 +87,23 @@ NmSectionPlan PlanNmSection(Host& host, const NmSectionOptions& options) {
   fix_options.specs = options.specs;
   auto fix = PlanNmFix(host.files(), fix_options);
   if (!fix) {
-    plan.findings.push_back({Severity::kError, kSubject, fix.error().message()});
+    plan.checks.Add(plan.findings, "nm-unmanaged-specs", {Severity::kError, kSubject, fix.error().message()});
     return plan;
   }
   plan.data["file"] = fix->path;
   for (const auto& n : fix->notes) plan.findings.push_back({Severity::kInfo, fix->path, n});
 
   const std::string not_fixed = options.fix ? "" : "; fix_network_manager = false: not fixed";
+  plan.checks.Ran("nm-unmanaged-specs");
   if (!missing.empty())
-    plan.findings.push_back({Severity::kError, kSubject,
-                             "NetworkManager would manage Calico's interfaces (" + Join(missing) + ")" + not_fixed});
+    plan.checks.Add(plan.findings, "nm-unmanaged-specs",
+                    {Severity::kError, kSubject,
+                     "NetworkManager would manage Calico's interfaces (" + Join(missing) + ")" + not_fixed});
+  if (devices) plan.checks.Ran("nm-device-managed");
   if (!managed.empty())
-    plan.findings.push_back({Severity::kError, kSubject,
-                             "NetworkManager manages Calico's devices now: " + DeviceNames(managed) + not_fixed});
+    plan.checks.Add(plan.findings, "nm-device-managed",
+                    {Severity::kError, kSubject,
+                     "NetworkManager manages Calico's devices now: " + DeviceNames(managed) + not_fixed});
   if (!options.fix) return plan;
 
   if (fix->edit) {
@@ -111,7 +118,7 @@ NmSectionPlan PlanNmSection(Host& host, const NmSectionOptions& options) {
     if (devices) {
       auto down = DevicesTakenDownByUnmanage(*devices, options.specs);
       if (!down.empty())
-        plan.findings.push_back({Severity::kWarning, kSubject,
+        plan.findings.push_back({Severity::kWarning, kSubject,  // a consequence of the fix, not a check
                                  "NetworkManager configured " + DeviceNames(down) +
                                      " itself: when it lets go it removes their addresses and sets them down; "
                                      "calico-node (or the pod's recreation) brings them back"});

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "calico_checks.h"
 #include "nodeagent/action.h"
 #include "nodeagent/file_edit.h"
 
@@ -32,6 +33,7 @@ struct NmSectionPlan {
   nlohmann::json data = nlohmann::json::object();
   std::optional<FileEdit> edit;  ///< the drop-in, when it must change
   bool reload = false;           ///< `nmcli general reload conf` after it
+  CheckTally checks;             ///< nm-config-parse, nm-unmanaged-specs, nm-device-managed (as far as they ran)
 };
 
 /// Read-only. data: {installed, running, version, effective_unmanaged,
