@@ -14,6 +14,7 @@
 #include "config/param_validation.h"
 #include "loader/action_catalog.h"
 #include "nodeagent/params.h"
+#include "notify/notify_target.h"
 
 namespace nodeagent {
 
@@ -49,6 +50,8 @@ struct AgentSettings {
   /// when node-exporter's folder exists.
   bool metrics_textfile_configured = false;
   KubeSettings kube;
+  /// The [[notify]] targets, in config order (conf.d files add theirs).
+  std::vector<NotifyTarget> notify;
 };
 
 struct TaskConfig {
@@ -120,5 +123,7 @@ std::span<const ParamSpec> AgentKeys();
 std::span<const ParamSpec> KubernetesKeys();
 std::span<const ParamSpec> HistoryKeys();
 std::span<const ParamSpec> MetricsKeys();
+/// The keys of one [[notify]] table.
+std::span<const ParamSpec> NotifyKeys();
 
 }  // namespace nodeagent
