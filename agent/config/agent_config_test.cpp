@@ -214,3 +214,18 @@ TEST_CASE("[[notify]] targets: typed keys, defaults, and errors with their place
   ParseAgentSettings(raw, problems);
   CHECK(ProblemsText(problems).find("t.toml:1:1: notify: expected an array of tables") != std::string::npos);
 }
+
+TEST_CASE("[[notify]] tables of conf.d files add targets to those of agent.toml") {
+  TempRoot root;
+  root.Write("/etc/nodeagent/agent.toml", "[[notify]]\nname = \"main\"\nurl = \"http://a/\"\n");
+  root.Write("/etc/nodeagent/conf.d/10-chat.toml", "[[notify]]\nname = \"chat\"\nurl = \"https://b/\"\n");
+  std::vector<ConfigProblem> problems;
+  auto raw = LoadConfigFiles(root.Real("/etc/nodeagent/agent.toml"), false, problems);
+  REQUIRE(raw.ok());
+  AgentSettings s = ParseAgentSettings(*raw, problems);
+  INFO(ProblemsText(problems));
+  REQUIRE(problems.empty());
+  REQUIRE(s.notify.size() == 2);
+  CHECK(s.notify[0].name == "main");
+  CHECK(s.notify[1].name == "chat");
+}
