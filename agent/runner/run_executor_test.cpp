@@ -425,7 +425,9 @@ TEST_CASE("notify: actions notify through [[notify]], the core adds failure, a d
   NotifyHttp http;
   http.status = 500;
   ClientFactories clients;
-  clients.http = [&http]() -> Result<std::unique_ptr<HttpClient>> { return std::make_unique<NotifyHttp>(http); };
+  clients.http = [&http]() -> Result<std::unique_ptr<HttpClient>> {
+    return std::unique_ptr<HttpClient>(std::make_unique<NotifyHttp>(http));
+  };
   RunExecutor ex(f.settings, f.raw, f.tasks, f.catalog, f.host, f.history, clients);
 
   auto run = ex.Prepare({"test-notify", {"event=drain", "fail=true"}, false, "manual", ""});
