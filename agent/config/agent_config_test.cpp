@@ -187,8 +187,9 @@ TEST_CASE("[[notify]] targets: typed keys, defaults, and errors with their place
   CHECK(s.notify[1].retries == 3);
   // config show: the URL redacted, its host kept for recognition.
   std::string shown = RenderEffectiveConfig(s, {});
+  INFO(shown);
   CHECK(shown.find("SECRETTOKEN") == std::string::npos);
-  CHECK(shown.find("[[notify]]\nname = \"ops\"\nurl = \"<redacted>\"") != std::string::npos);
+  CHECK(shown.find("[[notify]]\nname = 'ops'\nurl = '<redacted>'  # https://hooks.example/...") != std::string::npos);
   CHECK(shown.find("https://hooks.example") != std::string::npos);
 
   problems.clear();
