@@ -10,6 +10,7 @@
 
 #include "host/local_host.h"
 #include "nodeagent/host.h"
+#include "nodeagent/http.h"
 
 namespace nodeagent {
 
@@ -78,6 +79,28 @@ constexpr ParamSpec kMetricsKeys[] = {
      "next restart."},
 };
 
+constexpr ParamSpec kNotifyKeys[] = {
+    {.name = "url", .type = ParamType::kString, .default_value = "",
+     .doc = "Webhook the messages are POSTed to (http:// or https://). A secret: its path usually holds the token, "
+            "so logs, errors and `config show` show only its scheme, host and port.",
+     .required = true, .secret = true},
+    {"name", ParamType::kString, "", "Name of the target in logs. Default: notify[N], N counting from 0."},
+    {"format", ParamType::kEnum, "\"json\"",
+     "Body: json (source, event, node, run_id, action, task, message, time), slack ({\"text\"}, also Mattermost "
+     "and Rocket.Chat), teams (a message with an Adaptive Card, for Teams Workflows and incoming webhooks).",
+     kNotifyFormatNames},
+    {"events", ParamType::kStringList, "[]",
+     "Events this target gets (\"drain\", \"reboot\", \"uncordon\", \"failure\", ...; an action's README lists "
+     "its own). Empty or \"*\": all. \"failure\" also comes from the core for any run that failed."},
+    {.name = "timeout", .type = ParamType::kDuration, .default_value = "\"5s\"",
+     .doc = "Time one attempt may take; an action that notifies waits at most this long for the first attempt.",
+     .range = DurationRange(100ms, 60s)},
+    {.name = "retries", .type = ParamType::kInt, .default_value = "3",
+     .doc = "Attempts after a failed first one, 1s, 2s, 4s, ... apart (at most 30s). What is still unsent when the "
+            "run ends (after up to 20s more) is counted in nodeagent_notifications_failed_total.",
+     .range = IntRange(0, 10)},
+};
+
 constexpr ParamSpec kTaskKeys[] = {
     {"action", ParamType::kString, "", "Action this task runs (see `agentctl list`).", {}, true},
     {"schedule", ParamType::kString, "",
@@ -98,16 +121,19 @@ constexpr ParamSpec kTaskKeys[] = {
 
 // Every number in the core's tables has a range (the tests also check defaults).
 static_assert(HasValidRanges(kAgentKeys) && HasValidRanges(kKubernetesKeys) && HasValidRanges(kHistoryKeys) &&
-              HasValidRanges(kTaskKeys));
+              HasValidRanges(kTaskKeys) && HasValidRanges(kNotifyKeys));
 
 constexpr std::string_view kTaskCoreNames[] = {"action", "schedule", "jitter", "window", "timeout",
                                                "enabled", "catch_up", "dry_run"};
 
 // Moves (not copies) nodes: toml++ keeps source positions only on moves.
-void DeepMerge(toml::table& base, toml::table&& overlay) {
+void DeepMerge(toml::table& base, toml::table&& overlay, bool top = false) {
   for (auto&& [k, v] : overlay) {
     toml::node* existing = base.get(k.str());
-    if (existing && existing->is_table() && v.is_table()) {
+    if (top && k.str() == "notify" && existing && existing->is_array() && v.is_array()) {
+      // [[notify]] in conf.d adds targets to those of agent.toml.
+      for (auto&& item : *v.as_array()) existing->as_array()->push_back(std::move(item));
+    } else if (existing && existing->is_table() && v.is_table()) {
       DeepMerge(*existing->as_table(), std::move(*v.as_table()));
     } else {
       base.insert_or_assign(k, std::move(v));
@@ -135,6 +161,42 @@ std::string Lower(std::string s) {
   return s;
 }
 
+/// The [[notify]] array of tables: each one checked by kNotifyKeys, the URL's
+/// scheme too (errors name it redacted).
+std::vector<NotifyTarget> ParseNotifyTargets(const toml::table& root, std::vector<ConfigProblem>& problems) {
+  std::vector<NotifyTarget> out;
+  const toml::node* n = root.get("notify");
+  if (!n) return out;
+  const toml::array* items = n->as_array();
+  if (!items || !items->is_array_of_tables()) {
+    problems.push_back(ProblemAt(n->source(), "notify", "expected an array of tables: [[notify]] url = \"...\""));
+    return out;
+  }
+  for (size_t i = 0; i < items->size(); ++i) {
+    const toml::table& t = *items->get(i)->as_table();
+    std::string where = "notify[" + std::to_string(i) + "]";
+    size_t before = problems.size();
+    Params p = ResolveParams(kNotifyKeys, t, nullptr, where, {}, problems);
+    if (problems.size() != before || !p.Has("url")) continue;
+    NotifyTarget target;
+    target.url = p.GetString("url");
+    if (!target.url.starts_with("http://") && !target.url.starts_with("https://")) {
+      problems.push_back(ProblemAt(t.get("url")->source(), where + ".url",
+                                   "expected an http:// or https:// URL, got " + RedactUrl(target.url)));
+      continue;
+    }
+    target.name = p.Has("name") && !p.GetString("name").empty() ? p.GetString("name") : where;
+    const std::string& format = p.GetString("format");
+    for (size_t f = 0; f < std::size(kNotifyFormatNames); ++f)
+      if (kNotifyFormatNames[f] == format) target.format = static_cast<NotifyFormat>(f);
+    target.events = p.GetList("events");
+    target.timeout = p.GetDuration("timeout");
+    target.retries = static_cast<int>(p.GetInt("retries"));
+    out.push_back(std::move(target));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::span<const ParamSpec> TaskCoreKeys() { return kTaskKeys; }
@@ -142,6 +204,7 @@ std::span<const ParamSpec> AgentKeys() { return kAgentKeys; }
 std::span<const ParamSpec> KubernetesKeys() { return kKubernetesKeys; }
 std::span<const ParamSpec> HistoryKeys() { return kHistoryKeys; }
 std::span<const ParamSpec> MetricsKeys() { return kMetricsKeys; }
+std::span<const ParamSpec> NotifyKeys() { return kNotifyKeys; }
 
 RawConfig ParseConfigText(const std::string& text, const std::string& name, std::vector<ConfigProblem>& problems) {
   auto table = std::make_shared<toml::table>();
@@ -187,7 +250,7 @@ Result<RawConfig> LoadConfigFiles(const std::string& path, bool allow_missing, s
     ss << in.rdbuf();
     try {
       toml::table t = toml::parse(ss.str(), std::string_view{f});
-      DeepMerge(*merged, std::move(t));
+      DeepMerge(*merged, std::move(t), true);
     } catch (const toml::parse_error& e) {
       problems.push_back(ParseErrorProblem(e));
     }
@@ -201,14 +264,14 @@ Result<RawConfig> LoadConfigFiles(const std::string& path, bool allow_missing, s
 AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem>& problems) {
   AgentSettings s;
   const toml::table& root = *raw.table;
-  static const std::string_view kTop[] = {"agent", "kubernetes", "history", "metrics", "tasks"};
+  static const std::string_view kTop[] = {"agent", "kubernetes", "history", "metrics", "notify", "tasks"};
   std::vector<std::string> top_names(std::begin(kTop), std::end(kTop));
   for (auto&& [k, v] : root) {
     if (std::find(std::begin(kTop), std::end(kTop), k.str()) == std::end(kTop)) {
       std::string hint = Suggest(k.str(), top_names);
       problems.push_back(ProblemAt(k.source(), std::string(k.str()),
                                    "unknown section; " +
-                                       (hint.empty() ? "accepted: [agent] [kubernetes] [history] [metrics] [tasks.NAME]" : hint)));
+                                       (hint.empty() ? "accepted: [agent] [kubernetes] [history] [metrics] [[notify]] [tasks.NAME]" : hint)));
     }
   }
   toml::table empty;
@@ -272,6 +335,7 @@ AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem
       problems.push_back(n ? ProblemAt(n->source(), "metrics", message) : ConfigProblem{"", 0, 0, "metrics", message});
     }
   }
+  s.notify = ParseNotifyTargets(root, problems);
   return s;
 }
 
@@ -409,6 +473,12 @@ std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::st
      << "\nburst = " << a.kube.burst << "\nrequest_timeout = \"" << FormatDuration(a.kube.request_timeout)
      << "\"\n\n[history]\nmax_runs = " << a.history_max_runs << "\nmax_age = \""
      << FormatDuration(a.history_max_age) << "\"\n\n[metrics]\ntextfile = " << q(a.metrics_textfile) << "\nlisten = " << q(a.metrics_listen) << "\n";
+  for (const NotifyTarget& t : a.notify) {
+    os << "\n[[notify]]\nname = " << q(t.name) << "\nurl = " << q(kRedacted) << "  # " << RedactUrl(t.url)
+       << "\nformat = " << q(std::string(NotifyFormatName(t.format))) << "\nevents = [";
+    for (size_t i = 0; i < t.events.size(); ++i) os << (i ? ", " : "") << q(t.events[i]);
+    os << "]\ntimeout = \"" << FormatDuration(t.timeout) << "\"\nretries = " << t.retries << "\n";
+  }
   for (const auto& [name, t] : tasks) {
     os << "\n[tasks." << name << "]\naction = " << q(t.action) << "\nschedule = " << q(t.schedule)
        << "\njitter = \"" << FormatDuration(t.jitter) << "\"\nwindow = " << q(t.window) << "\ntimeout = \""

@@ -14,6 +14,7 @@
 #include "config/param_validation.h"
 #include "loader/action_catalog.h"
 #include "nodeagent/params.h"
+#include "notify/notify_target.h"
 
 namespace nodeagent {
 
@@ -51,6 +52,8 @@ struct AgentSettings {
   /// `[metrics] listen` as written ("" off): see config/listen_address.h.
   std::string metrics_listen;
   KubeSettings kube;
+  /// The [[notify]] targets, in config order (conf.d files add theirs).
+  std::vector<NotifyTarget> notify;
 };
 
 struct TaskConfig {
@@ -122,5 +125,7 @@ std::span<const ParamSpec> AgentKeys();
 std::span<const ParamSpec> KubernetesKeys();
 std::span<const ParamSpec> HistoryKeys();
 std::span<const ParamSpec> MetricsKeys();
+/// The keys of one [[notify]] table.
+std::span<const ParamSpec> NotifyKeys();
 
 }  // namespace nodeagent

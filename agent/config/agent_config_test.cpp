@@ -162,3 +162,71 @@ TEST_CASE("node name: kubelet --hostname-override wins over the hostname") {
              "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=x --hostname-override=Node-A --pod-infra=y\"\n");
   CHECK(ResolveNodeName(host) == "node-a");
 }
+
+TEST_CASE("[[notify]] targets: typed keys, defaults, and errors with their place") {
+  std::vector<ConfigProblem> problems;
+  RawConfig raw = ParseConfigText(
+      "[[notify]]\nurl = \"https://hooks.example/services/SECRETTOKEN\"\nformat = \"teams\"\n"
+      "events = [\"reboot\", \"failure\"]\ntimeout = \"2s\"\nretries = 5\nname = \"ops\"\n"
+      "[[notify]]\nurl = \"http://127.0.0.1:9/x\"\n",
+      "n.toml", problems);
+  REQUIRE(problems.empty());
+  AgentSettings s = ParseAgentSettings(raw, problems);
+  INFO(ProblemsText(problems));
+  REQUIRE(problems.empty());
+  REQUIRE(s.notify.size() == 2);
+  CHECK(s.notify[0].name == "ops");
+  CHECK(s.notify[0].format == NotifyFormat::kTeams);
+  CHECK(s.notify[0].events == std::vector<std::string>{"reboot", "failure"});
+  CHECK(s.notify[0].timeout == std::chrono::seconds(2));
+  CHECK(s.notify[0].retries == 5);
+  CHECK(s.notify[1].name == "notify[1]");
+  CHECK(s.notify[1].format == NotifyFormat::kJson);
+  CHECK(s.notify[1].events.empty());
+  CHECK(s.notify[1].timeout == std::chrono::seconds(5));
+  CHECK(s.notify[1].retries == 3);
+  // config show: the URL redacted, its host kept for recognition.
+  std::string shown = RenderEffectiveConfig(s, {});
+  INFO(shown);
+  CHECK(shown.find("SECRETTOKEN") == std::string::npos);
+  CHECK(shown.find("[[notify]]\nname = 'ops'\nurl = '<redacted>'  # https://hooks.example/...") != std::string::npos);
+  CHECK(shown.find("https://hooks.example") != std::string::npos);
+
+  problems.clear();
+  raw = ParseConfigText(
+      "[[notify]]\nurl = \"ftp://h/SECRETTOKEN\"\n[[notify]]\nformat = \"xml\"\nurl = \"http://h/\"\n"
+      "[[notify]]\nurl = \"http://h/\"\ntimeout = \"5m\"\nretries = 99\nbogus = 1\n[[notify]]\nname = \"x\"\n",
+      "bad.toml", problems);
+  REQUIRE(problems.empty());
+  s = ParseAgentSettings(raw, problems);
+  std::string all = ProblemsText(problems);
+  INFO(all);
+  CHECK(s.notify.empty());
+  CHECK(all.find("bad.toml:2:7: notify[0].url: expected an http:// or https:// URL") != std::string::npos);
+  CHECK(all.find("SECRETTOKEN") == std::string::npos);
+  CHECK(all.find("bad.toml:4:10: notify[1].format:") != std::string::npos);
+  CHECK(all.find("bad.toml:8:11: notify[2].timeout:") != std::string::npos);
+  CHECK(all.find("bad.toml:9:11: notify[2].retries:") != std::string::npos);
+  CHECK(all.find("bad.toml:10:1: notify[2].bogus: unknown key") != std::string::npos);
+  CHECK(all.find("notify[3].url:") != std::string::npos);  // required
+
+  problems.clear();
+  raw = ParseConfigText("[notify]\nurl = \"http://h/\"\n", "t.toml", problems);
+  ParseAgentSettings(raw, problems);
+  CHECK(ProblemsText(problems).find("t.toml:1:1: notify: expected an array of tables") != std::string::npos);
+}
+
+TEST_CASE("[[notify]] tables of conf.d files add targets to those of agent.toml") {
+  TempRoot root;
+  root.Write("/etc/nodeagent/agent.toml", "[[notify]]\nname = \"main\"\nurl = \"http://a/\"\n");
+  root.Write("/etc/nodeagent/conf.d/10-chat.toml", "[[notify]]\nname = \"chat\"\nurl = \"https://b/\"\n");
+  std::vector<ConfigProblem> problems;
+  auto raw = LoadConfigFiles(root.Real("/etc/nodeagent/agent.toml"), false, problems);
+  REQUIRE(raw.ok());
+  AgentSettings s = ParseAgentSettings(*raw, problems);
+  INFO(ProblemsText(problems));
+  REQUIRE(problems.empty());
+  REQUIRE(s.notify.size() == 2);
+  CHECK(s.notify[0].name == "main");
+  CHECK(s.notify[1].name == "chat");
+}

@@ -82,6 +82,13 @@ std::string ManToml(const std::string& config_path) {
   RoffParams(os, HistoryKeys());
   os << ".SH [metrics]\n";
   RoffParams(os, MetricsKeys());
+  os << ".SH [[notify]]\nWebhook targets of notifications, one table each; files in conf.d add theirs. Every "
+        "action's notifications (ActionContext::Notify; drain\\-and\\-reboot sends drain, reboot, uncordon and "
+        "failure) and the core's own \"failure\" for any run that failed go to each target whose events take them. "
+        "A dry run sends nothing. An action waits for the first attempt to each target, at most its timeout; "
+        "retries go on in the background, and what is still unsent at the end of the run (after at most 20 s more) "
+        "is counted in the run's record (notifications_failed) and in nodeagent_notifications_failed_total.\n";
+  RoffParams(os, NotifyKeys());
   os << ".SH [tasks.NAME]\nA task runs one action on a schedule or on demand. Besides the keys below, a task takes "
         "the parameters of its action (see ACTIONS).\n";
   RoffParams(os, TaskCoreKeys());

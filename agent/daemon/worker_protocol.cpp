@@ -2,8 +2,46 @@
 
 namespace nodeagent {
 
+namespace {
+
+// The targets travel whole, URL included: the request goes to the worker on
+// a pipe and is never logged or stored.
+nlohmann::json NotifyToJson(const std::vector<NotifyTarget>& targets) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const NotifyTarget& t : targets) {
+    out.push_back({{"name", t.name},
+                   {"url", t.url},
+                   {"format", NotifyFormatName(t.format)},
+                   {"events", t.events},
+                   {"timeout_ms", t.timeout.count()},
+                   {"retries", t.retries}});
+  }
+  return out;
+}
+
+std::vector<NotifyTarget> NotifyFromJson(const nlohmann::json& j) {
+  std::vector<NotifyTarget> out;
+  if (!j.is_array()) return out;
+  for (const auto& item : j) {
+    NotifyTarget t;
+    t.name = item.value("name", "");
+    t.url = item.value("url", "");
+    std::string format = item.value("format", "json");
+    for (size_t f = 0; f < std::size(kNotifyFormatNames); ++f)
+      if (kNotifyFormatNames[f] == format) t.format = static_cast<NotifyFormat>(f);
+    t.events = item.value("events", std::vector<std::string>{});
+    t.timeout = std::chrono::milliseconds(item.value("timeout_ms", t.timeout.count()));
+    t.retries = item.value("retries", t.retries);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json SettingsToJson(const AgentSettings& s) {
   return {{"root", s.root},
+          {"notify", NotifyToJson(s.notify)},
           {"state_dir", s.state_dir},
           {"plugin_dir", s.plugin_dir},
           {"exec_plugin_dir", s.exec_plugin_dir},
@@ -39,6 +77,7 @@ AgentSettings SettingsFromJson(const nlohmann::json& j) {
   s.kube.qps = k.value("qps", s.kube.qps);
   s.kube.burst = k.value("burst", s.kube.burst);
   s.kube.request_timeout = Duration(k.value("request_timeout_ms", s.kube.request_timeout.count()));
+  s.notify = NotifyFromJson(j.value("notify", nlohmann::json::array()));
   return s;
 }
 

@@ -19,8 +19,9 @@ namespace nodeagent {
 /// running daemon, an old daemon may start a new runner, and the worker must
 /// refuse a request it cannot read right instead of misreading it.
 /// 2: plugin_file. 3: record.preview and record.confirmed_plan (an older
-/// worker would apply a plan nobody confirmed), record.plan.
-inline constexpr int kWorkerProtocolVersion = 3;
+/// worker would apply a plan nobody confirmed), record.plan. 4:
+/// settings.notify (the [[notify]] targets, URLs included).
+inline constexpr int kWorkerProtocolVersion = 4;
 
 struct WorkerRequest {
   int protocol = kWorkerProtocolVersion;

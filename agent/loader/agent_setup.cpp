@@ -69,18 +69,24 @@ Result<std::unique_ptr<AgentSetup>> LoadAgentSetup(const SetupOptions& options) 
     }
   }
   // Secrets belong in files only root (and the nodeagent group) can read.
+  auto warn_if_readable = [&](const toml::node* n, const std::string& key) {
+    if (!n || !n->source().path) return;
+    const std::string file = *n->source().path;
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0 && (st.st_mode & S_IROTH))
+      setup->warnings.push_back(ProblemAt(n->source(), key,
+                                          "is a secret, but " + file + " is readable by every user (chmod o-r " +
+                                              file + ")"));
+  };
   for (const auto& [name, task] : setup->tasks) {
     const toml::table* table = TaskTable(setup->raw, name);
-    for (const std::string& key : task.secret_params) {
-      const toml::node* n = table ? table->get(key) : nullptr;
-      if (!n || !n->source().path) continue;
-      const std::string file = *n->source().path;
-      struct stat st {};
-      if (::stat(file.c_str(), &st) == 0 && (st.st_mode & S_IROTH))
-        setup->warnings.push_back(ProblemAt(n->source(), "tasks." + name + "." + key,
-                                            "is a secret, but " + file + " is readable by every user (chmod o-r " +
-                                                file + ")"));
-    }
+    for (const std::string& key : task.secret_params)
+      warn_if_readable(table ? table->get(key) : nullptr, "tasks." + name + "." + key);
+  }
+  if (const toml::array* targets = setup->raw.table->get_as<toml::array>("notify")) {
+    for (size_t i = 0; i < targets->size(); ++i)
+      if (const toml::table* t = targets->get(i)->as_table())
+        warn_if_readable(t->get("url"), "notify[" + std::to_string(i) + "].url");
   }
   return setup;
 }

@@ -68,6 +68,7 @@ void AgentMetrics::Seed(const RunRecord& last_finished) { Gauges(last_finished, 
 void AgentMetrics::Observe(const RunRecord& run) {
   ++runs_[{run.action, RunStatusName(run.status)}];
   Gauges(run, true);
+  if (run.notifications_failed > 0) notifications_failed_ += static_cast<uint64_t>(run.notifications_failed);
   if (run.dry_run || run.action != "log-cleanup") return;
   const auto& totals = run.data.is_object() ? run.data.value("totals", nlohmann::json::object()) : nlohmann::json();
   const auto& deleted = totals.is_object() ? totals.value("deleted", nlohmann::json::object()) : nlohmann::json();
@@ -129,6 +130,10 @@ std::string AgentMetrics::Render() const {
   os << "nodeagent_log_cleanup_deleted_files_total " << Num(cleanup_deleted_files_) << "\n";
   Header(os, "nodeagent_log_cleanup_deleted_bytes_total", "counter", "Bytes log-cleanup deleted since the daemon started.");
   os << "nodeagent_log_cleanup_deleted_bytes_total " << Num(cleanup_deleted_bytes_) << "\n";
+
+  Header(os, "nodeagent_notifications_failed_total", "counter",
+         "Notifications to [[notify]] targets that could not be sent (retries spent) since the daemon started.");
+  os << "nodeagent_notifications_failed_total " << notifications_failed_ << "\n";
 
   Header(os, "nodeagent_check_failing", "gauge", "1 for each check (by id) failing in the action's last run.");
   for (const auto& [k, v] : failing_checks_)

@@ -55,6 +55,7 @@ class AgentMetrics {
   std::map<std::pair<std::string, std::string>, uint64_t> runs_;  // (action, status) -> count since start
   std::map<std::string, double> drain_seconds_, evicted_, eviction_retries_;  // by action, last drain
   double cleanup_deleted_files_ = 0, cleanup_deleted_bytes_ = 0;               // totals since start
+  uint64_t notifications_failed_ = 0;                                          // total since start
   std::map<std::pair<std::string, std::string>, int> failing_checks_;        // (action, check id) -> 1
 };
 

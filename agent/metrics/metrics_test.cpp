@@ -89,3 +89,20 @@ TEST_CASE("metrics: calico-network's failing checks by id, not its passing or sk
 TEST_CASE("metrics: label values are escaped") {
   CHECK(PromLabelValue("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
 }
+
+TEST_CASE("metrics: notifications that could not be sent are counted, seeded runs not") {
+  AgentMetrics m("1.2.3", 1);
+  RunRecord before = Run("weekly", "drain-and-reboot", RunStatus::kFailed, 1, 2);
+  before.notifications_failed = 5;
+  m.Seed(before);
+  CHECK(Has(m.Render(), "nodeagent_notifications_failed_total 0"));
+  RunRecord r = Run("weekly", "drain-and-reboot", RunStatus::kFailed, 3, 4);
+  r.notifications_failed = 2;
+  m.Observe(r);
+  m.Observe(Run("weekly", "drain-and-reboot", RunStatus::kChanged, 5, 6));
+  r.notifications_failed = 1;
+  m.Observe(r);
+  std::string text = m.Render();
+  CHECK(Has(text, "# TYPE nodeagent_notifications_failed_total counter"));
+  CHECK(Has(text, "nodeagent_notifications_failed_total 3"));
+}

@@ -3,6 +3,7 @@
 #include "runner/plan_fingerprint.h"
 #include "runner/plan_phase_guard.h"
 #include "runner/secret_scrubber.h"
+#include "notify/notifier.h"
 
 #include <algorithm>
 #include <atomic>
@@ -94,15 +95,30 @@ class RunContext : public ActionContext {
       return GuardKubeClient(ApplyGuardKubeClient(std::move(c), contract_), planning_);
     });
   }
-  // Until the core's event and notification delivery lands (issue 14), both
-  // are kept in the run's log so nothing an action reports is lost.
+  // Until the core's event delivery lands (issue 14), events are kept in
+  // the run's log so nothing an action reports is lost.
   void Event(EventType type, std::string_view reason, std::string_view message) override {
     Log(type == EventType::kWarning ? LogLevel::kWarning : LogLevel::kInfo,
         "event " + std::string(reason) + ": " + std::string(message));
   }
+  // Through the core notifier (notify/notifier.h): returns once each
+  // target's first attempt ended or timed out. A dry run sends nothing.
   void Notify(std::string_view event, std::string_view message) override {
-    Log(LogLevel::kInfo, "notify " + std::string(event) + ": " + std::string(message));
+    std::string text = scrubber_.Scrub(message);
+    if (run_.dry_run) {
+      Log(LogLevel::kInfo, "would notify " + std::string(event) + ": " + text + " (dry run: nothing sent)");
+      return;
+    }
+    Log(LogLevel::kInfo, "notify " + std::string(event) + ": " + text);
+    if (event == "failure") notified_failure_ = true;
+    if (!notifier_) return;
+    notifier_->Notify({std::string(event), node_, run_.record.id, run_.record.action, run_.record.task,
+                       std::move(text), host_.clock().Now()});
   }
+  /// Where Notify sends (null: nowhere); must outlive the context's use.
+  void SetNotifier(Notifier* notifier) { notifier_ = notifier; }
+  /// True once the action sent a "failure" notification itself.
+  bool notified_failure() const { return notified_failure_; }
   // HTTP POSTs (webhooks) report on the run; only the plan phase limits them.
   Result<HttpClient*> Http() override {
     return Lazy<HttpClient>(http_, clients_.http, "HTTP",
@@ -145,7 +161,12 @@ class RunContext : public ActionContext {
   std::chrono::steady_clock::time_point last_progress_{};
   std::unique_ptr<KubeClient> kube_;
   std::unique_ptr<HttpClient> http_;
+  Notifier* notifier_ = nullptr;
+  bool notified_failure_ = false;
 };
+
+/// How long the end of a run waits for notifications still being retried.
+constexpr std::chrono::seconds kNotifyFinishGrace{20};
 
 /// ProblemsText without the last newline, for an error message.
 std::string JoinProblems(const std::vector<ConfigProblem>& problems) {
@@ -275,8 +296,24 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     r.summary = "cannot record the run: " + st.error().message();
     return r;
   }
-  const SecretScrubber scrubber(run.action->params, run.params);
+  SecretScrubber scrubber(run.action->params, run.params);
+  for (const NotifyTarget& t : settings_.notify) scrubber.Add(t.url);  // should a message quote one
   RunContext ctx(run, host_, history_, observer, cancel, clients_, settings_.node_name, scrubber);
+  // The notifier's own HTTP client: not the plan-guarded one of the action.
+  std::unique_ptr<HttpClient> notify_http;
+  std::unique_ptr<Notifier> notifier;
+  if (!settings_.notify.empty() && !run.dry_run) {
+    auto http = clients_.http ? clients_.http() : Result<std::unique_ptr<HttpClient>>(
+                                                      Error(ErrorCode::kUnavailable, "no HTTP client here"));
+    if (!http) {
+      ctx.Log(LogLevel::kWarning, "notifications are off for this run: " + http.error().message());
+    } else {
+      notify_http = std::move(*http);
+      notifier = std::make_unique<Notifier>(settings_.notify, *notify_http, host_.clock(),
+                                            [&ctx](LogLevel level, const std::string& m) { ctx.Log(level, m); });
+      ctx.SetNotifier(notifier.get());
+    }
+  }
   auto fail = [&](const std::string& what) {
     r.status = RunStatus::kFailed;
     r.summary = what;
@@ -377,6 +414,16 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     if (r.status == RunStatus::kOk || r.status == RunStatus::kChanged) r.status = RunStatus::kFailed;
   }
   scrubber.Scrub(r);  // what the action answered may quote a secret too
+  if (notifier) {
+    // The core tells the targets about a failed run unless the action did.
+    if (r.status == RunStatus::kFailed && !ctx.notified_failure()) ctx.Notify("failure", r.summary);
+    int failed = notifier->Finish(kNotifyFinishGrace);
+    ctx.SetNotifier(nullptr);
+    r.notifications_failed += failed;
+    if (failed > 0)
+      r.findings.push_back({Severity::kWarning, "notify",
+                            std::to_string(failed) + " notification(s) could not be sent (see the log)"});
+  }
   if (size_t dropped = ctx.dropped_lines(); dropped > 0)
     r.findings.push_back({Severity::kWarning, "log",
                           std::to_string(dropped) + " log line(s) dropped: the run's log is kept up to 16 MiB"});

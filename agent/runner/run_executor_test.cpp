@@ -1,5 +1,7 @@
 #include <sys/stat.h>
 
+#include <mutex>
+
 #include <catch2/catch.hpp>
 
 #include "config/agent_config.h"
@@ -399,4 +401,55 @@ TEST_CASE("resume is held to the plan its record kept; a record without one resu
                     "this run's record has no plan (it started before plans were recorded): its resume is not "
                     "checked against one") != rec.logs.end());
   }
+}
+
+namespace {
+
+/// Records the POSTs of the notifier; answers each with `status`.
+struct NotifyHttp : HttpClient {
+  std::shared_ptr<std::vector<HttpRequest>> sent = std::make_shared<std::vector<HttpRequest>>();
+  std::shared_ptr<std::mutex> mu = std::make_shared<std::mutex>();
+  long status = 200;
+  Result<HttpResponse> Send(const HttpRequest& r) override {
+    std::lock_guard<std::mutex> lock(*mu);
+    sent->push_back(r);
+    return HttpResponse{status, ""};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("notify: actions notify through [[notify]], the core adds failure, a dry run sends nothing") {
+  Fixture f("[[notify]]\nurl = \"http://hook.example/SECRETTOKEN\"\nretries = 0\ntimeout = \"1s\"\n");
+  REQUIRE(f.problems.empty());
+  NotifyHttp http;
+  http.status = 500;
+  ClientFactories clients;
+  clients.http = [&http]() -> Result<std::unique_ptr<HttpClient>> {
+    return std::unique_ptr<HttpClient>(std::make_unique<NotifyHttp>(http));
+  };
+  RunExecutor ex(f.settings, f.raw, f.tasks, f.catalog, f.host, f.history, clients);
+
+  auto run = ex.Prepare({"test-notify", {"event=drain", "fail=true"}, false, "manual", ""});
+  REQUIRE(run.ok());
+  Recorder rec;
+  RunRecord r = ex.Execute(*run, &rec, nullptr);
+  CHECK(r.status == RunStatus::kFailed);
+  REQUIRE(http.sent->size() == 2);
+  CHECK(nlohmann::json::parse(http.sent->at(0).body)["event"] == "drain");
+  CHECK(nlohmann::json::parse(http.sent->at(1).body)["event"] == "failure");
+  CHECK(nlohmann::json::parse(http.sent->at(1).body)["message"] == "failed on request");
+  CHECK(r.notifications_failed == 2);
+  CHECK(RunRecordFromJson(ToJson(r)).notifications_failed == 2);
+  std::string all;
+  for (const auto& l : rec.logs) all += l + "\n";
+  CHECK(all.find("SECRETTOKEN") == std::string::npos);
+  CHECK(all.find("http://hook.example") != std::string::npos);
+
+  http.sent->clear();
+  auto dry = ex.Prepare({"test-notify", {}, true, "manual", ""});
+  REQUIRE(dry.ok());
+  RunRecord d = ex.Execute(*dry, nullptr, nullptr);
+  CHECK(d.notifications_failed == 0);
+  CHECK(http.sent->empty());
 }

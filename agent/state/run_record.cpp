@@ -82,7 +82,8 @@ nlohmann::json ToJson(const RunRecord& r, bool with_logs) {
                       {"worker_pid", r.worker_pid},
                       {"worker_start_ticks", r.worker_start_ticks},
                       {"worker_kernel_boot_id", r.worker_kernel_boot_id},
-                      {"resumes", r.resumes}};
+                      {"resumes", r.resumes},
+                      {"notifications_failed", r.notifications_failed}};
   j["findings"] = nlohmann::json::array();
   for (const auto& f : r.findings) j["findings"].push_back(ToJson(f));
   j["changes"] = nlohmann::json::array();
@@ -126,6 +127,7 @@ RunRecord RunRecordFromJson(const nlohmann::json& j) {
   r.worker_start_ticks = j.value("worker_start_ticks", int64_t{0});
   r.worker_kernel_boot_id = j.value("worker_kernel_boot_id", "");
   r.resumes = j.value("resumes", 0);
+  r.notifications_failed = j.value("notifications_failed", 0);
   for (const auto& f : j.value("findings", nlohmann::json::array())) r.findings.push_back(FindingFromJson(f));
   for (const auto& c : j.value("changes", nlohmann::json::array())) r.changes.push_back(ChangeFromJson(c));
   for (const auto& l : j.value("logs", nlohmann::json::array())) r.logs.push_back(LogLineFromJson(l));

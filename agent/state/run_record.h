@@ -70,6 +70,9 @@ struct RunRecord {
   int64_t worker_start_ticks = 0;
   std::string worker_kernel_boot_id;
   int resumes = 0;           // times it was resumed after a crash or reboot
+  /// Notifications ([[notify]] targets) of this run that could not be sent,
+  /// retries spent or given up at its end: one per message and target.
+  int notifications_failed = 0;
   std::vector<LogLine> logs; // kept in the record once the run ended
 
   int64_t duration_ms() const { return finished_ms > started_ms ? finished_ms - started_ms : 0; }

@@ -3,7 +3,6 @@
 #include <catch2/catch.hpp>
 
 #include "fake_kube_client.h"
-#include "notifier.h"
 
 using namespace nodeagent;
 using namespace nodeagent::drain;
@@ -79,22 +78,3 @@ TEST_CASE("pod blocker: a running pod matching the selector on the node blocks",
   CHECK(r->why.find("b/etl-1") != std::string::npos);
 }
 
-TEST_CASE("notifier bodies: generic JSON and Slack", "[notifier]") {
-  FakeHttpClient http;
-  http.answer = {200, ""};
-  Notification n{"reboot", "node-1", "run-7", "drain-and-reboot", "rebooting node node-1"};
-  Notifier json_n(&http, "http://hook", NotifyFormat::kJson);
-  REQUIRE(json_n.Send(n, "2026-01-01T00:00:00Z").ok());
-  auto body = nlohmann::json::parse(http.bodies.at(0));
-  CHECK(body["event"] == "reboot");
-  CHECK(body["node"] == "node-1");
-  CHECK(body["run_id"] == "run-7");
-  Notifier slack(&http, "http://hook", NotifyFormat::kSlack);
-  REQUIRE(slack.Send(n, "t").ok());
-  auto s = nlohmann::json::parse(http.bodies.at(1));
-  CHECK(s.size() == 1);
-  CHECK(s["text"].get<std::string>().find("node-1") != std::string::npos);
-  http.answer = {500, ""};
-  CHECK_FALSE(slack.Send(n, "t").ok());
-  CHECK(Notifier(&http, "", NotifyFormat::kJson).Send(n, "t").ok());  // no url: nothing sent
-}

@@ -159,10 +159,10 @@ void RebootCoordinator::Event(const std::string& type, const std::string& reason
 }
 
 void RebootCoordinator::Notify(const std::string& event, const std::string& message) {
-  if (o_.notify_url.empty()) return;
-  Notifier n(http_, o_.notify_url, o_.notify_format);
-  Status st = n.Send({event, o_.node, ctx_.run_id(), action_, message}, FormatMicroTime(ctx_.host().clock().Now()));
-  if (!st.ok()) ctx_.Warn("notification failed (the run goes on): " + st.error().message());
+  // The core's notifier: [[notify]] targets, retries, the failure count. It
+  // returns once the first attempt to each target ended (or timed out), so
+  // the "reboot" message is out before the reboot command runs.
+  ctx_.Notify(event, message);
 }
 
 Result<json> RebootCoordinator::ListPods(std::string* rv) {

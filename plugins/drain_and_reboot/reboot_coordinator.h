@@ -68,7 +68,7 @@ Phase ParseCheckpointPhase(const std::string& name);
 
 class RebootCoordinator {
  public:
-  /// `ctx`, `kube` and `http` (may be null: no notifications, no Prometheus)
+  /// `ctx`, `kube` and `http` (may be null: no Prometheus)
   /// must outlive the coordinator. `action` names the action in annotations.
   RebootCoordinator(ActionContext& ctx, KubeClient& kube, HttpClient* http, RunOptions options, std::string action);
 
@@ -129,6 +129,7 @@ class RebootCoordinator {
   /// or "; LOCK RELEASE FAILED: ...".
   std::string ReleaseLock(const std::string& known_slot);
   void Event(const std::string& type, const std::string& reason, const std::string& message);
+  /// Through the core's notifier (ActionContext::Notify, the [[notify]] targets).
   void Notify(const std::string& event, const std::string& message);
   Result<nlohmann::json> ListPods(std::string* rv);
   /// The one pod classification of the plan and the drain: each pod of the

@@ -12,12 +12,9 @@ using namespace std::chrono_literals;
 constexpr Duration kDays = std::chrono::hours(24);
 
 constexpr std::string_view kTimeoutPolicies[] = {"abort", "delete"};
-constexpr std::string_view kNotifyFormats[] = {"json", "slack"};
 
 constexpr EnumChoice<OnDrainTimeout> kTimeoutPolicyValues[] = {{"abort", OnDrainTimeout::kAbort},
                                                                 {"delete", OnDrainTimeout::kDelete}};
-constexpr EnumChoice<NotifyFormat> kNotifyFormatValues[] = {{"json", NotifyFormat::kJson},
-                                                            {"slack", NotifyFormat::kSlack}};
 
 /// sentinel_*_exit_codes are lists of strings (["1"]) in configs, kept so.
 Result<std::vector<int>> ExitCodes(const std::vector<std::string>& texts) {
@@ -97,10 +94,14 @@ using O = RunOptions;
       Bind<&O::prefer_no_schedule_taint>(                                                                        \
           {"prefer_no_schedule_taint", ParamType::kBool, "false",                                                \
            "Taint the node nodeagent.io/reboot-pending:PreferNoSchedule while waiting for the lock."})
-#define NOTIFY_ROWS(url_doc, format_doc)                                                                         \
-  Bind<&O::notify_url>({"notify_url", ParamType::kString, "\"\"", url_doc, {}, false, true}),                    \
-      BindEnum<kNotifyFormatValues, &O::notify_format>(                                                          \
-          {"notify_format", ParamType::kEnum, "\"json\"", format_doc, kNotifyFormats})
+// Removed parameters, kept as rows for one release so a config that still
+// sets them gets an error naming [[notify]] (ValidateParams), not "unknown key".
+#define NOTIFY_ROWS                                                                                              \
+  Bind<&O::notify_url>({"notify_url", ParamType::kString, "\"\"",                                                \
+                        "Removed: configure a [[notify]] target in agent.toml; setting this is an error.", {},      \
+                        false, true}),                                                                           \
+      Bind<&O::notify_format>({"notify_format", ParamType::kString, "\"\"",                                      \
+                               "Removed: the format of a [[notify]] target; setting this is an error."})
 #define REBOOT_ROWS                                                                                              \
   Bind<&O::reboot_command>({"reboot_command", ParamType::kStringList, "[\"systemctl\", \"reboot\"]",             \
                             "Command (argv) that reboots the node."}),                                           \
@@ -115,8 +116,7 @@ using O = RunOptions;
           {.name = "ready_timeout", .type = ParamType::kDuration, .default_value = "\"15m\"",                    \
            .doc = "After the reboot, how long to wait for the Node to report the new boot id and Ready.",       \
            .range = DurationRange(1s, kDays)}),                                                                  \
-      NOTIFY_ROWS("Webhook notified on drain, reboot, uncordon and failure (secret: its path often holds a token).", \
-                  "Webhook body: json (generic) or slack ({\"text\": ...}).")
+      NOTIFY_ROWS
 
 constexpr ParamField<RunOptions> kNodeOnlyFields[] = {NODE_ROW};
 constexpr ParamField<RunOptions> kUncordonFields[] = {
@@ -133,7 +133,7 @@ constexpr ParamField<RunOptions> kUncordonFields[] = {
          .doc = "Slots of the reboot lock (as configured for drain-and-reboot).", .range = IntRange(1, 100)}),
 };
 constexpr ParamField<RunOptions> kDrainFields[] = {
-    NODE_ROW, DRAIN_ROWS, NOTIFY_ROWS("Webhook notified on drain and failure (secret).", "json or slack.")};
+    NODE_ROW, DRAIN_ROWS, NOTIFY_ROWS};
 constexpr ParamField<RunOptions> kDrainRebootFields[] = {NODE_ROW, DRAIN_ROWS, LOCK_ROWS, REBOOT_ROWS};
 constexpr ParamField<RunOptions> kRebootIfRequiredFields[] = {
     NODE_ROW, DRAIN_ROWS, LOCK_ROWS, REBOOT_ROWS,
@@ -207,6 +207,11 @@ Status ValidateParams(const Params& p) {
                              "lock mid-reboot): raise lock_ttl to at least " + FormatDuration(downtime) +
                              " or lower the timeouts");
   }
+  if (!o->notify_url.empty() || !o->notify_format.empty())
+    return InvalidArgument(
+        "notify_url and notify_format were removed: notifications now come from the core. Move the webhook to a "
+        "[[notify]] table in agent.toml (url = \"...\", format = \"json\" | \"slack\" | \"teams\", events = "
+        "[\"drain\", \"reboot\", \"uncordon\", \"failure\"]) and delete these keys from the task");
   if (o->reboot && o->reboot_command.empty()) return InvalidArgument("reboot_command: must not be empty");
   if (!o->alert_filter_regex.empty()) {
     try {

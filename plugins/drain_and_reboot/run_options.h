@@ -13,7 +13,6 @@
 #include "drainer.h"
 #include "lease_lock.h"
 #include "nodeagent/params.h"
-#include "notifier.h"
 #include "pod_filter.h"
 #include "reboot_checker.h"
 
@@ -40,8 +39,10 @@ struct RunOptions {
   std::chrono::milliseconds reboot_delay{0};
   std::chrono::milliseconds reboot_timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds ready_timeout{std::chrono::minutes(15)};
+  // Removed: the core's [[notify]] targets replace them; ValidateParams
+  // refuses a config that still sets either.
   std::string notify_url;
-  NotifyFormat notify_format = NotifyFormat::kJson;
+  std::string notify_format;
   // reboot-if-required
   RebootCheckerOptions checker;
   std::string blocking_pod_selector;

@@ -105,7 +105,7 @@ TEST_CASE("run_options_bound_from_the_table: every row lands in its member", "[r
   CHECK(o->reboot_timeout == 5min);
   CHECK(o->ready_timeout == 20min);
   CHECK(o->notify_url == "https://hook.example/x");
-  CHECK(o->notify_format == NotifyFormat::kSlack);
+  CHECK(o->notify_format == "slack");
   CHECK(o->checker.sentinel_file == "/run/needs-reboot");
   CHECK(o->checker.sentinel_command == std::vector<std::string>{"needs-restarting", "-r"});
   CHECK(o->checker.reboot_exit_codes == std::vector<int>{1, 2});
@@ -133,6 +133,21 @@ TEST_CASE("run_options_bound_from_the_table: each action's rows decide lock, reb
   CHECK_FALSE(keep->use_lock);
 
   CHECK_FALSE(OptionsFromParams(Defaults(NodeOnlyParams()), "").ok());  // no node at all
+}
+
+TEST_CASE("removed notify_url and notify_format: a config error naming [[notify]], never the URL", "[run_options]") {
+  for (auto specs : {DrainParams(), DrainRebootParams(), RebootIfRequiredParams()}) {
+    Params p = Defaults(specs);
+    CHECK(ValidateParams(p).ok());
+    p.Set("notify_url", std::string("https://hooks.slack.com/services/T0/B0/SECRETTOKEN"));
+    Status st = ValidateParams(p);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message().find("[[notify]]") != std::string::npos);
+    CHECK(st.error().message().find("SECRETTOKEN") == std::string::npos);
+    p = Defaults(specs);
+    p.Set("notify_format", std::string("slack"));
+    CHECK_FALSE(ValidateParams(p).ok());
+  }
 }
 
 TEST_CASE("run_options_bound_from_the_table: a value its row refuses is an error naming the parameter",

@@ -278,10 +278,11 @@ class DrainTest(ServerTestCase):
     def test_resume_after_simulated_reboot(self):
         hook = Webhook()
         try:
-            a = self.agent("node-1")
+            # The core's notifier ([[notify]]): the resumed run's worker gets the target too.
+            a = self.agent("node-1", extra_toml='[[notify]]\nurl = "%s"\n' % hook.url)
             self.srv.post_objects(mk.node_with_pods("node-1", 5, spare_nodes=["node-2"]))
             a.start()
-            run = self.start_reboot_run(a, {"notify_url": hook.url})
+            run = self.start_reboot_run(a)
             wait_until(a.reboot_calls, 20, what="the reboot stub")
             self.assertTrue(self.unschedulable("node-1"))
             self.assertEqual([l["spec"]["holderIdentity"] for l in self.leases()], ["node-1"])
@@ -472,14 +473,13 @@ class DrainTest(ServerTestCase):
     def test_takeover_of_expired_lease_with_slack_webhook(self):
         hook = Webhook()
         try:
-            a = self.agent("node-k")
+            a = self.agent("node-k", extra_toml='[[notify]]\nurl = "%s"\nformat = "slack"\n' % hook.url)
             self.srv.post_objects(mk.node_with_pods("node-k", 1, spare_nodes=["spare"]) + [{
                 "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": "nodeagent-reboot-lock-0", "namespace": LOCK_NS},
                 "spec": {"holderIdentity": "dead-node", "leaseDurationSeconds": 5,
                          "acquireTime": "2025-01-01T00:00:00.000000Z", "renewTime": "2025-01-01T00:00:00.000000Z"}}])
-            p = a.run("drain-and-reboot", {"reboot_command": [a.reboot_stub], "reboot_timeout": "1s",
-                                           "notify_url": hook.url, "notify_format": "slack"}, local=True)
+            p = a.run("drain-and-reboot", {"reboot_command": [a.reboot_stub], "reboot_timeout": "1s"}, local=True)
             rec = self.out(p)
             self.assertEqual(len(a.reboot_calls()), 1, rec["summary"])
             ev = self.events("RebootLockTakenOver")

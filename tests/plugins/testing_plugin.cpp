@@ -227,6 +227,35 @@ class FailAction : public Action {
   }
 };
 
+const ParamSpec kNotifyParams[] = {
+    {"event", ParamType::kString, "\"reboot\"", "Event of the notification."},
+    {"message", ParamType::kString, "\"test message\"", "Its text."},
+    {"fail", ParamType::kBool, "false", "End the run failed afterwards (the core then notifies \"failure\")."},
+};
+
+/// Sends one notification through ActionContext::Notify, logging right after
+/// it returned, so a test measures how long Notify held the action.
+class NotifyAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext&) override {
+    Plan p;
+    p.summary = "would notify";
+    return p;
+  }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    ctx.Notify(ctx.params().GetString("event"), ctx.params().GetString("message"));
+    ctx.Info("notify returned");
+    Outcome out;
+    if (ctx.params().GetBool("fail")) {
+      out.status = RunStatus::kFailed;
+      out.summary = "failed on request";
+    } else {
+      out.summary = "notified";
+    }
+    return out;
+  }
+};
+
 const ParamSpec kResumeParams[] = {
     {"token", ParamType::kString, "\"\"", "A credential the resumed run must still have.", {}, false, true},
 };
@@ -384,6 +413,8 @@ const ActionSpec kActions[] = {
      &Make<LingerAction>},
     {"test-disruptive", "Sleeps, as a disruptive action.", kSleepParams, true, false, &Make<SleepAction>},
     {"test-fail", "Reports a failed check.", {}, false, false, &Make<FailAction>},
+    {"test-notify", "Sends one notification, optionally failing after.", kNotifyParams, false, false,
+     &Make<NotifyAction>},
     {"test-resume", "Checkpoints, waits, resumes.", kResumeParams, true, true, &Make<ResumableAction>},
     {"test-plan-writes", "Tries to change the node while planning.", {}, false, false, &Make<PlanWritesAction>},
     {"test-unplanned", "Applies more than it planned.", kUnplannedParams, false, false, &Make<UnplannedAction>},
