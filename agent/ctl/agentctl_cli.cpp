@@ -147,10 +147,15 @@ json AskClusterPart(const CtlGlobals& g) {
 /// `agentctl status`: the daemon's answer, then what the cluster knows of
 /// the node. The exit code is the daemon part's; the cluster part only adds
 /// lines (or `cluster` in -o json).
-int StatusWithCluster(const CtlGlobals& g) {
+int StatusWithCluster(const CtlGlobals& g, bool with_cluster) {
   auto reply = CallDaemonOnce(SocketPath(g), {{"op", "status"}});
   if (!reply) return CtlFail(kExitUnreachable, reply.error().message());
   if (reply->value("type", "") == "error") return ExitForError(*reply);
+  if (!with_cluster) {
+    if (g.json()) std::cout << reply->dump(2) << "\n";
+    else std::cout << RenderStatus(*reply, CtlNowMs());
+    return kExitOk;
+  }
   std::string missing = MissingKubeconfig(g);
   json cluster = missing.empty() ? AskClusterPart(g) : json{{"available", false}, {"message", missing}};
   if (g.json()) {
@@ -287,7 +292,11 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   bool dry_run = false, detach = false, confirm = false;
   int history_n = 20;
 
-  auto* status = app.add_subcommand("status", "What the agent is doing: plugins, running runs, tasks and next runs");
+  bool no_cluster = false;
+  auto* status = app.add_subcommand("status", "What the agent is doing: plugins, running runs, tasks and next runs; "
+                                              "with a kubeconfig, what the cluster knows of this node");
+  status->add_flag("--no-cluster", no_cluster,
+                   "Only the daemon's state: no API request (for scripts that poll, and readiness checks)");
   auto* list = app.add_subcommand("list", "Actions (from plugins) and tasks (from config) with their next run");
   auto* describe = app.add_subcommand("describe", "An action's description and parameters");
   describe->add_option("ACTION", action_name, "Action name")->required();
@@ -332,8 +341,8 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   if (needs_local && !local) return ExecFullCtl(argc, argv);
 
   if (*status) {
-    if (g.local) return local->Status(g);
-    return StatusWithCluster(g);
+    if (g.local) return local->Status(g, !no_cluster);
+    return StatusWithCluster(g, !no_cluster);
   }
   if (*list) {
     if (g.local) return local->List(g);

@@ -49,7 +49,8 @@ class LocalCommands {
   virtual ~LocalCommands() = default;
   virtual int Run(const CtlGlobals& g, const std::string& target, const std::vector<std::string>& sets,
                   const RunMode& mode) = 0;
-  virtual int Status(const CtlGlobals& g) = 0;
+  /// `with_cluster`: also the cluster's view of the node (ctl/cluster_view.h).
+  virtual int Status(const CtlGlobals& g, bool with_cluster) = 0;
   virtual int List(const CtlGlobals& g) = 0;
   virtual int Describe(const CtlGlobals& g, const std::string& action) = 0;
   virtual int History(const CtlGlobals& g, const std::string& task, int n) = 0;

@@ -123,16 +123,16 @@ class Local : public LocalCommands {
           const RunMode& mode) override {
     return RunLocal(g, target, sets, mode);
   }
-  int Status(const CtlGlobals& g) override {
+  int Status(const CtlGlobals& g, bool with_cluster) override {
     return LocalList(g, [&](AgentSetup& s, const json& l) {
       json st = {{"type", "status"}, {"version", NODEAGENT_VERSION}, {"node", s.settings.node_name},
                  {"pid", 0}, {"uptime_s", 0}, {"demo", s.settings.demo}, {"config_files", s.raw.files},
                  {"plugins", s.catalog.plugins}, {"plugin_problems", l["plugin_problems"]},
                  {"running", json::array()}, {"tasks", l["tasks"]}, {"local", true}, {"sources", l["sources"]}};
-      st["cluster"] = ClusterStatusJson(g);
+      if (with_cluster) st["cluster"] = ClusterStatusJson(g);
       if (g.json()) std::cout << st.dump(2) << "\n";
       else std::cout << "(--local: the daemon was not asked)\n" << RenderStatus(st, CtlNowMs())
-                     << RenderClusterView(st["cluster"]);
+                     << (with_cluster ? RenderClusterView(st["cluster"]) : "");
       return kExitOk;
     });
   }

@@ -118,7 +118,7 @@ agentctl talks to the nodeagent daemon over its control socket. With \fB\-\-loca
 .SH COMMANDS
 .TP
 .B status
-Version, node, plugins, runs in progress, tasks with last and next run. With a kubeconfig (the one the daemon's runs use), also what the cluster knows of this node: schedulable or cordoned (by nodeagent, with drain\-and\-reboot's run and phase from its nodeagent.io/ annotations, or by someone else), the Node conditions whose type starts with NodeAgent, who holds the reboot lock's Lease slots, and the last Events nodeagent posted about the node (newest first). It reads only (nodes get, events list in default, leases get), 5 s per request and no retries; without a kubeconfig it says so in one line, and a cluster it cannot read is a line too: the exit code is the daemon part's. With \fB\-o json\fR the same is under \fBcluster\fR.
+Version, node, plugins, runs in progress, tasks with last and next run. With a kubeconfig (the one the daemon's runs use), also what the cluster knows of this node: schedulable or cordoned (by nodeagent, with drain\-and\-reboot's run and phase from its nodeagent.io/ annotations, or by someone else), the Node conditions whose type starts with NodeAgent, who holds the reboot lock's Lease slots, and the last Events nodeagent posted about the node (newest first). It reads only (nodes get, events list in default, leases get), 5 s per request and no retries; without a kubeconfig it says so in one line, and a cluster it cannot read is a line too: the exit code is the daemon part's. With \fB\-o json\fR the same is under \fBcluster\fR. \fB\-\-no\-cluster\fR shows the daemon's state only and makes no API request (for scripts that poll).
 .TP
 .B list
 Actions from plugins and tasks from the configuration.

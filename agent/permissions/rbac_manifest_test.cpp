@@ -70,20 +70,23 @@ TEST_CASE("RbacManifest grants exactly its rows: ClusterRole for cluster-wide, a
     want.insert({r.what.verb, r.what.group, r.what.resource + (r.what.subresource.empty() ? "" : "/" + r.what.subresource),
                  r.what.ns});
   CHECK(Granted(manifest) == want);
-  CHECK(want.size() == 8);  // cordon's rows merge with reboot's
+  CHECK(want.size() == 9);  // cordon's rows merge with reboot's and agentctl status's
 
   // One rule per resource, verbs in the canonical order, the actions named.
-  CHECK(manifest.find("  # cordon, reboot\n  - apiGroups: [\"\"]\n    resources: [nodes]\n    verbs: [get, patch]\n") !=
+  CHECK(manifest.find("  # agentctl status, cordon, reboot\n  - apiGroups: [\"\"]\n    resources: [nodes]\n    verbs: [get, patch]\n") !=
         std::string::npos);
   CHECK(manifest.find("kind: Role\nmetadata:\n  name: nodeagent\n  namespace: kube-system\n") != std::string::npos);
   // The same rows give the same bytes.
   CHECK(RbacManifest(*rows) == manifest);
 }
 
-TEST_CASE("RbacManifest of the core alone has only the ClusterRole for access reviews") {
+TEST_CASE("RbacManifest of the core alone: access reviews and what agentctl status reads") {
   auto rows = CollectPermissions({}, {});
   REQUIRE(rows.ok());
   std::string manifest = RbacManifest(*rows);
-  CHECK(Granted(manifest) == std::set<Row>{{"create", "authorization.k8s.io", "selfsubjectaccessreviews", ""}});
-  CHECK(manifest.find("kind: Role\n") == std::string::npos);
+  CHECK(Granted(manifest) == std::set<Row>{{"create", "authorization.k8s.io", "selfsubjectaccessreviews", ""},
+                                           {"get", "", "nodes", ""},
+                                           {"list", "", "events", "default"},
+                                           {"get", "coordination.k8s.io", "leases", "kube-system"}});
+  CHECK(manifest.find("kind: Role\nmetadata:\n  name: nodeagent\n  namespace: default\n") != std::string::npos);
 }

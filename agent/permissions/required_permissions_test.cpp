@@ -124,12 +124,13 @@ TEST_CASE("CollectPermissions merges actions and tasks and names who needs each 
     got.push_back(DescribePermission(r.what) + " <- " + who);
   }
   CHECK(got == std::vector<std::string>{
-                   "get nodes <- drain,reboot",
+                   "get nodes <- agentctl status,drain,reboot",
                    "patch nodes <- drain,reboot",
                    "create pods/eviction <- drain,reboot",
                    "create selfsubjectaccessreviews.authorization.k8s.io <- agentctl kube check",
+                   "list events in default <- agentctl status",
                    "create events in default <- reboot",
-                   "get leases.coordination.k8s.io in kube-system <- reboot",
+                   "get leases.coordination.k8s.io in kube-system <- agentctl status,reboot",
                    "update leases.coordination.k8s.io in kube-system <- reboot",
                    "get leases.coordination.k8s.io in ops <- reboot (task nightly)",
                    "update leases.coordination.k8s.io in ops <- reboot (task nightly)",

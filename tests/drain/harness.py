@@ -101,7 +101,7 @@ class Agent:
         sock = os.path.join(self.dir, "agent.sock")
         try:
             wait_until(lambda: self.daemon.poll() is not None or
-                       (os.path.exists(sock) and self.ctl("status", check=False).returncode == 0), 15,
+                       (os.path.exists(sock) and self.ctl("status", "--no-cluster", check=False).returncode == 0), 15,
                        what="daemon socket of " + self.node)
         except AssertionError as e:
             raise AssertionError("%s; daemon log:\n%s" % (e, self.daemon_log()[-4000:])) from None

@@ -95,6 +95,14 @@ class StatusClusterTest(unittest.TestCase):
         self.assertEqual([e["reason"] for e in c["events"]], ["NodeagentDrained", "NodeagentCordoned"])
         self.assertEqual(c["errors"], [])
 
+        # --no-cluster: the daemon's part only, not one API request.
+        srv.clear_requests()
+        r = agent.ctl("status", "--no-cluster")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("cluster", r.stdout)
+        self.assertNotIn("cluster", agent.ctl_json("status", "--no-cluster"))
+        self.assertEqual(srv.requests(), [])
+
         # The API server gone: a clear line, exit code of the daemon part.
         srv.stop()
         r = agent.ctl("status")

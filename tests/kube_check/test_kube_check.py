@@ -83,7 +83,7 @@ class KubeCheck(unittest.TestCase):
         rows = {p["permission"]: p["needed_by"] for p in result["permissions"]}
         self.assertEqual(rows["get leases.coordination.k8s.io in ops"], ["drain-and-reboot (task reboot)"])
         self.assertEqual(rows["get leases.coordination.k8s.io in kube-system"],
-                         ["drain-and-reboot", "reboot-if-required", "uncordon"])
+                         ["agentctl status", "drain-and-reboot", "reboot-if-required", "uncordon"])
         self.assertEqual(rows["create events in default"],
                          ["cordon", "drain", "drain-and-reboot", "reboot-if-required", "uncordon"])
         # join-prep and join declare it (to find a Node with this node's
