@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <ctime>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 
 namespace nodeagent {
@@ -24,7 +25,7 @@ std::string Rfc3339Millis(int64_t ms) {
   time_t secs = static_cast<time_t>(ms / 1000);
   struct tm tm {};
   ::gmtime_r(&secs, &tm);
-  char buf[40];
+  char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
@@ -121,6 +122,8 @@ std::string AuditLog::current_path() const { return dir_ + "/" + kCurrentName; }
 
 Status AuditLog::OpenLock() {
   if (lock_fd_ >= 0) return Status::Ok();
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(dir_).parent_path(), ec);
   if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoError("creating " + dir_, errno);
   std::string path = dir_ + "/" + kLockName;
   lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -163,7 +166,7 @@ Status AuditLog::AppendJson(json line) {
       static_cast<uint64_t>(st.st_size) + text.size() > options_.max_file_bytes) {
     if (Status s = RotateLocked(); !s.ok()) return s;
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return ErrnoError("opening " + path, errno);
   struct Close {
     int fd;
@@ -176,7 +179,7 @@ Status AuditLog::AppendJson(json line) {
   } else {
     // A crash (or a full disk) mid-line left a torn line: end it, so this
     // line stays whole and the reader skips only the torn one.
-    char last = '\n';
+    char last = '\n';  // the fd is O_RDWR: pread needs read access
     if (::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') text.insert(text.begin(), '\n');
   }
   if (Status s = WriteAll(fd, text, path); !s.ok()) return s;
