@@ -1,6 +1,9 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "config/agent_config.h"
 #include "host/fake_host.h"
@@ -10,6 +13,7 @@
 #include "host/system_clock.h"
 #include "loader/plugin_loader.h"
 #include "nodeagent/plugin.h"
+#include "audit/sha256.h"
 #include "runner/plan_fingerprint.h"
 #include "runner/run_executor.h"
 
@@ -28,6 +32,7 @@ struct Fixture {
   RawConfig raw;
   std::map<std::string, TaskConfig> tasks;
   HistoryStore history{root.Real("/state")};
+  AuditLog audit{root.Real("/state/audit")};
   std::vector<ConfigProblem> problems;
 
   explicit Fixture(const std::string& config = "") {
@@ -39,7 +44,13 @@ struct Fixture {
     tasks = ResolveTasks(raw, catalog, problems);
     REQUIRE(history.Init().ok());
   }
-  RunExecutor Executor() { return RunExecutor(settings, raw, tasks, catalog, host, history, {}); }
+  RunExecutor Executor() { return RunExecutor(settings, raw, tasks, catalog, host, history, {}, &audit); }
+  std::vector<nlohmann::json> AuditEntries() {
+    auto read = ReadAuditLog(audit.dir(), {});
+    REQUIRE(read);
+    CHECK(read->skipped_lines == 0);
+    return read->entries;
+  }
 };
 
 struct Recorder : RunObserver {
@@ -399,4 +410,59 @@ TEST_CASE("resume is held to the plan its record kept; a record without one resu
                     "this run's record has no plan (it started before plans were recorded): its resume is not "
                     "checked against one") != rec.logs.end());
   }
+}
+
+TEST_CASE("audit_trail: a run's file write, command and unseen change are audited; no secret reaches the trail") {
+  Fixture f;
+  f.root.Write("/etc/itest/audited", "before\n");
+  f.commands.Answer({"/bin/echo"}, CommandResult{0});
+  const std::string token = "abcdef.0123456789abcdef";
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-audited", {"token=\"" + token + "\""}, false, "manual", "uid 0"});
+  REQUIRE(run);
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  REQUIRE(r.status == RunStatus::kChanged);
+  auto e = f.AuditEntries();
+  REQUIRE(e.size() == 3);
+  CHECK(e[0]["run"] == r.id);
+  CHECK(e[0]["action"] == "test-audited");
+  CHECK(e[0]["node"] == "node-1");
+  CHECK(e[0]["kind"] == "file");
+  CHECK(e[0]["path"] == "/etc/itest/audited");
+  CHECK(e[0]["sha256_before"] == Sha256Hex("before\n"));
+  CHECK(e[0]["sha256_after"] == Sha256Hex("audited\n"));
+  CHECK(e[0]["reported_by"] == "core");
+  CHECK(e[1]["kind"] == "command");
+  CHECK(e[1]["argv"] == nlohmann::json::array({"/bin/echo", "--token=<redacted>"}));
+  CHECK(e[1]["exit_code"] == 0);
+  // The write and the command were seen as they happened; only the change
+  // no hook saw comes from the outcome.
+  CHECK(e[2]["reported_by"] == "action");
+  CHECK(e[2]["op"] == "delete");
+  CHECK(e[2]["objects"] == nlohmann::json::array({"file:/etc/itest/unseen"}));
+
+  // The planted secret, in none of its forms, in any file of the trail.
+  std::string all;
+  for (const auto& entry : std::filesystem::directory_iterator(f.audit.dir())) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    all += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  CHECK(all.find("--token=<redacted>") != std::string::npos);
+  for (const std::string& form : {token, std::string("YWJjZGVmLjAxMjM0NTY3ODlhYmNkZWY"), std::string("abcdef%2E0123")}) {
+    INFO(form);
+    CHECK(all.find(form) == std::string::npos);
+  }
+}
+
+TEST_CASE("audit_trail: a dry run changes nothing and writes no audit entry") {
+  Fixture f;
+  f.commands.Answer({"/bin/echo"}, CommandResult{0});
+  RunExecutor ex = f.Executor();
+  for (const char* target : {"test-audited", "test-touch", "test-plan-writes"}) {
+    auto run = ex.Prepare({target, {}, true, "manual", "uid 0"});
+    REQUIRE(run);
+    ex.Execute(*run, nullptr, nullptr);
+  }
+  CHECK(f.AuditEntries().empty());
+  CHECK_FALSE(std::filesystem::exists(f.audit.current_path()));
 }
