@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <deque>
@@ -246,6 +247,33 @@ Result<AuditReadResult> ReadAuditLog(const std::string& dir, const AuditQuery& q
   }
   result.entries.assign(std::make_move_iterator(kept.begin()), std::make_move_iterator(kept.end()));
   return result;
+}
+
+AuditQuery AuditQueryFromRequest(const json& request) {
+  AuditQuery q;
+  q.since_ms = request.value("since_ms", int64_t{0});
+  q.run_id = request.value("run_id", "");
+  int64_t n = request.value("n", int64_t{1000});
+  q.limit = static_cast<size_t>(std::clamp<int64_t>(n, 1, kMaxAuditAnswerEntries));
+  return q;
+}
+
+json AuditAnswer(const std::string& dir, const AuditQuery& query) {
+  auto read = ReadAuditLog(dir, query);
+  if (!read) return {{"type", "error"}, {"code", "io"}, {"error", read.error().message()}};
+  json answer = {{"type", "audit"}, {"entries", json::array()}, {"skipped_lines", read->skipped_lines},
+                 {"notes", read->notes}, {"left_off", 0}};
+  // The newest that fit.
+  size_t bytes = 0, first = read->entries.size();
+  while (first > 0) {
+    size_t size = Dump(read->entries[first - 1]).size() + 1;
+    if (bytes + size > kMaxAuditAnswerBytes) break;
+    bytes += size;
+    --first;
+  }
+  answer["left_off"] = first;
+  for (size_t i = first; i < read->entries.size(); ++i) answer["entries"].push_back(std::move(read->entries[i]));
+  return answer;
 }
 
 }  // namespace nodeagent

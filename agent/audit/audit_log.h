@@ -109,4 +109,18 @@ struct AuditReadResult {
 /// lock. A missing directory is an empty trail. IoError when a file cannot be read.
 Result<AuditReadResult> ReadAuditLog(const std::string& dir, const AuditQuery& query);
 
+/// The most entries `agentctl audit` asks for, and the most bytes of them
+/// one answer holds (the daemon drops a client with 8 MiB waiting).
+inline constexpr size_t kMaxAuditAnswerEntries = 10000;
+inline constexpr size_t kMaxAuditAnswerBytes = size_t{4} << 20;
+
+/// The query of an "audit" request: since_ms, run_id, n (default 1000, at
+/// most kMaxAuditAnswerEntries).
+AuditQuery AuditQueryFromRequest(const nlohmann::json& request);
+/// The answer to `agentctl audit`, from the daemon or --local: {"type":
+/// "audit", "entries": [oldest first], "skipped_lines", "notes",
+/// "left_off": older matches left out to keep it within
+/// kMaxAuditAnswerBytes}, or an {"type": "error"} reply when unreadable.
+nlohmann::json AuditAnswer(const std::string& dir, const AuditQuery& query);
+
 }  // namespace nodeagent

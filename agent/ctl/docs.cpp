@@ -80,6 +80,8 @@ std::string ManToml(const std::string& config_path) {
   RoffParams(os, KubernetesKeys());
   os << ".SH [history]\n";
   RoffParams(os, HistoryKeys());
+  os << ".SH [audit]\n";
+  RoffParams(os, AuditKeys());
   os << ".SH [metrics]\n";
   RoffParams(os, MetricsKeys());
   os << ".SH [tasks.NAME]\nA task runs one action on a schedule or on demand. Besides the keys below, a task takes "

@@ -185,6 +185,12 @@ Params ResumeParams(const RunRecord& record, const HistoryStore& history) {
   return ParamsFromWire(wire);
 }
 
+std::unique_ptr<AuditLog> OpenRunAuditLog(const AgentSettings& settings) {
+  return std::make_unique<AuditLog>(settings.state_dir + "/audit",
+                                    AuditLogOptions{.max_file_bytes = static_cast<uint64_t>(settings.audit_max_file_mib) << 20,
+                                                    .max_files = static_cast<int>(settings.audit_max_files)});
+}
+
 Result<RunLocks> AcquireRunLocks(const std::string& state_dir, const PreparedRun& run) {
   const RunRecord& rec = run.record;
   std::string key = run.task.empty() ? "action-" + rec.action : "task-" + run.task;

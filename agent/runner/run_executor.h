@@ -111,6 +111,9 @@ void RecordParams(const ActionInfo& action, const Params& params, RunRecord& rec
 /// resumed run gets.
 Params ResumeParams(const RunRecord& record, const HistoryStore& history);
 
+/// The audit trail runs append to: <state_dir>/audit, sized by [audit].
+std::unique_ptr<AuditLog> OpenRunAuditLog(const AgentSettings& settings);
+
 /// Milliseconds since the epoch of a clock reading.
 int64_t ToMillis(std::chrono::system_clock::time_point t);
 
