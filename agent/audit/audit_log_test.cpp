@@ -172,7 +172,7 @@ TEST_CASE("audit log: kill -9 during appends loses no earlier line and leaves at
       ::close(ready[0]);
       AuditLog log(dir, options);
       AuditEntry e = FileEntry(0, "child-" + std::to_string(child));
-      e.detail["pad"] = std::string(3000 + child * 97, 'p');  // lines across page boundaries
+      e.detail["pad"] = std::string(40000 + child * 397, 'p');  // lines across many pages
       for (int seq = 0;; ++seq) {
         e.detail["seq"] = seq;
         if (!log.Append(e).ok()) ::_exit(3);
