@@ -16,6 +16,7 @@
 #include "audit/sha256.h"
 #include "runner/plan_fingerprint.h"
 #include "runner/run_executor.h"
+#include "testing/fake_kube_client.h"
 
 using namespace nodeagent;
 
@@ -320,6 +321,10 @@ TEST_CASE("plan_is_the_contract: Apply may change only what its plan names; the 
   int errors = 0;
   for (const LogLine& l : r.logs) errors += l.level == LogLevel::kError && l.message.starts_with("not in the plan: ");
   CHECK(errors == 4);
+  // A refused call changed nothing, so the audit trail has only the planned write.
+  auto audited = f.AuditEntries();
+  REQUIRE(audited.size() == 1);
+  CHECK(audited[0]["path"] == "/etc/itest/planned");
   // The plan is kept beside the outcome.
   REQUIRE(r.plan);
   CHECK(r.plan->summary == "would write /etc/itest/planned");
@@ -465,4 +470,32 @@ TEST_CASE("audit_trail: a dry run changes nothing and writes no audit entry") {
   }
   CHECK(f.AuditEntries().empty());
   CHECK_FALSE(std::filesystem::exists(f.audit.current_path()));
+}
+
+TEST_CASE("audit_trail: the run's Kubernetes client is audited, and a change a hook saw is not repeated from the outcome") {
+  Fixture f;
+  f.commands.Answer({"/bin/echo"}, CommandResult{0});
+  FakeKubeClient* fake = nullptr;
+  ClientFactories clients;
+  clients.kube = [&fake](const bool*) -> Result<std::unique_ptr<KubeClient>> {
+    auto client = std::make_unique<FakeKubeClient>();
+    client->Answer("PATCH /api/v1/nodes/node-1", nlohmann::json::object());
+    fake = client.get();
+    return std::unique_ptr<KubeClient>(std::move(client));
+  };
+  RunExecutor ex(f.settings, f.raw, f.tasks, f.catalog, f.host, f.history, clients, &f.audit);
+  auto run = ex.Prepare({"test-audited", {"label_node=true"}, false, "manual", "uid 0"});
+  REQUIRE(run);
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  REQUIRE(r.status == RunStatus::kChanged);
+  REQUIRE(fake);
+  auto e = f.AuditEntries();
+  REQUIRE(e.size() == 4);
+  CHECK(e[2]["kind"] == "kube");
+  CHECK(e[2]["verb"] == "patch");
+  CHECK(e[2]["resource"] == "nodes");
+  CHECK(e[2]["name"] == "node-1");
+  CHECK(e[2]["result"] == "ok");
+  CHECK(e[3]["reported_by"] == "action");  // only the unseen file; the patch was seen
+  CHECK(e[3]["objects"] == nlohmann::json::array({"file:/etc/itest/unseen"}));
 }

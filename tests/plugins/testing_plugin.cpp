@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "nodeagent/file_edit.h"
+#include "nodeagent/kube.h"
 #include "nodeagent/plugin.h"
 
 namespace {
@@ -372,6 +373,7 @@ const ParamSpec kAuditParams[] = {
     {"path", ParamType::kString, "\"/etc/itest/audited\"", "Host path of the file to write."},
     {"token", ParamType::kString, "\"\"", "A secret that reaches a command's argv.", {}, false, true},
     {"program", ParamType::kString, "\"/bin/echo\"", "The command run with --token=TOKEN."},
+    {"label_node", ParamType::kBool, "false", "Also patch a label onto this node through the context's client."},
 };
 
 /// For the audit trail's tests: writes a file, runs a command whose argv
@@ -386,6 +388,8 @@ class AuditedAction : public Action {
     plan.changes.push_back({"write", path, "", "", 0, {"file:" + path}});
     plan.changes.push_back({"run", program, "", "", 0, {"command:" + program}});
     plan.changes.push_back({"delete", "/etc/itest/unseen", "", "", 0, {"file:/etc/itest/unseen"}});
+    if (ctx.params().GetBool("label_node"))
+      plan.changes.push_back({"label", "node/" + ctx.node_name(), "", "", 0, {"kube:nodes/" + ctx.node_name()}});
     return plan;
   }
   Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) override {
@@ -395,6 +399,13 @@ class AuditedAction : public Action {
     cmd.argv = {ctx.params().GetString("program"), "--token=" + ctx.params().GetString("token")};
     auto ran = ctx.host().commands().Run(cmd);
     if (!ran) return ran.error();
+    if (ctx.params().GetBool("label_node")) {
+      auto kube = ctx.Kube();
+      if (!kube) return kube.error();
+      auto patched = (*kube)->PatchNode(ctx.node_name(), {{"metadata", {{"labels", {{"audited", "yes"}}}}}},
+                                        PatchType::kMerge);
+      if (!patched) return patched.error();
+    }
     Outcome out;
     out.status = RunStatus::kChanged;
     out.summary = "wrote, ran (exit " + std::to_string(ran->exit_code) + ")";
