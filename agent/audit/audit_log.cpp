@@ -250,10 +250,16 @@ Result<AuditReadResult> ReadAuditLog(const std::string& dir, const AuditQuery& q
 }
 
 AuditQuery AuditQueryFromRequest(const json& request) {
+  // A field of the wrong type is left at its default: a client's mistake
+  // must not throw on the daemon's loop.
+  auto integer = [&](const char* key, int64_t fallback) {
+    auto it = request.find(key);
+    return it != request.end() && it->is_number_integer() ? it->get<int64_t>() : fallback;
+  };
   AuditQuery q;
-  q.since_ms = request.value("since_ms", int64_t{0});
-  q.run_id = request.value("run_id", "");
-  int64_t n = request.value("n", int64_t{1000});
+  q.since_ms = integer("since_ms", 0);
+  if (auto it = request.find("run_id"); it != request.end() && it->is_string()) q.run_id = it->get<std::string>();
+  int64_t n = integer("n", 1000);
   q.limit = static_cast<size_t>(std::clamp<int64_t>(n, 1, kMaxAuditAnswerEntries));
   return q;
 }

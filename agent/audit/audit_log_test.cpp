@@ -212,3 +212,31 @@ TEST_CASE("audit log: kill -9 during appends loses no earlier line and leaves at
   WARN("kill -9 x" << kKills << ": " << total << " whole lines kept, " << read->skipped_lines
                     << " torn line(s) skipped");
 }
+
+TEST_CASE("an audit request with fields of the wrong type is answered with the defaults") {
+  AuditQuery q = AuditQueryFromRequest({{"since_ms", "yesterday"}, {"run_id", 7}, {"n", "all"}});
+  CHECK(q.since_ms == 0);
+  CHECK(q.run_id.empty());
+  CHECK(q.limit == 1000);
+  CHECK(AuditQueryFromRequest({{"n", 1'000'000}}).limit == kMaxAuditAnswerEntries);
+  CHECK(AuditQueryFromRequest(nlohmann::json::object()).limit == 1000);
+}
+
+TEST_CASE("an audit answer keeps the newest entries within its byte budget and counts the rest") {
+  TempRoot root;
+  AuditLog log(root.Real("/audit"), {.max_file_bytes = uint64_t{64} << 20, .max_files = 2});
+  AuditEntry e = FileEntry(0);
+  e.detail["pad"] = std::string(60000, 'q');
+  const int kEntries = 100;  // about 6 MB of lines: more than one answer holds
+  for (int i = 0; i < kEntries; ++i) {
+    e.detail["seq"] = i;
+    REQUIRE(log.Append(e).ok());
+  }
+  json answer = AuditAnswer(log.dir(), {.limit = kMaxAuditAnswerEntries});
+  REQUIRE(answer["type"] == "audit");
+  size_t kept = answer["entries"].size();
+  CHECK(kept > 0);
+  CHECK(kept + answer["left_off"].get<size_t>() == kEntries);
+  CHECK(answer["entries"].back()["seq"] == kEntries - 1);
+  CHECK(answer.dump().size() <= kMaxAuditAnswerBytes + 4096);
+}
