@@ -67,6 +67,16 @@ constexpr ParamSpec kHistoryKeys[] = {
      .doc = "Runs older than this are removed.", .range = DurationRange(1h, kDays * 3650)},
 };
 
+constexpr ParamSpec kAuditKeys[] = {
+    {.name = "max_file_mib", .type = ParamType::kInt, .default_value = "8",
+     .doc = "The audit trail (<state_dir>/audit/audit.jsonl) is rotated before a line would take it past this "
+            "many MiB.",
+     .range = IntRange(1, 1024)},
+    {.name = "max_files", .type = ParamType::kInt, .default_value = "5",
+     .doc = "Files of the audit trail kept, the current one included (audit.jsonl, .1, ...); the oldest goes.",
+     .range = IntRange(1, 100)},
+};
+
 constexpr ParamSpec kMetricsKeys[] = {
     {"textfile", ParamType::kString, "\"/var/lib/node_exporter/textfile_collector/nodeagent.prom\"",
      "Prometheus metrics of the runs, written atomically at start and after every run for node-exporter's textfile "
@@ -121,7 +131,7 @@ constexpr ParamSpec kTaskKeys[] = {
 
 // Every number in the core's tables has a range (the tests also check defaults).
 static_assert(HasValidRanges(kAgentKeys) && HasValidRanges(kKubernetesKeys) && HasValidRanges(kHistoryKeys) &&
-              HasValidRanges(kTaskKeys) && HasValidRanges(kNotifyKeys));
+              HasValidRanges(kAuditKeys) && HasValidRanges(kTaskKeys) && HasValidRanges(kNotifyKeys));
 
 constexpr std::string_view kTaskCoreNames[] = {"action", "schedule", "jitter", "window", "timeout",
                                                "enabled", "catch_up", "dry_run"};
@@ -203,6 +213,7 @@ std::span<const ParamSpec> TaskCoreKeys() { return kTaskKeys; }
 std::span<const ParamSpec> AgentKeys() { return kAgentKeys; }
 std::span<const ParamSpec> KubernetesKeys() { return kKubernetesKeys; }
 std::span<const ParamSpec> HistoryKeys() { return kHistoryKeys; }
+std::span<const ParamSpec> AuditKeys() { return kAuditKeys; }
 std::span<const ParamSpec> MetricsKeys() { return kMetricsKeys; }
 std::span<const ParamSpec> NotifyKeys() { return kNotifyKeys; }
 
@@ -264,14 +275,14 @@ Result<RawConfig> LoadConfigFiles(const std::string& path, bool allow_missing, s
 AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem>& problems) {
   AgentSettings s;
   const toml::table& root = *raw.table;
-  static const std::string_view kTop[] = {"agent", "kubernetes", "history", "metrics", "notify", "tasks"};
+  static const std::string_view kTop[] = {"agent", "kubernetes", "history", "audit", "metrics", "notify", "tasks"};
   std::vector<std::string> top_names(std::begin(kTop), std::end(kTop));
   for (auto&& [k, v] : root) {
     if (std::find(std::begin(kTop), std::end(kTop), k.str()) == std::end(kTop)) {
       std::string hint = Suggest(k.str(), top_names);
       problems.push_back(ProblemAt(k.source(), std::string(k.str()),
                                    "unknown section; " +
-                                       (hint.empty() ? "accepted: [agent] [kubernetes] [history] [metrics] [[notify]] [tasks.NAME]" : hint)));
+                                       (hint.empty() ? "accepted: [agent] [kubernetes] [history] [audit] [metrics] [[notify]] [tasks.NAME]" : hint)));
     }
   }
   toml::table empty;
@@ -317,6 +328,11 @@ AgentSettings ParseAgentSettings(const RawConfig& raw, std::vector<ConfigProblem
   Params h = ResolveParams(kHistoryKeys, hist ? *hist : empty, nullptr, "history", {}, problems);
   if (h.Has("max_runs")) s.history_max_runs = h.GetInt("max_runs");
   if (h.Has("max_age")) s.history_max_age = h.GetDuration("max_age");
+
+  const toml::table* aud = SubTable(root, "audit", "audit", problems);
+  Params au = ResolveParams(kAuditKeys, aud ? *aud : empty, nullptr, "audit", {}, problems);
+  if (au.Has("max_file_mib")) s.audit_max_file_mib = au.GetInt("max_file_mib");
+  if (au.Has("max_files")) s.audit_max_files = au.GetInt("max_files");
 
   const toml::table* met = SubTable(root, "metrics", "metrics", problems);
   Params m = ResolveParams(kMetricsKeys, met ? *met : empty, nullptr, "metrics", {}, problems);
@@ -472,7 +488,9 @@ std::string RenderEffectiveConfig(const AgentSettings& a, const std::map<std::st
      << q(a.kube.kubeconfig) << "\ncontext = " << q(a.kube.context) << "\nqps = " << a.kube.qps
      << "\nburst = " << a.kube.burst << "\nrequest_timeout = \"" << FormatDuration(a.kube.request_timeout)
      << "\"\n\n[history]\nmax_runs = " << a.history_max_runs << "\nmax_age = \""
-     << FormatDuration(a.history_max_age) << "\"\n\n[metrics]\ntextfile = " << q(a.metrics_textfile) << "\nlisten = " << q(a.metrics_listen) << "\n";
+     << FormatDuration(a.history_max_age) << "\"\n\n[audit]\nmax_file_mib = " << a.audit_max_file_mib
+     << "\nmax_files = " << a.audit_max_files << "\n\n[metrics]\ntextfile = " << q(a.metrics_textfile)
+     << "\nlisten = " << q(a.metrics_listen) << "\n";
   for (const NotifyTarget& t : a.notify) {
     os << "\n[[notify]]\nname = " << q(t.name) << "\nurl = " << q(kRedacted) << "  # " << RedactUrl(t.url)
        << "\nformat = " << q(std::string(NotifyFormatName(t.format))) << "\nevents = [";

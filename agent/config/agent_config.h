@@ -44,6 +44,9 @@ struct AgentSettings {
   bool allow_unsafe_plugin_owner = false;  // tests only: skip the root-owner check
   int64_t history_max_runs = 1000;
   Duration history_max_age{std::chrono::hours(24 * 30)};
+  /// [audit]: the trail's files rotate at this size, this many kept.
+  int64_t audit_max_file_mib = 8;
+  int64_t audit_max_files = 5;
   /// Prometheus textfile written at start and after every run ("" off).
   std::string metrics_textfile = "/var/lib/node_exporter/textfile_collector/nodeagent.prom";
   /// Set in the config (then its folder is created); else written only
@@ -127,5 +130,6 @@ std::span<const ParamSpec> HistoryKeys();
 std::span<const ParamSpec> MetricsKeys();
 /// The keys of one [[notify]] table.
 std::span<const ParamSpec> NotifyKeys();
+std::span<const ParamSpec> AuditKeys();
 
 }  // namespace nodeagent

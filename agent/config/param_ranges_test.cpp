@@ -113,6 +113,7 @@ std::vector<TableUnderTest> AllTables() {
   out.push_back({"[agent]", AgentKeys(), "[agent]\n", "agent", agent});
   out.push_back({"[kubernetes]", KubernetesKeys(), "[kubernetes]\n", "kubernetes", agent});
   out.push_back({"[history]", HistoryKeys(), "[history]\n", "history", agent});
+  out.push_back({"[audit]", AuditKeys(), "[audit]\n", "audit", agent});
   out.push_back({"[metrics]", MetricsKeys(), "[metrics]\n", "metrics", agent});
   out.push_back({"[[notify]]", NotifyKeys(), "[[notify]]\nurl = \"http://h/\"\n", "notify[0]", agent});
   const ActionCatalog& catalog = BuiltPlugins();

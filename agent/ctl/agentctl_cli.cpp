@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -251,6 +253,51 @@ bool IsYes(std::string answer) {
 
 }  // namespace
 
+Result<int64_t> ParseSince(std::string_view text, int64_t now_ms) {
+  if (auto d = ParseDuration(text); d) return now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(*d).count();
+  std::string t(text);
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &consumed) == 6 &&
+      consumed == 19) {
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    int64_t ms = static_cast<int64_t>(::timegm(&tm)) * 1000;
+    std::string_view rest = std::string_view(t).substr(19);
+    if (!rest.empty() && rest[0] == '.') {
+      size_t digits = 1;
+      while (digits < rest.size() && std::isdigit(static_cast<unsigned char>(rest[digits]))) ++digits;
+      std::string frac(rest.substr(1, digits - 1));
+      frac.resize(3, '0');
+      if (!frac.empty() && std::all_of(frac.begin(), frac.end(), ::isdigit)) ms += std::stoi(frac);
+      rest.remove_prefix(digits);
+    }
+    int oh = 0, om = 0;
+    if (rest == "Z" || rest == "z") return ms;
+    if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') &&
+        std::sscanf(std::string(rest.substr(1)).c_str(), "%2d:%2d", &oh, &om) == 2) {
+      int64_t offset = (oh * 60 + om) * 60'000;
+      return rest[0] == '+' ? ms - offset : ms + offset;
+    }
+  }
+  return InvalidArgument("--since: expected a duration back from now (2h, 30m, 1d) or a time with its zone "
+                         "(2026-12-06T10:00:00Z), got \"" + t + "\"");
+}
+
+int PrintAudit(const CtlGlobals& g, const json& answer) {
+  for (const auto& note : answer.value("notes", json::array()))
+    std::cerr << "agentctl: skipped a line of the audit trail: " << note.get<std::string>() << "\n";
+  if (g.json()) {
+    for (const auto& e : answer.value("entries", json::array())) std::cout << e.dump() << "\n";
+    if (int64_t left = answer.value("left_off", int64_t{0}); left > 0)
+      std::cerr << "agentctl: " << left << " older entries left out: narrow with --since or --run\n";
+  } else {
+    std::cout << RenderAudit(answer);
+  }
+  return kExitOk;
+}
+
 int RunWithConfirmation(const CtlGlobals& g, std::istream& answers,
                         const std::function<int(const RunMode&)>& run_once) {
   json shown;
@@ -287,7 +334,8 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   app.add_flag("--local", g.local, "Work without the daemon: load config and plugins here, run in this process");
   app.add_option("-o,--output", g.output, "Output format")->check(CLI::IsMember({"text", "json"}));
 
-  std::string target, task_filter, run_id, action_name, gen_what;
+  std::string target, task_filter, run_id, action_name, gen_what, audit_since, audit_run;
+  int audit_n = 1000;
   std::vector<std::string> sets;
   bool dry_run = false, detach = false, confirm = false;
   int history_n = 20;
@@ -313,6 +361,10 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   history->add_option("-n", history_n, "How many")->check(CLI::Range(1, 10000));
   auto* logs = app.add_subcommand("logs", "One run's record and log");
   logs->add_option("RUN_ID", run_id, "Run id (see agentctl history)")->required();
+  auto* audit = app.add_subcommand("audit", "Every change the agent made to the node and the cluster, oldest first");
+  audit->add_option("--since", audit_since, "Only since a duration ago (2h, 30m, 1d) or a time (2026-12-06T10:00:00Z)");
+  audit->add_option("--run", audit_run, "Only this run's changes (see agentctl history)");
+  audit->add_option("-n", audit_n, "At most this many, the newest")->check(CLI::Range(1, 10000));
   auto* cancel = app.add_subcommand("cancel", "Stop a run in progress");
   cancel->add_option("RUN_ID", run_id, "Run id")->required();
   auto* config = app.add_subcommand("config", "Check or show the configuration");
@@ -373,6 +425,19 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   if (*logs) {
     if (g.local) return local->Logs(g, run_id);
     return AskDaemon(g, {{"op", "logs"}, {"run_id", run_id}}, [](const json& j) { return RenderRun(j["record"], true); });
+  }
+  if (*audit) {
+    json request = {{"op", "audit"}, {"run_id", audit_run}, {"n", audit_n}};
+    if (!audit_since.empty()) {
+      auto since = ParseSince(audit_since, CtlNowMs());
+      if (!since) return CtlFail(kExitUsage, since.error().message());
+      request["since_ms"] = *since;
+    }
+    if (g.local) return local->Audit(g, request);
+    auto reply = CallDaemonOnce(SocketPath(g), request);
+    if (!reply) return CtlFail(kExitUnreachable, reply.error().message());
+    if (reply->value("type", "") == "error") return ExitForError(*reply);
+    return PrintAudit(g, *reply);
   }
   if (*cancel) {
     return AskDaemon(g, {{"op", "cancel"}, {"run_id", run_id}},

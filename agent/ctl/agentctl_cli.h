@@ -61,6 +61,9 @@ class LocalCommands {
   /// `agentctl status`'s cluster part as JSON on stdout (the hidden `cluster-status`).
   virtual int ClusterStatus(const CtlGlobals& g) = 0;
   virtual int Gen(const CtlGlobals& g, const std::string& what) = 0;
+  /// `agentctl --local audit`: reads the trail under the state dir itself.
+  /// `request` is the "audit" op's body (since_ms, run_id, n).
+  virtual int Audit(const CtlGlobals& g, const nlohmann::json& request) = 0;
 };
 
 /// Parses and runs one agentctl command line. `local` null: the thin binary,
@@ -75,6 +78,14 @@ int FullAgentctlMain(int argc, char** argv);
 /// `run_once` with the confirmed plan's fingerprint. Returns the exit code.
 int RunWithConfirmation(const CtlGlobals& g, std::istream& answers,
                         const std::function<int(const RunMode&)>& run_once);
+
+/// `agentctl audit --since`: a duration back from `now_ms` ("2h", "30m",
+/// "1d") or a time ("2026-12-06T10:00:00Z", "...+01:00", fractions allowed),
+/// as milliseconds since the epoch. InvalidArgument naming both forms.
+Result<int64_t> ParseSince(std::string_view text, int64_t now_ms);
+/// Prints an "audit" answer: the table, or with -o json one JSON line per
+/// entry (oldest first); skipped torn lines are noted on stderr.
+int PrintAudit(const CtlGlobals& g, const nlohmann::json& answer);
 
 /// Helpers shared by both halves.
 int CtlFail(int code, const std::string& message);

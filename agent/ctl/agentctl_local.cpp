@@ -9,6 +9,7 @@
 #include <set>
 #include <iostream>
 
+#include "audit/audit_log.h"
 #include "config/agent_config.h"
 #include "config/runner_path.h"
 #include "ctl/agentctl_cli.h"
@@ -75,7 +76,8 @@ int RunLocal(const CtlGlobals& g, const std::string& target, const std::vector<s
   ClientFactories clients = MakeClientFactories(s.settings, host, [&](LogLevel l, std::string_view m) {
     console.OnLog({CtlNowMs(), l, "kubernetes: " + std::string(m)});
   });
-  RunExecutor executor(s.settings, s.raw, s.tasks, s.catalog, host, history, clients);
+  auto audit = OpenRunAuditLog(s.settings);
+  RunExecutor executor(s.settings, s.raw, s.tasks, s.catalog, host, history, clients, audit.get());
   auto prepared = executor.Prepare({target, sets, mode.dry_run, "manual", "uid " + std::to_string(::getuid()) + " (local)",
                                     mode.preview, mode.confirmed_plan});
   if (!prepared) {
@@ -173,6 +175,13 @@ class Local : public LocalCommands {
     json out = {{"type", "run"}, {"record", ToJson(*r, true)}};
     std::cout << (g.json() ? out.dump(2) + "\n" : RenderRun(out["record"], true));
     return kExitOk;
+  }
+  int Audit(const CtlGlobals& g, const json& request) override {
+    auto state_dir = LocalStateDir(g);
+    if (!state_dir) return CtlFail(kExitUsage, state_dir.error().message());
+    json answer = AuditAnswer(*state_dir + "/audit", AuditQueryFromRequest(request));
+    if (answer.value("type", "") == "error") return CtlFail(kExitFailed, answer.value("error", ""));
+    return PrintAudit(g, answer);
   }
   int ConfigCheck(const CtlGlobals& g) override {
     auto setup = LoadLocal(g);

@@ -337,4 +337,53 @@ std::string RenderClusterView(const nlohmann::json& c) {
   return os.str();
 }
 
+std::string AuditWhat(const json& e) {
+  std::string kind = e.value("kind", ""), op = e.value("op", "");
+  if (e.value("reported_by", "") == "action") {
+    std::string objects;
+    for (const auto& o : e.value("objects", json::array())) objects += (objects.empty() ? "" : " ") + o.get<std::string>();
+    return op + " " + e.value("target", "") + " [" + objects + "] (reported by the action)";
+  }
+  if (kind == "command") {
+    std::string argv;
+    for (const auto& a : e.value("argv", json::array()))
+      if (a.is_string()) argv += (argv.empty() ? "" : " ") + a.get<std::string>();
+    return argv + (e.contains("exit_code") ? " -> exit " + std::to_string(e.value("exit_code", -1)) : "");
+  }
+  if (kind == "kube") {
+    std::string object = e.value("resource", "");
+    if (!e.value("namespace", "").empty()) object += "/" + e.value("namespace", "");
+    if (!e.value("name", "").empty()) object += "/" + e.value("name", "");
+    if (!e.value("subresource", "").empty()) object += " (" + e.value("subresource", "") + ")";
+    if (e.contains("path")) object = e.value("path", "");
+    return op + " " + object;
+  }
+  std::string what = op + " " + e.value("path", "");
+  auto short_hash = [](const json& h) { return h.is_string() ? h.get<std::string>().substr(0, 12) : std::string("-"); };
+  if (e.contains("sha256_before") || e.contains("sha256_after"))
+    what += " sha256 " + short_hash(e.value("sha256_before", json())) + " -> " + short_hash(e.value("sha256_after", json()));
+  if (e.contains("mode_after")) what += " mode " + e.value("mode_before", json("-")).dump() + " -> " + e.value("mode_after", "");
+  return what;
+}
+
+std::string RenderAudit(const json& answer) {
+  std::ostringstream os;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-24s %-24s %-8s %-7s %s\n", "TIME", "RUN", "KIND", "RESULT", "WHAT");
+  os << line;
+  const json entries = answer.value("entries", json::array());
+  for (const auto& e : entries) {
+    std::string result = e.value("result", "");
+    std::string what = AuditWhat(e);
+    if (result == "error") what += ": " + e.value("error", "");
+    std::snprintf(line, sizeof line, "%-24s %-24s %-8s %-7s ", e.value("time", "").c_str(), e.value("run", "").c_str(),
+                  e.value("kind", "").c_str(), result.c_str());
+    os << line << what << "\n";
+  }
+  if (entries.empty()) os << "(no changes recorded)\n";
+  if (answer.value("left_off", 0) > 0)
+    os << "(" << answer.value("left_off", 0) << " older entries left out: narrow with --since or --run)\n";
+  return os.str();
+}
+
 }  // namespace nodeagent

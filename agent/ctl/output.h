@@ -26,5 +26,10 @@ std::string RenderStatus(const nlohmann::json& status, int64_t now_ms);
 std::string RenderClusterView(const nlohmann::json& cluster);
 std::string RenderList(const nlohmann::json& list, int64_t now_ms);
 std::string RenderAction(const nlohmann::json& action);
+/// One audit entry's change in a few words: "write /etc/x sha256 ab12.. -> cd34..",
+/// "/usr/sbin/swapoff -a -> exit 0", "patch nodes/n1".
+std::string AuditWhat(const nlohmann::json& entry);
+/// `agentctl audit`'s table (time, run, kind, result, what) of an "audit" answer.
+std::string RenderAudit(const nlohmann::json& answer);
 
 }  // namespace nodeagent

@@ -16,6 +16,8 @@ std::vector<ControlOperation> ControlOperations(ControlHandlers& h) {
       row("describe", Access::kRead, &ControlHandlers::OnDescribe),
       row("history", Access::kRead, &ControlHandlers::OnHistory),
       row("logs", Access::kRead, &ControlHandlers::OnLogs),
+      // Read like history: the trail holds no secret (scrubbed before it is written).
+      row("audit", Access::kRead, &ControlHandlers::OnAudit),
       // `logs` under another name; it was never in the read list, so it stays root's.
       row("get", Access::kChange, &ControlHandlers::OnLogs),
       row("config-show", Access::kRead, &ControlHandlers::OnConfigShow),

@@ -25,6 +25,7 @@ class ControlHandlers {
   virtual void OnDescribe(const ControlRequest& req, const Out& out) = 0;
   virtual void OnHistory(const ControlRequest& req, const Out& out) = 0;
   virtual void OnLogs(const ControlRequest& req, const Out& out) = 0;  // one run's record with its log
+  virtual void OnAudit(const ControlRequest& req, const Out& out) = 0;  // the audit trail, filtered
   virtual void OnConfigShow(const ControlRequest& req, const Out& out) = 0;
   virtual void OnReload(const ControlRequest& req, const Out& out) = 0;
   virtual void OnCancel(const ControlRequest& req, const Out& out) = 0;

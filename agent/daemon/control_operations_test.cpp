@@ -24,14 +24,14 @@ const std::map<std::string, Access> kProtocol = {
     {"ping", Access::kRead},     {"status", Access::kRead},      {"list", Access::kRead},
     {"describe", Access::kRead}, {"history", Access::kRead},     {"logs", Access::kRead},
     {"get", Access::kChange},    {"config-show", Access::kRead}, {"reload", Access::kChange},
-    {"cancel", Access::kChange}, {"run", Access::kChange},
+    {"cancel", Access::kChange}, {"run", Access::kChange},       {"audit", Access::kRead},
 };
 
 /// Which method each op is answered by.
 const std::map<std::string, std::string> kHandlerOf = {
     {"ping", "OnPing"},       {"status", "OnStatus"}, {"list", "OnList"},           {"describe", "OnDescribe"},
     {"history", "OnHistory"}, {"logs", "OnLogs"},     {"get", "OnLogs"},            {"config-show", "OnConfigShow"},
-    {"reload", "OnReload"},   {"cancel", "OnCancel"}, {"run", "OnRun"},
+    {"reload", "OnReload"},   {"cancel", "OnCancel"}, {"run", "OnRun"},             {"audit", "OnAudit"},
 };
 
 struct FakeReplyStream : ReplyStream {
@@ -56,6 +56,7 @@ struct FakeControlHandlers : ControlHandlers {
   void OnDescribe(const ControlRequest&, const Out& out) override { Answer("OnDescribe", out); }
   void OnHistory(const ControlRequest&, const Out& out) override { Answer("OnHistory", out); }
   void OnLogs(const ControlRequest&, const Out& out) override { Answer("OnLogs", out); }
+  void OnAudit(const ControlRequest&, const Out& out) override { Answer("OnAudit", out); }
   void OnConfigShow(const ControlRequest&, const Out& out) override { Answer("OnConfigShow", out); }
   void OnReload(const ControlRequest&, const Out& out) override { Answer("OnReload", out); }
   void OnCancel(const ControlRequest&, const Out& out) override { Answer("OnCancel", out); }

@@ -9,6 +9,7 @@
 
 #include <map>
 
+#include "audit/audit_log.h"
 #include "daemon/control_operations.h"
 #include "daemon/control_protocol.h"
 #include "daemon/control_server.h"
@@ -153,6 +154,7 @@ struct Daemon::Impl final : ControlHandlers {
   void OnDescribe(const ControlRequest& req, const Out& out) override;
   void OnHistory(const ControlRequest& req, const Out& out) override;
   void OnLogs(const ControlRequest& req, const Out& out) override;
+  void OnAudit(const ControlRequest& req, const Out& out) override;
   void OnConfigShow(const ControlRequest& req, const Out& out) override;
   void OnReload(const ControlRequest& req, const Out& out) override;
   void OnCancel(const ControlRequest& req, const Out& out) override;
@@ -600,6 +602,12 @@ void Daemon::Impl::OnLogs(const ControlRequest& req, const Out& out) {
   auto r = history->Get(req.body.value("run_id", ""));
   if (!r) out->Send(ErrorReply("not_found", r.error().message()), true);
   else out->Send({{"type", "run"}, {"record", ToJson(AsAnswered(*r), true)}}, true);
+}
+
+// Read on the loop, like history: at most [audit] max_files x max_file_mib
+// (40 MiB by default) of lines, and an answer of at most 4 MiB.
+void Daemon::Impl::OnAudit(const ControlRequest& req, const Out& out) {
+  out->Send(AuditAnswer(setup->settings.state_dir + "/audit", AuditQueryFromRequest(req.body)), true);
 }
 
 void Daemon::Impl::OnConfigShow(const ControlRequest&, const Out& out) {

@@ -106,7 +106,8 @@ int RunWorkerMain() {
   ClientFactories clients = MakeClientFactories(req.settings, host, [&out](LogLevel l, std::string_view m) {
     out.OnLog({ToMillis(std::chrono::system_clock::now()), l, "kubernetes: " + std::string(m)});
   });
-  RunExecutor executor(req.settings, raw, tasks, catalog, host, history, clients);
+  auto audit = OpenRunAuditLog(req.settings);
+  RunExecutor executor(req.settings, raw, tasks, catalog, host, history, clients, audit.get());
   PreparedRun run;
   run.action = action;
   run.task = record.task;

@@ -51,6 +51,8 @@ nlohmann::json SettingsToJson(const AgentSettings& s) {
           {"demo", s.demo},
           {"history_max_runs", s.history_max_runs},
           {"history_max_age_ms", s.history_max_age.count()},
+          {"audit_max_file_mib", s.audit_max_file_mib},
+          {"audit_max_files", s.audit_max_files},
           {"kube",
            {{"kubeconfig", s.kube.kubeconfig},
             {"context", s.kube.context},
@@ -71,6 +73,8 @@ AgentSettings SettingsFromJson(const nlohmann::json& j) {
   s.demo = j.value("demo", false);
   s.history_max_runs = j.value("history_max_runs", s.history_max_runs);
   s.history_max_age = Duration(j.value("history_max_age_ms", s.history_max_age.count()));
+  s.audit_max_file_mib = j.value("audit_max_file_mib", s.audit_max_file_mib);
+  s.audit_max_files = j.value("audit_max_files", s.audit_max_files);
   const auto& k = j.value("kube", nlohmann::json::object());
   s.kube.kubeconfig = k.value("kubeconfig", "");
   s.kube.context = k.value("context", "");

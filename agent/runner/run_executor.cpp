@@ -1,5 +1,6 @@
 #include "runner/run_executor.h"
 #include "runner/apply_phase_guard.h"
+#include "runner/audit_hooks.h"
 #include "runner/plan_fingerprint.h"
 #include "runner/plan_phase_guard.h"
 #include "runner/secret_scrubber.h"
@@ -25,10 +26,13 @@ namespace {
 class RunContext : public ActionContext {
  public:
   RunContext(PreparedRun& run, Host& host, HistoryStore& history, RunObserver* observer, const bool* cancel,
-             ClientFactories& clients, const std::string& node, const SecretScrubber& scrubber)
-      : run_(run), host_(host), contract_([this](const std::string& m) { Log(LogLevel::kError, m); }),
-        contract_host_(host, contract_), guarded_host_(contract_host_, planning_), history_(history),
-        observer_(observer), cancel_(cancel ? cancel : &never_), clients_(clients), node_(node),
+             ClientFactories& clients, const std::string& node, const SecretScrubber& scrubber,
+             RunAuditTrail* audit)
+      : run_(run), host_(host), audit_(audit),
+        audited_host_(audit ? std::make_unique<AuditingHost>(host, *audit) : nullptr),
+        contract_([this](const std::string& m) { Log(LogLevel::kError, m); }),
+        contract_host_(audited_host_ ? *audited_host_ : host, contract_), guarded_host_(contract_host_, planning_),
+        history_(history), observer_(observer), cancel_(cancel ? cancel : &never_), clients_(clients), node_(node),
         scrubber_(scrubber) {}
 
   /// While set, the host and the clients only look (see plan_phase_guard.h).
@@ -92,6 +96,7 @@ class RunContext : public ActionContext {
     std::function<Result<std::unique_ptr<KubeClient>>()> make;
     if (clients_.kube) make = [this] { return clients_.kube(cancel_); };
     return Lazy<KubeClient>(kube_, make, "Kubernetes", [this](std::unique_ptr<KubeClient> c) {
+      if (audit_) c = AuditKubeClient(std::move(c), *audit_);  // innermost: what a guard refuses is no change
       return GuardKubeClient(ApplyGuardKubeClient(std::move(c), contract_), planning_);
     });
   }
@@ -142,6 +147,8 @@ class RunContext : public ActionContext {
 
   PreparedRun& run_;
   Host& host_;
+  RunAuditTrail* audit_;
+  std::unique_ptr<AuditingHost> audited_host_;  // host_ with its changes audited; null without a trail
   PlanPhaseFlag planning_{false};
   PlanContract contract_;
   ApplyPhaseHost contract_host_;
@@ -199,6 +206,12 @@ Params ResumeParams(const RunRecord& record, const HistoryStore& history) {
   return ParamsFromWire(wire);
 }
 
+std::unique_ptr<AuditLog> OpenRunAuditLog(const AgentSettings& settings) {
+  return std::make_unique<AuditLog>(settings.state_dir + "/audit",
+                                    AuditLogOptions{.max_file_bytes = static_cast<uint64_t>(settings.audit_max_file_mib) << 20,
+                                                    .max_files = static_cast<int>(settings.audit_max_files)});
+}
+
 Result<RunLocks> AcquireRunLocks(const std::string& state_dir, const PreparedRun& run) {
   const RunRecord& rec = run.record;
   std::string key = run.task.empty() ? "action-" + rec.action : "task-" + run.task;
@@ -217,9 +230,9 @@ Result<RunLocks> AcquireRunLocks(const std::string& state_dir, const PreparedRun
 
 RunExecutor::RunExecutor(const AgentSettings& settings, const RawConfig& raw,
                          const std::map<std::string, TaskConfig>& tasks, const ActionCatalog& catalog, Host& host,
-                         HistoryStore& history, ClientFactories clients)
+                         HistoryStore& history, ClientFactories clients, AuditLog* audit)
     : settings_(settings), raw_(raw), tasks_(tasks), catalog_(catalog), host_(host), history_(history),
-      clients_(std::move(clients)) {}
+      clients_(std::move(clients)), audit_(audit) {}
 
 Result<PreparedRun> RunExecutor::Prepare(const RunRequest& request) {
   PreparedRun run;
@@ -298,7 +311,17 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
   }
   SecretScrubber scrubber(run.action->params, run.params);
   for (const NotifyTarget& t : settings_.notify) scrubber.Add(t.url);  // should a message quote one
-  RunContext ctx(run, host_, history_, observer, cancel, clients_, settings_.node_name, scrubber);
+  // A dry run (a preview too) changes nothing, so it writes no audit entry.
+  RunContext* log_to = nullptr;
+  std::optional<RunAuditTrail> trail;
+  if (audit_ && !run.dry_run)
+    trail.emplace(*audit_, host_.clock(), scrubber, AuditEntry{.run_id = r.id, .action = r.action, .task = r.task, .node = r.node},
+                  [&log_to](const std::string& m) {
+                    if (log_to) log_to->Log(LogLevel::kWarning, m);
+                  });
+  RunContext ctx(run, host_, history_, observer, cancel, clients_, settings_.node_name, scrubber,
+                 trail ? &*trail : nullptr);
+  log_to = &ctx;
   // The notifier's own HTTP client: not the plan-guarded one of the action.
   std::unique_ptr<HttpClient> notify_http;
   std::unique_ptr<Notifier> notifier;
@@ -345,6 +368,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
         r.findings.insert(r.findings.end(), outcome->findings.begin(), outcome->findings.end());
         r.changes.insert(r.changes.end(), outcome->changes.begin(), outcome->changes.end());
         r.data = outcome->data;
+        if (trail) RecordReportedChanges(outcome->changes, *trail);
       }
     } else {
       ctx.SetPlanning(true);
@@ -392,6 +416,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
           r.findings = outcome->findings;
           r.changes = outcome->changes;
           r.data = outcome->data;
+          if (trail) RecordReportedChanges(outcome->changes, *trail);
           // What the action says it changed must be in the plan too: this
           // catches what no guard sees (an exec plugin, a plugin's own
           // descriptors).

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "audit/audit_log.h"
 #include "config/agent_config.h"
 #include "loader/action_catalog.h"
 #include "nodeagent/http.h"
@@ -61,9 +62,12 @@ struct PreparedRun {
 
 class RunExecutor {
  public:
-  /// References must outlive the executor.
+  /// References must outlive the executor. With `audit` (which must outlive
+  /// it too), every change a run that is not a dry run makes is appended to
+  /// the audit trail (runner/audit_hooks.h); null: no trail.
   RunExecutor(const AgentSettings& settings, const RawConfig& raw, const std::map<std::string, TaskConfig>& tasks,
-              const ActionCatalog& catalog, Host& host, HistoryStore& history, ClientFactories clients);
+              const ActionCatalog& catalog, Host& host, HistoryStore& history, ClientFactories clients,
+              AuditLog* audit = nullptr);
 
   /// kNotFound for an unknown target, kInvalidArgument (listing every
   /// problem) for bad parameters.
@@ -86,6 +90,7 @@ class RunExecutor {
   Host& host_;
   HistoryStore& history_;
   ClientFactories clients_;
+  AuditLog* audit_;
 };
 
 /// The locks a run holds while it executes: one per task (or per action for
@@ -105,6 +110,9 @@ void RecordParams(const ActionInfo& action, const Params& params, RunRecord& rec
 /// The parameters a recorded run started with, secrets included: what a
 /// resumed run gets.
 Params ResumeParams(const RunRecord& record, const HistoryStore& history);
+
+/// The audit trail runs append to: <state_dir>/audit, sized by [audit].
+std::unique_ptr<AuditLog> OpenRunAuditLog(const AgentSettings& settings);
 
 /// Milliseconds since the epoch of a clock reading.
 int64_t ToMillis(std::chrono::system_clock::time_point t);

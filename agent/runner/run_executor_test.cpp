@@ -3,6 +3,9 @@
 #include <mutex>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "config/agent_config.h"
 #include "host/fake_host.h"
@@ -12,8 +15,10 @@
 #include "host/system_clock.h"
 #include "loader/plugin_loader.h"
 #include "nodeagent/plugin.h"
+#include "audit/sha256.h"
 #include "runner/plan_fingerprint.h"
 #include "runner/run_executor.h"
+#include "testing/fake_kube_client.h"
 
 using namespace nodeagent;
 
@@ -30,6 +35,7 @@ struct Fixture {
   RawConfig raw;
   std::map<std::string, TaskConfig> tasks;
   HistoryStore history{root.Real("/state")};
+  AuditLog audit{root.Real("/state/audit")};
   std::vector<ConfigProblem> problems;
 
   explicit Fixture(const std::string& config = "") {
@@ -41,7 +47,13 @@ struct Fixture {
     tasks = ResolveTasks(raw, catalog, problems);
     REQUIRE(history.Init().ok());
   }
-  RunExecutor Executor() { return RunExecutor(settings, raw, tasks, catalog, host, history, {}); }
+  RunExecutor Executor() { return RunExecutor(settings, raw, tasks, catalog, host, history, {}, &audit); }
+  std::vector<nlohmann::json> AuditEntries() {
+    auto read = ReadAuditLog(audit.dir(), {});
+    REQUIRE(read);
+    CHECK(read->skipped_lines == 0);
+    return read->entries;
+  }
 };
 
 struct Recorder : RunObserver {
@@ -311,6 +323,10 @@ TEST_CASE("plan_is_the_contract: Apply may change only what its plan names; the 
   int errors = 0;
   for (const LogLine& l : r.logs) errors += l.level == LogLevel::kError && l.message.starts_with("not in the plan: ");
   CHECK(errors == 4);
+  // A refused call changed nothing, so the audit trail has only the planned write.
+  auto audited = f.AuditEntries();
+  REQUIRE(audited.size() == 1);
+  CHECK(audited[0]["path"] == "/etc/itest/planned");
   // The plan is kept beside the outcome.
   REQUIRE(r.plan);
   CHECK(r.plan->summary == "would write /etc/itest/planned");
@@ -452,4 +468,87 @@ TEST_CASE("notify: actions notify through [[notify]], the core adds failure, a d
   RunRecord d = ex.Execute(*dry, nullptr, nullptr);
   CHECK(d.notifications_failed == 0);
   CHECK(http.sent->empty());
+}
+
+TEST_CASE("audit_trail: a run's file write, command and unseen change are audited; no secret reaches the trail") {
+  Fixture f;
+  f.root.Write("/etc/itest/audited", "before\n");
+  f.commands.Answer({"/bin/echo"}, CommandResult{0});
+  const std::string token = "abcdef.0123456789abcdef";
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"test-audited", {"token=\"" + token + "\""}, false, "manual", "uid 0"});
+  REQUIRE(run);
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  REQUIRE(r.status == RunStatus::kChanged);
+  auto e = f.AuditEntries();
+  REQUIRE(e.size() == 3);
+  CHECK(e[0]["run"] == r.id);
+  CHECK(e[0]["action"] == "test-audited");
+  CHECK(e[0]["node"] == "node-1");
+  CHECK(e[0]["kind"] == "file");
+  CHECK(e[0]["path"] == "/etc/itest/audited");
+  CHECK(e[0]["sha256_before"] == Sha256Hex("before\n"));
+  CHECK(e[0]["sha256_after"] == Sha256Hex("audited\n"));
+  CHECK(e[0]["reported_by"] == "core");
+  CHECK(e[1]["kind"] == "command");
+  CHECK(e[1]["argv"] == nlohmann::json::array({"/bin/echo", "--token=<redacted>"}));
+  CHECK(e[1]["exit_code"] == 0);
+  // The write and the command were seen as they happened; only the change
+  // no hook saw comes from the outcome.
+  CHECK(e[2]["reported_by"] == "action");
+  CHECK(e[2]["op"] == "delete");
+  CHECK(e[2]["objects"] == nlohmann::json::array({"file:/etc/itest/unseen"}));
+
+  // The planted secret, in none of its forms, in any file of the trail.
+  std::string all;
+  for (const auto& entry : std::filesystem::directory_iterator(f.audit.dir())) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    all += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  CHECK(all.find("--token=<redacted>") != std::string::npos);
+  for (const std::string& form : {token, std::string("YWJjZGVmLjAxMjM0NTY3ODlhYmNkZWY"), std::string("abcdef%2E0123")}) {
+    INFO(form);
+    CHECK(all.find(form) == std::string::npos);
+  }
+}
+
+TEST_CASE("audit_trail: a dry run changes nothing and writes no audit entry") {
+  Fixture f;
+  f.commands.Answer({"/bin/echo"}, CommandResult{0});
+  RunExecutor ex = f.Executor();
+  for (const char* target : {"test-audited", "test-touch", "test-plan-writes"}) {
+    auto run = ex.Prepare({target, {}, true, "manual", "uid 0"});
+    REQUIRE(run);
+    ex.Execute(*run, nullptr, nullptr);
+  }
+  CHECK(f.AuditEntries().empty());
+  CHECK_FALSE(std::filesystem::exists(f.audit.current_path()));
+}
+
+TEST_CASE("audit_trail: the run's Kubernetes client is audited, and a change a hook saw is not repeated from the outcome") {
+  Fixture f;
+  f.commands.Answer({"/bin/echo"}, CommandResult{0});
+  FakeKubeClient* fake = nullptr;
+  ClientFactories clients;
+  clients.kube = [&fake](const bool*) -> Result<std::unique_ptr<KubeClient>> {
+    auto client = std::make_unique<FakeKubeClient>();
+    client->Answer("PATCH /api/v1/nodes/node-1", nlohmann::json::object());
+    fake = client.get();
+    return std::unique_ptr<KubeClient>(std::move(client));
+  };
+  RunExecutor ex(f.settings, f.raw, f.tasks, f.catalog, f.host, f.history, clients, &f.audit);
+  auto run = ex.Prepare({"test-audited", {"label_node=true"}, false, "manual", "uid 0"});
+  REQUIRE(run);
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  REQUIRE(r.status == RunStatus::kChanged);
+  REQUIRE(fake);
+  auto e = f.AuditEntries();
+  REQUIRE(e.size() == 4);
+  CHECK(e[2]["kind"] == "kube");
+  CHECK(e[2]["verb"] == "patch");
+  CHECK(e[2]["resource"] == "nodes");
+  CHECK(e[2]["name"] == "node-1");
+  CHECK(e[2]["result"] == "ok");
+  CHECK(e[3]["reported_by"] == "action");  // only the unseen file; the patch was seen
+  CHECK(e[3]["objects"] == nlohmann::json::array({"file:/etc/itest/unseen"}));
 }

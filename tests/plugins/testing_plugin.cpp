@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "nodeagent/file_edit.h"
+#include "nodeagent/kube.h"
 #include "nodeagent/plugin.h"
 
 namespace {
@@ -397,6 +398,51 @@ std::unique_ptr<Action> Make() {
   return std::make_unique<T>();
 }
 
+const ParamSpec kAuditParams[] = {
+    {"path", ParamType::kString, "\"/etc/itest/audited\"", "Host path of the file to write."},
+    {"token", ParamType::kString, "\"\"", "A secret that reaches a command's argv.", {}, false, true},
+    {"program", ParamType::kString, "\"/bin/echo\"", "The command run with --token=TOKEN."},
+    {"label_node", ParamType::kBool, "false", "Also patch a label onto this node through the context's client."},
+};
+
+/// For the audit trail's tests: writes a file, runs a command whose argv
+/// carries the secret `token`, and reports a change no hook sees (as
+/// log-cleanup's own unlinkat would be).
+class AuditedAction : public Action {
+ public:
+  Result<Plan> MakePlan(ActionContext& ctx) override {
+    Plan plan;
+    const std::string& path = ctx.params().GetString("path");
+    const std::string& program = ctx.params().GetString("program");
+    plan.changes.push_back({"write", path, "", "", 0, {"file:" + path}});
+    plan.changes.push_back({"run", program, "", "", 0, {"command:" + program}});
+    plan.changes.push_back({"delete", "/etc/itest/unseen", "", "", 0, {"file:/etc/itest/unseen"}});
+    if (ctx.params().GetBool("label_node"))
+      plan.changes.push_back({"label", "node/" + ctx.node_name(), "", "", 0, {"kube:nodes/" + ctx.node_name()}});
+    return plan;
+  }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) override {
+    Status st = ctx.host().files().WriteFileAtomic(ctx.params().GetString("path"), "audited\n");
+    if (!st.ok()) return st.error();
+    CommandSpec cmd;
+    cmd.argv = {ctx.params().GetString("program"), "--token=" + ctx.params().GetString("token")};
+    auto ran = ctx.host().commands().Run(cmd);
+    if (!ran) return ran.error();
+    if (ctx.params().GetBool("label_node")) {
+      auto kube = ctx.Kube();
+      if (!kube) return kube.error();
+      auto patched = (*kube)->PatchNode(ctx.node_name(), {{"metadata", {{"labels", {{"audited", "yes"}}}}}},
+                                        PatchType::kMerge);
+      if (!patched) return patched.error();
+    }
+    Outcome out;
+    out.status = RunStatus::kChanged;
+    out.summary = "wrote, ran (exit " + std::to_string(ran->exit_code) + ")";
+    out.changes = plan.changes;
+    return out;
+  }
+};
+
 Status ValidateTouch(const Params& p) {
   if (p.GetString("path").empty() || p.GetString("path")[0] != '/')
     return InvalidArgument("path: must be absolute, got \"" + p.GetString("path") + "\"");
@@ -418,6 +464,8 @@ const ActionSpec kActions[] = {
     {"test-resume", "Checkpoints, waits, resumes.", kResumeParams, true, true, &Make<ResumableAction>},
     {"test-plan-writes", "Tries to change the node while planning.", {}, false, false, &Make<PlanWritesAction>},
     {"test-unplanned", "Applies more than it planned.", kUnplannedParams, false, false, &Make<UnplannedAction>},
+    {"test-audited", "Writes a file, runs a command with a secret in its argv, reports an unseen change.",
+     kAuditParams, false, false, &Make<AuditedAction>},
     {"test-validate", "Its validate() crashes, throws or reads an unset parameter on request.", kValidateParams,
      false, false, &Make<FailAction>, &ValidateBadly},
 };
