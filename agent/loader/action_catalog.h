@@ -22,6 +22,7 @@ struct ActionInfo {
   std::string maturity;
   std::vector<ParamSpec> params;  // views into the plugin's (or the catalog's) memory
   std::vector<KubePermission> permissions;  // the same; checked by the loader
+  std::vector<ConditionSpec> conditions;    // the same; checked by the loader (CheckConditionTable)
   bool disruptive = false;
   bool resumable = false;
   std::function<std::unique_ptr<Action>()> create;

@@ -17,6 +17,7 @@
 #include "host/process_command_runner.h"
 #include "loader/exec_action.h"
 #include "nodeagent/plugin.h"
+#include "node_status/node_conditions.h"
 #include "permissions/required_permissions.h"
 
 namespace nodeagent {
@@ -158,6 +159,8 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
         return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + table.error().message());
       if (Status perms = CheckKubePermissionTable(a.permissions, a.params); !perms.ok())
         return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + perms.error().message());
+      if (Status conds = CheckConditionTable(a.conditions); !conds.ok())
+        return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + conds.error().message());
       if (!a.create) return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + " has no create function");
     }
     return Status::Ok();
@@ -179,6 +182,7 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
     info.maturity = std::string(d->maturity);
     info.params.assign(a.params.begin(), a.params.end());
     info.permissions.assign(a.permissions.begin(), a.permissions.end());
+    info.conditions.assign(a.conditions.begin(), a.conditions.end());
     info.disruptive = a.disruptive;
     info.resumable = a.resumable;
     info.create = a.create;
@@ -325,6 +329,40 @@ Result<std::vector<KubePermission>> ParseExecPermissions(const toml::node& node,
   return out;
 }
 
+/// The [[condition]] rows of an exec plugin's manifest (see ConditionSpec):
+///   [[condition]]
+///   type = "NodeAgentMyCheck"
+///   true_reason = "MyCheckFailed"
+///   false_reason = "MyCheckPassed"
+///   description = "what it watches"      # optional
+/// Checked by CheckConditionTable; errors name the row's line.
+Result<std::vector<ConditionSpec>> ParseExecConditions(const toml::node& node) {
+  const toml::array* rows = node.as_array();
+  auto at = [](const toml::node& n) { return "[[condition]] (line " + std::to_string(n.source().begin.line) + ")"; };
+  if (!rows) return InvalidArgument(at(node) + ": must be an array of tables ([[condition]])");
+  static const std::string_view kKeys[] = {"type", "true_reason", "false_reason", "description"};
+  std::vector<ConditionSpec> out;
+  for (const toml::node& rn : *rows) {
+    const toml::table* r = rn.as_table();
+    if (!r) return InvalidArgument(at(rn) + ": entries must be tables");
+    for (auto&& [k, v] : *r) {
+      if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys))
+        return InvalidArgument("[[condition]] (line " + std::to_string(k.source().begin.line) + "): unknown key '" +
+                               std::string(k.str()) + "' (accepted: type true_reason false_reason description)");
+      if (!v.is_string()) return InvalidArgument(at(v) + ": " + std::string(k.str()) + " must be a string");
+    }
+    ConditionSpec row{Keep((*r)["type"].value_or(std::string())), Keep((*r)["true_reason"].value_or(std::string())),
+                      Keep((*r)["false_reason"].value_or(std::string())),
+                      Keep((*r)["description"].value_or(std::string()))};
+    out.push_back(row);
+    if (Status st = CheckConditionTable(out); !st.ok()) {
+      std::string m = st.error().message();
+      return InvalidArgument(at(*r) + m.substr(m.find(':')));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner, ActionCatalog& catalog) {
@@ -338,11 +376,12 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
                            std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
   }
   static const std::string_view kKeys[] = {"name",     "description", "executable", "disruptive",
-                                           "maturity", "param",       "permission"};
+                                           "maturity", "param",       "permission", "condition"};
   for (auto&& [k, v] : m) {
     if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys))
       return InvalidArgument("line " + std::to_string(k.source().begin.line) + ": unknown key '" +
-                             std::string(k.str()) + "' (accepted: name description executable disruptive maturity [[param]] [[permission]])");
+                             std::string(k.str()) + "' (accepted: name description executable disruptive maturity [[param]] [[permission]] "
+                             "[[condition]])");
   }
   auto name = m["name"].value<std::string>();
   auto exe = m["executable"].value<std::string>();
@@ -406,6 +445,11 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
     auto rows = ParseExecPermissions(*perms, info.params);
     if (!rows) return rows.error();
     info.permissions = std::move(*rows);
+  }
+  if (const toml::node* conds = m.get("condition")) {
+    auto rows = ParseExecConditions(*conds);
+    if (!rows) return rows.error();
+    info.conditions = std::move(*rows);
   }
   auto config = std::make_shared<ExecActionConfig>(ExecActionConfig{*name, exe_path, true});
   info.create = [config] { return MakeExecAction(config); };

@@ -3,6 +3,7 @@
 #include "runner/plan_fingerprint.h"
 #include "runner/plan_phase_guard.h"
 #include "runner/secret_scrubber.h"
+#include "node_status/node_reporter.h"
 
 #include <algorithm>
 #include <atomic>
@@ -94,12 +95,16 @@ class RunContext : public ActionContext {
       return GuardKubeClient(ApplyGuardKubeClient(std::move(c), contract_), planning_);
     });
   }
-  // Until the core's event and notification delivery lands (issue 14), both
-  // are kept in the run's log so nothing an action reports is lost.
+  // Kept in the run's log too; posted on the Node only in a real run outside
+  // planning (the plan-phase guard refuses writes), see node_status/.
   void Event(EventType type, std::string_view reason, std::string_view message) override {
+    std::string text = scrubber_.Scrub(message);
     Log(type == EventType::kWarning ? LogLevel::kWarning : LogLevel::kInfo,
-        "event " + std::string(reason) + ": " + std::string(message));
+        "event " + std::string(reason) + ": " + text);
+    if (!run_.dry_run && !planning_) node_reporter_.Event(type, scrubber_.Scrub(reason), text);
   }
+  /// The Node's conditions and Events for this run (node_status/).
+  NodeReporter& node_reporter() { return node_reporter_; }
   void Notify(std::string_view event, std::string_view message) override {
     Log(LogLevel::kInfo, "notify " + std::string(event) + ": " + std::string(message));
   }
@@ -145,7 +150,16 @@ class RunContext : public ActionContext {
   std::chrono::steady_clock::time_point last_progress_{};
   std::unique_ptr<KubeClient> kube_;
   std::unique_ptr<HttpClient> http_;
+  NodeReporter node_reporter_{node_, host_.clock(), [this] { return Kube(); },
+                              [this](LogLevel level, const std::string& m) { Log(level, m); }};
 };
+
+/// After a real run: the action's Node conditions, from its findings when
+/// Apply or Resume answered (`answered`), and the run's own Event.
+void ReportToNode(NodeReporter& node, const ActionInfo& action, const RunRecord& r, bool answered) {
+  if (answered) node.SetConditions(action.conditions, r.findings);
+  if (auto e = RunEndEventFor(action.name, r.status, r.summary, r.changes)) node.Event(e->type, e->reason, e->message);
+}
 
 /// ProblemsText without the last newline, for an error message.
 std::string JoinProblems(const std::vector<ConfigProblem>& problems) {
@@ -283,6 +297,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     ctx.Log(LogLevel::kError, what);
   };
 
+  bool applied = false;  // Apply or Resume answered: its findings describe the node
   try {
     std::unique_ptr<Action> action = run.action->create();
     if (!action) {
@@ -298,6 +313,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
       if (!outcome) {
         fail("resume failed: " + outcome.error().message());
       } else {
+        applied = true;
         r.status = outcome->status;
         r.summary = outcome->summary;
         r.findings.insert(r.findings.end(), outcome->findings.begin(), outcome->findings.end());
@@ -345,6 +361,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
         if (!outcome) {
           fail(outcome.error().message());
         } else {
+          applied = true;
           r.status = outcome->status;
           r.summary = outcome->summary;
           r.findings = outcome->findings;
@@ -372,6 +389,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     if (r.status == RunStatus::kOk || r.status == RunStatus::kChanged) r.status = RunStatus::kFailed;
   }
   scrubber.Scrub(r);  // what the action answered may quote a secret too
+  if (!run.dry_run && r.status != RunStatus::kRunning) ReportToNode(ctx.node_reporter(), *run.action, r, applied);
   if (size_t dropped = ctx.dropped_lines(); dropped > 0)
     r.findings.push_back({Severity::kWarning, "log",
                           std::to_string(dropped) + " log line(s) dropped: the run's log is kept up to 16 MiB"});
