@@ -12,6 +12,7 @@
 #include "nodeagent/plugin.h"
 #include "runner/plan_fingerprint.h"
 #include "runner/run_executor.h"
+#include "testing/fake_kube_client.h"
 
 using namespace nodeagent;
 
@@ -399,4 +400,103 @@ TEST_CASE("resume is held to the plan its record kept; a record without one resu
                     "this run's record has no plan (it started before plans were recorded): its resume is not "
                     "checked against one") != rec.logs.end());
   }
+}
+
+namespace {
+
+/// An action with a Node condition: its findings come from `problem`.
+class ConditionAction : public Action {
+ public:
+  explicit ConditionAction(bool problem) : problem_(problem) {}
+  Result<Plan> MakePlan(ActionContext& ctx) override {
+    ctx.Event(EventType::kNormal, "Planning", "not posted while planning");
+    return Plan{};
+  }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    ctx.Event(EventType::kNormal, "Checked", "checked the thing");
+    Outcome out;
+    out.status = problem_ ? RunStatus::kFailed : RunStatus::kOk;
+    out.summary = problem_ ? "the thing is broken" : "fine";
+    if (problem_) out.findings.push_back({Severity::kError, "thing", "broken", "NodeAgentTestThing"});
+    return out;
+  }
+
+ private:
+  bool problem_;
+};
+
+constexpr ConditionSpec kThing[] = {{"NodeAgentTestThing", "ThingBroken", "ThingFine", ""}};
+
+/// A scripted client that also copies every generic request to `log`, which
+/// outlives the run's client.
+struct LoggingKube : FakeKubeClient {
+  std::vector<FakeKubeClient::Sent>* log = nullptr;
+  KubeResult<nlohmann::json> Request(const KubeRequest& r) override {
+    log->push_back({r.method, r.path, r.query, r.body, r.content_type});
+    return FakeKubeClient::Request(r);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("node_status: a real run sets its Node conditions after Apply and posts its Events; a dry run does not") {
+  for (bool dry : {false, true}) {
+    Fixture f;
+    ActionInfo info;
+    info.name = "thing-check";
+    info.plugin = "test";
+    info.kind = "native";
+    info.conditions.assign(std::begin(kThing), std::end(kThing));
+    info.create = [] { return std::make_unique<ConditionAction>(true); };
+    f.catalog.Add(std::move(info));
+    std::vector<FakeKubeClient::Sent> sent;
+    ClientFactories clients;
+    clients.kube = [&](const bool*) -> Result<std::unique_ptr<KubeClient>> {
+      auto kube = std::make_unique<LoggingKube>();
+      kube->log = &sent;
+      kube->Answer("GET /api/v1/nodes/node-1", {{"metadata", {{"name", "node-1"}}}});
+      kube->Answer("PATCH /api/v1/nodes/node-1/status", nlohmann::json::object());
+      kube->Answer("POST /api/v1/namespaces/default/events", nlohmann::json::object());
+      return std::unique_ptr<KubeClient>(std::move(kube));
+    };
+    RunExecutor ex(f.settings, f.raw, f.tasks, f.catalog, f.host, f.history, clients);
+    auto run = ex.Prepare({"thing-check", {}, dry, "manual", "uid 0"});
+    REQUIRE(run);
+    RunRecord r = ex.Execute(*run, nullptr, nullptr);
+    if (dry) {
+      CHECK(sent.empty());
+      continue;
+    }
+    CHECK(r.status == RunStatus::kFailed);
+    std::vector<std::string> keys;
+    for (const auto& s : sent) keys.push_back(s.key() + (s.method == "POST" ? " " + s.body.value("reason", "") : ""));
+    CHECK(keys == std::vector<std::string>{"POST /api/v1/namespaces/default/events NodeagentChecked",
+                                           "PATCH /api/v1/nodes/node-1/status",
+                                           "POST /api/v1/namespaces/default/events NodeagentRunFailed"});
+    const auto& cond = sent[1].body["status"]["conditions"];
+    REQUIRE(cond.size() == 1);
+    CHECK(cond[0]["type"] == "NodeAgentTestThing");
+    CHECK(cond[0]["status"] == "True");
+    CHECK(cond[0]["reason"] == "ThingBroken");
+    CHECK(sent[2].body["message"] == "thing-check: the thing is broken");
+  }
+}
+
+TEST_CASE("node_status: without a Kubernetes client a real run says once that conditions and Events are off") {
+  Fixture f;
+  ActionInfo info;
+  info.name = "thing-check";
+  info.plugin = "test";
+  info.kind = "native";
+  info.conditions.assign(std::begin(kThing), std::end(kThing));
+  info.create = [] { return std::make_unique<ConditionAction>(false); };
+  f.catalog.Add(std::move(info));
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"thing-check", {}, false, "manual", "uid 0"});
+  REQUIRE(run);
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  CHECK(r.status == RunStatus::kOk);
+  int off = 0;
+  for (const LogLine& l : r.logs) off += l.message.find("Node Events and conditions are off") != std::string::npos;
+  CHECK(off == 1);
 }
