@@ -186,8 +186,10 @@ Result<std::vector<RequiredPermission>> CollectPermissions(const std::vector<con
                                                            const std::vector<ConfiguredAction>& tasks) {
   PermissionSet set;
   if (Status st = set.AddTable(CorePermissions(), {}, nullptr, "agentctl kube check"); !st.ok()) return st.error();
-  if (Status st = set.AddTable(NodeEventPermissions(), {}, nullptr, "nodeagent (Node Events)"); !st.ok())
-    return st.error();
+  if (!actions.empty() || !tasks.empty()) {  // a run may post Events: any action's
+    if (Status st = set.AddTable(NodeEventPermissions(), {}, nullptr, "nodeagent (Node Events)"); !st.ok())
+      return st.error();
+  }
   bool conditions = std::any_of(actions.begin(), actions.end(), [](const ActionInfo* a) { return !a->conditions.empty(); }) ||
                     std::any_of(tasks.begin(), tasks.end(), [](const ConfiguredAction& t) { return !t.action->conditions.empty(); });
   if (conditions) {

@@ -73,8 +73,8 @@ struct ConfiguredAction {
 };
 
 /// Every permission the agent may use: CorePermissions(),
-/// NodeEventPermissions(), NodeConditionPermissions() when an action declares
-/// conditions, every loaded
+/// NodeEventPermissions() when there is any action, NodeConditionPermissions()
+/// when an action declares conditions, every loaded
 /// action with its parameter defaults (what `agentctl run ACTION` uses), and
 /// every configured task with its own parameters (labelled "ACTION (task T)"
 /// where the task needs a row its action's defaults do not).
