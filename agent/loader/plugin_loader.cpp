@@ -356,8 +356,9 @@ Result<std::vector<ConditionSpec>> ParseExecConditions(const toml::node& node) {
                       Keep((*r)["description"].value_or(std::string()))};
     out.push_back(row);
     if (Status st = CheckConditionTable(out); !st.ok()) {
-      std::string m = st.error().message();
-      return InvalidArgument(at(*r) + m.substr(m.find(':')));
+      const std::string& m = st.error().message();
+      size_t cut = m.find("): ");  // "condition N (TYPE): why" -> why
+      return InvalidArgument(at(*r) + ": " + (cut == std::string::npos ? m : m.substr(cut + 3)));
     }
   }
   return out;

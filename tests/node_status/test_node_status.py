@@ -124,7 +124,7 @@ class NodeStatusTest(ServerTestCase):
         row = [l for l in out.stdout.splitlines() if l.strip().startswith(CONDITION)]
         self.assertEqual(len(row), 1, out.stdout)
         self.assertRegex(row[0], r"NodeAgentNetCheck\s+True\s+.*NetCheckFailed\s+eth0: eth0 is down")
-        self.assertRegex(out.stdout, r"Warning\s+NodeagentRunFailed\s+\S+ \(x2 over \S+\)\s+nodeagent\s+"
+        self.assertRegex(out.stdout, r"Warning\s+NodeagentRunFailed\s+\S+ \(x2 over \S+\)\s+nodeagent(, w1)?\s+"
                                      r"net-check: eth0 is down")
         self.assertRegex(out.stdout, r"Ready\s+True")
 
@@ -144,9 +144,11 @@ class NodeStatusTest(ServerTestCase):
         self.broken(True)
         p = self.run_check()
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)  # the check's own failure, nothing more
-        self.assertIn("does not exist (yet)", self.agent.ctl("logs", "--last", local=True, check=False).stdout +
-                      p.stdout)
-
+        runs = self.agent.runs(local=True)
+        self.assertTrue(runs, p.stdout)
+        record = self.agent.run_record(max(runs, key=lambda r: r.get("started_ms", 0))["id"])
+        logs = "\n".join(l.get("message", "") for l in record.get("logs", []))
+        self.assertIn("Node w1 does not exist (yet): conditions NodeAgentNetCheck=True not set", logs)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
