@@ -5,8 +5,8 @@ with real `kubectl describe node`. The plugin's answer depends on a marker
 file beside it, so one test drives the problem in and out. Nothing here
 touches the host: the agent's root is a temp dir."""
 
+import json
 import os
-import re
 import sys
 import unittest
 
@@ -97,6 +97,7 @@ class NodeStatusTest(ServerTestCase):
         c = self.conditions()[CONDITION]
         self.assertEqual((c["status"], c["reason"]), ("True", "NetCheckFailed"))
         self.assertEqual(c["message"], "eth0: eth0 is down")
+        self.assertEqual(json.loads(p.stdout)["findings"][0]["condition"], CONDITION)
         first_transition = c["lastTransitionTime"]
 
         # The kubelet's own status update keeps ours; ours kept the kubelet's.
@@ -147,7 +148,7 @@ class NodeStatusTest(ServerTestCase):
         runs = self.agent.runs(local=True)
         self.assertTrue(runs, p.stdout)
         record = self.agent.run_record(max(runs, key=lambda r: r.get("started_ms", 0))["id"])
-        logs = "\n".join(l.get("message", "") for l in record.get("logs", []))
+        logs = "\n".join(l.get("msg", "") for l in record.get("logs", []))
         self.assertIn("Node w1 does not exist (yet): conditions NodeAgentNetCheck=True not set", logs)
 
 if __name__ == "__main__":
