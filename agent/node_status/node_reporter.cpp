@@ -25,7 +25,11 @@ KubeClient* NodeReporter::Client() {
   auto kube = kube_source_ ? kube_source_() : Result<KubeClient*>(Error(ErrorCode::kUnavailable, "no client"));
   if (!kube) {
     off_ = true;
-    log_(LogLevel::kInfo, "Node Events and conditions are off: " + kube.error().message());
+    // No kubeconfig (or no client at all) is a node outside a cluster: off,
+    // silently. A kubeconfig that is there but broken deserves a word.
+    ErrorCode code = kube.error().code();
+    if (code != ErrorCode::kNotFound && code != ErrorCode::kUnavailable)
+      log_(LogLevel::kWarning, "Node Events and conditions are off: " + kube.error().message());
     return nullptr;
   }
   if (!events_) events_ = std::make_unique<NodeEventRecorder>(**kube, clock_, node_);

@@ -2,7 +2,8 @@
 // Events (ActionContext::Event and the core's own), the action's Node
 // conditions after Apply, and the Event summing up a run that changed files or
 // failed. It is best effort by contract: it never fails the run, logs what it
-// could not do, stays off when there is no Kubernetes client (no kubeconfig),
+// could not do, stays off (silently) when there is no Kubernetes client (no
+// kubeconfig; a broken one is logged once),
 // and stops trying once its calls have taken kReportBudget in all, so a slow
 // or unreachable API server costs a run a bounded time.
 #pragma once

@@ -25,15 +25,22 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("without a Kubernetes client the reporter is off, says so once, and never fails") {
-  Fixture f;
-  NodeReporter r = f.Reporter(false);
-  r.Event(EventType::kNormal, "Cordoned", "x");
-  r.SetConditions(kCalico, {});
-  r.Event(EventType::kNormal, "Cordoned", "y");
-  REQUIRE(f.logged.size() == 1);
-  CHECK(f.logged[0].find("off: no kubeconfig") != std::string::npos);
-  CHECK(f.kube.sent.empty());
+TEST_CASE("without a kubeconfig the reporter is off and silent; a broken one is said once; never fails") {
+  struct Case {
+    ErrorCode code;
+    size_t lines;
+  };
+  for (Case c : {Case{ErrorCode::kNotFound, 0}, Case{ErrorCode::kUnavailable, 0}, Case{ErrorCode::kInvalidArgument, 1}}) {
+    Fixture f;
+    NodeReporter r("n1", f.clock, [&]() -> Result<KubeClient*> { return Error(c.code, "kubeconfig: bad"); },
+                   [&](LogLevel, const std::string& m) { f.logged.push_back(m); });
+    r.Event(EventType::kNormal, "Cordoned", "x");
+    r.SetConditions(kCalico, {});
+    r.Event(EventType::kNormal, "Cordoned", "y");
+    REQUIRE(f.logged.size() == c.lines);
+    if (c.lines) CHECK(f.logged[0] == "Node Events and conditions are off: kubeconfig: bad");
+    CHECK(f.kube.sent.empty());
+  }
 }
 
 TEST_CASE("a failed Event is logged and the run goes on") {

@@ -482,21 +482,22 @@ TEST_CASE("node_status: a real run sets its Node conditions after Apply and post
   }
 }
 
-TEST_CASE("node_status: without a Kubernetes client a real run says once that conditions and Events are off") {
+TEST_CASE("node_status: without a Kubernetes client a real run sets and posts nothing, and says nothing of it") {
   Fixture f;
   ActionInfo info;
   info.name = "thing-check";
   info.plugin = "test";
   info.kind = "native";
   info.conditions.assign(std::begin(kThing), std::end(kThing));
-  info.create = [] { return std::make_unique<ConditionAction>(false); };
+  info.create = [] { return std::make_unique<ConditionAction>(true); };
   f.catalog.Add(std::move(info));
   RunExecutor ex = f.Executor();
   auto run = ex.Prepare({"thing-check", {}, false, "manual", "uid 0"});
   REQUIRE(run);
   RunRecord r = ex.Execute(*run, nullptr, nullptr);
-  CHECK(r.status == RunStatus::kOk);
-  int off = 0;
-  for (const LogLine& l : r.logs) off += l.message.find("Node Events and conditions are off") != std::string::npos;
-  CHECK(off == 1);
+  CHECK(r.status == RunStatus::kFailed);
+  std::vector<std::string> logged;
+  for (const LogLine& l : r.logs) logged.push_back(l.message);
+  // The action's Event stays in the log; nothing about Node conditions.
+  CHECK(logged == std::vector<std::string>{"event Planning: not posted while planning", "event Checked: checked the thing"});
 }
