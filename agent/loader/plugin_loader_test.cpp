@@ -103,7 +103,7 @@ TEST_CASE("exec manifest: a malformed [[permission]] row is refused with its lin
   }
 }
 
-TEST_CASE("exec manifest: [[condition]] rows reach the catalog; a malformed one is refused with its line") {
+TEST_CASE("exec manifest: [[condition]] rows reach the catalog, a malformed one is refused with its line") {
   {
     ExecPluginDir dir;
     ActionCatalog catalog;

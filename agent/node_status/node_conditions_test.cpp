@@ -41,7 +41,7 @@ TEST_CASE("a condition table is checked: prefix, CamelCase, unique, bounded") {
   CHECK(CheckConditionTable(many).error().message().find("at most") != std::string::npos);
 }
 
-TEST_CASE("error findings hold their condition True; the rest are False") {
+TEST_CASE("error findings hold their condition True, the rest are False") {
   std::vector<Finding> findings = {
       {Severity::kError, "swap", "swap is on: /dev/sda2", "NodeAgentSwapEnabled"},
       {Severity::kWarning, "kernel", "old kernel", ""},  // a warning holds nothing
@@ -113,7 +113,7 @@ TEST_CASE("SetNodeConditions patches nodes/NAME/status with a strategic merge pa
   CHECK(sent[0].body["status"]["conditions"][0]["status"] == "True");
 }
 
-TEST_CASE("a Node that does not exist is not an error; other failures are") {
+TEST_CASE("a Node that does not exist is not an error, other failures are") {
   FakeKubeClient kube;
   kube.Fail("GET /api/v1/nodes/n1", 404, "NotFound");
   std::vector<NodeConditionState> states = {{"NodeAgentJoinPrep", "True", "JoinPrepProblem", "bad"}};

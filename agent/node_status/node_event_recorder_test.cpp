@@ -69,7 +69,7 @@ TEST_CASE("a repeat counts up the existing Event, guarded by its resourceVersion
   CHECK(patches[0].content_type == "application/strategic-merge-patch+json");
 }
 
-TEST_CASE("a count that keeps conflicting gives up after 3 tries; other errors at once") {
+TEST_CASE("a count that keeps conflicting gives up after 3 tries, other errors at once") {
   FakeKubeClient kube;
   FakeClock clock;
   kube.Fail("POST /api/v1/namespaces/default/events", 409, "AlreadyExists");

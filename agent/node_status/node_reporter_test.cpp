@@ -25,7 +25,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("without a kubeconfig the reporter is off and silent; a broken one is said once; never fails") {
+TEST_CASE("without a kubeconfig the reporter is off and silent, a broken one is said once, never fails") {
   struct Case {
     ErrorCode code;
     size_t lines;

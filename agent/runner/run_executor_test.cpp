@@ -439,7 +439,7 @@ struct LoggingKube : FakeKubeClient {
 
 }  // namespace
 
-TEST_CASE("node_status: a real run sets its Node conditions after Apply and posts its Events; a dry run does not") {
+TEST_CASE("node_status: a real run sets its Node conditions after Apply and posts its Events, a dry run does not") {
   for (bool dry : {false, true}) {
     Fixture f;
     ActionInfo info;
