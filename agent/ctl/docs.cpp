@@ -126,7 +126,7 @@ Version, node, plugins, runs in progress, tasks with last and next run. With a k
 Actions from plugins and tasks from the configuration.
 .TP
 .BI describe " ACTION"
-An action's description, every parameter (type, default, accepted values), and the Kubernetes API permissions it needs.
+An action's description, every parameter (type, default, accepted values), the Kubernetes API permissions it needs, and the Node conditions it sets.
 .TP
 .BI run " ACTION|TASK" " [\-\-set KEY=VALUE]... [\-\-dry\-run] [\-\-confirm] [\-\-detach]"
 Run now, with live progress and a final summary. \fB\-\-dry\-run\fR only plans: it shows what would change (with diffs for files) and changes nothing. \fB\-\-confirm\fR (like terraform apply) first plans as the real run will, shows that plan and asks on the terminal; only \fBy\fR or \fByes\fR applies it. The run then refuses, applying nothing, if the plan it makes again differs from the one shown ("the node changed since you confirmed"). Without a terminal on stdin \fB\-\-confirm\fR is a usage error. Whatever runs, an action applies only what its plan names; anything else is refused and fails the run. With \fB\-o json\fR the record has the outcome (status, summary, findings, changes) and, beside it, \fBplan\fR (summary, findings, changes, fingerprint).

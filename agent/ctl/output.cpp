@@ -289,6 +289,14 @@ std::string RenderAction(const json& a) {
     if (!k.value("why", "").empty()) os << "      " << k.value("why", "") << "\n";
   }
   if (a.value("permissions", json::array()).empty()) os << "  (none: it does not use the Kubernetes API)\n";
+  if (!a.value("conditions", json::array()).empty()) {
+    os << "\nNODE CONDITIONS (set on this Node after each real run)\n";
+    for (const auto& c : a["conditions"]) {
+      os << "  " << c.value("type", "") << ": True " << c.value("true_reason", "") << ", False "
+         << c.value("false_reason", "") << "\n";
+      if (!c.value("description", "").empty()) os << "      " << c.value("description", "") << "\n";
+    }
+  }
   return os.str();
 }
 

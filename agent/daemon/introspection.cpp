@@ -46,10 +46,14 @@ json ActionToJson(const ActionInfo& a) {
     }
     permissions.push_back(std::move(row));
   }
+  json conditions = json::array();
+  for (const ConditionSpec& c : a.conditions)
+    conditions.push_back({{"type", std::string(c.type)}, {"true_reason", std::string(c.true_reason)},
+                          {"false_reason", std::string(c.false_reason)}, {"description", std::string(c.description)}});
   return {{"name", a.name},           {"plugin", a.plugin},         {"kind", a.kind},
           {"description", a.description}, {"maturity", a.maturity}, {"disruptive", a.disruptive},
           {"resumable", a.resumable}, {"source", a.source},         {"params", params},
-          {"permissions", permissions}};
+          {"permissions", permissions}, {"conditions", conditions}};
 }
 
 std::unique_ptr<TaskPlanner> MakePlanner(const AgentSetup& setup, Host& host) {

@@ -22,7 +22,7 @@ struct ActionInfo {
   std::string maturity;
   std::vector<ParamSpec> params;  // views into the plugin's (or the catalog's) memory
   std::vector<KubePermission> permissions;  // the same; checked by the loader
-  std::vector<ConditionSpec> conditions;    // the same
+  std::vector<ConditionSpec> conditions;    // the same; checked by the loader (CheckConditionTable)
   bool disruptive = false;
   bool resumable = false;
   /// Keeps alive the memory the views above point into when the tables were

@@ -85,6 +85,7 @@ nlohmann::json ExecPlanJson(const Plan& plan) {
   nlohmann::json findings = nlohmann::json::array();
   for (const Finding& f : plan.findings) {
     findings.push_back({{"severity", SeverityName(f.severity)}, {"subject", f.subject}, {"message", f.message}});
+    if (!f.condition.empty()) findings.back()["condition"] = f.condition;
   }
   return {{"summary", plan.summary}, {"findings", findings}, {"changes", changes}, {"data", plan.data}};
 }
@@ -114,7 +115,10 @@ Result<Outcome> ParseExecAnswer(const CommandResult& r) {
   out.summary = answer.value("summary", "");
   for (const auto& f : answer.value("findings", nlohmann::json::array())) {
     if (!f.is_object()) continue;
-    out.findings.push_back({ParseSeverity(f.value("severity", "info")), f.value("subject", ""), f.value("message", "")});
+    // "condition": the type (of the manifest's [[condition]] rows) an error finding holds True.
+    std::string condition = f.contains("condition") && f["condition"].is_string() ? f["condition"].get<std::string>() : "";
+    out.findings.push_back(
+        {ParseSeverity(f.value("severity", "info")), f.value("subject", ""), f.value("message", ""), condition});
   }
   for (const auto& c : answer.value("changes", nlohmann::json::array())) {
     if (!c.is_object()) continue;

@@ -18,6 +18,7 @@
 #include "loader/exec_action.h"
 #include "loader/plugin_tables.h"
 #include "nodeagent/plugin.h"
+#include "node_status/node_conditions.h"
 #include "permissions/required_permissions.h"
 
 namespace nodeagent {
@@ -69,6 +70,8 @@ Status CheckDescriptor(const PluginDescriptor& d, const ActionCatalog& catalog) 
       return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + table.error().message());
     if (Status perms = CheckKubePermissionTable(a.permissions, a.params); !perms.ok())
       return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + perms.error().message());
+    if (Status conds = CheckConditionTable(a.conditions); !conds.ok())
+      return Error(ErrorCode::kInvalidArgument, "action " + std::string(a.name) + ": " + conds.error().message());
   }
   return Status::Ok();
 }
@@ -401,6 +404,41 @@ Result<std::vector<KubePermission>> ParseExecPermissions(const toml::node& node,
   return out;
 }
 
+/// The [[condition]] rows of an exec plugin's manifest (see ConditionSpec):
+///   [[condition]]
+///   type = "NodeAgentMyCheck"
+///   true_reason = "MyCheckFailed"
+///   false_reason = "MyCheckPassed"
+///   description = "what it watches"      # optional
+/// Checked by CheckConditionTable; errors name the row's line.
+Result<std::vector<ConditionSpec>> ParseExecConditions(const toml::node& node) {
+  const toml::array* rows = node.as_array();
+  auto at = [](const toml::node& n) { return "[[condition]] (line " + std::to_string(n.source().begin.line) + ")"; };
+  if (!rows) return InvalidArgument(at(node) + ": must be an array of tables ([[condition]])");
+  static const std::string_view kKeys[] = {"type", "true_reason", "false_reason", "description"};
+  std::vector<ConditionSpec> out;
+  for (const toml::node& rn : *rows) {
+    const toml::table* r = rn.as_table();
+    if (!r) return InvalidArgument(at(rn) + ": entries must be tables");
+    for (auto&& [k, v] : *r) {
+      if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys))
+        return InvalidArgument("[[condition]] (line " + std::to_string(k.source().begin.line) + "): unknown key '" +
+                               std::string(k.str()) + "' (accepted: type true_reason false_reason description)");
+      if (!v.is_string()) return InvalidArgument(at(v) + ": " + std::string(k.str()) + " must be a string");
+    }
+    ConditionSpec row{Keep((*r)["type"].value_or(std::string())), Keep((*r)["true_reason"].value_or(std::string())),
+                      Keep((*r)["false_reason"].value_or(std::string())),
+                      Keep((*r)["description"].value_or(std::string()))};
+    out.push_back(row);
+    if (Status st = CheckConditionTable(out); !st.ok()) {
+      const std::string& m = st.error().message();
+      size_t cut = m.find("): ");  // "condition N (TYPE): why" -> why
+      return InvalidArgument(at(*r) + ": " + (cut == std::string::npos ? m : m.substr(cut + 3)));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner, ActionCatalog& catalog) {
@@ -414,11 +452,12 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
                            std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
   }
   static const std::string_view kKeys[] = {"name",     "description", "executable", "disruptive",
-                                           "maturity", "param",       "permission"};
+                                           "maturity", "param",       "permission", "condition"};
   for (auto&& [k, v] : m) {
     if (std::find(std::begin(kKeys), std::end(kKeys), k.str()) == std::end(kKeys))
       return InvalidArgument("line " + std::to_string(k.source().begin.line) + ": unknown key '" +
-                             std::string(k.str()) + "' (accepted: name description executable disruptive maturity [[param]] [[permission]])");
+                             std::string(k.str()) + "' (accepted: name description executable disruptive maturity [[param]] [[permission]] "
+                             "[[condition]])");
   }
   auto name = m["name"].value<std::string>();
   auto exe = m["executable"].value<std::string>();
@@ -482,6 +521,11 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
     auto rows = ParseExecPermissions(*perms, info.params);
     if (!rows) return rows.error();
     info.permissions = std::move(*rows);
+  }
+  if (const toml::node* conds = m.get("condition")) {
+    auto rows = ParseExecConditions(*conds);
+    if (!rows) return rows.error();
+    info.conditions = std::move(*rows);
   }
   auto config = std::make_shared<ExecActionConfig>(ExecActionConfig{*name, exe_path, true});
   info.create = [config] { return MakeExecAction(config); };

@@ -1,6 +1,7 @@
-// Exec plugin manifests: their [[permission]] rows are loaded into the
-// catalog, and a malformed row is refused naming its line. Native modules
-// through a probe: what the probe answers is bounded and checked.
+// Exec plugin manifests: their [[permission]] and [[condition]] rows are
+// loaded into the catalog, and a malformed row is refused naming its line.
+// Native modules through a probe: what the probe answers is bounded and
+// checked.
 #include "loader/plugin_loader.h"
 
 #include <sys/stat.h>
@@ -137,4 +138,56 @@ TEST_CASE("a probe's answer is bounded and checked before the daemon trusts it")
     CHECK(st.error().message().find(c.reason) != std::string::npos);
     CHECK(catalog.plugins.empty());
   }
+}
+
+TEST_CASE("exec manifest: [[condition]] rows reach the catalog, a malformed one is refused with its line") {
+  {
+    ExecPluginDir dir;
+    ActionCatalog catalog;
+    Status st = dir.Load(
+        "[[condition]]\ntype = \"NodeAgentMyCheck\"\ntrue_reason = \"MyCheckFailed\"\n"
+        "false_reason = \"MyCheckPassed\"\ndescription = \"what it watches\"\n",
+        catalog);
+    REQUIRE(st.ok());
+    const ActionInfo* a = catalog.Find("check");
+    REQUIRE(a);
+    REQUIRE(a->conditions.size() == 1);
+    CHECK(a->conditions[0].type == "NodeAgentMyCheck");
+    CHECK(a->conditions[0].true_reason == "MyCheckFailed");
+    CHECK(a->conditions[0].false_reason == "MyCheckPassed");
+    CHECK(a->conditions[0].description == "what it watches");
+  }
+  struct Case {
+    std::string body;
+    std::string message;
+  };
+  const std::string ok_row = "[[condition]]\ntype = \"NodeAgentA\"\ntrue_reason = \"Bad\"\nfalse_reason = \"Good\"\n";
+  const Case cases[] = {
+      {"[[condition]]\ntype = \"MyCheck\"\ntrue_reason = \"Bad\"\nfalse_reason = \"Good\"\n",
+       "[[condition]] (line 3): type must be CamelCase (letters and digits, at most 63) and start with \"NodeAgent\", "
+       "e.g. NodeAgentCalicoNetwork"},
+      {"[[condition]]\ntype = \"NodeAgentA\"\ntrue_reason = \"bad reason\"\nfalse_reason = \"Good\"\n",
+       "[[condition]] (line 3): true_reason and false_reason must be CamelCase words, e.g. SwapEnabled"},
+      {ok_row + ok_row, "[[condition]] (line 7): declared twice"},
+      {"[[condition]]\ntype = \"NodeAgentA\"\nseverity = \"high\"\n",
+       "[[condition]] (line 5): unknown key 'severity' (accepted: type true_reason false_reason description)"},
+      {"condition = \"NodeAgentA\"\n", "[[condition]] (line 3): must be an array of tables ([[condition]])"},
+  };
+  for (const Case& c : cases) {
+    ExecPluginDir dir;
+    ActionCatalog catalog;
+    Status st = dir.Load(c.body, catalog);
+    INFO(c.body);
+    REQUIRE_FALSE(st.ok());
+    CHECK(st.error().message() == c.message);
+  }
+  std::string many;
+  for (int i = 0; i < 9; ++i)
+    many += "[[condition]]\ntype = \"NodeAgent" + std::string(1, static_cast<char>('A' + i)) +
+            "\"\ntrue_reason = \"Bad\"\nfalse_reason = \"Good\"\n";
+  ExecPluginDir dir;
+  ActionCatalog catalog;
+  Status st = dir.Load(many, catalog);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().message().find("at most 8") != std::string::npos);
 }

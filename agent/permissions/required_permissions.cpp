@@ -150,6 +150,24 @@ std::span<const KubePermission> StatusPermissions() {
   return kStatus;
 }
 
+std::span<const KubePermission> NodeConditionPermissions() {
+  static constexpr KubePermission kConditions[] = {
+      Cluster("get", "", "nodes", "read the Node's conditions, to keep their lastTransitionTime"),
+      Cluster("patch", "", "nodes/status", "set the actions' Node conditions (NodeAgent...) on this Node"),
+  };
+  static_assert(HasValidKubePermissions(kConditions));
+  return kConditions;
+}
+
+std::span<const KubePermission> NodeEventPermissions() {
+  static constexpr KubePermission kEvents[] = {
+      InNamespace("default", "create get patch", "", "events",
+                  "post Events on this Node (Nodeagent...), counting up a repeated one"),
+  };
+  static_assert(HasValidKubePermissions(kEvents));
+  return kEvents;
+}
+
 void PermissionSet::Add(const ResourceAttributes& what, const std::string& needed_by) {
   for (RequiredPermission& r : rows_) {
     if (!Same(r.what, what)) continue;
@@ -180,6 +198,16 @@ Result<std::vector<RequiredPermission>> CollectPermissions(const std::vector<con
   PermissionSet set;
   if (Status st = set.AddTable(CorePermissions(), {}, nullptr, "agentctl kube check"); !st.ok()) return st.error();
   if (Status st = set.AddTable(StatusPermissions(), {}, nullptr, "agentctl status"); !st.ok()) return st.error();
+  if (!actions.empty() || !tasks.empty()) {  // a run may post Events: any action's
+    if (Status st = set.AddTable(NodeEventPermissions(), {}, nullptr, "nodeagent (Node Events)"); !st.ok())
+      return st.error();
+  }
+  bool conditions = std::any_of(actions.begin(), actions.end(), [](const ActionInfo* a) { return !a->conditions.empty(); }) ||
+                    std::any_of(tasks.begin(), tasks.end(), [](const ConfiguredAction& t) { return !t.action->conditions.empty(); });
+  if (conditions) {
+    if (Status st = set.AddTable(NodeConditionPermissions(), {}, nullptr, "nodeagent (Node conditions)"); !st.ok())
+      return st.error();
+  }
   for (const ActionInfo* a : actions)
     if (Status st = set.AddTable(a->permissions, a->params, nullptr, a->name); !st.ok()) return st.error();
   for (const ConfiguredAction& t : tasks) {

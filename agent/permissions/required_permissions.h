@@ -49,6 +49,12 @@ std::span<const KubePermission> CorePermissions();
 /// (a drain task with another lock_namespace adds its own row).
 std::span<const KubePermission> StatusPermissions();
 
+/// What the core uses in a real run to report on this node (node_status/):
+/// reading the Node and patching its status for the actions' Node conditions,
+/// and creating and counting up Events on it (any run may post one).
+std::span<const KubePermission> NodeConditionPermissions();
+std::span<const KubePermission> NodeEventPermissions();
+
 /// Collects rows, merging equal ones. Rows come out sorted by namespace
 /// (cluster first), group, resource, then verb in kKubeVerbs order.
 class PermissionSet {
@@ -70,7 +76,9 @@ struct ConfiguredAction {
   Params params;
 };
 
-/// Every permission the agent may use: CorePermissions(), every loaded
+/// Every permission the agent may use: CorePermissions(),
+/// NodeEventPermissions() when there is any action, NodeConditionPermissions()
+/// when an action declares conditions, every loaded
 /// action with its parameter defaults (what `agentctl run ACTION` uses), and
 /// every configured task with its own parameters (labelled "ACTION (task T)"
 /// where the task needs a row its action's defaults do not).

@@ -5,6 +5,7 @@
 #include "runner/plan_phase_guard.h"
 #include "runner/secret_scrubber.h"
 #include "notify/notifier.h"
+#include "node_status/node_reporter.h"
 
 #include <algorithm>
 #include <atomic>
@@ -100,12 +101,16 @@ class RunContext : public ActionContext {
       return GuardKubeClient(ApplyGuardKubeClient(std::move(c), contract_), planning_);
     });
   }
-  // Until the core's event delivery lands (issue 14), events are kept in
-  // the run's log so nothing an action reports is lost.
+  // Kept in the run's log too; posted on the Node only in a real run outside
+  // planning (the plan-phase guard refuses writes), see node_status/.
   void Event(EventType type, std::string_view reason, std::string_view message) override {
+    std::string text = scrubber_.Scrub(message);
     Log(type == EventType::kWarning ? LogLevel::kWarning : LogLevel::kInfo,
-        "event " + std::string(reason) + ": " + std::string(message));
+        "event " + std::string(reason) + ": " + text);
+    if (!run_.dry_run && !planning_) node_reporter_.Event(type, scrubber_.Scrub(reason), text);
   }
+  /// The Node's conditions and Events for this run (node_status/).
+  NodeReporter& node_reporter() { return node_reporter_; }
   // Through the core notifier (notify/notifier.h): returns once each
   // target's first attempt ended or timed out. A dry run sends nothing.
   void Notify(std::string_view event, std::string_view message) override {
@@ -170,10 +175,19 @@ class RunContext : public ActionContext {
   std::unique_ptr<HttpClient> http_;
   Notifier* notifier_ = nullptr;
   bool notified_failure_ = false;
+  NodeReporter node_reporter_{node_, host_.clock(), [this] { return Kube(); },
+                              [this](LogLevel level, const std::string& m) { Log(level, m); }};
 };
 
 /// How long the end of a run waits for notifications still being retried.
 constexpr std::chrono::seconds kNotifyFinishGrace{20};
+
+/// After a real run: the action's Node conditions, from its findings when
+/// Apply or Resume answered (`answered`), and the run's own Event.
+void ReportToNode(NodeReporter& node, const ActionInfo& action, const RunRecord& r, bool answered) {
+  if (answered) node.SetConditions(action.conditions, r.findings);
+  if (auto e = RunEndEventFor(action.name, r.status, r.summary, r.changes)) node.Event(e->type, e->reason, e->message);
+}
 
 /// ProblemsText without the last newline, for an error message.
 std::string JoinProblems(const std::vector<ConfigProblem>& problems) {
@@ -343,6 +357,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     ctx.Log(LogLevel::kError, what);
   };
 
+  bool applied = false;  // Apply or Resume answered: its findings describe the node
   try {
     // Where only a module's tables were read (the daemon, agentctl's local
     // half), its actions have no code: never run one there by mistake.
@@ -363,6 +378,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
       if (!outcome) {
         fail("resume failed: " + outcome.error().message());
       } else {
+        applied = true;
         r.status = outcome->status;
         r.summary = outcome->summary;
         r.findings.insert(r.findings.end(), outcome->findings.begin(), outcome->findings.end());
@@ -411,6 +427,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
         if (!outcome) {
           fail(outcome.error().message());
         } else {
+          applied = true;
           r.status = outcome->status;
           r.summary = outcome->summary;
           r.findings = outcome->findings;
@@ -439,6 +456,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
     if (r.status == RunStatus::kOk || r.status == RunStatus::kChanged) r.status = RunStatus::kFailed;
   }
   scrubber.Scrub(r);  // what the action answered may quote a secret too
+  if (!run.dry_run && r.status != RunStatus::kRunning) ReportToNode(ctx.node_reporter(), *run.action, r, applied);
   if (notifier) {
     // The core tells the targets about a failed run unless the action did.
     if (r.status == RunStatus::kFailed && !ctx.notified_failure()) ctx.Notify("failure", r.summary);

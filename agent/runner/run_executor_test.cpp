@@ -433,6 +433,39 @@ struct NotifyHttp : HttpClient {
   }
 };
 
+/// An action with a Node condition: its findings come from `problem`.
+class ConditionAction : public Action {
+ public:
+  explicit ConditionAction(bool problem) : problem_(problem) {}
+  Result<Plan> MakePlan(ActionContext& ctx) override {
+    ctx.Event(EventType::kNormal, "Planning", "not posted while planning");
+    return Plan{};
+  }
+  Result<Outcome> Apply(ActionContext& ctx, const Plan&) override {
+    ctx.Event(EventType::kNormal, "Checked", "checked the thing");
+    Outcome out;
+    out.status = problem_ ? RunStatus::kFailed : RunStatus::kOk;
+    out.summary = problem_ ? "the thing is broken" : "fine";
+    if (problem_) out.findings.push_back({Severity::kError, "thing", "broken", "NodeAgentTestThing"});
+    return out;
+  }
+
+ private:
+  bool problem_;
+};
+
+constexpr ConditionSpec kThing[] = {{"NodeAgentTestThing", "ThingBroken", "ThingFine", ""}};
+
+/// A scripted client that also copies every generic request to `log`, which
+/// outlives the run's client.
+struct LoggingKube : FakeKubeClient {
+  std::vector<FakeKubeClient::Sent>* log = nullptr;
+  KubeResult<nlohmann::json> Request(const KubeRequest& r) override {
+    log->push_back({r.method, r.path, r.query, r.body, r.content_type});
+    return FakeKubeClient::Request(r);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("notify: actions notify through [[notify]], the core adds failure, a dry run sends nothing") {
@@ -551,4 +584,65 @@ TEST_CASE("audit_trail: the run's Kubernetes client is audited, and a change a h
   CHECK(e[2]["result"] == "ok");
   CHECK(e[3]["reported_by"] == "action");  // only the unseen file; the patch was seen
   CHECK(e[3]["objects"] == nlohmann::json::array({"file:/etc/itest/unseen"}));
+TEST_CASE("node_status: a real run sets its Node conditions after Apply and posts its Events, a dry run does not") {
+  for (bool dry : {false, true}) {
+    Fixture f;
+    ActionInfo info;
+    info.name = "thing-check";
+    info.plugin = "test";
+    info.kind = "native";
+    info.conditions.assign(std::begin(kThing), std::end(kThing));
+    info.create = [] { return std::make_unique<ConditionAction>(true); };
+    f.catalog.Add(std::move(info));
+    std::vector<FakeKubeClient::Sent> sent;
+    ClientFactories clients;
+    clients.kube = [&](const bool*) -> Result<std::unique_ptr<KubeClient>> {
+      auto kube = std::make_unique<LoggingKube>();
+      kube->log = &sent;
+      kube->Answer("GET /api/v1/nodes/node-1", {{"metadata", {{"name", "node-1"}}}});
+      kube->Answer("PATCH /api/v1/nodes/node-1/status", nlohmann::json::object());
+      kube->Answer("POST /api/v1/namespaces/default/events", nlohmann::json::object());
+      return std::unique_ptr<KubeClient>(std::move(kube));
+    };
+    RunExecutor ex(f.settings, f.raw, f.tasks, f.catalog, f.host, f.history, clients);
+    auto run = ex.Prepare({"thing-check", {}, dry, "manual", "uid 0"});
+    REQUIRE(run);
+    RunRecord r = ex.Execute(*run, nullptr, nullptr);
+    if (dry) {
+      CHECK(sent.empty());
+      continue;
+    }
+    CHECK(r.status == RunStatus::kFailed);
+    std::vector<std::string> keys;
+    for (const auto& s : sent) keys.push_back(s.key() + (s.method == "POST" ? " " + s.body.value("reason", "") : ""));
+    CHECK(keys == std::vector<std::string>{"POST /api/v1/namespaces/default/events NodeagentChecked",
+                                           "PATCH /api/v1/nodes/node-1/status",
+                                           "POST /api/v1/namespaces/default/events NodeagentRunFailed"});
+    const auto& cond = sent[1].body["status"]["conditions"];
+    REQUIRE(cond.size() == 1);
+    CHECK(cond[0]["type"] == "NodeAgentTestThing");
+    CHECK(cond[0]["status"] == "True");
+    CHECK(cond[0]["reason"] == "ThingBroken");
+    CHECK(sent[2].body["message"] == "thing-check: the thing is broken");
+  }
+}
+
+TEST_CASE("node_status: without a Kubernetes client a real run sets and posts nothing, and says nothing of it") {
+  Fixture f;
+  ActionInfo info;
+  info.name = "thing-check";
+  info.plugin = "test";
+  info.kind = "native";
+  info.conditions.assign(std::begin(kThing), std::end(kThing));
+  info.create = [] { return std::make_unique<ConditionAction>(true); };
+  f.catalog.Add(std::move(info));
+  RunExecutor ex = f.Executor();
+  auto run = ex.Prepare({"thing-check", {}, false, "manual", "uid 0"});
+  REQUIRE(run);
+  RunRecord r = ex.Execute(*run, nullptr, nullptr);
+  CHECK(r.status == RunStatus::kFailed);
+  std::vector<std::string> logged;
+  for (const LogLine& l : r.logs) logged.push_back(l.message);
+  // The action's Event stays in the log; nothing about Node conditions.
+  CHECK(logged == std::vector<std::string>{"event Planning: not posted while planning", "event Checked: checked the thing"});
 }

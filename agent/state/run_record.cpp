@@ -23,7 +23,9 @@ LogLevel ParseLogLevel(std::string_view s) {
 }
 
 nlohmann::json ToJson(const Finding& f) {
-  return {{"severity", SeverityName(f.severity)}, {"subject", f.subject}, {"message", f.message}};
+  nlohmann::json j = {{"severity", SeverityName(f.severity)}, {"subject", f.subject}, {"message", f.message}};
+  if (!f.condition.empty()) j["condition"] = f.condition;  // the Node condition it holds True
+  return j;
 }
 
 nlohmann::json ToJson(const Change& c) {
@@ -40,7 +42,7 @@ nlohmann::json ToJson(const LogLine& l) { return {{"t", l.time_ms}, {"level", Lo
 Finding FindingFromJson(const nlohmann::json& j) {
   std::string sev = j.value("severity", "info");
   return {sev == "error" ? Severity::kError : sev == "warning" ? Severity::kWarning : Severity::kInfo,
-          j.value("subject", ""), j.value("message", "")};
+          j.value("subject", ""), j.value("message", ""), j.value("condition", "")};
 }
 
 Change ChangeFromJson(const nlohmann::json& j) {

@@ -439,6 +439,11 @@ constexpr auto kPermissions = [] {
 }();
 static_assert(HasValidKubePermissions(kPermissions));
 
+constexpr ConditionSpec kConditions[] = {
+    {"NodeAgentCalicoNetwork", "CalicoNetworkProblem", "CalicoNetworkHealthy",
+     "an error of calico-network's checks (NetworkManager, tunnels, the autodetected address, calico-node)"},
+};
+
 const ActionSpec kSpecs[] = {
     {.name = "calico-network",
      .description = "Keeps NetworkManager off Calico's interfaces (a conf.d drop-in that keeps other unmanaged "
@@ -450,7 +455,8 @@ const ActionSpec kSpecs[] = {
      .disruptive = false,
      .create = &MakeCalicoNetwork,
      .validate = &ValidateCalicoParams,
-     .permissions = kPermissions},
+     .permissions = kPermissions,
+     .conditions = kConditions},
 };
 
 }  // namespace

@@ -193,7 +193,13 @@ TEST_CASE("plan_names_every_change: drain-and-reboot, run and resumed after the 
                                          "kube:leases/kube-system/nodeagent-reboot-lock-0"});
   CHECK(Unplanned(*plan, {"kube:nodes/node-2", "kube:leases/kube-system/other", "command:/sbin/other"}).size() == 3);
   CHECK(CommandsRun(before.commands()) == std::vector<std::string>{"command:/sbin/reboot-stub"});
-  CHECK(kube.events() > 0);  // Events go their own way (the guard lets them through)
+  // Events go through the context (the core posts them on the Node), not the plan.
+  CHECK(kube.events() == 0);
+  CHECK(std::find(before.events().begin(), before.events().end(), "Normal DrainStarted: cordoned; draining (run " +
+                      before.run_id() + ")") != before.events().end());
+  CHECK(std::find_if(after.events().begin(), after.events().end(), [](const std::string& e) {
+          return e.starts_with("Normal RebootCompleted: ");
+        }) != after.events().end());
 }
 
 TEST_CASE("plan_names_every_change: plain drain of a node already cordoned names the node it annotates",

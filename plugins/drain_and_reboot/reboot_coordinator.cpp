@@ -147,15 +147,9 @@ RebootCoordinator::RebootCoordinator(ActionContext& ctx, KubeClient& kube, HttpC
 Status RebootCoordinator::Save(const State& s) { return ctx_.SaveCheckpoint(s.ToJson(o_.node, action_)); }
 
 void RebootCoordinator::Event(const std::string& type, const std::string& reason, const std::string& message) {
-  EventSpec e;
-  e.involved_object = {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", o_.node}};
-  if (!node_uid_.empty()) e.involved_object["uid"] = node_uid_;
-  e.type = type;
-  e.reason = reason;
-  e.message = message;
-  e.host = o_.node;
-  auto r = kube_.CreateEvent(e);
-  if (!r) ctx_.Warn("could not record Event " + reason + ": " + r.error().message());
+  // The core posts it on the Node (reason prefixed "Nodeagent", counted when
+  // repeated) and never fails the run for it.
+  ctx_.Event(type == "Warning" ? EventType::kWarning : EventType::kNormal, reason, message);
 }
 
 void RebootCoordinator::Notify(const std::string& event, const std::string& message) {
@@ -211,7 +205,7 @@ Result<Outcome> RebootCoordinator::Cordon(bool on, const std::set<std::string>* 
     out.status = RunStatus::kChanged;
     out.summary = "cordoned node " + o_.node;
     out.changes.push_back({"cordon", "node/" + o_.node, "", "", 0, {NodeObject(o_.node)}});
-    Event("Normal", "NodeagentCordoned", "cordoned by nodeagent run " + ctx_.run_id());
+    Event("Normal", "Cordoned", "cordoned by nodeagent run " + ctx_.run_id());
     return out;
   }
   Status st = CleanNode(true);
@@ -220,7 +214,7 @@ Result<Outcome> RebootCoordinator::Cordon(bool on, const std::set<std::string>* 
   out.summary = is ? "uncordoned node " + o_.node : "node " + o_.node + " was not cordoned";
   if (is) {
     out.changes.push_back({"uncordon", "node/" + o_.node, "", "", 0, {NodeObject(o_.node)}});
-    Event("Normal", "NodeagentUncordoned", "uncordoned by nodeagent run " + ctx_.run_id());
+    Event("Normal", "Uncordoned", "uncordoned by nodeagent run " + ctx_.run_id());
   }
   auto slot = HeldLockSlot();
   if (!slot) return slot.error().Wrap("node " + o_.node + (is ? " was uncordoned, but " : ": ") + "reading the reboot lock");
@@ -563,7 +557,7 @@ Result<Phase> RebootCoordinator::CordonNode(Walk& w) {
   if (s.cordoned) patch["spec"]["unschedulable"] = true;
   auto pr = kube_.PatchNode(o_.node, patch, PatchType::kMerge);
   if (!pr) return Fail(w, "could not cordon node " + o_.node + ": " + pr.error().message(), RunStatus::kFailed);
-  Event("Normal", "NodeagentDrainStarted", "cordoned; draining (run " + ctx_.run_id() + ")");
+  Event("Normal", "DrainStarted", "cordoned; draining (run " + ctx_.run_id() + ")");
   Notify("drain", "draining node " + o_.node);
   return Phase::kDrain;
 }
@@ -658,7 +652,7 @@ Result<Phase> RebootCoordinator::Drain(Walk& w) {
                              : ", " + std::to_string(report->deleted_after_timeout.size()) +
                                    " deleted without eviction after the timeout");
   ctx_.Info(drained);
-  Event("Normal", "NodeagentDrained", drained);
+  Event("Normal", "Drained", drained);
   w.out.data = {{"evicted", report->gone.size()},
                 {"eviction_calls", report->eviction_calls},
                 {"refusals", report->refusals},
@@ -700,7 +694,7 @@ Result<Phase> RebootCoordinator::Reboot(Walk& w) {
     return Fail(w, "could not save the state before rebooting: " + st.error().message(), RunStatus::kFailed);
   std::string cmd;
   for (const auto& a : o_.reboot_command) cmd += (cmd.empty() ? "" : " ") + a;
-  Event("Normal", "NodeagentRebooting", "rebooting with `" + cmd + "`");
+  Event("Normal", "Rebooting", "rebooting with `" + cmd + "`");
   Notify("reboot", "rebooting node " + o_.node);
   CommandSpec spec;
   spec.argv = o_.reboot_command;
@@ -790,7 +784,7 @@ Result<Phase> RebootCoordinator::Finish(Walk& w) {
   std::string released = ReleaseLock(s.lock_name);
   std::string summary = "rebooted node " + o_.node + "; back and Ready after " + downtime + " downtime" +
                         (s.cordoned ? "; uncordoned" : "; left unschedulable as it was before") + released;
-  Event("Normal", "NodeagentRebootCompleted", summary);
+  Event("Normal", "RebootCompleted", summary);
   Notify("uncordon", summary);
   s.phase = Phase::kDone;
   (void)ctx_.SaveCheckpoint({{"node", o_.node}, {"action", action_}, {"phase", "done"}});
@@ -817,7 +811,7 @@ Result<Phase> RebootCoordinator::RollBack(Walk& w) {
     done += "; left unschedulable as it was before";
   }
   done += ReleaseLock(s.lock_name);
-  Event("Warning", "NodeagentRolledBack", w.why + done);
+  Event("Warning", "RolledBack", w.why + done);
   Notify("failure", w.why + done);
   w.out = Outcome();
   w.out.findings = std::move(w.fail_findings);

@@ -61,7 +61,7 @@ class Preflight {
             msg += " (run by the daemon? its sandbox allows join-prep's fixes only with the drop-in "
                    "/usr/share/doc/nodeagent/examples/nodeagent.service.d/join-prep.conf installed in "
                    "/etc/systemd/system/nodeagent.service.d/; or run agentctl --local as root)";
-          out.findings.push_back({Severity::kError, c.id, msg});
+          out.findings.push_back({Severity::kError, c.id, msg, CheckCondition(c.id)});
           failed_fixes.push_back(c.id);
           break;
         }
@@ -257,6 +257,15 @@ constexpr KubePermission kJoinPermissions[] = {
 static_assert(HasValidKubePermissions(kPrepPermissions));
 static_assert(HasValidKubePermissions(kJoinPermissions));
 
+// The Node conditions join-prep keeps once the node has joined (before, there
+// is no Node: the core skips them): kSwapCondition for the swap checks,
+// NodeAgentJoinPrep for every other error.
+constexpr ConditionSpec kPrepConditions[] = {
+    {"NodeAgentJoinPrep", "JoinPrepProblem", "JoinPrepPassed",
+     "an error of join-prep's checks (other than swap) on this joined node"},
+    {kSwapCondition, "SwapEnabled", "SwapDisabled", "swap is on now or at the next boot, and the kubelet fails on it"},
+};
+
 const ActionSpec kSpecs[] = {
     {.name = "join-prep",
      .description = "Every check kubeadm join makes (and those it does not: swap at the next boot, firewall verdicts "
@@ -266,7 +275,8 @@ const ActionSpec kSpecs[] = {
      .disruptive = false,
      .create = &Make<JoinPrepAction>,
      .validate = &ValidatePrep,
-     .permissions = kPrepPermissions},
+     .permissions = kPrepPermissions,
+     .conditions = kPrepConditions},
     {.name = "join",
      .description = "join-prep's checks and fixes, then kubeadm join with a private JoinConfiguration (the token "
                     "never on a command line), then wait for the Node to be Ready.",

@@ -116,6 +116,7 @@ TEST_CASE("join-prep: the plan lists each allowed fix; apply fixes them; a secon
                                    [](const Finding& f) { return f.subject == "Swap"; });
   REQUIRE(swap_finding != plan->findings.end());
   CHECK(swap_finding->severity == Severity::kError);
+  CHECK(swap_finding->condition == "NodeAgentSwapEnabled");  // join-prep's swap condition, not the general one
 
   auto out = action->Apply(node.ctx, *plan);
   REQUIRE(out);

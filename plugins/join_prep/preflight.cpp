@@ -58,6 +58,10 @@ bool Blocks(const CheckResult& check) {
   return check.status == CheckStatus::kFail && check.severity == CheckSeverity::kError;
 }
 
+std::string CheckCondition(std::string_view check_id) {
+  return check_id.starts_with("Swap") ? std::string(kSwapCondition) : "";
+}
+
 std::vector<Finding> CheckFindings(const std::vector<CheckResult>& checks) {
   std::vector<Finding> out;
   for (const auto& c : checks) {
@@ -66,6 +70,7 @@ std::vector<Finding> CheckFindings(const std::vector<CheckResult>& checks) {
     f.severity = Blocks(c) ? Severity::kError : Severity::kWarning;
     f.subject = c.id;
     f.message = c.message;
+    f.condition = CheckCondition(c.id);
     if (c.status == CheckStatus::kIgnored) f.message += " (ignored)";
     if (!c.fix && !c.hint.empty()) f.message += ". " + c.hint;
     out.push_back(std::move(f));

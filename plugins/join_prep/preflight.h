@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -36,9 +37,16 @@ void MarkIgnored(const JoinOptions& options, std::vector<CheckResult>& checks);
 /// A failing check (not ignored) of severity error: it blocks the join.
 bool Blocks(const CheckResult& check);
 
+/// The Node condition (join-prep's ConditionSpec rows) a failing check holds
+/// True: kSwapCondition for the swap checks (Swap, SwapFstab, ...), "" (the
+/// general NodeAgentJoinPrep) for the rest.
+inline constexpr std::string_view kSwapCondition = "NodeAgentSwapEnabled";
+std::string CheckCondition(std::string_view check_id);
+
 /// The Findings of the failing checks: an error that is not ignored stays an
 /// error; an ignored error and a warning are warnings (kubeadm prints an
-/// ignored error as [WARNING X]). Subject: the check id.
+/// ignored error as [WARNING X]). Subject: the check id; condition:
+/// CheckCondition of it.
 std::vector<Finding> CheckFindings(const std::vector<CheckResult>& checks);
 /// The checks as -o json's data.checks: {id, severity, status, message, fix, hint}.
 nlohmann::json ChecksJson(const std::vector<CheckResult>& checks, const JoinOptions& options);

@@ -85,7 +85,11 @@ class KubeCheck(unittest.TestCase):
         self.assertEqual(rows["get leases.coordination.k8s.io in kube-system"],
                          ["agentctl status", "drain-and-reboot", "reboot-if-required", "uncordon"])
         self.assertEqual(rows["create events in default"],
-                         ["cordon", "drain", "drain-and-reboot", "reboot-if-required", "uncordon"])
+                         ["cordon", "drain", "drain-and-reboot", "nodeagent (Node Events)", "reboot-if-required",
+                          "uncordon"])
+        # The core's own rows: counting up a repeated Event, the actions' Node conditions.
+        self.assertEqual(rows["patch events in default"], ["nodeagent (Node Events)"])
+        self.assertEqual(rows["patch nodes/status"], ["nodeagent (Node conditions)"])
         # join-prep and join declare it (to find a Node with this node's
         # name), calico-network too (its BGP peers); the drain actions, which
         # once had it hard-coded, do not.
