@@ -584,6 +584,8 @@ TEST_CASE("audit_trail: the run's Kubernetes client is audited, and a change a h
   CHECK(e[2]["result"] == "ok");
   CHECK(e[3]["reported_by"] == "action");  // only the unseen file; the patch was seen
   CHECK(e[3]["objects"] == nlohmann::json::array({"file:/etc/itest/unseen"}));
+}
+
 TEST_CASE("node_status: a real run sets its Node conditions after Apply and posts its Events, a dry run does not") {
   for (bool dry : {false, true}) {
     Fixture f;
