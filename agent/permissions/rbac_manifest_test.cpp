@@ -70,7 +70,7 @@ TEST_CASE("RbacManifest grants exactly its rows: ClusterRole for cluster-wide, a
     want.insert({r.what.verb, r.what.group, r.what.resource + (r.what.subresource.empty() ? "" : "/" + r.what.subresource),
                  r.what.ns});
   CHECK(Granted(manifest) == want);
-  CHECK(want.size() == 10);  // cordon's rows merge with reboot's; the core's Events add get and patch events
+  CHECK(want.size() == 11);  // cordon's rows merge with reboot's; the core's Events add get and patch events, agentctl status list events
 
   // One rule per resource, verbs in the canonical order, the actions named.
   CHECK(manifest.find("  # agentctl status, cordon, reboot\n  - apiGroups: [\"\"]\n    resources: [nodes]\n    verbs: [get, patch]\n") !=

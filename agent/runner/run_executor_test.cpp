@@ -566,6 +566,7 @@ TEST_CASE("audit_trail: the run's Kubernetes client is audited, and a change a h
   clients.kube = [&fake](const bool*) -> Result<std::unique_ptr<KubeClient>> {
     auto client = std::make_unique<FakeKubeClient>();
     client->Answer("PATCH /api/v1/nodes/node-1", nlohmann::json::object());
+    client->Answer("POST /api/v1/namespaces/default/events", nlohmann::json::object());
     fake = client.get();
     return std::unique_ptr<KubeClient>(std::move(client));
   };
@@ -576,7 +577,7 @@ TEST_CASE("audit_trail: the run's Kubernetes client is audited, and a change a h
   REQUIRE(r.status == RunStatus::kChanged);
   REQUIRE(fake);
   auto e = f.AuditEntries();
-  REQUIRE(e.size() == 4);
+  REQUIRE(e.size() == 5);
   CHECK(e[2]["kind"] == "kube");
   CHECK(e[2]["verb"] == "patch");
   CHECK(e[2]["resource"] == "nodes");
@@ -584,6 +585,12 @@ TEST_CASE("audit_trail: the run's Kubernetes client is audited, and a change a h
   CHECK(e[2]["result"] == "ok");
   CHECK(e[3]["reported_by"] == "action");  // only the unseen file; the patch was seen
   CHECK(e[3]["objects"] == nlohmann::json::array({"file:/etc/itest/unseen"}));
+  // The core's own call after the run (its FilesFixed Event on the Node)
+  // goes through the same audited client.
+  CHECK(e[4]["kind"] == "kube");
+  CHECK(e[4]["verb"] == "create");
+  CHECK(e[4]["resource"] == "events");
+  CHECK(e[4]["reported_by"] == "core");
 }
 
 TEST_CASE("node_status: a real run sets its Node conditions after Apply and posts its Events, a dry run does not") {
