@@ -108,7 +108,7 @@ class NodeAction : public Action {
     auto http = ctx.Http();
     if (http) http_ = *http;
     else http_error_ = http.error().message();
-    coordinator_ = std::make_unique<RebootCoordinator>(ctx, **kube, http_, options_, KindName(kind_));
+    coordinator_ = std::make_unique<RebootCoordinator>(ctx, **kube, options_, KindName(kind_));
     return coordinator_.get();
   }
 

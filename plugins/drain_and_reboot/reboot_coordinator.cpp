@@ -140,9 +140,9 @@ class LeaseRenewer {
 
 }  // namespace
 
-RebootCoordinator::RebootCoordinator(ActionContext& ctx, KubeClient& kube, HttpClient* http, RunOptions options,
+RebootCoordinator::RebootCoordinator(ActionContext& ctx, KubeClient& kube, RunOptions options,
                                      std::string action)
-    : ctx_(ctx), kube_(kube), http_(http), o_(std::move(options)), action_(std::move(action)) {}
+    : ctx_(ctx), kube_(kube), o_(std::move(options)), action_(std::move(action)) {}
 
 Status RebootCoordinator::Save(const State& s) { return ctx_.SaveCheckpoint(s.ToJson(o_.node, action_)); }
 
@@ -191,7 +191,6 @@ Status RebootCoordinator::CleanNode(bool uncordon) {
 Result<Outcome> RebootCoordinator::Cordon(bool on, const std::set<std::string>* planned) {
   auto node = kube_.GetNode(o_.node);
   if (!node) return node.error().Wrap("reading node " + o_.node);
-  node_uid_ = node->value(Ptr("/metadata/uid"), "");
   bool is = node->value(Ptr("/spec/unschedulable"), false);
   Outcome out;
   if (ctx_.dry_run()) return out;
@@ -308,7 +307,6 @@ std::vector<RebootCoordinator::ClassifiedPod> RebootCoordinator::ClassifyNodePod
 Result<Plan> RebootCoordinator::PlanDrain() {
   auto node = kube_.GetNode(o_.node);
   if (!node) return node.error().Wrap("reading node " + o_.node);
-  node_uid_ = node->value(Ptr("/metadata/uid"), "");
   bool unschedulable = node->value(Ptr("/spec/unschedulable"), false);
   std::string rv;
   auto pods = ListPods(&rv);
@@ -408,8 +406,6 @@ Result<Outcome> RebootCoordinator::Resume(const json& checkpoint) {
   w.s = State::From(checkpoint);
   w.phase = w.s.phase;
   if (w.s.phase != Phase::kDone) {
-    auto node = kube_.GetNode(o_.node);
-    if (node) node_uid_ = node->value(Ptr("/metadata/uid"), "");
     auto boot = ReadBootIdentity(ctx_.host());
     if (!boot) return boot.error().Wrap("reading the boot id");
     const std::string name = CheckpointPhaseName(w.s.phase);
@@ -472,7 +468,6 @@ Result<Phase> RebootCoordinator::Start(Walk& w) {
   if (boot) s.boot = *boot;
   auto node = kube_.GetNode(o_.node);
   if (!node) return node.error().Wrap("reading node " + o_.node);
-  node_uid_ = node->value(Ptr("/metadata/uid"), "");
   s.was_unschedulable = node->value(Ptr("/spec/unschedulable"), false);
   s.node_boot = RecordNodeBoot(*node);
   w.node = std::move(*node);
@@ -756,7 +751,6 @@ Result<Phase> RebootCoordinator::AwaitNode(Walk& w) {
     RenewLockIfDue(s, renew_at);
     auto node = kube_.GetNode(o_.node);
     if (node) {
-      node_uid_ = node->value(Ptr("/metadata/uid"), "");
       w.back = NodeBackReason(*node, s.node_boot, boot->kernel_boot_id);
       if (!w.back.empty()) break;
     }

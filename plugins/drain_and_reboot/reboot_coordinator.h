@@ -10,16 +10,15 @@
 // the reboot command was already issued. What the run changes is what its
 // plan names (Change::objects): the pods evicted are the plan's, and a pod
 // that appeared after the plan fails the drain, unless the plan has the
-// "evict-arrivals" change of a run that waits for the reboot lock. Takes the ActionContext (host,
-// clock, checkpoint), a KubeClient and an HttpClient so every branch runs
-// against the test API server or fakes.
+// "evict-arrivals" change of a run that waits for the reboot lock. Takes the
+// ActionContext (host, clock, checkpoint, Events, notifications) and a
+// KubeClient so every branch runs against the test API server or fakes.
 #pragma once
 
 #include <set>
 #include <string>
 #include <vector>
 
-#include "nodeagent/http.h"
 #include "nodeagent/action.h"
 #include "nodeagent/kube.h"
 #include "nodeagent/plan_objects.h"
@@ -68,9 +67,9 @@ Phase ParseCheckpointPhase(const std::string& name);
 
 class RebootCoordinator {
  public:
-  /// `ctx`, `kube` and `http` (may be null: no Prometheus)
-  /// must outlive the coordinator. `action` names the action in annotations.
-  RebootCoordinator(ActionContext& ctx, KubeClient& kube, HttpClient* http, RunOptions options, std::string action);
+  /// `ctx` and `kube` must outlive the coordinator. `action` names the
+  /// action in annotations. Events and notifications go through `ctx`.
+  RebootCoordinator(ActionContext& ctx, KubeClient& kube, RunOptions options, std::string action);
 
   /// Dry-run view: every pod on the node as evict/skip/block with the reason,
   /// predicted stalls (PDBs allowing 0 disruptions, pods without controller),
@@ -138,10 +137,8 @@ class RebootCoordinator {
 
   ActionContext& ctx_;
   KubeClient& kube_;
-  HttpClient* http_;
   RunOptions o_;
   std::string action_;
-  std::string node_uid_;
 };
 
 }  // namespace nodeagent::drain

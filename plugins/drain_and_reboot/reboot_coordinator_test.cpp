@@ -85,7 +85,7 @@ TEST_CASE("was_unschedulable_is_read_after_the_lock_wait: a node cordoned during
   CommandResult failed;
   failed.exit_code = 1;
   b.ctx.commands().Answer({"reboot-stub"}, failed);  // ends the run with a rollback
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto out = c.Run();
   REQUIRE(out);
   INFO(out->summary);
@@ -125,7 +125,7 @@ TEST_CASE("lease_renewed_while_waiting_for_the_node_after_the_boot", "[reboot_co
     if (b.ctx.clock().Monotonic() - *rebooted_at >= 20min)  // the kubelet takes 20 minutes to come back
       b.SetStatus(true, "2026-01-01T02:00:00Z", "host-boot-2");
   };
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto out = c.Run();
   REQUIRE(out);
   INFO(out->summary);
@@ -151,7 +151,7 @@ TEST_CASE("reboot_recognised_under_the_shipped_unit: only PID 1's start time cha
     ok.exit_code = 0;
     return ok;
   });
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto out = c.Run();
   REQUIRE(out);
   INFO(out->summary);
@@ -172,7 +172,7 @@ TEST_CASE("reboot_recognised_under_the_shipped_unit: resumed after the boot, wai
     return ok;
   });
   {
-    RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+    RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
     auto out = c.Run();
     REQUIRE(out);
     REQUIRE(out->status == RunStatus::kRunning);
@@ -194,7 +194,7 @@ TEST_CASE("reboot_recognised_under_the_shipped_unit: resumed after the boot, wai
     // The node controller has not noticed yet (old Ready=True, old boot id), then the kubelet reports.
     if (++reads == 4) b.SetStatus(true, "2026-01-01T00:00:00Z", "container-boot-2");
   };
-  RebootCoordinator c(after, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(after, b.kube, b.o, "drain-and-reboot");
   auto out = c.Resume(checkpoint);
   REQUIRE(out);
   INFO(out->summary);
@@ -210,7 +210,7 @@ TEST_CASE("a reboot that does not happen is still noticed: same boot id, same PI
   CommandResult ok;
   ok.exit_code = 0;
   b.ctx.commands().Answer({"reboot-stub"}, ok);
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto out = c.Run();
   REQUIRE(out);
   CHECK(out->status == RunStatus::kFailed);
@@ -262,7 +262,7 @@ TEST_CASE("previous_version_checkpoint_resumes: rebooting, after the boot, finis
   after.root().Write("/proc/1/stat", Stat("6400"));
   after.clock().Set(b.ctx.clock().Now() + 2min);
   b.SetStatus(true, "2026-01-01T01:00:00Z", "container-boot-2");
-  RebootCoordinator c(after, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(after, b.kube, b.o, "drain-and-reboot");
   auto out = c.Resume(PreviousVersionCheckpoint("rebooting"));
   REQUIRE(out);
   INFO(out->summary);
@@ -278,7 +278,7 @@ TEST_CASE("previous_version_checkpoint_resumes: rebooting, after the boot, finis
 TEST_CASE("previous_version_checkpoint_resumes: draining, in the same boot, rolls back", "[reboot_coordinator]") {
   Bed b;
   MidRun(b);
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto out = c.Resume(PreviousVersionCheckpoint("draining"));
   REQUIRE(out);
   INFO(out->summary);
@@ -292,7 +292,7 @@ TEST_CASE("previous_version_checkpoint_resumes: draining, in the same boot, roll
 
 TEST_CASE("previous_version_checkpoint_resumes: done stays done", "[reboot_coordinator]") {
   Bed b;
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto out = c.Resume({{"node", "node-1"}, {"action", "drain-and-reboot"}, {"phase", "done"}});
   REQUIRE(out);
   CHECK(out->status == RunStatus::kOk);
@@ -309,7 +309,7 @@ TEST_CASE("checkpoint_format_unchanged: the keys and phase names earlier version
     ok.exit_code = 0;
     return ok;
   });
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto out = c.Run();
   REQUIRE(out);
   REQUIRE(out->status == RunStatus::kRunning);
@@ -332,7 +332,7 @@ TEST_CASE("pod_not_in_the_plan_is_not_evicted: the drain fails naming it and is 
   b.o.reboot = false;  // a plain drain: no lock wait, so its plan names every pod it may evict
   b.o.use_lock = false;
   b.kube.pods["items"] = json::array({ReplicaSetPod("web-1")});
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain");
   auto plan = c.PlanDrain();
   REQUIRE(plan);
   CHECK(PlannedObjects(*plan).count("kube:pods/default/web-1") == 1);
@@ -360,7 +360,7 @@ TEST_CASE("pod_arriving_during_the_lock_wait: evicted as the plan's evict-arriva
     ok.exit_code = 0;
     return ok;
   });
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain-and-reboot");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto plan = c.PlanDrain();
   REQUIRE(plan);
   CHECK(PlannedObjects(*plan).count(kAnyPodObject) == 1);
@@ -386,7 +386,7 @@ TEST_CASE("pod_gone_since_the_plan: the drain goes on with the rest", "[reboot_c
   b.o.reboot = false;
   b.o.use_lock = false;
   b.kube.pods["items"] = json::array({ReplicaSetPod("web-1"), ReplicaSetPod("web-2")});
-  RebootCoordinator c(b.ctx, b.kube, nullptr, b.o, "drain");
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain");
   auto plan = c.PlanDrain();
   REQUIRE(plan);
   b.kube.pods["items"].erase(0);  // web-1 ended meanwhile
@@ -413,7 +413,7 @@ TEST_CASE("plain_drain_resumed_after_a_reboot: rolled back and failed, not repor
   after.root().Write("/proc/sys/kernel/random/boot_id", "host-boot-2\n");
   after.root().Write("/proc/1/stat", Stat("6400"));
   b.SetStatus(true, "2026-01-01T01:00:00Z", "container-boot-2");
-  RebootCoordinator c(after, b.kube, nullptr, b.o, "drain");
+  RebootCoordinator c(after, b.kube, b.o, "drain");
   auto out = c.Resume(cp);
   REQUIRE(out);
   INFO(out->summary);
