@@ -92,14 +92,13 @@ ClusterFacts ReadCluster(ActionContext& ctx, const CalicoParams& p, std::vector<
   return facts;
 }
 
-// Which check an interface problem answers: the pools' modes (subject "pool
-// NAME"), a tunnel's MTU against the underlying interface, or else a tunnel's
-// state against the pools and WireGuard.
+// The check id of an interface problem, as the report sorted it.
 std::string_view InterfaceCheckId(const InterfaceProblem& problem) {
-  if (problem.subject.starts_with("pool ")) return "pool-modes";
-  if (problem.subject == "underlying" || problem.message.find(" MTU ") != std::string::npos ||
-      problem.message.find("the tunnel MTU check") != std::string::npos)
-    return "tunnel-mtu";
+  switch (problem.check) {
+    case InterfaceCheck::kPoolModes: return "pool-modes";
+    case InterfaceCheck::kTunnelMtu: return "tunnel-mtu";
+    case InterfaceCheck::kTunnelState: break;
+  }
   return "tunnel-state";
 }
 

@@ -180,11 +180,20 @@ Result<InterfacesReport> ReportCalicoInterfaces(NetworkInfo& net, const Interfac
   if (!addrs) return addrs.error();
 
   InterfacesReport report;
+  // A problem about a pool ("pool NAME") is the pools' modes; any other is a
+  // tunnel's state unless it is said to be about the MTU (warn_mtu).
+  auto add = [&](ProblemSeverity severity, std::string subject, std::string message, InterfaceCheck check) {
+    if (subject.starts_with("pool ")) check = InterfaceCheck::kPoolModes;
+    report.problems.push_back({severity, std::move(subject), std::move(message), check});
+  };
   auto warn = [&](std::string subject, std::string message) {
-    report.problems.push_back({ProblemSeverity::kWarning, std::move(subject), std::move(message)});
+    add(ProblemSeverity::kWarning, std::move(subject), std::move(message), InterfaceCheck::kTunnelState);
+  };
+  auto warn_mtu = [&](std::string subject, std::string message) {
+    add(ProblemSeverity::kWarning, std::move(subject), std::move(message), InterfaceCheck::kTunnelMtu);
   };
   auto info = [&](std::string subject, std::string message) {
-    report.problems.push_back({ProblemSeverity::kInfo, std::move(subject), std::move(message)});
+    add(ProblemSeverity::kInfo, std::move(subject), std::move(message), InterfaceCheck::kTunnelState);
   };
 
   for (const auto& l : *links)
@@ -222,7 +231,7 @@ Result<InterfacesReport> ReportCalicoInterfaces(NetworkInfo& net, const Interfac
     if (!routes) return routes.error();
     underlying = DefaultRouteDevice(*routes);
     if (underlying.empty())
-      warn("underlying", "no default route, so the interface under the tunnels is unknown: the tunnel MTU check is "
+      warn_mtu("underlying", "no default route, so the interface under the tunnels is unknown: the tunnel MTU check is "
                          "skipped (give the node's interface explicitly)");
   }
   if (!underlying.empty()) {
@@ -230,7 +239,7 @@ Result<InterfacesReport> ReportCalicoInterfaces(NetworkInfo& net, const Interfac
       report.underlying = underlying;
       report.underlying_mtu = u->mtu;
     } else {
-      warn(underlying, "the underlying interface " + underlying + " does not exist: the tunnel MTU check is skipped");
+      warn_mtu(underlying, "the underlying interface " + underlying + " does not exist: the tunnel MTU check is skipped");
     }
   }
 
@@ -246,7 +255,7 @@ Result<InterfacesReport> ReportCalicoInterfaces(NetworkInfo& net, const Interfac
                                         "; the Installation's spec.calicoNetwork.mtu) to " + std::to_string(limit) +
                                         " or lower"
                                   : "the underlying MTU is too small for " + std::string(spec.encapsulation);
-      warn(c.name, c.name + " MTU " + std::to_string(c.mtu) + " > " + report.underlying + " MTU " +
+      warn_mtu(c.name, c.name + " MTU " + std::to_string(c.mtu) + " > " + report.underlying + " MTU " +
                        std::to_string(report.underlying_mtu) + " - " + std::to_string(spec.overhead) + " (" +
                        spec.encapsulation + "): " + fix +
                        "; until then full-size packets between pods on different nodes are dropped or fragmented");

@@ -79,10 +79,17 @@ const char* ProblemSeverityName(ProblemSeverity s);
 /// Something worth saying about the interfaces. Nothing here is an error
 /// today: all of it is a warning or information (the severity exists so the
 /// action can map it without string matching).
+/// Which of the report's checks a problem belongs to (its id in the
+/// action's `data.checks` and the metrics): a tunnel's state against the
+/// pools and WireGuard, a tunnel's MTU against the underlying interface, or
+/// the pools' own modes.
+enum class InterfaceCheck { kTunnelState, kTunnelMtu, kPoolModes };
+
 struct InterfaceProblem {
   ProblemSeverity severity = ProblemSeverity::kWarning;
   std::string subject;  ///< the interface or pool it is about: "tunl0", "pool default-ipv4-ippool"
   std::string message;  ///< what, the numbers, and the fix
+  InterfaceCheck check = InterfaceCheck::kTunnelState;
   nlohmann::json ToJson() const;  ///< {severity, subject, message}
 };
 

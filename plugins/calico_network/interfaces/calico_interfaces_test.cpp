@@ -153,7 +153,10 @@ TEST_CASE("a tunnel MTU above the underlying MTU minus Calico's overhead is a wa
   Node n;
   n.Link("eth1", 1500);
   n.Link("tunl0", 1500);
-  auto said = Said(Report(n, {"eth1", std::nullopt}), "tunl0");
+  InterfacesReport mtu = Report(n, {"eth1", std::nullopt});
+  REQUIRE(mtu.problems.size() == 1);
+  CHECK(mtu.problems[0].check == InterfaceCheck::kTunnelMtu);  // the check id it counts under: tunnel-mtu
+  auto said = Said(mtu, "tunl0");
   REQUIRE(said.size() == 1);
   CHECK(said[0] ==
         "tunl0 MTU 1500 > eth1 MTU 1500 - 20 (IPIP): set FELIX_IPINIPMTU (FelixConfiguration ipipMTU; veth_mtu in the "
@@ -358,6 +361,8 @@ TEST_CASE("a pool with the APIv1 spec.ipip field: warning; without: quiet") {
   InterfacesReport r = Report(n, {"eth1", std::vector{p}});
   REQUIRE(Said(r, "pool old").size() == 1);
   CHECK(Said(r, "pool old")[0].find("spec.ipip, which Calico v3 ignores") != std::string::npos);
+  REQUIRE(r.problems.size() == 1);
+  CHECK(r.problems[0].check == InterfaceCheck::kPoolModes);
 }
 
 TEST_CASE("error and drop counters are information, named with their numbers") {
