@@ -69,7 +69,7 @@ class ApplyPhaseHost::Commands : public CommandRunner {
 };
 
 ApplyPhaseHost::ApplyPhaseHost(Host& inner, PlanContract& contract)
-    : inner_(inner), files_(std::make_unique<Files>(inner.files(), contract)),
+    : ForwardingHost(inner), files_(std::make_unique<Files>(inner.files(), contract)),
       commands_(std::make_unique<Commands>(inner.commands(), contract)) {}
 ApplyPhaseHost::~ApplyPhaseHost() = default;
 FileSystem& ApplyPhaseHost::files() { return *files_; }

@@ -23,6 +23,7 @@
 #include "nodeagent/host.h"
 #include "nodeagent/kube.h"
 #include "nodeagent/plan_objects.h"
+#include "runner/forwarding_host.h"
 
 namespace nodeagent {
 
@@ -55,7 +56,7 @@ class PlanContract {
 
 /// The host as an action sees it while applying: `inner`, with its changes
 /// checked against `contract`.
-class ApplyPhaseHost : public Host {
+class ApplyPhaseHost : public ForwardingHost {
  public:
   /// `inner` and `contract` must outlive this.
   ApplyPhaseHost(Host& inner, PlanContract& contract);
@@ -63,15 +64,10 @@ class ApplyPhaseHost : public Host {
 
   FileSystem& files() override;
   CommandRunner& commands() override;
-  Clock& clock() override { return inner_.clock(); }
-  Result<std::string> BootId() override { return inner_.BootId(); }
-  Result<std::string> Hostname() override { return inner_.Hostname(); }
-  NetworkInfo& network() override { return inner_.network(); }
 
  private:
   class Files;
   class Commands;
-  Host& inner_;
   std::unique_ptr<Files> files_;
   std::unique_ptr<Commands> commands_;
 };

@@ -305,7 +305,7 @@ class AuditingHost::Commands : public AuditCommands {
 };
 
 AuditingHost::AuditingHost(Host& inner, RunAuditTrail& trail)
-    : inner_(inner), files_(std::make_unique<Files>(inner.files(), trail)),
+    : ForwardingHost(inner), files_(std::make_unique<Files>(inner.files(), trail)),
       commands_(std::make_unique<Commands>(inner.commands(), trail)) {}
 AuditingHost::~AuditingHost() = default;
 FileSystem& AuditingHost::files() { return *files_; }

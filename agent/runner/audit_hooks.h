@@ -24,6 +24,7 @@
 #include "nodeagent/host.h"
 #include "nodeagent/kube.h"
 #include "runner/secret_scrubber.h"
+#include "runner/forwarding_host.h"
 
 namespace nodeagent {
 
@@ -59,22 +60,17 @@ class RunAuditTrail {
 };
 
 /// `inner` with every change recorded in `trail` (both must outlive it).
-class AuditingHost : public Host {
+class AuditingHost : public ForwardingHost {
  public:
   AuditingHost(Host& inner, RunAuditTrail& trail);
   ~AuditingHost() override;
 
   FileSystem& files() override;
   CommandRunner& commands() override;
-  Clock& clock() override { return inner_.clock(); }
-  NetworkInfo& network() override { return inner_.network(); }
-  Result<std::string> BootId() override { return inner_.BootId(); }
-  Result<std::string> Hostname() override { return inner_.Hostname(); }
 
  private:
   class Files;
   class Commands;
-  Host& inner_;
   std::unique_ptr<Files> files_;
   std::unique_ptr<Commands> commands_;
 };

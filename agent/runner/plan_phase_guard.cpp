@@ -65,7 +65,7 @@ class PlanPhaseHost::Commands : public CommandRunner {
 };
 
 PlanPhaseHost::PlanPhaseHost(Host& inner, const PlanPhaseFlag& planning)
-    : inner_(inner), files_(std::make_unique<Files>(inner.files(), planning)),
+    : ForwardingHost(inner), files_(std::make_unique<Files>(inner.files(), planning)),
       commands_(std::make_unique<Commands>(inner.commands(), planning)) {}
 PlanPhaseHost::~PlanPhaseHost() = default;
 FileSystem& PlanPhaseHost::files() { return *files_; }

@@ -15,6 +15,7 @@
 #include "nodeagent/host.h"
 #include "nodeagent/http.h"
 #include "nodeagent/kube.h"
+#include "runner/forwarding_host.h"
 
 namespace nodeagent {
 
@@ -23,7 +24,7 @@ using PlanPhaseFlag = std::atomic<bool>;
 
 /// The host as an action sees it: `inner` outside the plan phase; while
 /// planning, reads and read-only commands only.
-class PlanPhaseHost : public Host {
+class PlanPhaseHost : public ForwardingHost {
  public:
   /// `inner` and `planning` must outlive this.
   PlanPhaseHost(Host& inner, const PlanPhaseFlag& planning);
@@ -31,15 +32,10 @@ class PlanPhaseHost : public Host {
 
   FileSystem& files() override;
   CommandRunner& commands() override;
-  Clock& clock() override { return inner_.clock(); }
-  NetworkInfo& network() override { return inner_.network(); }  // only reads
-  Result<std::string> BootId() override { return inner_.BootId(); }
-  Result<std::string> Hostname() override { return inner_.Hostname(); }
 
  private:
   class Files;
   class Commands;
-  Host& inner_;
   std::unique_ptr<Files> files_;
   std::unique_ptr<Commands> commands_;
 };
