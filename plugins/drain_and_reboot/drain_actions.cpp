@@ -41,8 +41,10 @@ class NodeAction : public Action {
         if (!slot) return slot.error();
         if (*slot) {
           p.summary += " and release its reboot lock slot " + **slot;
-          p.changes.push_back({"release-lock", "lease/" + options_.lock.ns + "/" + **slot, "", "", 0,
-                               {LeaseObject(options_.lock.ns, **slot)}});
+          // Given back to the longest-waiting node: its ticket and the slot are written.
+          p.changes.push_back({"release-lock", "lease/" + options_.lock.ns + "/" + **slot,
+                               "hand it to the node that has waited longest in the reboot queue, or delete it", "",
+                               0, {LeaseObject(options_.lock.ns, **slot), LeaseObject(options_.lock.ns, "*")}});
         }
       }
       return p;
@@ -161,15 +163,15 @@ std::unique_ptr<Action> Make() {
       Cluster("get", "apps", "daemonsets", "check that a DaemonSet pod's DaemonSet exists"),      \
       Cluster("list", "policy", "poddisruptionbudgets", "name the PodDisruptionBudgets that hold up a drain")
 #define LOCK_PERMISSIONS                                                                          \
-  InParamNamespace("lock_namespace", "get create update delete", "coordination.k8s.io", "leases", \
-                   "take, renew and give back the reboot lock"),                                  \
+  InParamNamespace("lock_namespace", "get list watch create update delete", "coordination.k8s.io", "leases", \
+                   "take, renew and give back the reboot lock; wait in its queue (watch the node's ticket)"), \
       InParamNamespace("lock_namespace", "create", "", "events", "record taking over an expired reboot lock")
 
 constexpr KubePermission kCordonPermissions[] = {NODE_PERMISSIONS};
 constexpr KubePermission kUncordonPermissions[] = {
     NODE_PERMISSIONS,
-    InParamNamespace("lock_namespace", "get delete", "coordination.k8s.io", "leases",
-                     "find and give back the node's reboot lock slot"),
+    InParamNamespace("lock_namespace", "get list watch update delete", "coordination.k8s.io", "leases",
+                     "find and give back the node's reboot lock slot (to the longest-waiting node)"),
 };
 constexpr KubePermission kDrainPermissions[] = {NODE_PERMISSIONS, DRAIN_PERMISSIONS};
 constexpr KubePermission kRebootPermissions[] = {NODE_PERMISSIONS, DRAIN_PERMISSIONS, LOCK_PERMISSIONS};

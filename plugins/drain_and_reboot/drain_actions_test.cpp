@@ -189,9 +189,11 @@ TEST_CASE("plan_names_every_change: drain-and-reboot, run and resumed after the 
   CHECK(Unplanned(*plan, CommandsRun(after.commands())).empty());
   // The run did change all of these (the check above is not empty-handed).
   const std::set<std::string> touched(changed.begin(), changed.end());
+  // The queue ticket is written before the first look at the slots (see lease_lock.h).
   CHECK(touched == std::set<std::string>{"kube:nodes/node-1", "kube:pods/default/web-1", "kube:pods/default/web-2",
-                                         "kube:leases/kube-system/nodeagent-reboot-lock-0"});
-  CHECK(Unplanned(*plan, {"kube:nodes/node-2", "kube:leases/kube-system/other", "command:/sbin/other"}).size() == 3);
+                                         "kube:leases/kube-system/nodeagent-reboot-lock-0",
+                                         "kube:leases/kube-system/nodeagent-reboot-lock-queue-node-1"});
+  CHECK(Unplanned(*plan, {"kube:nodes/node-2", "kube:leases/default/other", "command:/sbin/other"}).size() == 3);
   CHECK(CommandsRun(before.commands()) == std::vector<std::string>{"command:/sbin/reboot-stub"});
   // Events go through the context (the core posts them on the Node), not the plan.
   CHECK(kube.events() == 0);
@@ -249,8 +251,10 @@ TEST_CASE("plan_names_every_change: uncordon gives back only the lock slot its p
     auto action = spec.create();
     auto plan = action->MakePlan(ctx);
     REQUIRE(plan);
+    // The slot, and whichever waiting node's ticket it is handed to.
     CHECK(PlannedObjects(*plan) == std::set<std::string>{"kube:nodes/node-1",
-                                                          "kube:leases/kube-system/nodeagent-reboot-lock-1"});
+                                                          "kube:leases/kube-system/nodeagent-reboot-lock-1",
+                                                          "kube:leases/kube-system/*"});
     auto out = action->Apply(ctx, *plan);
     REQUIRE(out);
     CHECK(out->status == RunStatus::kChanged);

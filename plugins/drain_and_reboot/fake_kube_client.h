@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "nodeagent/host.h"
 #include "nodeagent/kube.h"
 
 namespace nodeagent::drain {
@@ -42,7 +43,50 @@ class FakeKubeClient : public KubeClient {
     return events_;
   }
 
-  KubeResult<nlohmann::json> Request(const KubeRequest&) override { return Unsupported(); }
+  /// How long a lease watch waits for a change before it returns (0: it
+  /// returns at once when nothing changed, for tests on a FakeClock).
+  std::chrono::milliseconds watch_block{0};
+  /// When set, a lease watch that sees no change sleeps its whole duration
+  /// on this clock (a FakeClock: time jumps) and returns.
+  Clock* clock = nullptr;
+  /// Called (unlocked) as a lease watch starts, with the lease's name: a
+  /// test's "meanwhile" (the waiter taking its slot, a holder dying).
+  std::function<void(const std::string&)> on_lease_watch;
+
+  /// GET of a lease collection (labelSelector k=v,k2=v2); anything else unsupported.
+  KubeResult<nlohmann::json> Request(const KubeRequest& r) override {
+    const std::string prefix = "/apis/coordination.k8s.io/v1/namespaces/";
+    if (r.method != "GET" || r.path.rfind(prefix, 0) != 0 || !r.path.ends_with("/leases")) return Unsupported();
+    const std::string ns = r.path.substr(prefix.size(), r.path.size() - prefix.size() - 7);
+    std::vector<std::pair<std::string, std::string>> want;
+    for (const auto& [k, v] : r.query) {
+      if (k != "labelSelector") continue;
+      size_t start = 0;
+      while (start <= v.size()) {
+        size_t comma = v.find(',', start);
+        std::string term = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (auto eq = term.find('='); eq != std::string::npos) want.emplace_back(term.substr(0, eq), term.substr(eq + 1));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    }
+    if (before_get_lease) before_get_lease();
+    std::lock_guard<std::mutex> l(mu_);
+    ++lease_lists;
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& [key, lease] : leases) {
+      if (key.rfind(ns + "/", 0) != 0) continue;
+      bool match = true;
+      for (const auto& [k, v] : want)
+        match = match && lease.contains("metadata") && lease["metadata"].contains("labels") &&
+                lease["metadata"]["labels"].value(k, std::string("\x01")) == v;
+      if (match) items.push_back(lease);
+    }
+    return nlohmann::json{{"kind", "LeaseList"}, {"items", items},
+                          {"metadata", {{"resourceVersion", std::to_string(rv_)}}}};
+  }
+  int lease_lists = 0;
+  int lease_watches = 0;
   KubeResult<nlohmann::json> GetVersion() override { return Unsupported(); }
   KubeResult<nlohmann::json> GetNode(const std::string& name) override {
     if (before_get_node) before_get_node();
@@ -81,8 +125,11 @@ class FakeKubeClient : public KubeClient {
                                       const DeleteOptions& o) override {
     return RemovePod(ns, name, o);
   }
-  /// Pods only: the list as kRelisted at the start and after each removal.
-  KubeStatus Watch(const WatchRequest&, const WatchCallback& callback, const std::atomic<bool>* stop) override {
+  /// Pods: the list as kRelisted at the start and after each removal. One
+  /// lease (path .../leases, fieldSelector metadata.name=X): MODIFIED or
+  /// DELETED events as it changes, for up to watch_block.
+  KubeStatus Watch(const WatchRequest& w, const WatchCallback& callback, const std::atomic<bool>* stop) override {
+    if (w.path.ends_with("/leases")) return WatchLease(w, callback, stop);
     std::unique_lock<std::mutex> l(mu_);
     for (;;) {
       const int seen = pod_removals_;
@@ -109,6 +156,12 @@ class FakeKubeClient : public KubeClient {
     if (leases.count(key)) return Conflict("AlreadyExists");
     auto stored = lease;
     stored["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    // Server time, one second apart per object, so that creation order sorts.
+    char ts[32];
+    const int n = ++created_;
+    std::snprintf(ts, sizeof ts, "2026-01-01T%02d:%02d:%02dZ", n / 3600 % 24, n / 60 % 60, n % 60);
+    stored["metadata"]["creationTimestamp"] = ts;
+    leases_changed_.notify_all();
     return leases[key] = stored;
   }
   KubeResult<nlohmann::json> UpdateLease(const std::string& ns, const nlohmann::json& lease) override {
@@ -127,6 +180,9 @@ class FakeKubeClient : public KubeClient {
       return Conflict("Conflict");
     auto stored = lease;
     stored["metadata"]["resourceVersion"] = std::to_string(++rv_);
+    if (it->second["metadata"].contains("creationTimestamp"))
+      stored["metadata"]["creationTimestamp"] = it->second["metadata"]["creationTimestamp"];
+    leases_changed_.notify_all();
     return it->second = stored;
   }
   KubeResult<nlohmann::json> DeleteLease(const std::string& ns, const std::string& name,
@@ -137,6 +193,8 @@ class FakeKubeClient : public KubeClient {
     if (it == leases.end()) return KubeResult<nlohmann::json>(NotFound("lease"), {404, "NotFound"});
     if (!rv.empty() && rv != it->second["metadata"].value("resourceVersion", "")) return Conflict("Conflict");
     leases.erase(it);
+    ++rv_;
+    leases_changed_.notify_all();
     return nlohmann::json::object();
   }
   KubeResult<nlohmann::json> CreateEvent(const EventSpec&) override {
@@ -183,7 +241,47 @@ class FakeKubeClient : public KubeClient {
     return KubeResult<nlohmann::json>(NotFound("pod " + ns + "/" + name), {404, "NotFound"});
   }
 
+  KubeStatus WatchLease(const WatchRequest& w, const WatchCallback& callback, const std::atomic<bool>* stop) {
+    const std::string prefix = "/apis/coordination.k8s.io/v1/namespaces/";
+    const std::string ns = w.path.substr(prefix.size(), w.path.size() - prefix.size() - 7);
+    const std::string name = w.field_selector.substr(w.field_selector.find('=') + 1);
+    const std::string key = ns + "/" + name;
+    if (on_lease_watch) on_lease_watch(name);
+    std::unique_lock<std::mutex> l(mu_);
+    ++lease_watches;
+    auto version = [&] {
+      auto it = leases.find(key);
+      return it == leases.end() ? std::string("gone") : it->second["metadata"].value("resourceVersion", "");
+    };
+    std::string seen = w.resource_version.empty() ? version() : w.resource_version;
+    const auto until = std::chrono::steady_clock::now() + std::min(watch_block, w.duration.count() > 0
+                                                                                    ? w.duration
+                                                                                    : watch_block);
+    for (;;) {
+      if (version() == seen) {
+        if (clock) {
+          l.unlock();
+          clock->SleepFor(w.duration, nullptr);
+          return KubeStatus();
+        }
+        if (!leases_changed_.wait_until(l, until, [&] { return version() != seen || (stop && stop->load()); }))
+          return KubeStatus();
+      }
+      if (stop && stop->load()) return KubeStatus();
+      seen = version();
+      auto it = leases.find(key);
+      WatchEvent e{it == leases.end() ? WatchEventType::kDeleted : WatchEventType::kModified,
+                   it == leases.end() ? nlohmann::json{{"metadata", {{"name", name}}}} : it->second};
+      l.unlock();
+      bool more = callback(e);
+      l.lock();
+      if (!more) return KubeStatus();
+    }
+  }
+
   mutable std::mutex mu_;
+  std::condition_variable leases_changed_;
+  int created_ = 0;
   std::condition_variable pods_changed_;
   int pod_removals_ = 0;
   int events_ = 0;

@@ -1,19 +1,113 @@
 #include "lease_lock.h"
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include "pod_filter.h"  // FormatMicroTime
 
 namespace nodeagent::drain {
 
-LeaseLock::LeaseLock(KubeClient& kube, Clock& clock, LeaseLockOptions options)
-    : kube_(kube), clock_(clock), o_(std::move(options)) {}
+using nlohmann::json;
+using Ptr = json::json_pointer;
+using std::chrono::milliseconds;
+
+namespace {
+
+/// FNV-1a, as 16 hex digits: stable across builds, for names that would be too long.
+std::string StableHash(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+bool ValidLabelValue(const std::string& v) {
+  if (v.empty() || v.size() > 63) return false;
+  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  if (!alnum(v.front()) || !alnum(v.back())) return false;
+  return std::all_of(v.begin(), v.end(), [&](char c) { return alnum(c) || c == '-' || c == '_' || c == '.'; });
+}
+
+std::string Holder(const json& lease) { return lease.value(Ptr("/spec/holderIdentity"), ""); }
+std::string Rv(const json& lease) { return lease.value(Ptr("/metadata/resourceVersion"), ""); }
+std::string Annotation(const json& lease, const char* key) {
+  const auto* md = lease.contains("metadata") ? &lease["metadata"] : nullptr;
+  if (!md || !md->contains("annotations") || !(*md)["annotations"].is_object()) return "";
+  return (*md)["annotations"].value(key, "");
+}
+void EraseAnnotation(json& lease, const char* key) {
+  if (lease.contains("metadata") && lease["metadata"].contains("annotations") &&
+      lease["metadata"]["annotations"].is_object())
+    lease["metadata"]["annotations"].erase(key);
+}
+bool IsGrant(const json& lease) { return !Annotation(lease, kGrantedByAnnotation).empty(); }
+
+/// A failure worth waiting out while queued (the API server restarting, 429,
+/// 5xx, a lost race); anything else (RBAC, a bad request) ends the wait.
+bool Transient(ErrorCode c) {
+  return c != ErrorCode::kPermissionDenied && c != ErrorCode::kInvalidArgument && c != ErrorCode::kCancelled &&
+         c != ErrorCode::kTooLarge && c != ErrorCode::kNotFound;
+}
+
+bool Lost(ErrorCode c) {
+  return c == ErrorCode::kConflict || c == ErrorCode::kNotFound || c == ErrorCode::kAlreadyExists;
+}
+
+}  // namespace
+
+struct LeaseLock::Slot {
+  std::string name;
+  std::optional<json> lease;  // nullopt: not listed (absent, or unlabelled by an older version)
+};
+
+struct LeaseLock::Ticket {
+  std::string name;
+  std::string node;
+  json lease;
+  std::string granted_slot;  // a grant in progress
+  bool missed = false;
+  std::string order;
+};
+
+LeaseLock::LeaseLock(KubeClient& kube, Clock& clock, LeaseLockOptions options, LeaseLockHooks hooks)
+    : kube_(kube), clock_(clock), o_(std::move(options)), hooks_(std::move(hooks)),
+      rng_(std::random_device{}() ^ std::hash<std::string>{}(o_.holder)) {}
 
 std::string LeaseLock::SlotName(int i) const { return o_.prefix + "-" + std::to_string(i); }
 
-nlohmann::json LeaseLock::MakeLease(const std::string& name, const nlohmann::json* old) {
+namespace {
+std::string TicketNameFor(const std::string& prefix, const std::string& node) {
+  std::string name = prefix + "-queue-" + node;
+  if (name.size() > 253) name = prefix.substr(0, 200) + "-queue-" + StableHash(node);
+  return name;
+}
+}  // namespace
+
+std::string LeaseLock::TicketName() const { return TicketNameFor(o_.prefix, o_.holder); }
+
+std::string LeaseLock::LabelValue() const {
+  return ValidLabelValue(o_.prefix) ? o_.prefix : "h-" + StableHash(o_.prefix);
+}
+
+void LeaseLock::Warn(const std::string& m) const {
+  if (hooks_.warn) hooks_.warn(m);
+}
+
+std::chrono::milliseconds LeaseLock::Jittered(std::chrono::milliseconds d, double spread) {
+  std::uniform_real_distribution<double> u(1.0 - spread, 1.0 + spread);
+  return milliseconds(static_cast<int64_t>(static_cast<double>(d.count()) * u(rng_)));
+}
+
+json LeaseLock::MakeLease(const std::string& name, const json* old) {
   std::string now = FormatMicroTime(clock_.Now());
-  nlohmann::json lease = old ? *old : nlohmann::json{{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"},
-                                                      {"metadata", {{"name", name}, {"namespace", o_.ns}}},
-                                                      {"spec", nlohmann::json::object()}};
+  json lease = old ? *old : json{{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"},
+                                 {"metadata", {{"name", name}, {"namespace", o_.ns}}},
+                                 {"spec", json::object()}};
   lease["apiVersion"] = "coordination.k8s.io/v1";
   lease["kind"] = "Lease";
   auto& spec = lease["spec"];
@@ -27,19 +121,22 @@ nlohmann::json LeaseLock::MakeLease(const std::string& name, const nlohmann::jso
   spec["leaseDurationSeconds"] = o_.ttl.count();
   spec["renewTime"] = now;
   lease["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "nodeagent";
+  lease["metadata"]["labels"][kLockLabel] = LabelValue();
+  lease["metadata"]["labels"][kLockRoleLabel] = "slot";
+  EraseAnnotation(lease, kGrantedByAnnotation);  // ours now, with the full TTL
   return lease;
 }
 
-bool LeaseLock::Expired(const std::string& name, const nlohmann::json& lease) {
-  const auto spec = lease.value("spec", nlohmann::json::object());
+bool LeaseLock::Expired(const std::string& name, const json& lease) {
+  const auto spec = lease.value("spec", json::object());
   if (spec.value("holderIdentity", "").empty()) return true;
   // The holder's record as client-go's LeaderElectionRecord has it: any write
   // by a live holder changes it (renewTime at least). Only our clock is used.
-  const std::string record = nlohmann::json{{"holderIdentity", spec.value("holderIdentity", nlohmann::json())},
-                                            {"renewTime", spec.value("renewTime", nlohmann::json())},
-                                            {"acquireTime", spec.value("acquireTime", nlohmann::json())},
-                                            {"leaseDurationSeconds", spec.value("leaseDurationSeconds", nlohmann::json())},
-                                            {"leaseTransitions", spec.value("leaseTransitions", nlohmann::json())}}
+  const std::string record = json{{"holderIdentity", spec.value("holderIdentity", json())},
+                                  {"renewTime", spec.value("renewTime", json())},
+                                  {"acquireTime", spec.value("acquireTime", json())},
+                                  {"leaseDurationSeconds", spec.value("leaseDurationSeconds", json())},
+                                  {"leaseTransitions", spec.value("leaseTransitions", json())}}
                                  .dump();
   const auto now = clock_.Monotonic();
   auto [it, first] = observed_.try_emplace(name, Observation{record, now});
@@ -48,81 +145,514 @@ bool LeaseLock::Expired(const std::string& name, const nlohmann::json& lease) {
   return now - it->second.changed_at >= duration;
 }
 
-Result<std::optional<HeldLease>> LeaseLock::FindHeld() {
+Result<json> LeaseLock::ListLeases(const char* role) {
+  auto path = ResourcePath({"coordination.k8s.io", "v1", "leases", o_.ns, "", ""});
+  if (!path) return path.error();
+  KubeRequest r = KubeRequest::Get(*path);
+  r.query = {{"labelSelector", std::string(kLockLabel) + "=" + LabelValue() + "," + kLockRoleLabel + "=" + role}};
+  auto res = kube_.Request(r);
+  if (!res) return res.error().Wrap("listing the reboot lock's " + std::string(role) + " leases in " + o_.ns);
+  return *res;
+}
+
+Result<std::vector<LeaseLock::Slot>> LeaseLock::ReadSlots() {
+  auto list = ListLeases("slot");
+  if (!list) return list.error();
+  std::map<std::string, json> by_name;
+  for (auto& item : list->value("items", json::array())) by_name[item.value(Ptr("/metadata/name"), "")] = item;
+  std::vector<Slot> slots;
   for (int i = 0; i < o_.concurrency; ++i) {
-    auto l = kube_.GetLease(o_.ns, SlotName(i));
-    if (!l.ok()) {
-      if (l.error().code() == ErrorCode::kNotFound) continue;
-      return l.error().Wrap("reading reboot lock lease " + o_.ns + "/" + SlotName(i));
+    Slot s{SlotName(i), std::nullopt};
+    if (auto it = by_name.find(s.name); it != by_name.end()) s.lease = it->second;
+    slots.push_back(std::move(s));
+  }
+  return slots;
+}
+
+Result<std::vector<LeaseLock::Ticket>> LeaseLock::ReadQueue() {
+  auto list = ListLeases("queue");
+  if (!list) return list.error();
+  std::vector<Ticket> q;
+  for (auto& item : list->value("items", json::array())) {
+    Ticket t;
+    t.name = item.value(Ptr("/metadata/name"), "");
+    t.node = Holder(item);
+    t.granted_slot = Annotation(item, kGrantedSlotAnnotation);
+    t.missed = !Annotation(item, kGrantMissedAnnotation).empty();
+    t.order = item.value(Ptr("/metadata/creationTimestamp"), "") + "|" + item.value(Ptr("/spec/acquireTime"), "") +
+              "|" + t.name;
+    if (t.node != o_.holder && Expired(t.name, item)) {
+      // A waiter that stopped renewing its ticket (it died): out of the line.
+      auto d = kube_.DeleteLease(o_.ns, t.name, Rv(item));
+      if (d.ok() && hooks_.info) hooks_.info("removed the expired reboot queue ticket of " + t.node);
+      continue;
     }
-    if ((*l)["spec"].value("holderIdentity", "") == o_.holder)
-      return std::optional<HeldLease>(HeldLease{SlotName(i), (*l)["metadata"].value("resourceVersion", ""), "", ""});
+    t.lease = std::move(item);
+    q.push_back(std::move(t));
+  }
+  std::sort(q.begin(), q.end(), [](const Ticket& a, const Ticket& b) { return a.order < b.order; });
+  return q;
+}
+
+Result<std::optional<HeldLease>> LeaseLock::Take(const Slot& slot, std::vector<std::string>* holders) {
+  if (!slot.lease) {
+    auto c = kube_.CreateLease(o_.ns, MakeLease(slot.name, nullptr));
+    if (c.ok()) return std::optional<HeldLease>(HeldLease{slot.name, Rv(*c), "", "", ""});
+    if (!Lost(c.error().code())) return c.error().Wrap("creating reboot lock lease " + o_.ns + "/" + slot.name);
+    // There after all: created meanwhile, or by a version before the labels.
+    auto l = kube_.GetLease(o_.ns, slot.name);
+    if (!l.ok()) {
+      if (l.error().code() == ErrorCode::kNotFound) again_ = true;
+      else return l.error().Wrap("reading reboot lock lease " + o_.ns + "/" + slot.name);
+      return std::optional<HeldLease>();
+    }
+    const std::string holder = Holder(*l);
+    if (holder == o_.holder || !Expired(slot.name, *l)) {
+      if (holder == o_.holder) again_ = true;  // ours: the next look renews it
+      else NoteBusy(slot.name, *l, holders);
+      return std::optional<HeldLease>();
+    }
+    return Take(Slot{slot.name, *l}, holders);
+  }
+  const std::string previous = Holder(*slot.lease);
+  auto u = kube_.UpdateLease(o_.ns, MakeLease(slot.name, &*slot.lease));
+  if (!u.ok()) {
+    if (Lost(u.error().code())) {
+      again_ = true;  // lost the race for it: look again at once
+      return std::optional<HeldLease>();
+    }
+    return u.error().Wrap("taking reboot lock lease " + o_.ns + "/" + slot.name);
+  }
+  HeldLease h{slot.name, Rv(*u), "", "", ""};
+  if (!previous.empty() && previous != o_.holder) {
+    h.previous_holder = previous;
+    h.previous_renew_time = slot.lease->value(Ptr("/spec/renewTime"), "");
+    if (hooks_.taken_over) hooks_.taken_over(slot.name, previous, h.previous_renew_time, o_.holder);
+  }
+  return std::optional<HeldLease>(h);
+}
+
+Result<std::optional<HeldLease>> LeaseLock::TakeGranted(const Slot& slot) {
+  const std::string by = Annotation(*slot.lease, kGrantedByAnnotation);
+  auto u = kube_.UpdateLease(o_.ns, MakeLease(slot.name, &*slot.lease));
+  if (!u.ok()) {
+    if (Lost(u.error().code())) return std::optional<HeldLease>();
+    return u.error().Wrap("taking reboot lock lease " + o_.ns + "/" + slot.name + " handed over by " + by);
+  }
+  HeldLease h{slot.name, Rv(*u), "", "", by};
+  return std::optional<HeldLease>(h);
+}
+
+Status LeaseLock::MarkTicket(const std::string& name, const std::function<bool(json&)>& edit) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto t = kube_.GetLease(o_.ns, name);
+    if (!t.ok()) return t.error();
+    json lease = *t;
+    if (!edit(lease)) return Status::Ok();
+    auto u = kube_.UpdateLease(o_.ns, lease);
+    if (u.ok()) {
+      if (name == TicketName()) ticket_ = *u;
+      return Status::Ok();
+    }
+    if (u.error().code() != ErrorCode::kConflict) return u.error();
+  }
+  return Error(ErrorCode::kConflict, "reboot queue ticket " + name + " kept changing");
+}
+
+Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line, std::string* slot_rv) {
+  while (!line.empty()) {
+    Ticket t = std::move(line.front());
+    line.erase(line.begin());
+    if (t.node == o_.holder || t.node.empty()) continue;
+    // 1. Reserve the waiter: only one slot is handed to a ticket at a time
+    //    (the ticket's resourceVersion decides between two granters).
+    json mark = t.lease;
+    mark["metadata"]["annotations"][kGrantedSlotAnnotation] = slot.name;
+    EraseAnnotation(mark, kGrantReadyAnnotation);
+    EraseAnnotation(mark, kGrantMissedAnnotation);
+    auto marked = kube_.UpdateLease(o_.ns, mark);
+    if (!marked.ok()) {
+      if (Lost(marked.error().code())) continue;  // it changed or left: the next one
+      return marked.error().Wrap("handing reboot lock slot " + slot.name + " to " + t.node);
+    }
+    // 2. The slot goes to the waiter, for handoff_timeout until it takes it.
+    const std::string now = FormatMicroTime(clock_.Now());
+    json lease = slot.lease ? *slot.lease
+                            : json{{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"},
+                                   {"metadata", {{"name", slot.name}, {"namespace", o_.ns}}}, {"spec", json::object()}};
+    const std::string previous = slot.lease ? Holder(*slot.lease) : "";
+    const std::string previous_renew = slot.lease ? slot.lease->value(Ptr("/spec/renewTime"), "") : "";
+    auto& spec = lease["spec"];
+    spec["holderIdentity"] = t.node;
+    spec["leaseDurationSeconds"] = o_.handoff_timeout.count();
+    spec["acquireTime"] = now;
+    spec["renewTime"] = now;
+    spec["leaseTransitions"] = slot.lease ? spec.value("leaseTransitions", 0) + 1 : 0;
+    lease["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "nodeagent";
+    lease["metadata"]["labels"][kLockLabel] = LabelValue();
+    lease["metadata"]["labels"][kLockRoleLabel] = "slot";
+    lease["metadata"]["annotations"][kGrantedByAnnotation] = o_.holder;
+    auto written = slot.lease ? kube_.UpdateLease(o_.ns, lease) : kube_.CreateLease(o_.ns, lease);
+    if (!written.ok()) {
+      // Someone else wrote the slot meanwhile: give the waiter its place back.
+      Status undo = MarkTicket(t.name, [&](json& l) {
+        if (Annotation(l, kGrantedSlotAnnotation) != slot.name) return false;
+        EraseAnnotation(l, kGrantedSlotAnnotation);
+        return true;
+      });
+      (void)undo;
+      if (Lost(written.error().code())) return std::string();
+      return written.error().Wrap("handing reboot lock slot " + slot.name + " to " + t.node);
+    }
+    if (slot_rv) *slot_rv = Rv(*written);
+    if (!previous.empty() && previous != o_.holder && previous != t.node && hooks_.taken_over)
+      hooks_.taken_over(slot.name, previous, previous_renew, t.node);
+    // 3. Wake the waiter (its watch sees its ticket change).
+    json ready = *marked;
+    ready["metadata"]["annotations"][kGrantReadyAnnotation] = "true";
+    auto woke = kube_.UpdateLease(o_.ns, ready);
+    if (!woke.ok()) {
+      Status again = MarkTicket(t.name, [&](json& l) {
+        if (Annotation(l, kGrantedSlotAnnotation) != slot.name) return false;
+        l["metadata"]["annotations"][kGrantReadyAnnotation] = "true";
+        return true;
+      });
+      if (!again.ok()) Warn("could not wake " + t.node + " for reboot lock slot " + slot.name + ": " +
+                            again.error().message() + " (it finds the slot at its next look)");
+    }
+    if (hooks_.info) hooks_.info("handed reboot lock slot " + slot.name + " to " + t.node);
+    return t.node;
+  }
+  return std::string();
+}
+
+Status LeaseLock::JoinQueue() {
+  const std::string now = FormatMicroTime(clock_.Now());
+  json t = {{"apiVersion", "coordination.k8s.io/v1"},
+            {"kind", "Lease"},
+            {"metadata",
+             {{"name", TicketName()},
+              {"namespace", o_.ns},
+              {"labels",
+               {{"app.kubernetes.io/managed-by", "nodeagent"}, {kLockLabel, LabelValue()}, {kLockRoleLabel, "queue"}}}}},
+            {"spec",
+             {{"holderIdentity", o_.holder},
+              {"leaseDurationSeconds", o_.ticket_ttl.count()},
+              {"acquireTime", now},
+              {"renewTime", now}}}};
+  auto c = kube_.CreateLease(o_.ns, t);
+  if (c.ok()) {
+    ticket_ = *c;
+    ticket_renewed_ = clock_.Monotonic();
+    return Status::Ok();
+  }
+  if (!Lost(c.error().code())) return c.error().Wrap("joining the reboot queue (lease " + o_.ns + "/" + TicketName() + ")");
+  // Ours from before (a restarted agent keeps its place in the line).
+  auto g = kube_.GetLease(o_.ns, TicketName());
+  if (!g.ok()) return g.error().Wrap("reading our reboot queue ticket");
+  ticket_ = *g;
+  ticket_renewed_ = clock_.Monotonic() - o_.ticket_ttl;  // renewed at the next look
+  return Status::Ok();
+}
+
+Status LeaseLock::KeepTicket(bool grant_in_view) {
+  if (!ticket_) return JoinQueue();
+  const bool missed = !Annotation(*ticket_, kGrantMissedAnnotation).empty();
+  const bool due = clock_.Monotonic() - ticket_renewed_ >= o_.ticket_ttl / 3;
+  // A mark whose slot never came (its granter died between the two writes)
+  // would keep us out of the line: dropped after handoff_timeout.
+  bool stale_mark = false;
+  if (!Annotation(*ticket_, kGrantedSlotAnnotation).empty() && !grant_in_view) {
+    const auto now = clock_.Monotonic();
+    if (!stale_grant_since_) stale_grant_since_ = now;
+    stale_mark = now - *stale_grant_since_ >= o_.handoff_timeout;
+  } else {
+    stale_grant_since_.reset();
+  }
+  if (!missed && !due && !stale_mark) return Status::Ok();
+  Status st = MarkTicket(TicketName(), [&](json& l) {
+    EraseAnnotation(l, kGrantMissedAnnotation);  // back in line, at our old place
+    if (stale_mark) {
+      EraseAnnotation(l, kGrantedSlotAnnotation);
+      EraseAnnotation(l, kGrantReadyAnnotation);
+    }
+    l["spec"]["renewTime"] = FormatMicroTime(clock_.Now());
+    l["spec"]["leaseDurationSeconds"] = o_.ticket_ttl.count();
+    return true;
+  });
+  if (!st.ok() && st.error().code() == ErrorCode::kNotFound) {
+    ticket_.reset();  // removed as expired: join again (at the end)
+    return JoinQueue();
+  }
+  if (st.ok()) {
+    ticket_renewed_ = clock_.Monotonic();
+    if (stale_mark) stale_grant_since_.reset();
+  }
+  return st;
+}
+
+void LeaseLock::LeaveQueue() {
+  if (!ticket_) return;
+  auto d = kube_.DeleteLease(o_.ns, TicketName(), "");
+  if (!d.ok() && d.error().code() != ErrorCode::kNotFound)
+    Warn("could not leave the reboot queue (ticket " + TicketName() + "): " + d.error().message() +
+         "; it expires after " + std::to_string(o_.ticket_ttl.count()) + "s");
+  ticket_.reset();
+}
+
+void LeaseLock::NoteBusy(const std::string& name, const json& lease, std::vector<std::string>* holders) {
+  if (holders) holders->push_back(Holder(lease) + " (" + name + ")");
+  // A holder that has not renewed for a third of its TTL (by its own
+  // renewTime, read with our clock: only a hint) may be dead: look again when
+  // its record would expire by our observation, instead of a recheck later.
+  const std::chrono::seconds duration(lease.value(Ptr("/spec/leaseDurationSeconds"), int64_t{0}));
+  const auto renewed = ParseRfc3339(lease.value(Ptr("/spec/renewTime"), ""));
+  const bool stale = !renewed || clock_.Now() - *renewed > duration / 3 + std::chrono::seconds(30);
+  auto it = observed_.find(name);
+  if (!stale || it == observed_.end()) return;
+  const auto expiry = it->second.changed_at + duration + std::chrono::seconds(1);
+  if (!next_look_ || expiry < *next_look_) next_look_ = expiry;
+}
+
+Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::string>* holders) {
+  if (join && !ticket_) {
+    // In line before looking, so that a slot freed after a releaser read the
+    // (still empty) queue is seen by the look below.
+    if (Status st = JoinQueue(); !st.ok()) return st.error();
+  }
+  auto slots = ReadSlots();
+  if (!slots) return slots.error();
+  const std::string granted_to_us = ticket_ && !Annotation(*ticket_, kGrantReadyAnnotation).empty()
+                                        ? Annotation(*ticket_, kGrantedSlotAnnotation)
+                                        : "";
+  std::vector<const Slot*> free;
+  bool grant_pending_for_us = false;
+  for (const auto& s : *slots) {
+    if (!s.lease) {
+      free.push_back(&s);
+      continue;
+    }
+    const std::string holder = Holder(*s.lease);
+    if (holder == o_.holder) {
+      if (!IsGrant(*s.lease)) {  // ours already (a resumed run)
+        auto u = kube_.UpdateLease(o_.ns, MakeLease(s.name, &*s.lease));
+        if (u.ok()) return std::optional<HeldLease>(HeldLease{s.name, Rv(*u), "", "", ""});
+        if (!Lost(u.error().code())) return u.error().Wrap("renewing reboot lock lease " + s.name);
+        continue;
+      }
+      if (!join || s.name == granted_to_us) {
+        auto got = TakeGranted(s);
+        if (!got) return got.error();
+        if (*got) return got;
+        continue;
+      }
+      grant_pending_for_us = true;  // its granter is still marking our ticket
+      if (holders) holders->push_back(holder + " (" + s.name + ", handed to us)");
+      continue;
+    }
+    if (Expired(s.name, *s.lease)) {
+      free.push_back(&s);
+      continue;
+    }
+    NoteBusy(s.name, *s.lease, holders);
+  }
+  if (free.empty()) {
+    if (join) {
+      if (Status st = KeepTicket(grant_pending_for_us); !st.ok()) return st.error();
+    }
+    return std::optional<HeldLease>();
+  }
+  // A free slot: the line decides who gets it. Those ahead of us are served
+  // first (a grant each), then we take one, then those behind us.
+  auto queue = ReadQueue();
+  if (!queue) return queue.error();
+  std::vector<Ticket> ahead_line, behind_line;
+  bool in_line = false;
+  for (auto& t : *queue) {
+    if (t.node == o_.holder) {
+      in_line = true;
+      ticket_ = t.lease;
+      continue;
+    }
+    if (!t.granted_slot.empty() || t.missed) continue;  // being served, or gone
+    (in_line ? behind_line : ahead_line).push_back(std::move(t));
+  }
+  size_t k = 0;
+  for (; k < free.size() && !ahead_line.empty(); ++k) {
+    auto to = Grant(*free[k], ahead_line, nullptr);
+    if (!to) return to.error();
+    if (to->empty()) again_ = true;
+  }
+  std::optional<HeldLease> ours;
+  if (k < free.size() && !grant_pending_for_us) {
+    auto got = Take(*free[k++], holders);
+    if (!got) return got.error();
+    if (*got) ours = std::move(*got);
+  }
+  for (; k < free.size() && !behind_line.empty(); ++k) {
+    auto to = Grant(*free[k], behind_line, nullptr);
+    if (!to) {
+      if (ours) break;  // ours is taken; the others find theirs at their next look
+      return to.error();
+    }
+  }
+  if (ours) return ours;
+  if (join) {
+    if (Status st = KeepTicket(false); !st.ok()) return st.error();
   }
   return std::optional<HeldLease>();
 }
 
 Result<std::optional<HeldLease>> LeaseLock::TryAcquire(std::vector<std::string>* holders) {
-  // A slot we already hold wins (a resumed run, or concurrency lowered since).
-  auto mine = FindHeld();
-  if (!mine) return mine.error();
-  if (*mine) {
-    Status st = Renew(**mine);
-    if (st.ok()) return mine;
-  }
-  for (int i = 0; i < o_.concurrency; ++i) {
-    const std::string name = SlotName(i);
-    for (int attempt = 0; attempt < 5; ++attempt) {  // 409: re-read and decide again
-      auto l = kube_.GetLease(o_.ns, name);
-      if (!l.ok() && l.error().code() != ErrorCode::kNotFound)
-        return l.error().Wrap("reading reboot lock lease " + o_.ns + "/" + name);
-      if (!l.ok()) {
-        auto c = kube_.CreateLease(o_.ns, MakeLease(name, nullptr));
-        if (c.ok())
-          return std::optional<HeldLease>(HeldLease{name, (*c)["metadata"].value("resourceVersion", ""), "", ""});
-        if (c.error().code() == ErrorCode::kConflict) continue;
-        return c.error().Wrap("creating reboot lock lease " + o_.ns + "/" + name);
-      }
-      const nlohmann::json& cur = *l;
-      std::string holder = cur["spec"].value("holderIdentity", "");
-      if (holder != o_.holder && !Expired(name, cur)) {
-        if (holders) holders->push_back(holder + " (" + name + ")");
-        break;  // busy: next slot
-      }
-      auto u = kube_.UpdateLease(o_.ns, MakeLease(name, &cur));
-      if (u.ok()) {
-        HeldLease h{name, (*u)["metadata"].value("resourceVersion", ""), "", ""};
-        if (holder != o_.holder && !holder.empty()) {
-          h.previous_holder = holder;
-          h.previous_renew_time = cur["spec"].value("renewTime", "");
-        }
-        return std::optional<HeldLease>(h);
-      }
-      if (u.error().code() == ErrorCode::kConflict || u.error().code() == ErrorCode::kNotFound) continue;
-      return u.error().Wrap("taking reboot lock lease " + o_.ns + "/" + name);
+  for (int attempt = 0;; ++attempt) {  // a lost race (409) is re-read and decided again
+    again_ = false;
+    std::vector<std::string> seen;
+    auto r = Pass(false, &seen);
+    if (!r || *r || !again_ || attempt == 4) {
+      if (holders) holders->insert(holders->end(), seen.begin(), seen.end());
+      return r;
     }
   }
-  return std::optional<HeldLease>();
 }
 
-Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, std::chrono::milliseconds poll,
-                                     const bool* cancelled,
+void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const bool* cancelled) {
+  std::atomic<bool> stop{false};
+  std::atomic<bool> done{false};
+  std::thread mirror;
+  if (cancelled) {
+    // The watch stops on an atomic flag; the run's cancel flag is a plain bool.
+    mirror = std::thread([&] {
+      while (!done.load()) {
+        if (*cancelled) stop.store(true);
+        std::this_thread::sleep_for(milliseconds(200));
+      }
+    });
+  }
+  int failures = 0;
+  while (!stop.load() && clock_.Monotonic() < until) {
+    const auto started = clock_.Monotonic();
+    WatchRequest w;
+    auto path = ResourcePath({"coordination.k8s.io", "v1", "leases", o_.ns, "", ""});
+    w.path = path ? *path : "";
+    w.field_selector = "metadata.name=" + TicketName();
+    w.resource_version = ticket_ ? Rv(*ticket_) : "";
+    w.duration = std::chrono::duration_cast<milliseconds>(until - started);
+    bool woken = false;
+    KubeStatus st = kube_.Watch(
+        w,
+        [&](const WatchEvent& e) {
+          if (e.type == WatchEventType::kDeleted) {
+            ticket_.reset();
+            woken = true;
+            return false;
+          }
+          json obj = e.object;
+          if (e.type == WatchEventType::kRelisted) {
+            auto items = obj.value("items", json::array());
+            if (items.empty()) {
+              ticket_.reset();
+              woken = true;
+              return false;
+            }
+            obj = items[0];
+          }
+          if (e.type == WatchEventType::kBookmark) return true;
+          ticket_ = obj;
+          if (!Annotation(obj, kGrantReadyAnnotation).empty() || !Annotation(obj, kGrantMissedAnnotation).empty()) {
+            woken = true;
+            return false;
+          }
+          return true;
+        },
+        &stop);
+    if (woken) break;
+    if (!st.ok()) {
+      ++failures;
+      auto backoff = Jittered(std::min<milliseconds>(milliseconds(1000) * (1 << std::min(failures, 6)), o_.recheck), 0.5);
+      Warn("watching the reboot queue: " + st.error().message() + "; again in " + std::to_string(backoff.count()) + "ms");
+      if (!clock_.SleepFor(std::min(backoff, std::chrono::duration_cast<milliseconds>(until - clock_.Monotonic())),
+                           cancelled))
+        break;
+      continue;
+    }
+    // The watch ended without news before its time (a server closing it):
+    // never spin on that.
+    if (clock_.Monotonic() - started < std::chrono::seconds(1))
+      if (!clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled)) break;
+  }
+  done.store(true);
+  if (mirror.joinable()) mirror.join();
+}
+
+Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool* cancelled,
                                      const std::function<void(const std::vector<std::string>&)>& waiting) {
   const auto deadline = clock_.Monotonic() + wait;
+  int failures = 0;
+  std::string who;
   for (;;) {
+    if (cancelled && *cancelled) {
+      LeaveQueue();
+      return Error(ErrorCode::kCancelled, "cancelled while waiting for the reboot lock (held by " + who + ")");
+    }
     std::vector<std::string> holders;
-    auto r = TryAcquire(&holders);
-    if (!r) return r.error();
-    if (*r) return **r;
-    if (waiting) waiting(holders);
-    std::string who;
+    again_ = false;
+    next_look_.reset();
+    auto r = Pass(true, &holders);
+    if (!r) {
+      if (!Transient(r.error().code())) {
+        LeaveQueue();
+        return r.error();
+      }
+      ++failures;
+      auto backoff = Jittered(std::min<milliseconds>(milliseconds(1000) * (1 << std::min(failures, 6)), milliseconds(60'000)), 0.5);
+      if (clock_.Monotonic() + backoff >= deadline) {
+        LeaveQueue();
+        return r.error().Wrap("waiting for the reboot lock");
+      }
+      Warn("waiting for the reboot lock: " + r.error().message() + "; trying again in " +
+           std::to_string(backoff.count() / 1000) + "s");
+      clock_.SleepFor(backoff, cancelled);
+      continue;
+    }
+    failures = 0;
+    if (*r) {
+      LeaveQueue();
+      return **r;
+    }
+    who.clear();
     for (const auto& h : holders) who += (who.empty() ? "" : ", ") + h;
-    if (clock_.Monotonic() >= deadline)
+    if (waiting) waiting(holders);
+    if (clock_.Monotonic() >= deadline) {
+      LeaveQueue();
       return Error(ErrorCode::kTimeout, "the reboot lock (" + std::to_string(o_.concurrency) + " slot(s) in " + o_.ns +
                                             ") stayed busy for " + std::to_string(wait.count() / 1000) +
                                             "s; held by " + who);
-    if (!clock_.SleepFor(poll, cancelled) || (cancelled && *cancelled))
-      return Error(ErrorCode::kCancelled, "cancelled while waiting for the reboot lock (held by " + who + ")");
+    }
+    if (again_) continue;
+    auto until = std::min(deadline, clock_.Monotonic() + Jittered(std::chrono::duration_cast<milliseconds>(o_.recheck), 0.25));
+    if (next_look_) until = std::min(until, *next_look_);
+    WaitForTurn(until, cancelled);
   }
+}
+
+Result<std::optional<HeldLease>> LeaseLock::FindHeld() {
+  auto slots = ReadSlots();
+  if (!slots) return slots.error();
+  for (const auto& s : *slots)
+    if (s.lease && Holder(*s.lease) == o_.holder && !IsGrant(*s.lease))
+      return std::optional<HeldLease>(HeldLease{s.name, Rv(*s.lease), "", "", ""});
+  // Slots written by versions before the labels.
+  for (const auto& s : *slots) {
+    if (s.lease) continue;
+    auto l = kube_.GetLease(o_.ns, s.name);
+    if (!l.ok()) {
+      if (l.error().code() == ErrorCode::kNotFound) continue;
+      return l.error().Wrap("reading reboot lock lease " + o_.ns + "/" + s.name);
+    }
+    if (Holder(*l) == o_.holder && !IsGrant(*l))
+      return std::optional<HeldLease>(HeldLease{s.name, Rv(*l), "", "", ""});
+  }
+  return std::optional<HeldLease>();
 }
 
 Status LeaseLock::Renew(HeldLease& held) {
@@ -142,17 +672,111 @@ Status LeaseLock::Renew(HeldLease& held) {
   return Error(ErrorCode::kConflict, "renewing reboot lock lease " + held.name + ": kept conflicting");
 }
 
-Status LeaseLock::Release(const std::string& name) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
+Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
+  std::optional<json> lease;
+  for (int attempt = 0; attempt < 3 && !lease; ++attempt) {
     auto l = kube_.GetLease(o_.ns, name);
     if (!l.ok()) {
       if (l.error().code() == ErrorCode::kNotFound) return Status::Ok();
       return l.error().Wrap("releasing reboot lock lease " + o_.ns + "/" + name);
     }
-    if ((*l)["spec"].value("holderIdentity", "") != o_.holder) return Status::Ok();
-    auto d = kube_.DeleteLease(o_.ns, name, (*l)["metadata"].value("resourceVersion", ""));
+    if (Holder(*l) != o_.holder || IsGrant(*l)) return Status::Ok();
+    lease = *l;
+  }
+  // Hand it to the node that has waited longest; if it does not take it in
+  // time (it died), mark its ticket missed and try the next one.
+  for (int round = 0; round < 5; ++round) {
+    auto queue = ReadQueue();
+    if (!queue) {
+      Warn("reading the reboot queue to hand over " + name + ": " + queue.error().message() + "; giving the slot back");
+      break;
+    }
+    std::vector<Ticket> line;
+    for (auto& t : *queue)
+      if (t.granted_slot.empty() && !t.missed && t.node != o_.holder) line.push_back(std::move(t));
+    if (line.empty()) break;
+    std::string rv;
+    auto to = Grant(Slot{name, lease}, line, &rv);
+    if (!to) {
+      Warn("handing over reboot lock slot " + name + ": " + to.error().message() + "; giving the slot back");
+      break;
+    }
+    if (to->empty()) {
+      if (line.empty()) break;  // nobody took the mark: give it back
+      return Status::Ok();      // the slot changed under us: not ours any more
+    }
+    // Wait for the waiter to take it (its renewal drops the grant annotation).
+    const auto deadline = clock_.Monotonic() + o_.handoff_timeout + std::chrono::seconds(2);
+    bool taken = false, moved = false;
+    json last;
+    while (!taken && !moved && clock_.Monotonic() < deadline && !(cancelled && *cancelled)) {
+      const auto started = clock_.Monotonic();
+      WatchRequest w;
+      auto path = ResourcePath({"coordination.k8s.io", "v1", "leases", o_.ns, "", ""});
+      w.path = path ? *path : "";
+      w.field_selector = "metadata.name=" + name;
+      w.resource_version = rv;
+      w.duration = std::chrono::duration_cast<milliseconds>(deadline - started);
+      std::atomic<bool> stop{false};
+      KubeStatus st = kube_.Watch(
+          w,
+          [&](const WatchEvent& e) {
+            if (e.type == WatchEventType::kDeleted) {
+              moved = true;
+              return false;
+            }
+            if (e.type != WatchEventType::kModified && e.type != WatchEventType::kAdded) return true;
+            last = e.object;
+            rv = Rv(last);
+            if (Holder(last) != *to) moved = true;
+            else if (!IsGrant(last)) taken = true;
+            return !(taken || moved);
+          },
+          &stop);
+      if (taken || moved) break;
+      if (!st.ok() || clock_.Monotonic() - started < std::chrono::seconds(1)) {
+        // Check directly, then pause: a watch that fails must not spin.
+        auto l = kube_.GetLease(o_.ns, name);
+        if (l.ok()) {
+          rv = Rv(*l);
+          if (Holder(*l) != *to) moved = true;
+          else if (!IsGrant(*l)) taken = true;
+          last = *l;
+        } else if (l.error().code() == ErrorCode::kNotFound) {
+          moved = true;
+        }
+        if (!taken && !moved) clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);
+      }
+    }
+    if (taken || moved || (cancelled && *cancelled)) return Status::Ok();
+    // Not taken in time: the waiter is out of the line until it comes back.
+    Status mark = MarkTicket(TicketNameFor(o_.prefix, *to), [&](json& l) {
+      if (Annotation(l, kGrantedSlotAnnotation) != name) return false;
+      EraseAnnotation(l, kGrantedSlotAnnotation);
+      EraseAnnotation(l, kGrantReadyAnnotation);
+      l["metadata"]["annotations"][kGrantMissedAnnotation] = name;
+      return true;
+    });
+    if (!mark.ok() && mark.error().code() != ErrorCode::kNotFound)
+      Warn("marking " + *to + "'s missed turn: " + mark.error().message());
+    if (hooks_.warn)
+      hooks_.warn(*to + " did not take reboot lock slot " + name + " within " +
+                  std::to_string(o_.handoff_timeout.count()) + "s; handing it to the next node");
+    auto l = kube_.GetLease(o_.ns, name);
+    if (!l.ok()) return l.error().code() == ErrorCode::kNotFound ? Status::Ok() : l.error();
+    if (Holder(*l) != *to || !IsGrant(*l)) return Status::Ok();
+    lease = *l;  // still the unclaimed grant: ours to pass on
+  }
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto d = kube_.DeleteLease(o_.ns, name, Rv(*lease));
     if (d.ok() || d.error().code() == ErrorCode::kNotFound) return Status::Ok();
     if (d.error().code() != ErrorCode::kConflict) return d.error().Wrap("releasing reboot lock lease " + name);
+    auto l = kube_.GetLease(o_.ns, name);
+    if (!l.ok()) return l.error().code() == ErrorCode::kNotFound ? Status::Ok() : l.error();
+    const bool ours = Holder(*l) == o_.holder && !IsGrant(*l);
+    const bool our_unclaimed_grant = IsGrant(*l) && Annotation(*l, kGrantedByAnnotation) == o_.holder;
+    if (!ours && !our_unclaimed_grant) return Status::Ok();
+    lease = *l;
   }
   return Error(ErrorCode::kConflict, "releasing reboot lock lease " + name + ": kept conflicting");
 }

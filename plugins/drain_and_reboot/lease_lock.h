@@ -1,20 +1,35 @@
 // The cluster-wide reboot lock: at most `concurrency` nodes between cordon and
-// uncordon at any time. Each slot is one coordination.k8s.io/v1 Lease
-// (`<prefix>-0` .. `<prefix>-<N-1>` in the lock namespace) whose
-// holderIdentity is the node name. A lease belongs to a dead holder, and is
-// taken over, when this agent has watched its record stay unchanged for
-// leaseDurationSeconds by its own monotonic clock (as client-go's leader
-// election judges it): renewTime is another node's clock, so comparing it with
-// ours would let a node with a skewed clock steal a live lease or never take
-// over a dead one.
-// Every write uses the lease's resourceVersion: on 409 the slot is re-read and
-// decided again, so two agents can never both think they hold one slot.
+// uncordon at any time, and the node that has waited longest goes next.
+//
+// Slots: `concurrency` coordination.k8s.io/v1 Leases `<prefix>-0` ..
+// `<prefix>-<N-1>` in the lock namespace; holderIdentity is the node name.
+// Every write carries the lease's resourceVersion (on 409 the slot is re-read
+// and decided again), so two agents can never both hold one slot. A lease
+// belongs to a dead holder, and may be taken over, when this agent has seen
+// its record unchanged for leaseDurationSeconds by its own monotonic clock (as
+// client-go's leader election judges it): renewTime is another node's clock.
+//
+// Queue: a node that finds no free slot joins a FIFO of ticket Leases
+// (`<prefix>-queue-<node>`, ordered by the server's creationTimestamp, then
+// the node's acquireTime, then name) and waits on ONE watch of its own ticket,
+// re-reading the slots only every `recheck` (jittered). A node giving a slot
+// back hands it to the oldest ticket still in line: it marks that ticket
+// (granted-slot), writes the slot over to that node with a short
+// leaseDurationSeconds (handoff_timeout) and marks the ticket ready, which
+// wakes the waiter through its watch; the waiter takes the slot by renewing it
+// with the full TTL. A grant that is not taken within handoff_timeout (the
+// waiter died) is marked missed on its ticket and the slot goes to the next
+// in line. Grants are only a fast path: the slots stay the truth, and any
+// waiter that finds a free or expired slot at a recheck hands it to the head
+// of the line (or takes it when it is the head). So a waiting agent costs one
+// open watch plus about one request every few minutes, whatever the fleet size.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -30,6 +45,12 @@ struct LeaseLockOptions {
   std::string holder;  // the node name
   /// leaseDurationSeconds written on acquire and renew: long enough to cover a reboot.
   std::chrono::seconds ttl{std::chrono::minutes(30)};
+  /// How long a node a freed slot is handed to has to take it.
+  std::chrono::seconds handoff_timeout{30};
+  /// A waiting node re-reads the slots this often (jittered by +-25%) besides its watch.
+  std::chrono::seconds recheck{std::chrono::minutes(4)};
+  /// leaseDurationSeconds of a queue ticket; renewed when a third of it has passed.
+  std::chrono::seconds ticket_ttl{std::chrono::minutes(15)};
 };
 
 struct HeldLease {
@@ -38,42 +59,73 @@ struct HeldLease {
   /// Set when the lease was taken over from an expired holder.
   std::string previous_holder;
   std::string previous_renew_time;
+  /// Set when the slot was handed over by the node that released it.
+  std::string granted_by;
 };
+
+/// What the lock reports while it works; every hook may be empty.
+struct LeaseLockHooks {
+  std::function<void(const std::string&)> warn;
+  std::function<void(const std::string&)> info;
+  /// This agent's write turned a dead holder's slot over (to itself or, as a
+  /// grant, to the head of the line): called exactly once per takeover.
+  std::function<void(const std::string& slot, const std::string& previous_holder,
+                     const std::string& previous_renew_time, const std::string& new_holder)>
+      taken_over;
+};
+
+/// Annotations and labels of the lock's Leases.
+inline constexpr const char* kLockLabel = "nodeagent.io/reboot-lock";
+inline constexpr const char* kLockRoleLabel = "nodeagent.io/reboot-lock-role";  // slot | queue
+inline constexpr const char* kGrantedSlotAnnotation = "nodeagent.io/granted-slot";
+inline constexpr const char* kGrantReadyAnnotation = "nodeagent.io/grant-ready";
+inline constexpr const char* kGrantMissedAnnotation = "nodeagent.io/grant-missed";
+inline constexpr const char* kGrantedByAnnotation = "nodeagent.io/granted-by";
 
 class LeaseLock {
  public:
   /// `kube` and `clock` must outlive the lock.
-  LeaseLock(KubeClient& kube, Clock& clock, LeaseLockOptions options);
+  LeaseLock(KubeClient& kube, Clock& clock, LeaseLockOptions options, LeaseLockHooks hooks = {});
 
   std::string SlotName(int i) const;
+  /// This holder's queue ticket.
+  std::string TicketName() const;
+  /// The value of kLockLabel on this lock's Leases (the prefix, or a hash of a
+  /// prefix that is not a valid label value).
+  std::string LabelValue() const;
 
-  /// One pass over the slots: a slot we already hold is renewed and returned;
-  /// else a missing, free or expired one is taken (expired: its record has not
-  /// changed for leaseDurationSeconds since this LeaseLock first saw it so, so
-  /// a dead holder's slot is taken only by a lock that keeps polling, as
-  /// Acquire does). nullopt when all slots are
-  /// held by live holders (their names are appended to `holders`). Error on an
-  /// API failure other than a lost race.
+  /// One pass over the slots, without joining the queue: a slot we hold is
+  /// renewed (or, handed to us, taken) and returned; else a free or expired
+  /// slot is taken when no queued node is ahead of us (expired: its record
+  /// has not changed for leaseDurationSeconds since this LeaseLock first saw
+  /// it so). nullopt when we must wait (the live holders are appended to
+  /// `holders`). Error on an API failure other than a lost race.
   Result<std::optional<HeldLease>> TryAcquire(std::vector<std::string>* holders = nullptr);
 
-  /// TryAcquire until it succeeds, `wait` passes (kTimeout naming the
-  /// holders) or `cancelled` turns true (kCancelled). `waiting` is called with
-  /// the current holders each time a pass finds no free slot.
-  Result<HeldLease> Acquire(std::chrono::milliseconds wait, std::chrono::milliseconds poll, const bool* cancelled,
+  /// Waits in the queue (see the file comment) until a slot is ours, `wait`
+  /// passes (kTimeout naming the holders) or `cancelled` turns true
+  /// (kCancelled); either way the ticket is taken out of the queue. Transient
+  /// API failures while waiting are warned about and retried with jittered
+  /// backoff. `waiting` is called with the current holders after each look.
+  Result<HeldLease> Acquire(std::chrono::milliseconds wait, const bool* cancelled,
                             const std::function<void(const std::vector<std::string>&)>& waiting);
 
   /// The slot this holder holds now, if any (for resuming after a reboot).
   Result<std::optional<HeldLease>> FindHeld();
 
-  /// Moves renewTime to now. kConflict/kNotFound when the lease is no longer ours.
+  /// Moves renewTime to now (and, for a slot handed to us, makes it ours with
+  /// the full TTL). kConflict/kNotFound when the lease is no longer ours.
   Status Renew(HeldLease& held);
 
-  /// Gives the slot back (deletes the lease) if it is still ours. Ok when it
-  /// is already gone or someone else holds it.
-  Status Release(const std::string& name);
+  /// Gives the slot back if it is still ours: to the oldest node in the
+  /// queue, waiting up to handoff_timeout for it to take the slot and trying
+  /// the next one when it does not (a few times), else by deleting the lease.
+  /// Ok when it is already gone or someone else holds it.
+  Status Release(const std::string& name, const bool* cancelled = nullptr);
 
  private:
-  /// The last record seen of one slot and when (our monotonic clock) it changed.
+  struct Slot;
+  struct Ticket;
   struct Observation {
     std::string record;
     std::chrono::steady_clock::time_point changed_at;
@@ -81,11 +133,45 @@ class LeaseLock {
 
   nlohmann::json MakeLease(const std::string& name, const nlohmann::json* old);
   bool Expired(const std::string& name, const nlohmann::json& lease);
+  Result<nlohmann::json> ListLeases(const char* role);
+  Result<std::vector<Slot>> ReadSlots();
+  Result<std::vector<Ticket>> ReadQueue();
+  /// One look: the pass of TryAcquire, plus (join) keeping our ticket in line.
+  Result<std::optional<HeldLease>> Pass(bool join, std::vector<std::string>* holders);
+  /// Takes a free or expired slot for ourselves. nullopt: someone was faster.
+  Result<std::optional<HeldLease>> Take(const Slot& slot, std::vector<std::string>* holders);
+  /// A slot held by someone else: named in `holders`, and when its holder
+  /// looks dead, next_look_ is moved to when its record would expire.
+  void NoteBusy(const std::string& name, const nlohmann::json& lease, std::vector<std::string>* holders);
+  /// Makes a slot handed to us ours (the full TTL).
+  Result<std::optional<HeldLease>> TakeGranted(const Slot& slot);
+  /// Hands `slot` (free, expired, or ours) to the first ticket of `line` that
+  /// accepts the mark; removes it from `line`. The granted ticket's name, or ""
+  /// when the slot changed meanwhile or nobody was left.
+  Result<std::string> Grant(const Slot& slot, std::vector<Ticket>& line, std::string* slot_rv);
+  Status JoinQueue();
+  /// Renews our ticket when due, and puts it back in line after a missed
+  /// turn or a grant mark whose slot never came (`grant_in_view`: a slot
+  /// handed to us is in sight).
+  Status KeepTicket(bool grant_in_view);
+  void LeaveQueue();
+  /// Waits for our ticket to change (a grant) until `until`, or cancelled.
+  void WaitForTurn(std::chrono::steady_clock::time_point until, const bool* cancelled);
+  Status MarkTicket(const std::string& node_ticket, const std::function<bool(nlohmann::json&)>& edit);
+  std::chrono::milliseconds Jittered(std::chrono::milliseconds d, double spread);
+  void Warn(const std::string& m) const;
 
   KubeClient& kube_;
   Clock& clock_;
   LeaseLockOptions o_;
-  std::map<std::string, Observation> observed_;  // by slot name
+  LeaseLockHooks hooks_;
+  std::map<std::string, Observation> observed_;  // by lease name
+  std::optional<nlohmann::json> ticket_;          // our ticket as last written or seen
+  std::chrono::steady_clock::time_point ticket_renewed_{};
+  std::optional<std::chrono::steady_clock::time_point> stale_grant_since_;
+  bool again_ = false;  // the last Pass lost a race: look again at once
+  std::optional<std::chrono::steady_clock::time_point> next_look_;  // a holder may expire then
+  std::mt19937_64 rng_;
 };
 
 }  // namespace nodeagent::drain

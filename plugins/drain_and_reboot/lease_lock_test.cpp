@@ -4,6 +4,12 @@
 
 #include "fake_kube_client.h"
 #include "host/fake_host.h"
+#include "host/system_clock.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include "pod_filter.h"
 
 using namespace nodeagent;
@@ -154,16 +160,260 @@ TEST_CASE("release deletes only our own lease", "[lease_lock]") {
   CHECK(a.Release((*held)->name).ok());  // already gone is fine
 }
 
-TEST_CASE("Acquire waits, then times out naming the holders", "[lease_lock]") {
+TEST_CASE("Acquire waits, then times out naming the holders and leaves the queue", "[lease_lock]") {
   FakeKubeClient kube;
   FakeClock clock;
+  kube.clock = &clock;
   LeaseLock a(kube, clock, Opts("node-1"));
   REQUIRE(*a.TryAcquire());
   LeaseLock b(kube, clock, Opts("node-2"));
   int waits = 0;
-  auto r = b.Acquire(5s, 1s, nullptr, [&](const std::vector<std::string>&) { ++waits; });
+  auto r = b.Acquire(5s, nullptr, [&](const std::vector<std::string>&) { ++waits; });
   REQUIRE_FALSE(r);
   CHECK(r.error().code() == ErrorCode::kTimeout);
   CHECK(r.error().message().find("node-1") != std::string::npos);
-  CHECK(waits >= 5);
+  CHECK(waits >= 1);
+  CHECK(kube.leases.size() == 1);  // node-2's ticket is gone again
+}
+
+namespace {
+
+/// Another node's queue ticket, as its agent writes it (tests arrange a line).
+void Enqueue(FakeKubeClient& kube, const std::string& node) {
+  nlohmann::json t = {{"apiVersion", "coordination.k8s.io/v1"},
+                      {"kind", "Lease"},
+                      {"metadata",
+                       {{"name", "nodeagent-reboot-lock-queue-" + node},
+                        {"namespace", "kube-system"},
+                        {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "queue"}}}}},
+                      {"spec", {{"holderIdentity", node}, {"leaseDurationSeconds", 900}}}};
+  REQUIRE(kube.CreateLease("kube-system", t).ok());
+}
+
+const nlohmann::json& Lease(FakeKubeClient& kube, const std::string& name) {
+  return kube.leases.at("kube-system/" + name);
+}
+
+std::string Ann(const nlohmann::json& lease, const char* key) {
+  return lease["metadata"].value("annotations", nlohmann::json::object()).value(key, "");
+}
+
+}  // namespace
+
+TEST_CASE("fifo_queue: a node joining while another waits does not jump the line", "[lease_lock]") {
+  FakeKubeClient kube;
+  FakeClock clock;
+  kube.clock = &clock;
+  LeaseLock a(kube, clock, Opts("node-1"));
+  auto held = a.TryAcquire();
+  REQUIRE(*held);
+  Enqueue(kube, "node-2");  // waiting since before the slot frees
+  std::optional<nlohmann::json> slot, ticket;
+  std::optional<bool> passer_by_got;
+  kube.on_lease_watch = [&](const std::string& lease) {
+    if (lease != "nodeagent-reboot-lock-0" || slot) return;
+    // As the releaser waits for node-2 to take the slot: what it wrote, and a
+    // node passing by that tries its luck.
+    slot = Lease(kube, "nodeagent-reboot-lock-0");
+    ticket = Lease(kube, "nodeagent-reboot-lock-queue-node-2");
+    LeaseLock passer_by(kube, clock, Opts("node-3"));
+    auto r = passer_by.TryAcquire();
+    passer_by_got = r && *r;
+  };
+  REQUIRE(a.Release((*held)->name).ok());
+  REQUIRE(slot);
+  CHECK((*slot)["spec"]["holderIdentity"] == "node-2");
+  CHECK(Ann(*slot, kGrantedByAnnotation) == "node-1");
+  CHECK((*slot)["spec"]["leaseDurationSeconds"] == 30);  // handoff_timeout until node-2 takes it
+  CHECK(Ann(*ticket, kGrantedSlotAnnotation) == "nodeagent-reboot-lock-0");
+  CHECK(Ann(*ticket, kGrantReadyAnnotation) == "true");
+  CHECK(passer_by_got == false);
+}
+
+TEST_CASE("fifo_queue: the node a slot is handed to takes it with the full TTL", "[lease_lock]") {
+  FakeKubeClient kube;
+  kube.watch_block = 200ms;
+  SystemClock clock;
+  LeaseLock a(kube, clock, Opts("node-1"));
+  auto held = a.TryAcquire();
+  REQUIRE(*held);
+  LeaseLock b(kube, clock, Opts("node-2"));
+  std::thread releaser([&] {
+    // Once node-2 is in the queue, node-1 is done and gives the slot back.
+    while (!kube.GetLease("kube-system", b.TicketName()).ok()) std::this_thread::sleep_for(5ms);
+    (void)a.Release((*held)->name);
+  });
+  auto got = b.Acquire(1min, nullptr, nullptr);
+  releaser.join();
+  REQUIRE(got);
+  CHECK(got->name == "nodeagent-reboot-lock-0");
+  CHECK(got->granted_by == "node-1");
+  const auto& slot = Lease(kube, "nodeagent-reboot-lock-0");
+  CHECK(slot["spec"]["holderIdentity"] == "node-2");
+  CHECK(slot["spec"]["leaseDurationSeconds"] == 60);
+  CHECK(Ann(slot, kGrantedByAnnotation).empty());
+  CHECK_FALSE(kube.leases.count("kube-system/" + b.TicketName()));  // out of the queue
+}
+
+TEST_CASE("fifo_queue: a grant not taken in time goes to the next node; the missed one keeps its place",
+          "[lease_lock]") {
+  FakeKubeClient kube;
+  FakeClock clock;
+  kube.clock = &clock;  // a watch that sees nothing lasts its whole duration
+  LeaseLock a(kube, clock, Opts("node-1"));
+  auto held = a.TryAcquire();
+  REQUIRE(*held);
+  Enqueue(kube, "dead-node");
+  Enqueue(kube, "node-3");
+  LeaseLock c(kube, clock, Opts("node-3"));
+  int watches_of_slot = 0;
+  kube.on_lease_watch = [&](const std::string& lease) {
+    if (lease != "nodeagent-reboot-lock-0") return;
+    // The first grant (to dead-node) is never taken; node-3 takes the second.
+    if (++watches_of_slot == 2) REQUIRE(*c.TryAcquire());
+  };
+  auto t0 = clock.Monotonic();
+  REQUIRE(a.Release((*held)->name).ok());
+  CHECK(clock.Monotonic() - t0 >= 30s);  // it waited the handoff timeout for dead-node
+  CHECK(Lease(kube, "nodeagent-reboot-lock-0")["spec"]["holderIdentity"] == "node-3");
+  const auto& dead = Lease(kube, "nodeagent-reboot-lock-queue-dead-node");
+  CHECK(Ann(dead, kGrantMissedAnnotation) == "nodeagent-reboot-lock-0");
+  CHECK(Ann(dead, kGrantedSlotAnnotation).empty());
+  // dead-node's agent comes back: it is back in line, ahead of later arrivals.
+  kube.on_lease_watch = nullptr;
+  LeaseLock back(kube, clock, Opts("dead-node"));
+  auto r = back.Acquire(1s, nullptr, nullptr);  // one look: renews its ticket, clearing the miss
+  CHECK_FALSE(r);
+  CHECK_FALSE(kube.leases.count("kube-system/nodeagent-reboot-lock-queue-dead-node"));  // a timeout leaves the queue
+}
+
+TEST_CASE("fifo_queue: a dead holder's slot goes to the head of the line, with one takeover", "[lease_lock]") {
+  FakeKubeClient kube;
+  FakeClock clock;
+  std::vector<std::string> takeovers;
+  LeaseLockHooks hooks;
+  hooks.taken_over = [&](const std::string& slot, const std::string& previous, const std::string&,
+                         const std::string& to) { takeovers.push_back(slot + " " + previous + " -> " + to); };
+  LeaseLock dead(kube, clock, Opts("dead-node"));
+  REQUIRE(*dead.TryAcquire());
+  Enqueue(kube, "head");  // waiting longest
+  LeaseLock late(kube, clock, Opts("late"), hooks);
+  Enqueue(kube, "late");
+  REQUIRE_FALSE(*late.TryAcquire());  // first sight of the holder's record
+  clock.Advance(61s);
+  auto r = late.TryAcquire();
+  REQUIRE(r);
+  CHECK_FALSE(*r);  // not its turn: the head gets it
+  CHECK(Lease(kube, "nodeagent-reboot-lock-0")["spec"]["holderIdentity"] == "head");
+  REQUIRE(takeovers.size() == 1);
+  CHECK(takeovers[0] == "nodeagent-reboot-lock-0 dead-node -> head");
+}
+
+TEST_CASE("fifo_queue: a waiting node costs about one request a minute", "[lease_lock]") {
+  FakeKubeClient kube;
+  FakeClock clock;
+  kube.clock = &clock;
+  LeaseLockOptions long_ttl = Opts("node-1");
+  long_ttl.ttl = 24h;  // a live holder for the whole test
+  LeaseLock a(kube, clock, long_ttl);
+  REQUIRE(*a.TryAcquire());
+  const int writes0 = kube.lease_writes, lists0 = kube.lease_lists, watches0 = kube.lease_watches;
+  LeaseLock b(kube, clock, Opts("node-2"));
+  auto r = b.Acquire(60min, nullptr, nullptr);
+  REQUIRE_FALSE(r);
+  const int requests = (kube.lease_writes - writes0) + (kube.lease_lists - lists0) + (kube.lease_watches - watches0);
+  INFO("lease requests of a node waiting 60 minutes: " << requests);
+  CHECK(requests <= 60 + 3);  // the join, the leave, and at most one a minute between
+  CHECK(requests >= 10);      // it does look now and then
+}
+
+TEST_CASE("fifo_queue: many nodes, few slots: never more holders than slots, served in arrival order",
+          "[lease_lock]") {
+  FakeKubeClient kube;
+  kube.watch_block = 200ms;
+  SystemClock clock;
+  constexpr int kSlots = 2, kNodes = 8;
+  std::mutex mu;
+  std::condition_variable cv;
+  int holding = 0, max_holding = 0, arrived = 0;
+  std::vector<std::string> served, failures;  // Catch2 asserts on this thread only
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kNodes; ++i) {
+    threads.emplace_back([&, i] {
+      LeaseLockOptions o = Opts("node-" + std::to_string(i), kSlots);
+      o.handoff_timeout = 10s;
+      LeaseLock lock(kube, clock, o);
+      {
+        // Arrive one after the other, so that the arrival order is known.
+        std::unique_lock<std::mutex> l(mu);
+        cv.wait(l, [&] { return arrived == i; });
+      }
+      auto got = [&] {
+        if (i < kSlots) return lock.Acquire(1min, nullptr, nullptr);
+        // Signal arrival once the ticket exists (in the queue).
+        std::thread signal([&] {
+          for (;;) {
+            {
+              std::lock_guard<std::mutex> l(mu);
+              bool in = false;
+              {
+                auto r = kube.GetLease("kube-system", lock.TicketName());
+                in = r.ok();
+              }
+              if (in || std::find(served.begin(), served.end(), "node-" + std::to_string(i)) != served.end()) {
+                ++arrived;
+                cv.notify_all();
+                return;
+              }
+            }
+            std::this_thread::sleep_for(5ms);
+          }
+        });
+        auto r = lock.Acquire(1min, nullptr, nullptr);
+        signal.join();
+        return r;
+      }();
+      if (!got) {
+        std::lock_guard<std::mutex> l(mu);
+        failures.push_back("node-" + std::to_string(i) + ": " + got.error().message());
+        ++arrived;
+        cv.notify_all();
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> l(mu);
+        if (i < kSlots) {
+          ++arrived;
+          cv.notify_all();
+        }
+        served.push_back("node-" + std::to_string(i));
+        max_holding = std::max(max_holding, ++holding);
+      }
+      std::this_thread::sleep_for(20ms);  // the drain and reboot
+      {
+        std::lock_guard<std::mutex> l(mu);
+        --holding;
+      }
+      if (Status st = lock.Release(got->name); !st.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        failures.push_back("node-" + std::to_string(i) + " release: " + st.error().message());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == std::vector<std::string>{});
+  CHECK(max_holding <= kSlots);
+  REQUIRE(served.size() == kNodes);
+  // The first kSlots took free slots; the rest were served in arrival order,
+  // up to slots handed over at the same moment (two releasers granting to
+  // the two oldest tickets may see them take their slots in either order).
+  for (int i = 0; i < kNodes; ++i) {
+    for (int j = i + 1; j < kNodes; ++j) {
+      auto pi = std::find(served.begin(), served.end(), "node-" + std::to_string(i));
+      auto pj = std::find(served.begin(), served.end(), "node-" + std::to_string(j));
+      INFO("node-" << j << " was served before node-" << i << ", which arrived earlier");
+      if (pj < pi) CHECK(j - i < kSlots);
+    }
+  }
+  CHECK(kube.leases.empty());  // every slot given back, every ticket gone
 }

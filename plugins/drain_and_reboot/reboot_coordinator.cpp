@@ -144,6 +144,44 @@ RebootCoordinator::RebootCoordinator(ActionContext& ctx, KubeClient& kube, RunOp
                                      std::string action)
     : ctx_(ctx), kube_(kube), o_(std::move(options)), action_(std::move(action)) {}
 
+LeaseLock RebootCoordinator::MakeLock() {
+  LeaseLockHooks hooks;
+  hooks.warn = [this](const std::string& m) { ctx_.Warn(m); };
+  hooks.info = [this](const std::string& m) { ctx_.Info(m); };
+  hooks.taken_over = [this](const std::string& slot, const std::string& previous, const std::string& renewed,
+                            const std::string& to) { RecordTakeover(slot, previous, renewed, to); };
+  return LeaseLock(kube_, ctx_.host().clock(), o_.lock, std::move(hooks));
+}
+
+void RebootCoordinator::RecordTakeover(const std::string& slot, const std::string& previous,
+                                       const std::string& renewed, const std::string& to) {
+  // Called once per takeover: by the agent whose write turned the slot over.
+  const std::string by = to == o_.node ? "" : " (handed to " + to + " by " + o_.node + ")";
+  std::string m = "took over reboot lock " + o_.lock.ns + "/" + slot + " from " + previous +
+                  " (expired; last renewed " + renewed + ") for " + to + by;
+  ctx_.Warn(m);
+  EventSpec e;
+  e.involved_object = {{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"name", slot},
+                       {"namespace", o_.lock.ns}};
+  e.ns = o_.lock.ns;
+  e.type = "Warning";
+  e.reason = "RebootLockTakenOver";
+  e.message = m;
+  e.host = o_.node;
+  if (auto r = kube_.CreateEvent(e); !r) ctx_.Warn("could not record the takeover Event: " + r.error().message());
+  // On the node that lost it: it may be left cordoned, and this says why.
+  EventSpec n;
+  n.involved_object = {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", previous}};
+  n.type = "Warning";
+  n.reason = "NodeagentRebootLockExpired";
+  n.message = "the nodeagent on " + previous + " stopped renewing reboot lock " + o_.lock.ns + "/" + slot +
+              " (last renewed " + renewed + "); the slot went to " + to + ". If nodeagent cordoned " + previous +
+              ", it stays cordoned until its agent comes back (it then finishes or rolls back its run) or an "
+              "operator runs `kubectl uncordon " + previous + "`";
+  n.host = o_.node;
+  if (auto r = kube_.CreateEvent(n); !r) ctx_.Warn("could not record the expired-lock Event: " + r.error().message());
+}
+
 Status RebootCoordinator::Save(const State& s) { return ctx_.SaveCheckpoint(s.ToJson(o_.node, action_)); }
 
 void RebootCoordinator::Event(const std::string& type, const std::string& reason, const std::string& message) {
@@ -224,8 +262,8 @@ Result<Outcome> RebootCoordinator::Cordon(bool on, const std::set<std::string>* 
     ctx_.Warn(m);
     out.summary += "; " + m;
   } else if (*slot) {
-    LeaseLock lock(kube_, ctx_.host().clock(), o_.lock);
-    if (Status r = lock.Release(**slot); !r.ok()) return r.error().Wrap("releasing reboot lock slot " + **slot);
+    if (Status r = MakeLock().Release(**slot, ctx_.cancel_flag()); !r.ok())
+      return r.error().Wrap("releasing reboot lock slot " + **slot);
     out.status = RunStatus::kChanged;
     out.summary += "; released its reboot lock slot " + **slot;
     out.changes.push_back({"release-lock", "lease/" + o_.lock.ns + "/" + **slot, "", "", 0,
@@ -242,14 +280,13 @@ std::string RebootCoordinator::ReleaseLock(const std::string& known_slot) {
     if (held && *held) name = **held;
   }
   if (name.empty()) return "";
-  Status r = LeaseLock(kube_, ctx_.host().clock(), o_.lock).Release(name);
+  Status r = MakeLock().Release(name, ctx_.cancel_flag());
   return r.ok() ? "; lock released" : "; LOCK RELEASE FAILED: " + r.error().message();
 }
 
 Result<std::optional<std::string>> RebootCoordinator::HeldLockSlot() {
   if (!o_.use_lock) return std::optional<std::string>();
-  LeaseLock lock(kube_, ctx_.host().clock(), o_.lock);
-  auto held = lock.FindHeld();
+  auto held = MakeLock().FindHeld();
   if (!held) return held.error();
   if (!*held) return std::optional<std::string>();
   return std::optional<std::string>((*held)->name);
@@ -326,6 +363,11 @@ Result<Plan> RebootCoordinator::PlanDrain() {
     // The wait for the lock comes between this plan and the cordon, and may
     // be long: pods scheduled meanwhile (other nodes' drained pods) are
     // evicted too, classified like the rows below.
+    plan.changes.push_back({"queue", "lease/" + o_.lock.ns + "/" + o_.lock.prefix + "-queue-*",
+                            "when no slot is free, wait in the reboot queue (a ticket Lease per waiting node, "
+                            "first come first served); when giving a slot back, hand it to the node that has "
+                            "waited longest (writing its ticket and the slot)", "", 0,
+                            {LeaseObject(o_.lock.ns, "*")}});
     plan.changes.push_back({"evict-arrivals", "node/" + o_.node,
                             "pods scheduled onto the node after this plan, while it waits for the reboot lock, are "
                             "classified like those below and evicted too", "", 0, {kAnyPodObject}});
@@ -494,13 +536,12 @@ Result<Phase> RebootCoordinator::Lock(Walk& w) {
     }
   }
   if (!(st = Save(s)).ok()) return st.error();
-  LeaseLock lock(kube_, clock, o_.lock);
-  auto got = lock.Acquire(o_.lock_wait, std::chrono::seconds(1), ctx_.cancel_flag(),
-                          [&](const std::vector<std::string>& holders) {
-                            std::string who;
-                            for (const auto& h : holders) who += (who.empty() ? "" : ", ") + h;
-                            ctx_.Progress("waiting for the reboot lock, held by " + who);
-                          });
+  LeaseLock lock = MakeLock();
+  auto got = lock.Acquire(o_.lock_wait, ctx_.cancel_flag(), [&](const std::vector<std::string>& holders) {
+    std::string who;
+    for (const auto& h : holders) who += (who.empty() ? "" : ", ") + h;
+    ctx_.Progress("waiting in the reboot queue; the lock is held by " + who);
+  });
   if (!got) {
     bool cancelled = got.error().code() == ErrorCode::kCancelled;
     return Fail(w, "could not take the reboot lock: " + got.error().message(),
@@ -509,22 +550,8 @@ Result<Phase> RebootCoordinator::Lock(Walk& w) {
   w.held = *got;
   s.lock_name = w.held->name;
   if (!(st = Save(s)).ok()) return st.error();
-  ctx_.Info("holding reboot lock " + o_.lock.ns + "/" + w.held->name);
-  if (!w.held->previous_holder.empty()) {
-    std::string m = "took over reboot lock " + o_.lock.ns + "/" + w.held->name + " from " + w.held->previous_holder +
-                    " (expired; last renewed " + w.held->previous_renew_time + ")";
-    ctx_.Warn(m);
-    EventSpec e;
-    e.involved_object = {{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"name", w.held->name},
-                         {"namespace", o_.lock.ns}};
-    e.ns = o_.lock.ns;
-    e.type = "Warning";
-    e.reason = "RebootLockTakenOver";
-    e.message = m + " by " + o_.node;
-    e.host = o_.node;
-    auto r = kube_.CreateEvent(e);
-    if (!r) ctx_.Warn("could not record the takeover Event: " + r.error().message());
-  }
+  ctx_.Info("holding reboot lock " + o_.lock.ns + "/" + w.held->name +
+            (w.held->granted_by.empty() ? "" : " (handed over by " + w.held->granted_by + ")"));
   w.renewer = std::make_unique<LeaseRenewer>(kube_, clock, o_.lock, *w.held,
                                              [this](const std::string& m) { ctx_.Warn(m); });
   return Phase::kCordon;

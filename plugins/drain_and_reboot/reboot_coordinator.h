@@ -22,6 +22,7 @@
 #include "nodeagent/action.h"
 #include "nodeagent/kube.h"
 #include "nodeagent/plan_objects.h"
+#include "lease_lock.h"
 #include "run_options.h"
 
 namespace nodeagent::drain {
@@ -118,6 +119,12 @@ class RebootCoordinator {
   Phase End(Walk& w, RunStatus status, std::string summary);
 
   Status Save(const State& s);
+  /// The reboot lock, reporting through the context (warnings, takeovers).
+  LeaseLock MakeLock();
+  /// Events on the Lease and on the node that lost it, for a takeover this
+  /// agent's write made (to itself, or handed to the head of the queue).
+  void RecordTakeover(const std::string& slot, const std::string& previous, const std::string& renewed,
+                      const std::string& to);
   /// Renews this run's lease (s.lock_name) when `next` has come, then moves
   /// `next` a third of the TTL on. The waits around the reboot run without the
   /// background renewer. A failure is a warning: the node is down or coming back.

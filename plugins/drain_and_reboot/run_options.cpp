@@ -89,8 +89,13 @@ using O = RunOptions;
                   "reboot_timeout + ready_timeout (checked).",                                                   \
            .range = DurationRange(1min, kDays * 7)}),                                                            \
       Bind<&O::lock_wait>({.name = "lock_wait", .type = ParamType::kDuration, .default_value = "\"1h\"",         \
-                           .doc = "How long to wait for a free lock slot before failing.",                       \
+                           .doc = "How long to wait in the reboot queue for a lock slot before failing.",        \
                            .range = DurationRange(0s, kDays * 7)}),                                              \
+      Bind<&O::lock, &LeaseLockOptions::handoff_timeout>(                                                        \
+          {.name = "lock_handoff_timeout", .type = ParamType::kDuration, .default_value = "\"30s\"",             \
+           .doc = "A node handing its slot to the longest-waiting node gives it this long to take it before "   \
+                  "handing it to the next in line.",                                                             \
+           .range = DurationRange(2s, std::chrono::hours(1))}),                                                  \
       Bind<&O::prefer_no_schedule_taint>(                                                                        \
           {"prefer_no_schedule_taint", ParamType::kBool, "false",                                                \
            "Taint the node nodeagent.io/reboot-pending:PreferNoSchedule while waiting for the lock."})

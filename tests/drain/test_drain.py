@@ -117,6 +117,10 @@ class DrainTest(ServerTestCase):
     def leases(self):
         return self.srv.ok("GET", "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % LOCK_NS)["items"]
 
+    def slots(self):
+        """The lock's slot Leases (not the queue's tickets, <prefix>-queue-<node>)."""
+        return [l for l in self.leases() if "-queue-" not in l["metadata"]["name"]]
+
     def events(self, reason):
         return [e for e in self.srv.ok("GET", "/api/v1/events")["items"] if e.get("reason") == reason]
 
@@ -285,7 +289,7 @@ class DrainTest(ServerTestCase):
             run = self.start_reboot_run(a)
             wait_until(a.reboot_calls, 20, what="the reboot stub")
             self.assertTrue(self.unschedulable("node-1"))
-            self.assertEqual([l["spec"]["holderIdentity"] for l in self.leases()], ["node-1"])
+            self.assertEqual([l["spec"]["holderIdentity"] for l in self.slots()], ["node-1"])
             self.assertEqual(self.pods_on("node-1"), [])
             self.simulate_reboot(a)
             rec = self.final_record(a, run)
@@ -427,7 +431,7 @@ class DrainTest(ServerTestCase):
 
         def sample():
             while not stop.is_set():
-                holders = [l["spec"].get("holderIdentity") for l in self.leases()]
+                holders = [l["spec"].get("holderIdentity") for l in self.slots()]
                 cordoned = [n for n in names if self.unschedulable(n)]
                 samples.append((holders, cordoned))
                 time.sleep(0.03)
