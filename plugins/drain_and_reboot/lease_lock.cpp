@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "pod_filter.h"  // FormatMicroTime
@@ -518,13 +520,17 @@ Result<std::optional<HeldLease>> LeaseLock::TryAcquire(std::vector<std::string>*
 void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const bool* cancelled) {
   std::atomic<bool> stop{false};
   std::atomic<bool> done{false};
+  std::mutex mirror_mu;
+  std::condition_variable mirror_cv;
   std::thread mirror;
   if (cancelled) {
-    // The watch stops on an atomic flag; the run's cancel flag is a plain bool.
+    // The watch stops on an atomic flag; the run's cancel flag is a plain
+    // bool. Once a second, as often as the watch itself looks at its flag.
     mirror = std::thread([&] {
+      std::unique_lock<std::mutex> l(mirror_mu);
       while (!done.load()) {
         if (*cancelled) stop.store(true);
-        std::this_thread::sleep_for(milliseconds(200));
+        mirror_cv.wait_for(l, milliseconds(1000), [&] { return done.load(); });
       }
     });
   }
@@ -580,7 +586,11 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
     if (clock_.Monotonic() - started < std::chrono::seconds(1))
       if (!clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled)) break;
   }
-  done.store(true);
+  {
+    std::lock_guard<std::mutex> l(mirror_mu);
+    done.store(true);
+  }
+  mirror_cv.notify_all();
   if (mirror.joinable()) mirror.join();
 }
 
