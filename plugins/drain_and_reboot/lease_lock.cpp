@@ -303,7 +303,17 @@ Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line
         return true;
       });
       (void)undo;
-      if (Lost(written.error().code())) return std::string();
+      if (Lost(written.error().code())) {
+        // Raced with another writer: look again at once; but a slot that was
+        // only missing from the list (unlabelled, by an older version) and is
+        // held is busy, not a race.
+        again_ = true;
+        if (!slot.lease) {
+          auto l = kube_.GetLease(o_.ns, slot.name);
+          if (l.ok() && !Holder(*l).empty() && !Expired(slot.name, *l)) again_ = false;
+        }
+        return std::string();
+      }
       return written.error().Wrap("handing reboot lock slot " + slot.name + " to " + t.node);
     }
     if (slot_rv) *slot_rv = Rv(*written);
@@ -483,7 +493,6 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
   for (; k < free.size() && !ahead_line.empty(); ++k) {
     auto to = Grant(*free[k], ahead_line, nullptr);
     if (!to) return to.error();
-    if (to->empty()) again_ = true;
   }
   std::optional<HeldLease> ours;
   if (k < free.size() && !grant_pending_for_us) {
@@ -597,7 +606,7 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
 Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool* cancelled,
                                      const std::function<void(const std::vector<std::string>&)>& waiting) {
   const auto deadline = clock_.Monotonic() + wait;
-  int failures = 0;
+  int failures = 0, races = 0;
   std::string who;
   for (;;) {
     if (cancelled && *cancelled) {
@@ -638,6 +647,9 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
                                             ") stayed busy for " + std::to_string(wait.count() / 1000) +
                                             "s; held by " + who);
     }
+    if (again_ && ++races < 5) continue;
+    if (again_) clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);  // never spin on races
+    races = 0;
     if (again_) continue;
     auto until = std::min(deadline, clock_.Monotonic() + Jittered(std::chrono::duration_cast<milliseconds>(o_.recheck), 0.25));
     if (next_look_) until = std::min(until, *next_look_);
