@@ -114,6 +114,9 @@ class Fleet:
         self.stop_poll = threading.Event()
         self.poll_lock = threading.Lock()
         self.fault_log = []
+        self.last_fault_t = 0.0
+        self.fault_carry = 0.0
+        self.injected_faults = {}
 
     # -- set-up ----------------------------------------------------------------------
 
@@ -122,7 +125,7 @@ class Fleet:
 
     def start_server(self):
         shutil.rmtree(self.out, ignore_errors=True)
-        os.makedirs(self.out)
+        os.makedirs(os.path.join(self.out, "server"))
         self.srv = TestServer(terminating_seconds=self.a.terminating_seconds, dir=os.path.join(self.out, "server"))
         self.srv.start()
         code, _, _ = self.srv.request("POST", "/_test/fleet/start",
@@ -193,19 +196,41 @@ class Fleet:
                 json.dump(cfg, f)
 
     def plan_faults(self):
+        """5% of the busy agents killed and restarted later, 5% killed for good; the
+        first agent to start (the first to get a slot) is one of the latter and dies
+        holding its slot, so a takeover must happen while others still wait."""
         if not self.a.faults:
             return
-        busy = sorted(n for n, ag in self.agents.items() if not ag.idle)
+        busy = sorted((ag for ag in self.agents.values() if not ag.idle), key=lambda ag: ag.start_at)
         k = max(1, round(len(busy) * 0.05))
-        chosen = self.rng.sample(busy, 2 * k)
+        first, rest = busy[0], sorted(ag.name for ag in busy[1:])
+        chosen = [first.name] + self.rng.sample(rest, 2 * k - 1)
         phases = ["waiting", "holding", "after_reboot"]
         for i, name in enumerate(chosen):
-            forever = i >= k
-            # The first agent that never comes back dies holding a slot, so a takeover must happen.
-            phase = "holding" if (forever and i == k) else self.rng.choice(phases)
+            forever = i < k
+            phase = "holding" if i == 0 else self.rng.choice(phases)
             delay = None if forever else self.rng.uniform(1.0, 6.0)
             self.agents[name].fault = (phase, delay)
             self.fault_log.append({"node": name, "phase": phase, "restart_after": delay})
+
+    def inject_request_faults(self, t):
+        """Without the server's fleet faults: about 2% of the last second's requests
+        answered 429 (Retry-After 1), 500 or a reset, through /_test/faults."""
+        if not self.a.faults or self.fleet_api or t - self.last_fault_t < 1.0:
+            return
+        self.last_fault_t = t
+        with self.poll_lock:
+            recent = sum(1 for r in self.requests[-2000:] if r[0] >= t - 1.0 and r[4])
+        want = recent * 0.02 + self.fault_carry
+        k = int(want)
+        self.fault_carry = want - k
+        for _ in range(k):
+            kind = self.rng.choice([429, 500, "reset"])
+            if kind == "reset":
+                self.srv.fault(r"^/api", count=1, drop=True)
+            else:
+                self.srv.fault(r"^/api", count=1, status=kind, retry_after=1 if kind == 429 else None)
+            self.injected_faults[str(kind)] = self.injected_faults.get(str(kind), 0) + 1
 
     # -- agents ----------------------------------------------------------------------
 
@@ -324,7 +349,8 @@ class Fleet:
                     self.lease_snaps.append((t, holders))
                     self.unsched_snaps.append((t, unsched))
                 if not self.fleet_api:
-                    self.fetch_requests()
+                    with self.poll_lock:
+                        self.fetch_requests()
             except Exception as e:  # the server restarting, or a dropped connection
                 self.srv._conns = {}
             self.stop_poll.wait(period)
@@ -414,6 +440,7 @@ class Fleet:
                     self.srv._conns = {}
                     self.restart_done = True
                     self.note("server-restart", "")
+            self.inject_request_faults(t)
             if t - last_rss >= 1.0:
                 self.sample_rss()
                 last_rss = t
@@ -650,7 +677,7 @@ def analyse(f):
                      "peak_agents_rss_mib": round(f.rss_agents_peak / 2**20, 1),
                      "peak_server_rss_mib": round(f.server_rss_peak / 2**20, 1)}
     res["faults_planned"] = f.fault_log
-    res["faults_server"] = (f.report or {}).get("faults")
+    res["faults_server"] = (f.report or {}).get("faults") if f.fleet_api else {"injected_by_driver": f.injected_faults}
     res["problems"] = problems
     res["series"] = series(f)
     return res

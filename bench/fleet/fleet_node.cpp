@@ -142,6 +142,9 @@ struct NodeAgent {
   const ActionSpec* spec;
   NodeRunFile run_file;
 
+  /// The DONE line's status and summary of the run ResumeUnfinished() resumed.
+  std::string resumed_status, resumed_summary;
+
   /// Resumes the unfinished run, if any. True when one was resumed to its end.
   bool ResumeUnfinished() {
     nlohmann::json rec = run_file.Load();
@@ -152,7 +155,9 @@ struct NodeAgent {
       LogLine(settings.node, LogLevel::kError, "run " + id + " interrupted: resumed " +
                                                    std::to_string(kMaxResumes) + " times already");
       (void)run_file.Clear();
-      Say("RESUMED " + settings.node + " interrupted too many resumes");
+      resumed_status = "interrupted";
+      resumed_summary = "resumed " + std::to_string(kMaxResumes) + " times already";
+      Say("RESUMED " + settings.node + " " + resumed_status + " " + resumed_summary);
       return true;
     }
     rec["resumes"] = resumes;
@@ -172,7 +177,9 @@ struct NodeAgent {
     std::string status = outcome ? RunStatusName(outcome->status) : "failed";
     std::string summary = outcome ? outcome->summary : "resume failed: " + outcome.error().message();
     if (!outcome || outcome->status != RunStatus::kRunning) (void)run_file.Clear();
-    Say("RESUMED " + settings.node + " " + status + " " + OneLine(summary));
+    resumed_status = status;
+    resumed_summary = OneLine(summary);
+    Say("RESUMED " + settings.node + " " + status + " " + resumed_summary);
     return true;
   }
 
@@ -234,7 +241,7 @@ int NodeMode(const std::string& config_path) {
   LocalFileSystem root(s.root);
   if (resumed && !root.Exists(sentinel)) {
     // The task ran in this boot already (the run we resumed); nothing is due.
-    Say("DONE " + s.node + " skipped resumed; no reboot required");
+    Say("DONE " + s.node + " " + agent.resumed_status + " " + agent.resumed_summary);
     return 0;
   }
   int64_t start_at = cfg.value("start_at_ms", int64_t{0});
