@@ -24,6 +24,7 @@ Standard library only.
 """
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -110,6 +111,7 @@ class Fleet:
         self.fleet_api = False
         self.requests = []  # normalized rows [t, verb, resource, ns, node, status, ms]
         self.req_seq = 0
+        self.log_rows = 0
         self.restart_done = False
         self.stop_poll = threading.Event()
         self.poll_lock = threading.Lock()
@@ -258,9 +260,31 @@ class Fleet:
             ag.proc.send_signal(signal.SIGKILL)
         self.close(ag)
 
+    def call(self, method, path, body=None, patience=60.0):
+        """A driver request that outlives a server restart: retried until it answers."""
+        deadline = now() + patience
+        while True:
+            try:
+                code, out, _ = self.srv.request(method, path, body)
+                if code < 500 or now() > deadline:
+                    return code, out
+            except OSError:
+                self.srv._conns = {}
+                if now() > deadline:
+                    raise
+            time.sleep(0.2)
+
+    def node_status(self, name, ready, boot_id=None):
+        body = {"name": name, "ready": ready}
+        if boot_id is not None:
+            body["bootID"] = boot_id
+        code, out = self.call("POST", "/_test/node-status", body)
+        if code != 200:
+            raise RuntimeError("node-status %s -> %d %s" % (name, code, out))
+
     def agent_alive_api(self, name, alive):
         if self.fleet_api:
-            self.srv.request("POST", "/_test/fleet/agent", {"node": name, "alive": alive})
+            self.call("POST", "/_test/fleet/agent", {"node": name, "alive": alive})
 
     def on_line(self, ag, line):
         parts = line.split(" ", 3)
@@ -273,7 +297,7 @@ class Fleet:
             ag.reboots.append(t)
             self.note("reboot", ag.name)
             self.kill(ag)
-            self.srv.node_status(ag.name, ready=False)
+            self.node_status(ag.name, False)
             ag.boot_pending = t + self.a.down_time
         elif kind == "DONE":
             ag.done = (t, parts[2] if len(parts) > 2 else "", parts[3] if len(parts) > 3 else "")
@@ -285,7 +309,7 @@ class Fleet:
     def boot(self, ag):
         boot_id = str(uuid.uuid4())
         ag.write_root(boot_id, sentinel=False)
-        self.srv.node_status(ag.name, ready=True, boot_id=boot_id)
+        self.node_status(ag.name, True, boot_id)
         ag.boots.append(now())
         ag.boot_pending = None
         self.note("boot", ag.name)
@@ -332,17 +356,19 @@ class Fleet:
     # -- the server's view -------------------------------------------------------------
 
     def poll_loop(self):
+        srv = copy.copy(self.srv)  # its own connections: TestServer's are not shared between threads
+        srv._conns = {}
         period = 0.25 if len(self.agents) <= 200 else 1.0
         while not self.stop_poll.is_set():
             t = now()
             try:
-                leases = self.srv.ok("GET", "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % LOCK_NS)
+                leases = srv.ok("GET", "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % LOCK_NS)
                 holders = {}
                 for it in leases.get("items") or []:
                     nm = it["metadata"]["name"]
                     if nm.startswith(LOCK_PREFIX):
                         holders[nm] = (it.get("spec") or {}).get("holderIdentity") or ""
-                nodes = self.srv.ok("GET", "/api/v1/nodes")
+                nodes = srv.ok("GET", "/api/v1/nodes")
                 unsched = {n["metadata"]["name"] for n in nodes.get("items") or []
                            if (n.get("spec") or {}).get("unschedulable")}
                 with self.poll_lock:
@@ -350,14 +376,14 @@ class Fleet:
                     self.unsched_snaps.append((t, unsched))
                 if not self.fleet_api:
                     with self.poll_lock:
-                        self.fetch_requests()
-            except Exception as e:  # the server restarting, or a dropped connection
-                self.srv._conns = {}
+                        self.fetch_requests(srv)
+            except Exception:  # the server restarting, or a dropped connection
+                srv._conns = {}
             self.stop_poll.wait(period)
 
-    def fetch_requests(self):
-        """Fallback: the server's request log, reduced to the report's rows, then cleared."""
-        rows = self.srv.ok("GET", "/_test/requests?since=%d" % self.req_seq)
+    def fetch_requests(self, srv):
+        """Fallback: the server's request log, reduced to the report's rows."""
+        rows = srv.ok("GET", "/_test/requests?since=%d" % self.req_seq)
         for r in rows:
             self.req_seq = max(self.req_seq, r["seq"])
             ua = r.get("user_agent") or ""
@@ -373,6 +399,10 @@ class Fleet:
             if "watch=true" in (r.get("query") or "") or "watch=1" in (r.get("query") or ""):
                 verb = "watch"
             self.requests.append([r["time"], verb, resource, ns, node, r["status"], 0])
+        self.log_rows += len(rows)
+        if self.log_rows > 20000:  # the server keeps every body: start its log afresh
+            srv.clear_requests()
+            self.log_rows = 0
 
     def sample_rss(self):
         def rss(pid):
@@ -436,7 +466,10 @@ class Fleet:
                 self.maybe_fault(ag, t)
             if a.faults and self.fleet_api and not self.restart_done:
                 if sum(1 for ag in busy if ag.boots) >= len(busy) // 2:
-                    self.srv.request("POST", "/_test/fleet/restart", {"down_seconds": 3})
+                    try:
+                        self.srv.request("POST", "/_test/fleet/restart", {"down_seconds": 3})
+                    except OSError:
+                        pass  # the answer may be lost in the restart
                     self.srv._conns = {}
                     self.restart_done = True
                     self.note("server-restart", "")
@@ -459,12 +492,20 @@ class Fleet:
     def collect(self):
         self.report = None
         if self.fleet_api:
-            code, rep, _ = self.srv.request("GET", "/_test/fleet/report", timeout=120)
+            code, rep = self.call("GET", "/_test/fleet/report")
             if code == 200 and isinstance(rep, dict):
                 self.report = rep
-                self.requests = [list(r) for r in rep.get("requests") or []]
+                rows = [list(r) for r in rep.get("requests") or []]
+                # Times relative to the report's start become epoch seconds, like the driver's.
+                if rows and rows[0][0] < 1e9:
+                    for r in rows:
+                        r[0] += float(rep.get("start") or 0)
+                self.requests = rows
+            else:
+                sys.stderr.write("fleet.py: GET /_test/fleet/report -> %s; load figures from nothing\n" % code)
         else:
-            self.fetch_requests()
+            self.fetch_requests(self.srv)
+        self.call("GET", "/api/v1/nodes")  # the server is back, should it have restarted
         evs = self.srv.ok("GET", "/api/v1/events")
         self.events = evs.get("items") or []
         final_nodes = self.srv.ok("GET", "/api/v1/nodes")["items"]
