@@ -42,6 +42,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "apiserver"))
+import testserver  # noqa: E402
 from testserver import TestServer  # noqa: E402
 import make_nodes  # noqa: E402
 
@@ -368,12 +369,15 @@ class Fleet:
                     nm = it["metadata"]["name"]
                     if nm.startswith(LOCK_PREFIX):
                         holders[nm] = (it.get("spec") or {}).get("holderIdentity") or ""
-                nodes = srv.ok("GET", "/api/v1/nodes")
-                unsched = {n["metadata"]["name"] for n in nodes.get("items") or []
-                           if (n.get("spec") or {}).get("unschedulable")}
+                unsched = None
+                if not self.fleet_api:  # else the server's report has every cordon and uncordon
+                    nodes = srv.ok("GET", "/api/v1/nodes")
+                    unsched = {n["metadata"]["name"] for n in nodes.get("items") or []
+                               if (n.get("spec") or {}).get("unschedulable")}
                 with self.poll_lock:
                     self.lease_snaps.append((t, holders))
-                    self.unsched_snaps.append((t, unsched))
+                    if unsched is not None:
+                        self.unsched_snaps.append((t, unsched))
                 if not self.fleet_api:
                     with self.poll_lock:
                         self.fetch_requests(srv)
@@ -439,9 +443,9 @@ class Fleet:
         if a.faults and self.fleet_api:
             self.srv.request("POST", "/_test/fleet/faults", {"rate": 0.02, "kinds": [429, 500, "reset"],
                                                              "retry_after": 1, "seed": a.seed})
+        self.t0 = now()
         for ag in self.agents.values():
             self.spawn(ag)
-        self.t0 = now()
         deadline = self.t0 + a.timeout
         last_rss = 0
         busy = [ag for ag in self.agents.values() if not ag.idle]
@@ -489,6 +493,29 @@ class Fleet:
             self.kill(ag)
         self.agent_log.close()
 
+    def timeline_from_report(self, rep):
+        """The slot holders and unschedulable nodes at every change the server
+        recorded (exact, where the driver's polls are 4 a second at best)."""
+        init = rep.get("initial") or {}
+        holders = {k: v for k, v in (init.get("holders") or {}).items()}
+        unsched = set(init.get("unschedulable") or [])
+        lease_snaps = [(rep["start"], dict(holders))]
+        unsched_snaps = [(rep["start"], set(unsched))]
+        for ev in rep.get("events") or []:
+            if ev.get("kind") == "slot":
+                if ev.get("value"):
+                    holders[ev["name"]] = ev["value"]
+                else:
+                    holders.pop(ev["name"], None)
+                lease_snaps.append((ev["t"], dict(holders)))
+            elif ev.get("kind") == "unschedulable":
+                (unsched.add if ev.get("value") else unsched.discard)(ev["node"])
+                unsched_snaps.append((ev["t"], set(unsched)))
+        end = rep.get("end") or now()
+        lease_snaps.append((end, dict(holders)))
+        unsched_snaps.append((end, set(unsched)))
+        self.lease_snaps, self.unsched_snaps = lease_snaps, unsched_snaps
+
     def collect(self):
         self.report = None
         if self.fleet_api:
@@ -501,6 +528,7 @@ class Fleet:
                     for r in rows:
                         r[0] += float(rep.get("start") or 0)
                 self.requests = rows
+                self.timeline_from_report(rep)
             else:
                 sys.stderr.write("fleet.py: GET /_test/fleet/report -> %s; load figures from nothing\n" % code)
         else:
@@ -838,15 +866,21 @@ def main(argv=None):
     ap.add_argument("--down-time", type=float, default=3.0)
     ap.add_argument("--lock-ttl", type=int, default=60, help="lock_ttl in s (its minimum is 60)")
     ap.add_argument("--terminating-seconds", type=float, default=0.3)
-    ap.add_argument("--start-delay", type=float, default=2.0)
+    ap.add_argument("--start-delay", type=float, default=None,
+                    help="from spawning to the window's start, s (default: 2 + N/200, time to spawn them all)")
     ap.add_argument("--timeout", type=float, default=1800.0)
     ap.add_argument("--check", action="store_true", help="exit 1 when a check fails")
+    ap.add_argument("--apiserver", help="another apiserver.py to run (default: tests/apiserver's)")
     a = ap.parse_args(argv)
     if a.idle_nodes is None:
         a.idle_nodes = max(2, a.n // 20)
+    if a.start_delay is None:
+        a.start_delay = 2.0 + a.n / 200.0
     if a.jitter is None:
         a.jitter = max(3.0, 0.03 * a.n)
     a.build = os.path.abspath(a.build)
+    if a.apiserver:
+        testserver.APISERVER = os.path.abspath(a.apiserver)
     random.seed(a.seed)
     f = Fleet(a)
     f.start_server()
