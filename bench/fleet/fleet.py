@@ -114,6 +114,7 @@ class Fleet:
         self.req_seq = 0
         self.log_rows = 0
         self.restart_done = False
+        self.restart_at = None
         self.stop_poll = threading.Event()
         self.poll_lock = threading.Lock()
         self.fault_log = []
@@ -185,7 +186,10 @@ class Fleet:
         """Start times: the window's start plus the scheduler's jitter for each node."""
         a = self.a
         self.window_start = now() + a.start_delay
-        due_ms = int(self.window_start * 1000)
+        # The jitter of a fixed due time (a night's 03:00 UTC, moved by the seed),
+        # so a seed gives the same order of nodes on every run; the offsets are
+        # the scheduler's own, added to the real window start.
+        due_ms = (1798772400 + 86400 * a.seed) * 1000
         names = "\n".join(self.agents) + "\n"
         out = subprocess.run([self.fleet_node, "--jitter", TASK, "-", str(due_ms), str(int(a.jitter * 1000))],
                              input=names, stdout=subprocess.PIPE, text=True, check=True).stdout
@@ -267,13 +271,19 @@ class Fleet:
         while True:
             try:
                 code, out, _ = self.srv.request(method, path, body)
-                if code < 500 or now() > deadline:
+                if (code < 500 and code != 429) or now() > deadline:
                     return code, out
             except OSError:
                 self.srv._conns = {}
                 if now() > deadline:
                     raise
             time.sleep(0.2)
+
+    def ok(self, method, path, body=None):
+        code, out = self.call(method, path, body)
+        if code >= 300:
+            raise RuntimeError("%s %s -> %d %s" % (method, path, code, out))
+        return out
 
     def node_status(self, name, ready, boot_id=None):
         body = {"name": name, "ready": ready}
@@ -468,7 +478,7 @@ class Fleet:
                 if ag.boot_pending is not None and t >= ag.boot_pending:
                     self.boot(ag)
                 self.maybe_fault(ag, t)
-            if a.faults and self.fleet_api and not self.restart_done:
+            if a.faults and a.server_restart and self.fleet_api and not self.restart_done:
                 if sum(1 for ag in busy if ag.boots) >= len(busy) // 2:
                     try:
                         self.srv.request("POST", "/_test/fleet/restart", {"down_seconds": 3})
@@ -476,6 +486,7 @@ class Fleet:
                         pass  # the answer may be lost in the restart
                     self.srv._conns = {}
                     self.restart_done = True
+                    self.restart_at = t
                     self.note("server-restart", "")
             self.inject_request_faults(t)
             if t - last_rss >= 1.0:
@@ -519,6 +530,7 @@ class Fleet:
     def collect(self):
         self.report = None
         if self.fleet_api:
+            self.ok("POST", "/_test/fleet/faults", {"rate": 0})  # the driver's own reads from here on
             code, rep = self.call("GET", "/_test/fleet/report")
             if code == 200 and isinstance(rep, dict):
                 self.report = rep
@@ -534,12 +546,12 @@ class Fleet:
         else:
             self.fetch_requests(self.srv)
         self.call("GET", "/api/v1/nodes")  # the server is back, should it have restarted
-        evs = self.srv.ok("GET", "/api/v1/events")
+        evs = self.ok("GET", "/api/v1/events")
         self.events = evs.get("items") or []
-        final_nodes = self.srv.ok("GET", "/api/v1/nodes")["items"]
+        final_nodes = self.ok("GET", "/api/v1/nodes")["items"]
         self.final_unsched = sorted(n["metadata"]["name"] for n in final_nodes
                                     if (n.get("spec") or {}).get("unschedulable"))
-        leases = self.srv.ok("GET", "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % LOCK_NS)
+        leases = self.ok("GET", "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % LOCK_NS)
         self.final_holders = {it["metadata"]["name"]: (it.get("spec") or {}).get("holderIdentity") or ""
                               for it in leases.get("items") or [] if it["metadata"]["name"].startswith(LOCK_PREFIX)}
         self.srv.cleanup()
@@ -746,6 +758,7 @@ def analyse(f):
                      "peak_agents_rss_mib": round(f.rss_agents_peak / 2**20, 1),
                      "peak_server_rss_mib": round(f.server_rss_peak / 2**20, 1)}
     res["faults_planned"] = f.fault_log
+    res["server_restart_at_s"] = round(f.restart_at - f.t0, 1) if f.restart_at else None
     res["faults_server"] = (f.report or {}).get("faults") if f.fleet_api else {"injected_by_driver": f.injected_faults}
     res["problems"] = problems
     res["series"] = series(f)
@@ -841,6 +854,10 @@ def summary_text(res):
         "takeover: %s; RebootLockTakenOver events %d" % (
             ["%s %s -> %s (event %s)" % (t["dead_node"], t["lease"], t["taken_by"], t["event"])
              for t in tk["expected"]] or "none expected", tk["events"]),
+        "faults: agents %s; requests %s; server restart at %s s" % (
+            ["%s %s %s" % (x["node"], x["phase"], "restarted after %.1fs" % x["restart_after"]
+                           if x["restart_after"] else "never back") for x in res["faults_planned"]] or "-",
+            res["faults_server"] or "-", res["server_restart_at_s"]),
         "memory: peak RSS %s MiB (agents %s, server %s)" % (
             res["memory"]["peak_total_rss_mib"], res["memory"]["peak_agents_rss_mib"],
             res["memory"]["peak_server_rss_mib"]),
@@ -863,6 +880,8 @@ def main(argv=None):
     ap.add_argument("--out", default="/tmp/fleet")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--jitter", type=float, default=None, help="scheduler jitter window, s (default: max(3, 0.03 N))")
+    ap.add_argument("--no-server-restart", dest="server_restart", action="store_false",
+                    help="with --faults: no API server restart")
     ap.add_argument("--down-time", type=float, default=3.0)
     ap.add_argument("--lock-ttl", type=int, default=60, help="lock_ttl in s (its minimum is 60)")
     ap.add_argument("--terminating-seconds", type=float, default=0.3)
