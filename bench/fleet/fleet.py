@@ -107,6 +107,7 @@ class Fleet:
         self.lease_snaps = []  # (t, {lease: holder})
         self.unsched_snaps = []  # (t, set(nodes))
         self.rss_peak = 0
+        self.pss_peak = 0
         self.rss_agents_peak = 0
         self.server_rss_peak = 0
         self.fleet_api = False
@@ -418,21 +419,38 @@ class Fleet:
             srv.clear_requests()
             self.log_rows = 0
 
-    def sample_rss(self):
-        def rss(pid):
-            try:
-                with open("/proc/%d/status" % pid) as f:
-                    for line in f:
-                        if line.startswith("VmRSS:"):
-                            return int(line.split()[1]) * 1024
-            except OSError:
-                return 0
+    @staticmethod
+    def proc_field(pid, path, field):
+        """A "Name:   N kB" field of /proc/PID/<path> in bytes; 0 when the process is gone."""
+        try:
+            with open("/proc/%d/%s" % (pid, path)) as fh:
+                for line in fh:
+                    if line.startswith(field):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError):
             return 0
-        agents = sum(rss(ag.proc.pid) for ag in self.agents.values() if ag.proc is not None)
-        server = rss(self.srv.proc.pid) if self.srv.proc else 0
-        self.rss_agents_peak = max(self.rss_agents_peak, agents)
-        self.server_rss_peak = max(self.server_rss_peak, server)
-        self.rss_peak = max(self.rss_peak, agents + server)
+        return 0
+
+    def memory_loop(self):
+        """Each second the sum of the agents' VmRSS plus the server's; every 5 s
+        also their Pss (shared library pages divided among the processes that map
+        them: what the simulation really costs; summing RSS counts libcurl and
+        OpenSSL once per process)."""
+        n = 0
+        while not self.stop_poll.is_set():
+            pids = [p.pid for p in (ag.proc for ag in list(self.agents.values())) if p is not None]
+            server = self.srv.proc.pid if self.srv.proc else None
+            agents = sum(self.proc_field(pid, "status", "VmRSS:") for pid in pids)
+            srv = self.proc_field(server, "status", "VmRSS:") if server else 0
+            self.rss_agents_peak = max(self.rss_agents_peak, agents)
+            self.server_rss_peak = max(self.server_rss_peak, srv)
+            self.rss_peak = max(self.rss_peak, agents + srv)
+            if n % 5 == 0:
+                pss = sum(self.proc_field(pid, "smaps_rollup", "Pss:") for pid in pids)
+                pss += self.proc_field(server, "smaps_rollup", "Pss:") if server else 0
+                self.pss_peak = max(self.pss_peak, pss)
+            n += 1
+            self.stop_poll.wait(1.0)
 
     # -- the run -----------------------------------------------------------------------
 
@@ -450,6 +468,8 @@ class Fleet:
         self.plan_faults()
         poller = threading.Thread(target=self.poll_loop, daemon=True)
         poller.start()
+        memory = threading.Thread(target=self.memory_loop, daemon=True)
+        memory.start()
         if a.faults and self.fleet_api:
             self.srv.request("POST", "/_test/fleet/faults", {"rate": 0.02, "kinds": [429, 500, "reset"],
                                                              "retry_after": 1, "seed": a.seed})
@@ -457,7 +477,6 @@ class Fleet:
         for ag in self.agents.values():
             self.spawn(ag)
         deadline = self.t0 + a.timeout
-        last_rss = 0
         busy = [ag for ag in self.agents.values() if not ag.idle]
         while now() < deadline:
             for key, _ in self.sel.select(timeout=0.05):
@@ -489,9 +508,6 @@ class Fleet:
                     self.restart_at = t
                     self.note("server-restart", "")
             self.inject_request_faults(t)
-            if t - last_rss >= 1.0:
-                self.sample_rss()
-                last_rss = t
             if self.finished():
                 break
         self.t_end = now()
@@ -500,6 +516,7 @@ class Fleet:
         time.sleep(0.6)
         self.stop_poll.set()
         poller.join(5)
+        memory.join(10)
         for ag in self.agents.values():
             self.kill(ag)
         self.agent_log.close()
@@ -689,6 +706,7 @@ def analyse(f):
     per_agent_wait = {}
     idle_requests = 0
     unattributed = 0
+    by_kind, by_kind_waiting = {}, {}
     t_min = f.t0
     for r in f.requests:
         t, verb, resource, ns, node = r[0], r[1], r[2], r[3], r[4]
@@ -701,8 +719,11 @@ def analyse(f):
         w = wait_window.get(node)
         waiting = w is not None and w[0] <= t < w[1]
         cls = "lock" if resource == "leases" or waiting or (resource == "events" and ns == LOCK_NS) else "drain"
+        key = verb + " " + resource
+        by_kind[key] = by_kind.get(key, 0) + 1
         if waiting:
             per_agent_wait[node] = per_agent_wait.get(node, 0) + 1
+            by_kind_waiting[key] = by_kind_waiting.get(key, 0) + 1
         sec = int(t - t_min)
         b = per_sec.setdefault(sec, {"lock": 0, "drain": 0})
         b[cls] += 1
@@ -721,6 +742,8 @@ def analyse(f):
                    "waiting_requests_per_agent_minute_max": round(max(rates), 1) if rates else None,
                    "lock_requests_per_s_max": max(lock_rates) if lock_rates else 0,
                    "lock_requests_per_s_mean": round(sum(lock_rates) / len(lock_rates), 1) if lock_rates else 0,
+                   "by_verb_resource": dict(sorted(by_kind.items(), key=lambda kv: -kv[1])),
+                   "by_verb_resource_while_waiting": dict(sorted(by_kind_waiting.items(), key=lambda kv: -kv[1])),
                    "per_second": [{"t": s, **per_sec[s]} for s in sorted(per_sec)]}
     if idle_requests:
         problems.append("load: nodes with nothing to do made %d requests" % idle_requests)
@@ -755,6 +778,7 @@ def analyse(f):
             problems.append("takeover: %d RebootLockTakenOver Event(s) more than dead slots" % dup)
 
     res["memory"] = {"peak_total_rss_mib": round(f.rss_peak / 2**20, 1),
+                     "peak_total_pss_mib": round(f.pss_peak / 2**20, 1),
                      "peak_agents_rss_mib": round(f.rss_agents_peak / 2**20, 1),
                      "peak_server_rss_mib": round(f.server_rss_peak / 2**20, 1)}
     res["faults_planned"] = f.fault_log
@@ -858,9 +882,9 @@ def summary_text(res):
             ["%s %s %s" % (x["node"], x["phase"], "restarted after %.1fs" % x["restart_after"]
                            if x["restart_after"] else "never back") for x in res["faults_planned"]] or "-",
             res["faults_server"] or "-", res["server_restart_at_s"]),
-        "memory: peak RSS %s MiB (agents %s, server %s)" % (
+        "memory: peak RSS %s MiB (agents %s, server %s); peak PSS %s MiB" % (
             res["memory"]["peak_total_rss_mib"], res["memory"]["peak_agents_rss_mib"],
-            res["memory"]["peak_server_rss_mib"]),
+            res["memory"]["peak_server_rss_mib"], res["memory"]["peak_total_pss_mib"]),
     ]
     if res["problems"]:
         lines.append("PROBLEMS:")
