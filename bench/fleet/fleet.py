@@ -781,6 +781,9 @@ def analyse(f):
                      "peak_total_pss_mib": round(f.pss_peak / 2**20, 1),
                      "peak_agents_rss_mib": round(f.rss_agents_peak / 2**20, 1),
                      "peak_server_rss_mib": round(f.server_rss_peak / 2**20, 1)}
+    for x in f.fault_log:  # what happened of each planned kill (times from the agents' spawn)
+        x["kills"] = [{"killed_s": round(k - f.t0, 1), "restarted_s": round(r - f.t0, 1) if r else None,
+                       "phase": ph} for k, r, ph in agents[x["node"]].deaths]
     res["faults_planned"] = f.fault_log
     res["server_restart_at_s"] = round(f.restart_at - f.t0, 1) if f.restart_at else None
     res["faults_server"] = (f.report or {}).get("faults") if f.fleet_api else {"injected_by_driver": f.injected_faults}
@@ -879,8 +882,9 @@ def summary_text(res):
             ["%s %s -> %s (event %s)" % (t["dead_node"], t["lease"], t["taken_by"], t["event"])
              for t in tk["expected"]] or "none expected", tk["events"]),
         "faults: agents %s; requests %s; server restart at %s s" % (
-            ["%s %s %s" % (x["node"], x["phase"], "restarted after %.1fs" % x["restart_after"]
-                           if x["restart_after"] else "never back") for x in res["faults_planned"]] or "-",
+            ["%s %s %s%s" % (x["node"], x["phase"], "restarted after %.1fs" % x["restart_after"]
+                             if x["restart_after"] else "never back", "" if x["kills"] else " (phase never met)")
+             for x in res["faults_planned"]] or "-",
             res["faults_server"] or "-", res["server_restart_at_s"]),
         "memory: peak RSS %s MiB (agents %s, server %s); peak PSS %s MiB" % (
             res["memory"]["peak_total_rss_mib"], res["memory"]["peak_agents_rss_mib"],
