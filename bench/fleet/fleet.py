@@ -378,7 +378,7 @@ class Fleet:
                 holders = {}
                 for it in leases.get("items") or []:
                     nm = it["metadata"]["name"]
-                    if nm.startswith(LOCK_PREFIX):
+                    if nm.startswith(LOCK_PREFIX) and not nm.startswith(LOCK_PREFIX + "-queue-"):  # slots, not tickets
                         holders[nm] = (it.get("spec") or {}).get("holderIdentity") or ""
                 unsched = None
                 if not self.fleet_api:  # else the server's report has every cordon and uncordon

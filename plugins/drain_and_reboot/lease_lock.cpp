@@ -333,6 +333,13 @@ Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line
                             again.error().message() + " (it finds the slot at its next look)");
     }
     if (hooks_.info) hooks_.info("handed reboot lock slot " + slot.name + " to " + t.node);
+    // The next one in line is on deck (best effort: its own looks find it anyway).
+    if (!line.empty() && Annotation(line.front().lease, kOnDeckAnnotation).empty()) {
+      json deck = line.front().lease;
+      deck["metadata"]["annotations"][kOnDeckAnnotation] = "true";
+      auto d = kube_.UpdateLease(o_.ns, deck);
+      if (d.ok()) line.front().lease = *d;
+    }
     return t.node;
   }
   return std::string();
@@ -572,8 +579,11 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
             obj = items[0];
           }
           if (e.type == WatchEventType::kBookmark) return true;
+          const bool newly_on_deck =
+              !Annotation(obj, kOnDeckAnnotation).empty() && (!ticket_ || Annotation(*ticket_, kOnDeckAnnotation).empty());
           ticket_ = obj;
-          if (!Annotation(obj, kGrantReadyAnnotation).empty() || !Annotation(obj, kGrantMissedAnnotation).empty()) {
+          if (!Annotation(obj, kGrantReadyAnnotation).empty() || !Annotation(obj, kGrantMissedAnnotation).empty() ||
+              newly_on_deck) {
             woken = true;
             return false;
           }
@@ -651,7 +661,11 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
     if (again_) clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);  // never spin on races
     races = 0;
     if (again_) continue;
-    auto until = std::min(deadline, clock_.Monotonic() + Jittered(std::chrono::duration_cast<milliseconds>(o_.recheck), 0.25));
+    auto every = std::chrono::duration_cast<milliseconds>(o_.recheck);
+    if (ticket_ && !Annotation(*ticket_, kOnDeckAnnotation).empty())
+      every = std::min(every, std::max<milliseconds>(std::chrono::duration_cast<milliseconds>(o_.ttl) / 2,
+                                                     std::chrono::seconds(10)));
+    auto until = std::min(deadline, clock_.Monotonic() + Jittered(every, 0.25));
     if (next_look_) until = std::min(until, *next_look_);
     WaitForTurn(until, cancelled);
   }

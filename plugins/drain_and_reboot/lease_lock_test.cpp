@@ -230,6 +230,28 @@ TEST_CASE("fifo_queue: a node joining while another waits does not jump the line
   CHECK(passer_by_got == false);
 }
 
+TEST_CASE("fifo_queue: the node behind the one a slot is handed to is on deck", "[lease_lock]") {
+  FakeKubeClient kube;
+  FakeClock clock;
+  kube.clock = &clock;
+  LeaseLock a(kube, clock, Opts("node-1"));
+  auto held = a.TryAcquire();
+  REQUIRE(*held);
+  Enqueue(kube, "node-2");
+  Enqueue(kube, "node-3");
+  Enqueue(kube, "node-4");
+  std::optional<nlohmann::json> second, third;
+  kube.on_lease_watch = [&](const std::string& lease) {
+    if (lease != "nodeagent-reboot-lock-0" || second) return;
+    second = Lease(kube, "nodeagent-reboot-lock-queue-node-3");
+    third = Lease(kube, "nodeagent-reboot-lock-queue-node-4");
+  };
+  REQUIRE(a.Release((*held)->name).ok());
+  REQUIRE(second);
+  CHECK(Ann(*second, kOnDeckAnnotation) == "true");
+  CHECK(Ann(*third, kOnDeckAnnotation).empty());
+}
+
 TEST_CASE("fifo_queue: the node a slot is handed to takes it with the full TTL", "[lease_lock]") {
   FakeKubeClient kube;
   kube.watch_block = 200ms;
