@@ -481,39 +481,53 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     }
     return std::optional<HeldLease>();
   }
-  // A free slot: the line decides who gets it. Those ahead of us are served
-  // first (a grant each), then we take one, then those behind us.
+  // A free slot: the line decides who gets it; the k-th free slot belongs to
+  // the k-th node in line. A node that joined only just before us is looking
+  // itself (a node looks right after joining) and takes its own: handing it a
+  // slot would only race with it. One that joined well before us sleeps on its
+  // watch, and gets a grant. Then we take ours, if our place has one; the
+  // slots of sleeping nodes behind us are handed to them too.
   auto queue = ReadQueue();
   if (!queue) return queue.error();
-  std::vector<Ticket> ahead_line, behind_line;
-  bool in_line = false;
+  std::vector<Ticket> line;
+  std::optional<size_t> me;
   for (auto& t : *queue) {
     if (t.node == o_.holder) {
-      in_line = true;
+      me = line.size();
       ticket_ = t.lease;
       continue;
     }
     if (!t.granted_slot.empty() || t.missed) continue;  // being served, or gone
-    (in_line ? behind_line : ahead_line).push_back(std::move(t));
+    line.push_back(std::move(t));
   }
-  size_t k = 0;
-  for (; k < free.size() && !ahead_line.empty(); ++k) {
-    auto to = Grant(*free[k], ahead_line, nullptr);
-    if (!to) return to.error();
-  }
+  const size_t position = me ? *me : line.size();
+  auto created = [](const json& lease) { return ParseRfc3339(lease.value(Ptr("/metadata/creationTimestamp"), "")); };
+  const auto our_creation = ticket_ && me ? created(*ticket_) : std::nullopt;
+  const auto now = clock_.Now();
+  constexpr std::chrono::seconds kLooksAfterJoining{10};
+  auto asleep = [&](const Ticket& t, bool ahead) {
+    auto c = created(t.lease);
+    if (!c) return true;
+    if (ahead && our_creation) return *c + kLooksAfterJoining < *our_creation;  // both server time
+    return *c + kLooksAfterJoining < now;  // server time against ours: a hint
+  };
+  auto grant_to = [&](size_t slot_index, const Ticket& t) -> Status {
+    std::vector<Ticket> one{t};
+    auto to = Grant(*free[slot_index], one, nullptr);
+    return to ? Status::Ok() : Status(to.error());
+  };
+  for (size_t i = 0; i < position && i < free.size(); ++i)
+    if (asleep(line[i], true))
+      if (Status st = grant_to(i, line[i]); !st.ok()) return st.error();
   std::optional<HeldLease> ours;
-  if (k < free.size() && !grant_pending_for_us) {
-    auto got = Take(*free[k++], holders);
+  if (position < free.size() && !grant_pending_for_us) {
+    auto got = Take(*free[position], holders);
     if (!got) return got.error();
     if (*got) ours = std::move(*got);
   }
-  for (; k < free.size() && !behind_line.empty(); ++k) {
-    auto to = Grant(*free[k], behind_line, nullptr);
-    if (!to) {
-      if (ours) break;  // ours is taken; the others find theirs at their next look
-      return to.error();
-    }
-  }
+  for (size_t i = position + 1; i < free.size() && i - 1 < line.size(); ++i)
+    if (asleep(line[i - 1], false))
+      if (Status st = grant_to(i, line[i - 1]); !st.ok() && !ours) return st.error();
   if (ours) return ours;
   if (join) {
     if (Status st = KeepTicket(false); !st.ok()) return st.error();

@@ -318,7 +318,9 @@ TEST_CASE("fifo_queue: a dead holder's slot goes to the head of the line, with o
                          const std::string& to) { takeovers.push_back(slot + " " + previous + " -> " + to); };
   LeaseLock dead(kube, clock, Opts("dead-node"));
   REQUIRE(*dead.TryAcquire());
-  Enqueue(kube, "head");  // waiting longest
+  Enqueue(kube, "head");  // waiting longest, asleep on its watch (joined an hour before)
+  kube.leases.at("kube-system/nodeagent-reboot-lock-queue-head")["metadata"]["creationTimestamp"] =
+      "2025-12-31T23:00:00Z";
   LeaseLock late(kube, clock, Opts("late"), hooks);
   Enqueue(kube, "late");
   REQUIRE_FALSE(*late.TryAcquire());  // first sight of the holder's record
