@@ -2586,6 +2586,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
+        self.wfile.flush()   # the client waits for the headers before any event
 
         def emit(etype, obj):
             if table and etype in ("ADDED", "MODIFIED", "DELETED"):
