@@ -429,14 +429,96 @@ def load(connections, watches, seconds, events):
                "setup_s": round(setup, 1), "rss_mib_held": round(rss_held / 1024, 1),
                "rss_mib_end": round(rss_end / 1024, 1), "requests": total,
                "requests_per_s": round(total / elapsed, 1), "lease_updates": n_events,
-               "watch_events_received": sum(received), "expected_watch_events": n_events * watches,
+               "watch_events_received": sum(received), "expected_watch_events": (n_events + 10) * watches,   # + the 10 initial ADDED
                "report_rows": len(rep["requests"]), "report_seconds": round(report_s, 2)}
         print(json.dumps(out, indent=1))
         return out
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def fanout(watches, updates, selector):
+    """Open `watches` lease watches (each with `selector`, e.g. a
+    fieldSelector that only one of them matches, or none), then update a lease
+    `updates` times, each time waiting until every watch that should see the
+    event has it: the latency and server CPU of one event's fan-out."""
+    with TestServer(terminating_seconds=0.2) as srv:
+        n = watches if "{i}" in selector else 1   # each watch's own lease exists (so it starts with one ADDED)
+        srv.post_objects([lease("%s-%d" % (PREFIX, i), "n%d" % i) for i in range(n)])
+        ctx = srv.ssl_context()
+        cond = threading.Condition()
+        seen = {}          # update number -> watches that got it
+        held = threading.Semaphore(0)
+        errors = []
+
+        def watcher(i):
+            try:
+                c = http.client.HTTPSConnection("127.0.0.1", srv.port, context=ctx, timeout=300)
+                sel = selector.replace("{i}", str(i))
+                c.request("GET", LEASES + "?watch=true&resourceVersion=0&timeoutSeconds=600" + sel)
+                r = c.getresponse()
+                held.release()
+                while True:
+                    line = r.readline()
+                    if not line:
+                        return
+                    holder = json.loads(line)["object"]["spec"]["holderIdentity"]
+                    if holder.startswith("u"):
+                        with cond:
+                            seen[holder] = seen.get(holder, 0) + 1
+                            cond.notify_all()
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+                held.release()
+
+        threading.stack_size(256 * 1024)
+        for i in range(watches):
+            threading.Thread(target=watcher, args=(i,), daemon=True).start()
+        for _ in range(watches):
+            held.acquire()
+        want = watches if "{i}" not in selector else 1
+        latencies = []
+        cpu0 = cpu_seconds(srv.proc.pid)
+        for u in range(updates):
+            holder = "u%d" % u
+            name = PREFIX + "-0"
+            t0 = time.monotonic()
+            srv.ok("PUT", LEASES + "/" + name, lease(name, holder))
+            with cond:
+                if not cond.wait_for(lambda: seen.get(holder, 0) >= want, timeout=60):
+                    errors.append("update %d reached %d of %d watches" % (u, seen.get(holder, 0), want))
+            latencies.append(time.monotonic() - t0)
+        cpu = cpu_seconds(srv.proc.pid) - cpu0
+        latencies.sort()
+        out = {"watches": watches, "selector": selector, "updates": updates, "errors": errors[:3],
+               "latency_ms_median": round(latencies[len(latencies) // 2] * 1000, 1),
+               "latency_ms_max": round(latencies[-1] * 1000, 1),
+               "server_cpu_ms_per_update": round(cpu / updates * 1000, 1),
+               "rss_mib": round(rss_kib(srv.proc.pid) / 1024, 1)}
+        print(json.dumps(out))
+        return out
+
+
 if __name__ == "__main__":
-    if "--load" in sys.argv:
+    if "--fanout" in sys.argv:
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--fanout", action="store_true")
+        ap.add_argument("--watches", type=int, default=1000)
+        ap.add_argument("--updates", type=int, default=20)
+        ap.add_argument("--selector", default="",
+                        help='query added to each watch; {i} is the watch number, e.g. '
+                             '"&fieldSelector=metadata.name%%3Dother-{i}" (then one watch, w0, must match)')
+        ap.add_argument("--server", help="another apiserver.py to measure (a before/after comparison)")
+        a = ap.parse_args()
+        if a.server:
+            import testserver
+            testserver.APISERVER = a.server
+        fanout(a.watches, a.updates, a.selector)
+    elif "--load" in sys.argv:
         ap = argparse.ArgumentParser()
         ap.add_argument("--load", action="store_true")
         ap.add_argument("--connections", type=int, default=1000)
