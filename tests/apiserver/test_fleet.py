@@ -406,6 +406,7 @@ def load(connections, watches, seconds, events):
             held.acquire()
         setup = time.monotonic() - t0
         rss_held = rss_kib(srv.proc.pid)
+        cpu0 = cpu_seconds(srv.proc.pid)
         go.set()
         t1 = time.monotonic()
         n_events = 0
@@ -418,6 +419,7 @@ def load(connections, watches, seconds, events):
             else:
                 time.sleep(0.2)
         elapsed = time.monotonic() - t1
+        cpu = cpu_seconds(srv.proc.pid) - cpu0
         rss_end = rss_kib(srv.proc.pid)
         total = sum(counts)
         stop.set()
@@ -428,7 +430,8 @@ def load(connections, watches, seconds, events):
         out = {"connections": connections, "watches": watches, "errors": len(errors), "first_errors": errors[:3],
                "setup_s": round(setup, 1), "rss_mib_held": round(rss_held / 1024, 1),
                "rss_mib_end": round(rss_end / 1024, 1), "requests": total,
-               "requests_per_s": round(total / elapsed, 1), "lease_updates": n_events,
+               "requests_per_s": round(total / elapsed, 1), "server_cpu_share": round(cpu / elapsed, 2),
+               "server_cpu_us_per_request": round(cpu / max(1, total) * 1e6), "lease_updates": n_events,
                "watch_events_received": sum(received), "expected_watch_events": (n_events + 10) * watches,   # + the 10 initial ADDED
                "report_rows": len(rep["requests"]), "report_seconds": round(report_s, 2)}
         print(json.dumps(out, indent=1))
