@@ -205,6 +205,32 @@ class Timeline(FleetTest):
         self.assertEqual(rep["initial"]["holders"], {PREFIX + "-0": "n1"})
 
 
+class NamedWatches(FleetTest):
+    def test_a_watch_of_one_name_sees_only_that_object_and_others_see_theirs(self):
+        mine, other = PREFIX + "-queue-n1", PREFIX + "-queue-n2"
+        rv = self.srv.ok("GET", LEASES)["metadata"]["resourceVersion"]
+        self.srv.ok("POST", LEASES, lease(mine, "n1"))
+        self.srv.ok("POST", LEASES, lease(other, "n2"))
+        got = self.srv.ok("GET", LEASES + "/" + mine)
+        got["spec"]["holderIdentity"] = "n1-again"
+        self.srv.ok("PUT", LEASES + "/" + mine, got)
+        self.srv.ok("DELETE", LEASES + "/" + other)
+        self.srv.ok("DELETE", LEASES + "/" + mine)
+        for name, want in ((mine, [("ADDED", "n1"), ("MODIFIED", "n1-again"), ("DELETED", "n1-again")]),
+                           (other, [("ADDED", "n2"), ("DELETED", "n2")])):
+            # replayed from the history, then live: a lease of the same name created now
+            path = LEASES + "?fieldSelector=metadata.name%%3D%s&resourceVersion=%s&timeoutSeconds=2" % (name, rv)
+            stream = self.srv.watch(path)
+            seen = [next(stream) for _ in want]
+            self.srv.ok("POST", LEASES, lease(PREFIX + "-9", "x"))     # another name: not for this watch
+            self.srv.ok("POST", LEASES, lease(name, "live"))
+            seen += list(stream)
+            self.srv.ok("DELETE", LEASES + "/" + name)
+            self.srv.ok("DELETE", LEASES + "/" + PREFIX + "-9")
+            self.assertEqual([(e["type"], e["object"]["spec"]["holderIdentity"]) for e in seen],
+                             want + [("ADDED", "live")])
+
+
 class RandomFaults(FleetTest):
     def tearDown(self):
         self.srv.ok("POST", "/_test/fleet/faults", {"rate": 0})
