@@ -1694,11 +1694,12 @@ class FleetRecorder:
             present = lease is not None
             if present == (name in self.tickets):
                 return
-            node = name[len(self.ticket_prefix):]
             if present:
+                # the holder is the node; the name's tail is a hash for a very long node name
+                node = (lease.get("spec") or {}).get("holderIdentity") or name[len(self.ticket_prefix):]
                 self.tickets[name] = node
             else:
-                del self.tickets[name]
+                node = self.tickets.pop(name)
             if record:
                 self._event("ticket", name, node, present)
 

@@ -190,6 +190,13 @@ class Timeline(FleetTest):
         times = [e["t"] for e in rep["events"]]
         self.assertEqual(times, sorted(times))
 
+    def test_a_ticket_names_its_holder_when_its_name_ends_in_a_hash(self):
+        self.start_recording()
+        self.srv.ok("POST", LEASES, lease(PREFIX + "-queue-3f2a9c", "a-very-long-node-name"))
+        self.srv.ok("DELETE", LEASES + "/" + PREFIX + "-queue-3f2a9c")
+        self.assertEqual([(e["node"], e["value"]) for e in self.report()["events"]],
+                         [("a-very-long-node-name", True), ("a-very-long-node-name", False)])
+
     def test_reset_stops_the_recording_and_a_new_start_forgets_the_old_one(self):
         self.start_recording()
         self.srv.ok("POST", LEASES, lease(PREFIX + "-0", "n1"))
