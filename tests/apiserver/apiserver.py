@@ -2005,9 +2005,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if not is_test and not logged[0]:
                 self.st.log_request(method, path, rawq, ua, self._status, t0, body,
                                     self.headers.get("Content-Type") or "", self.peer(), self._epoch)
-            sys.stderr.write("%s %s %s %d %.1fms\n" % (
-                time.strftime("%H:%M:%S"), method, self.path[:200], self._status,
-                (time.time() - t0) * 1000))
+            if self.st.request_log or is_test:   # a fleet run's rows replace the access log
+                sys.stderr.write("%s %s %s %d %.1fms\n" % (
+                    time.strftime("%H:%M:%S"), method, self.path[:200], self._status,
+                    (time.time() - t0) * 1000))
 
     # -- /_test/ -------------------------------------------------------------------
 
