@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import socket
-import ssl
 import sys
 import threading
 import time
