@@ -25,10 +25,13 @@ import math
 import os
 import random
 import re
+import resource
 import secrets
 import signal
 import socket
+import socketserver
 import ssl
+import struct
 import subprocess
 import sys
 import threading
@@ -634,9 +637,56 @@ def json_patch(doc, ops):
 # The store: objects, resourceVersions, watch history, simulated controllers
 # ----------------------------------------------------------------------------
 
+class WatchQueue:
+    """The live events of one open watch. The writer (Store._record, under the
+    store lock) checks each event of the watched resource against this watch's
+    selectors and queues only what the watch must send, then wakes only this
+    watch's thread: an event costs one selector check per open watch of its
+    resource, not a wake-up and a history scan of every watching thread. The
+    condition shares the store's lock (a lock per queue measured twice the CPU
+    per delivered event: the woken threads then fight for the GIL while the
+    writer is still offering)."""
+
+    def __init__(self, key, match, lock, name=None):
+        self.key = key
+        self.name = name          # its fieldSelector wants this metadata.name (None: any)
+        self.match = match
+        self.cond = threading.Condition(lock)
+        self.events = []          # (rv, type, obj) not yet sent
+        self.overflowed = False   # fell more than HISTORY_WINDOW events behind
+
+    def offer(self, rv, etype, obj, old):
+        if self.overflowed:
+            return
+        etype = watch_event_type(self.match, etype, obj, old)
+        if etype is None:
+            return
+        self.events.append((rv, etype, obj))
+        if len(self.events) > HISTORY_WINDOW:
+            self.overflowed = True
+            self.events = []
+        self.cond.notify()
+
+
+def watch_event_type(match, etype, obj, old):
+    """What a watch with selector `match` sees of a stored event: the type (an
+    object that stops matching arrives as DELETED, one that starts as ADDED) or
+    None when the event is not for it."""
+    new_match = match(obj)
+    if etype == "MODIFIED":
+        old_match = old is not None and match(old)
+        if new_match and not old_match:
+            return "ADDED"
+        if old_match and not new_match:
+            return "DELETED"
+        return etype if new_match else None
+    return etype if new_match else None
+
+
 class Store:
     def __init__(self, minor, terminating_seconds):
-        self.cond = threading.Condition(threading.RLock())
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)   # the timer loop waits on it
         self.minor = minor
         self.terminating_seconds = terminating_seconds
         self.rv = 0
@@ -649,6 +699,14 @@ class Store:
         self.deny_enforce = True
         self.kubelet_done = set()  # uids of terminated pods held only by finalizers
         self.stopping = False
+        self.watches = {}          # res.key -> set of WatchQueue (open watches)
+        # (res.key, name) -> set of WatchQueue: watches whose fieldSelector asks
+        # for metadata.name=name (an agent watching its own Lease) are offered
+        # only that object's events.
+        self.watches_by_name = {}
+        # Called as observer(res, type, obj, old) for every stored event, under
+        # the lock (the fleet recorder's timeline); None when nobody listens.
+        self.observer = None
         self.reset()
         threading.Thread(target=self._timer_loop, daemon=True, name="timers").start()
 
@@ -672,11 +730,57 @@ class Store:
         return self.rv
 
     def _record(self, res, etype, obj, old=None):
-        self.history.append((int(obj["metadata"]["resourceVersion"]), res.key, etype,
-                             copy.deepcopy(obj), old))
+        rv = int(obj["metadata"]["resourceVersion"])
+        obj = copy.deepcopy(obj)
+        self.history.append((rv, res.key, etype, obj, old))
         while len(self.history) > HISTORY_WINDOW:
             self.oldest_rv = self.history.popleft()[0]
-        self.cond.notify_all()
+        for w in self.watches.get(res.key, ()):
+            w.offer(rv, etype, obj, old)
+        if self.watches_by_name:
+            for w in self.watches_by_name.get((res.key, obj["metadata"]["name"]), ()):
+                w.offer(rv, etype, obj, old)
+        if self.observer is not None:
+            self.observer(res, etype, obj, old)
+
+    def history_since(self, rv):
+        """Stored events with a resourceVersion above rv, oldest first (walks back
+        from the newest, so a watch that is nearly current costs little)."""
+        out = []
+        for h in reversed(self.history):
+            if h[0] <= rv:
+                break
+            out.append(h)
+        out.reverse()
+        return out
+
+    def open_watch(self, res, match, name=None):
+        """Register a watch: from now on its events are queued. `name`: its
+        selector wants only the object of that name. Caller holds the lock."""
+        w = WatchQueue(res.key, match, self.lock, name)
+        if name is None:
+            self.watches.setdefault(res.key, set()).add(w)
+        else:
+            self.watches_by_name.setdefault((res.key, name), set()).add(w)
+        return w
+
+    def close_watch(self, w):
+        with self.lock:
+            if w.name is None:
+                self.watches.get(w.key, set()).discard(w)
+            else:
+                ws = self.watches_by_name.get((w.key, w.name), set())
+                ws.discard(w)
+                if not ws:
+                    self.watches_by_name.pop((w.key, w.name), None)
+
+    def wake_watches(self):
+        """Wake every open watch (server stopping or restarting)."""
+        with self.lock:
+            self.cond.notify_all()
+            for ws in list(self.watches.values()) + list(self.watches_by_name.values()):
+                for w in ws:
+                    w.cond.notify()
 
     def table(self, res):
         return self.objects[res.key]
@@ -1355,6 +1459,12 @@ class ServerState:
         # put into the new log, where it would look like the new test's.
         self.epoch = 0
         self.bookmark_interval = BOOKMARK_INTERVAL
+        # False after POST /_test/fleet/start {"request_log": false}: a fleet run
+        # keeps only the recorder's small rows, not every body.
+        self.request_log = True
+        self.fleet = FleetRecorder()
+        store.observer = self.fleet.on_store_event
+        self.random_faults = RandomFaults()
 
     def take_fault(self, method, path):
         with self.lock:
@@ -1371,7 +1481,7 @@ class ServerState:
         return None
 
     def log_request(self, method, path, query, ua, status, t, body=b"", content_type="", peer="", epoch=None):
-        if epoch is not None and epoch != self.epoch:
+        if not self.request_log or (epoch is not None and epoch != self.epoch):
             return
         text = None
         if body:
@@ -1382,6 +1492,311 @@ class ServerState:
             self.requests.append({"seq": self.seq, "method": method, "path": path, "query": query,
                                   "user_agent": ua, "status": status, "time": t, "body": text,
                                   "content_type": content_type or None, "peer": peer})
+
+
+# ----------------------------------------------------------------------------
+# Fleet recording (issue 15: a simulated rolling reboot of many nodes)
+# ----------------------------------------------------------------------------
+
+NON_RESOURCE_PREFIXES = ("/version", "/healthz", "/readyz", "/livez", "/openapi")
+FLEET_NODE_RE = re.compile(r"[(;]\s*node=([^;)\s]+)")
+
+
+def request_attributes(method, path, query):
+    """(verb, resource, namespace) of an API request as Kubernetes names them:
+    verb get/list/watch/create/update/patch/delete/deletecollection, resource the
+    plural with its subresource (`pods/eviction`). Non-resource URLs (discovery,
+    /version, /openapi) are verb "get" and the path itself as resource."""
+    segs = [p for p in path.split("/") if p]
+    if segs[:1] == ["api"] and len(segs) >= 2:
+        rest = segs[2:]
+    elif segs[:1] == ["apis"] and len(segs) >= 3:
+        rest = segs[3:]
+    else:
+        rest = []
+    legacy_watch = rest[:1] == ["watch"]
+    if legacy_watch:
+        rest = rest[1:]
+    if not rest:
+        if path.startswith(NON_RESOURCE_PREFIXES):
+            path = "/" + "/".join(segs[:2])
+        return method.lower() if method != "HEAD" else "get", path[:64], ""
+    ns = ""
+    if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in ("status", "finalize"):
+        ns, rest = rest[1], rest[2:]
+    resource = rest[0]
+    name = rest[1] if len(rest) >= 2 else None
+    if len(rest) >= 3:
+        resource += "/" + rest[2]
+    if method in ("GET", "HEAD"):
+        if name is not None:
+            verb = "get"
+        elif legacy_watch or (query.get("watch") or [""])[0] in ("true", "1"):
+            verb = "watch"
+        else:
+            verb = "list"
+    elif method == "POST":
+        verb = "create"
+    elif method == "PUT":
+        verb = "update"
+    elif method == "PATCH":
+        verb = "patch"
+    elif method == "DELETE":
+        verb = "delete" if name is not None else "deletecollection"
+    else:
+        verb = method.lower()
+    return verb, resource, ns
+
+
+class FleetRecorder:
+    """What a fleet run did, recorded by the server rather than by the agents
+    (which may be killed at any moment): one small row per API request
+    (time, verb, resource, namespace, node from the User-Agent, status,
+    duration) and a timeline of the lock slots, queue tickets, cordons, Ready
+    conditions, agent liveness and server restarts, each event followed by a
+    sample of the counts a safety check needs. Store events arrive under the
+    store lock (Store.observer); request rows are appended without a lock (a
+    list append is atomic), so recording costs a request a few microseconds."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.active = False
+        self.start = self.end = None
+        self.rows = []
+        self.events = []
+        self.samples = []
+        self.faults = {}
+        self._ua_nodes = {}
+
+    # -- control -------------------------------------------------------------------
+
+    def begin(self, store, lock_namespace, lock_prefix):
+        """Start a recording (forgetting the previous one) from the store's
+        current lock slots, tickets and nodes. Caller holds the store lock."""
+        with self.lock:
+            self.start = time.time()
+            self.end = None
+            self.ns = lock_namespace
+            self.prefix = lock_prefix
+            self.slot_re = re.compile("^%s-[0-9]+$" % re.escape(lock_prefix))
+            self.ticket_prefix = lock_prefix + "-queue-"
+            self.rows = []
+            self.events = []
+            self.samples = []
+            self.faults = {}
+            self.holders = {}          # slot lease name -> holder node
+            self.tickets = {}          # ticket lease name -> node
+            self.unschedulable = set()
+            self.ready = {}            # node -> bool
+            self.dead = set()          # nodes whose agent the harness said is down
+            for (ns, name), lease in store.objects[("coordination.k8s.io", "leases")].items():
+                if ns == self.ns:
+                    self._lease(name, lease)
+            for (_, name), node in store.objects[("", "nodes")].items():
+                if (node.get("spec") or {}).get("unschedulable"):
+                    self.unschedulable.add(name)
+                self.ready[name] = node_ready(node)
+            self.initial = {"holders": dict(self.holders), "tickets": sorted(self.tickets.values()),
+                            "unschedulable": sorted(self.unschedulable),
+                            "not_ready": sorted(n for n, r in self.ready.items() if not r)}
+            self._sample(self.start)
+            self.active = True
+            return {"start": self.start, "initial": self.initial}
+
+    def stop(self):
+        with self.lock:
+            if self.active:
+                self.active = False
+                self.end = time.time()
+
+    # -- what is recorded ----------------------------------------------------------------
+
+    def node_of(self, user_agent):
+        node = self._ua_nodes.get(user_agent)
+        if node is None:
+            m = FLEET_NODE_RE.search(user_agent or "")
+            node = sys.intern(m.group(1)) if m else ""
+            if len(self._ua_nodes) < 100000:
+                self._ua_nodes[user_agent] = node
+        return node
+
+    def request_row(self, t, method, path, query, user_agent):
+        """A row for one API request; status and duration are filled by finish_row."""
+        verb, resource, ns = request_attributes(method, path, query)
+        row = [round(t, 4), verb, sys.intern(resource), sys.intern(ns), self.node_of(user_agent), 0, None]
+        self.rows.append(row)
+        return row
+
+    @staticmethod
+    def finish_row(row, status, t0):
+        row[5] = status
+        row[6] = round((time.time() - t0) * 1000, 2)
+
+    def fault(self, kind):
+        with self.lock:
+            self.faults[str(kind)] = self.faults.get(str(kind), 0) + 1
+
+    def on_store_event(self, res, etype, obj, old):
+        """Store.observer: under the store lock."""
+        if not self.active:
+            return
+        if res.key == ("coordination.k8s.io", "leases"):
+            m = obj["metadata"]
+            if m.get("namespace") != self.ns:
+                return
+            with self.lock:
+                self._lease(m["name"], None if etype == "DELETED" else obj, record=True)
+        elif res.key == ("", "nodes"):
+            name = obj["metadata"]["name"]
+            with self.lock:
+                if etype == "DELETED":
+                    self.unschedulable.discard(name)
+                    self.ready.pop(name, None)
+                    return
+                unsched = bool((obj.get("spec") or {}).get("unschedulable"))
+                if unsched != (name in self.unschedulable):
+                    (self.unschedulable.add if unsched else self.unschedulable.discard)(name)
+                    self._event("unschedulable", name, name, unsched)
+                ready = node_ready(obj)
+                if self.ready.get(name) != ready:
+                    known = name in self.ready
+                    self.ready[name] = ready
+                    if known or not ready:
+                        self._event("ready", name, name, ready)
+
+    def agent(self, node, alive):
+        with self.lock:
+            was = node not in self.dead
+            (self.dead.discard if alive else self.dead.add)(node)
+            if self.active and was != alive:
+                self._event("agent", node, node, alive)
+            return was != alive
+
+    def server_event(self, value):
+        with self.lock:
+            if self.active:
+                self._event("restart", "apiserver", None, value)
+
+    def _lease(self, name, lease, record=False):
+        """A lock lease changed (lease None: deleted). Caller holds self.lock."""
+        if self.slot_re.match(name):
+            holder = ((lease or {}).get("spec") or {}).get("holderIdentity") or None
+            previous = self.holders.get(name)
+            if holder == previous:
+                return
+            if holder:
+                self.holders[name] = holder
+            else:
+                self.holders.pop(name, None)
+            if record:
+                self._event("slot", name, holder or previous, holder, previous=previous)
+        elif name.startswith(self.ticket_prefix):
+            present = lease is not None
+            if present == (name in self.tickets):
+                return
+            if present:
+                # the holder is the node; the name's tail is a hash for a very long node name
+                node = (lease.get("spec") or {}).get("holderIdentity") or name[len(self.ticket_prefix):]
+                self.tickets[name] = node
+            else:
+                node = self.tickets.pop(name)
+            if record:
+                self._event("ticket", name, node, present)
+
+    def _event(self, kind, name, node, value, **extra):
+        t = time.time()
+        ev = {"t": t, "kind": kind, "name": name, "node": node, "value": value}
+        ev.update(extra)
+        self.events.append(ev)
+        self._sample(t)
+
+    def _sample(self, t):
+        self.samples.append({
+            "t": t, "holders": len(self.holders),
+            "live_holders": sum(1 for h in self.holders.values() if h not in self.dead),
+            "unschedulable": len(self.unschedulable), "waiting": len(self.tickets)})
+
+    # -- report ---------------------------------------------------------------------------
+
+    def report(self):
+        with self.lock:
+            if self.start is None:
+                raise ApiError(409, "no fleet recording: POST /_test/fleet/start first", "Conflict")
+            start, end = self.start, self.end or time.time()
+            rows, events, samples = self.rows, list(self.events), list(self.samples)
+            faults = dict(self.faults)
+            n = len(rows)
+        rows = rows[:n]
+        seconds = []
+        for row in rows:
+            i = max(0, int(row[0] - start))
+            while len(seconds) <= i:
+                seconds.append({})
+            by = seconds[i]
+            k = row[1] + " " + row[2]
+            by[k] = by.get(k, 0) + 1
+        while len(seconds) <= int(end - start):
+            seconds.append({})
+        per_second = [{"t": i, "total": sum(by.values()), "by": by} for i, by in enumerate(seconds)]
+        most = {k: max(s[k] for s in samples) for k in ("holders", "live_holders", "unschedulable", "waiting")}
+        return {"start": start, "end": end, "initial": self.initial, "events": events, "samples": samples,
+                "requests": rows, "per_second": per_second, "max": most, "faults": faults}
+
+
+class RandomFaults:
+    """Random answers to API requests, for a fleet run: each request
+    independently, with probability `rate`, gets one of `kinds` (an HTTP status
+    answered with a Status like the real server's, or "reset": the connection
+    closed with an RST and no answer). Seeded for a reproducible sequence."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.configure({"rate": 0})
+
+    def configure(self, data):
+        rate = float(data.get("rate", 0))
+        kinds = list(data.get("kinds") or [429, 500, "reset"])
+        for k in kinds:
+            if k != "reset" and not (isinstance(k, int) and 400 <= k <= 599):
+                raise bad_request('fault kind %r: want an HTTP error status (400-599) or "reset"' % (k,))
+        if not 0 <= rate <= 1:
+            raise bad_request("rate %r: want 0 to 1" % rate)
+        exclude = data.get("exclude_path_regex") or "^/_test/"
+        with self.lock:
+            self.rate = rate
+            self.kinds = kinds
+            self.retry_after = data.get("retry_after", 1)
+            self.exclude = re.compile(exclude)
+            self.seed = data.get("seed")
+            self.rng = random.Random(self.seed)
+            self.counts = {}
+            return self.describe()
+
+    def describe(self):
+        return {"rate": self.rate, "kinds": self.kinds, "retry_after": self.retry_after,
+                "exclude_path_regex": self.exclude.pattern, "seed": self.seed, "counts": dict(self.counts)}
+
+    def draw(self, path):
+        """The fault kind for this request, or None."""
+        if self.rate <= 0:
+            return None
+        with self.lock:
+            if self.exclude.search(path) or self.rng.random() >= self.rate:
+                return None
+            kind = self.kinds[self.rng.randrange(len(self.kinds))]
+            self.counts[str(kind)] = self.counts.get(str(kind), 0) + 1
+            return kind
+
+    def error(self, kind):
+        """The ApiError answering a status fault."""
+        hdrs, details = {}, None
+        if kind in (429, 503) and self.retry_after is not None:
+            hdrs["Retry-After"] = str(int(self.retry_after))
+            details = {"retryAfterSeconds": int(self.retry_after)}
+        msg = FAULT_MESSAGES.get(kind, "injected fault")
+        if kind == 500:
+            details = {"causes": [{"message": "injected fault"}]}
+        return ApiError(kind, msg, REASONS.get(kind, "InternalError"), details, hdrs)
 
 
 # ----------------------------------------------------------------------------
@@ -1486,6 +1901,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def send_error_status(self, err):
         self.send_json(err.code, err.status, err.headers)
 
+    def reset_connection(self):
+        """End the connection with an RST and no answer (SO_LINGER 0: the
+        client's read fails with ECONNRESET), like a crashed server or proxy."""
+        self._status = 0
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+
     def authenticate(self):
         """Return (user, groups) or None."""
         try:
@@ -1520,6 +1945,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         is_test = path.startswith("/_test/")
         self._epoch = self.st.epoch
         logged = [False]
+        fleet = self.st.fleet
+        self._fleet_row = None
+        if fleet.active and not is_test:
+            self._fleet_row = fleet.request_row(t0, method, path, query, ua)
         try:
             body = self.read_body()
         except Exception:
@@ -1533,6 +1962,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if is_test:
                 self.handle_test(method, path, query, body)
                 return
+            random_fault = self.st.random_faults.draw(path)
+            if random_fault is not None:
+                if fleet.active:
+                    fleet.fault(random_fault)
+                if random_fault == "reset":
+                    self.reset_connection()
+                    return
+                raise self.st.random_faults.error(random_fault)
             fault = self.st.take_fault(method, path)
             if fault:
                 if fault.get("delay"):
@@ -1563,12 +2000,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             except Exception:
                 self.close_connection = True
         finally:
+            if self._fleet_row is not None:
+                fleet.finish_row(self._fleet_row, self._status, t0)
             if not is_test and not logged[0]:
                 self.st.log_request(method, path, rawq, ua, self._status, t0, body,
                                     self.headers.get("Content-Type") or "", self.peer(), self._epoch)
-            sys.stderr.write("%s %s %s %d %.1fms\n" % (
-                time.strftime("%H:%M:%S"), method, self.path[:200], self._status,
-                (time.time() - t0) * 1000))
+            if self.st.request_log or is_test:   # a fleet run's rows replace the access log
+                sys.stderr.write("%s %s %s %d %.1fms\n" % (
+                    time.strftime("%H:%M:%S"), method, self.path[:200], self._status,
+                    (time.time() - t0) * 1000))
 
     # -- /_test/ -------------------------------------------------------------------
 
@@ -1580,10 +2020,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             out = [s.put_test_object(o) for o in items]
             self.send_json(200, {"items": out})
         elif method == "POST" and path == "/_test/reset":
+            self.st.fleet.stop()
             s.reset()
             with self.st.lock:
                 self.st.faults = []
+                self.st.request_log = True
+            self.st.random_faults.configure({"rate": 0})
             self.send_json(200, {"ok": True})
+        elif path.startswith("/_test/fleet/"):
+            self.handle_fleet(method, path, data)
         elif method == "POST" and path == "/_test/faults":
             f = {"path_regex": data.get("path_regex", ".*"), "method": (data.get("method") or "*").upper(),
                  "count": int(data.get("count", 1)), "status": data.get("status"),
@@ -1631,6 +2076,43 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 s.deny = list(data.get("deny") or [])
                 s.deny_enforce = bool(data.get("enforce", True))
             self.send_json(200, {"deny": s.deny, "enforce": s.deny_enforce})
+        else:
+            raise ApiError(404, "no test endpoint %s %s" % (method, path), "NotFound")
+
+    def handle_fleet(self, method, path, data):
+        fleet = self.st.fleet
+        if method == "POST" and path == "/_test/fleet/start":
+            with self.store.cond:
+                out = fleet.begin(self.store, data.get("lock_namespace") or "kube-system",
+                                  data.get("lock_prefix") or "nodeagent-reboot-lock")
+            with self.st.lock:
+                self.st.request_log = bool(data.get("request_log", True))
+            out["request_log"] = self.st.request_log
+            self.send_json(200, out)
+        elif method == "POST" and path == "/_test/fleet/stop":
+            fleet.stop()
+            self.send_json(200, {"start": fleet.start, "end": fleet.end})
+        elif method == "POST" and path == "/_test/fleet/agent":
+            if not isinstance(data.get("node"), str) or not isinstance(data.get("alive"), bool):
+                raise bad_request('want {"node": NAME, "alive": true|false}')
+            changed = fleet.agent(data["node"], data["alive"])
+            self.send_json(200, {"node": data["node"], "alive": data["alive"], "changed": changed})
+        elif method == "GET" and path == "/_test/fleet/report":
+            self.send_json(200, fleet.report())
+        elif method == "POST" and path == "/_test/fleet/faults":
+            self.send_json(200, self.st.random_faults.configure(data))
+        elif method == "GET" and path == "/_test/fleet/faults":
+            with self.st.random_faults.lock:
+                self.send_json(200, self.st.random_faults.describe())
+        elif method == "POST" and path == "/_test/fleet/restart":
+            down = float(data.get("down_seconds", 3))
+            if not 0 <= down <= 3600:
+                raise bad_request("down_seconds %r: want 0 to 3600" % down)
+            self.server.claim_restart()
+            self.send_json(200, {"down_seconds": down, "port": self.server.server_address[1]})
+            self.wfile.flush()   # the answer leaves before the restart closes this connection
+            self.close_connection = True
+            self.server.start_restart(down)
         else:
             raise ApiError(404, "no test endpoint %s %s" % (method, path), "NotFound")
 
@@ -1745,6 +2227,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if watch:
                 logged[0] = True
                 self._status = 200
+                if self._fleet_row is not None:
+                    self._fleet_row[5] = 200   # a watch's row is there while it runs (duration null)
                 self.st.log_request(method, urlsplit(self.path).path, urlsplit(self.path).query,
                                     self.headers.get("User-Agent", ""), 200, t0, peer=self.peer(),
                                     epoch=self._epoch)
@@ -2125,6 +2609,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("Cache-Control", "no-cache, private")
         self.end_headers()
+        self.wfile.flush()   # the client waits for the headers before any event
 
         def emit(etype, obj):
             if table and etype in ("ADDED", "MODIFIED", "DELETED"):
@@ -2139,6 +2624,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 m["annotations"] = {"k8s.io/initial-events-end": "true"}
             return {"kind": res.kind, "apiVersion": res.api_version, "metadata": m}
 
+        generation = self.server.generation
+        wq = None
         try:
             pending = []
             with s.cond:
@@ -2162,6 +2649,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         pending.append(("ERROR", status_object(
                             410, "too old resource version: %d (%d)" % (cursor, s.oldest_rv + 1), "Expired")))
                         cursor = None
+                    else:
+                        for rv, key, etype, obj, old in s.history_since(cursor):
+                            if key == res.key:
+                                etype = watch_event_type(match, etype, obj, old)
+                                if etype is not None:
+                                    pending.append((etype, obj))
+                        cursor = s.rv
+                if cursor is not None:
+                    only = [v for f, eq, v in parse_field_selector(res, q1(query, "fieldSelector", ""))
+                            if f == "metadata.name" and eq]
+                    wq = s.open_watch(res, match, only[0] if only else None)
             for e in pending:
                 emit(*e)
             if cursor is None:
@@ -2171,40 +2669,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
             last_bookmark = time.monotonic()
             while True:
                 with s.cond:
-                    now = time.monotonic()
-                    if now >= deadline or s.stopping:
-                        break
-                    events = [h for h in s.history if h[0] > cursor]
-                    if not events:
+                    while True:
+                        now = time.monotonic()
+                        if (now >= deadline or s.stopping or self.server.generation != generation
+                                or wq.events or wq.overflowed):
+                            break
                         wait = deadline - now
                         if bookmarks:
-                            wait = min(wait, max(0.01, last_bookmark + self.st.bookmark_interval - now))
-                        s.cond.wait(min(wait, 5.0))
-                        events = [h for h in s.history if h[0] > cursor]
-                    if cursor < s.oldest_rv:
-                        # history overflowed while we were slow: like the real server, expire
-                        emit("ERROR", status_object(410, "too old resource version: %d (%d)"
-                                                    % (cursor, s.oldest_rv + 1), "Expired"))
-                        break
-                out = []
-                for rv, key, etype, obj, old in events:
-                    cursor = rv
-                    if key != res.key:
-                        continue
-                    new_match = match(obj)
-                    if etype == "MODIFIED":
-                        old_match = old is not None and match(old)
-                        if new_match and not old_match:
-                            etype = "ADDED"
-                        elif old_match and not new_match:
-                            etype = "DELETED"
-                        elif not new_match:
-                            continue
-                    elif not new_match:
-                        continue
-                    out.append((etype, obj))
-                for e in out:
-                    emit(*e)
+                            if now - last_bookmark >= self.st.bookmark_interval:
+                                break
+                            wait = min(wait, last_bookmark + self.st.bookmark_interval - now)
+                        wq.cond.wait(max(0.001, min(wait, 5.0)))
+                    if self.server.generation != generation:
+                        # The server "restarted": its sockets are shut down; the
+                        # stream ends without its last chunk, as a killed server's does.
+                        self.close_connection = True
+                        return
+                    out, wq.events = wq.events, []
+                    overflowed, oldest = wq.overflowed, s.oldest_rv
+                    if not overflowed:
+                        cursor = s.rv   # every event up to here was offered to this watch
+                    stop = s.stopping or time.monotonic() >= deadline
+                if overflowed:
+                    # fell too far behind: like the real server, expire
+                    emit("ERROR", status_object(410, "too old resource version: %d (%d)"
+                                                % (cursor, oldest + 1), "Expired"))
+                    break
+                for _, etype, obj in out:
+                    emit(etype, obj)
+                if stop:
+                    break
                 if bookmarks and time.monotonic() - last_bookmark >= self.st.bookmark_interval:
                     emit("BOOKMARK", bookmark(cursor))
                     last_bookmark = time.monotonic()
@@ -2212,6 +2706,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             self.close_connection = True
+        finally:
+            if wq is not None:
+                s.close_watch(wq)
 
 
 def rbac_allows(store, user, attrs):
@@ -2278,26 +2775,133 @@ def deny_matches(deny, attrs):
 # ----------------------------------------------------------------------------
 
 class TLSServer(http.server.ThreadingHTTPServer):
+    """HTTPS, one thread per connection, and a restart that clients see like a
+    real API server's (issue 15): every connection closed, the port refusing
+    connections for a while, then the same port and certificates again, with
+    the store (objects, resourceVersions, watch history) kept, as etcd keeps it.
+    Sized for a fleet: a 4096 backlog, 512 KiB thread stacks (main sets them),
+    thousands of open connections."""
+
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 128
+    request_queue_size = 4096
 
-    def finish_request(self, request, client_address):
+    def __init__(self, address, handler):
+        super().__init__(address, handler)
+        self.conn_lock = threading.Lock()
+        self.open_conns = set()
+        self.generation = 0      # bumped by a restart: older connections are closed
+        self.phase = "serving"   # serving | down | stopping
+        self.phase_cond = threading.Condition()
+        self.peak_conns = 0
+
+    def process_request(self, request, client_address):
+        gen = self.generation
+        try:
+            threading.Thread(target=self.serve_connection, args=(request, client_address, gen),
+                             daemon=True).start()
+        except RuntimeError:   # no thread for it: refuse the connection
+            self.shutdown_request(request)
+
+    def serve_connection(self, request, client_address, gen):
         request.settimeout(600)
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.ssl_ctx.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
+            request.close()
             return
+        with self.conn_lock:
+            alive = gen == self.generation
+            if alive:
+                self.open_conns.add(tls)
+                self.peak_conns = max(self.peak_conns, len(self.open_conns))
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            if alive:
+                self.RequestHandlerClass(tls, client_address, self)
         except (ssl.SSLError, OSError):
             pass
         finally:
+            with self.conn_lock:
+                self.open_conns.discard(tls)
             try:
                 tls.close()
             except OSError:
                 pass
+
+    def connection_count(self):
+        with self.conn_lock:
+            return len(self.open_conns)
+
+    def claim_restart(self):
+        """The first half of a restart: refuses (409) a second one while one is
+        under way. Then answer the request and call start_restart."""
+        with self.phase_cond:
+            if self.phase != "serving":
+                raise ApiError(409, "the server is %s" % self.phase, "Conflict")
+            self.phase = "down"
+
+    def start_restart(self, down_seconds):
+        """Return at once; a thread then stops accepting, closes the listening
+        socket and every connection (watches too), waits down_seconds
+        (connections are refused), and listens on the same port again."""
+        threading.Thread(target=self._restart, args=(down_seconds,), daemon=True, name="restart").start()
+
+    def _restart(self, down_seconds):
+        state = self.state
+        self.shutdown()                  # serve_forever returns; main waits in wait_until_serving
+        with self.conn_lock:
+            self.generation += 1
+            conns = list(self.open_conns)
+        self.socket.close()
+        for c in conns:
+            try:
+                socket.socket.shutdown(c, socket.SHUT_RDWR)   # raw TCP: no TLS close_notify
+            except OSError:
+                pass
+        state.store.wake_watches()
+        state.fleet.server_event("down")
+        sys.stderr.write("apiserver restart: down for %.1fs, %d connections closed\n"
+                         % (down_seconds, len(conns)))
+        deadline = time.monotonic() + down_seconds
+        with self.phase_cond:
+            while self.phase == "down" and time.monotonic() < deadline:
+                self.phase_cond.wait(deadline - time.monotonic())
+            if self.phase != "down":
+                return
+        for attempt in range(50):
+            try:
+                self.socket = socket.socket(self.address_family, self.socket_type)
+                socketserver.TCPServer.server_bind(self)
+                self.server_activate()
+                break
+            except OSError as e:
+                self.socket.close()
+                sys.stderr.write("apiserver restart: bind: %s\n" % e)
+                time.sleep(0.1)
+        state.fleet.server_event("up")
+        sys.stderr.write("apiserver restart: listening again on port %d\n" % self.server_address[1])
+        with self.phase_cond:
+            if self.phase == "down":
+                self.phase = "serving"
+            self.phase_cond.notify_all()
+
+    def wait_until_serving(self):
+        """After serve_forever returns: True to serve again (a restart is over),
+        False to exit."""
+        with self.phase_cond:
+            while self.phase == "down":
+                self.phase_cond.wait()
+            return self.phase == "serving"
+
+    def stop(self):
+        with self.phase_cond:
+            self.phase = "stopping"
+            self.phase_cond.notify_all()
+        with self.state.store.cond:
+            self.state.store.stopping = True
+        self.state.store.wake_watches()
+        self.shutdown()
 
 
 def run(cmd):
@@ -2398,6 +3002,14 @@ def main(argv=None):
     ctx.verify_mode = ssl.CERT_OPTIONAL
     ctx.set_alpn_protocols(["http/1.1"])
 
+    # A fleet run holds a thread per connection, thousands of them: small stacks
+    # (Python frames live on the heap; 512 KiB covers deep json/deepcopy
+    # recursion) and as many descriptors as the hard limit allows.
+    threading.stack_size(512 * 1024)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65536, hard))
+
     store = Store(args.minor, args.terminating_seconds)
     if args.fixture:
         with open(args.fixture) as f:
@@ -2424,10 +3036,7 @@ def main(argv=None):
         url, "certificate-authority-data: %s" % ca_b64, ["token: %s" % node_token]))
 
     def stop(signum, frame):
-        with store.cond:
-            store.stopping = True
-            store.cond.notify_all()
-        threading.Thread(target=httpd.shutdown, daemon=True).start()
+        threading.Thread(target=httpd.stop, daemon=True).start()
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
@@ -2435,7 +3044,10 @@ def main(argv=None):
                                     "ca": ca_path}))
     sys.stderr.write("apiserver listening on %s (dir %s)\n" % (url, d))
     try:
-        httpd.serve_forever(poll_interval=0.2)
+        while True:
+            httpd.serve_forever(poll_interval=0.2)
+            if not httpd.wait_until_serving():
+                break
     finally:
         try:
             os.unlink(ready)
