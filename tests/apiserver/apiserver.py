@@ -990,15 +990,25 @@ class Store:
 
     def _after_change(self, res, obj):
         """Keep PDB status current after pods or PDBs change (the disruption controller)."""
-        if res.key in (("", "pods"), ("policy", "poddisruptionbudgets"),
-                       ("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "deployments")):
-            ns = obj["metadata"].get("namespace", "")
-            self._sync_pdbs(ns)
+        if res.key == ("", "pods"):
+            # Only the budgets that select this pod can change (a fleet of a
+            # thousand nodes has hundreds of PDBs and thousands of pods).
+            labels = meta(obj).get("labels")
+            self._sync_pdbs(obj["metadata"].get("namespace", ""),
+                            lambda pdb: label_selector_object_match((pdb.get("spec") or {}).get("selector"), labels))
+        elif res.key == ("policy", "poddisruptionbudgets"):
+            name = obj["metadata"].get("name")
+            self._sync_pdbs(obj["metadata"].get("namespace", ""), lambda pdb: meta(pdb).get("name") == name)
+        elif res.key in (("apps", "replicasets"), ("apps", "statefulsets"), ("apps", "deployments")):
+            # The budgets over this controller's pods (their template's labels).
+            labels = (((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")
+            self._sync_pdbs(obj["metadata"].get("namespace", ""),
+                            lambda pdb: label_selector_object_match((pdb.get("spec") or {}).get("selector"), labels))
 
-    def _sync_pdbs(self, ns):
+    def _sync_pdbs(self, ns, concerned=None):
         pres = BY_KIND[("policy", "PodDisruptionBudget")]
         for (pns, name), pdb in list(self.objects[pres.key].items()):
-            if pns != ns:
+            if pns != ns or (concerned and not concerned(pdb)):
                 continue
             status = self.pdb_status(pdb)
             old_status = pdb.get("status") or {}
