@@ -226,7 +226,7 @@ Result<std::optional<HeldLease>> LeaseLock::Take(const Slot& slot, std::vector<s
     return u.error().Wrap("taking reboot lock lease " + o_.ns + "/" + slot.name);
   }
   HeldLease h{slot.name, Rv(*u), "", "", ""};
-  if (!previous.empty() && previous != o_.holder) {
+  if (!previous.empty() && previous != o_.holder && !IsGrant(*slot.lease)) {
     h.previous_holder = previous;
     h.previous_renew_time = slot.lease->value(Ptr("/spec/renewTime"), "");
     if (hooks_.taken_over) hooks_.taken_over(slot.name, previous, h.previous_renew_time, o_.holder);
@@ -317,7 +317,10 @@ Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line
       return written.error().Wrap("handing reboot lock slot " + slot.name + " to " + t.node);
     }
     if (slot_rv) *slot_rv = Rv(*written);
-    if (!previous.empty() && previous != o_.holder && previous != t.node && hooks_.taken_over)
+    // A dead holder's slot is a takeover; a grant nobody took is not (that
+    // node never held it: its missed turn is on its ticket).
+    if (!previous.empty() && previous != o_.holder && previous != t.node && !IsGrant(*slot.lease) &&
+        hooks_.taken_over)
       hooks_.taken_over(slot.name, previous, previous_renew, t.node);
     // 3. Wake the waiter (its watch sees its ticket change).
     json ready = *marked;
@@ -389,9 +392,10 @@ Status LeaseLock::KeepTicket(bool grant_in_view) {
     stale_grant_since_.reset();
   }
   if (!missed && !due && !stale_mark) return Status::Ok();
+  const std::string stale_slot = stale_mark ? Annotation(*ticket_, kGrantedSlotAnnotation) : "";
   Status st = MarkTicket(TicketName(), [&](json& l) {
     EraseAnnotation(l, kGrantMissedAnnotation);  // back in line, at our old place
-    if (stale_mark) {
+    if (stale_mark && Annotation(l, kGrantedSlotAnnotation) == stale_slot) {  // not a newer grant
       EraseAnnotation(l, kGrantedSlotAnnotation);
       EraseAnnotation(l, kGrantReadyAnnotation);
     }
