@@ -673,11 +673,17 @@ def analyse(f):
     cycles = [t1 - t0 for lease, h, t0, t1 in intervals
               if t1 is not None and h in agents and not agents[h].deaths]
     median_cycle = statistics.median(cycles) if cycles else 0.0
+    # The ideal packs the measured work (every live node's slot hold) into the
+    # slots with no gap: N/c x the mean hold. Drains that wait on a PDB make
+    # holds uneven (the median is well below the mean), so the median would
+    # call a perfectly packed rollout slow.
+    mean_cycle = statistics.mean(cycles) if cycles else 0.0
     starts = [min(ag.run_starts) for ag in busy if ag.run_starts]
     ends = [t1 for _, _, _, t1 in intervals if t1 is not None]
     rollout = (max(ends) - min(starts)) if starts and ends else 0.0
-    ideal = len(alive) / c * median_cycle
-    res["timing"] = {"median_cycle_s": round(median_cycle, 2), "rollout_s": round(rollout, 1),
+    ideal = len(alive) / c * mean_cycle
+    res["timing"] = {"median_cycle_s": round(median_cycle, 2), "mean_cycle_s": round(mean_cycle, 2),
+                     "rollout_s": round(rollout, 1),
                      "ideal_s": round(ideal, 1), "rollout_vs_ideal": round(rollout / ideal, 2) if ideal else None}
     # Fairness: wait from the run's start to its first slot, against its fair share.
     waits = []
@@ -688,7 +694,7 @@ def analyse(f):
         got = first_acquire[ag.name][0]
         ahead = sum(1 for o in busy if o is not ag and o.run_starts and min(o.run_starts) < arrive
                     and (o.name not in first_acquire or first_acquire[o.name][0] > arrive))
-        fair = math.ceil((ahead + 1) / c) * median_cycle
+        fair = math.ceil((ahead + 1) / c) * mean_cycle
         waits.append((max(0.0, got - arrive), fair, ag.name, ahead))
     worst = max(waits, key=lambda w: (w[0] / w[1]) if w[1] else 0) if waits else None
     res["fairness"] = {"max_wait_s": round(max(w[0] for w in waits), 1) if waits else None,
@@ -742,6 +748,11 @@ def analyse(f):
                    "waiting_requests_per_agent_minute_max": round(max(rates), 1) if rates else None,
                    "lock_requests_per_s_max": max(lock_rates) if lock_rates else 0,
                    "lock_requests_per_s_mean": round(sum(lock_rates) / len(lock_rates), 1) if lock_rates else 0,
+                   # The largest mean over 10 s: what a rate limit (API Priority
+                   # and Fairness) sees, rather than one second's burst.
+                   "lock_requests_per_s_max_10s": round(max(
+                       (sum(per_sec.get(t, {}).get("lock", 0) for t in range(t0, t0 + 10)) / 10.0
+                        for t0 in per_sec), default=0), 1),
                    "by_verb_resource": dict(sorted(by_kind.items(), key=lambda kv: -kv[1])),
                    "by_verb_resource_while_waiting": dict(sorted(by_kind_waiting.items(), key=lambda kv: -kv[1])),
                    "per_second": [{"t": s, **per_sec[s]} for s in sorted(per_sec)]}
@@ -799,7 +810,14 @@ def series(f):
         out.setdefault(int(t - f.t0), {})["holders"] = sum(1 for h in holders.values() if h)
     for t, unsched in f.unsched_snaps:
         out.setdefault(int(t - f.t0), {})["unschedulable"] = len(unsched)
-    return [{"t": s, **out[s]} for s in sorted(out) if s >= 0]
+    # A second with only one kind of change keeps the other's last value (a
+    # missing key read as 0 drew the holders line down to 0 and back).
+    rows, last = [], {"holders": 0, "unschedulable": 0}
+    for s in sorted(out):
+        last = {**last, **out[s]}
+        if s >= 0:
+            rows.append({"t": s, **last})
+    return rows
 
 
 # -- output -----------------------------------------------------------------------------
@@ -869,13 +887,14 @@ def summary_text(res):
             s["final_unschedulable"] or "-", {k: v for k, v in s["final_slots_held"].items() if v} or "-"),
         "liveness: %d/%d live nodes rebooted; never back: %s; DONE statuses %s" % (
             lv["rebooted"], lv["alive_nodes"], lv["dead_forever"] or "-", lv["done_status"]),
-        "timing: rollout %ss, ideal %ss (N/c x median cycle %ss): ratio %s" % (
-            tm["rollout_s"], tm["ideal_s"], tm["median_cycle_s"], tm["rollout_vs_ideal"]),
+        "timing: rollout %ss, ideal %ss (N/c x mean cycle %ss; median %ss): ratio %s" % (
+            tm["rollout_s"], tm["ideal_s"], tm["mean_cycle_s"], tm["median_cycle_s"], tm["rollout_vs_ideal"]),
         "fairness: max wait %ss; worst wait/fair share %s (%s: %ss vs %ss)" % (
             fa["max_wait_s"], fa["worst_ratio"], fa["worst_node"], fa["worst_wait_s"], fa["worst_fair_share_s"]),
-        "load: %d requests by agents; lock/waiting max %d/s, mean %s/s; per waiting agent %s req/min (max %s); "
-        "nothing to do: %d requests" % (
-            ld["requests_total"], ld["lock_requests_per_s_max"], ld["lock_requests_per_s_mean"],
+        "load: %d requests by agents; lock/waiting max %d/s (over 10 s: %s/s), mean %s/s; per waiting agent %s "
+        "req/min (max %s); nothing to do: %d requests" % (
+            ld["requests_total"], ld["lock_requests_per_s_max"], ld.get("lock_requests_per_s_max_10s"),
+            ld["lock_requests_per_s_mean"],
             ld["waiting_requests_per_agent_minute"], ld["waiting_requests_per_agent_minute_max"],
             ld["requests_by_nodes_with_nothing_to_do"]),
         "takeover: %s; RebootLockTakenOver events %d" % (

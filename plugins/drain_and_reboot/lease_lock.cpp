@@ -520,9 +520,14 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     auto to = Grant(*free[slot_index], one, nullptr);
     return to ? Status::Ok() : Status(to.error());
   };
-  for (size_t i = 0; i < position && i < free.size(); ++i)
-    if (asleep(line[i], true))
-      if (Status st = grant_to(i, line[i]); !st.ok()) return st.error();
+  bool deferred = false;  // a free slot left to a node ahead that looks itself
+  for (size_t i = 0; i < position && i < free.size(); ++i) {
+    if (!asleep(line[i], true)) {
+      deferred = true;
+      continue;
+    }
+    if (Status st = grant_to(i, line[i]); !st.ok()) return st.error();
+  }
   std::optional<HeldLease> ours;
   if (position < free.size() && !grant_pending_for_us) {
     auto got = Take(*free[position], holders);
@@ -533,6 +538,11 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     if (asleep(line[i - 1], false))
       if (Status st = grant_to(i, line[i - 1]); !st.ok() && !ours) return st.error();
   if (ours) return ours;
+  // Slots were free but went to nodes just ahead of us: the view may be a
+  // moment old (one took its slot and has not left the line yet), so look
+  // again soon instead of sleeping until a grant or the recheck. Bounded: a
+  // node ahead counts as looking only in its first seconds in line.
+  if (deferred) look_soon_ = true;
   if (join) {
     if (Status st = KeepTicket(false); !st.ok()) return st.error();
   }
@@ -643,6 +653,7 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
     }
     std::vector<std::string> holders;
     again_ = false;
+    look_soon_ = false;
     next_look_.reset();
     auto r = Pass(true, &holders);
     if (!r) {
@@ -674,6 +685,11 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
       return Error(ErrorCode::kTimeout, "the reboot lock (" + std::to_string(o_.concurrency) + " slot(s) in " + o_.ns +
                                             ") stayed busy for " + std::to_string(wait.count() / 1000) +
                                             "s; held by " + who);
+    }
+    if (look_soon_ && !again_) {
+      look_soon_ = false;
+      clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);
+      continue;
     }
     if (again_ && ++races < 5) continue;
     if (again_) clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);  // never spin on races

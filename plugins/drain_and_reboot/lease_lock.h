@@ -176,7 +176,8 @@ class LeaseLock {
   std::optional<nlohmann::json> ticket_;          // our ticket as last written or seen
   std::chrono::steady_clock::time_point ticket_renewed_{};
   std::optional<std::chrono::steady_clock::time_point> stale_grant_since_;
-  bool again_ = false;  // the last Pass lost a race: look again at once
+  bool again_ = false;      // the last Pass lost a race: look again at once
+  bool look_soon_ = false;  // free slots went to nodes just ahead: look again in a second
   std::optional<std::chrono::steady_clock::time_point> next_look_;  // a holder may expire then
   std::mt19937_64 rng_;
 };
