@@ -528,15 +528,16 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     }
     if (Status st = grant_to(i, line[i]); !st.ok()) return st.error();
   }
+  // Sleeping nodes behind us first: once we hold a slot, its TTL runs.
+  for (size_t i = position + 1; i < free.size() && i - 1 < line.size(); ++i)
+    if (asleep(line[i - 1], false))
+      if (Status st = grant_to(i, line[i - 1]); !st.ok()) return st.error();
   std::optional<HeldLease> ours;
   if (position < free.size() && !grant_pending_for_us) {
     auto got = Take(*free[position], holders);
     if (!got) return got.error();
     if (*got) ours = std::move(*got);
   }
-  for (size_t i = position + 1; i < free.size() && i - 1 < line.size(); ++i)
-    if (asleep(line[i - 1], false))
-      if (Status st = grant_to(i, line[i - 1]); !st.ok() && !ours) return st.error();
   if (ours) return ours;
   // Slots were free but went to nodes just ahead of us: the view may be a
   // moment old (one took its slot and has not left the line yet), so look

@@ -112,8 +112,11 @@ class LeaseRenewer {
     auto every = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), o.ttl / 3);
     thread_ = std::thread([this, every, warn] {
       std::unique_lock<std::mutex> l(mu_);
-      while (!stop_) {
-        if (cv_.wait_for(l, every, [this] { return stop_; })) break;
+      // At once first: the slot was taken some time ago (the waiting loop's
+      // last steps, the checkpoint, the takeover Events), and on a slow API
+      // server that time must not eat into the TTL other nodes count.
+      for (bool first = true; !stop_; first = false) {
+        if (!first && cv_.wait_for(l, every, [this] { return stop_; })) break;
         Status st = lock_.Renew(held_);
         if (!st.ok() && warn) warn("renewing the reboot lock: " + st.error().message());
       }
