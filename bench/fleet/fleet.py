@@ -529,7 +529,10 @@ class Fleet:
         unsched = set(init.get("unschedulable") or [])
         lease_snaps = [(rep["start"], dict(holders))]
         unsched_snaps = [(rep["start"], set(unsched))]
+        self.joined_queue = {}  # node -> when its queue ticket first appeared (server time)
         for ev in rep.get("events") or []:
+            if ev.get("kind") == "ticket" and ev.get("value") and ev.get("node"):
+                self.joined_queue.setdefault(ev["node"], ev["t"])
             if ev.get("kind") == "slot":
                 if ev.get("value"):
                     holders[ev["name"]] = ev["value"]
@@ -551,6 +554,9 @@ class Fleet:
             code, rep = self.call("GET", "/_test/fleet/report")
             if code == 200 and isinstance(rep, dict):
                 self.report = rep
+                # Kept for a second look (a few MB at N = 1000).
+                with open(os.path.join(self.out, "server", "report.json"), "w") as fh:
+                    json.dump(rep, fh)
                 rows = [list(r) for r in rep.get("requests") or []]
                 # Times relative to the report's start become epoch seconds, like the driver's.
                 if rows and rows[0][0] < 1e9:
@@ -697,11 +703,30 @@ def analyse(f):
         fair = math.ceil((ahead + 1) / c) * mean_cycle
         waits.append((max(0.0, got - arrive), fair, ag.name, ahead))
     worst = max(waits, key=lambda w: (w[0] / w[1]) if w[1] else 0) if waits else None
+    # The same from the moment a node joined the lock's queue (its ticket, from
+    # the server's timeline): the lock's own fairness, without the plan a node
+    # makes before it queues (seconds on a 2-core box running 1000 agents).
+    joined = getattr(f, "joined_queue", None) or {}
+    qwaits = []
+    for ag in busy:
+        if ag.name not in first_acquire:
+            continue
+        got = first_acquire[ag.name][0]
+        arrive = joined.get(ag.name, got)
+        ahead = sum(1 for o in busy if o is not ag and joined.get(o.name, float("inf")) < arrive
+                    and (o.name not in first_acquire or first_acquire[o.name][0] > arrive))
+        fair = math.ceil((ahead + 1) / c) * mean_cycle
+        qwaits.append((max(0.0, got - arrive), fair, ag.name))
+    qworst = max(qwaits, key=lambda w: (w[0] / w[1]) if w[1] else 0) if qwaits and joined else None
     res["fairness"] = {"max_wait_s": round(max(w[0] for w in waits), 1) if waits else None,
                        "worst_ratio": round(worst[0] / worst[1], 2) if worst and worst[1] else None,
                        "worst_node": worst[2] if worst else None,
                        "worst_wait_s": round(worst[0], 1) if worst else None,
-                       "worst_fair_share_s": round(worst[1], 1) if worst else None}
+                       "worst_fair_share_s": round(worst[1], 1) if worst else None,
+                       "queue_worst_ratio": round(qworst[0] / qworst[1], 2) if qworst and qworst[1] else None,
+                       "queue_worst_node": qworst[2] if qworst else None,
+                       "queue_worst_wait_s": round(qworst[0], 1) if qworst else None,
+                       "queue_worst_fair_share_s": round(qworst[1], 1) if qworst else None}
 
     # Load.
     wait_window = {}
@@ -889,8 +914,10 @@ def summary_text(res):
             lv["rebooted"], lv["alive_nodes"], lv["dead_forever"] or "-", lv["done_status"]),
         "timing: rollout %ss, ideal %ss (N/c x mean cycle %ss; median %ss): ratio %s" % (
             tm["rollout_s"], tm["ideal_s"], tm["mean_cycle_s"], tm["median_cycle_s"], tm["rollout_vs_ideal"]),
-        "fairness: max wait %ss; worst wait/fair share %s (%s: %ss vs %ss)" % (
-            fa["max_wait_s"], fa["worst_ratio"], fa["worst_node"], fa["worst_wait_s"], fa["worst_fair_share_s"]),
+        "fairness: max wait %ss; worst wait/fair share %s (%s: %ss vs %ss); in the queue: %s (%s: %ss vs %ss)" % (
+            fa["max_wait_s"], fa["worst_ratio"], fa["worst_node"], fa["worst_wait_s"], fa["worst_fair_share_s"],
+            fa.get("queue_worst_ratio"), fa.get("queue_worst_node"), fa.get("queue_worst_wait_s"),
+            fa.get("queue_worst_fair_share_s")),
         "load: %d requests by agents; lock/waiting max %d/s (over 10 s: %s/s), mean %s/s; per waiting agent %s "
         "req/min (max %s); nothing to do: %d requests" % (
             ld["requests_total"], ld["lock_requests_per_s_max"], ld.get("lock_requests_per_s_max_10s"),
