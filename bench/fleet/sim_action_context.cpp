@@ -9,26 +9,13 @@
 
 #include "kube/curl_kube_client.h"
 #include "node_status/node_event_recorder.h"
+#include "state/run_record.h"  // LogLevelName
 
 namespace nodeagent::fleet {
 
-namespace {
-
-const char* LevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
-    case LogLevel::kError: return "error";
-  }
-  return "info";
-}
-
-}  // namespace
-
 void LogLine(const std::string& node, LogLevel level, std::string_view message) {
   // One write per line, so the lines of many nodes on one pipe do not mix.
-  std::string line = node + " " + LevelName(level) + " " + std::string(message) + "\n";
+  std::string line = node + " " + LogLevelName(level) + " " + std::string(message) + "\n";
   (void)!::write(2, line.data(), line.size());
 }
 

@@ -147,6 +147,17 @@ bool LeaseLock::Expired(const std::string& name, const json& lease) {
   return now - it->second.changed_at >= duration;
 }
 
+WatchRequest LeaseLock::OneLeaseWatch(const std::string& name, const std::string& resource_version,
+                                      std::chrono::steady_clock::duration duration) const {
+  WatchRequest w;
+  auto path = ResourcePath({"coordination.k8s.io", "v1", "leases", o_.ns, "", ""});
+  w.path = path ? *path : "";
+  w.field_selector = "metadata.name=" + name;
+  w.resource_version = resource_version;
+  w.duration = std::chrono::duration_cast<milliseconds>(duration);
+  return w;
+}
+
 Result<json> LeaseLock::ListLeases(const char* role) {
   auto path = ResourcePath({"coordination.k8s.io", "v1", "leases", o_.ns, "", ""});
   if (!path) return path.error();
@@ -582,12 +593,7 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
   int failures = 0;
   while (!stop.load() && clock_.Monotonic() < until) {
     const auto started = clock_.Monotonic();
-    WatchRequest w;
-    auto path = ResourcePath({"coordination.k8s.io", "v1", "leases", o_.ns, "", ""});
-    w.path = path ? *path : "";
-    w.field_selector = "metadata.name=" + TicketName();
-    w.resource_version = ticket_ ? Rv(*ticket_) : "";
-    w.duration = std::chrono::duration_cast<milliseconds>(until - started);
+    const WatchRequest w = OneLeaseWatch(TicketName(), ticket_ ? Rv(*ticket_) : "", until - started);
     bool woken = false;
     KubeStatus st = kube_.Watch(
         w,
@@ -782,12 +788,7 @@ Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
     json last;
     while (!taken && !moved && clock_.Monotonic() < deadline && !(cancelled && *cancelled)) {
       const auto started = clock_.Monotonic();
-      WatchRequest w;
-      auto path = ResourcePath({"coordination.k8s.io", "v1", "leases", o_.ns, "", ""});
-      w.path = path ? *path : "";
-      w.field_selector = "metadata.name=" + name;
-      w.resource_version = rv;
-      w.duration = std::chrono::duration_cast<milliseconds>(deadline - started);
+      const WatchRequest w = OneLeaseWatch(name, rv, deadline - started);
       std::atomic<bool> stop{false};
       KubeStatus st = kube_.Watch(
           w,

@@ -141,6 +141,9 @@ class LeaseLock {
   nlohmann::json MakeLease(const std::string& name, const nlohmann::json* old);
   bool Expired(const std::string& name, const nlohmann::json& lease);
   Result<nlohmann::json> ListLeases(const char* role);
+  /// A watch of one lease of the lock's namespace, from `resource_version`.
+  WatchRequest OneLeaseWatch(const std::string& name, const std::string& resource_version,
+                             std::chrono::steady_clock::duration duration) const;
   Result<std::vector<Slot>> ReadSlots();
   Result<std::vector<Ticket>> ReadQueue();
   /// One look: the pass of TryAcquire, plus (join) keeping our ticket in line.
