@@ -756,8 +756,12 @@ def analyse(f):
             per_agent_wait[node] = per_agent_wait.get(node, 0) + 1
             by_kind_waiting[key] = by_kind_waiting.get(key, 0) + 1
         sec = int(t - t_min)
-        b = per_sec.setdefault(sec, {"lock": 0, "drain": 0})
+        b = per_sec.setdefault(sec, {"lock": 0, "drain": 0, "coordination": 0})
         b[cls] += 1
+        # The lock's own traffic only (its Leases and Events), whatever the
+        # node was doing: what the fleet costs beyond the drains and plans.
+        if resource == "leases" or (resource == "events" and ns == LOCK_NS):
+            b["coordination"] += 1
     rates = []
     for name, (w0, w1) in wait_window.items():
         minutes = (w1 - w0) / 60.0
@@ -765,6 +769,11 @@ def analyse(f):
             rates.append(per_agent_wait.get(name, 0) / minutes)
     total_wait_min = sum((w1 - w0) / 60.0 for w0, w1 in wait_window.values())
     lock_rates = [b["lock"] for b in per_sec.values()]
+    coord_rates = [b["coordination"] for b in per_sec.values()]
+
+    def max_10s(key):
+        return round(max((sum(per_sec.get(t, {}).get(key, 0) for t in range(t0, t0 + 10)) / 10.0
+                          for t0 in per_sec), default=0), 1)
     res["load"] = {"requests_total": sum(b["lock"] + b["drain"] for b in per_sec.values()),
                    "requests_unattributed": unattributed,
                    "requests_by_nodes_with_nothing_to_do": idle_requests,
@@ -775,9 +784,12 @@ def analyse(f):
                    "lock_requests_per_s_mean": round(sum(lock_rates) / len(lock_rates), 1) if lock_rates else 0,
                    # The largest mean over 10 s: what a rate limit (API Priority
                    # and Fairness) sees, rather than one second's burst.
-                   "lock_requests_per_s_max_10s": round(max(
-                       (sum(per_sec.get(t, {}).get("lock", 0) for t in range(t0, t0 + 10)) / 10.0
-                        for t0 in per_sec), default=0), 1),
+                   "lock_requests_per_s_max_10s": max_10s("lock"),
+                   # Leases and the lock's Events only (not the plans, drains, Node reads).
+                   "coordination_requests_per_s_max": max(coord_rates) if coord_rates else 0,
+                   "coordination_requests_per_s_max_10s": max_10s("coordination"),
+                   "coordination_requests_per_s_mean": round(sum(coord_rates) / len(coord_rates), 1)
+                   if coord_rates else 0,
                    "by_verb_resource": dict(sorted(by_kind.items(), key=lambda kv: -kv[1])),
                    "by_verb_resource_while_waiting": dict(sorted(by_kind_waiting.items(), key=lambda kv: -kv[1])),
                    "per_second": [{"t": s, **per_sec[s]} for s in sorted(per_sec)]}
@@ -851,7 +863,7 @@ def svg(res, path):
     """requests/s (lock vs drain) over time, slot holders and unschedulable nodes on a second axis."""
     ps = res["load"]["per_second"]
     se = res["series"]
-    W, H, L, R, T, B = 900, 420, 60, 60, 40, 50
+    W, H, L, R, T, B = 1000, 420, 60, 60, 40, 50
     tmax = max([p["t"] for p in ps] + [s["t"] for s in se] + [1])
     ymax = max([p["lock"] + p["drain"] for p in ps] + [1])
     y2max = max([max(s.get("holders", 0), s.get("unschedulable", 0)) for s in se] + [res["concurrency"], 1])
@@ -888,13 +900,15 @@ def svg(res, path):
     o.append('<text x="%d" y="%d" transform="rotate(90 %d %d)">nodes</text>' % (W - 12, H // 2, W - 12, H // 2))
     o.append(line([(x(p["t"]), y(p["lock"])) for p in ps], "#d62728"))
     o.append(line([(x(p["t"]), y(p["drain"])) for p in ps], "#1f77b4"))
+    o.append(line([(x(p["t"]), y(p.get("coordination", 0))) for p in ps], "#ff7f0e"))
     o.append(line([(x(s["t"]), y2(s.get("holders", 0))) for s in se], "#2ca02c", 2, "6,3"))
     o.append(line([(x(s["t"]), y2(s.get("unschedulable", 0))) for s in se], "#9467bd", 2, "2,2"))
     legend = [("#d62728", "lock/waiting requests/s"), ("#1f77b4", "drain requests/s"),
+              ("#ff7f0e", "lock Leases+Events/s"),
               ("#2ca02c", "slot holders (right)"), ("#9467bd", "unschedulable nodes (right)")]
     for i, (color, label) in enumerate(legend):
-        o.append('<rect x="%d" y="%d" width="12" height="3" fill="%s"/>' % (L + 10 + 200 * i, H - 14, color))
-        o.append('<text x="%d" y="%d">%s</text>' % (L + 26 + 200 * i, H - 9, label))
+        o.append('<rect x="%d" y="%d" width="12" height="3" fill="%s"/>' % (L + 10 + 176 * i, H - 14, color))
+        o.append('<text x="%d" y="%d">%s</text>' % (L + 26 + 176 * i, H - 9, label))
     o.append("</svg>")
     with open(path, "w") as fh:
         fh.write("\n".join(o) + "\n")
@@ -918,10 +932,12 @@ def summary_text(res):
             fa["max_wait_s"], fa["worst_ratio"], fa["worst_node"], fa["worst_wait_s"], fa["worst_fair_share_s"],
             fa.get("queue_worst_ratio"), fa.get("queue_worst_node"), fa.get("queue_worst_wait_s"),
             fa.get("queue_worst_fair_share_s")),
-        "load: %d requests by agents; lock/waiting max %d/s (over 10 s: %s/s), mean %s/s; per waiting agent %s "
+        "load: %d requests by agents; lock/waiting max %d/s (over 10 s: %s/s), mean %s/s; the lock's Leases and "
+        "Events alone max %s/s (over 10 s: %s/s), mean %s/s; per waiting agent %s "
         "req/min (max %s); nothing to do: %d requests" % (
             ld["requests_total"], ld["lock_requests_per_s_max"], ld.get("lock_requests_per_s_max_10s"),
-            ld["lock_requests_per_s_mean"],
+            ld["lock_requests_per_s_mean"], ld.get("coordination_requests_per_s_max"),
+            ld.get("coordination_requests_per_s_max_10s"), ld.get("coordination_requests_per_s_mean"),
             ld["waiting_requests_per_agent_minute"], ld["waiting_requests_per_agent_minute_max"],
             ld["requests_by_nodes_with_nothing_to_do"]),
         "takeover: %s; RebootLockTakenOver events %d" % (

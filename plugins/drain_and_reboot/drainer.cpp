@@ -50,8 +50,9 @@ struct Shared {
 
 }  // namespace
 
-Drainer::Drainer(KubeClient& kube, Clock& clock, DrainerOptions options, DrainLog log, const bool* cancelled)
-    : kube_(kube), clock_(clock), options_(options), log_(std::move(log)), cancelled_(cancelled) {}
+Drainer::Drainer(KubeClient& kube, Clock& clock, DrainerOptions options, DrainLog log,
+                 std::function<bool()> should_stop)
+    : kube_(kube), clock_(clock), options_(options), log_(std::move(log)), should_stop_(std::move(should_stop)) {}
 
 Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<PodRef>& pods,
                                    const std::string& list_rv) {
@@ -192,7 +193,7 @@ Result<DrainReport> Drainer::Drain(const std::string& node, const std::vector<Po
     bool warned = false;
     auto last_poll = clock_.Monotonic();
     while (s.gone < s.entries.size()) {
-      if (cancelled_ && *cancelled_) {
+      if (should_stop_ && should_stop_()) {
         report.cancelled = true;
         break;
       }

@@ -62,8 +62,11 @@ using DrainLog = std::function<void(LogLevel, const std::string&)>;
 
 class Drainer {
  public:
-  /// The client, clock and cancel flag must outlive the Drainer. `cancelled` may be null.
-  Drainer(KubeClient& kube, Clock& clock, DrainerOptions options, DrainLog log, const bool* cancelled);
+  /// The client and clock must outlive the Drainer. `should_stop` (may be
+  /// empty) is asked a few times a second while pods go: true ends the drain
+  /// with `cancelled` set in the report (the run was cancelled, or the reboot
+  /// lock was lost and another node may be draining now).
+  Drainer(KubeClient& kube, Clock& clock, DrainerOptions options, DrainLog log, std::function<bool()> should_stop);
 
   /// Evicts `pods` (all bound to `node`) and waits for them to go. `list_rv`
   /// is the resourceVersion of the list the pods came from: the watch starts
@@ -77,7 +80,7 @@ class Drainer {
   Clock& clock_;
   DrainerOptions options_;
   DrainLog log_;
-  const bool* cancelled_;
+  std::function<bool()> should_stop_;
 };
 
 }  // namespace nodeagent::drain

@@ -32,6 +32,9 @@ class FakeKubeClient : public KubeClient {
   /// Called before each GetNode / GetLease answer (outside the lock).
   std::function<void()> before_get_node;
   std::function<void()> before_get_lease;
+  /// Called (unlocked) before each eviction of "ns/name": true answers 429,
+  /// as a PodDisruptionBudget refusing it would.
+  std::function<bool(const std::string&)> refuse_eviction;
 
   /// Changes made, in order, by the object they name; Events counted apart.
   std::vector<std::string> mutations() const {
@@ -116,13 +119,17 @@ class FakeKubeClient : public KubeClient {
       if (p["metadata"].value("namespace", "") == ns && p["metadata"].value("name", "") == name) return p;
     return KubeResult<nlohmann::json>(NotFound("pod " + ns + "/" + name), {404, "NotFound"});
   }
-  /// Deleting and evicting remove the pod at once (no grace period, no PDBs).
+  /// Deleting and evicting remove the pod at once (no grace period; a PDB
+  /// refusal only through refuse_eviction).
   KubeResult<nlohmann::json> DeletePod(const std::string& ns, const std::string& name,
                                        const DeleteOptions& o) override {
     return RemovePod(ns, name, o);
   }
   KubeResult<nlohmann::json> EvictPod(const std::string& ns, const std::string& name,
                                       const DeleteOptions& o) override {
+    if (refuse_eviction && refuse_eviction(ns + "/" + name))
+      return KubeResult<nlohmann::json>(Error(ErrorCode::kTooManyRequests, "429 disruption budget"),
+                                        {429, "TooManyRequests"});
     return RemovePod(ns, name, o);
   }
   /// Pods: the list as kRelisted at the start and after each removal. One

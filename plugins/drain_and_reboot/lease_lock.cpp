@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
+#include <tuple>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -73,7 +75,10 @@ struct LeaseLock::Ticket {
   json lease;
   std::string granted_slot;  // a grant in progress
   bool missed = false;
-  std::string order;
+  /// Place in line: when the node started to want a slot (the server's
+  /// creation time of the ticket minus the node's head start), then the
+  /// node's acquireTime, then the name.
+  std::tuple<int64_t, std::string, std::string> order;
 };
 
 LeaseLock::LeaseLock(KubeClient& kube, Clock& clock, LeaseLockOptions options, LeaseLockHooks hooks)
@@ -192,8 +197,7 @@ Result<std::vector<LeaseLock::Ticket>> LeaseLock::ReadQueue() {
     t.node = Holder(item);
     t.granted_slot = Annotation(item, kGrantedSlotAnnotation);
     t.missed = !Annotation(item, kGrantMissedAnnotation).empty();
-    t.order = item.value(Ptr("/metadata/creationTimestamp"), "") + "|" + item.value(Ptr("/spec/acquireTime"), "") +
-              "|" + t.name;
+    t.order = {WantedSinceMs(item), item.value(Ptr("/spec/acquireTime"), ""), t.name};
     if (t.node != o_.holder && Expired(t.name, item)) {
       // A waiter that stopped renewing its ticket (it died): out of the line.
       auto d = kube_.DeleteLease(o_.ns, t.name, Rv(item));
@@ -359,13 +363,36 @@ Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line
   return std::string();
 }
 
+int64_t LeaseLock::WantedSinceMs(const json& ticket) {
+  auto created = ParseRfc3339(ticket.value(Ptr("/metadata/creationTimestamp"), ""));
+  if (!created) return std::numeric_limits<int64_t>::max();  // unreadable: last in line
+  int64_t head_start = 0;
+  try {
+    head_start = std::stoll(Annotation(ticket, kHeadStartAnnotation));
+  } catch (const std::exception&) {
+  }
+  head_start = std::clamp<int64_t>(head_start, 0, std::chrono::duration_cast<milliseconds>(kMaxHeadStart).count());
+  return std::chrono::duration_cast<milliseconds>(created->time_since_epoch()).count() - head_start;
+}
+
 Status LeaseLock::JoinQueue() {
-  const std::string now = FormatMicroTime(clock_.Now());
+  const auto now_tp = clock_.Now();
+  const std::string now = FormatMicroTime(now_tp);
+  json annotations = json::object();
+  if (o_.wanted_since) {
+    // How long this node has wanted a slot (its plan, the checks before the
+    // queue), by its own clock, as a duration: the line is ordered by when
+    // nodes started to want a slot, not by how fast their plans went.
+    auto head_start = std::clamp<milliseconds>(std::chrono::duration_cast<milliseconds>(now_tp - *o_.wanted_since),
+                                               milliseconds(0), kMaxHeadStart);
+    annotations[kHeadStartAnnotation] = std::to_string(head_start.count());
+  }
   json t = {{"apiVersion", "coordination.k8s.io/v1"},
             {"kind", "Lease"},
             {"metadata",
              {{"name", TicketName()},
               {"namespace", o_.ns},
+              {"annotations", annotations},
               {"labels",
                {{"app.kubernetes.io/managed-by", "nodeagent"}, {kLockLabel, LabelValue()}, {kLockRoleLabel, "queue"}}}}},
             {"spec",
@@ -735,6 +762,8 @@ Result<std::optional<HeldLease>> LeaseLock::FindHeld() {
 Status LeaseLock::Renew(HeldLease& held) {
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto l = kube_.GetLease(o_.ns, held.name);
+    if (!l.ok() && l.error().code() == ErrorCode::kNotFound)
+      return Error(ErrorCode::kConflict, "reboot lock lease " + o_.ns + "/" + held.name + " was deleted");
     if (!l.ok()) return l.error().Wrap("renewing reboot lock lease " + o_.ns + "/" + held.name);
     if ((*l)["spec"].value("holderIdentity", "") != o_.holder)
       return Error(ErrorCode::kConflict, "reboot lock lease " + o_.ns + "/" + held.name + " is now held by " +
@@ -746,7 +775,8 @@ Status LeaseLock::Renew(HeldLease& held) {
     }
     if (u.error().code() != ErrorCode::kConflict) return u.error().Wrap("renewing reboot lock lease " + held.name);
   }
-  return Error(ErrorCode::kConflict, "renewing reboot lock lease " + held.name + ": kept conflicting");
+  // Still ours, but other writers kept changing it: not a loss, try again later.
+  return Error(ErrorCode::kUnavailable, "renewing reboot lock lease " + held.name + ": kept conflicting");
 }
 
 Status LeaseLock::Release(const std::string& name, const bool* cancelled) {

@@ -10,8 +10,10 @@
 // client-go's leader election judges it): renewTime is another node's clock.
 //
 // Queue: a node that finds no free slot joins a FIFO of ticket Leases
-// (`<prefix>-queue-<node>`, ordered by the server's creationTimestamp, then
-// the node's acquireTime, then name) and waits on ONE watch of its own ticket,
+// (`<prefix>-queue-<node>`, ordered by the server's creationTimestamp minus
+// the node's head start, the time it spent planning before it joined as its
+// own clock measured it, at most 10 minutes; then the node's acquireTime,
+// then name) and waits on ONE watch of its own ticket,
 // re-reading the slots only every `recheck` (jittered). A node giving a slot
 // back hands it to the oldest ticket still in line: it marks that ticket
 // (granted-slot), writes the slot over to that node with a short
@@ -54,7 +56,14 @@ struct LeaseLockOptions {
   std::chrono::seconds recheck{std::chrono::minutes(4)};
   /// leaseDurationSeconds of a queue ticket; renewed when a third of it has passed.
   std::chrono::seconds ticket_ttl{std::chrono::minutes(15)};
+  /// When this node started to want a slot (its run's plan), by its own wall
+  /// clock; the ticket carries Now() minus this as its head start.
+  std::optional<std::chrono::system_clock::time_point> wanted_since;
 };
+
+/// The most head start a ticket may claim: a node cannot jump further ahead
+/// than this, whatever it writes.
+inline constexpr std::chrono::minutes kMaxHeadStart{10};
 
 struct HeldLease {
   std::string name;
@@ -88,6 +97,10 @@ inline constexpr const char* kGrantedByAnnotation = "nodeagent.io/granted-by";
 /// so it looks at the slots every lock_ttl/2 (not every recheck) and takes
 /// over a dead holder's slot soon after its TTL.
 inline constexpr const char* kOnDeckAnnotation = "nodeagent.io/on-deck";
+/// On a ticket: milliseconds the node had wanted a slot before it joined the
+/// line (its plan), at most kMaxHeadStart; subtracted from the ticket's
+/// creationTimestamp to place it.
+inline constexpr const char* kHeadStartAnnotation = "nodeagent.io/head-start-ms";
 
 class LeaseLock {
  public:
@@ -121,7 +134,8 @@ class LeaseLock {
   Result<std::optional<HeldLease>> FindHeld();
 
   /// Moves renewTime to now (and, for a slot handed to us, makes it ours with
-  /// the full TTL). kConflict/kNotFound when the lease is no longer ours.
+  /// the full TTL). kConflict exactly when the lease is no longer ours (held
+  /// by another node, or deleted); any other error may be retried.
   Status Renew(HeldLease& held);
 
   /// Gives the slot back if it is still ours: to the oldest node in the
@@ -146,6 +160,9 @@ class LeaseLock {
                              std::chrono::steady_clock::duration duration) const;
   Result<std::vector<Slot>> ReadSlots();
   Result<std::vector<Ticket>> ReadQueue();
+  /// A ticket's place in line in ms since the epoch: its creationTimestamp
+  /// minus its head start (kHeadStartAnnotation, capped at kMaxHeadStart).
+  static int64_t WantedSinceMs(const nlohmann::json& ticket);
   /// One look: the pass of TryAcquire, plus (join) keeping our ticket in line.
   Result<std::optional<HeldLease>> Pass(bool join, std::vector<std::string>* holders);
   /// Takes a free or expired slot for ourselves. nullopt: someone was faster.

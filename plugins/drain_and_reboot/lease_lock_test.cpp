@@ -179,7 +179,7 @@ TEST_CASE("Acquire waits, then times out naming the holders and leaves the queue
 namespace {
 
 /// Another node's queue ticket, as its agent writes it (tests arrange a line).
-void Enqueue(FakeKubeClient& kube, const std::string& node) {
+void Enqueue(FakeKubeClient& kube, const std::string& node, const std::string& head_start_ms = "") {
   nlohmann::json t = {{"apiVersion", "coordination.k8s.io/v1"},
                       {"kind", "Lease"},
                       {"metadata",
@@ -187,6 +187,7 @@ void Enqueue(FakeKubeClient& kube, const std::string& node) {
                         {"namespace", "kube-system"},
                         {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "queue"}}}}},
                       {"spec", {{"holderIdentity", node}, {"leaseDurationSeconds", 900}}}};
+  if (!head_start_ms.empty()) t["metadata"]["annotations"][kHeadStartAnnotation] = head_start_ms;
   REQUIRE(kube.CreateLease("kube-system", t).ok());
 }
 
@@ -228,6 +229,64 @@ TEST_CASE("fifo_queue: a node joining while another waits does not jump the line
   CHECK(Ann(*ticket, kGrantedSlotAnnotation) == "nodeagent-reboot-lock-0");
   CHECK(Ann(*ticket, kGrantReadyAnnotation) == "true");
   CHECK(passer_by_got == false);
+}
+
+TEST_CASE("fifo_queue: the line counts from when a node started to want a slot, with a capped head start",
+          "[lease_lock]") {
+  // A node's plan can take long on a busy API server; the ticket says for how
+  // long, and the line is ordered by creationTimestamp minus that. The fake
+  // server creates objects one second apart.
+  FakeKubeClient kube;
+  FakeClock clock;
+  kube.clock = &clock;
+  LeaseLock a(kube, clock, Opts("node-1"));
+  auto held = a.TryAcquire();
+  REQUIRE(*held);
+  Enqueue(kube, "node-2");                     // created at t
+  Enqueue(kube, "node-3", "5000");             // t+1s, planned 5 s: t-4s
+  Enqueue(kube, "node-4", "601000");           // t+2s, capped at 10 min: t-598s
+  Enqueue(kube, "node-5", "7200000");          // t+3s, capped at 10 min: t-597s (uncapped it would be first)
+  Enqueue(kube, "node-6", "not a number");     // t+4s, no head start
+  std::vector<std::string> served;
+  bool taken = false;
+  kube.on_lease_watch = [&](const std::string& lease) {
+    // The releaser waits for the node it handed the slot to: that node takes it.
+    if (lease != "nodeagent-reboot-lock-0" || taken) return;
+    served.push_back(Lease(kube, lease)["spec"].value("holderIdentity", ""));
+    LeaseLock taker(kube, clock, Opts(served.back()));
+    auto r = taker.TryAcquire();
+    taken = r && *r;
+  };
+  for (int i = 0; i < 5; ++i) {
+    // Each holder gives the slot back at once (a stand-in for its cycle).
+    const std::string from = i == 0 ? "node-1" : served.back();
+    taken = false;
+    LeaseLock releaser(kube, clock, Opts(from));
+    REQUIRE(releaser.Release("nodeagent-reboot-lock-0").ok());
+    REQUIRE(taken);
+    kube.leases.erase("kube-system/nodeagent-reboot-lock-queue-" + served.back());  // out of the line
+  }
+  CHECK(served == std::vector<std::string>{"node-4", "node-5", "node-3", "node-2", "node-6"});
+}
+
+TEST_CASE("fifo_queue: a joining node writes how long it has wanted a slot", "[lease_lock]") {
+  FakeKubeClient kube;
+  FakeClock clock;
+  kube.clock = &clock;
+  LeaseLock a(kube, clock, Opts("node-1"));
+  REQUIRE(*a.TryAcquire());
+  for (auto [planned_for, written] : {std::pair{90s, "90000"}, std::pair{3600s, "600000"}}) {
+    LeaseLockOptions o = Opts("node-2");
+    o.wanted_since = clock.Now() - planned_for;
+    LeaseLock b(kube, clock, o);
+    std::string head_start;
+    kube.on_lease_watch = [&](const std::string& lease) {
+      if (lease == b.TicketName()) head_start = Ann(Lease(kube, lease), kHeadStartAnnotation);
+    };
+    auto got = b.Acquire(1s, nullptr, nullptr);  // node-1 keeps the slot: times out
+    CHECK_FALSE(got);
+    CHECK(head_start == written);
+  }
 }
 
 TEST_CASE("fifo_queue: the node behind the one a slot is handed to is on deck", "[lease_lock]") {

@@ -1,5 +1,6 @@
 #include "reboot_coordinator.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -103,22 +104,46 @@ std::string Seconds(std::chrono::milliseconds d) {
   return buf;
 }
 
-/// Renews the held lease in the background while the agent works.
+/// Renews the held lease in the background while the agent works, and says
+/// when the slot is no longer ours: another node holds it or it was deleted,
+/// or no renewal has succeeded for the lease's TTL (other nodes then count it
+/// as expired and may take it over). The drain asks Lost() and stops.
 class LeaseRenewer {
  public:
   LeaseRenewer(KubeClient& kube, Clock& clock, const LeaseLockOptions& o, HeldLease held,
                std::function<void(const std::string&)> warn)
       : lock_(kube, clock, o), held_(std::move(held)) {
-    auto every = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), o.ttl / 3);
-    thread_ = std::thread([this, every, warn] {
+    const auto every = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), o.ttl / 3);
+    // After a failed renewal, try again sooner: a TTL is only three periods.
+    const auto retry = std::min<std::chrono::milliseconds>(every, std::chrono::seconds(5));
+    thread_ = std::thread([this, &clock, ttl = o.ttl, every, retry, warn] {
       std::unique_lock<std::mutex> l(mu_);
+      auto last_ok = clock.Monotonic();
       // At once first: the slot was taken some time ago (the waiting loop's
       // last steps, the checkpoint, the takeover Events), and on a slow API
       // server that time must not eat into the TTL other nodes count.
-      for (bool first = true; !stop_; first = false) {
-        if (!first && cv_.wait_for(l, every, [this] { return stop_; })) break;
+      for (auto wait = std::chrono::milliseconds(0); !stop_;) {
+        if (wait.count() > 0 && cv_.wait_for(l, wait, [this] { return stop_; })) break;
+        l.unlock();
         Status st = lock_.Renew(held_);
-        if (!st.ok() && warn) warn("renewing the reboot lock: " + st.error().message());
+        l.lock();
+        if (st.ok()) {
+          last_ok = clock.Monotonic();
+          wait = every;
+          continue;
+        }
+        if (st.error().code() == ErrorCode::kConflict) {
+          lost_why_ = st.error().message();
+        } else if (clock.Monotonic() - last_ok >= ttl) {
+          lost_why_ = "not renewed for " + FormatDuration(ttl) + " (" + st.error().message() +
+                      "), so other nodes count it as expired";
+        } else {
+          if (warn) warn("renewing the reboot lock: " + st.error().message());
+          wait = retry;
+          continue;
+        }
+        lost_ = true;
+        return;
       }
     });
   }
@@ -131,6 +156,12 @@ class LeaseRenewer {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
+  /// Why the slot is no longer ours; nullopt while it is.
+  std::optional<std::string> Lost() {
+    if (!lost_.load()) return std::nullopt;
+    std::lock_guard<std::mutex> l(mu_);
+    return lost_why_;
+  }
 
  private:
   LeaseLock lock_;
@@ -138,6 +169,8 @@ class LeaseRenewer {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  std::atomic<bool> lost_{false};
+  std::string lost_why_;
   std::thread thread_;
 };
 
@@ -153,7 +186,9 @@ LeaseLock RebootCoordinator::MakeLock() {
   hooks.info = [this](const std::string& m) { ctx_.Info(m); };
   hooks.taken_over = [this](const std::string& slot, const std::string& previous, const std::string& renewed,
                             const std::string& to) { RecordTakeover(slot, previous, renewed, to); };
-  return LeaseLock(kube_, ctx_.host().clock(), o_.lock, std::move(hooks));
+  LeaseLockOptions lo = o_.lock;
+  lo.wanted_since = wanted_since_;
+  return LeaseLock(kube_, ctx_.host().clock(), std::move(lo), std::move(hooks));
 }
 
 void RebootCoordinator::RecordTakeover(const std::string& slot, const std::string& previous,
@@ -312,6 +347,9 @@ struct RebootCoordinator::Walk {
   json node;                      // as Start read it
   std::optional<HeldLease> held;  // the slot Lock took
   std::unique_ptr<LeaseRenewer> renewer;
+  // The slot was lost before the reboot: roll back, then wait in line again.
+  bool requeue = false;
+  int requeues = 0;
   std::string back;  // why the Node counts as back (AwaitNode)
   std::string new_boot_id;
   // Why the run fails (kRollBack).
@@ -345,6 +383,7 @@ std::vector<RebootCoordinator::ClassifiedPod> RebootCoordinator::ClassifyNodePod
 }
 
 Result<Plan> RebootCoordinator::PlanDrain() {
+  const auto planned_at = ctx_.host().clock().Now();
   auto node = kube_.GetNode(o_.node);
   if (!node) return node.error().Wrap("reading node " + o_.node);
   bool unschedulable = node->value(Ptr("/spec/unschedulable"), false);
@@ -430,7 +469,8 @@ Result<Plan> RebootCoordinator::PlanDrain() {
                  " skipped, " + std::to_string(block) + " blocking; " + std::to_string(stalled.size()) +
                  " PDB stall(s) predicted";
   plan.data = {{"node", o_.node}, {"was_unschedulable", unschedulable}, {"pods", pod_rows},
-               {"evict", evict},  {"skip", skip},  {"block", block}, {"list_resource_version", rv}};
+               {"evict", evict},  {"skip", skip},  {"block", block}, {"list_resource_version", rv},
+               {"planned_at", FormatMicroTime(planned_at)}};
   return plan;
 }
 
@@ -443,6 +483,9 @@ Result<Outcome> RebootCoordinator::Run() {
 Result<Outcome> RebootCoordinator::Run(const Plan& plan) {
   Walk w;
   w.planned = PlannedObjects(plan);
+  // The node has wanted a slot since its plan began: its place in the
+  // reboot queue counts from then (LeaseLockOptions::wanted_since).
+  wanted_since_ = ParseRfc3339(plan.data.value("planned_at", ""));
   return Advance(w);
 }
 
@@ -629,12 +672,16 @@ Result<Phase> RebootCoordinator::Drain(Walk& w) {
   }
 
   auto t0 = clock.Monotonic();
+  if (auto lost = LockLost(w)) return LostLock(w, "before the drain: " + *lost);
   ctx_.Progress("evicting " + std::to_string(to_evict.size()) + " pod(s)", 0);
   Drainer drainer(kube_, clock, o_.drainer, [this](LogLevel l, const std::string& m) { ctx_.Log(l, m); },
-                  ctx_.cancel_flag());
+                  [this, &w] { return ctx_.cancelled() || LockLost(w).has_value(); });
   auto report = drainer.Drain(o_.node, to_evict, rv);
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic() - t0);
   if (!report) return Fail(w, "drain failed: " + report.error().message(), RunStatus::kFailed);
+  if (auto lost = LockLost(w); lost && report->cancelled && !ctx_.cancelled())
+    return LostLock(w, "during the drain (" + std::to_string(report->gone.size()) + "/" +
+                           std::to_string(to_evict.size()) + " pods gone): " + *lost);
   if (report->cancelled)
     return Fail(w, "interrupted during the drain (" + std::to_string(report->gone.size()) + "/" +
                        std::to_string(to_evict.size()) + " pods gone); rolled back",
@@ -699,10 +746,18 @@ Result<Phase> RebootCoordinator::Reboot(Walk& w) {
   auto& clock = ctx_.host().clock();
   // The lease must outlive the downtime, so renew it with the full TTL now.
   if (w.renewer) w.renewer->Stop();
+  if (auto lost = LockLost(w)) return LostLock(w, "before rebooting: " + *lost);
   if (w.held) {
     LeaseLock lock(kube_, clock, o_.lock);
     Status r = lock.Renew(*w.held);
-    if (!r.ok()) return Fail(w, "lost the reboot lock before rebooting: " + r.error().message(), RunStatus::kFailed);
+    for (int attempt = 1; !r.ok() && r.error().code() != ErrorCode::kConflict && attempt < 3; ++attempt) {
+      ctx_.Warn("renewing the reboot lock before rebooting: " + r.error().message() + "; trying again");
+      if (!clock.SleepFor(std::chrono::seconds(attempt), ctx_.cancel_flag()))
+        return Fail(w, "interrupted before the reboot; rolled back", RunStatus::kInterrupted);
+      r = lock.Renew(*w.held);
+    }
+    if (!r.ok() && r.error().code() == ErrorCode::kConflict) return LostLock(w, "before rebooting: " + r.error().message());
+    if (!r.ok()) return Fail(w, "could not renew the reboot lock before rebooting: " + r.error().message(), RunStatus::kFailed);
   }
   if (o_.reboot_delay.count() > 0) {
     ctx_.Progress("rebooting in " + FormatDuration(o_.reboot_delay));
@@ -821,9 +876,38 @@ Result<Phase> RebootCoordinator::Finish(Walk& w) {
   return End(w, RunStatus::kChanged, summary);
 }
 
+std::optional<std::string> RebootCoordinator::LockLost(Walk& w) {
+  return w.renewer ? w.renewer->Lost() : std::nullopt;
+}
+
+Phase RebootCoordinator::LostLock(Walk& w, std::string why) {
+  w.requeue = w.requeues < kMaxRequeues;
+  return Fail(w, "lost the reboot lock " + why, RunStatus::kFailed);
+}
+
 Result<Phase> RebootCoordinator::RollBack(Walk& w) {
   State& s = w.s;
   if (w.renewer) w.renewer->Stop();  // the lease is given back below
+  if (w.requeue) {
+    // Another node holds the slot now and may be draining: this node must
+    // not stay cordoned meanwhile. Undo, then wait in line again from the back.
+    w.requeue = false;
+    ++w.requeues;
+    Status st = CleanNode(s.cordoned);
+    if (st.ok()) {
+      std::string m = w.why + "; " + (s.cordoned ? "uncordoned, " : "") + "waiting in the reboot queue again (" +
+                      std::to_string(w.requeues) + " of " + std::to_string(kMaxRequeues) + ")";
+      ctx_.Warn(m);
+      Event("Warning", "RebootLockLost", m);
+      w.renewer.reset();
+      w.held.reset();
+      s.lock_name.clear();
+      s.cordoned = false;
+      s.taint = false;
+      return Phase::kLock;
+    }
+    ctx_.Log(LogLevel::kError, "rollback after losing the reboot lock: " + st.error().message());
+  }
   std::string done;
   Status st = CleanNode(s.cordoned);
   if (!st.ok()) {

@@ -115,6 +115,13 @@ class RebootCoordinator {
   Result<Phase> Done(Walk& w);
   /// Records why the run fails and returns kRollBack.
   Phase Fail(Walk& w, std::string why, RunStatus status, std::vector<Finding> findings = {});
+  /// Why the held slot is no longer ours (the renewer saw another holder, or
+  /// could not renew for the TTL); nullopt while it is ours or none is held.
+  std::optional<std::string> LockLost(Walk& w);
+  /// Rolls back after the slot was lost before the reboot and, at most
+  /// kMaxRequeues times per run, waits in the queue again instead of failing.
+  Phase LostLock(Walk& w, std::string why);
+  static constexpr int kMaxRequeues = 2;
   /// Ends the run with `status` and no rollback (waiting: kRunning).
   Phase End(Walk& w, RunStatus status, std::string summary);
 
@@ -146,6 +153,9 @@ class RebootCoordinator {
   KubeClient& kube_;
   RunOptions o_;
   std::string action_;
+  /// When the run's plan began (Run(plan)): the reboot queue places this
+  /// node from then, not from when it joined.
+  std::optional<std::chrono::system_clock::time_point> wanted_since_;
 };
 
 }  // namespace nodeagent::drain

@@ -6,7 +6,11 @@
 #include "reboot_coordinator.h"
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -422,4 +426,82 @@ TEST_CASE("plain_drain_resumed_after_a_reboot: rolled back and failed, not repor
   CHECK(out->summary.find("rebooted node") == std::string::npos);
   CHECK_FALSE(b.Unschedulable());  // undone like any interrupted drain
   CHECK(after.checkpoint().value()["phase"] == "done");
+}
+
+TEST_CASE("lock_lost_during_the_drain: the drain stops, the node is uncordoned and waits in line again",
+          "[reboot_coordinator]") {
+  // Issue 15: under load a holder's renewals can fail for its TTL, and a
+  // waiter then takes the slot over by the rules. The old holder must stop
+  // draining at once (another node may be draining now), not only before the
+  // reboot, and must not stay cordoned while it waits in line again.
+  Bed b;
+  b.o.lock.concurrency = 2;
+  b.o.lock.ttl = 3s;  // the renewer looks every second (real time)
+  b.kube.pods["items"] = json::array({ReplicaSetPod("web-1")});
+  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
+    b.ctx.Cancel();
+    CommandResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  // The hooks run on the drain's and the renewer's threads: they only
+  // record, and the test thread checks.
+  std::mutex mu;
+  std::condition_variable cv;
+  int lease_reads = 0;
+  std::atomic<int> evictions{0};
+  bool uncordoned_while_waiting_again = false;
+  const auto test_thread = std::this_thread::get_id();
+  b.kube.before_get_lease = [&] {
+    // The waiting loop runs on the test thread: after the loss, is the node cordoned?
+    if (std::this_thread::get_id() == test_thread && evictions > 0 && !b.Unschedulable())
+      uncordoned_while_waiting_again = true;
+    std::lock_guard<std::mutex> l(mu);
+    ++lease_reads;
+    cv.notify_all();
+  };
+  std::string first_slot;
+  bool cordoned_at_first_eviction = false, taken_over = false, renewer_looked = false;
+  b.kube.refuse_eviction = [&](const std::string&) {
+    if (evictions++ > 0) return false;
+    cordoned_at_first_eviction = b.Unschedulable();
+    // node-2 takes the slot over (as if node-1 had not renewed for its TTL).
+    for (const auto& [key, lease] : b.kube.leases)
+      if (lease["spec"].value("holderIdentity", "") == "node-1") first_slot = lease["metadata"].value("name", "");
+    auto l = b.kube.GetLease("kube-system", first_slot);
+    if (!l.ok()) return true;
+    json taken = *l;
+    taken["spec"]["holderIdentity"] = "node-2";
+    taken_over = b.kube.UpdateLease("kube-system", taken).ok();
+    // Wait for the renewer to read it (an event, not a sleep): it then knows.
+    std::unique_lock<std::mutex> g(mu);
+    const int seen = lease_reads;
+    renewer_looked = cv.wait_for(g, 30s, [&] { return lease_reads > seen; });
+    return true;  // refused meanwhile by a PDB: the drain is still going on
+  };
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
+  auto plan = c.PlanDrain();
+  REQUIRE(plan);
+  auto out = c.Run(*plan);
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(cordoned_at_first_eviction);
+  CHECK(taken_over);
+  CHECK(renewer_looked);
+  CHECK(uncordoned_while_waiting_again);
+  CHECK(out->status == RunStatus::kRunning);  // rebooting, with the other slot
+  CHECK(b.kube.pods["items"].empty());        // evicted on the second try
+  REQUIRE_FALSE(first_slot.empty());
+  CHECK(b.kube.leases["kube-system/" + first_slot]["spec"].value("holderIdentity", "") == "node-2");
+  int held = 0;
+  for (const auto& [key, lease] : b.kube.leases)
+    if (lease["spec"].value("holderIdentity", "") == "node-1" && key != "kube-system/" + first_slot) ++held;
+  CHECK(held == 1);
+  bool said = false;
+  for (const auto& e : b.ctx.events())
+    said = said || (e.rfind("Warning RebootLockLost: lost the reboot lock during the drain (0/1 pods gone)", 0) == 0 &&
+                    e.find("is now held by node-2") != std::string::npos &&
+                    e.find("uncordoned, waiting in the reboot queue again (1 of 2)") != std::string::npos);
+  CHECK(said);
+  CHECK(b.Unschedulable());  // cordoned again for the reboot
 }
