@@ -404,6 +404,7 @@ Status LeaseLock::JoinQueue() {
   if (c.ok()) {
     ticket_ = *c;
     ticket_renewed_ = clock_.Monotonic();
+    joined_ = ticket_renewed_;
     return Status::Ok();
   }
   if (!Lost(c.error().code())) return c.error().Wrap("joining the reboot queue (lease " + o_.ns + "/" + TicketName() + ")");
@@ -524,11 +525,11 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     return std::optional<HeldLease>();
   }
   // A free slot: the line decides who gets it; the k-th free slot belongs to
-  // the k-th node in line. A node that joined only just before us is looking
-  // itself (a node looks right after joining) and takes its own: handing it a
-  // slot would only race with it. One that joined well before us sleeps on its
-  // watch, and gets a grant. Then we take ours, if our place has one; the
-  // slots of sleeping nodes behind us are handed to them too.
+  // the k-th node in line. A node ahead that joined in the last seconds is
+  // looking itself (a node looks right after joining) and takes its own:
+  // handing it a slot would only race with it. One that joined earlier sleeps
+  // on its watch, and gets a grant. Then we take ours, if our place has one;
+  // the slots of sleeping nodes behind us are handed to them too.
   auto queue = ReadQueue();
   if (!queue) return queue.error();
   std::vector<Ticket> line;
@@ -545,13 +546,21 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
   const size_t position = me ? *me : line.size();
   auto created = [](const json& lease) { return ParseRfc3339(lease.value(Ptr("/metadata/creationTimestamp"), "")); };
   const auto our_creation = ticket_ && me ? created(*ticket_) : std::nullopt;
-  const auto now = clock_.Now();
+  // The server's time now, without comparing clocks: our ticket's creation
+  // (server time) plus how long ago we created it (our monotonic clock). A
+  // ticket found from before a restart: our wall clock, as a hint.
+  const auto server_now =
+      our_creation && joined_ ? *our_creation + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                                    clock_.Monotonic() - *joined_)
+                              : clock_.Now();
   constexpr std::chrono::seconds kLooksAfterJoining{10};
-  auto asleep = [&](const Ticket& t, bool ahead) {
+  // A node looks right after joining; later it sleeps on its watch. So only
+  // a node that joined in the last few seconds is counted as looking: the
+  // deferral below is bounded in time whatever the order of the line (which
+  // head starts make differ from the order of joining).
+  auto asleep = [&](const Ticket& t) {
     auto c = created(t.lease);
-    if (!c) return true;
-    if (ahead && our_creation) return *c + kLooksAfterJoining < *our_creation;  // both server time
-    return *c + kLooksAfterJoining < now;  // server time against ours: a hint
+    return !c || *c + kLooksAfterJoining < server_now;
   };
   auto grant_to = [&](size_t slot_index, const Ticket& t) -> Status {
     std::vector<Ticket> one{t};
@@ -560,7 +569,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
   };
   bool deferred = false;  // a free slot left to a node ahead that looks itself
   for (size_t i = 0; i < position && i < free.size(); ++i) {
-    if (!asleep(line[i], true)) {
+    if (!asleep(line[i])) {
       deferred = true;
       continue;
     }
@@ -568,7 +577,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
   }
   // Sleeping nodes behind us first: once we hold a slot, its TTL runs.
   for (size_t i = position + 1; i < free.size() && i - 1 < line.size(); ++i)
-    if (asleep(line[i - 1], false))
+    if (asleep(line[i - 1]))
       if (Status st = grant_to(i, line[i - 1]); !st.ok()) return st.error();
   std::optional<HeldLease> ours;
   if (position < free.size() && !grant_pending_for_us) {

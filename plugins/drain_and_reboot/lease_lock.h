@@ -195,6 +195,8 @@ class LeaseLock {
   std::map<std::string, Observation> observed_;  // by lease name
   std::optional<nlohmann::json> ticket_;          // our ticket as last written or seen
   std::chrono::steady_clock::time_point ticket_renewed_{};
+  /// When this LeaseLock created our ticket (unset: found from before a restart).
+  std::optional<std::chrono::steady_clock::time_point> joined_;
   std::optional<std::chrono::steady_clock::time_point> stale_grant_since_;
   bool again_ = false;      // the last Pass lost a race: look again at once
   bool look_soon_ = false;  // free slots went to nodes just ahead: look again in a second
