@@ -288,6 +288,19 @@ Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line
     EraseAnnotation(mark, kGrantReadyAnnotation);
     EraseAnnotation(mark, kGrantMissedAnnotation);
     auto marked = kube_.UpdateLease(o_.ns, mark);
+    if (!marked.ok() && marked.error().code() == ErrorCode::kConflict) {
+      // Changed since our view: its own renewal (still waiting: try again,
+      // or it would lose its turn) or another granter (then the next one).
+      auto fresh = kube_.GetLease(o_.ns, t.name);
+      if (fresh.ok() && Holder(*fresh) == t.node && Annotation(*fresh, kGrantedSlotAnnotation).empty() &&
+          Annotation(*fresh, kGrantMissedAnnotation).empty()) {
+        t.lease = *fresh;
+        mark = t.lease;
+        mark["metadata"]["annotations"][kGrantedSlotAnnotation] = slot.name;
+        EraseAnnotation(mark, kGrantReadyAnnotation);
+        marked = kube_.UpdateLease(o_.ns, mark);
+      }
+    }
     if (!marked.ok()) {
       if (Lost(marked.error().code())) continue;  // it changed or left: the next one
       return marked.error().Wrap("handing reboot lock slot " + slot.name + " to " + t.node);
@@ -562,13 +575,22 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     auto c = created(t.lease);
     return !c || *c + kLooksAfterJoining < server_now;
   };
+  // Only the first free.size() + 1 nodes in line hand out free slots, and a
+  // hand-out that fails (another node was faster, or the ticket changed)
+  // ends them for this look: with a thousand waiters and an API server that
+  // answers in seconds, views are stale, and every waiter walking the line
+  // turned one free slot into hundreds of conflicting writes.
+  bool deferred = false;  // a free slot left to a node ahead that looks itself
+  bool contended = false;
   auto grant_to = [&](size_t slot_index, const Ticket& t) -> Status {
     std::vector<Ticket> one{t};
     auto to = Grant(*free[slot_index], one, nullptr);
-    return to ? Status::Ok() : Status(to.error());
+    if (!to) return to.error();
+    if (to->empty()) contended = true;
+    return Status::Ok();
   };
-  bool deferred = false;  // a free slot left to a node ahead that looks itself
-  for (size_t i = 0; i < position && i < free.size(); ++i) {
+  const bool near_front = position <= free.size();
+  for (size_t i = 0; near_front && !contended && i < position && i < free.size(); ++i) {
     if (!asleep(line[i])) {
       deferred = true;
       continue;
@@ -576,9 +598,10 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     if (Status st = grant_to(i, line[i]); !st.ok()) return st.error();
   }
   // Sleeping nodes behind us first: once we hold a slot, its TTL runs.
-  for (size_t i = position + 1; i < free.size() && i - 1 < line.size(); ++i)
+  for (size_t i = position + 1; near_front && !contended && i < free.size() && i - 1 < line.size(); ++i)
     if (asleep(line[i - 1]))
       if (Status st = grant_to(i, line[i - 1]); !st.ok()) return st.error();
+  if (contended) look_soon_ = true;
   std::optional<HeldLease> ours;
   if (position < free.size() && !grant_pending_for_us) {
     auto got = Take(*free[position], holders);
