@@ -661,11 +661,13 @@ def analyse(f):
     res["liveness"] = {"alive_nodes": len(alive), "rebooted": sum(1 for ag in alive if ag.boots),
                        "not_rebooted": not_rebooted, "no_done_line": not_done,
                        "dead_forever": sorted(ag.name for ag in busy if ag.dead_forever),
-                       "done_status": {}}
+                       "done_status": {}, "runs_not_changed": []}
     for ag in busy:
         if ag.done:
             st = ag.done[1]
             res["liveness"]["done_status"][st] = res["liveness"]["done_status"].get(st, 0) + 1
+            if st != "changed":
+                res["liveness"]["runs_not_changed"].append({"node": ag.name, "status": st, "summary": ag.done[2]})
     if not_rebooted:
         problems.append("liveness: live agents whose node never rebooted: %s" % ", ".join(not_rebooted))
     if not_done:

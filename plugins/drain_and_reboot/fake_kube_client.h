@@ -35,6 +35,8 @@ class FakeKubeClient : public KubeClient {
   /// Called (unlocked) before each eviction of "ns/name": true answers 429,
   /// as a PodDisruptionBudget refusing it would.
   std::function<bool(const std::string&)> refuse_eviction;
+  /// The next N node patches time out on the client's side.
+  int patch_node_timeouts = 0;
 
   /// Changes made, in order, by the object they name; Events counted apart.
   std::vector<std::string> mutations() const {
@@ -104,6 +106,10 @@ class FakeKubeClient : public KubeClient {
     auto it = nodes.find(name);
     if (it == nodes.end()) return KubeResult<nlohmann::json>(NotFound("node " + name), {404, "NotFound"});
     if (type != PatchType::kMerge) return Unsupported();
+    if (patch_node_timeouts > 0) {
+      --patch_node_timeouts;
+      return KubeResult<nlohmann::json>(Error(ErrorCode::kTimeout, "Operation timed out after 30000 milliseconds"));
+    }
     mutations_.push_back("kube:nodes/" + name);
     it->second.merge_patch(patch);
     return it->second;

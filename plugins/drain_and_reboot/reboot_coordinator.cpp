@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -854,11 +855,35 @@ Result<Phase> RebootCoordinator::AwaitNode(Walk& w) {
   return Phase::kFinish;
 }
 
+Status RebootCoordinator::CleanNodeRetrying(const State& s) {
+  // The last writes of a run: a slow or briefly failing API server (a
+  // timeout, 429, 5xx) must not leave the node cordoned and the slot held
+  // until its TTL. Retried with jittered backoff for about a minute, the
+  // lease renewed meanwhile; errors that waiting cannot fix end at once.
+  auto& clock = ctx_.host().clock();
+  auto renew_at = clock.Monotonic();
+  std::minstd_rand rng(std::random_device{}());
+  Status st = CleanNode(s.cordoned);
+  for (int attempt = 1; !st.ok() && attempt <= 5 && !ctx_.cancelled(); ++attempt) {
+    const ErrorCode c = st.error().code();
+    if (c == ErrorCode::kPermissionDenied || c == ErrorCode::kInvalidArgument || c == ErrorCode::kNotFound ||
+        c == ErrorCode::kTooLarge)
+      break;
+    const auto base = std::chrono::milliseconds(1000LL << attempt);  // 2, 4, 8, 16, 32 s
+    const auto wait = base / 2 + std::chrono::milliseconds(rng() % (base.count() / 2 + 1));
+    ctx_.Warn("cleaning up the node: " + st.error().message() + "; trying again in " + Seconds(wait));
+    if (!clock.SleepFor(wait, ctx_.cancel_flag())) break;
+    RenewLockIfDue(s, renew_at);
+    st = CleanNode(s.cordoned);
+  }
+  return st;
+}
+
 Result<Phase> RebootCoordinator::Finish(Walk& w) {
   State& s = w.s;
   int64_t now_ms = ToMs(ctx_.host().clock().Now());
   std::string downtime = s.reboot_issued_ms ? Seconds(std::chrono::milliseconds(now_ms - s.reboot_issued_ms)) : "?";
-  Status st = CleanNode(s.cordoned);
+  Status st = CleanNodeRetrying(s);
   if (!st.ok()) return st.error();  // the run stays open and is resumed again
   std::string released = ReleaseLock(s.lock_name);
   std::string summary = "rebooted node " + o_.node + "; back and Ready after " + downtime + " downtime" +
@@ -893,7 +918,7 @@ Result<Phase> RebootCoordinator::RollBack(Walk& w) {
     // not stay cordoned meanwhile. Undo, then wait in line again from the back.
     w.requeue = false;
     ++w.requeues;
-    Status st = CleanNode(s.cordoned);
+    Status st = CleanNodeRetrying(s);
     if (st.ok()) {
       std::string m = w.why + "; " + (s.cordoned ? "uncordoned, " : "") + "waiting in the reboot queue again (" +
                       std::to_string(w.requeues) + " of " + std::to_string(kMaxRequeues) + ")";
@@ -909,7 +934,7 @@ Result<Phase> RebootCoordinator::RollBack(Walk& w) {
     ctx_.Log(LogLevel::kError, "rollback after losing the reboot lock: " + st.error().message());
   }
   std::string done;
-  Status st = CleanNode(s.cordoned);
+  Status st = CleanNodeRetrying(s);
   if (!st.ok()) {
     ctx_.Log(LogLevel::kError, "rollback: " + st.error().message());
     done += "; CLEANUP FAILED: " + st.error().message();

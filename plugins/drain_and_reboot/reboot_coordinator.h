@@ -126,6 +126,8 @@ class RebootCoordinator {
   Phase End(Walk& w, RunStatus status, std::string summary);
 
   Status Save(const State& s);
+  /// CleanNode(s.cordoned), retried on transient API errors for about a minute.
+  Status CleanNodeRetrying(const State& s);
   /// The reboot lock, reporting through the context (warnings, takeovers).
   LeaseLock MakeLock();
   /// Events on the Lease and on the node that lost it, for a takeover this

@@ -505,3 +505,35 @@ TEST_CASE("lock_lost_during_the_drain: the drain stops, the node is uncordoned a
   CHECK(said);
   CHECK(b.Unschedulable());  // cordoned again for the reboot
 }
+
+TEST_CASE("uncordon_after_the_boot_retried: a timing-out API server does not leave the node cordoned and the slot held",
+          "[reboot_coordinator]") {
+  // Seen at N = 1000 in bench/fleet: the uncordon patch took 33 s on an
+  // overloaded API server, the client gave up after 30 s, the run ended
+  // failed with the node cordoned and its slot held until the TTL.
+  Bed b;
+  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
+    b.ctx.root().Write("/proc/1/stat", Stat("7000"));
+    b.SetStatus(true, "2026-01-01T00:00:00Z", "container-boot-2");
+    b.kube.patch_node_timeouts = 2;  // the first two writes after the boot time out
+    CommandResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
+  auto out = c.Run();
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(out->status == RunStatus::kChanged);
+  CHECK_FALSE(b.Unschedulable());
+  CHECK(b.kube.leases.empty());
+  CHECK(b.kube.patch_node_timeouts == 0);
+  int retries = 0;
+  std::string all;
+  for (const auto& l : b.ctx.logs()) {
+    retries += l.find("cleaning up the node: cleaning up node node-1: Operation timed out") != std::string::npos;
+    all += l + "\n";
+  }
+  INFO(all);
+  CHECK(retries == 2);
+}
