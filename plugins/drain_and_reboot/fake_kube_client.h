@@ -35,8 +35,9 @@ class FakeKubeClient : public KubeClient {
   /// Called (unlocked) before each eviction of "ns/name": true answers 429,
   /// as a PodDisruptionBudget refusing it would.
   std::function<bool(const std::string&)> refuse_eviction;
-  /// The next N node patches time out on the client's side.
+  /// The next N node patches / node reads time out on the client's side.
   int patch_node_timeouts = 0;
+  int get_node_timeouts = 0;
 
   /// Changes made, in order, by the object they name; Events counted apart.
   std::vector<std::string> mutations() const {
@@ -96,6 +97,10 @@ class FakeKubeClient : public KubeClient {
   KubeResult<nlohmann::json> GetNode(const std::string& name) override {
     if (before_get_node) before_get_node();
     std::lock_guard<std::mutex> l(mu_);
+    if (get_node_timeouts > 0) {
+      --get_node_timeouts;
+      return KubeResult<nlohmann::json>(Error(ErrorCode::kTimeout, "Operation timed out after 30000 milliseconds"));
+    }
     auto it = nodes.find(name);
     if (it == nodes.end()) return KubeResult<nlohmann::json>(NotFound("node " + name), {404, "NotFound"});
     return it->second;

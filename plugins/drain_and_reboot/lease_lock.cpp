@@ -76,7 +76,7 @@ struct LeaseLock::Ticket {
   std::string granted_slot;  // a grant in progress
   bool missed = false;
   /// Place in line: when the node started to want a slot (the server's
-  /// creation time of the ticket minus the node's head start), then the
+  /// wanted-since, kept within 10 min before the ticket's creation), then the
   /// node's acquireTime, then the name.
   std::tuple<int64_t, std::string, std::string> order;
 };
@@ -379,27 +379,19 @@ Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line
 int64_t LeaseLock::WantedSinceMs(const json& ticket) {
   auto created = ParseRfc3339(ticket.value(Ptr("/metadata/creationTimestamp"), ""));
   if (!created) return std::numeric_limits<int64_t>::max();  // unreadable: last in line
-  int64_t head_start = 0;
-  try {
-    head_start = std::stoll(Annotation(ticket, kHeadStartAnnotation));
-  } catch (const std::exception&) {
-  }
-  head_start = std::clamp<int64_t>(head_start, 0, std::chrono::duration_cast<milliseconds>(kMaxHeadStart).count());
-  return std::chrono::duration_cast<milliseconds>(created->time_since_epoch()).count() - head_start;
+  auto wanted = ParseRfc3339(Annotation(ticket, kWantedSinceAnnotation)).value_or(*created);
+  wanted = std::clamp(wanted, *created - kMaxHeadStart, *created);
+  return std::chrono::duration_cast<milliseconds>(wanted.time_since_epoch()).count();
 }
 
 Status LeaseLock::JoinQueue() {
   const auto now_tp = clock_.Now();
   const std::string now = FormatMicroTime(now_tp);
   json annotations = json::object();
-  if (o_.wanted_since) {
-    // How long this node has wanted a slot (its plan, the checks before the
-    // queue), by its own clock, as a duration: the line is ordered by when
-    // nodes started to want a slot, not by how fast their plans went.
-    auto head_start = std::clamp<milliseconds>(std::chrono::duration_cast<milliseconds>(now_tp - *o_.wanted_since),
-                                               milliseconds(0), kMaxHeadStart);
-    annotations[kHeadStartAnnotation] = std::to_string(head_start.count());
-  }
+  // Since when this node has wanted a slot (its plan's start): the line is
+  // ordered by that, not by how fast its plan and this write went through a
+  // busy API server. Readers keep it within kMaxHeadStart of the creation.
+  if (o_.wanted_since) annotations[kWantedSinceAnnotation] = FormatMicroTime(std::min(*o_.wanted_since, now_tp));
   json t = {{"apiVersion", "coordination.k8s.io/v1"},
             {"kind", "Lease"},
             {"metadata",
@@ -570,7 +562,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
   // A node looks right after joining; later it sleeps on its watch. So only
   // a node that joined in the last few seconds is counted as looking: the
   // deferral below is bounded in time whatever the order of the line (which
-  // head starts make differ from the order of joining).
+  // wanted-since times make differ from the order of joining).
   auto asleep = [&](const Ticket& t) {
     auto c = created(t.lease);
     return !c || *c + kLooksAfterJoining < server_now;

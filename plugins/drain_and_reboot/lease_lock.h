@@ -10,10 +10,10 @@
 // client-go's leader election judges it): renewTime is another node's clock.
 //
 // Queue: a node that finds no free slot joins a FIFO of ticket Leases
-// (`<prefix>-queue-<node>`, ordered by the server's creationTimestamp minus
-// the node's head start, the time it spent planning before it joined as its
-// own clock measured it, at most 10 minutes; then the node's acquireTime,
-// then name) and waits on ONE watch of its own ticket,
+// (`<prefix>-queue-<node>`, ordered by when the node started to want a slot:
+// the time its plan began, which the ticket carries, kept between the
+// server's creationTimestamp minus 10 minutes and the creationTimestamp;
+// then the node's acquireTime, then name) and waits on ONE watch of its own ticket,
 // re-reading the slots only every `recheck` (jittered). A node giving a slot
 // back hands it to the oldest ticket still in line: it marks that ticket
 // (granted-slot), writes the slot over to that node with a short
@@ -57,12 +57,12 @@ struct LeaseLockOptions {
   /// leaseDurationSeconds of a queue ticket; renewed when a third of it has passed.
   std::chrono::seconds ticket_ttl{std::chrono::minutes(15)};
   /// When this node started to want a slot (its run's plan), by its own wall
-  /// clock; the ticket carries Now() minus this as its head start.
+  /// clock; written on the ticket (kWantedSinceAnnotation).
   std::optional<std::chrono::system_clock::time_point> wanted_since;
 };
 
-/// The most head start a ticket may claim: a node cannot jump further ahead
-/// than this, whatever it writes.
+/// The most a ticket's wanted-since may precede its creation: a node (or a
+/// clock far behind) cannot jump further ahead than this.
 inline constexpr std::chrono::minutes kMaxHeadStart{10};
 
 struct HeldLease {
@@ -97,10 +97,10 @@ inline constexpr const char* kGrantedByAnnotation = "nodeagent.io/granted-by";
 /// so it looks at the slots every lock_ttl/2 (not every recheck) and takes
 /// over a dead holder's slot soon after its TTL.
 inline constexpr const char* kOnDeckAnnotation = "nodeagent.io/on-deck";
-/// On a ticket: milliseconds the node had wanted a slot before it joined the
-/// line (its plan), at most kMaxHeadStart; subtracted from the ticket's
-/// creationTimestamp to place it.
-inline constexpr const char* kHeadStartAnnotation = "nodeagent.io/head-start-ms";
+/// On a ticket: since when the node has wanted a slot (its plan's start, by
+/// its clock, RFC 3339). The ticket's place in line is this, kept between
+/// the creationTimestamp minus kMaxHeadStart and the creationTimestamp.
+inline constexpr const char* kWantedSinceAnnotation = "nodeagent.io/wanted-since";
 
 class LeaseLock {
  public:
@@ -160,8 +160,8 @@ class LeaseLock {
                              std::chrono::steady_clock::duration duration) const;
   Result<std::vector<Slot>> ReadSlots();
   Result<std::vector<Ticket>> ReadQueue();
-  /// A ticket's place in line in ms since the epoch: its creationTimestamp
-  /// minus its head start (kHeadStartAnnotation, capped at kMaxHeadStart).
+  /// A ticket's place in line in ms since the epoch: its wanted-since, kept
+  /// within [creationTimestamp - kMaxHeadStart, creationTimestamp].
   static int64_t WantedSinceMs(const nlohmann::json& ticket);
   /// One look: the pass of TryAcquire, plus (join) keeping our ticket in line.
   Result<std::optional<HeldLease>> Pass(bool join, std::vector<std::string>* holders);

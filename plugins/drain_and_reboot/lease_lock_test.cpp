@@ -179,7 +179,7 @@ TEST_CASE("Acquire waits, then times out naming the holders and leaves the queue
 namespace {
 
 /// Another node's queue ticket, as its agent writes it (tests arrange a line).
-void Enqueue(FakeKubeClient& kube, const std::string& node, const std::string& head_start_ms = "") {
+void Enqueue(FakeKubeClient& kube, const std::string& node, const std::string& wanted_since = "") {
   nlohmann::json t = {{"apiVersion", "coordination.k8s.io/v1"},
                       {"kind", "Lease"},
                       {"metadata",
@@ -187,7 +187,7 @@ void Enqueue(FakeKubeClient& kube, const std::string& node, const std::string& h
                         {"namespace", "kube-system"},
                         {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "queue"}}}}},
                       {"spec", {{"holderIdentity", node}, {"leaseDurationSeconds", 900}}}};
-  if (!head_start_ms.empty()) t["metadata"]["annotations"][kHeadStartAnnotation] = head_start_ms;
+  if (!wanted_since.empty()) t["metadata"]["annotations"][kWantedSinceAnnotation] = wanted_since;
   REQUIRE(kube.CreateLease("kube-system", t).ok());
 }
 
@@ -231,22 +231,23 @@ TEST_CASE("fifo_queue: a node joining while another waits does not jump the line
   CHECK(passer_by_got == false);
 }
 
-TEST_CASE("fifo_queue: the line counts from when a node started to want a slot, with a capped head start",
+TEST_CASE("fifo_queue: the line counts from when a node started to want a slot, at most 10 min before its ticket",
           "[lease_lock]") {
-  // A node's plan can take long on a busy API server; the ticket says for how
-  // long, and the line is ordered by creationTimestamp minus that. The fake
-  // server creates objects one second apart.
+  // A node's plan can take long on a busy API server, and so can the write of
+  // its ticket; the ticket says since when the node has wanted a slot. The
+  // fake server creates objects one second apart (the slot is object 1).
   FakeKubeClient kube;
   FakeClock clock;
   kube.clock = &clock;
   LeaseLock a(kube, clock, Opts("node-1"));
   auto held = a.TryAcquire();
   REQUIRE(*held);
-  Enqueue(kube, "node-2");                     // created at t
-  Enqueue(kube, "node-3", "5000");             // t+1s, planned 5 s: t-4s
-  Enqueue(kube, "node-4", "601000");           // t+2s, capped at 10 min: t-598s
-  Enqueue(kube, "node-5", "7200000");          // t+3s, capped at 10 min: t-597s (uncapped it would be first)
-  Enqueue(kube, "node-6", "not a number");     // t+4s, no head start
+  Enqueue(kube, "node-2");                                 // created 00:00:02, no claim: 2 s
+  Enqueue(kube, "node-3", "2025-12-31T23:59:58.000000Z");  // created 00:00:03: -2 s
+  Enqueue(kube, "node-4", "2025-12-31T23:40:00.000000Z");  // 00:00:04, kept to 10 min before: -596 s
+  Enqueue(kube, "node-5", "2025-12-31T00:00:00.000000Z");  // 00:00:05, a day: kept to -595 s (else first)
+  Enqueue(kube, "node-6", "not a time");                   // 00:00:06: 6 s
+  Enqueue(kube, "node-7", "2026-01-01T01:00:00.000000Z");  // 00:00:07, in the future: kept to 7 s
   std::vector<std::string> served;
   bool taken = false;
   kube.on_lease_watch = [&](const std::string& lease) {
@@ -257,7 +258,7 @@ TEST_CASE("fifo_queue: the line counts from when a node started to want a slot, 
     auto r = taker.TryAcquire();
     taken = r && *r;
   };
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 6; ++i) {
     // Each holder gives the slot back at once (a stand-in for its cycle).
     const std::string from = i == 0 ? "node-1" : served.back();
     taken = false;
@@ -266,27 +267,25 @@ TEST_CASE("fifo_queue: the line counts from when a node started to want a slot, 
     REQUIRE(taken);
     kube.leases.erase("kube-system/nodeagent-reboot-lock-queue-" + served.back());  // out of the line
   }
-  CHECK(served == std::vector<std::string>{"node-4", "node-5", "node-3", "node-2", "node-6"});
+  CHECK(served == std::vector<std::string>{"node-4", "node-5", "node-3", "node-2", "node-6", "node-7"});
 }
 
-TEST_CASE("fifo_queue: a joining node writes how long it has wanted a slot", "[lease_lock]") {
+TEST_CASE("fifo_queue: a joining node writes since when it has wanted a slot", "[lease_lock]") {
   FakeKubeClient kube;
   FakeClock clock;
   kube.clock = &clock;
   LeaseLock a(kube, clock, Opts("node-1"));
   REQUIRE(*a.TryAcquire());
-  for (auto [planned_for, written] : {std::pair{90s, "90000"}, std::pair{3600s, "600000"}}) {
-    LeaseLockOptions o = Opts("node-2");
-    o.wanted_since = clock.Now() - planned_for;
-    LeaseLock b(kube, clock, o);
-    std::string head_start;
-    kube.on_lease_watch = [&](const std::string& lease) {
-      if (lease == b.TicketName()) head_start = Ann(Lease(kube, lease), kHeadStartAnnotation);
-    };
-    auto got = b.Acquire(1s, nullptr, nullptr);  // node-1 keeps the slot: times out
-    CHECK_FALSE(got);
-    CHECK(head_start == written);
-  }
+  LeaseLockOptions o = Opts("node-2");
+  o.wanted_since = clock.Now() - 90s;
+  LeaseLock b(kube, clock, o);
+  std::string wanted;
+  kube.on_lease_watch = [&](const std::string& lease) {
+    if (lease == b.TicketName()) wanted = Ann(Lease(kube, lease), kWantedSinceAnnotation);
+  };
+  auto got = b.Acquire(1s, nullptr, nullptr);  // node-1 keeps the slot: times out
+  CHECK_FALSE(got);
+  CHECK(wanted == FormatMicroTime(*o.wanted_since));
 }
 
 TEST_CASE("fifo_queue: the node behind the one a slot is handed to is on deck", "[lease_lock]") {
@@ -412,7 +411,7 @@ TEST_CASE("fifo_queue: a waiting node costs about one request a minute", "[lease
 
 TEST_CASE("fifo_queue: a free slot is handed to a sleeping node ahead, not waited on every second",
           "[lease_lock]") {
-  // With head starts, a node ahead in line may have joined after us. It
+  // Ordered by wanted-since, a node ahead in line may have joined after us. It
   // looked right after joining and sleeps on its watch now, so a waiter that
   // finds a slot free must hand it over rather than leave it to that node and
   // look again every second (at N = 1000 that polling, two LISTs a second per
@@ -429,7 +428,7 @@ TEST_CASE("fifo_queue: a free slot is handed to a sleeping node ahead, not waite
   kube.on_lease_watch = [&](const std::string& lease) {
     if (set_up || lease != b.TicketName()) return;
     set_up = true;
-    Enqueue(kube, "node-2", "60000");  // joined after node-3, but planned for a minute: ahead
+    Enqueue(kube, "node-2", "2026-01-01T00:00:00.000000Z");  // joined after node-3 (00:00:02), wanted before: ahead
     clock.Advance(20s);                // node-2 has looked and sleeps now
     kube.leases.erase("kube-system/nodeagent-reboot-lock-0");  // node-1 gave it back without a handoff
   };

@@ -175,6 +175,29 @@ class LeaseRenewer {
   std::thread thread_;
 };
 
+/// Worth another try: the API server was slow, throttled or briefly away.
+bool TransientKubeError(ErrorCode c) {
+  return c == ErrorCode::kTimeout || c == ErrorCode::kUnavailable || c == ErrorCode::kTooManyRequests;
+}
+
+/// A read at the start of a run, tried again on transient errors (3 more
+/// times, jittered backoff of about 2, 4 and 8 s): the client's own retries
+/// fit in 30 s, which one timed-out request on a loaded API server uses up,
+/// and failing the run there would leave the node to the next schedule.
+template <class Read>
+auto ReadRetrying(ActionContext& ctx, const std::string& what, Read read) {
+  auto r = read();
+  std::minstd_rand rng(std::random_device{}());
+  for (int attempt = 1; !r && TransientKubeError(r.error().code()) && attempt <= 3 && !ctx.cancelled(); ++attempt) {
+    const auto base = std::chrono::milliseconds(1000LL << attempt);
+    const auto wait = base / 2 + std::chrono::milliseconds(rng() % (base.count() / 2 + 1));
+    ctx.Warn(what + ": " + r.error().message() + "; trying again in " + Seconds(wait));
+    if (!ctx.host().clock().SleepFor(wait, ctx.cancel_flag())) break;
+    r = read();
+  }
+  return r;
+}
+
 }  // namespace
 
 RebootCoordinator::RebootCoordinator(ActionContext& ctx, KubeClient& kube, RunOptions options,
@@ -385,13 +408,13 @@ std::vector<RebootCoordinator::ClassifiedPod> RebootCoordinator::ClassifyNodePod
 
 Result<Plan> RebootCoordinator::PlanDrain() {
   const auto planned_at = ctx_.host().clock().Now();
-  auto node = kube_.GetNode(o_.node);
+  auto node = ReadRetrying(ctx_, "reading node " + o_.node, [&] { return kube_.GetNode(o_.node); });
   if (!node) return node.error().Wrap("reading node " + o_.node);
   bool unschedulable = node->value(Ptr("/spec/unschedulable"), false);
   std::string rv;
-  auto pods = ListPods(&rv);
+  auto pods = ReadRetrying(ctx_, "listing the node's pods", [&] { return ListPods(&rv); });
   if (!pods) return pods.error();
-  auto pdbs = kube_.ListPodDisruptionBudgets("");
+  auto pdbs = ReadRetrying(ctx_, "listing PodDisruptionBudgets", [&] { return kube_.ListPodDisruptionBudgets(""); });
   if (!pdbs) return pdbs.error().Wrap("listing PodDisruptionBudgets");
 
   Plan plan;
@@ -555,7 +578,7 @@ Result<Phase> RebootCoordinator::Start(Walk& w) {
   auto boot = ReadBootIdentity(ctx_.host());
   if (!boot && o_.reboot) return boot.error().Wrap("reading the boot id (needed to notice the reboot)");
   if (boot) s.boot = *boot;
-  auto node = kube_.GetNode(o_.node);
+  auto node = ReadRetrying(ctx_, "reading node " + o_.node, [&] { return kube_.GetNode(o_.node); });
   if (!node) return node.error().Wrap("reading node " + o_.node);
   s.was_unschedulable = node->value(Ptr("/spec/unschedulable"), false);
   s.node_boot = RecordNodeBoot(*node);
