@@ -705,6 +705,21 @@ def analyse(f):
         fair = math.ceil((ahead + 1) / c) * mean_cycle
         waits.append((max(0.0, got - arrive), fair, ag.name, ahead))
     worst = max(waits, key=lambda w: (w[0] / w[1]) if w[1] else 0) if waits else None
+    # The order alone, whatever the throughput (which on this box collapses
+    # while 1000 agents plan at once): the k-th node to arrive should get the
+    # k-th slot handed out. FIFO share = the time from its arrival to the k-th
+    # hand-out, at least one mean cycle; and how many nodes that arrived later
+    # got a slot first ("overtaken by").
+    arrivals = sorted((min(ag.run_starts), ag.name) for ag in busy if ag.run_starts and ag.name in first_acquire)
+    grants = sorted(first_acquire[name][0] for _, name in arrivals)
+    fifo = []
+    for k, (arrive, name) in enumerate(arrivals):
+        got = first_acquire[name][0]
+        share = max(grants[k] - arrive, mean_cycle)
+        overtaken = sum(1 for a2, n2 in arrivals[k + 1:] if first_acquire[n2][0] < got)
+        fifo.append((max(0.0, got - arrive) / share if share else 0, name, overtaken))
+    fifo_worst = max(fifo) if fifo else None
+    most_overtaken = max(fifo, key=lambda x: x[2]) if fifo else None
     # The same from the moment a node joined the lock's queue (its ticket, from
     # the server's timeline): the lock's own fairness, without the plan a node
     # makes before it queues (seconds on a 2-core box running 1000 agents).
@@ -728,7 +743,11 @@ def analyse(f):
                        "queue_worst_ratio": round(qworst[0] / qworst[1], 2) if qworst and qworst[1] else None,
                        "queue_worst_node": qworst[2] if qworst else None,
                        "queue_worst_wait_s": round(qworst[0], 1) if qworst else None,
-                       "queue_worst_fair_share_s": round(qworst[1], 1) if qworst else None}
+                       "queue_worst_fair_share_s": round(qworst[1], 1) if qworst else None,
+                       "fifo_worst_ratio": round(fifo_worst[0], 2) if fifo_worst else None,
+                       "fifo_worst_node": fifo_worst[1] if fifo_worst else None,
+                       "most_overtaken_by": most_overtaken[2] if most_overtaken else None,
+                       "most_overtaken_node": most_overtaken[1] if most_overtaken else None}
 
     # Load.
     wait_window = {}
@@ -933,7 +952,10 @@ def summary_text(res):
         "fairness: max wait %ss; worst wait/fair share %s (%s: %ss vs %ss); in the queue: %s (%s: %ss vs %ss)" % (
             fa["max_wait_s"], fa["worst_ratio"], fa["worst_node"], fa["worst_wait_s"], fa["worst_fair_share_s"],
             fa.get("queue_worst_ratio"), fa.get("queue_worst_node"), fa.get("queue_worst_wait_s"),
-            fa.get("queue_worst_fair_share_s")),
+            fa.get("queue_worst_fair_share_s")) +
+        "; against FIFO hand-out order: worst %s (%s); most overtaken: %s by %s nodes that arrived later" % (
+            fa.get("fifo_worst_ratio"), fa.get("fifo_worst_node"), fa.get("most_overtaken_node"),
+            fa.get("most_overtaken_by")),
         "load: %d requests by agents; lock/waiting max %d/s (over 10 s: %s/s), mean %s/s; the lock's Leases and "
         "Events alone max %s/s (over 10 s: %s/s), mean %s/s; per waiting agent %s "
         "req/min (max %s); nothing to do: %d requests" % (
