@@ -107,6 +107,11 @@ class CleanupPlan {
   int64_t issue_count = 0;    // warnings and failed paths (not info), all of them
   int64_t scanned = 0;
   double walk_seconds = 0;
+  /// The open-file check: whether the fd tables were read (only when the
+  /// walk found files to act on), how many descriptors, and how long it took.
+  bool open_files_read = false;
+  int64_t open_descriptors = 0;
+  double open_files_seconds = 0;
 
   static constexpr size_t kMaxIssues = 1000;
 

@@ -137,6 +137,9 @@ class Walk {
   void SkipMountPoint(const DirTask& task, const char* name, const DirIdentity& id, MountCrossing crossing,
                       TopTotals& t);
   void Worker();
+  /// Reads the open-file index (only when files were found, only for their
+  /// devices) and takes the open ones out of the plan.
+  Status LeaveOutOpenFiles();
   void ScanDir(const DirTask& task, size_t level, Scratch& s);
   void Issue(uint32_t dir, std::string_view name, const std::string& message);
   bool IsOtherTop(dev_t dev, ino_t ino, uint32_t self_top) const;
@@ -347,6 +350,8 @@ Status Walk::Run() {
   plan_.scanned = scanned_.load();
   if (env_.progress) env_.progress("scanned " + std::to_string(plan_.scanned) + " entries");
 
+  if (Status st = LeaveOutOpenFiles(); !st.ok()) return st;
+
   // Which subdirectories this run empties: deepest first.
   if (options_.remove_empty_dirs) {
     std::vector<uint32_t> order(plan_.dirs.size());
@@ -365,6 +370,53 @@ Status Walk::Run() {
     }
   }
   if (env_.cancelled && env_.cancelled()) return Error(ErrorCode::kCancelled, "log-cleanup: walk cancelled");
+  return Status::Ok();
+}
+
+Status Walk::LeaveOutOpenFiles() {
+  if (!env_.open || plan_.files.empty()) return Status::Ok();
+  auto t0 = env_.clock->Monotonic();
+  std::vector<dev_t> devices;
+  for (const PlannedFile& f : plan_.files) {
+    if (std::find(devices.begin(), devices.end(), f.dev) == devices.end()) devices.push_back(f.dev);
+  }
+  if (Status st = env_.open->Read(devices); !st.ok()) return st;
+  plan_.open_files_read = true;
+  plan_.open_descriptors = env_.open->descriptors();
+  // Each directory's files are one contiguous range, in the order the
+  // directories were scanned: compact them in that order.
+  std::vector<uint32_t> order;
+  for (uint32_t d = 0; d < plan_.dirs.size(); ++d) {
+    if (plan_.dirs[d].file_count > 0) order.push_back(d);
+  }
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return plan_.dirs[a].first_file < plan_.dirs[b].first_file; });
+  uint32_t kept = 0;
+  for (uint32_t d : order) {
+    PlannedDir& dir = plan_.dirs[d];
+    const uint32_t first = dir.first_file, count = dir.file_count;
+    dir.first_file = kept;
+    for (uint32_t i = first; i < first + count; ++i) {
+      const PlannedFile& f = plan_.files[i];
+      if (env_.open->Contains(f.dev, f.ino)) {
+        TopTotals& t = plan_.tops[dir.top].totals;
+        ++t.skipped_open;
+        if (f.action == FileAction::kDelete) {
+          --t.delete_files;
+          t.delete_bytes -= f.size;
+          --dir.deletes;
+        } else {
+          --t.compress_files;
+          t.compress_bytes -= f.size;
+        }
+        continue;
+      }
+      plan_.files[kept++] = f;
+    }
+    dir.file_count = kept - dir.first_file;
+  }
+  plan_.files.resize(kept);
+  plan_.open_files_seconds += std::chrono::duration<double>(env_.clock->Monotonic() - t0).count();
   return Status::Ok();
 }
 
@@ -501,7 +553,6 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
       continue;  // young
     }
     if (m.keep) { ++t.kept_newest; continue; }
-    if (env_.open && env_.open->Contains(m.dev, m.ino)) { ++t.skipped_open; continue; }
     if (action == FileAction::kDelete) { ++t.delete_files; t.delete_bytes += m.size; ++dir.deletes; }
     else { ++t.compress_files; t.compress_bytes += m.size; }
     plan_.files.push_back({task.dir, static_cast<uint32_t>(plan_.names.size()), m.name_len, action, m.dev, m.ino,
