@@ -374,33 +374,23 @@ Status Walk::Run() {
 }
 
 Status Walk::LeaveOutOpenFiles() {
-  if (!env_.open || plan_.files.empty()) return Status::Ok();
+  plan_.files.Seal();
+  if (!env_.open || plan_.file_total == 0) return Status::Ok();
   auto t0 = env_.clock->Monotonic();
-  std::vector<dev_t> devices;
-  for (const PlannedFile& f : plan_.files) {
-    if (std::find(devices.begin(), devices.end(), f.dev) == devices.end()) devices.push_back(f.dev);
-  }
-  if (Status st = env_.open->Read(devices); !st.ok()) return st;
+  if (Status st = env_.open->Read(plan_.file_devices); !st.ok()) return st;
   plan_.open_files_read = true;
   plan_.open_descriptors = env_.open->descriptors();
-  // Each directory's files are one contiguous range, in the order the
-  // directories were scanned: compact them in that order.
-  std::vector<uint32_t> order;
-  for (uint32_t d = 0; d < plan_.dirs.size(); ++d) {
-    if (plan_.dirs[d].file_count > 0) order.push_back(d);
-  }
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return plan_.dirs[a].first_file < plan_.dirs[b].first_file; });
-  uint32_t kept = 0;
-  for (uint32_t d : order) {
-    PlannedDir& dir = plan_.dirs[d];
-    const uint32_t first = dir.first_file, count = dir.file_count;
-    dir.first_file = kept;
-    for (uint32_t i = first; i < first + count; ++i) {
-      const PlannedFile& f = plan_.files[i];
-      if (env_.open->Contains(f.dev, f.ino)) {
+  if (env_.open->size() > 0) {
+    for (PlannedDir& dir : plan_.dirs) {
+      if (dir.spool_bytes == 0) continue;
+      std::vector<uint64_t> open_records;
+      plan_.files.ForEach(dir.spool_off, dir.spool_bytes, [&](uint64_t off, const PlannedFile& f, std::string_view) {
+        if (!env_.open->Contains(f.dev, f.ino)) return;
+        open_records.push_back(off);
         TopTotals& t = plan_.tops[dir.top].totals;
         ++t.skipped_open;
+        --dir.file_count;
+        --plan_.file_total;
         if (f.action == FileAction::kDelete) {
           --t.delete_files;
           t.delete_bytes -= f.size;
@@ -409,13 +399,10 @@ Status Walk::LeaveOutOpenFiles() {
           --t.compress_files;
           t.compress_bytes -= f.size;
         }
-        continue;
-      }
-      plan_.files[kept++] = f;
+      });
+      for (uint64_t off : open_records) plan_.files.MarkOpen(off);
     }
-    dir.file_count = kept - dir.first_file;
   }
-  plan_.files.resize(kept);
   plan_.open_files_seconds += std::chrono::duration<double>(env_.clock->Monotonic() - t0).count();
   return Status::Ok();
 }
@@ -542,7 +529,7 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
   {
   std::lock_guard<std::mutex> lock(mu_);
   PlannedDir& dir = plan_.dirs[task.dir];
-  dir.first_file = static_cast<uint32_t>(plan_.files.size());
+  dir.spool_off = plan_.files.size();
   for (const Matched& m : s.matched) {
     FileAction action;
     if (m.mtime_ns < del_cut) {
@@ -555,11 +542,14 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
     if (m.keep) { ++t.kept_newest; continue; }
     if (action == FileAction::kDelete) { ++t.delete_files; t.delete_bytes += m.size; ++dir.deletes; }
     else { ++t.compress_files; t.compress_bytes += m.size; }
-    plan_.files.push_back({task.dir, static_cast<uint32_t>(plan_.names.size()), m.name_len, action, m.dev, m.ino,
-                           m.size, m.mtime_ns});
-    plan_.names.append(s.names, m.name_off, m.name_len);
+    if (std::find(plan_.file_devices.begin(), plan_.file_devices.end(), m.dev) == plan_.file_devices.end())
+      plan_.file_devices.push_back(m.dev);
+    plan_.files.Append({task.dir, 0, m.name_len, action, false, m.dev, m.ino, m.size, m.mtime_ns},
+                       std::string_view(s.names).substr(m.name_off, m.name_len));
+    ++dir.file_count;
   }
-  dir.file_count = static_cast<uint32_t>(plan_.files.size()) - dir.first_file;
+  dir.spool_bytes = plan_.files.size() - dir.spool_off;
+  plan_.file_total += dir.file_count;
   dir.entries = entries;
   TopTotals& tt = plan_.tops[task.top].totals;
   tt.scanned += t.scanned; tt.matched += t.matched; tt.delete_files += t.delete_files;

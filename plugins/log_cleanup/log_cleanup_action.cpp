@@ -68,14 +68,6 @@ bool AnyPathFailed(const std::vector<Issue>& issues) {
 
 Result<OpenFileIndex> OpenProc(ActionContext& ctx) { return OpenFileIndex::Open(ctx.host().files().Resolve("/proc")); }
 
-/// The devices the plan's files are on: the open-file index keeps only those.
-std::vector<dev_t> PlanDevices(const CleanupPlan& p) {
-  std::vector<dev_t> devices;
-  for (const PlannedFile& f : p.files) {
-    if (std::find(devices.begin(), devices.end(), f.dev) == devices.end()) devices.push_back(f.dev);
-  }
-  return devices;
-}
 
 /// "2026-11-10T10:00:00Z" without gmtime/strftime per call: one row of the
 /// full list per file, so this runs for every planned file.
@@ -181,23 +173,37 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
   std::sort(dirs.begin(), dirs.end());
   size_t listed_files = 0;
   bool truncated = false;  // some file or directory is not listed
-  std::vector<const PlannedFile*> in_dir;
+  // One directory's files at a time, read back from the spool and sorted.
+  std::vector<PlannedFile> in_dir;
+  std::string in_dir_names;
+  std::vector<uint32_t> name_at, order;
   for (const auto& [dir_path, d] : dirs) {
     if (truncated && !(list && list->on())) break;
     const PlannedDir& dir = p.dirs[d];
     in_dir.clear();
-    for (uint32_t i = dir.first_file; i < dir.first_file + dir.file_count; ++i) in_dir.push_back(&p.files[i]);
-    std::sort(in_dir.begin(), in_dir.end(),
-              [&p](const PlannedFile* a, const PlannedFile* b) { return p.FileName(*a) < p.FileName(*b); });
-    for (const PlannedFile* f : in_dir) {
+    in_dir_names.clear();
+    name_at.clear();
+    if (!p.files.ForEach(dir.spool_off, dir.spool_bytes, [&](uint64_t, const PlannedFile& f, std::string_view name) {
+          if (f.open) return;
+          in_dir.push_back(f);
+          name_at.push_back(static_cast<uint32_t>(in_dir_names.size()));
+          in_dir_names.append(name);
+        }))
+      return Error(ErrorCode::kIo, "log-cleanup: reading back the planned files failed");
+    auto name_of = [&](uint32_t i) { return std::string_view(in_dir_names).substr(name_at[i], in_dir[i].name_len); };
+    order.resize(in_dir.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return name_of(a) < name_of(b); });
+    for (uint32_t i : order) {
+      const PlannedFile* f = &in_dir[i];
       if (!truncated && plan.changes.size() >= limit) truncated = true;
       if (truncated) {
         if (!list || !list->on()) break;
-        list->Add(FileActionName(f->action), f->size, f->mtime_ns, dir_path, EscapePath(p.FileName(*f)));
+        list->Add(FileActionName(f->action), f->size, f->mtime_ns, dir_path, EscapePath(name_of(i)));
         continue;
       }
-      std::string path = dir_path + "/" + EscapePath(p.FileName(*f));
-      if (list) list->Add(FileActionName(f->action), f->size, f->mtime_ns, dir_path, EscapePath(p.FileName(*f)));
+      std::string path = dir_path + "/" + EscapePath(name_of(i));
+      if (list) list->Add(FileActionName(f->action), f->size, f->mtime_ns, dir_path, EscapePath(name_of(i)));
       plan.changes.push_back({FileActionName(f->action), path, AgeText(start_ns, f->mtime_ns), "", f->size,
                               {"file:" + path}});
       files.push_back({{"path", path}, {"action", FileActionName(f->action)}, {"bytes", f->size},
@@ -216,7 +222,7 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
   if (list) list->Flush();
   if (truncated) {
     // The rest is named by subtree: each configured path, whole.
-    Change more{"note", "(" + std::to_string(p.files.size() - listed_files) + " more files)",
+    Change more{"note", "(" + std::to_string(p.file_total - static_cast<int64_t>(listed_files)) + " more files)",
                 list && list->on() ? "every file: agentctl logs " + ctx.run_id() + " --all"
                                    : "use --dry-run to list every file",
                 "", 0};
@@ -258,7 +264,7 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
                            {"compress", {{"files", cmp_files}, {"bytes", cmp_bytes}}},
                            {"scanned", p.scanned}, {"errors", p.issue_count}}},
                {"files", files},
-               {"files_total", p.files.size()},
+               {"files_total", p.file_total},
                {"files_listed", files.size()},
                {"issues", IssuesJson(p.issues)},
                {"open_files_checked", open.has_value()},
@@ -278,11 +284,11 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
   // devices the planned files are on.
   std::optional<OpenFileIndex> open;
   double open_seconds = 0;
-  if (options_->skip_open_files && !p.files.empty()) {
+  if (options_->skip_open_files && p.file_total > 0) {
     auto t0 = ctx.host().clock().Monotonic();
     Result<OpenFileIndex> opened = OpenProc(ctx);
     if (!opened.ok()) return opened.error();
-    if (Status st = opened->Read(PlanDevices(p)); !st.ok()) return st.error();
+    if (Status st = opened->Read(p.file_devices); !st.ok()) return st.error();
     open = std::move(*opened);
     open_seconds = std::chrono::duration<double>(ctx.host().clock().Monotonic() - t0).count();
   }
