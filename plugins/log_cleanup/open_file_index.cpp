@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
 
 namespace nodeagent::logc {
@@ -99,31 +101,55 @@ Status OpenFileIndex::Read(const std::vector<dev_t>& devices) {
   processes_ = unreadable_ = 0;
   descriptors_ = 0;
   if (::lseek(proc_fd_, 0, SEEK_SET) != 0) return CannotList(proc_dir_, errno);
-  std::vector<char> pids_buffer(64 * 1024), fds_buffer(64 * 1024);
+  std::vector<char> pids_buffer(64 * 1024);
   std::vector<std::string> pids;
   if (!ForEachEntry(proc_fd_, pids_buffer, [&](const char* name) {
         if (IsPid(name)) pids.emplace_back(name);
       }))
     return CannotList(proc_dir_, errno);
-  std::string fd_dir;
-  for (const std::string& pid : pids) {
-    fd_dir.assign(pid).append("/fd");
-    int fds_fd = ::openat(proc_fd_, fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fds_fd < 0) {
-      ++unreadable_;
-      continue;
+  // One fstatat per descriptor is the cost; the processes are shared out
+  // between threads (one per core, at most 4), each with its own buffer.
+  struct Part {
+    std::vector<Key> keys;
+    int processes = 0, unreadable = 0;
+    int64_t descriptors = 0;
+  };
+  unsigned cores = std::thread::hardware_concurrency();
+  const size_t threads = std::clamp<size_t>(std::min<size_t>(cores == 0 ? 1 : cores, pids.size() / 16), 1, 4);
+  std::vector<Part> parts(threads);
+  std::atomic<size_t> next{0};
+  auto read_part = [&](Part& part) {
+    std::vector<char> buffer(64 * 1024);
+    std::string fd_dir;
+    for (size_t i = next.fetch_add(1); i < pids.size(); i = next.fetch_add(1)) {
+      fd_dir.assign(pids[i]).append("/fd");
+      int fds_fd = ::openat(proc_fd_, fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fds_fd < 0) {
+        ++part.unreadable;
+        continue;
+      }
+      ++part.processes;
+      bool listed = ForEachEntry(fds_fd, buffer, [&](const char* name) {
+        ++part.descriptors;
+        struct stat st;
+        // Follows the link: /proc's magic links lead to the open file itself.
+        if (::fstatat(fds_fd, name, &st, 0) != 0 || !S_ISREG(st.st_mode)) return;
+        if (!devices.empty() && std::find(devices.begin(), devices.end(), st.st_dev) == devices.end()) return;
+        part.keys.push_back(Key{st.st_dev, st.st_ino});
+      });
+      if (!listed) ++part.unreadable;  // the process ended while it was read
+      ::close(fds_fd);
     }
-    ++processes_;
-    bool listed = ForEachEntry(fds_fd, fds_buffer, [&](const char* name) {
-      ++descriptors_;
-      struct stat st;
-      // Follows the link: /proc's magic links lead to the open file itself.
-      if (::fstatat(fds_fd, name, &st, 0) != 0 || !S_ISREG(st.st_mode)) return;
-      if (!devices.empty() && std::find(devices.begin(), devices.end(), st.st_dev) == devices.end()) return;
-      keys_.push_back(Key{st.st_dev, st.st_ino});
-    });
-    if (!listed) ++unreadable_;  // the process ended while it was read
-    ::close(fds_fd);
+  };
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < threads; ++t) workers.emplace_back(read_part, std::ref(parts[t]));
+  read_part(parts[0]);
+  for (std::thread& w : workers) w.join();
+  for (Part& part : parts) {
+    keys_.insert(keys_.end(), part.keys.begin(), part.keys.end());
+    processes_ += part.processes;
+    unreadable_ += part.unreadable;
+    descriptors_ += part.descriptors;
   }
   std::sort(keys_.begin(), keys_.end());
   keys_.erase(std::unique(keys_.begin(), keys_.end()), keys_.end());
