@@ -82,6 +82,24 @@ nlohmann::json HistoryStore::ReadRecordJson(const std::string& id) const {
   return j.is_object() ? j : nlohmann::json();
 }
 
+nlohmann::json HistoryStore::ReadRecordHead(const std::string& id) const {
+  auto text = ReadWholeFile(Path(id, ".json"));
+  if (!text) return nullptr;
+  // Only the top level's numbers and strings are kept: a record's changes,
+  // data and logs (a dry run's plan lists up to 1000 files) are parsed past,
+  // not built, so Prune and Unfinished stay small and quick.
+  auto keep = [](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (depth == 0) return true;
+    if (depth == 1 && event == nlohmann::json::parse_event_t::key) return true;
+    if (depth == 1 && event == nlohmann::json::parse_event_t::value) return !parsed.is_structured();
+    return event == nlohmann::json::parse_event_t::object_end || event == nlohmann::json::parse_event_t::array_end
+               ? depth > 1
+               : false;
+  };
+  auto j = nlohmann::json::parse(*text, keep, false);
+  return j.is_object() ? j : nlohmann::json();
+}
+
 std::vector<RunRecord> HistoryStore::List(const std::string& task, size_t limit) const {
   std::vector<RunRecord> out;
   auto ids = Ids();
@@ -99,7 +117,7 @@ std::vector<RunRecord> HistoryStore::Unfinished() const {
   std::vector<RunRecord> out;
   for (const auto& id : Ids()) {
     // Only running records are loaded whole (with their live log).
-    if (ReadRecordJson(id).value("status", "") != "running") continue;
+    if (ReadRecordHead(id).value("status", "") != "running") continue;
     auto r = Get(id);
     if (r && r->status == RunStatus::kRunning) out.push_back(*r);
   }
@@ -261,7 +279,7 @@ size_t HistoryStore::Prune(size_t max_runs, int64_t max_age_ms, int64_t now_ms) 
   size_t removed = 0;
   size_t remaining = ids.size();
   for (const auto& id : ids) {
-    nlohmann::json j = ReadRecordJson(id);
+    nlohmann::json j = ReadRecordHead(id);
     if (j.is_null()) continue;
     if (j.value("status", "") == "running") continue;
     bool too_many = remaining > max_runs;

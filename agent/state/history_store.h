@@ -91,6 +91,9 @@ class HistoryStore {
   std::vector<std::string> Ids() const;  // sorted ascending (ids sort by time)
   /// A record's JSON; null when missing or unreadable.
   nlohmann::json ReadRecordJson(const std::string& id) const;
+  /// Its top-level strings and numbers only (status, started_ms...); null
+  /// when missing or unreadable.
+  nlohmann::json ReadRecordHead(const std::string& id) const;
   std::string Path(const std::string& id, const char* suffix) const;
 
   std::string runs_dir_;
