@@ -190,7 +190,7 @@ bool RunListWriter::Append(std::string_view lines) {
   buffer_.append(lines);
   bytes_ += lines.size();
   lines_ += count;
-  return buffer_.size() < (256 << 10) || Flush();
+  return buffer_.size() < (64 << 10) || Flush();
 }
 
 Status RunListWriter::Finish() {

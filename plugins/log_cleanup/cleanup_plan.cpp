@@ -34,7 +34,8 @@ std::string CleanupPlan::DirPath(uint32_t dir) const {
 
 namespace {
 
-constexpr size_t kSpoolChunk = 256 * 1024;
+constexpr size_t kSpoolWriteChunk = 256 * 1024;  // one buffer, filled by the walk
+constexpr size_t kSpoolReadChunk = 64 * 1024;    // per reading thread (apply runs up to 16)
 
 int OpenSpoolFile() {
   std::vector<std::string> dirs;
@@ -61,7 +62,7 @@ uint64_t FileSpool::Append(const PlannedFile& f, std::string_view name) {
   std::string& to = fd_ >= 0 ? pending_ : memory_;
   to.append(reinterpret_cast<const char*>(&f), sizeof f);
   to.append(name.data(), f.name_len);
-  if (fd_ >= 0 && pending_.size() >= kSpoolChunk) Seal();
+  if (fd_ >= 0 && pending_.size() >= kSpoolWriteChunk) Seal();
   return offset;
 }
 
@@ -121,7 +122,7 @@ bool FileSpool::ForEach(uint64_t off, uint64_t bytes,
   }
   std::vector<char> buffer;
   while (off < end) {
-    size_t len = static_cast<size_t>(std::min<uint64_t>(end - off, kSpoolChunk));
+    size_t len = static_cast<size_t>(std::min<uint64_t>(end - off, kSpoolReadChunk));
     buffer.resize(len);
     if (!ReadAt(off, buffer.data(), len)) return false;
     size_t pos = 0;

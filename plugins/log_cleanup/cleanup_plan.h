@@ -114,7 +114,7 @@ class FileSpool {
   uint64_t size() const { return written_ + pending_.size(); }
   bool on_disk() const { return fd_ >= 0; }
   /// Calls each(offset, file, name) for every record in [off, off + bytes),
-  /// reading at most 256 KiB at a time. Returns false when reading failed.
+  /// reading at most 64 KiB at a time. Returns false when reading failed.
   bool ForEach(uint64_t off, uint64_t bytes,
                const std::function<void(uint64_t, const PlannedFile&, std::string_view)>& each) const;
   /// Marks the record at `offset` (sealed) as open.

@@ -22,7 +22,7 @@ namespace nodeagent::logc {
 
 namespace {
 
-constexpr size_t kDentsBuffer = 256 * 1024;
+constexpr size_t kDentsBuffer = 64 * 1024;  // find(1) reads 32 KiB at a time
 
 struct LinuxDirent64 {
   uint64_t d_ino;

@@ -96,7 +96,7 @@ void AppendIsoTime(std::string& out, int64_t ns) {
   out.append(buf, n);
 }
 
-/// Hands the run's full list to the context in chunks of about 256 KiB.
+/// Hands the run's full list to the context in chunks of about 64 KiB.
 class ListSink {
  public:
   explicit ListSink(ActionContext& ctx) : ctx_(ctx), on_(true) {}
@@ -108,7 +108,7 @@ class ListSink {
     buffer_.append(kind).append("\t").append(std::to_string(bytes)).append("\t");
     AppendIsoTime(buffer_, mtime_ns);
     buffer_.append("\t").append(dir).append("/").append(name).append("\n");
-    if (buffer_.size() >= (256 << 10)) Flush();
+    if (buffer_.size() >= (64 << 10)) Flush();
   }
   void AddLine(std::string_view line) {
     if (!on_) return;
