@@ -206,8 +206,9 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
       if (list) list->Add(FileActionName(f->action), f->size, f->mtime_ns, dir_path, EscapePath(name_of(i)));
       plan.changes.push_back({FileActionName(f->action), path, AgeText(start_ns, f->mtime_ns), "", f->size,
                               {"file:" + path}});
-      files.push_back({{"path", path}, {"action", FileActionName(f->action)}, {"bytes", f->size},
-                       {"mtime", IsoTime(f->mtime_ns)}});
+      if (files.size() < kDataFilesLimit)
+        files.push_back({{"path", path}, {"action", FileActionName(f->action)}, {"bytes", f->size},
+                         {"mtime", IsoTime(f->mtime_ns)}});
       ++listed_files;
     }
     if (!dir.remove_if_emptied) continue;

@@ -34,6 +34,9 @@ class LogCleanupAction : public Action {
   /// row through agentctl), so this bounds the run's memory; 250 keeps
   /// `agentctl --local run` under 16 MiB whatever the number of files.
   static constexpr size_t kListLimit = 250;
+  /// Entries of Plan.data's `files[]`, the JSON twin of the first rows (each
+  /// is in the record too): every file is in the run's full list.
+  static constexpr size_t kDataFilesLimit = 100;
 
  private:
   WalkHooks* hooks_;

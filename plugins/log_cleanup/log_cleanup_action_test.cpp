@@ -862,7 +862,7 @@ TEST_CASE("Dry run over the list limit: the plan lists the first rows, the run's
   CHECK(plan->changes.back().target == "(5 more files)");
   CHECK(plan->changes.back().description.find("--all") != std::string::npos);
   CHECK(plan->data["files_total"] == n);
-  CHECK(plan->data["files"].size() == LogCleanupAction::kListLimit);
+  CHECK(plan->data["files"].size() == LogCleanupAction::kDataFilesLimit);
   CHECK(plan->data["files_in_run_list"] == true);
   // Every file, one line each: KIND TAB BYTES TAB MTIME TAB PATH, in path order.
   std::vector<std::string> listed;
