@@ -152,7 +152,20 @@ Status AuditLog::RotateLocked() {
 Status AuditLog::Append(const AuditEntry& entry) { return AppendJson(AuditEntryToJson(entry)); }
 
 Status AuditLog::AppendJson(json line) {
-  std::string text = CappedLine(std::move(line), options_.max_line_bytes);
+  std::vector<std::string> lines;
+  lines.push_back(CappedLine(std::move(line), options_.max_line_bytes));
+  return AppendLines(std::move(lines));
+}
+
+Status AuditLog::AppendMany(const std::vector<AuditEntry>& entries) {
+  std::vector<std::string> lines;
+  lines.reserve(entries.size());
+  for (const AuditEntry& e : entries) lines.push_back(CappedLine(AuditEntryToJson(e), options_.max_line_bytes));
+  if (lines.empty()) return Status::Ok();
+  return AppendLines(std::move(lines));
+}
+
+Status AuditLog::AppendLines(std::vector<std::string> lines) {
   if (Status st = OpenLock(); !st.ok()) return st;
   while (::flock(lock_fd_, LOCK_EX) != 0)
     if (errno != EINTR) return ErrnoError("locking " + dir_ + "/" + kLockName, errno);
@@ -162,29 +175,36 @@ Status AuditLog::AppendJson(json line) {
   } unlock{lock_fd_};
 
   const std::string path = current_path();
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && st.st_size > 0 &&
-      static_cast<uint64_t>(st.st_size) + text.size() > options_.max_file_bytes) {
-    if (Status s = RotateLocked(); !s.ok()) return s;
-  }
-  int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return ErrnoError("opening " + path, errno);
-  struct Close {
-    int fd;
-    ~Close() { ::close(fd); }
-  } close{fd};
+  // One write(2) and one fdatasync per chunk of whole lines, at most 1 MiB
+  // and at most a file's size (one line may be more).
+  const size_t max_write = static_cast<size_t>(std::min<uint64_t>(uint64_t{1} << 20, options_.max_file_bytes));
   bool created = false;
-  if (::fstat(fd, &st) != 0) return ErrnoError("stat " + path, errno);
-  if (st.st_size == 0) {
-    created = true;
-  } else {
-    // A crash (or a full disk) mid-line left a torn line: end it, so this
-    // line stays whole and the reader skips only the torn one.
-    char last = '\n';  // the fd is O_RDWR: pread needs read access
-    if (::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') text.insert(text.begin(), '\n');
+  for (size_t next = 0; next < lines.size();) {
+    std::string text = std::move(lines[next++]);
+    while (next < lines.size() && text.size() + lines[next].size() <= max_write) text += lines[next++];
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_size > 0 &&
+        static_cast<uint64_t>(st.st_size) + text.size() > options_.max_file_bytes) {
+      if (Status s = RotateLocked(); !s.ok()) return s;
+    }
+    int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return ErrnoError("opening " + path, errno);
+    struct Close {
+      int fd;
+      ~Close() { ::close(fd); }
+    } close{fd};
+    if (::fstat(fd, &st) != 0) return ErrnoError("stat " + path, errno);
+    if (st.st_size == 0) {
+      created = true;
+    } else {
+      // A crash (or a full disk) mid-line left a torn line: end it, so this
+      // line stays whole and the reader skips only the torn one.
+      char last = '\n';  // the fd is O_RDWR: pread needs read access
+      if (::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n') text.insert(text.begin(), '\n');
+    }
+    if (Status s = WriteAll(fd, text, path); !s.ok()) return s;
+    if (::fdatasync(fd) != 0) return ErrnoError("syncing " + path, errno);
   }
-  if (Status s = WriteAll(fd, text, path); !s.ok()) return s;
-  if (::fdatasync(fd) != 0) return ErrnoError("syncing " + path, errno);
   if (created) SyncDir(dir_);
   return Status::Ok();
 }

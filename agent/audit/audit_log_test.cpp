@@ -93,6 +93,26 @@ TEST_CASE("audit log rotates by size and keeps a bounded number of files") {
     CHECK(read->entries[i]["seq"].get<int>() == read->entries[i - 1]["seq"].get<int>() + 1);
 }
 
+TEST_CASE("audit log appends many entries in one batch: every line whole, in order, rotated by size") {
+  TempRoot root;
+  AuditLog log(root.Real("/audit"), {.max_file_bytes = 4000, .max_files = 50});
+  std::vector<AuditEntry> batch;
+  for (int i = 0; i < 100; ++i) batch.push_back(FileEntry(i));
+  REQUIRE(log.AppendMany(batch).ok());
+  REQUIRE(log.AppendMany({}).ok());
+  REQUIRE(log.Append(FileEntry(100)).ok());
+  auto read = ReadAuditLog(log.dir(), {});
+  REQUIRE(read);
+  CHECK(read->skipped_lines == 0);
+  REQUIRE(read->entries.size() == 101);
+  for (size_t i = 0; i < read->entries.size(); ++i) CHECK(read->entries[i]["seq"].get<size_t>() == i);
+  for (const char* suffix : {"", ".1", ".2"}) {
+    struct stat st {};
+    REQUIRE(::stat((log.current_path() + suffix).c_str(), &st) == 0);
+    CHECK(st.st_size <= 4000);
+  }
+}
+
 TEST_CASE("audit reader skips a torn last line, says so, and the next append keeps it apart") {
   TempRoot root;
   AuditLog log(root.Real("/audit"));

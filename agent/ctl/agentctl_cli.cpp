@@ -179,6 +179,24 @@ int AskDaemon(const CtlGlobals& g, const json& request, const std::function<std:
   return kExitOk;
 }
 
+/// `agentctl logs RUN --all`: the list in pages of at most 1 MiB (the
+/// daemon's `logs` op with `list_offset`), each written out as it comes.
+int PrintRunListViaDaemon(const CtlGlobals& g, const std::string& run_id) {
+  int64_t offset = 0;
+  for (;;) {
+    auto reply = CallDaemonOnce(SocketPath(g), {{"op", "logs"}, {"run_id", run_id}, {"list_offset", offset}});
+    if (!reply) return CtlFail(kExitUnreachable, reply.error().message());
+    if (reply->value("type", "") == "error") return ExitForError(*reply);
+    const std::string text = reply->value("text", "");
+    std::cout << text;
+    int64_t next = reply->value("next_offset", offset);
+    if (reply->value("eof", true) || next <= offset) break;
+    offset = next;
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
 /// The thin agentctl hands commands that need the config, plugins or libcurl
 /// to `nodeagent-runner ctl` (config/runner_path.h says where it is).
 int ExecFullCtl(int argc, char** argv) {
@@ -337,7 +355,7 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   std::string target, task_filter, run_id, action_name, gen_what, audit_since, audit_run;
   int audit_n = 1000;
   std::vector<std::string> sets;
-  bool dry_run = false, detach = false, confirm = false;
+  bool dry_run = false, detach = false, confirm = false, logs_all = false;
   int history_n = 20;
 
   bool no_cluster = false;
@@ -361,6 +379,9 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   history->add_option("-n", history_n, "How many")->check(CLI::Range(1, 10000));
   auto* logs = app.add_subcommand("logs", "One run's record and log");
   logs->add_option("RUN_ID", run_id, "Run id (see agentctl history)")->required();
+  logs->add_flag("--all", logs_all,
+                 "Print the run's full list instead (every file a log-cleanup dry run would delete: the record keeps "
+                 "the first 1000), one entry a line, as KIND TAB BYTES TAB MTIME TAB PATH");
   auto* audit = app.add_subcommand("audit", "Every change the agent made to the node and the cluster, oldest first");
   audit->add_option("--since", audit_since, "Only since a duration ago (2h, 30m, 1d) or a time (2026-12-06T10:00:00Z)");
   audit->add_option("--run", audit_run, "Only this run's changes (see agentctl history)");
@@ -423,7 +444,8 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
                      [](const json& j) { return RenderHistory(j["runs"], CtlNowMs()); });
   }
   if (*logs) {
-    if (g.local) return local->Logs(g, run_id);
+    if (g.local) return local->Logs(g, run_id, logs_all);
+    if (logs_all) return PrintRunListViaDaemon(g, run_id);
     return AskDaemon(g, {{"op", "logs"}, {"run_id", run_id}}, [](const json& j) { return RenderRun(j["record"], true); });
   }
   if (*audit) {

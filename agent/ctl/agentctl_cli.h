@@ -54,7 +54,8 @@ class LocalCommands {
   virtual int List(const CtlGlobals& g) = 0;
   virtual int Describe(const CtlGlobals& g, const std::string& action) = 0;
   virtual int History(const CtlGlobals& g, const std::string& task, int n) = 0;
-  virtual int Logs(const CtlGlobals& g, const std::string& run_id) = 0;
+  /// `all`: the run's full list instead (runs/<id>.list), raw, one entry a line.
+  virtual int Logs(const CtlGlobals& g, const std::string& run_id, bool all) = 0;
   virtual int ConfigCheck(const CtlGlobals& g) = 0;
   virtual int ConfigShow(const CtlGlobals& g) = 0;
   virtual int KubeCheck(const CtlGlobals& g) = 0;

@@ -166,10 +166,22 @@ class Local : public LocalCommands {
     std::cout << (g.json() ? out.dump(2) + "\n" : RenderHistory(out["runs"], CtlNowMs()));
     return kExitOk;
   }
-  int Logs(const CtlGlobals& g, const std::string& run_id) override {
+  int Logs(const CtlGlobals& g, const std::string& run_id, bool all) override {
     auto state_dir = LocalStateDir(g);
     if (!state_dir) return CtlFail(kExitUsage, state_dir.error().message());
     HistoryStore h(*state_dir);
+    if (all) {
+      bool eof = false;
+      for (int64_t offset = 0; !eof;) {
+        auto text = h.ReadList(run_id, offset, size_t{1} << 20, eof);
+        if (!text) return CtlFail(kExitUsage, text.error().message());
+        std::cout << *text;
+        if (text->empty()) break;
+        offset += static_cast<int64_t>(text->size());
+      }
+      std::cout.flush();
+      return kExitOk;
+    }
     auto r = h.Get(run_id);
     if (!r) return CtlFail(kExitUsage, r.error().message());
     json out = {{"type", "run"}, {"record", ToJson(*r, true)}};

@@ -95,6 +95,11 @@ std::string RenderRun(const json& r, bool with_logs) {
       }
     }
   }
+  if (int64_t lines = r.value("list_lines", int64_t{0}); lines > 0) {
+    os << "  full list: " << lines << " entries";
+    if (int64_t dropped = r.value("list_lines_dropped", int64_t{0}); dropped > 0) os << " (and " << dropped << " not kept)";
+    os << " (agentctl logs " << r.value("id", "") << " --all)\n";
+  }
   if (with_logs && r.contains("logs")) {
     os << "  log:\n";
     for (const auto& l : r["logs"])

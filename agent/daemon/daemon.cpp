@@ -599,6 +599,17 @@ void Daemon::Impl::OnHistory(const ControlRequest& req, const Out& out) {
 }
 
 void Daemon::Impl::OnLogs(const ControlRequest& req, const Out& out) {
+  if (auto offset = req.body.find("list_offset"); offset != req.body.end()) {
+    // A page of the run's full list: at most 1 MiB, whole lines.
+    bool eof = true;
+    int64_t from = offset->is_number_integer() ? offset->get<int64_t>() : -1;
+    if (from < 0) return out->Send(ErrorReply("bad_request", "list_offset: expected an offset >= 0"), true);
+    auto text = history->ReadList(req.body.value("run_id", ""), from, size_t{1} << 20, eof);
+    if (!text) return out->Send(ErrorReply("not_found", text.error().message()), true);
+    int64_t next = from + static_cast<int64_t>(text->size());
+    return out->Send({{"type", "run-list"}, {"text", *text}, {"next_offset", next}, {"eof", eof || text->empty()}},
+                     true);
+  }
   auto r = history->Get(req.body.value("run_id", ""));
   if (!r) out->Send(ErrorReply("not_found", r.error().message()), true);
   else out->Send({{"type", "run"}, {"record", ToJson(AsAnswered(*r), true)}}, true);

@@ -281,7 +281,27 @@ bool RunAuditTrail::Saw(const std::string& object) const {
   return seen_.count(object) > 0;
 }
 
+void RunAuditTrail::RecordReported(std::vector<Reported> changes) {
+  std::vector<AuditEntry> entries;
+  entries.reserve(changes.size());
+  for (Reported& c : changes) {
+    AuditEntry e = identity_;
+    e.time_ms = ToMillis(clock_.Now());
+    e.kind = c.kind;
+    e.op = std::move(c.op);
+    scrubber_.Scrub(c.detail);
+    e.detail = std::move(c.detail);
+    e.reported_by_action = true;
+    entries.push_back(std::move(e));
+  }
+  if (Status st = log_.AppendMany(entries); !st.ok()) {
+    failures_ += static_cast<int>(entries.size());
+    if (on_error_) on_error_("audit trail: " + st.error().message());
+  }
+}
+
 void RecordReportedChanges(const std::vector<Change>& changes, RunAuditTrail& trail) {
+  std::vector<RunAuditTrail::Reported> reported;
   for (const Change& c : changes) {
     if (c.objects.empty()) continue;
     bool all_seen = std::all_of(c.objects.begin(), c.objects.end(), [&](const std::string& o) {
@@ -292,8 +312,9 @@ void RecordReportedChanges(const std::vector<Change>& changes, RunAuditTrail& tr
     AuditKind kind = first.starts_with("command:") ? AuditKind::kCommand
                      : first.starts_with("kube:")  ? AuditKind::kKube
                                                    : AuditKind::kFile;
-    trail.Record(kind, c.kind, {{"target", c.target}, {"objects", c.objects}}, "", true);
+    reported.push_back({kind, c.kind, {{"target", c.target}, {"objects", c.objects}}});
   }
+  trail.RecordReported(std::move(reported));
 }
 
 

@@ -42,6 +42,14 @@ class RunAuditTrail {
   /// Scrubs `detail` and `error`, stamps the time and appends.
   void Record(AuditKind kind, std::string op, nlohmann::json detail, std::string error = "",
               bool reported_by_action = false);
+  /// Like Record for changes the action reports after the fact, kind by
+  /// kind, appended together with one sync (AuditLog::AppendMany).
+  struct Reported {
+    AuditKind kind;
+    std::string op;
+    nlohmann::json detail;
+  };
+  void RecordReported(std::vector<Reported> changes);
   /// Appends that failed so far.
   int failures() const { return failures_; }
   /// Whether a hook recorded a successful change of `object` (in the forms

@@ -77,6 +77,40 @@ class RunContext : public ActionContext {
   /// Lines Log() dropped past the run's log budget.
   size_t dropped_lines() const { return dropped_lines_; }
 
+  // Kept in runs/<id>.list (HistoryStore::OpenList), opened on first use.
+  bool AppendListLines(std::string_view lines) override {
+    std::lock_guard<std::mutex> lock(list_mu_);
+    if (list_failed_) return false;
+    if (!list_) {
+      auto writer = history_.OpenList(run_.record.id);
+      if (!writer) {
+        list_failed_ = true;
+        Log(LogLevel::kWarning, "this run's full list is not kept: " + writer.error().message());
+        return false;
+      }
+      list_ = std::move(*writer);
+    }
+    if (!list_->Append(scrubber_.Scrub(lines))) {
+      list_failed_ = true;
+      Log(LogLevel::kWarning, "this run's full list is not kept: writing it failed");
+      list_.reset();
+      return false;
+    }
+    return true;
+  }
+  /// Moves the list into place (when the action kept one) and counts it in `r`.
+  void FinishList(RunRecord& r) {
+    std::lock_guard<std::mutex> lock(list_mu_);
+    if (!list_) return;
+    if (Status st = list_->Finish(); !st.ok()) {
+      Log(LogLevel::kWarning, "this run's full list is not kept: " + st.error().message());
+    } else {
+      r.list_lines = list_->lines();
+      r.list_lines_dropped = list_->dropped_lines();
+    }
+    list_.reset();
+  }
+
   void Progress(std::string_view message, double fraction) override {
     auto now = host_.clock().Monotonic();
     std::lock_guard<std::mutex> lock(mu_);
@@ -162,6 +196,9 @@ class RunContext : public ActionContext {
   static constexpr size_t kMaxLogBytesPerRun = 16 << 20;
   size_t log_bytes_ = 0;
   size_t dropped_lines_ = 0;
+  std::mutex list_mu_;
+  std::unique_ptr<RunListWriter> list_;
+  bool list_failed_ = false;
   HistoryStore& history_;
   RunObserver* observer_;
   const bool never_ = false;
@@ -470,6 +507,7 @@ RunRecord RunExecutor::Execute(PreparedRun& run, RunObserver* observer, const bo
   if (size_t dropped = ctx.dropped_lines(); dropped > 0)
     r.findings.push_back({Severity::kWarning, "log",
                           std::to_string(dropped) + " log line(s) dropped: the run's log is kept up to 16 MiB"});
+  ctx.FinishList(r);
   if (r.status == RunStatus::kRunning) {
     // The action asked to stay open (e.g. the node is going down for a
     // reboot): the record stays "running" and the run resumes from its

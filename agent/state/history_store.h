@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,37 @@
 #include "state/run_record.h"
 
 namespace nodeagent {
+
+/// Writes one run's full list (`runs/<id>.list`): lines go to a temp file
+/// beside the record (buffered, in order), at most `max_bytes` of them (the
+/// lines past it are counted, and a last line says how many); Finish() fsyncs
+/// it and renames it into place, so a reader sees either no list or a whole
+/// one. Destroyed without Finish(), the temp file is removed.
+class RunListWriter {
+ public:
+  RunListWriter(std::string temp_path, std::string final_path, int fd, size_t max_bytes);
+  ~RunListWriter();
+  RunListWriter(const RunListWriter&) = delete;
+  RunListWriter& operator=(const RunListWriter&) = delete;
+
+  /// Appends complete lines; false once a write failed (the list is then dropped).
+  bool Append(std::string_view lines);
+  /// Flushes, fsyncs and moves the list into place. Error when a write failed.
+  Status Finish();
+  int64_t lines() const { return lines_; }
+  int64_t dropped_lines() const { return dropped_lines_; }
+
+ private:
+  bool Flush();
+
+  std::string temp_path_, final_path_;
+  int fd_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
+  int64_t lines_ = 0, dropped_lines_ = 0;
+  std::string buffer_;
+  int error_ = 0;
+};
 
 class HistoryStore {
  public:
@@ -35,6 +67,15 @@ class HistoryStore {
   void AppendLog(const std::string& id, const LogLine& line);
   std::vector<LogLine> ReadLiveLog(const std::string& id) const;
 
+  /// A writer of the run's full list (see RunListWriter), at most
+  /// kMaxListBytes. Error when the temp file cannot be created.
+  Result<std::unique_ptr<RunListWriter>> OpenList(const std::string& id) const;
+  /// Up to `max_bytes` of the run's list from `offset`, cut after a whole
+  /// line when one fits (so a client pages through it line by line); `eof` is
+  /// set when nothing follows. NotFound when the run kept no list.
+  Result<std::string> ReadList(const std::string& id, int64_t offset, size_t max_bytes, bool& eof) const;
+  static constexpr size_t kMaxListBytes = size_t{256} << 20;
+
   Status SaveCheckpoint(const std::string& id, const nlohmann::json& state);
   std::optional<nlohmann::json> LoadCheckpoint(const std::string& id) const;
   /// The secret parameters Put() kept for a running run (empty object when none).
@@ -50,6 +91,9 @@ class HistoryStore {
   std::vector<std::string> Ids() const;  // sorted ascending (ids sort by time)
   /// A record's JSON; null when missing or unreadable.
   nlohmann::json ReadRecordJson(const std::string& id) const;
+  /// Its top-level strings and numbers only (status, started_ms...); null
+  /// when missing or unreadable.
+  nlohmann::json ReadRecordHead(const std::string& id) const;
   std::string Path(const std::string& id, const char* suffix) const;
 
   std::string runs_dir_;

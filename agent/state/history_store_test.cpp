@@ -1,8 +1,11 @@
+#include <algorithm>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 
 #include "host/fake_host.h"
+#include "host/local_file_system.h"
 #include "state/history_store.h"
 #include "state/run_lock.h"
 
@@ -134,4 +137,72 @@ TEST_CASE("task state records last runs atomically") {
   auto all = s.Load();
   CHECK(all["cleanup"].last_run_ms == 1234);
   CHECK(all["other"].last_boot_id == "boot-2");
+}
+
+TEST_CASE("a run's list: written in lines, capped, read back in pages of whole lines, pruned with the run") {
+  TempRoot root;
+  HistoryStore h(root.path());
+  REQUIRE(h.Init().ok());
+  const std::string id = "20260101T000000Z-aaaaaa";
+  REQUIRE(h.Put(MakeRecord(id, "a", 1000, RunStatus::kOk)).ok());
+  std::string expected;
+  for (int i = 0; i < 5000; ++i) expected += "delete\t64\t2026-01-01T00:00:00Z\t/var/log/app/f" + std::to_string(i) + ".log\n";
+  {
+    auto writer = h.OpenList(id);
+    REQUIRE(writer.ok());
+    size_t half = expected.find("delete", expected.size() / 2);
+    REQUIRE((*writer)->Append(std::string_view(expected).substr(0, half)));
+    bool eof = false;
+    CHECK(h.ReadList(id, 0, 1 << 20, eof).error().code() == ErrorCode::kNotFound);  // not before Finish
+    REQUIRE((*writer)->Append(std::string_view(expected).substr(half)));
+    REQUIRE((*writer)->Finish().ok());
+    CHECK((*writer)->lines() == 5000);
+    CHECK((*writer)->dropped_lines() == 0);
+  }
+  std::string read;
+  bool eof = false;
+  int pages = 0;
+  for (int64_t offset = 0; !eof; ++pages) {
+    auto page = h.ReadList(id, offset, 10000, eof);
+    REQUIRE(page.ok());
+    REQUIRE_FALSE(page->empty());
+    CHECK(page->back() == '\n');  // whole lines only
+    read += *page;
+    offset += static_cast<int64_t>(page->size());
+  }
+  CHECK(read == expected);
+  CHECK(pages > 10);
+
+  // Without Finish, no list and no temp file is left.
+  const std::string other = "20260102T000000Z-bbbbbb";
+  REQUIRE(h.Put(MakeRecord(other, "a", 2000, RunStatus::kOk)).ok());
+  {
+    auto writer = h.OpenList(other);
+    REQUIRE(writer.ok());
+    REQUIRE((*writer)->Append("delete\t1\t-\t/x\n"));
+  }
+  CHECK(h.ReadList(other, 0, 100, eof).error().code() == ErrorCode::kNotFound);
+  struct stat st;
+  CHECK(::stat((h.runs_dir() + "/" + other + ".list.tmp").c_str(), &st) != 0);
+
+  CHECK(h.Prune(0, 1'000'000'000, 3000) == 2);
+  CHECK(::stat((h.runs_dir() + "/" + id + ".list").c_str(), &st) != 0);
+}
+
+TEST_CASE("a run's list past its cap keeps whole lines and says how many more there were") {
+  TempRoot root;
+  const std::string path = root.path() + "/capped.list";
+  int fd = ::open((path + ".tmp").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(fd >= 0);
+  RunListWriter writer(path + ".tmp", path, fd, 100);
+  REQUIRE(writer.Append("0123456789012345678901234567890123456789\n"));  // 41 bytes
+  REQUIRE(writer.Append("0123456789012345678901234567890123456789\n0123456789012345678901234567890123456789\n"));
+  REQUIRE(writer.Append("more\n"));
+  REQUIRE(writer.Finish().ok());
+  CHECK(writer.lines() == 2);
+  CHECK(writer.dropped_lines() == 2);
+  auto text = ReadWholeFile(path);
+  REQUIRE(text.ok());
+  CHECK(text->find("[... 2 more lines not kept") != std::string::npos);
+  CHECK(std::count(text->begin(), text->end(), '\n') == 3);
 }

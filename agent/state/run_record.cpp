@@ -90,6 +90,10 @@ nlohmann::json ToJson(const RunRecord& r, bool with_logs) {
   for (const auto& f : r.findings) j["findings"].push_back(ToJson(f));
   j["changes"] = nlohmann::json::array();
   for (const auto& c : r.changes) j["changes"].push_back(ToJson(c));
+  if (r.list_lines > 0 || r.list_lines_dropped > 0) {
+    j["list_lines"] = r.list_lines;
+    if (r.list_lines_dropped > 0) j["list_lines_dropped"] = r.list_lines_dropped;
+  }
   if (r.preview) j["preview"] = true;
   if (!r.confirmed_plan.empty()) j["confirmed_plan"] = r.confirmed_plan;
   if (r.plan) {
@@ -133,6 +137,8 @@ RunRecord RunRecordFromJson(const nlohmann::json& j) {
   for (const auto& f : j.value("findings", nlohmann::json::array())) r.findings.push_back(FindingFromJson(f));
   for (const auto& c : j.value("changes", nlohmann::json::array())) r.changes.push_back(ChangeFromJson(c));
   for (const auto& l : j.value("logs", nlohmann::json::array())) r.logs.push_back(LogLineFromJson(l));
+  r.list_lines = j.value("list_lines", int64_t{0});
+  r.list_lines_dropped = j.value("list_lines_dropped", int64_t{0});
   r.preview = j.value("preview", false);
   r.confirmed_plan = j.value("confirmed_plan", "");
   if (auto p = j.find("plan"); p != j.end() && p->is_object()) {

@@ -74,6 +74,11 @@ struct RunRecord {
   /// retries spent or given up at its end: one per message and target.
   int notifications_failed = 0;
   std::vector<LogLine> logs; // kept in the record once the run ended
+  /// The run's full list (ActionContext::AppendListLines), kept in
+  /// `runs/<id>.list` beside the record: its lines (those kept) and the lines
+  /// past the cap that were counted only. Both 0 when the run kept no list.
+  int64_t list_lines = 0;
+  int64_t list_lines_dropped = 0;
 
   int64_t duration_ms() const { return finished_ms > started_ms ? finished_ms - started_ms : 0; }
 };

@@ -35,6 +35,8 @@ class FakeActionContext : public ActionContext {
   // What the action did.
   const std::vector<std::string>& logs() const { return logs_; }
   const std::vector<std::string>& progress() const { return progress_; }
+  /// What the action appended with AppendListLines (all of it, uncapped).
+  const std::string& list() const { return list_; }
   const std::optional<nlohmann::json>& checkpoint() const { return checkpoint_; }
   /// Events as "Normal Reason: message" / "Warning Reason: message".
   const std::vector<std::string>& events() const { return events_; }
@@ -58,6 +60,10 @@ class FakeActionContext : public ActionContext {
   void Event(EventType type, std::string_view reason, std::string_view message) override {
     events_.push_back(std::string(type == EventType::kWarning ? "Warning " : "Normal ") + std::string(reason) + ": " +
                       std::string(message));
+  }
+  bool AppendListLines(std::string_view lines) override {
+    list_.append(lines);
+    return true;
   }
   void Notify(std::string_view event, std::string_view message) override {
     notifications_.push_back(std::string(event) + ": " + std::string(message));
@@ -87,6 +93,7 @@ class FakeActionContext : public ActionContext {
   HttpClient* http_ = nullptr;
   std::vector<std::string> logs_;
   std::vector<std::string> progress_;
+  std::string list_;
   std::optional<nlohmann::json> checkpoint_;
   std::vector<std::string> events_;
   std::vector<std::string> notifications_;

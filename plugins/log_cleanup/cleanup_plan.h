@@ -3,16 +3,20 @@
 // compress (with the identity, size and mtime they had), per-path totals and
 // the problems met. Apply re-opens exactly these directories through their
 // parents' descriptors and re-checks each file against what is recorded here.
-// Storage is compact on purpose: fixed-size rows plus one name arena, no heap
-// allocation per file, about 60 bytes per planned file.
+// Storage is compact on purpose: the directories are fixed-size rows plus one
+// name arena; the planned files (one fixed-size row and the name each, about
+// 60 bytes) go to a spool, an unlinked temp file, so that the plan's memory
+// grows with the directories and not with the files to act on.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace nodeagent::logc {
@@ -25,9 +29,10 @@ inline constexpr uint64_t kUnknownMountId = UINT64_MAX;  // the kernel told no m
 
 struct PlannedFile {
   uint32_t dir;       // index into CleanupPlan::dirs
-  uint32_t name_off;  // into CleanupPlan::names
+  uint32_t name_off;  // unused in the spool (the name follows the row)
   uint16_t name_len;
   FileAction action;
+  bool open = false;  // found open after the walk: not acted on
   dev_t dev;
   ino_t ino;
   int64_t size;
@@ -43,8 +48,9 @@ struct PlannedDir {
   dev_t dev = 0;
   ino_t ino = 0;
   uint64_t mount_id = kUnknownMountId;  // the mount it was reached through
-  uint32_t first_file = 0;  // its files are files[first_file, first_file + file_count)
-  uint32_t file_count = 0;
+  uint64_t spool_off = 0;    // its files are the spool's records in [spool_off, spool_off + spool_bytes)
+  uint64_t spool_bytes = 0;
+  uint32_t file_count = 0;   // of them, those to act on (not open)
   uint32_t entries = 0;          // every entry read (files, dirs, links...)
   uint32_t deletes = 0;          // planned deletions in this directory
   uint32_t subtree_deletes = 0;  // planned deletions in removable subdirectories
@@ -88,6 +94,41 @@ struct Issue {
   IssueLevel level = IssueLevel::kWarning;
 };
 
+/// The planned files, appended in walk order (each directory's files are one
+/// range) and read back by range. An unlinked temp file (O_TMPFILE in $TMPDIR,
+/// else /var/tmp, else /tmp): it vanishes with the process. Where none can be
+/// made the records stay in memory, which only costs the memory. Append and
+/// MarkOpen are for one thread at a time; after Seal(), ForEach may run on
+/// several threads at once.
+class FileSpool {
+ public:
+  FileSpool();
+  ~FileSpool();
+  FileSpool(const FileSpool&) = delete;
+  FileSpool& operator=(const FileSpool&) = delete;
+
+  /// Appends one file and its name; returns the record's offset.
+  uint64_t Append(const PlannedFile& f, std::string_view name);
+  /// Writes out what is buffered; ForEach reads only what was sealed.
+  void Seal();
+  uint64_t size() const { return written_ + pending_.size(); }
+  bool on_disk() const { return fd_ >= 0; }
+  /// Calls each(offset, file, name) for every record in [off, off + bytes),
+  /// reading at most 64 KiB at a time. Returns false when reading failed.
+  bool ForEach(uint64_t off, uint64_t bytes,
+               const std::function<void(uint64_t, const PlannedFile&, std::string_view)>& each) const;
+  /// Marks the record at `offset` (sealed) as open.
+  void MarkOpen(uint64_t offset);
+
+ private:
+  bool ReadAt(uint64_t off, char* out, size_t len) const;
+
+  int fd_ = -1;
+  uint64_t written_ = 0;
+  std::string pending_;
+  std::string memory_;  // every record, when no file could be made
+};
+
 class CleanupPlan {
  public:
   CleanupPlan() = default;
@@ -101,20 +142,25 @@ class CleanupPlan {
 
   std::vector<TopPath> tops;
   std::vector<PlannedDir> dirs;
-  std::vector<PlannedFile> files;
-  std::string names;
+  FileSpool files;         // the planned files (see FileSpool)
+  int64_t file_total = 0;  // files to act on (not counting those found open)
+  std::vector<dev_t> file_devices;  // the devices the planned files are on
+  std::string names;       // directory names
   std::vector<Issue> issues;  // the first kMaxIssues
   int64_t issue_count = 0;    // warnings and failed paths (not info), all of them
   int64_t scanned = 0;
   double walk_seconds = 0;
+  /// The open-file check: whether the fd tables were read (only when the
+  /// walk found files to act on), how many descriptors, and how long it took.
+  bool open_files_read = false;
+  int64_t open_descriptors = 0;
+  double open_files_seconds = 0;
 
   static constexpr size_t kMaxIssues = 1000;
 
   std::string_view Name(uint32_t off, uint16_t len) const { return std::string_view(names).substr(off, len); }
-  std::string_view FileName(const PlannedFile& f) const { return Name(f.name_off, f.name_len); }
-  /// Raw (unescaped) host path of a directory / a planned file.
+  /// Raw (unescaped) host path of a directory.
   std::string DirPath(uint32_t dir) const;
-  std::string FilePath(const PlannedFile& f) const;
   void AddIssue(std::string escaped_path, std::string message, IssueLevel level = IssueLevel::kWarning);
 };
 

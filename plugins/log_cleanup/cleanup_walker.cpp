@@ -22,7 +22,7 @@ namespace nodeagent::logc {
 
 namespace {
 
-constexpr size_t kDentsBuffer = 256 * 1024;
+constexpr size_t kDentsBuffer = 64 * 1024;  // find(1) reads 32 KiB at a time
 
 struct LinuxDirent64 {
   uint64_t d_ino;
@@ -137,6 +137,9 @@ class Walk {
   void SkipMountPoint(const DirTask& task, const char* name, const DirIdentity& id, MountCrossing crossing,
                       TopTotals& t);
   void Worker();
+  /// Reads the open-file index (only when files were found, only for their
+  /// devices) and takes the open ones out of the plan.
+  Status LeaveOutOpenFiles();
   void ScanDir(const DirTask& task, size_t level, Scratch& s);
   void Issue(uint32_t dir, std::string_view name, const std::string& message);
   bool IsOtherTop(dev_t dev, ino_t ino, uint32_t self_top) const;
@@ -347,6 +350,8 @@ Status Walk::Run() {
   plan_.scanned = scanned_.load();
   if (env_.progress) env_.progress("scanned " + std::to_string(plan_.scanned) + " entries");
 
+  if (Status st = LeaveOutOpenFiles(); !st.ok()) return st;
+
   // Which subdirectories this run empties: deepest first.
   if (options_.remove_empty_dirs) {
     std::vector<uint32_t> order(plan_.dirs.size());
@@ -365,6 +370,40 @@ Status Walk::Run() {
     }
   }
   if (env_.cancelled && env_.cancelled()) return Error(ErrorCode::kCancelled, "log-cleanup: walk cancelled");
+  return Status::Ok();
+}
+
+Status Walk::LeaveOutOpenFiles() {
+  plan_.files.Seal();
+  if (!env_.open || plan_.file_total == 0) return Status::Ok();
+  auto t0 = env_.clock->Monotonic();
+  if (Status st = env_.open->Read(plan_.file_devices); !st.ok()) return st;
+  plan_.open_files_read = true;
+  plan_.open_descriptors = env_.open->descriptors();
+  if (env_.open->size() > 0) {
+    for (PlannedDir& dir : plan_.dirs) {
+      if (dir.spool_bytes == 0) continue;
+      std::vector<uint64_t> open_records;
+      plan_.files.ForEach(dir.spool_off, dir.spool_bytes, [&](uint64_t off, const PlannedFile& f, std::string_view) {
+        if (!env_.open->Contains(f.dev, f.ino)) return;
+        open_records.push_back(off);
+        TopTotals& t = plan_.tops[dir.top].totals;
+        ++t.skipped_open;
+        --dir.file_count;
+        --plan_.file_total;
+        if (f.action == FileAction::kDelete) {
+          --t.delete_files;
+          t.delete_bytes -= f.size;
+          --dir.deletes;
+        } else {
+          --t.compress_files;
+          t.compress_bytes -= f.size;
+        }
+      });
+      for (uint64_t off : open_records) plan_.files.MarkOpen(off);
+    }
+  }
+  plan_.open_files_seconds += std::chrono::duration<double>(env_.clock->Monotonic() - t0).count();
   return Status::Ok();
 }
 
@@ -490,7 +529,7 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
   {
   std::lock_guard<std::mutex> lock(mu_);
   PlannedDir& dir = plan_.dirs[task.dir];
-  dir.first_file = static_cast<uint32_t>(plan_.files.size());
+  dir.spool_off = plan_.files.size();
   for (const Matched& m : s.matched) {
     FileAction action;
     if (m.mtime_ns < del_cut) {
@@ -501,14 +540,16 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
       continue;  // young
     }
     if (m.keep) { ++t.kept_newest; continue; }
-    if (env_.open && env_.open->Contains(m.dev, m.ino)) { ++t.skipped_open; continue; }
     if (action == FileAction::kDelete) { ++t.delete_files; t.delete_bytes += m.size; ++dir.deletes; }
     else { ++t.compress_files; t.compress_bytes += m.size; }
-    plan_.files.push_back({task.dir, static_cast<uint32_t>(plan_.names.size()), m.name_len, action, m.dev, m.ino,
-                           m.size, m.mtime_ns});
-    plan_.names.append(s.names, m.name_off, m.name_len);
+    if (std::find(plan_.file_devices.begin(), plan_.file_devices.end(), m.dev) == plan_.file_devices.end())
+      plan_.file_devices.push_back(m.dev);
+    plan_.files.Append({task.dir, 0, m.name_len, action, false, m.dev, m.ino, m.size, m.mtime_ns},
+                       std::string_view(s.names).substr(m.name_off, m.name_len));
+    ++dir.file_count;
   }
-  dir.file_count = static_cast<uint32_t>(plan_.files.size()) - dir.first_file;
+  dir.spool_bytes = plan_.files.size() - dir.spool_off;
+  plan_.file_total += dir.file_count;
   dir.entries = entries;
   TopTotals& tt = plan_.tops[task.top].totals;
   tt.scanned += t.scanned; tt.matched += t.matched; tt.delete_files += t.delete_files;

@@ -35,7 +35,10 @@ class WalkHooks {
 struct WalkerEnv {
   FileSystem* files = nullptr;        // resolves host paths under the root
   Clock* clock = nullptr;             // progress timing
-  const OpenFileIndex* open = nullptr;  // null: open files are not skipped
+  /// Opened (OpenFileIndex::Open), not yet read: the walk reads it once it
+  /// found files to act on, and leaves out those open. Null: open files are
+  /// not skipped.
+  OpenFileIndex* open = nullptr;
   WalkHooks* hooks = nullptr;
   int threads = 0;  // 0: one per core, at most 4
   /// Called about once a second from the calling thread.

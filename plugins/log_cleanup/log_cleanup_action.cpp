@@ -66,9 +66,64 @@ bool AnyPathFailed(const std::vector<Issue>& issues) {
   return false;
 }
 
-Result<OpenFileIndex> GatherOpenFiles(ActionContext& ctx) {
-  return OpenFileIndex::Gather(ctx.host().files().Resolve("/proc"));
+Result<OpenFileIndex> OpenProc(ActionContext& ctx) { return OpenFileIndex::Open(ctx.host().files().Resolve("/proc")); }
+
+
+/// "2026-11-10T10:00:00Z" without gmtime/strftime per call: one row of the
+/// full list per file, so this runs for every planned file.
+void AppendIsoTime(std::string& out, int64_t ns) {
+  int64_t secs = ns / 1'000'000'000;
+  if (ns < 0 && ns % 1'000'000'000 != 0) --secs;
+  int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+  char buf[40];
+  int n = std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y, (long long)m,
+                        (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60), (long long)(rem % 60));
+  out.append(buf, n);
 }
+
+/// Hands the run's full list to the context in chunks of about 64 KiB.
+class ListSink {
+ public:
+  explicit ListSink(ActionContext& ctx) : ctx_(ctx), on_(true) {}
+  ~ListSink() { Flush(); }
+  bool on() const { return on_; }
+  /// One line: KIND TAB BYTES TAB MTIME TAB PATH (escaped: no tab, no newline).
+  void Add(std::string_view kind, int64_t bytes, int64_t mtime_ns, std::string_view dir, std::string_view name) {
+    if (!on_) return;
+    buffer_.append(kind).append("\t").append(std::to_string(bytes)).append("\t");
+    AppendIsoTime(buffer_, mtime_ns);
+    buffer_.append("\t").append(dir).append("/").append(name).append("\n");
+    if (buffer_.size() >= (64 << 10)) Flush();
+  }
+  void AddLine(std::string_view line) {
+    if (!on_) return;
+    buffer_.append(line).append("\n");
+  }
+  void Flush() {
+    if (on_ && !buffer_.empty()) on_ = ctx_.AppendListLines(buffer_);
+    buffer_.clear();
+  }
+
+ private:
+  ActionContext& ctx_;
+  bool on_;
+  std::string buffer_;
+};
 
 }  // namespace
 
@@ -78,11 +133,13 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
   options_ = std::make_unique<CleanupOptions>(std::move(*options));
   const CleanupOptions& o = *options_;
 
+  // /proc is opened now (a run without it fails before it walks); its fd
+  // tables are read by the walk once it found files to act on.
   std::optional<OpenFileIndex> open;
   if (o.skip_open_files) {
-    Result<OpenFileIndex> gathered = GatherOpenFiles(ctx);
-    if (!gathered.ok()) return gathered.error();
-    open = std::move(*gathered);
+    Result<OpenFileIndex> opened = OpenProc(ctx);
+    if (!opened.ok()) return opened.error();
+    open = std::move(*opened);
   }
 
   plan_ = std::make_unique<CleanupPlan>();
@@ -100,7 +157,11 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
   const CleanupPlan& p = *plan_;
 
   Plan plan;
-  const size_t limit = ctx.dry_run() ? SIZE_MAX : kListLimit;
+  // The plan (and the run record) lists the first kListLimit rows; a dry run
+  // streams every row to the run's full list (`agentctl logs RUN --all`).
+  const size_t limit = kListLimit;
+  std::optional<ListSink> list;
+  if (ctx.dry_run()) list.emplace(ctx);
   const int64_t start_ns = ToNs(p.start);
   nlohmann::json files = nlohmann::json::array();
   // Rows in path order (the walk's threads find directories in any order),
@@ -112,37 +173,60 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
   std::sort(dirs.begin(), dirs.end());
   size_t listed_files = 0;
   bool truncated = false;  // some file or directory is not listed
+  // One directory's files at a time, read back from the spool and sorted.
+  std::vector<PlannedFile> in_dir;
+  std::string in_dir_names;
+  std::vector<uint32_t> name_at, order;
   for (const auto& [dir_path, d] : dirs) {
-    if (truncated) break;
+    if (truncated && !(list && list->on())) break;
     const PlannedDir& dir = p.dirs[d];
-    std::vector<const PlannedFile*> in_dir;
-    for (uint32_t i = dir.first_file; i < dir.first_file + dir.file_count; ++i) in_dir.push_back(&p.files[i]);
-    std::sort(in_dir.begin(), in_dir.end(),
-              [&p](const PlannedFile* a, const PlannedFile* b) { return p.FileName(*a) < p.FileName(*b); });
-    for (const PlannedFile* f : in_dir) {
-      if (plan.changes.size() >= limit) {
-        truncated = true;
-        break;
+    in_dir.clear();
+    in_dir_names.clear();
+    name_at.clear();
+    if (!p.files.ForEach(dir.spool_off, dir.spool_bytes, [&](uint64_t, const PlannedFile& f, std::string_view name) {
+          if (f.open) return;
+          in_dir.push_back(f);
+          name_at.push_back(static_cast<uint32_t>(in_dir_names.size()));
+          in_dir_names.append(name);
+        }))
+      return Error(ErrorCode::kIo, "log-cleanup: reading back the planned files failed");
+    auto name_of = [&](uint32_t i) { return std::string_view(in_dir_names).substr(name_at[i], in_dir[i].name_len); };
+    order.resize(in_dir.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return name_of(a) < name_of(b); });
+    for (uint32_t i : order) {
+      const PlannedFile* f = &in_dir[i];
+      if (!truncated && plan.changes.size() >= limit) truncated = true;
+      if (truncated) {
+        if (!list || !list->on()) break;
+        list->Add(FileActionName(f->action), f->size, f->mtime_ns, dir_path, EscapePath(name_of(i)));
+        continue;
       }
-      std::string path = dir_path + "/" + EscapePath(p.FileName(*f));
+      std::string path = dir_path + "/" + EscapePath(name_of(i));
+      if (list) list->Add(FileActionName(f->action), f->size, f->mtime_ns, dir_path, EscapePath(name_of(i)));
       plan.changes.push_back({FileActionName(f->action), path, AgeText(start_ns, f->mtime_ns), "", f->size,
                               {"file:" + path}});
-      files.push_back({{"path", path}, {"action", FileActionName(f->action)}, {"bytes", f->size},
-                       {"mtime", IsoTime(f->mtime_ns)}});
+      if (files.size() < kDataFilesLimit)
+        files.push_back({{"path", path}, {"action", FileActionName(f->action)}, {"bytes", f->size},
+                         {"mtime", IsoTime(f->mtime_ns)}});
       ++listed_files;
     }
     if (!dir.remove_if_emptied) continue;
-    if (plan.changes.size() >= limit) {
+    if (list) list->AddLine("rmdir\t0\t-\t" + dir_path);
+    if (truncated || plan.changes.size() >= limit) {
       truncated = true;
       continue;
     }
     plan.changes.push_back({"rmdir", dir_path, "once the files planned in it are gone, if nothing else is left", "",
                             0, {"file:" + dir_path}});
   }
+  if (list) list->Flush();
   if (truncated) {
     // The rest is named by subtree: each configured path, whole.
-    Change more{"note", "(" + std::to_string(p.files.size() - listed_files) + " more files)",
-                "use --dry-run to list every file", "", 0};
+    Change more{"note", "(" + std::to_string(p.file_total - static_cast<int64_t>(listed_files)) + " more files)",
+                list && list->on() ? "every file: agentctl logs " + ctx.run_id() + " --all"
+                                   : "use --dry-run to list every file",
+                "", 0};
     for (const TopPath& t : p.tops) more.objects.push_back("file:" + EscapePath(t.host_path) + "/**");
     plan.changes.push_back(std::move(more));
   }
@@ -181,10 +265,13 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
                            {"compress", {{"files", cmp_files}, {"bytes", cmp_bytes}}},
                            {"scanned", p.scanned}, {"errors", p.issue_count}}},
                {"files", files},
-               {"files_total", p.files.size()},
+               {"files_total", p.file_total},
                {"files_listed", files.size()},
                {"issues", IssuesJson(p.issues)},
                {"open_files_checked", open.has_value()},
+               {"open_files_seconds", p.open_files_seconds},
+               {"open_descriptors", p.open_descriptors},
+               {"files_in_run_list", list && list->on()},
                {"walk_seconds", p.walk_seconds}};
   if (p.compress_cutoff_ns) plan.data["compress_cutoff"] = IsoTime(*p.compress_cutoff_ns);
   return plan;
@@ -194,11 +281,17 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
   if (!plan_ || !options_) return Internal("log-cleanup: Apply called without MakePlan on the same action");
   const CleanupPlan& p = *plan_;
   // The open-file set is read again: a file opened since the plan is kept.
+  // Only when there is something to delete or compress, and only the
+  // devices the planned files are on.
   std::optional<OpenFileIndex> open;
-  if (options_->skip_open_files) {
-    Result<OpenFileIndex> gathered = GatherOpenFiles(ctx);
-    if (!gathered.ok()) return gathered.error();
-    open = std::move(*gathered);
+  double open_seconds = 0;
+  if (options_->skip_open_files && p.file_total > 0) {
+    auto t0 = ctx.host().clock().Monotonic();
+    Result<OpenFileIndex> opened = OpenProc(ctx);
+    if (!opened.ok()) return opened.error();
+    if (Status st = opened->Read(p.file_devices); !st.ok()) return st.error();
+    open = std::move(*opened);
+    open_seconds = std::chrono::duration<double>(ctx.host().clock().Monotonic() - t0).count();
   }
   // The plan handed in is the contract: CleanupPlan is its detail (identity,
   // size, mtime of each file), and only what `plan` names is touched.
@@ -268,7 +361,8 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
               {"changes_total", r.changes_total},
               {"issues", IssuesJson(r.issues)},
               {"walk_seconds", p.walk_seconds},
-              {"apply_seconds", r.seconds}};
+              {"apply_seconds", r.seconds},
+              {"open_files_seconds", p.open_files_seconds + open_seconds}};
   return out;
 }
 

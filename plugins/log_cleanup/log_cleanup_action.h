@@ -20,14 +20,23 @@ class LogCleanupAction : public Action {
   /// `hooks` (tests only) is not owned; `threads` 0 means one per core.
   explicit LogCleanupAction(WalkHooks* hooks = nullptr, int threads = 0) : hooks_(hooks), threads_(threads) {}
 
-  /// Walks and lists. Changes rows: every file in a dry run, the first
-  /// kListLimit otherwise (the plan itself keeps them all). An Error when the
-  /// parameters are invalid or open files cannot be listed.
+  /// Walks and lists. Changes rows: the first kListLimit files in path order
+  /// and a "(N more files)" row naming each configured path's subtree (the
+  /// CleanupPlan keeps them all, in its spool); a dry run also appends every
+  /// file to the run's full list (ActionContext::AppendListLines). An Error
+  /// when the parameters are invalid or open files cannot be listed.
   Result<Plan> MakePlan(ActionContext& ctx) override;
   /// Applies the plan made just before by this object.
   Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) override;
 
-  static constexpr size_t kListLimit = 1000;
+  /// Rows of a plan and of an outcome. Each row is held several times at the
+  /// end of a run (plan, record, JSON, output: about 6 KiB of peak memory per
+  /// row through agentctl), so this bounds the run's memory; 250 keeps
+  /// `agentctl --local run` under 16 MiB whatever the number of files.
+  static constexpr size_t kListLimit = 250;
+  /// Entries of Plan.data's `files[]`, the JSON twin of the first rows (each
+  /// is in the record too): every file is in the run's full list.
+  static constexpr size_t kDataFilesLimit = 100;
 
  private:
   WalkHooks* hooks_;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include "log_cleanup_test_util.h"
 #include "mount_point.h"
@@ -834,6 +835,80 @@ TEST_CASE("Run as an unprivileged user: unreadable directories are reported and 
   CHECK_FALSE(std::filesystem::exists(dir + "/logs/open/old.log"));
   CHECK(std::filesystem::exists(dir + "/logs/locked/old.log"));
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace nodeagent::logc
+
+namespace nodeagent::logc {
+namespace {
+
+TEST_CASE("Dry run over the list limit: the plan lists the first rows, the run's full list every file in path order") {
+  Fixture f;
+  const size_t n = LogCleanupAction::kListLimit + 5;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < n; ++i) {
+    std::string path = "/var/log/app/d" + std::to_string(i % 3) + "/f" + std::to_string(i) + ".log";
+    WriteAged(f.ctx, path, 30 * kDay);
+    names.push_back(path);
+  }
+  WriteAged(f.ctx, "/var/log/app/young.log", 1 * kDay);
+  std::sort(names.begin(), names.end());
+  f.ctx.set_dry_run(true);
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  REQUIRE(plan->changes.size() == LogCleanupAction::kListLimit + 1);
+  CHECK(plan->changes.back().target == "(5 more files)");
+  CHECK(plan->changes.back().description.find("--all") != std::string::npos);
+  CHECK(plan->data["files_total"] == n);
+  CHECK(plan->data["files"].size() == LogCleanupAction::kDataFilesLimit);
+  CHECK(plan->data["files_in_run_list"] == true);
+  // Every file, one line each: KIND TAB BYTES TAB MTIME TAB PATH, in path order.
+  std::vector<std::string> listed;
+  std::istringstream lines(f.ctx.list());
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> fields;
+    std::istringstream split(line);
+    for (std::string field; std::getline(split, field, '\t');) fields.push_back(field);
+    REQUIRE(fields.size() == 4);
+    CHECK(fields[0] == "delete");
+    CHECK(fields[1] == "9");
+    CHECK(fields[2].size() == 20);  // 2026-11-10T10:00:00Z
+    listed.push_back(fields[3]);
+  }
+  REQUIRE(listed.size() == n);
+  CHECK(listed == names);
+  // The plan's rows are the first of those.
+  for (size_t i = 0; i < LogCleanupAction::kListLimit; ++i) CHECK(plan->changes[i].target == names[i]);
+}
+
+TEST_CASE("The list's mtime is the file's, in UTC") {
+  Fixture f;
+  WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+  testutil::SetMtime(f.Real("/var/log/app/old.log"), int64_t{1'700'000'000} * 1'000'000'000);  // 2023-11-14T22:13:20Z
+  f.ctx.set_dry_run(true);
+  LogCleanupAction action;
+  REQUIRE(action.MakePlan(f.ctx).ok());
+  CHECK(f.ctx.list() == "delete\t9\t2023-11-14T22:13:20Z\t/var/log/app/old.log\n");
+}
+
+TEST_CASE("Planned files read back from the spool across its read chunks: long names, one directory") {
+  Fixture f;
+  std::set<std::string> expected;
+  for (int i = 0; i < 2500; ++i) {
+    std::string path = "/var/log/app/" + std::string(200, 'n') + std::to_string(i) + ".log";
+    WriteAged(f.ctx, path, 30 * kDay);
+    expected.insert(path);
+  }
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  CHECK(plan->data["files_total"] == 2500);
+  Result<Outcome> out = action.Apply(f.ctx, *plan);
+  REQUIRE(out.ok());
+  CHECK(out->data["totals"]["deleted"]["files"] == 2500);
+  for (const std::string& p : expected) CHECK_FALSE(ExistsNoFollow(f.ctx, p));
 }
 
 }  // namespace

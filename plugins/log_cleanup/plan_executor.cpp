@@ -152,14 +152,15 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
   TopOutcome t;
   char name[NAME_MAX + 1];
   const std::string dir_object = env_.planned ? "file:" + EscapePath(plan_.DirPath(dir)) + "/" : "";
-  for (uint32_t i = d.first_file; i < d.first_file + d.file_count && !stop_; ++i) {
-    const PlannedFile& f = plan_.files[i];
-    std::memcpy(name, plan_.names.data() + f.name_off, f.name_len);
+  bool read_back = plan_.files.ForEach(d.spool_off, d.spool_bytes, [&](uint64_t, const PlannedFile& f,
+                                                                       std::string_view file_name) {
+    if (stop_ || f.open) return;
+    std::memcpy(name, file_name.data(), f.name_len);
     name[f.name_len] = 0;
-    if (env_.planned && !env_.planned->Covers(dir_object + EscapePath(plan_.FileName(f)))) {
+    if (env_.planned && !env_.planned->Covers(dir_object + EscapePath(file_name))) {
       std::lock_guard<std::mutex> lock(mu_);
       AddIssue(dir, name, "not in the plan given to Apply; left alone");
-      continue;
+      return;
     }
     struct stat st;
     if (::fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -169,24 +170,24 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
         std::lock_guard<std::mutex> lock(mu_);
         AddIssue(dir, name, std::string("cannot stat: ") + std::strerror(err));
       }
-      continue;
+      return;
     }
     const int64_t cutoff = f.action == FileAction::kDelete ? plan_.delete_cutoff_ns : *plan_.compress_cutoff_ns;
     if (!S_ISREG(st.st_mode) || st.st_dev != f.dev || st.st_ino != f.ino || MtimeNs(st) >= cutoff) {
       ++t.skipped_changed;
-      continue;
+      return;
     }
     if (env_.open && env_.open->Contains(st.st_dev, st.st_ino)) {
       ++t.skipped_open;
-      continue;
+      return;
     }
     if (f.action == FileAction::kDelete) {
       if (::unlinkat(dfd, name, 0) != 0) {
         int err = errno;
-        if (err == ENOENT) { ++t.vanished; continue; }
+        if (err == ENOENT) { ++t.vanished; return; }
         std::lock_guard<std::mutex> lock(mu_);
         AddIssue(dir, name, std::string("cannot delete: ") + std::strerror(err));
-        continue;
+        return;
       }
       ++t.deleted_files;
       t.deleted_bytes += st.st_size;
@@ -198,7 +199,7 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
       if (!r.ok()) {
         if (r.error().code() == ErrorCode::kConflict) ++t.skipped_changed;
         AddIssue(dir, "", r.error().message());
-        continue;
+        return;
       }
       ++t.compressed_files;
       t.compressed_bytes_in += r->bytes_in;
@@ -206,6 +207,10 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
       AddChange("compress", dir, name, r->bytes_in);
     }
     done_files_.fetch_add(1, std::memory_order_relaxed);
+  });
+  if (!read_back) {
+    std::lock_guard<std::mutex> lock(mu_);
+    AddIssue(dir, "", "reading back the planned files failed; the rest of this directory is left alone");
   }
   std::lock_guard<std::mutex> lock(mu_);
   TopOutcome& o = Top(dir);
@@ -273,7 +278,7 @@ void Execution::Run() {
     if (env_.progress && now - last >= std::chrono::seconds(1)) {
       int64_t n = done_files_.load();
       double secs = std::chrono::duration<double>(now - last).count();
-      env_.progress("deleted/compressed " + std::to_string(n) + " of " + std::to_string(plan_.files.size()) +
+      env_.progress("deleted/compressed " + std::to_string(n) + " of " + std::to_string(plan_.file_total) +
                     " files, " + std::to_string(static_cast<int64_t>((n - last_done) / secs)) + "/s");
       last = now;
       last_done = n;

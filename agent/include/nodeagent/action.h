@@ -151,6 +151,17 @@ class ActionContext {
   /// ends), never fails the run, and sends nothing in a dry run.
   virtual void Notify(std::string_view event, std::string_view message) = 0;
 
+  /// The run's full list, for a plan or an outcome that names only its first
+  /// entries (log-cleanup's files to delete): `lines` (each ending in '\n')
+  /// are appended, in order, to a file the core keeps beside the run record
+  /// and `agentctl logs RUN --all` prints. Bounded by the core (past its cap
+  /// lines are counted, not kept). False when this context keeps no list:
+  /// then the action need not build the lines. The default keeps none.
+  virtual bool AppendListLines(std::string_view lines) {
+    (void)lines;
+    return false;
+  }
+
   void Info(std::string_view m) { Log(LogLevel::kInfo, m); }
   void Warn(std::string_view m) { Log(LogLevel::kWarning, m); }
 };

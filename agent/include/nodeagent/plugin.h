@@ -21,7 +21,7 @@
 namespace nodeagent {
 
 /// Bumped on any change to the types in include/nodeagent/.
-inline constexpr uint32_t kPluginAbiVersion = 5;
+inline constexpr uint32_t kPluginAbiVersion = 6;  // 6: ActionContext::AppendListLines
 // 2: ActionContext::Http()
 // 3: CommandSpec::read_only, CommandResult::output_truncated, ParamSpec::range,
 //    FileSystem::OpenDirectory (the hardening of issue 10)
