@@ -127,5 +127,44 @@ skip_open_files = false
         self.assertTrue(os.path.exists(os.path.join(self.logs, "old.log")))
 
 
+class DryRunListThroughDaemon(DailyTaskFires):
+    """`agentctl logs RUN --all` through the daemon: a dry run's full list,
+    paged by the daemon's `logs` op, names every file it would delete."""
+
+    def test_dry_run_full_list_through_the_daemon(self):
+        now = time.time()
+        for i in range(300):  # more than the 250 rows the record keeps
+            p = os.path.join(self.logs, "bulk-%03d.log" % i)
+            with open(p, "w") as f:
+                f.write("y")
+            os.utime(p, (now - 30 * 86400, now - 30 * 86400))
+        self.start(catch_up=False)
+        out = subprocess.run([AGENTCTL, "--config", self.cfg, "run", "log-cleanup", "--dry-run",
+                              "--set", 'paths=["/var/log/app"]', "--set", "max_age=10d"],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        runs = self.wait_for_runs(1)
+        self.assertEqual(len(runs), 1, runs)
+        run_id = runs[0]["id"]
+        listed = subprocess.run([AGENTCTL, "--config", self.cfg, "logs", run_id, "--all"],
+                                capture_output=True, text=True)
+        self.assertEqual(listed.returncode, 0, listed.stderr)
+        lines = listed.stdout.splitlines()
+        names = [line.split("\t")[-1] for line in lines]
+        self.assertEqual(len(lines), 301, listed.stdout[:500])  # old.log and the 300
+        self.assertTrue(any(n.endswith("/old.log") for n in names), names[:5])
+        self.assertFalse(any(n.endswith("/new.log") or n.endswith("/old.txt") for n in names))
+        self.assertTrue(os.path.exists(os.path.join(self.logs, "old.log")))  # a dry run
+        record = subprocess.run([AGENTCTL, "--config", self.cfg, "logs", run_id], capture_output=True, text=True)
+        self.assertIn("full list: 301 entries", record.stdout)
+        missing = subprocess.run([AGENTCTL, "--config", self.cfg, "logs", "../../etc", "--all"],
+                                 capture_output=True, text=True)
+        self.assertNotEqual(missing.returncode, 0)
+
+    # The parent's cases run once, in DailyTaskFires.
+    test_daily_task_catches_up_once_at_start = None
+    test_without_catch_up_nothing_runs_at_start = None
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
