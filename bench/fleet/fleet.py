@@ -170,6 +170,12 @@ class Fleet:
             items.append(make_nodes.pod("cache-" + make_nodes._suffix(), node, owner=cache, grace=1))
         for i in range(0, len(items), 500):
             self.srv.post_objects(items[i:i + 500])
+        # Every pod must be there: one missing under the minAvailable N-1
+        # budget allows no disruption at all, and every drain would wait.
+        want = sum(1 for it in items if it.get("kind") == "Pod")
+        have = len(self.srv.ok("GET", "/api/v1/pods").get("items", []))
+        if have != want:
+            raise SystemExit("fleet: %d pods created, %d wanted (a name collided?)" % (have, want))
         base = os.path.join(self.out, "nodes")
         for name in names + idle:
             ag = Agent(name, base, name in idle)
