@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "dir_under_root.h"
+#include "linux_dirent.h"
 #include "mount_point.h"
 #include "path_escape.h"
 
@@ -23,14 +24,6 @@ namespace nodeagent::logc {
 namespace {
 
 constexpr size_t kDentsBuffer = 64 * 1024;  // find(1) reads 32 KiB at a time
-
-struct LinuxDirent64 {
-  uint64_t d_ino;
-  int64_t d_off;
-  unsigned short d_reclen;
-  unsigned char d_type;
-  char d_name[];
-};
 
 int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;

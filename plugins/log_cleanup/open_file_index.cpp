@@ -12,17 +12,11 @@
 #include <thread>
 #include <utility>
 
+#include "linux_dirent.h"
+
 namespace nodeagent::logc {
 
 namespace {
-
-struct LinuxDirent64 {
-  uint64_t d_ino;
-  int64_t d_off;
-  unsigned short d_reclen;
-  unsigned char d_type;
-  char d_name[];
-};
 
 bool IsPid(const char* name) {
   if (*name == 0) return false;
