@@ -38,6 +38,8 @@ class FakeKubeClient : public KubeClient {
   /// The next N node patches / node reads time out on the client's side.
   int patch_node_timeouts = 0;
   int get_node_timeouts = 0;
+  /// Asked (unlocked) on each lease read after before_get_lease: true answers 503.
+  std::function<bool()> get_lease_fails;
 
   /// Changes made, in order, by the object they name; Events counted apart.
   std::vector<std::string> mutations() const {
@@ -161,6 +163,8 @@ class FakeKubeClient : public KubeClient {
   }
   KubeResult<nlohmann::json> GetLease(const std::string& ns, const std::string& name) override {
     if (before_get_lease) before_get_lease();
+    if (get_lease_fails && get_lease_fails())
+      return KubeResult<nlohmann::json>(Error(ErrorCode::kUnavailable, "503 Service Unavailable"), {503, "ServiceUnavailable"});
     std::lock_guard<std::mutex> l(mu_);
     auto it = leases.find(ns + "/" + name);
     if (it == leases.end()) return KubeResult<nlohmann::json>(NotFound("lease " + name), {404, "NotFound"});

@@ -133,14 +133,22 @@ class LeaseRenewer {
           wait = every;
           continue;
         }
+        // Others count the slot expired no sooner than `ttl` after our last
+        // successful renewal (by their clocks, from when they saw it): we
+        // give it up a little before, so both never work on it at once.
+        const auto give_up = ttl - std::min<std::chrono::milliseconds>(ttl / 6, std::chrono::seconds(10));
+        const auto since_ok = clock.Monotonic() - last_ok;
         if (st.error().code() == ErrorCode::kConflict) {
           lost_why_ = st.error().message();
-        } else if (clock.Monotonic() - last_ok >= ttl) {
-          lost_why_ = "not renewed for " + FormatDuration(ttl) + " (" + st.error().message() +
-                      "), so other nodes count it as expired";
+        } else if (since_ok >= give_up) {
+          lost_why_ = "not renewed for " + FormatDuration(std::chrono::duration_cast<std::chrono::seconds>(since_ok)) +
+                      " (" + st.error().message() + "); other nodes count it as expired after " + FormatDuration(ttl);
         } else {
           if (warn) warn("renewing the reboot lock: " + st.error().message());
-          wait = retry;
+          wait = std::max<std::chrono::milliseconds>(
+              std::chrono::milliseconds(1),
+              std::min<std::chrono::milliseconds>(
+                  retry, std::chrono::duration_cast<std::chrono::milliseconds>(give_up - since_ok)));
           continue;
         }
         lost_ = true;

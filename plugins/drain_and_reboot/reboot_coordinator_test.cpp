@@ -567,3 +567,60 @@ TEST_CASE("reads_at_the_start_retried: a node read timing out in the plan and at
   REQUIRE_FALSE(failed);
   CHECK(failed.error().message().find("Operation timed out") != std::string::npos);
 }
+
+TEST_CASE("lock_lost_when_not_renewed_for_its_ttl: the holder gives the slot up before others count it expired",
+          "[reboot_coordinator]") {
+  // The renewer could not renew for a TTL (here: the clock jumps 3 s, and
+  // the next read answers 503). Other nodes may take the slot over from then
+  // on, so the drain must stop without waiting for a conflict to prove it.
+  Bed b;
+  b.o.lock.ttl = 3s;  // the renewer looks every second (real time)
+  b.kube.pods["items"] = json::array({ReplicaSetPod("web-1")});
+  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
+    b.ctx.Cancel();
+    CommandResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  // Only the renewer reads the lease from another thread than this one. Its
+  // next read after the drain began fails, and the clock jumps 3 s (the TTL)
+  // past its last success first: it must give the slot up at once.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::atomic<bool> failing{false};
+  int failed_reads = 0;
+  const auto test_thread = std::this_thread::get_id();
+  b.kube.get_lease_fails = [&] {
+    if (std::this_thread::get_id() == test_thread || !failing.exchange(false)) return false;
+    b.ctx.clock().Advance(3s);
+    std::lock_guard<std::mutex> l(mu);
+    ++failed_reads;
+    cv.notify_all();
+    return true;
+  };
+  std::atomic<int> evictions{0};
+  bool renewer_looked = false;
+  b.kube.refuse_eviction = [&](const std::string&) {
+    if (evictions++ > 0) return false;
+    failing = true;
+    std::unique_lock<std::mutex> g(mu);
+    renewer_looked = cv.wait_for(g, 30s, [&] { return failed_reads == 1; });
+    return true;  // refused meanwhile by a PDB: the drain is still going on
+  };
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
+  auto plan = c.PlanDrain();
+  REQUIRE(plan);
+  auto out = c.Run(*plan);
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(renewer_looked);
+  CHECK(out->status == RunStatus::kRunning);  // back in line, took the slot again, rebooting
+  bool said = false;
+  for (const auto& e : b.ctx.events())
+    said = said || (e.rfind("Warning RebootLockLost: lost the reboot lock during the drain (0/1 pods gone): not "
+                            "renewed for ",
+                            0) == 0 &&
+                    e.find("503 Service Unavailable") != std::string::npos &&
+                    e.find("other nodes count it as expired after 3s") != std::string::npos);
+  CHECK(said);
+}
