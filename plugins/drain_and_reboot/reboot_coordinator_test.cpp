@@ -65,6 +65,16 @@ struct Bed {
     o.ready_timeout = 15min;
   }
   bool Unschedulable() { return kube.nodes["node-1"]["spec"].value("unschedulable", false); }
+  /// The reboot command succeeds and the system goes down under the worker
+  /// (the run is cancelled): Run() ends kRunning, waiting for the boot.
+  void RebootEndsTheWorker() {
+    ctx.commands().AnswerWith({"reboot-stub"}, [this](const CommandSpec&) -> Result<CommandResult> {
+      ctx.Cancel();
+      CommandResult ok;
+      ok.exit_code = 0;
+      return ok;
+    });
+  }
   /// What the kubelet (or the node controller) reports; spec and metadata stay.
   void SetStatus(bool ready, const std::string& since, const std::string& boot_id) {
     kube.nodes["node-1"]["status"] = Node(ready, since, boot_id)["status"];
@@ -358,12 +368,7 @@ TEST_CASE("pod_arriving_during_the_lock_wait: evicted as the plan's evict-arriva
           "[reboot_coordinator]") {
   Bed b;
   b.kube.pods["items"] = json::array({ReplicaSetPod("web-1")});
-  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
-    b.ctx.Cancel();
-    CommandResult ok;
-    ok.exit_code = 0;
-    return ok;
-  });
+  b.RebootEndsTheWorker();
   RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto plan = c.PlanDrain();
   REQUIRE(plan);
@@ -438,12 +443,7 @@ TEST_CASE("lock_lost_during_the_drain: the drain stops, the node is uncordoned a
   b.o.lock.concurrency = 2;
   b.o.lock.ttl = 3s;  // the renewer looks every second (real time)
   b.kube.pods["items"] = json::array({ReplicaSetPod("web-1")});
-  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
-    b.ctx.Cancel();
-    CommandResult ok;
-    ok.exit_code = 0;
-    return ok;
-  });
+  b.RebootEndsTheWorker();
   // The hooks run on the drain's and the renewer's threads: they only
   // record, and the test thread checks.
   std::mutex mu;
@@ -543,12 +543,7 @@ TEST_CASE("reads_at_the_start_retried: a node read timing out in the plan and at
   // Seen at N = 1000 in bench/fleet: a GET of the Node took 34 s on an
   // overloaded API server and the run failed before it had changed anything.
   Bed b;
-  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
-    b.ctx.Cancel();
-    CommandResult ok;
-    ok.exit_code = 0;
-    return ok;
-  });
+  b.RebootEndsTheWorker();
   RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   b.kube.get_node_timeouts = 2;
   auto plan = c.PlanDrain();
@@ -576,12 +571,7 @@ TEST_CASE("lock_lost_when_not_renewed_for_its_ttl: the holder gives the slot up 
   Bed b;
   b.o.lock.ttl = 3s;  // the renewer looks every second (real time)
   b.kube.pods["items"] = json::array({ReplicaSetPod("web-1")});
-  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
-    b.ctx.Cancel();
-    CommandResult ok;
-    ok.exit_code = 0;
-    return ok;
-  });
+  b.RebootEndsTheWorker();
   // Only the renewer reads the lease from another thread than this one. Its
   // next read after the drain began fails, and the clock jumps 3 s (the TTL)
   // past its last success first: it must give the slot up at once.
