@@ -7,6 +7,7 @@
 #include "open_file_index.h"
 #include "path_escape.h"
 #include "plan_executor.h"
+#include "run_list.h"
 
 namespace nodeagent::logc {
 
@@ -69,33 +70,6 @@ bool AnyPathFailed(const std::vector<Issue>& issues) {
 Result<OpenFileIndex> OpenProc(ActionContext& ctx) { return OpenFileIndex::Open(ctx.host().files().Resolve("/proc")); }
 
 
-/// "2026-11-10T10:00:00Z" without gmtime/strftime per call: one row of the
-/// full list per file, so this runs for every planned file.
-void AppendIsoTime(std::string& out, int64_t ns) {
-  int64_t secs = ns / 1'000'000'000;
-  if (ns < 0 && ns % 1'000'000'000 != 0) --secs;
-  int64_t days = secs / 86400, rem = secs % 86400;
-  if (rem < 0) {
-    rem += 86400;
-    --days;
-  }
-  // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-  int64_t z = days + 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  if (m <= 2) ++y;
-  char buf[40];
-  int n = std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y, (long long)m,
-                        (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60), (long long)(rem % 60));
-  out.append(buf, n);
-}
-
 /// Hands the run's full list to the context in chunks of about 64 KiB.
 class ListSink {
  public:
@@ -105,14 +79,11 @@ class ListSink {
   /// One line: KIND TAB BYTES TAB MTIME TAB PATH (escaped: no tab, no newline).
   void Add(std::string_view kind, int64_t bytes, int64_t mtime_ns, std::string_view dir, std::string_view name) {
     if (!on_) return;
-    buffer_.append(kind).append("\t").append(std::to_string(bytes)).append("\t");
-    AppendIsoTime(buffer_, mtime_ns);
-    buffer_.append("\t").append(dir).append("/").append(name).append("\n");
+    AppendListRow(buffer_, kind, bytes, mtime_ns, dir, name);
     if (buffer_.size() >= (64 << 10)) Flush();
   }
-  void AddLine(std::string_view line) {
-    if (!on_) return;
-    buffer_.append(line).append("\n");
+  void AddRmdir(std::string_view dir) {
+    if (on_) AppendRmdirRow(buffer_, dir);
   }
   void Flush() {
     if (on_ && !buffer_.empty()) on_ = ctx_.AppendListLines(buffer_);
@@ -212,7 +183,7 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
       ++listed_files;
     }
     if (!dir.remove_if_emptied) continue;
-    if (list) list->AddLine("rmdir\t0\t-\t" + dir_path);
+    if (list) list->AddRmdir(dir_path);
     if (truncated || plan.changes.size() >= limit) {
       truncated = true;
       continue;
@@ -302,6 +273,8 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
   env.open = open ? &*open : nullptr;
   env.threads = threads_;
   env.list_limit = kListLimit;
+  // Every change done goes to the run's full list, as a dry run's plan does.
+  env.list = [&ctx](std::string_view rows) { return ctx.AppendListLines(rows); };
   env.progress = [&ctx](std::string_view m) { ctx.Progress(m); };
   env.cancelled = [&ctx] { return ctx.cancelled(); };
   ExecutionResult r = PlanExecutor(env).Execute(p);
@@ -309,7 +282,8 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
   Outcome out;
   for (const DoneChange& c : r.changes) out.changes.push_back({c.kind, c.path, "", "", c.bytes, {"file:" + c.path}});
   if (r.changes_total > static_cast<int64_t>(r.changes.size()))
-    out.changes.push_back({"note", "(" + std::to_string(r.changes_total - r.changes.size()) + " more changes)", "", "", 0});
+    out.changes.push_back({"note", "(" + std::to_string(r.changes_total - r.changes.size()) + " more changes)",
+                           r.listed_all ? "every change: agentctl logs " + ctx.run_id() + " --all" : "", "", 0});
   for (const Issue& i : p.issues) out.findings.push_back(ToFinding(i));
   for (const Issue& i : r.issues) out.findings.push_back(ToFinding(i));
 
@@ -359,6 +333,7 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
                           {"compressed", {{"files", cmp_files}, {"bytes_in", cmp_in}, {"bytes_out", cmp_out}}},
                           {"removed_dirs", dirs}, {"skipped", skipped}, {"errors", errors}, {"scanned", p.scanned}}},
               {"changes_total", r.changes_total},
+              {"changes_in_run_list", r.listed_all},
               {"issues", IssuesJson(r.issues)},
               {"walk_seconds", p.walk_seconds},
               {"apply_seconds", r.seconds},

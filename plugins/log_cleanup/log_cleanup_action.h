@@ -26,7 +26,10 @@ class LogCleanupAction : public Action {
   /// file to the run's full list (ActionContext::AppendListLines). An Error
   /// when the parameters are invalid or open files cannot be listed.
   Result<Plan> MakePlan(ActionContext& ctx) override;
-  /// Applies the plan made just before by this object.
+  /// Applies the plan made just before by this object. The outcome's rows
+  /// are the first kListLimit changes; every change done (deleted, gzipped,
+  /// directory removed) goes to the run's full list, in the dry run's format
+  /// (run_list.h) but in the order the threads did them.
   Result<Outcome> Apply(ActionContext& ctx, const Plan& plan) override;
 
   /// Rows of a plan and of an outcome. Each row is held several times at the

@@ -837,9 +837,6 @@ TEST_CASE("Run as an unprivileged user: unreadable directories are reported and 
   std::filesystem::remove_all(dir);
 }
 
-}  // namespace
-}  // namespace nodeagent::logc
-
 namespace nodeagent::logc {
 namespace {
 
@@ -909,6 +906,51 @@ TEST_CASE("Planned files read back from the spool across its read chunks: long n
   REQUIRE(out.ok());
   CHECK(out->data["totals"]["deleted"]["files"] == 2500);
   for (const std::string& p : expected) CHECK_FALSE(ExistsNoFollow(f.ctx, p));
+}
+
+}  // namespace
+}  // namespace nodeagent::logc
+
+TEST_CASE("Real run over the list limit: the outcome lists the first changes, the run's full list every one done") {
+  Fixture f;
+  const size_t n = LogCleanupAction::kListLimit + 7;
+  std::set<std::string> names;
+  for (size_t i = 0; i < n; ++i) {
+    std::string path = "/var/log/app/d" + std::to_string(i % 4) + "/f" + std::to_string(i) + ".log";
+    WriteAged(f.ctx, path, 30 * kDay);
+    names.insert(path);
+  }
+  WriteAged(f.ctx, "/var/log/app/young.log", 1 * kDay);
+  testutil::SetMtime(f.Real("/var/log/app/d0/f0.log"), int64_t{1'700'000'000} * 1'000'000'000);
+  f.params().Set("remove_empty_dirs", true);
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  CHECK(f.ctx.list().empty());  // a real run lists what it did, not what it planned
+  Result<Outcome> out = action.Apply(f.ctx, *plan);
+  REQUIRE(out.ok());
+  CHECK(out->changes.size() == LogCleanupAction::kListLimit + 1);
+  CHECK(out->changes.back().description.find("--all") != std::string::npos);
+  CHECK(out->data["changes_in_run_list"] == true);
+  std::set<std::string> deleted, removed;
+  std::istringstream lines(f.ctx.list());
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> fields;
+    std::istringstream split(line);
+    for (std::string field; std::getline(split, field, '\t');) fields.push_back(field);
+    REQUIRE(fields.size() == 4);
+    if (fields[0] == "rmdir") {
+      removed.insert(fields[3]);
+      continue;
+    }
+    CHECK(fields[0] == "delete");
+    CHECK(fields[1] == "9");
+    if (fields[3] == "/var/log/app/d0/f0.log") CHECK(fields[2] == "2023-11-14T22:13:20Z");
+    CHECK(deleted.insert(fields[3]).second);
+  }
+  CHECK(deleted == names);
+  CHECK(removed == std::set<std::string>{"/var/log/app/d0", "/var/log/app/d1", "/var/log/app/d2", "/var/log/app/d3"});
+  CHECK(out->data["totals"]["deleted"]["files"] == n);
 }
 
 }  // namespace

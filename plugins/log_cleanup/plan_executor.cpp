@@ -10,12 +10,12 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
-#include <algorithm>
 
 #include "cleanup_walker.h"
 #include "gzip_writer.h"
 #include "mount_point.h"
 #include "path_escape.h"
+#include "run_list.h"
 
 namespace nodeagent::logc {
 
@@ -68,6 +68,9 @@ class Execution {
   void RemoveEmptyDirs();
   void AddIssue(uint32_t dir, std::string_view name, const std::string& message);
   void AddChange(const char* kind, uint32_t dir, std::string_view name, int64_t bytes);
+  /// Hands `rows` to ExecutorEnv::list and clears them.
+  void FlushRows(std::string& rows);
+  bool listing() const { return list_on_.load(std::memory_order_relaxed); }
   TopOutcome& Top(uint32_t dir) { return result_.tops[plan_.dirs[dir].top]; }
 
   const CleanupPlan& plan_;
@@ -77,7 +80,9 @@ class Execution {
   std::atomic<size_t> next_{0};
   std::atomic<int64_t> done_files_{0};
   std::atomic<bool> stop_{false};
-  std::mutex mu_;  // guards result_
+  std::atomic<bool> list_on_{false};
+  std::mutex mu_;       // guards result_
+  std::mutex list_mu_;  // one FlushRows at a time
 };
 
 int Execution::DirChain::Open(uint32_t dir) {
@@ -141,6 +146,14 @@ void Execution::AddChange(const char* kind, uint32_t dir, std::string_view name,
   result_.changes.push_back({kind, EscapePath(path), bytes});
 }
 
+void Execution::FlushRows(std::string& rows) {
+  if (!rows.empty()) {
+    std::lock_guard<std::mutex> lock(list_mu_);
+    if (list_on_ && !env_.list(rows)) list_on_ = false;
+  }
+  rows.clear();
+}
+
 void Execution::DoDir(uint32_t dir, DirChain& chain) {
   int dfd = chain.Open(dir);
   const PlannedDir& d = plan_.dirs[dir];
@@ -151,7 +164,9 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
   }
   TopOutcome t;
   char name[NAME_MAX + 1];
-  const std::string dir_object = env_.planned ? "file:" + EscapePath(plan_.DirPath(dir)) + "/" : "";
+  const std::string dir_path = EscapePath(plan_.DirPath(dir));
+  const std::string dir_object = env_.planned ? "file:" + dir_path + "/" : "";
+  std::string rows;  // this directory's rows of the run's full list
   bool read_back = plan_.files.ForEach(d.spool_off, d.spool_bytes, [&](uint64_t, const PlannedFile& f,
                                                                        std::string_view file_name) {
     if (stop_ || f.open) return;
@@ -191,6 +206,7 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
       }
       ++t.deleted_files;
       t.deleted_bytes += st.st_size;
+      if (listing()) AppendListRow(rows, "delete", st.st_size, MtimeNs(st), dir_path, EscapePath(file_name));
       std::lock_guard<std::mutex> lock(mu_);
       AddChange("delete", dir, name, st.st_size);
     } else {
@@ -205,13 +221,16 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
       t.compressed_bytes_in += r->bytes_in;
       t.compressed_bytes_out += r->bytes_out;
       AddChange("compress", dir, name, r->bytes_in);
+      if (listing()) AppendListRow(rows, "compress", r->bytes_in, MtimeNs(st), dir_path, EscapePath(file_name));
     }
     done_files_.fetch_add(1, std::memory_order_relaxed);
+    if (rows.size() >= (64 << 10)) FlushRows(rows);
   });
   if (!read_back) {
     std::lock_guard<std::mutex> lock(mu_);
     AddIssue(dir, "", "reading back the planned files failed; the rest of this directory is left alone");
   }
+  FlushRows(rows);
   std::lock_guard<std::mutex> lock(mu_);
   TopOutcome& o = Top(dir);
   o.deleted_files += t.deleted_files; o.deleted_bytes += t.deleted_bytes;
@@ -237,6 +256,7 @@ void Execution::RemoveEmptyDirs() {
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return plan_.dirs[a].depth > plan_.dirs[b].depth; });
   DirChain chain(*this);
+  std::string rows;
   for (uint32_t i : order) {
     const PlannedDir& d = plan_.dirs[i];
     int pfd = chain.Open(d.parent);
@@ -254,11 +274,14 @@ void Execution::RemoveEmptyDirs() {
     if (::unlinkat(pfd, name.c_str(), AT_REMOVEDIR) == 0) {
       Top(i).removed_dirs++;
       AddChange("rmdir", d.parent, name, 0);
+      if (listing()) AppendRmdirRow(rows, EscapePath(plan_.DirPath(i)));
     }
   }
+  FlushRows(rows);
 }
 
 void Execution::Run() {
+  list_on_ = static_cast<bool>(env_.list);
   for (uint32_t i = 0; i < plan_.dirs.size(); ++i) {
     if (plan_.dirs[i].file_count > 0 && plan_.tops[plan_.dirs[i].top].fd >= 0) work_.push_back(i);
   }
@@ -286,6 +309,7 @@ void Execution::Run() {
   }
   for (std::thread& w : workers) w.join();
   if (!stop_) RemoveEmptyDirs();
+  result_.listed_all = list_on_;
   result_.seconds = std::chrono::duration<double>(env_.clock->Monotonic() - t0).count();
 }
 

@@ -44,6 +44,7 @@ struct ExecutionResult {
   int64_t changes_total = 0;
   std::vector<Issue> issues;  // the first CleanupPlan::kMaxIssues
   int64_t issue_count = 0;
+  bool listed_all = false;  // ExecutorEnv::list took a row for every change
   double seconds = 0;
 };
 
@@ -56,6 +57,10 @@ struct ExecutorEnv {
   const OpenFileIndex* open = nullptr;  // null: not re-checked
   int threads = 0;
   size_t list_limit = 1000;  // how many changes to keep in ExecutionResult::changes
+  /// Takes every change done as rows of the run's full list (run_list.h),
+  /// a directory's worth at a time, from one thread at a time; false when
+  /// it keeps no more (then no more rows are built). Null: no list.
+  std::function<bool(std::string_view rows)> list;
   std::function<void(std::string_view)> progress;  // about once a second, calling thread
   std::function<bool()> cancelled;
 };
