@@ -536,10 +536,12 @@ class Fleet:
         lease_snaps = [(rep["start"], dict(holders))]
         unsched_snaps = [(rep["start"], set(unsched))]
         self.joined_queue = {}  # node -> when its queue ticket first appeared (server time)
+        self.slot_events = []   # (t, lease, holder or None, handed to it and not taken yet)
         for ev in rep.get("events") or []:
             if ev.get("kind") == "ticket" and ev.get("value") and ev.get("node"):
                 self.joined_queue.setdefault(ev["node"], ev["t"])
             if ev.get("kind") == "slot":
+                self.slot_events.append((ev["t"], ev["name"], ev.get("value"), bool(ev.get("granted"))))
                 if ev.get("value"):
                     holders[ev["name"]] = ev["value"]
                 else:
@@ -580,6 +582,13 @@ class Fleet:
         final_nodes = self.ok("GET", "/api/v1/nodes")["items"]
         self.final_unsched = sorted(n["metadata"]["name"] for n in final_nodes
                                     if (n.get("spec") or {}).get("unschedulable"))
+        # nodeagent's NodeAgentReboot condition, where a node has one.
+        self.final_reboot_conditions = {}
+        for n in final_nodes:
+            for cnd in (n.get("status") or {}).get("conditions") or []:
+                if cnd.get("type") == "NodeAgentReboot":
+                    self.final_reboot_conditions[n["metadata"]["name"]] = {
+                        "status": cnd.get("status"), "reason": cnd.get("reason"), "message": cnd.get("message")}
         leases = self.ok("GET", "/apis/coordination.k8s.io/v1/namespaces/%s/leases" % LOCK_NS)
         self.final_holders = {it["metadata"]["name"]: (it.get("spec") or {}).get("holderIdentity") or ""
                               for it in leases.get("items") or [] if it["metadata"]["name"].startswith(LOCK_PREFIX)}
@@ -665,6 +674,32 @@ def analyse(f):
         k: v for k, v in f.final_holders.items() if v and "-queue-" not in k and v in agents and agents[v].dead}
     if held:
         problems.append("safety: slots still held at the end by live agents: %s" % held)
+
+    # A node whose agent never came back stays cordoned; its NodeAgentReboot
+    # condition (True) and an Event on the node say why. A live node ends with
+    # no such condition True.
+    conds = getattr(f, "final_reboot_conditions", {})
+    dead_left = []
+    for n in f.final_unsched:
+        if n not in agents or not agents[n].dead:
+            continue
+        cnd = conds.get(n) or {}
+        evs = sorted({e.get("reason") for e in f.events
+                      if (e.get("involvedObject") or {}).get("kind") == "Node"
+                      and (e.get("involvedObject") or {}).get("name") == n
+                      and e.get("reason") in ("NodeagentDrainStarted", "NodeagentRebootLockExpired")})
+        dead_left.append({"node": n, "condition": "%s/%s" % (cnd.get("status"), cnd.get("reason")) if cnd else None,
+                          "events": evs})
+        if cnd.get("status") != "True":
+            problems.append("takeover: %s was left cordoned by its dead agent without a True NodeAgentReboot "
+                            "condition" % n)
+        if not evs:
+            problems.append("takeover: %s was left cordoned by its dead agent with no Event saying why" % n)
+    res["safety"]["dead_left_cordoned"] = dead_left
+    stale = sorted(n for n, cnd in conds.items()
+                   if cnd.get("status") == "True" and n in agents and not agents[n].dead)
+    if stale:
+        problems.append("safety: NodeAgentReboot still True on nodes with a live agent: %s" % ", ".join(stale))
 
     # Liveness.
     alive = [ag for ag in busy if not ag.dead_forever]
@@ -839,6 +874,16 @@ def analyse(f):
             for lease, t0, t1 in held:
                 if restarted is not None and (t1 is None or t1 >= restarted):
                     continue  # its agent came back and gave it back itself
+                # Handed to it and not taken when it died: a grant it missed.
+                # The releaser hands it to the next node after
+                # lock_handoff_timeout; that is not a takeover (no Event).
+                last = [g for t, l2, h, g in getattr(f, "slot_events", []) if l2 == lease and t <= killed]
+                if last and last[-1]:
+                    nxt = [h for l2, h, s0, _ in intervals if l2 == lease and s0 >= (t1 or 1e18) - 0.01]
+                    takeovers.append({"dead_node": ag.name, "lease": lease, "released_at": t1,
+                                      "taken_by": nxt[0] if nxt else None, "event": False, "event_message": None,
+                                      "not_owed": "a grant it had not taken yet; handed on"})
+                    continue
                 # A takeover is owed only to a live node still waiting when the
                 # slot expired (its holder's last renewal is at most its death).
                 expires = killed + a.lock_ttl
@@ -969,6 +1014,9 @@ def summary_text(res):
         "at the end cordoned %s, slots held %s" % (
             s["max_live_holders"], s["max_unschedulable"], s["unschedulable_over_concurrency_by_dead_agents"] or "-",
             s["final_unschedulable"] or "-", {k: v for k, v in s["final_slots_held"].items() if v} or "-"),
+        "dead agents' nodes left cordoned: %s" % (
+            ", ".join("%s (%s; %s)" % (d["node"], d["condition"], "+".join(d["events"]) or "no Event")
+                      for d in s.get("dead_left_cordoned") or []) or "-"),
         "liveness: %d/%d live nodes rebooted; never back: %s; DONE statuses %s" % (
             lv["rebooted"], lv["alive_nodes"], lv["dead_forever"] or "-", lv["done_status"]),
         "timing: rollout %ss, ideal %ss (N/c x mean cycle %ss; median %ss): ratio %s" % (

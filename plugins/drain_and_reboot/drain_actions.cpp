@@ -155,6 +155,8 @@ std::unique_ptr<Action> Make() {
 // the Lease. tests/drain runs every action with exactly these rows granted.
 #define NODE_PERMISSIONS                                                                          \
   Cluster("get patch", "", "nodes", "read the node; cordon, uncordon, annotate and taint it"),  \
+      Cluster("patch", "", "nodes/status",                                                         \
+              "set the NodeAgentReboot condition while a reboot lasts (and on a node whose expired lock it takes over)"), \
       InNamespace("default", "create", "", "events", "record Events about the node")
 #define DRAIN_PERMISSIONS                                                                         \
   Cluster("list watch get delete", "", "pods",                                                    \

@@ -61,8 +61,30 @@ class FakeKubeClient : public KubeClient {
   /// test's "meanwhile" (the waiter taking its slot, a holder dying).
   std::function<void(const std::string&)> on_lease_watch;
 
-  /// GET of a lease collection (labelSelector k=v,k2=v2); anything else unsupported.
+  /// GET of a lease collection (labelSelector k=v,k2=v2) and a strategic
+  /// merge patch of a node's status conditions (merged by type, as the API
+  /// server does); anything else unsupported.
   KubeResult<nlohmann::json> Request(const KubeRequest& r) override {
+    if (r.method == "PATCH" && r.path.rfind("/api/v1/nodes/", 0) == 0 && r.path.ends_with("/status")) {
+      std::lock_guard<std::mutex> l(mu_);
+      const std::string name = r.path.substr(14, r.path.size() - 14 - 7);
+      auto it = nodes.find(name);
+      if (it == nodes.end()) return KubeResult<nlohmann::json>(NotFound("node " + name), {404, "NotFound"});
+      if (r.content_type != PatchContentType(PatchType::kStrategicMerge)) return Unsupported();
+      status_patches.push_back(name);
+      nlohmann::json& conds = it->second["status"]["conditions"];
+      if (!conds.is_array()) conds = nlohmann::json::array();
+      for (const auto& c : r.body.value("status", nlohmann::json::object()).value("conditions", nlohmann::json::array())) {
+        bool merged = false;
+        for (auto& have : conds)
+          if (have.value("type", "") == c.value("type", "")) {
+            have.merge_patch(c);
+            merged = true;
+          }
+        if (!merged) conds.push_back(c);
+      }
+      return it->second;
+    }
     const std::string prefix = "/apis/coordination.k8s.io/v1/namespaces/";
     if (r.method != "GET" || r.path.rfind(prefix, 0) != 0 || !r.path.ends_with("/leases")) return Unsupported();
     const std::string ns = r.path.substr(prefix.size(), r.path.size() - prefix.size() - 7);
@@ -95,6 +117,7 @@ class FakeKubeClient : public KubeClient {
   }
   int lease_lists = 0;
   int lease_watches = 0;
+  std::vector<std::string> status_patches;  // node names, one per status patch
   KubeResult<nlohmann::json> GetVersion() override { return Unsupported(); }
   KubeResult<nlohmann::json> GetNode(const std::string& name) override {
     if (before_get_node) before_get_node();

@@ -208,6 +208,39 @@ auto ReadRetrying(ActionContext& ctx, const std::string& what, Read read) {
 
 }  // namespace
 
+const json* RebootCondition(const json& node) {
+  const json* conds = node.contains(Ptr("/status/conditions")) ? &node.at(Ptr("/status/conditions")) : nullptr;
+  if (!conds || !conds->is_array()) return nullptr;
+  for (const json& c : *conds)
+    if (c.is_object() && c.value("type", "") == kRebootCondition) return &c;
+  return nullptr;
+}
+
+json RebootConditionPatch(const json& node, bool on, const std::string& reason, const std::string& message,
+                          std::chrono::system_clock::time_point now) {
+  // metav1.Time: whole seconds.
+  std::string stamp = FormatMicroTime(now);
+  stamp = stamp.substr(0, stamp.find('.')) + "Z";
+  const std::string status = on ? "True" : "False";
+  std::string transition = stamp;
+  if (const json* c = RebootCondition(node); c && c->value("status", "") == status)
+    transition = c->value("lastTransitionTime", stamp);
+  return {{"status",
+           {{"conditions",
+             json::array({{{"type", kRebootCondition}, {"status", status}, {"reason", reason}, {"message", message},
+                           {"lastHeartbeatTime", stamp}, {"lastTransitionTime", transition}}})}}}};
+}
+
+void RebootCoordinator::SetRebootCondition(const std::string& node, const json& current, bool on,
+                                           const std::string& reason, const std::string& message) {
+  auto path = ResourcePath({"", "v1", "nodes", "", node, "status"});
+  if (!path) return;
+  auto r = kube_.Request(KubeRequest::Patch(
+      *path, RebootConditionPatch(current, on, reason, message, ctx_.host().clock().Now()), PatchType::kStrategicMerge));
+  if (!r) ctx_.Warn("could not set the " + std::string(kRebootCondition) + " condition of node " + node + ": " +
+                    r.error().message());
+}
+
 RebootCoordinator::RebootCoordinator(ActionContext& ctx, KubeClient& kube, RunOptions options,
                                      std::string action)
     : ctx_(ctx), kube_(kube), o_(std::move(options)), action_(std::move(action)) {}
@@ -250,6 +283,12 @@ void RebootCoordinator::RecordTakeover(const std::string& slot, const std::strin
               "operator runs `kubectl uncordon " + previous + "`";
   n.host = o_.node;
   if (auto r = kube_.CreateEvent(n); !r) ctx_.Warn("could not record the expired-lock Event: " + r.error().message());
+  // Its condition says the same, where `kubectl describe node` shows it,
+  // if a reboot by nodeagent was in progress there.
+  if (auto node = kube_.GetNode(previous); node) {
+    if (const json* c = RebootCondition(*node); c && c->value("status", "") == "True")
+      SetRebootCondition(previous, *node, true, kRebootLockExpiredReason, n.message);
+  }
 }
 
 Status RebootCoordinator::Save(const State& s) { return ctx_.SaveCheckpoint(s.ToJson(o_.node, action_)); }
@@ -290,9 +329,13 @@ Status RebootCoordinator::CleanNode(bool uncordon) {
     if (t.value("key", "") != kTaintKey) kept.push_back(t);
   if (kept.size() != taints.size()) patch["spec"]["taints"] = kept;
   if (uncordon && node->value(Ptr("/spec/unschedulable"), false)) patch["spec"]["unschedulable"] = nullptr;
-  if (patch.empty()) return Status::Ok();
-  auto r = kube_.PatchNode(o_.node, patch, PatchType::kMerge);
-  if (!r) return r.error().Wrap("cleaning up node " + o_.node);
+  if (!patch.empty()) {
+    auto r = kube_.PatchNode(o_.node, patch, PatchType::kMerge);
+    if (!r) return r.error().Wrap("cleaning up node " + o_.node);
+  }
+  if (const json* c = RebootCondition(*node); c && c->value("status", "") == "True")
+    SetRebootCondition(o_.node, *node, false, kNoRebootReason,
+                       "no reboot by nodeagent in progress (run " + ctx_.run_id() + " ended)");
   return Status::Ok();
 }
 
@@ -446,13 +489,17 @@ Result<Plan> RebootCoordinator::PlanDrain() {
                             "pods scheduled onto the node after this plan, while it waits for the reboot lock, are "
                             "classified like those below and evicted too", "", 0, {kAnyPodObject}});
   }
+  const std::string condition = o_.reboot ? std::string("; Node condition ") + kRebootCondition +
+                                                 "=True (RebootInProgress) until the node is uncordoned after its boot"
+                                           : "";
   if (!unschedulable) {
-    plan.changes.push_back({"cordon", "node/" + o_.node, "", "", 0, {NodeObject(o_.node)}});
+    plan.changes.push_back({"cordon", "node/" + o_.node, condition.empty() ? "" : condition.substr(2), "", 0,
+                            {NodeObject(o_.node)}});
   } else {
     plan.findings.push_back({Severity::kInfo, "node/" + o_.node, "already unschedulable; it stays so after the run"});
     plan.changes.push_back({"annotate", "node/" + o_.node,
-                            "nodeagent's annotations while the run lasts (the node stays unschedulable)", "", 0,
-                            {NodeObject(o_.node)}});
+                            "nodeagent's annotations while the run lasts (the node stays unschedulable)" + condition,
+                            "", 0, {NodeObject(o_.node)}});
   }
 
   int evict = 0, skip = 0, block = 0;
@@ -657,6 +704,12 @@ Result<Phase> RebootCoordinator::CordonNode(Walk& w) {
   if (s.cordoned) patch["spec"]["unschedulable"] = true;
   auto pr = kube_.PatchNode(o_.node, patch, PatchType::kMerge);
   if (!pr) return Fail(w, "could not cordon node " + o_.node + ": " + pr.error().message(), RunStatus::kFailed);
+  if (o_.reboot)
+    SetRebootCondition(o_.node, *current, true, kRebootInProgressReason,
+                       "nodeagent run " + ctx_.run_id() + " " + (s.cordoned ? "cordoned" : "is draining") +
+                           " this node at " + FormatMicroTime(ctx_.host().clock().Now()) +
+                           " to reboot it; its agent uncordons the node once it is back and Ready. If this stays "
+                           "True long after that, the agent did not come back: see the node's Events");
   Event("Normal", "DrainStarted", "cordoned; draining (run " + ctx_.run_id() + ")");
   Notify("drain", "draining node " + o_.node);
   return Phase::kDrain;

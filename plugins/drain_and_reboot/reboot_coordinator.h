@@ -33,6 +33,22 @@ inline constexpr const char* kAnnotationAction = "nodeagent.io/action";
 inline constexpr const char* kAnnotationPhase = "nodeagent.io/phase";
 inline constexpr const char* kAnnotationSince = "nodeagent.io/since";
 inline constexpr const char* kTaintKey = "nodeagent.io/reboot-pending";
+/// Our Node condition: True from the cordon of a reboot until the node is
+/// uncordoned after its boot (or rolled back). A node whose agent never comes
+/// back is left cordoned with it True, saying why; the node that takes over
+/// its expired lock slot sets the reason kRebootLockExpiredReason.
+inline constexpr const char* kRebootCondition = "NodeAgentReboot";
+inline constexpr const char* kRebootInProgressReason = "RebootInProgress";
+inline constexpr const char* kRebootLockExpiredReason = "RebootLockExpired";
+inline constexpr const char* kNoRebootReason = "NoRebootInProgress";
+
+/// The node's kRebootCondition, or null.
+const nlohmann::json* RebootCondition(const nlohmann::json& node);
+/// The strategic-merge patch of nodes/NAME/status that sets kRebootCondition
+/// (merged by type: the kubelet's conditions are left alone); the transition
+/// time is kept from `node` (as read) while the status stays the same.
+nlohmann::json RebootConditionPatch(const nlohmann::json& node, bool on, const std::string& reason,
+                                    const std::string& message, std::chrono::system_clock::time_point now);
 
 /// Change::objects names (nodeagent/plan_objects.h), as the core's
 /// apply-phase guard reads them; commands use nodeagent::CommandObject.
@@ -138,7 +154,13 @@ class RebootCoordinator {
   /// `next` a third of the TTL on. The waits around the reboot run without the
   /// background renewer. A failure is a warning: the node is down or coming back.
   void RenewLockIfDue(const State& s, std::chrono::steady_clock::time_point& next);
+  /// Removes our annotations and taint, uncordons when `uncordon`, and sets
+  /// kRebootCondition False when it is True.
   Status CleanNode(bool uncordon);
+  /// Patches kRebootCondition of `node` (as read in `current`). Best effort:
+  /// a failure is a warning, the run goes on.
+  void SetRebootCondition(const std::string& node, const nlohmann::json& current, bool on, const std::string& reason,
+                          const std::string& message);
   /// Gives back this run's lock slot (`known_slot` from the checkpoint, else
   /// the one this node is found holding). For a summary: "", "; lock released"
   /// or "; LOCK RELEASE FAILED: ...".

@@ -614,3 +614,79 @@ TEST_CASE("lock_lost_when_not_renewed_for_its_ttl: the holder gives the slot up 
                     e.find("other nodes count it as expired after 3s") != std::string::npos);
   CHECK(said);
 }
+
+namespace {
+
+/// The node's NodeAgentReboot condition as "Status/Reason", or "".
+std::string RebootConditionOf(const json& node) {
+  const json* c = RebootCondition(node);
+  return c ? c->value("status", "") + "/" + c->value("reason", "") : "";
+}
+
+}  // namespace
+
+TEST_CASE("reboot_condition_while_the_reboot_lasts: True from the cordon until the uncordon after the boot",
+          "[reboot_coordinator]") {
+  // A node whose agent never comes back is left cordoned with this condition
+  // saying why (issue 15); the kubelet's own conditions are left alone.
+  Bed b;
+  std::string at_reboot, message_at_reboot;
+  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
+    at_reboot = RebootConditionOf(b.kube.nodes["node-1"]);
+    message_at_reboot = RebootCondition(b.kube.nodes["node-1"])->value("message", "");
+    // The boot: the kubelet patches only its own conditions (merged by type).
+    b.ctx.root().Write("/proc/1/stat", Stat("7000"));
+    auto& status = b.kube.nodes["node-1"]["status"];
+    for (auto& c : status["conditions"])
+      if (c["type"] == "Ready") c["lastTransitionTime"] = "2026-01-01T00:05:00Z";
+    status["nodeInfo"]["bootID"] = "container-boot-2";
+    CommandResult ok;
+    ok.exit_code = 0;
+    return ok;
+  });
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
+  auto out = c.Run();
+  REQUIRE(out);
+  INFO(out->summary);
+  CHECK(out->status == RunStatus::kChanged);
+  CHECK(at_reboot == "True/RebootInProgress");
+  CHECK(message_at_reboot.find("cordoned this node") != std::string::npos);
+  const json& node = b.kube.nodes["node-1"];
+  CHECK(RebootConditionOf(node) == "False/NoRebootInProgress");
+  CHECK(node["status"]["conditions"].size() == 2);  // Ready is still there
+  CHECK(b.kube.status_patches == std::vector<std::string>{"node-1", "node-1"});
+  CHECK_FALSE(b.Unschedulable());
+}
+
+TEST_CASE("reboot_condition_on_a_dead_holder: the node taking over its expired slot says so in its condition",
+          "[reboot_coordinator]") {
+  Bed b;
+  // node-2 cordoned itself to reboot, holds the only slot, and its agent died.
+  json dead = Node(true, "2026-01-01T00:00:00Z", "boot-2");
+  dead["metadata"]["name"] = "node-2";
+  dead["spec"]["unschedulable"] = true;
+  dead["status"]["conditions"].push_back({{"type", kRebootCondition}, {"status", "True"},
+                                          {"reason", kRebootInProgressReason}, {"message", "cordoned"},
+                                          {"lastTransitionTime", "2026-01-01T00:00:00Z"}});
+  b.kube.nodes["node-2"] = dead;
+  b.kube.leases["kube-system/nodeagent-reboot-lock-0"] = {
+      {"metadata", {{"name", "nodeagent-reboot-lock-0"}, {"namespace", "kube-system"}, {"resourceVersion", "1"}}},
+      {"spec", {{"holderIdentity", "node-2"}, {"leaseDurationSeconds", 1800}, {"renewTime", "2026-01-01T00:00:00Z"}}}};
+  CommandResult failed;
+  failed.exit_code = 1;
+  b.ctx.commands().Answer({"reboot-stub"}, failed);  // ends node-1's run with a rollback
+  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
+  auto out = c.Run();
+  REQUIRE(out);
+  INFO(out->summary);
+  const json* cond = RebootCondition(b.kube.nodes["node-2"]);
+  REQUIRE(cond);
+  CHECK(cond->value("status", "") == "True");
+  CHECK(cond->value("reason", "") == kRebootLockExpiredReason);
+  CHECK(cond->value("message", "").find("stopped renewing reboot lock kube-system/nodeagent-reboot-lock-0") !=
+        std::string::npos);
+  CHECK(cond->value("lastTransitionTime", "") == "2026-01-01T00:00:00Z");  // still True: no transition
+  CHECK(b.kube.nodes["node-2"]["spec"]["unschedulable"] == true);        // left as it is
+  // node-1's own condition went True and back to False with its rollback.
+  CHECK(RebootConditionOf(b.kube.nodes["node-1"]) == "False/NoRebootInProgress");
+}

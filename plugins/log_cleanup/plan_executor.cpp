@@ -21,6 +21,8 @@ namespace nodeagent::logc {
 
 namespace {
 
+constexpr size_t kRowsFlushBytes = 16 << 10;
+
 int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
@@ -166,7 +168,10 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
   char name[NAME_MAX + 1];
   const std::string dir_path = EscapePath(plan_.DirPath(dir));
   const std::string dir_object = env_.planned ? "file:" + dir_path + "/" : "";
-  std::string rows;  // this directory's rows of the run's full list
+  // This directory's rows of the run's full list, handed on every 16 KiB:
+  // one buffer per thread, so its size counts in the run's peak memory.
+  std::string rows;
+  if (listing()) rows.reserve(kRowsFlushBytes + 512);
   bool read_back = plan_.files.ForEach(d.spool_off, d.spool_bytes, [&](uint64_t, const PlannedFile& f,
                                                                        std::string_view file_name) {
     if (stop_ || f.open) return;
@@ -224,7 +229,7 @@ void Execution::DoDir(uint32_t dir, DirChain& chain) {
       if (listing()) AppendListRow(rows, "compress", r->bytes_in, MtimeNs(st), dir_path, EscapePath(file_name));
     }
     done_files_.fetch_add(1, std::memory_order_relaxed);
-    if (rows.size() >= (64 << 10)) FlushRows(rows);
+    if (rows.size() >= kRowsFlushBytes) FlushRows(rows);
   });
   if (!read_back) {
     std::lock_guard<std::mutex> lock(mu_);

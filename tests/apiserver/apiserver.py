@@ -1595,6 +1595,7 @@ class FleetRecorder:
             self.samples = []
             self.faults = {}
             self.holders = {}          # slot lease name -> holder node
+            self.granted = set()       # slot lease names handed to their holder, not taken yet
             self.tickets = {}          # ticket lease name -> node
             self.unschedulable = set()
             self.ready = {}            # node -> bool
@@ -1691,15 +1692,20 @@ class FleetRecorder:
         """A lock lease changed (lease None: deleted). Caller holds self.lock."""
         if self.slot_re.match(name):
             holder = ((lease or {}).get("spec") or {}).get("holderIdentity") or None
+            # Handed to `holder` by another node (nodeagent.io/granted-by) and
+            # not taken yet: a grant, not a held slot.
+            granted = bool(((lease or {}).get("metadata") or {}).get("annotations", {}).get("nodeagent.io/granted-by"))
             previous = self.holders.get(name)
-            if holder == previous:
+            was_granted = name in self.granted
+            if holder == previous and granted == was_granted:
                 return
             if holder:
                 self.holders[name] = holder
             else:
                 self.holders.pop(name, None)
+            (self.granted.add if holder and granted else self.granted.discard)(name)
             if record:
-                self._event("slot", name, holder or previous, holder, previous=previous)
+                self._event("slot", name, holder or previous, holder, previous=previous, granted=bool(holder and granted))
         elif name.startswith(self.ticket_prefix):
             present = lease is not None
             if present == (name in self.tickets):
