@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <thread>
 
 #include "http/curl_http_client.h"
+#include "http/curl_library.h"
 
 using namespace nodeagent;
 using namespace std::chrono_literals;
@@ -246,4 +248,31 @@ TEST_CASE("secrets_never_logged: header values and URL paths stay out of HTTP er
   CHECK(answer.error().message().find("GET http://127.0.0.1:") != std::string::npos);
   CHECK(answer.error().message().find("s3cret") == std::string::npos);
   CHECK(answer.error().message().find("path-token") == std::string::npos);
+}
+
+namespace {
+
+bool MapsLibcurl() {
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);)
+    if (line.find("/libcurl.so.4") != std::string::npos || line.find("/libcurl.so.") != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("libcurl is loaded by the first exchange, not by linking or by making a client") {
+  // ctest runs each case in its own process, so nothing loaded it before.
+  // No binary lists libcurl as NEEDED: a run that never talks to the network
+  // does not pay for it and its ~25 libraries (about 5 MiB resident).
+  REQUIRE_FALSE(curl::CurlLoaded());
+  CHECK_FALSE(MapsLibcurl());
+  auto client = MakeCurlHttpClient();
+  CHECK_FALSE(MapsLibcurl());
+  OneShotServer server([](const std::string&) { return Reply(200, "ok"); });
+  auto r = client->Get(server.url(), 5s);
+  REQUIRE(r.ok());
+  CHECK(r->body == "ok");
+  CHECK(curl::CurlLoaded());
+  CHECK(MapsLibcurl());
 }

@@ -6,7 +6,7 @@
 #include <cctype>
 #include <mutex>
 
-#include "http/curl_global.h"
+#include "http/curl_library.h"
 
 namespace nodeagent::curl {
 
@@ -16,6 +16,7 @@ constexpr size_t kMaxIdleHandles = 4;
 
 // What the libcurl callbacks of one exchange share.
 struct TransferState {
+  const CurlLibrary* curl = nullptr;
   CURL* handle = nullptr;
   ExchangeResult* result = nullptr;
   size_t max_body = 0;
@@ -30,7 +31,7 @@ size_t CollectBody(char* data, size_t size, size_t n, void* user) {
   size_t len = size * n;
   if (t->stream) {
     long status = 0;
-    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+    t->curl->easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
     if (status == 200) {
       if (t->stream->OnData(std::string_view(data, len))) return len;
       t->stream_stopped = true;
@@ -101,25 +102,25 @@ TransferFailure Reduce(CURLcode code, const TransferState& t) {
   }
 }
 
-void SetTls(CURL* h, const TlsSettings& tls) {
+void SetTls(const CurlLibrary& curl, CURL* h, const TlsSettings& tls) {
   if (!tls.verify) {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   } else {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (!tls.ca_pem.empty()) {
       curl_blob ca{const_cast<char*>(tls.ca_pem.data()), tls.ca_pem.size(), CURL_BLOB_COPY};
-      curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
+      curl.easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
     }
   }
   if (!tls.client_cert_pem.empty()) {
     curl_blob cert{const_cast<char*>(tls.client_cert_pem.data()), tls.client_cert_pem.size(), CURL_BLOB_COPY};
     curl_blob key{const_cast<char*>(tls.client_key_pem.data()), tls.client_key_pem.size(), CURL_BLOB_COPY};
-    curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
-    curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-    curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
-    curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
+    curl.easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
+    curl.easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
+    curl.easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
+    curl.easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
   }
 }
 
@@ -136,44 +137,56 @@ ErrorCode CodeForFailure(TransferFailure failure) {
 struct Transport::Pool {
   std::mutex mu;
   std::vector<CURL*> idle;
+  const CurlLibrary* curl = nullptr;  // set once a handle was made
 
-  CURL* Take() {
+  CURL* Take(const CurlLibrary& lib) {
     {
       std::lock_guard<std::mutex> lock(mu);
+      curl = &lib;
       if (!idle.empty()) {
         CURL* h = idle.back();
         idle.pop_back();
         return h;
       }
     }
-    return curl_easy_init();
+    return lib.easy_init();
   }
   void Return(CURL* h) {
     std::lock_guard<std::mutex> lock(mu);
     if (idle.size() < kMaxIdleHandles) {
       idle.push_back(h);
     } else {
-      curl_easy_cleanup(h);
+      curl->easy_cleanup(h);
     }
   }
   ~Pool() {
-    for (CURL* h : idle) curl_easy_cleanup(h);
+    for (CURL* h : idle) curl->easy_cleanup(h);
   }
 };
 
-Transport::Transport() : pool_(std::make_unique<Pool>()) { EnsureCurlGlobalInit(); }
+// libcurl is loaded by the first exchange (curl_library.h), not here: a
+// client that is made but never used costs nothing.
+Transport::Transport() : pool_(std::make_unique<Pool>()) {}
 Transport::~Transport() = default;
 
 ExchangeResult Transport::Perform(const Exchange& x) {
   ExchangeResult result;
-  CURL* h = pool_->Take();
+  Result<const CurlLibrary*> loaded = LoadCurl();
+  if (!loaded) {
+    result.failure = TransferFailure::kPermanent;
+    result.error = result.error_summary = loaded.error().message();
+    return result;
+  }
+  const CurlLibrary& curl = **loaded;
+  CURL* h = pool_->Take(curl);
   if (!h) {
     result.failure = TransferFailure::kTransient;
     result.error = result.error_summary = "cannot create a curl handle";
     return result;
   }
-  curl_easy_reset(h);  // keeps the connection cache
+  curl.easy_reset(h);  // keeps the connection cache
   TransferState state;
+  state.curl = &curl;
   state.handle = h;
   state.result = &result;
   state.max_body = x.max_response_bytes;
@@ -181,66 +194,66 @@ ExchangeResult Transport::Perform(const Exchange& x) {
   state.should_abort = x.should_abort ? &x.should_abort : nullptr;
 
   char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(h, CURLOPT_URL, x.url.c_str());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(x.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(x.timeout.count()));
-  if (x.tcp_keepalive) curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, x.user_agent.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);  // an answer elsewhere is the caller's to judge
+  curl.easy_setopt(h, CURLOPT_URL, x.url.c_str());
+  curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(x.connect_timeout.count()));
+  curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(x.timeout.count()));
+  if (x.tcp_keepalive) curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl.easy_setopt(h, CURLOPT_USERAGENT, x.user_agent.c_str());
+  curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);  // an answer elsewhere is the caller's to judge
   // Proxies: libcurl's defaults, i.e. http_proxy, HTTPS_PROXY, ALL_PROXY and
   // NO_PROXY from the environment, as kubectl and most tools do.
   curl_slist* connect_to = nullptr;
   if (!x.connect_to.empty()) {
-    connect_to = curl_slist_append(connect_to, x.connect_to.c_str());
-    curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
+    connect_to = curl.slist_append(connect_to, x.connect_to.c_str());
+    curl.easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
   }
   if (x.method == "GET") {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else {
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, x.method.c_str());
+    curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, x.method.c_str());
     if (x.body) {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, x.body->c_str());
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(x.body->size()));
+      curl.easy_setopt(h, CURLOPT_POSTFIELDS, x.body->c_str());
+      curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(x.body->size()));
     }
   }
-  curl_slist* headers = curl_slist_append(nullptr, "Expect:");  // no 100-continue round trip
-  for (const std::string& line : x.headers) headers = curl_slist_append(headers, line.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  SetTls(h, x.tls);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &CollectHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &state);
+  curl_slist* headers = curl.slist_append(nullptr, "Expect:");  // no 100-continue round trip
+  for (const std::string& line : x.headers) headers = curl.slist_append(headers, line.c_str());
+  curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  SetTls(curl, h, x.tls);
+  curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, &CollectHeader);
+  curl.easy_setopt(h, CURLOPT_HEADERDATA, &state);
   if (!x.stream)  // by Content-Length, before a byte of the body is read
-    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(x.max_response_bytes));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &CollectBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &state);
+    curl.easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(x.max_response_bytes));
+  curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, &CollectBody);
+  curl.easy_setopt(h, CURLOPT_WRITEDATA, &state);
   if (state.should_abort) {
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &Progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, &state);
+    curl.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &Progress);
+    curl.easy_setopt(h, CURLOPT_XFERINFODATA, &state);
   }
 
-  CURLcode code = curl_easy_perform(h);
+  CURLcode code = curl.easy_perform(h);
   long status = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   result.failure = Reduce(code, state);
   if (result.failure == TransferFailure::kTooLarge) {
     result.body.clear();
     result.error = result.error_summary =
         "the answer is larger than " + std::to_string(x.max_response_bytes) + " bytes";
   } else if (code != CURLE_OK) {
-    result.error_summary = curl_easy_strerror(code);
+    result.error_summary = curl.easy_strerror(code);
     result.error = errbuf[0] ? errbuf : result.error_summary;
     while (!result.error.empty() && result.error.back() == '\n') result.error.pop_back();
   }
   result.status = code == CURLE_OK || (x.stream && status > 0) ? static_cast<int>(status) : 0;
-  curl_slist_free_all(headers);
-  curl_slist_free_all(connect_to);
+  curl.slist_free_all(headers);
+  curl.slist_free_all(connect_to);
   // Reset so no blob, header or callback pointer outlives this call, but keep
   // the handle (and its connection cache) for the next exchange.
-  curl_easy_reset(h);
+  curl.easy_reset(h);
   pool_->Return(h);
   return result;
 }

@@ -87,9 +87,12 @@ class KubeCheck(unittest.TestCase):
         self.assertEqual(rows["create events in default"],
                          ["cordon", "drain", "drain-and-reboot", "nodeagent (Node Events)", "reboot-if-required",
                           "uncordon"])
-        # The core's own rows: counting up a repeated Event, the actions' Node conditions.
+        # The core's own rows: counting up a repeated Event, the actions' Node
+        # conditions; the node actions set NodeAgentReboot themselves.
         self.assertEqual(rows["patch events in default"], ["nodeagent (Node Events)"])
-        self.assertEqual(rows["patch nodes/status"], ["nodeagent (Node conditions)"])
+        self.assertEqual(rows["patch nodes/status"],
+                         ["cordon", "drain", "drain-and-reboot", "nodeagent (Node conditions)", "reboot-if-required",
+                          "uncordon"])
         # join-prep and join declare it (to find a Node with this node's
         # name), calico-network too (its BGP peers); the drain actions, which
         # once had it hard-coded, do not.
