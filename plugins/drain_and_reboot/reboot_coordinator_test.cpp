@@ -642,10 +642,9 @@ TEST_CASE("reboot_condition_while_the_reboot_lasts: True from the cordon until t
     status["nodeInfo"]["bootID"] = "container-boot-2";
     CommandResult ok;
     ok.exit_code = 0;
-    return ok;
+    return Result<CommandResult>(ok);
   });
-  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
-  auto out = c.Run();
+  auto out = RebootCoordinator(b.ctx, b.kube, b.o, "drain-and-reboot").Run();
   REQUIRE(out);
   INFO(out->summary);
   CHECK(out->status == RunStatus::kChanged);

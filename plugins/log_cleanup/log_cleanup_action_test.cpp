@@ -837,8 +837,23 @@ TEST_CASE("Run as an unprivileged user: unreadable directories are reported and 
   std::filesystem::remove_all(dir);
 }
 
+}  // namespace
+}  // namespace nodeagent::logc
+
 namespace nodeagent::logc {
 namespace {
+
+/// The run's full list as rows of tab-separated fields.
+std::vector<std::vector<std::string>> ListRows(const std::string& list) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(list);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream split(line);
+    rows.emplace_back();
+    for (std::string field; std::getline(split, field, '\t');) rows.back().push_back(field);
+  }
+  return rows;
+}
 
 TEST_CASE("Dry run over the list limit: the plan lists the first rows, the run's full list every file in path order") {
   Fixture f;
@@ -863,11 +878,7 @@ TEST_CASE("Dry run over the list limit: the plan lists the first rows, the run's
   CHECK(plan->data["files_in_run_list"] == true);
   // Every file, one line each: KIND TAB BYTES TAB MTIME TAB PATH, in path order.
   std::vector<std::string> listed;
-  std::istringstream lines(f.ctx.list());
-  for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> fields;
-    std::istringstream split(line);
-    for (std::string field; std::getline(split, field, '\t');) fields.push_back(field);
+  for (const auto& fields : ListRows(f.ctx.list())) {
     REQUIRE(fields.size() == 4);
     CHECK(fields[0] == "delete");
     CHECK(fields[1] == "9");
@@ -908,9 +919,6 @@ TEST_CASE("Planned files read back from the spool across its read chunks: long n
   for (const std::string& p : expected) CHECK_FALSE(ExistsNoFollow(f.ctx, p));
 }
 
-}  // namespace
-}  // namespace nodeagent::logc
-
 TEST_CASE("Real run over the list limit: the outcome lists the first changes, the run's full list every one done") {
   Fixture f;
   const size_t n = LogCleanupAction::kListLimit + 7;
@@ -933,11 +941,7 @@ TEST_CASE("Real run over the list limit: the outcome lists the first changes, th
   CHECK(out->changes.back().description.find("--all") != std::string::npos);
   CHECK(out->data["changes_in_run_list"] == true);
   std::set<std::string> deleted, removed;
-  std::istringstream lines(f.ctx.list());
-  for (std::string line; std::getline(lines, line);) {
-    std::vector<std::string> fields;
-    std::istringstream split(line);
-    for (std::string field; std::getline(split, field, '\t');) fields.push_back(field);
+  for (const auto& fields : ListRows(f.ctx.list())) {
     REQUIRE(fields.size() == 4);
     if (fields[0] == "rmdir") {
       removed.insert(fields[3]);
