@@ -201,7 +201,14 @@ ExchangeResult Transport::Perform(const Exchange& x) {
   curl.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(x.timeout.count()));
   if (x.tcp_keepalive) curl.easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl.easy_setopt(h, CURLOPT_USERAGENT, x.user_agent.c_str());
-  curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  // http and https only. CURLOPT_PROTOCOLS_STR is libcurl 7.85's; EL9 has
+  // 7.76, which answers CURLE_UNKNOWN_OPTION: then the older bit mask.
+  if (curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    curl.easy_setopt(h, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#pragma GCC diagnostic pop
+  }
   curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);  // an answer elsewhere is the caller's to judge
   // Proxies: libcurl's defaults, i.e. http_proxy, HTTPS_PROXY, ALL_PROXY and
   // NO_PROXY from the environment, as kubectl and most tools do.

@@ -890,16 +890,19 @@ def analyse(f):
                                       "taken_by": nxt[0] if nxt else None, "event": False, "event_message": None,
                                       "not_owed": "a grant it had not taken yet; handed on"})
                     continue
-                # A takeover is owed only to a live node still waiting when the
-                # slot expired (its holder's last renewal is at most its death).
-                expires = killed + a.lock_ttl
+                # A takeover is owed to a live node that kept waiting until it
+                # could count the slot expired: a waiter does so by its own
+                # clock, lock_ttl after it first saw the record unchanged (at
+                # the earliest the holder's death, or its own arrival). A node
+                # that found a free slot sooner was not held up by the dead one.
                 waiting_then = [o.name for o in busy if not o.dead_forever and o.run_starts
-                                and min(o.run_starts) <= expires
-                                and (o.name not in first_acquire or first_acquire[o.name][0] > expires)]
+                                and (first_acquire[o.name][0] if o.name in first_acquire else 1e18)
+                                > max(min(o.run_starts), killed) + a.lock_ttl]
                 if not waiting_then and t1 is None:
                     takeovers.append({"dead_node": ag.name, "lease": lease, "released_at": None, "taken_by": None,
                                       "event": False, "event_message": None,
-                                      "not_owed": "no live node was waiting when it expired"})
+                                      "not_owed": "no live node waited lock_ttl while it was held (free slots "
+                                                  "served them)"})
                     continue
                 nxt = [(h, s0) for l2, h, s0, _ in intervals if l2 == lease and s0 >= (t1 or 1e18) - 0.01]
                 nxt.sort(key=lambda x: x[1])
