@@ -706,10 +706,12 @@ Result<Phase> RebootCoordinator::CordonNode(Walk& w) {
   if (!pr) return Fail(w, "could not cordon node " + o_.node + ": " + pr.error().message(), RunStatus::kFailed);
   if (o_.reboot)
     SetRebootCondition(o_.node, *current, true, kRebootInProgressReason,
-                       "nodeagent run " + ctx_.run_id() + " " + (s.cordoned ? "cordoned" : "is draining") +
-                           " this node at " + FormatMicroTime(ctx_.host().clock().Now()) +
-                           " to reboot it; its agent uncordons the node once it is back and Ready. If this stays "
-                           "True long after that, the agent did not come back: see the node's Events");
+                       "nodeagent run " + ctx_.run_id() + " " +
+                           (s.cordoned ? "cordoned" : "is draining (it was unschedulable already)") +
+                           " this node at " + FormatMicroTime(ctx_.host().clock().Now()) + " to reboot it; its agent " +
+                           (s.cordoned ? "uncordons it" : "ends this") +
+                           " once the node is back and Ready. If this stays True long after that, the agent did "
+                           "not come back: see the node's Events");
   Event("Normal", "DrainStarted", "cordoned; draining (run " + ctx_.run_id() + ")");
   Notify("drain", "draining node " + o_.node);
   return Phase::kDrain;
