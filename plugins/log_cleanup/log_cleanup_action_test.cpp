@@ -855,17 +855,24 @@ std::vector<std::vector<std::string>> ListRows(const std::string& list) {
   return rows;
 }
 
-TEST_CASE("Dry run over the list limit: the plan lists the first rows, the run's full list every file in path order") {
-  Fixture f;
-  const size_t n = LogCleanupAction::kListLimit + 5;
+/// `n` old logs spread over `dirs` directories of /var/log/app, and one young
+/// one; the old ones' paths, sorted.
+std::vector<std::string> WriteOldLogs(Fixture& f, size_t n, size_t dirs) {
   std::vector<std::string> names;
   for (size_t i = 0; i < n; ++i) {
-    std::string path = "/var/log/app/d" + std::to_string(i % 3) + "/f" + std::to_string(i) + ".log";
+    std::string path = "/var/log/app/d" + std::to_string(i % dirs) + "/f" + std::to_string(i) + ".log";
     WriteAged(f.ctx, path, 30 * kDay);
     names.push_back(path);
   }
   WriteAged(f.ctx, "/var/log/app/young.log", 1 * kDay);
   std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST_CASE("Dry run over the list limit: the plan lists the first rows, the run's full list every file in path order") {
+  Fixture f;
+  const size_t n = LogCleanupAction::kListLimit + 5;
+  std::vector<std::string> names = WriteOldLogs(f, n, 3);
   f.ctx.set_dry_run(true);
   LogCleanupAction action;
   Result<Plan> plan = action.MakePlan(f.ctx);
@@ -922,13 +929,8 @@ TEST_CASE("Planned files read back from the spool across its read chunks: long n
 TEST_CASE("Real run over the list limit: the outcome lists the first changes, the run's full list every one done") {
   Fixture f;
   const size_t n = LogCleanupAction::kListLimit + 7;
-  std::set<std::string> names;
-  for (size_t i = 0; i < n; ++i) {
-    std::string path = "/var/log/app/d" + std::to_string(i % 4) + "/f" + std::to_string(i) + ".log";
-    WriteAged(f.ctx, path, 30 * kDay);
-    names.insert(path);
-  }
-  WriteAged(f.ctx, "/var/log/app/young.log", 1 * kDay);
+  const std::vector<std::string> written = WriteOldLogs(f, n, 4);
+  const std::set<std::string> names(written.begin(), written.end());
   testutil::SetMtime(f.Real("/var/log/app/d0/f0.log"), int64_t{1'700'000'000} * 1'000'000'000);
   f.params().Set("remove_empty_dirs", true);
   LogCleanupAction action;
