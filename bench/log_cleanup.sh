@@ -87,7 +87,7 @@ open_seconds() {
   [ -n "$AGENTCTL" ] || { echo 0; return; }
   $PY - "$WORK/state/runs" <<'PYEOF'
 import glob, json, os, sys
-recs = [p for p in glob.glob(os.path.join(sys.argv[1], "*.json")) if p.count(".") == 1]
+recs = [p for p in glob.glob(os.path.join(sys.argv[1], "*.json")) if os.path.basename(p).count(".") == 1]
 if not recs:
     print(0); sys.exit()
 r = json.load(open(max(recs)))
