@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api_retry.h"
 #include "pod_filter.h"  // FormatMicroTime
 
 namespace nodeagent::drain {
@@ -50,13 +51,6 @@ void EraseAnnotation(json& lease, const char* key) {
     lease["metadata"]["annotations"].erase(key);
 }
 bool IsGrant(const json& lease) { return !Annotation(lease, kGrantedByAnnotation).empty(); }
-
-/// A failure worth waiting out while queued (the API server restarting, 429,
-/// 5xx, a lost race); anything else (RBAC, a bad request) ends the wait.
-bool Transient(ErrorCode c) {
-  return c != ErrorCode::kPermissionDenied && c != ErrorCode::kInvalidArgument && c != ErrorCode::kCancelled &&
-         c != ErrorCode::kTooLarge && c != ErrorCode::kNotFound;
-}
 
 bool Lost(ErrorCode c) {
   return c == ErrorCode::kConflict || c == ErrorCode::kNotFound || c == ErrorCode::kAlreadyExists;
@@ -715,7 +709,7 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
     next_look_.reset();
     auto r = Pass(true, &holders);
     if (!r) {
-      if (!Transient(r.error().code())) {
+      if (!WorthWaitingOut(r.error().code())) {
         LeaveQueue();
         return r.error();
       }

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "api_retry.h"
 #include "boot_identity.h"
 #include "label_selector.h"
 #include "lease_lock.h"
@@ -183,11 +184,6 @@ class LeaseRenewer {
   std::thread thread_;
 };
 
-/// Worth another try: the API server was slow, throttled or briefly away.
-bool TransientKubeError(ErrorCode c) {
-  return c == ErrorCode::kTimeout || c == ErrorCode::kUnavailable || c == ErrorCode::kTooManyRequests;
-}
-
 /// A read at the start of a run, tried again on transient errors (3 more
 /// times, jittered backoff of about 2, 4 and 8 s): the client's own retries
 /// fit in 30 s, which one timed-out request on a loaded API server uses up,
@@ -196,9 +192,8 @@ template <class Read>
 auto ReadRetrying(ActionContext& ctx, const std::string& what, Read read) {
   auto r = read();
   std::minstd_rand rng(std::random_device{}());
-  for (int attempt = 1; !r && TransientKubeError(r.error().code()) && attempt <= 3 && !ctx.cancelled(); ++attempt) {
-    const auto base = std::chrono::milliseconds(1000LL << attempt);
-    const auto wait = base / 2 + std::chrono::milliseconds(rng() % (base.count() / 2 + 1));
+  for (int attempt = 1; !r && ServerBusy(r.error().code()) && attempt <= 3 && !ctx.cancelled(); ++attempt) {
+    const auto wait = RetryWait(attempt, rng);
     ctx.Warn(what + ": " + r.error().message() + "; trying again in " + Seconds(wait));
     if (!ctx.host().clock().SleepFor(wait, ctx.cancel_flag())) break;
     r = read();
@@ -950,13 +945,9 @@ Status RebootCoordinator::CleanNodeRetrying(const State& s) {
   auto renew_at = clock.Monotonic();
   std::minstd_rand rng(std::random_device{}());
   Status st = CleanNode(s.cordoned);
-  for (int attempt = 1; !st.ok() && attempt <= 5 && !ctx_.cancelled(); ++attempt) {
-    const ErrorCode c = st.error().code();
-    if (c == ErrorCode::kPermissionDenied || c == ErrorCode::kInvalidArgument || c == ErrorCode::kNotFound ||
-        c == ErrorCode::kTooLarge)
-      break;
-    const auto base = std::chrono::milliseconds(1000LL << attempt);  // 2, 4, 8, 16, 32 s
-    const auto wait = base / 2 + std::chrono::milliseconds(rng() % (base.count() / 2 + 1));
+  for (int attempt = 1; !st.ok() && WorthWaitingOut(st.error().code()) && attempt <= 5 && !ctx_.cancelled();
+       ++attempt) {
+    const auto wait = RetryWait(attempt, rng);  // 1-2, 2-4, 4-8, 8-16, 16-32 s
     ctx_.Warn("cleaning up the node: " + st.error().message() + "; trying again in " + Seconds(wait));
     if (!clock.SleepFor(wait, ctx_.cancel_flag())) break;
     RenewLockIfDue(s, renew_at);
