@@ -26,6 +26,14 @@ LeaseLockOptions Opts(const std::string& holder, int concurrency = 1) {
   return o;
 }
 
+/// The fake API server on a fake clock: a lease watch that sees nothing
+/// lasts its whole duration (time jumps), so waits cost no real time.
+struct FakeApiOnFakeClock {
+  FakeKubeClient kube;
+  FakeClock clock;
+  FakeApiOnFakeClock() { kube.clock = &clock; }
+};
+
 }  // namespace
 
 TEST_CASE("concurrency N means N slots, never more holders", "[lease_lock]") {
@@ -160,10 +168,8 @@ TEST_CASE("release deletes only our own lease", "[lease_lock]") {
   CHECK(a.Release((*held)->name).ok());  // already gone is fine
 }
 
-TEST_CASE("Acquire waits, then times out naming the holders and leaves the queue", "[lease_lock]") {
-  FakeKubeClient kube;
-  FakeClock clock;
-  kube.clock = &clock;
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "Acquire waits, then times out naming the holders and leaves the queue", "[lease_lock]") {
   LeaseLock a(kube, clock, Opts("node-1"));
   REQUIRE(*a.TryAcquire());
   LeaseLock b(kube, clock, Opts("node-2"));
@@ -201,10 +207,8 @@ std::string Ann(const nlohmann::json& lease, const char* key) {
 
 }  // namespace
 
-TEST_CASE("fifo_queue: a node joining while another waits does not jump the line", "[lease_lock]") {
-  FakeKubeClient kube;
-  FakeClock clock;
-  kube.clock = &clock;
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "fifo_queue: a node joining while another waits does not jump the line", "[lease_lock]") {
   LeaseLock a(kube, clock, Opts("node-1"));
   auto held = a.TryAcquire();
   REQUIRE(*held);
@@ -231,14 +235,12 @@ TEST_CASE("fifo_queue: a node joining while another waits does not jump the line
   CHECK(passer_by_got == false);
 }
 
-TEST_CASE("fifo_queue: the line counts from when a node started to want a slot, at most 10 min before its ticket",
-          "[lease_lock]") {
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "fifo_queue: the line counts from when a node started to want a slot, at most 10 min before its ticket",
+                 "[lease_lock]") {
   // A node's plan can take long on a busy API server, and so can the write of
   // its ticket; the ticket says since when the node has wanted a slot. The
   // fake server creates objects one second apart (the slot is object 1).
-  FakeKubeClient kube;
-  FakeClock clock;
-  kube.clock = &clock;
   LeaseLock a(kube, clock, Opts("node-1"));
   auto held = a.TryAcquire();
   REQUIRE(*held);
@@ -270,10 +272,8 @@ TEST_CASE("fifo_queue: the line counts from when a node started to want a slot, 
   CHECK(served == std::vector<std::string>{"node-4", "node-5", "node-3", "node-2", "node-6", "node-7"});
 }
 
-TEST_CASE("fifo_queue: a joining node writes since when it has wanted a slot", "[lease_lock]") {
-  FakeKubeClient kube;
-  FakeClock clock;
-  kube.clock = &clock;
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "fifo_queue: a joining node writes since when it has wanted a slot", "[lease_lock]") {
   LeaseLock a(kube, clock, Opts("node-1"));
   REQUIRE(*a.TryAcquire());
   LeaseLockOptions o = Opts("node-2");
@@ -288,10 +288,8 @@ TEST_CASE("fifo_queue: a joining node writes since when it has wanted a slot", "
   CHECK(wanted == FormatMicroTime(*o.wanted_since));
 }
 
-TEST_CASE("fifo_queue: the node behind the one a slot is handed to is on deck", "[lease_lock]") {
-  FakeKubeClient kube;
-  FakeClock clock;
-  kube.clock = &clock;
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "fifo_queue: the node behind the one a slot is handed to is on deck", "[lease_lock]") {
   LeaseLock a(kube, clock, Opts("node-1"));
   auto held = a.TryAcquire();
   REQUIRE(*held);
@@ -335,11 +333,9 @@ TEST_CASE("fifo_queue: the node a slot is handed to takes it with the full TTL",
   CHECK_FALSE(kube.leases.count("kube-system/" + b.TicketName()));  // out of the queue
 }
 
-TEST_CASE("fifo_queue: a grant not taken in time goes to the next node; the missed one keeps its place",
-          "[lease_lock]") {
-  FakeKubeClient kube;
-  FakeClock clock;
-  kube.clock = &clock;  // a watch that sees nothing lasts its whole duration
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "fifo_queue: a grant not taken in time goes to the next node; the missed one keeps its place",
+                 "[lease_lock]") {
   LeaseLock a(kube, clock, Opts("node-1"));
   auto held = a.TryAcquire();
   REQUIRE(*held);
@@ -391,10 +387,7 @@ TEST_CASE("fifo_queue: a dead holder's slot goes to the head of the line, with o
   CHECK(takeovers[0] == "nodeagent-reboot-lock-0 dead-node -> head");
 }
 
-TEST_CASE("fifo_queue: a waiting node costs about one request a minute", "[lease_lock]") {
-  FakeKubeClient kube;
-  FakeClock clock;
-  kube.clock = &clock;
+TEST_CASE_METHOD(FakeApiOnFakeClock, "fifo_queue: a waiting node costs about one request a minute", "[lease_lock]") {
   LeaseLockOptions long_ttl = Opts("node-1");
   long_ttl.ttl = 24h;  // a live holder for the whole test
   LeaseLock a(kube, clock, long_ttl);
@@ -409,16 +402,14 @@ TEST_CASE("fifo_queue: a waiting node costs about one request a minute", "[lease
   CHECK(requests >= 10);      // it does look now and then
 }
 
-TEST_CASE("fifo_queue: a free slot is handed to a sleeping node ahead, not waited on every second",
-          "[lease_lock]") {
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "fifo_queue: a free slot is handed to a sleeping node ahead, not waited on every second",
+                 "[lease_lock]") {
   // Ordered by wanted-since, a node ahead in line may have joined after us. It
   // looked right after joining and sleeps on its watch now, so a waiter that
   // finds a slot free must hand it over rather than leave it to that node and
   // look again every second (at N = 1000 that polling, two LISTs a second per
   // waiter, took the API server down).
-  FakeKubeClient kube;
-  FakeClock clock;
-  kube.clock = &clock;
   LeaseLockOptions long_ttl = Opts("node-1");
   long_ttl.ttl = 24h;
   LeaseLock a(kube, clock, long_ttl);

@@ -75,6 +75,13 @@ struct Bed {
       return ok;
     });
   }
+  /// As the core runs an action: the plan, then the run it is the contract of.
+  Result<Outcome> PlanAndRun() {
+    RebootCoordinator c(ctx, kube, o, "drain-and-reboot");
+    auto plan = c.PlanDrain();
+    REQUIRE(plan);
+    return c.Run(*plan);
+  }
   /// What the kubelet (or the node controller) reports; spec and metadata stay.
   void SetStatus(bool ready, const std::string& since, const std::string& boot_id) {
     kube.nodes["node-1"]["status"] = Node(ready, since, boot_id)["status"];
@@ -479,10 +486,7 @@ TEST_CASE("lock_lost_during_the_drain: the drain stops, the node is uncordoned a
     renewer_looked = cv.wait_for(g, 30s, [&] { return lease_reads > seen; });
     return true;  // refused meanwhile by a PDB: the drain is still going on
   };
-  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
-  auto plan = c.PlanDrain();
-  REQUIRE(plan);
-  auto out = c.Run(*plan);
+  auto out = b.PlanAndRun();
   REQUIRE(out);
   INFO(out->summary);
   CHECK(cordoned_at_first_eviction);
@@ -597,10 +601,7 @@ TEST_CASE("lock_lost_when_not_renewed_for_its_ttl: the holder gives the slot up 
     renewer_looked = cv.wait_for(g, 30s, [&] { return failed_reads == 1; });
     return true;  // refused meanwhile by a PDB: the drain is still going on
   };
-  RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
-  auto plan = c.PlanDrain();
-  REQUIRE(plan);
-  auto out = c.Run(*plan);
+  auto out = b.PlanAndRun();
   REQUIRE(out);
   INFO(out->summary);
   CHECK(renewer_looked);
