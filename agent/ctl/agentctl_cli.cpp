@@ -380,8 +380,8 @@ int AgentctlMain(int argc, char** argv, LocalCommands* local) {
   auto* logs = app.add_subcommand("logs", "One run's record and log");
   logs->add_option("RUN_ID", run_id, "Run id (see agentctl history)")->required();
   logs->add_flag("--all", logs_all,
-                 "Print the run's full list instead (every file a log-cleanup dry run would delete: the record keeps "
-                 "the first 250), one entry a line, as KIND TAB BYTES TAB MTIME TAB PATH");
+                 "Print the run's full list instead (every file a log-cleanup run deleted, or its dry run would: the "
+                 "record keeps the first 250), one entry a line, as KIND TAB BYTES TAB MTIME TAB PATH");
   auto* audit = app.add_subcommand("audit", "Every change the agent made to the node and the cluster, oldest first");
   audit->add_option("--since", audit_since, "Only since a duration ago (2h, 30m, 1d) or a time (2026-12-06T10:00:00Z)");
   audit->add_option("--run", audit_run, "Only this run's changes (see agentctl history)");
