@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -70,6 +71,23 @@ struct Bed {
   void RebootEndsTheWorker() {
     ctx.commands().AnswerWith({"reboot-stub"}, [this](const CommandSpec&) -> Result<CommandResult> {
       ctx.Cancel();
+      CommandResult ok;
+      ok.exit_code = 0;
+      return ok;
+    });
+  }
+  /// The reboot command succeeds and the node comes back: PID 1 starts anew
+  /// (the host's boot id stays, as under nspawn) and the kubelet reports Ready
+  /// with a new boot id, touching only its own condition. `meanwhile` runs
+  /// first, as the node goes down (a test's look at it, a fault to inject).
+  void RebootBootsTheNode(std::function<void()> meanwhile = {}) {
+    ctx.commands().AnswerWith({"reboot-stub"}, [this, meanwhile](const CommandSpec&) -> Result<CommandResult> {
+      if (meanwhile) meanwhile();
+      ctx.root().Write("/proc/1/stat", Stat("7000"));
+      json& status = kube.nodes["node-1"]["status"];
+      for (json& c : status["conditions"])
+        if (c["type"] == "Ready") c["status"] = "True";
+      status["nodeInfo"]["bootID"] = "container-boot-2";
       CommandResult ok;
       ok.exit_code = 0;
       return ok;
@@ -162,16 +180,9 @@ TEST_CASE("reboot_recognised_under_the_shipped_unit: only PID 1's start time cha
           "[reboot_coordinator]") {
   Bed b;
   bool cordoned_at_reboot = false;
-  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
-    // The container rebooted; the unit still sees the host's boot id. The kubelet
-    // reports the container's new boot id (which the agent cannot read) and Ready.
-    cordoned_at_reboot = b.Unschedulable();
-    b.ctx.root().Write("/proc/1/stat", Stat("7000"));
-    b.SetStatus(true, "2026-01-01T00:00:00Z", "container-boot-2");
-    CommandResult ok;
-    ok.exit_code = 0;
-    return ok;
-  });
+  // The container rebooted; the unit still sees the host's boot id. The kubelet
+  // reports the container's new boot id (which the agent cannot read) and Ready.
+  b.RebootBootsTheNode([&] { cordoned_at_reboot = b.Unschedulable(); });
   RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto out = c.Run();
   REQUIRE(out);
@@ -516,14 +527,7 @@ TEST_CASE("uncordon_after_the_boot_retried: a timing-out API server does not lea
   // overloaded API server, the client gave up after 30 s, the run ended
   // failed with the node cordoned and its slot held until the TTL.
   Bed b;
-  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
-    b.ctx.root().Write("/proc/1/stat", Stat("7000"));
-    b.SetStatus(true, "2026-01-01T00:00:00Z", "container-boot-2");
-    b.kube.patch_node_timeouts = 2;  // the first two writes after the boot time out
-    CommandResult ok;
-    ok.exit_code = 0;
-    return ok;
-  });
+  b.RebootBootsTheNode([&] { b.kube.patch_node_timeouts = 2; });  // the first two writes after the boot time out
   RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
   auto out = c.Run();
   REQUIRE(out);
@@ -632,18 +636,9 @@ TEST_CASE("reboot_condition_while_the_reboot_lasts: True from the cordon until t
   // saying why (issue 15); the kubelet's own conditions are left alone.
   Bed b;
   std::string at_reboot, message_at_reboot;
-  b.ctx.commands().AnswerWith({"reboot-stub"}, [&](const CommandSpec&) -> Result<CommandResult> {
+  b.RebootBootsTheNode([&] {
     at_reboot = RebootConditionOf(b.kube.nodes["node-1"]);
     message_at_reboot = RebootCondition(b.kube.nodes["node-1"])->value("message", "");
-    // The boot: the kubelet patches only its own conditions (merged by type).
-    b.ctx.root().Write("/proc/1/stat", Stat("7000"));
-    auto& status = b.kube.nodes["node-1"]["status"];
-    for (auto& c : status["conditions"])
-      if (c["type"] == "Ready") c["lastTransitionTime"] = "2026-01-01T00:05:00Z";
-    status["nodeInfo"]["bootID"] = "container-boot-2";
-    CommandResult ok;
-    ok.exit_code = 0;
-    return Result<CommandResult>(ok);
   });
   auto out = RebootCoordinator(b.ctx, b.kube, b.o, "drain-and-reboot").Run();
   REQUIRE(out);
