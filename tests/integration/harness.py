@@ -73,6 +73,22 @@ def children_of(ppid):
     return out
 
 
+def connect_waiting_for_backlog(sock, path, timeout):
+    """Connects a socket that has a timeout the way agentctl's blocking
+    connect does: a Unix socket whose listen backlog is full answers a
+    non-blocking connect with EAGAIN at once, where a blocking one waits for
+    the daemon to accept. Retries until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            sock.connect(path)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Agent:
     """One daemon on a temp root. `tasks` is TOML appended to the config."""
 
@@ -222,7 +238,7 @@ class Agent:
         data = obj if isinstance(obj, bytes) else (json.dumps(obj) + "\n").encode()
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(timeout)
-            s.connect(self.socket)
+            connect_waiting_for_backlog(s, self.socket, timeout)
             s.sendall(data)
             buf = b""
             while b"\n" not in buf:
