@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <deque>
+#include <future>
+#include <map>
 #include <istream>
 #include <iterator>
 #include <ostream>
@@ -159,6 +161,16 @@ Result<std::shared_ptr<const OwnedPluginTables>> ReadTablesInChild(const std::st
   return PluginTablesFromWire(answer["plugin"]);
 }
 
+/// The second half of loading a probed module, in the catalog's order: its
+/// descriptor checked against what is loaded already, then its actions added.
+Status AddProbedPlugin(const std::string& path, const Result<std::shared_ptr<const OwnedPluginTables>>& tables,
+                       ActionCatalog& catalog, const std::string& probe_exe) {
+  if (!tables) return tables.error();
+  if (Status st = CheckDescriptor((*tables)->descriptor(), catalog); !st.ok()) return st;
+  AddNativeActions((*tables)->descriptor(), path, false, *tables, probe_exe, catalog);
+  return Status::Ok();
+}
+
 /// dlopen()s `path` and checks its descriptor. On success the module stays
 /// loaded for the life of the process and `d` points into it.
 Status OpenModule(const std::string& path, const ActionCatalog& catalog, const PluginDescriptor*& d) {
@@ -262,11 +274,7 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
     return Status::Ok();
   }
   // No module mapped here: the probe loads it, and its tables come back as data.
-  auto tables = ReadTablesInChild(path, probe_exe);
-  if (!tables) return tables.error();
-  if (Status st = CheckDescriptor((*tables)->descriptor(), catalog); !st.ok()) return st;
-  AddNativeActions((*tables)->descriptor(), path, false, *tables, probe_exe, catalog);
-  return Status::Ok();
+  return AddProbedPlugin(path, ReadTablesInChild(path, probe_exe), catalog, probe_exe);
 }
 
 Result<const ActionInfo*> LoadActionCode(const ActionInfo& action, bool require_root_owner, ActionCatalog& code) {
@@ -555,8 +563,23 @@ void LoadPlugins(const PluginLoaderOptions& options, ActionCatalog& catalog) {
       if (!st.ok()) catalog.problems.push_back({f, st.error().message()});
     }
   };
+  // The probes (one process each, some 15 ms of loading) run side by side;
+  // their tables are then checked and added in file order, so which of two
+  // modules claiming one name is refused does not depend on timing.
+  std::map<std::string, std::future<Result<std::shared_ptr<const OwnedPluginTables>>>> probes;
+  if (!options.probe_exe.empty() && !options.plugin_dir.empty() && fs::is_directory(options.plugin_dir, ec) &&
+      CheckDirSafety(options.plugin_dir, options.require_root_owner).ok()) {
+    for (const auto& e : fs::directory_iterator(options.plugin_dir, ec)) {
+      const std::string f = e.path().string();
+      if (e.path().extension() != ".so" || !CheckPluginFileSafety(f, options.require_root_owner).ok()) continue;
+      probes.emplace(f, std::async(std::launch::async, [f, exe = options.probe_exe] { return ReadTablesInChild(f, exe); }));
+    }
+  }
   scan(options.plugin_dir, ".so", [&](const std::string& f, bool root_owner, ActionCatalog& c) {
-    return LoadNativePlugin(f, root_owner, c, options.probe_exe);
+    auto probe = probes.find(f);
+    if (probe == probes.end()) return LoadNativePlugin(f, root_owner, c, options.probe_exe);
+    if (Status safe = CheckPluginFileSafety(f, root_owner); !safe.ok()) return safe;  // changed meanwhile
+    return AddProbedPlugin(f, probe->second.get(), c, options.probe_exe);
   });
   scan(options.exec_plugin_dir, ".toml", LoadExecPlugin);
 }
