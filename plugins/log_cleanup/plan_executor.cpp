@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <condition_variable>
 #include <thread>
 
 #include "cleanup_walker.h"
@@ -85,6 +86,8 @@ class Execution {
   std::atomic<bool> list_on_{false};
   std::mutex mu_;       // guards result_
   std::mutex list_mu_;  // one FlushRows at a time
+  std::mutex wake_mu_;  // with wake_cv_: a worker found no directory left
+  std::condition_variable wake_cv_;
 };
 
 int Execution::DirChain::Open(uint32_t dir) {
@@ -248,7 +251,11 @@ void Execution::Worker() {
   DirChain chain(*this);
   for (;;) {
     size_t i = next_.fetch_add(1);
-    if (i >= work_.size() || stop_) return;
+    if (i >= work_.size() || stop_) {
+      { std::lock_guard<std::mutex> l(wake_mu_); }
+      wake_cv_.notify_all();  // the run's thread joins now instead of at its next tick
+      return;
+    }
     DoDir(work_[i], chain);
   }
 }
@@ -299,8 +306,12 @@ void Execution::Run() {
   for (int i = 0; i < threads; ++i) workers.emplace_back([this] { Worker(); });
   auto last = t0;
   int64_t last_done = 0;
-  while (next_.load() < work_.size() && !stop_) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto all_taken = [&] { return next_.load() >= work_.size() || stop_; };
+  while (!all_taken()) {
+    {
+      std::unique_lock<std::mutex> l(wake_mu_);
+      if (wake_cv_.wait_for(l, std::chrono::milliseconds(50), all_taken)) break;
+    }
     if (env_.cancelled && env_.cancelled()) stop_ = true;
     auto now = env_.clock->Monotonic();
     if (env_.progress && now - last >= std::chrono::seconds(1)) {
