@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <deque>
 #include <future>
-#include <map>
 #include <istream>
 #include <iterator>
+#include <map>
 #include <ostream>
 #include <filesystem>
 #include <toml++/toml.h>

@@ -78,6 +78,14 @@ TEST_CASE("modules that crash or hang while loading are caught by the probe and 
   LoadPlugins({TEST_PLUGIN_DIR, "", false, RUNNER_EXE}, good);
   CHECK(good.Find("test-touch") != nullptr);
   CHECK(good.problems.size() == 3);  // the three broken_* modules, for their usual reasons
+  // The probes run side by side, yet the catalog takes their answers in file
+  // order: of two modules claiming one action, the later file is refused.
+  CHECK(good.Find("test-touch")->plugin == "testing");
+  bool later_refused = false;
+  for (const auto& p : good.problems)
+    if (p.file.ends_with("/zz_broken_duplicate.so"))
+      later_refused = p.reason.find("action 'test-touch' is already provided by plugin 'testing'") != std::string::npos;
+  CHECK(later_refused);
 }
 
 TEST_CASE("loader reports each broken module with its file and reason and keeps the good one") {

@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
-#include <condition_variable>
 #include <thread>
 
 #include "cleanup_walker.h"
