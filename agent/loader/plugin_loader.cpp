@@ -10,7 +10,6 @@
 #include <future>
 #include <istream>
 #include <iterator>
-#include <map>
 #include <ostream>
 #include <filesystem>
 #include <toml++/toml.h>
@@ -544,44 +543,46 @@ Status LoadExecPlugin(const std::string& manifest_path, bool require_root_owner,
 
 void LoadPlugins(const PluginLoaderOptions& options, ActionCatalog& catalog) {
   std::error_code ec;
-  auto scan = [&](const std::string& dir, const std::string& ext, auto load) {
-    if (dir.empty()) return;
+  // The files of `dir` named *`ext`, sorted; none when it is missing or
+  // unsafe (the catalog records the search and the problem).
+  auto list = [&](const std::string& dir, const std::string& ext) {
+    std::vector<std::string> files;
+    if (dir.empty()) return files;
     catalog.searched.push_back({dir, ext == ".so" ? "native" : "exec", fs::is_directory(dir, ec), 0});
-    if (!catalog.searched.back().exists) return;
+    if (!catalog.searched.back().exists) return files;
     Status dir_safe = CheckDirSafety(dir, options.require_root_owner);
     if (!dir_safe.ok()) {
       catalog.problems.push_back({dir, dir_safe.error().message()});
-      return;
+      return files;
     }
-    std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(dir, ec))
       if (e.path().extension() == ext) files.push_back(e.path().string());
     std::sort(files.begin(), files.end());
     catalog.searched.back().candidates = files.size();
-    for (const auto& f : files) {
-      Status st = load(f, options.require_root_owner, catalog);
-      if (!st.ok()) catalog.problems.push_back({f, st.error().message()});
-    }
+    return files;
   };
-  // The probes (one process each, some 15 ms of loading) run side by side;
-  // their tables are then checked and added in file order, so which of two
-  // modules claiming one name is refused does not depend on timing.
-  std::map<std::string, std::future<Result<std::shared_ptr<const OwnedPluginTables>>>> probes;
-  if (!options.probe_exe.empty() && !options.plugin_dir.empty() && fs::is_directory(options.plugin_dir, ec) &&
-      CheckDirSafety(options.plugin_dir, options.require_root_owner).ok()) {
-    for (const auto& e : fs::directory_iterator(options.plugin_dir, ec)) {
-      const std::string f = e.path().string();
-      if (e.path().extension() != ".so" || !CheckPluginFileSafety(f, options.require_root_owner).ok()) continue;
-      probes.emplace(f, std::async(std::launch::async, [f, exe = options.probe_exe] { return ReadTablesInChild(f, exe); }));
-    }
+  auto record = [&](const std::string& file, const Status& st) {
+    if (!st.ok()) catalog.problems.push_back({file, st.error().message()});
+  };
+  const std::vector<std::string> modules = list(options.plugin_dir, ".so");
+  if (options.probe_exe.empty()) {
+    for (const auto& f : modules) record(f, LoadNativePlugin(f, options.require_root_owner, catalog));
+  } else {
+    // The probes (one process each, some 15 ms of loading) run side by side;
+    // their tables are then checked and added in file order, so which of two
+    // modules claiming one name is refused does not depend on timing.
+    using Tables = Result<std::shared_ptr<const OwnedPluginTables>>;
+    std::vector<std::future<Tables>> probes;
+    for (const auto& f : modules)
+      probes.push_back(std::async(std::launch::async, [&f, &options]() -> Tables {
+        if (Status safe = CheckPluginFileSafety(f, options.require_root_owner); !safe.ok()) return safe.error();
+        return ReadTablesInChild(f, options.probe_exe);
+      }));
+    for (size_t i = 0; i < modules.size(); ++i)
+      record(modules[i], AddProbedPlugin(modules[i], probes[i].get(), catalog, options.probe_exe));
   }
-  scan(options.plugin_dir, ".so", [&](const std::string& f, bool root_owner, ActionCatalog& c) {
-    auto probe = probes.find(f);
-    if (probe == probes.end()) return LoadNativePlugin(f, root_owner, c, options.probe_exe);
-    if (Status safe = CheckPluginFileSafety(f, root_owner); !safe.ok()) return safe;  // changed meanwhile
-    return AddProbedPlugin(f, probe->second.get(), c, options.probe_exe);
-  });
-  scan(options.exec_plugin_dir, ".toml", LoadExecPlugin);
+  for (const auto& f : list(options.exec_plugin_dir, ".toml"))
+    record(f, LoadExecPlugin(f, options.require_root_owner, catalog));
 }
 
 }  // namespace nodeagent
