@@ -777,12 +777,12 @@ def analyse(f):
     for t, _, holder, _ in getattr(f, "slot_events", None) or []:
         if holder in handed_out and t < handed_out[holder]:
             handed_out[holder] = t
-    joined_line = getattr(f, "joined_queue", None) or {}
+    joined = getattr(f, "joined_queue", None) or {}  # node -> its ticket's creation (server time)
     fifo = []
     for k, (arrive, name) in enumerate(arrivals):
         got = first_acquire[name][0]
         share = max(grants[k] - arrive, mean_cycle)
-        in_line = joined_line.get(name, arrive) + 2.0
+        in_line = joined.get(name, arrive) + 2.0
         overtaken = sum(1 for a2, n2 in arrivals[k + 1:] if a2 > arrive + 0.2 and in_line <= handed_out[n2] < got)
         fifo.append((max(0.0, got - arrive) / share if share else 0, name, overtaken))
     fifo_worst = max(fifo) if fifo else None
@@ -803,7 +803,6 @@ def analyse(f):
     # The same from the moment a node joined the lock's queue (its ticket, from
     # the server's timeline): the lock's own fairness, without the plan a node
     # makes before it queues (seconds on a 2-core box running 1000 agents).
-    joined = getattr(f, "joined_queue", None) or {}
     qwaits = []
     for ag in busy:
         if ag.name not in first_acquire:
