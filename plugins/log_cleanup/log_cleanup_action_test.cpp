@@ -837,12 +837,6 @@ TEST_CASE("Run as an unprivileged user: unreadable directories are reported and 
   std::filesystem::remove_all(dir);
 }
 
-}  // namespace
-}  // namespace nodeagent::logc
-
-namespace nodeagent::logc {
-namespace {
-
 /// The run's full list as rows of tab-separated fields.
 std::vector<std::vector<std::string>> ListRows(const std::string& list) {
   std::vector<std::vector<std::string>> rows;
