@@ -40,6 +40,8 @@ class FakeKubeClient : public KubeClient {
   int get_node_timeouts = 0;
   /// Asked (unlocked) on each lease read after before_get_lease: true answers 503.
   std::function<bool()> get_lease_fails;
+  /// Asked (unlocked) on each lease update: true answers 503.
+  std::function<bool()> update_lease_fails;
 
   /// Changes made, in order, by the object they name; Events counted apart.
   std::vector<std::string> mutations() const {
@@ -210,6 +212,8 @@ class FakeKubeClient : public KubeClient {
     return leases[key] = stored;
   }
   KubeResult<nlohmann::json> UpdateLease(const std::string& ns, const nlohmann::json& lease) override {
+    if (update_lease_fails && update_lease_fails())
+      return KubeResult<nlohmann::json>(Error(ErrorCode::kUnavailable, "503 Service Unavailable"), {503, "ServiceUnavailable"});
     std::lock_guard<std::mutex> l(mu_);
     ++lease_writes;
     mutations_.push_back("kube:leases/" + ns + "/" + lease["metadata"].value("name", ""));

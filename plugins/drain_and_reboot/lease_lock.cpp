@@ -128,6 +128,29 @@ json LeaseLock::MakeLease(const std::string& name, const json* old) {
   return lease;
 }
 
+HeldLease LeaseLock::Written(const std::string& name, const json& written, std::chrono::steady_clock::time_point sent) {
+  HeldLease h{name, Rv(written), "", "", ""};
+  h.last_written = written;
+  h.written_at = sent;
+  return h;
+}
+
+milliseconds LeaseLock::OnDeckEvery() const {
+  return std::min(std::chrono::duration_cast<milliseconds>(o_.recheck),
+                  std::max<milliseconds>(std::chrono::duration_cast<milliseconds>(o_.ttl) / 2, std::chrono::seconds(10)));
+}
+
+std::optional<std::chrono::steady_clock::time_point> LeaseLock::EarliestSlotExpiry() const {
+  std::optional<std::chrono::steady_clock::time_point> earliest;
+  for (int i = 0; i < o_.concurrency; ++i) {
+    auto it = observed_.find(SlotName(i));
+    if (it == observed_.end()) continue;
+    const auto at = it->second.changed_at + it->second.duration + std::chrono::seconds(1);
+    if (!earliest || at < *earliest) earliest = at;
+  }
+  return earliest;
+}
+
 bool LeaseLock::Expired(const std::string& name, const json& lease) {
   const auto spec = lease.value("spec", json::object());
   if (spec.value("holderIdentity", "").empty()) return true;
@@ -140,9 +163,9 @@ bool LeaseLock::Expired(const std::string& name, const json& lease) {
                                   {"leaseTransitions", spec.value("leaseTransitions", json())}}
                                  .dump();
   const auto now = clock_.Monotonic();
-  auto [it, first] = observed_.try_emplace(name, Observation{record, now});
-  if (!first && it->second.record != record) it->second = Observation{record, now};
   const std::chrono::seconds duration(spec.value("leaseDurationSeconds", int64_t{0}));
+  auto [it, first] = observed_.try_emplace(name, Observation{record, now, duration});
+  if (!first && it->second.record != record) it->second = Observation{record, now, duration};
   return now - it->second.changed_at >= duration;
 }
 
@@ -206,9 +229,10 @@ Result<std::vector<LeaseLock::Ticket>> LeaseLock::ReadQueue() {
 }
 
 Result<std::optional<HeldLease>> LeaseLock::Take(const Slot& slot, std::vector<std::string>* holders) {
+  const auto sent = clock_.Monotonic();
   if (!slot.lease) {
     auto c = kube_.CreateLease(o_.ns, MakeLease(slot.name, nullptr));
-    if (c.ok()) return std::optional<HeldLease>(HeldLease{slot.name, Rv(*c), "", "", ""});
+    if (c.ok()) return std::optional<HeldLease>(Written(slot.name, *c, sent));
     if (!Lost(c.error().code())) return c.error().Wrap("creating reboot lock lease " + o_.ns + "/" + slot.name);
     // There after all: created meanwhile, or by a version before the labels.
     auto l = kube_.GetLease(o_.ns, slot.name);
@@ -234,7 +258,7 @@ Result<std::optional<HeldLease>> LeaseLock::Take(const Slot& slot, std::vector<s
     }
     return u.error().Wrap("taking reboot lock lease " + o_.ns + "/" + slot.name);
   }
-  HeldLease h{slot.name, Rv(*u), "", "", ""};
+  HeldLease h = Written(slot.name, *u, sent);
   if (!previous.empty() && previous != o_.holder && !IsGrant(*slot.lease)) {
     h.previous_holder = previous;
     h.previous_renew_time = slot.lease->value(Ptr("/spec/renewTime"), "");
@@ -245,12 +269,14 @@ Result<std::optional<HeldLease>> LeaseLock::Take(const Slot& slot, std::vector<s
 
 Result<std::optional<HeldLease>> LeaseLock::TakeGranted(const Slot& slot) {
   const std::string by = Annotation(*slot.lease, kGrantedByAnnotation);
+  const auto sent = clock_.Monotonic();
   auto u = kube_.UpdateLease(o_.ns, MakeLease(slot.name, &*slot.lease));
   if (!u.ok()) {
     if (Lost(u.error().code())) return std::optional<HeldLease>();
     return u.error().Wrap("taking reboot lock lease " + o_.ns + "/" + slot.name + " handed over by " + by);
   }
-  HeldLease h{slot.name, Rv(*u), "", "", by};
+  HeldLease h = Written(slot.name, *u, sent);
+  h.granted_by = by;
   return std::optional<HeldLease>(h);
 }
 
@@ -496,8 +522,9 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     const std::string holder = Holder(*s.lease);
     if (holder == o_.holder) {
       if (!IsGrant(*s.lease)) {  // ours already (a resumed run)
+        const auto sent = clock_.Monotonic();
         auto u = kube_.UpdateLease(o_.ns, MakeLease(s.name, &*s.lease));
-        if (u.ok()) return std::optional<HeldLease>(HeldLease{s.name, Rv(*u), "", "", ""});
+        if (u.ok()) return std::optional<HeldLease>(Written(s.name, *u, sent));
         if (!Lost(u.error().code())) return u.error().Wrap("renewing reboot lock lease " + s.name);
         continue;
       }
@@ -639,7 +666,7 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
   while (!stop.load() && clock_.Monotonic() < until) {
     const auto started = clock_.Monotonic();
     const WatchRequest w = OneLeaseWatch(TicketName(), ticket_ ? Rv(*ticket_) : "", until - started);
-    bool woken = false;
+    bool woken = false, on_deck = false;
     KubeStatus st = kube_.Watch(
         w,
         [&](const WatchEvent& e) {
@@ -662,15 +689,32 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
           const bool newly_on_deck =
               !Annotation(obj, kOnDeckAnnotation).empty() && (!ticket_ || Annotation(*ticket_, kOnDeckAnnotation).empty());
           ticket_ = obj;
-          if (!Annotation(obj, kGrantReadyAnnotation).empty() || !Annotation(obj, kGrantMissedAnnotation).empty() ||
-              newly_on_deck) {
+          if (!Annotation(obj, kGrantReadyAnnotation).empty() || !Annotation(obj, kGrantMissedAnnotation).empty()) {
             woken = true;
+            return false;
+          }
+          // Next in line: look at the slots sooner (see below).
+          if (newly_on_deck) {
+            on_deck = true;
             return false;
           }
           return true;
         },
         &stop);
     if (woken) break;
+    if (on_deck) {
+      // The slot that made us next just went to the node ahead, so the
+      // others are what we last saw: look at once only if one of them could
+      // count as expired by then (a dead holder's slot is taken over by the
+      // node on deck), else from a new watch that ends at its expiry or
+      // lock_ttl/2 from now, whichever is sooner.
+      const auto now = clock_.Monotonic();
+      const auto expiry = EarliestSlotExpiry();
+      if (expiry && *expiry <= now) break;
+      until = std::min(until, now + Jittered(OnDeckEvery(), 0.25));
+      if (expiry) until = std::min(until, *expiry);
+      continue;
+    }
     if (!st.ok()) {
       ++failures;
       auto backoff = Jittered(std::min<milliseconds>(milliseconds(1000) * (1 << std::min(failures, 6)), o_.recheck), 0.5);
@@ -748,9 +792,7 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
     races = 0;
     if (again_) continue;
     auto every = std::chrono::duration_cast<milliseconds>(o_.recheck);
-    if (ticket_ && !Annotation(*ticket_, kOnDeckAnnotation).empty())
-      every = std::min(every, std::max<milliseconds>(std::chrono::duration_cast<milliseconds>(o_.ttl) / 2,
-                                                     std::chrono::seconds(10)));
+    if (ticket_ && !Annotation(*ticket_, kOnDeckAnnotation).empty()) every = std::min(every, OnDeckEvery());
     auto until = std::min(deadline, clock_.Monotonic() + Jittered(every, 0.25));
     if (next_look_) until = std::min(until, *next_look_);
     WaitForTurn(until, cancelled);
@@ -778,6 +820,22 @@ Result<std::optional<HeldLease>> LeaseLock::FindHeld() {
 }
 
 Status LeaseLock::Renew(HeldLease& held) {
+  // On top of our own last write: nobody else wrote the lease since (its
+  // resourceVersion is the precondition), so it is still ours as we wrote it.
+  if (held.last_written && !held.resource_version.empty() && Rv(*held.last_written) == held.resource_version) {
+    const auto sent = clock_.Monotonic();
+    auto u = kube_.UpdateLease(o_.ns, MakeLease(held.name, &*held.last_written));
+    if (u.ok()) {
+      held.resource_version = Rv(*u);
+      held.last_written = *u;
+      held.written_at = sent;
+      return Status::Ok();
+    }
+    if (u.error().code() == ErrorCode::kNotFound)
+      return Error(ErrorCode::kConflict, "reboot lock lease " + o_.ns + "/" + held.name + " was deleted");
+    if (u.error().code() != ErrorCode::kConflict) return u.error().Wrap("renewing reboot lock lease " + o_.ns + "/" + held.name);
+    held.last_written.reset();  // written by someone else since: read it and decide
+  }
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto l = kube_.GetLease(o_.ns, held.name);
     if (!l.ok() && l.error().code() == ErrorCode::kNotFound)
@@ -786,9 +844,12 @@ Status LeaseLock::Renew(HeldLease& held) {
     if ((*l)["spec"].value("holderIdentity", "") != o_.holder)
       return Error(ErrorCode::kConflict, "reboot lock lease " + o_.ns + "/" + held.name + " is now held by " +
                                              (*l)["spec"].value("holderIdentity", "nobody"));
+    const auto sent = clock_.Monotonic();
     auto u = kube_.UpdateLease(o_.ns, MakeLease(held.name, &*l));
     if (u.ok()) {
-      held.resource_version = (*u)["metadata"].value("resourceVersion", "");
+      held.resource_version = Rv(*u);
+      held.last_written = *u;
+      held.written_at = sent;
       return Status::Ok();
     }
     if (u.error().code() != ErrorCode::kConflict) return u.error().Wrap("renewing reboot lock lease " + held.name);

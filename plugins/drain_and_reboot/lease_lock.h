@@ -73,6 +73,13 @@ struct HeldLease {
   std::string previous_renew_time;
   /// Set when the slot was handed over by the node that released it.
   std::string granted_by;
+  /// The lease as our last write of it returned it, and when that write was
+  /// sent (in memory only, not checkpointed): the next renewal writes on top
+  /// of it without reading it first, and the renewer counts its first period
+  /// from then. A write by anyone else fails that renewal's resourceVersion
+  /// precondition, and the renewal then reads the lease and decides afresh.
+  std::optional<nlohmann::json> last_written;
+  std::optional<std::chrono::steady_clock::time_point> written_at;
 };
 
 /// What the lock reports while it works; every hook may be empty.
@@ -150,9 +157,19 @@ class LeaseLock {
   struct Observation {
     std::string record;
     std::chrono::steady_clock::time_point changed_at;
+    std::chrono::seconds duration{0};  // its leaseDurationSeconds
   };
 
   nlohmann::json MakeLease(const std::string& name, const nlohmann::json* old);
+  /// A HeldLease for the slot our write (sent at `sent`) returned as `written`.
+  static HeldLease Written(const std::string& name, const nlohmann::json& written,
+                           std::chrono::steady_clock::time_point sent);
+  /// How often a node on deck looks at the slots (lock_ttl/2, at least 10 s,
+  /// at most recheck).
+  std::chrono::milliseconds OnDeckEvery() const;
+  /// The earliest moment a slot we saw held could count as expired, by what
+  /// we saw of it (its record unchanged since): nullopt when we saw none.
+  std::optional<std::chrono::steady_clock::time_point> EarliestSlotExpiry() const;
   bool Expired(const std::string& name, const nlohmann::json& lease);
   Result<nlohmann::json> ListLeases(const char* role);
   /// A watch of one lease of the lock's namespace, from `resource_version`.

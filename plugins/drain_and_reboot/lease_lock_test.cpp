@@ -525,3 +525,92 @@ TEST_CASE("fifo_queue: many nodes, few slots: never more holders than slots, ser
   }
   CHECK(kube.leases.empty());  // every slot given back, every ticket gone
 }
+
+TEST_CASE("renew_on_own_write: a renewal writes on top of our last write without reading the lease first",
+          "[lease_lock]") {
+  FakeKubeClient kube;
+  FakeClock clock;
+  LeaseLock a(kube, clock, Opts("node-1"));
+  auto held = a.TryAcquire();
+  REQUIRE(*held);
+  int reads = 0;
+  kube.before_get_lease = [&] { ++reads; };
+  REQUIRE(a.Renew(**held).ok());
+  REQUIRE(a.Renew(**held).ok());
+  CHECK(reads == 0);
+  // Someone else writes it (an annotation by an operator): the next renewal
+  // fails its precondition, reads the lease, and renews what it read.
+  nlohmann::json edited = Lease(kube, "nodeagent-reboot-lock-0");
+  edited["metadata"]["annotations"]["example.com/note"] = "kept";
+  REQUIRE(kube.UpdateLease("kube-system", edited).ok());
+  const int writes = kube.lease_writes;
+  REQUIRE(a.Renew(**held).ok());
+  CHECK(reads == 1);
+  CHECK(kube.lease_writes == writes + 2);  // the refused write and the one on top of what it read
+  CHECK(Ann(Lease(kube, "nodeagent-reboot-lock-0"), "example.com/note") == "kept");
+  // Taken by another node meanwhile: no longer ours.
+  nlohmann::json stolen = Lease(kube, "nodeagent-reboot-lock-0");
+  stolen["spec"]["holderIdentity"] = "node-9";
+  REQUIRE(kube.UpdateLease("kube-system", stolen).ok());
+  Status st = a.Renew(**held);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().code() == ErrorCode::kConflict);
+  CHECK(Lease(kube, "nodeagent-reboot-lock-0")["spec"]["holderIdentity"] == "node-9");
+}
+
+namespace {
+
+/// Marks `node`'s ticket on deck, as a releaser does.
+void PutOnDeck(FakeKubeClient& kube, const std::string& node) {
+  nlohmann::json t = Lease(kube, "nodeagent-reboot-lock-queue-" + node);
+  t["metadata"]["annotations"][kOnDeckAnnotation] = "true";
+  REQUIRE(kube.UpdateLease("kube-system", t).ok());
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "on_deck: the node next in line keeps waiting on a new watch, without a read, and looks by lock_ttl/2",
+                 "[lease_lock]") {
+  LeaseLockOptions long_ttl = Opts("node-1");
+  long_ttl.ttl = 24h;  // a live holder: nothing the node on deck saw can expire
+  LeaseLock a(kube, clock, long_ttl);
+  REQUIRE(*a.TryAcquire());
+  LeaseLock b(kube, clock, Opts("node-2"));
+  struct Start {
+    int lists;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::vector<Start> watches;
+  kube.on_lease_watch = [&](const std::string& lease) {
+    if (lease != b.TicketName()) return;
+    watches.push_back({kube.lease_lists, clock.Monotonic()});
+    if (watches.size() == 1) PutOnDeck(kube, "node-2");
+  };
+  auto r = b.Acquire(5min, nullptr, nullptr);
+  REQUIRE_FALSE(r);
+  REQUIRE(watches.size() >= 3);
+  CHECK(watches[1].lists == watches[0].lists);  // on deck: a new watch, no LIST
+  CHECK(watches[2].lists == watches[1].lists + 1);  // then a look at the slots...
+  CHECK(watches[2].at - watches[1].at <= 30s * 5 / 4);  // ...by lock_ttl/2 (60 s TTL, jittered 25%)
+  CHECK(watches[2].at - watches[1].at >= 30s * 3 / 4);
+}
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "on_deck: the node next in line looks at once when a slot it saw may have expired, and takes it over",
+                 "[lease_lock]") {
+  LeaseLock dead(kube, clock, Opts("dead-node"));  // 60 s TTL, never renewed
+  REQUIRE(*dead.TryAcquire());
+  LeaseLock b(kube, clock, Opts("node-2"));
+  int watches = 0;
+  kube.on_lease_watch = [&](const std::string& lease) {
+    if (lease != b.TicketName() || ++watches > 1) return;
+    clock.Advance(61s);  // the holder's record has not changed since node-2 first saw it
+    PutOnDeck(kube, "node-2");
+  };
+  auto r = b.Acquire(5min, nullptr, nullptr);
+  REQUIRE(r);
+  CHECK(watches == 1);
+  CHECK(r->previous_holder == "dead-node");
+  CHECK(Lease(kube, "nodeagent-reboot-lock-0")["spec"]["holderIdentity"] == "node-2");
+}

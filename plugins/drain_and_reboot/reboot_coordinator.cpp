@@ -120,11 +120,16 @@ class LeaseRenewer {
     const auto retry = std::min<std::chrono::milliseconds>(every, std::chrono::seconds(5));
     thread_ = std::thread([this, &clock, ttl = o.ttl, every, retry, warn] {
       std::unique_lock<std::mutex> l(mu_);
-      auto last_ok = clock.Monotonic();
-      // At once first: the slot was taken some time ago (the waiting loop's
-      // last steps, the checkpoint, the takeover Events), and on a slow API
-      // server that time must not eat into the TTL other nodes count.
-      for (auto wait = std::chrono::milliseconds(0); !stop_;) {
+      // The first period counts from the write that took the slot (sent
+      // before the server applied it, so never later than other nodes saw
+      // it): the waiting loop's last steps, the checkpoint and the takeover
+      // Events must not eat into the TTL other nodes count. Unknown (a slot
+      // found again after a restart): at once.
+      auto last_ok = held_.written_at.value_or(clock.Monotonic());
+      auto first = std::chrono::milliseconds(0);
+      if (held_.written_at && clock.Monotonic() - *held_.written_at < every)
+        first = std::chrono::duration_cast<std::chrono::milliseconds>(every - (clock.Monotonic() - *held_.written_at));
+      for (auto wait = first; !stop_;) {
         if (wait.count() > 0 && cv_.wait_for(l, wait, [this] { return stop_; })) break;
         l.unlock();
         Status st = lock_.Renew(held_);
@@ -165,6 +170,11 @@ class LeaseRenewer {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+  }
+  /// The slot as the last renewal left it (for a renewal after Stop()).
+  HeldLease Held() {
+    std::lock_guard<std::mutex> l(mu_);
+    return held_;
   }
   /// Why the slot is no longer ours; nullopt while it is.
   std::optional<std::string> Lost() {
@@ -828,6 +838,7 @@ Result<Phase> RebootCoordinator::Reboot(Walk& w) {
   auto& clock = ctx_.host().clock();
   // The lease must outlive the downtime, so renew it with the full TTL now.
   if (w.renewer) w.renewer->Stop();
+  if (w.renewer && w.held) *w.held = w.renewer->Held();
   if (auto lost = LockLost(w)) return LostLock(w, "before rebooting: " + *lost);
   if (w.held) {
     LeaseLock lock(kube_, clock, o_.lock);

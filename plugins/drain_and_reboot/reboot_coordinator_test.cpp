@@ -580,9 +580,10 @@ TEST_CASE("lock_lost_when_not_renewed_for_its_ttl: the holder gives the slot up 
   b.o.lock.ttl = 3s;  // the renewer looks every second (real time)
   b.kube.pods["items"] = json::array({ReplicaSetPod("web-1")});
   b.RebootEndsTheWorker();
-  // Only the renewer reads the lease from another thread than this one. Its
-  // next read after the drain began fails, and the clock jumps 3 s (the TTL)
-  // past its last success first: it must give the slot up at once.
+  // Only the renewer reads or writes the lease from another thread than this
+  // one. Its next request after the drain began fails (an update on top of
+  // its own last write, or a read), and the clock jumps 3 s (the TTL) past
+  // its last success first: it must give the slot up at once.
   std::mutex mu;
   std::condition_variable cv;
   std::atomic<bool> failing{false};
@@ -596,6 +597,7 @@ TEST_CASE("lock_lost_when_not_renewed_for_its_ttl: the holder gives the slot up 
     cv.notify_all();
     return true;
   };
+  b.kube.update_lease_fails = b.kube.get_lease_fails;
   std::atomic<int> evictions{0};
   bool renewer_looked = false;
   b.kube.refuse_eviction = [&](const std::string&) {
