@@ -746,8 +746,33 @@ def analyse(f):
                      "ideal_s": round(ideal, 1), "rollout_vs_ideal": round(rollout / ideal, 2) if ideal else None,
                      "last_arrival_plus_cycle_s": round(arrivals_bound, 1),
                      "rollout_vs_ideal_or_arrivals": round(rollout / bound, 2) if bound else None}
-    # Fairness: wait from the run's start to its first slot, against its fair share.
+    # Fairness: wait from the run's start to its first slot, against its fair
+    # share. The fair share is the wait the node would have had if the
+    # longest-waiting node always went next: a FIFO of c slots replayed with
+    # the same arrivals (run starts) and the same holds (each node's first
+    # slot, as long as it really held it), so a drain that held its slot
+    # longer (a PDB) lengthens the fair shares behind it as it lengthened the
+    # real waits. At least one mean cycle: slots are handed out as holders
+    # give them back, so a wait under one cycle is never counted unfair.
+    ends_all = [t1 for _, _, _, t1 in intervals if t1 is not None]
+    last_end = max(ends_all) if ends_all else 0.0
+    replay_jobs = sorted((min(ag.run_starts), ag.name,
+                          (first_acquire[ag.name][1] or last_end) - first_acquire[ag.name][0])
+                         for ag in busy if ag.run_starts and ag.name in first_acquire)
+    replay_wait = fifo_replay(replay_jobs, c)
     waits = []
+    for ag in busy:
+        if not ag.run_starts or ag.name not in first_acquire:
+            continue
+        arrive = min(ag.run_starts)
+        got = first_acquire[ag.name][0]
+        fair = max(replay_wait[ag.name], mean_cycle)
+        waits.append((max(0.0, got - arrive), fair, ag.name, replay_wait[ag.name]))
+    worst = max(waits, key=lambda w: (w[0] / w[1]) if w[1] else 0) if waits else None
+    # The same against the share with every node's hold taken as the mean
+    # cycle (ceil((nodes waiting ahead + 1) / c) cycles): what earlier runs
+    # reported; it ignores how long the current holders still need.
+    nominal = []
     for ag in busy:
         if not ag.run_starts or ag.name not in first_acquire:
             continue
@@ -755,9 +780,8 @@ def analyse(f):
         got = first_acquire[ag.name][0]
         ahead = sum(1 for o in busy if o is not ag and o.run_starts and min(o.run_starts) < arrive
                     and (o.name not in first_acquire or first_acquire[o.name][0] > arrive))
-        fair = math.ceil((ahead + 1) / c) * mean_cycle
-        waits.append((max(0.0, got - arrive), fair, ag.name, ahead))
-    worst = max(waits, key=lambda w: (w[0] / w[1]) if w[1] else 0) if waits else None
+        nominal.append((max(0.0, got - arrive), math.ceil((ahead + 1) / c) * mean_cycle, ag.name))
+    nominal_worst = max(nominal, key=lambda w: (w[0] / w[1]) if w[1] else 0) if nominal else None
     # The order alone, whatever the throughput (which on this box collapses
     # while 1000 agents plan at once): the k-th node to arrive should get the
     # k-th slot handed out. FIFO share = the time from its arrival to the k-th
@@ -814,11 +838,18 @@ def analyse(f):
         fair = math.ceil((ahead + 1) / c) * mean_cycle
         qwaits.append((max(0.0, got - arrive), fair, ag.name))
     qworst = max(qwaits, key=lambda w: (w[0] / w[1]) if w[1] else 0) if qwaits and joined else None
+    if not a.faults and worst and worst[1] and worst[0] / worst[1] > 2.0:
+        problems.append("fairness: %s waited %.1fs, over 2x its fair share %.1fs (a FIFO replayed with the same "
+                        "arrivals and holds)" % (worst[2], worst[0], worst[1]))
     res["fairness"] = {"max_wait_s": round(max(w[0] for w in waits), 1) if waits else None,
                        "worst_ratio": round(worst[0] / worst[1], 2) if worst and worst[1] else None,
                        "worst_node": worst[2] if worst else None,
                        "worst_wait_s": round(worst[0], 1) if worst else None,
                        "worst_fair_share_s": round(worst[1], 1) if worst else None,
+                       "worst_fifo_replay_wait_s": round(worst[3], 1) if worst else None,
+                       "nominal_worst_ratio": round(nominal_worst[0] / nominal_worst[1], 2)
+                       if nominal_worst and nominal_worst[1] else None,
+                       "nominal_worst_node": nominal_worst[2] if nominal_worst else None,
                        "queue_worst_ratio": round(qworst[0] / qworst[1], 2) if qworst and qworst[1] else None,
                        "queue_worst_node": qworst[2] if qworst else None,
                        "queue_worst_wait_s": round(qworst[0], 1) if qworst else None,
@@ -862,6 +893,54 @@ def analyse(f):
         # node was doing: what the fleet costs beyond the drains and plans.
         if resource == "leases" or (resource == "events" and ns == LOCK_NS):
             b["coordination"] += 1
+    # The cost of waiting in line, as the issue counts a waiting agent: from
+    # its ticket's creation (it joined the line; the plan's reads before are
+    # the drain's) until a slot is handed to it (the take is the drain's
+    # start). Every request of the node in between, watches included; how
+    # many watches it had open at once; how many watches started fleet-wide
+    # in one second (a lockstep would show as a spike).
+    in_line = {name: (tj, handed_out[name]) for name, tj in joined.items()
+               if name in handed_out and handed_out[name] > tj and name in agents and not agents[name].deaths}
+    in_line_req, in_line_watches, open_watches = {}, {}, {}
+    watch_starts = {}
+    for r in f.requests:
+        t, verb, node = r[0], r[1], r[4]
+        if verb == "watch" and r[2] == "leases":
+            watch_starts[int(t - t_min)] = watch_starts.get(int(t - t_min), 0) + 1
+        w = in_line.get(node)
+        if w is None or not (w[0] <= t < w[1]):
+            continue
+        in_line_req[node] = in_line_req.get(node, 0) + 1
+        if verb == "watch":
+            in_line_watches[node] = in_line_watches.get(node, 0) + 1
+            # The server logs a watch's end when it notices the client gone:
+            # at its next write, a bookmark every second (apiserver.py
+            # BOOKMARK_INTERVAL), later under load. So a span counts to its
+            # logged end minus 2.5 s: a watch the agent replaced at once is
+            # not counted twice.
+            dur = (r[6] or 0) / 1000.0 if len(r) > 6 else 0.0
+            open_watches.setdefault(node, []).append((t, max(t, t + dur - 2.5)))
+    most_open = 0
+    for node, spans in open_watches.items():
+        edges = sorted([(a0, 1) for a0, _ in spans] + [(a1, -1) for _, a1 in spans])
+        cur = 0
+        for _, d in edges:
+            cur += d
+            most_open = max(most_open, cur)
+    line_min = sum((w1 - w0) / 60.0 for w0, w1 in in_line.values())
+    long_waits = {n: w for n, w in in_line.items() if w[1] - w[0] >= 120}
+    long_min = sum((w1 - w0) / 60.0 for w0, w1 in long_waits.values())
+    per_wait = [in_line_req.get(n, 0) for n in in_line]
+    # A waiting agent costs one watch plus about one request a minute: at most
+    # a fixed few for joining and being woken (the LIST and watch after its
+    # ticket, a new watch when put on deck, the LIST when woken) and one more
+    # per minute in line.
+    over_budget = sorted(((in_line_req.get(n, 0) - (w1 - w0) / 60.0, n) for n, (w0, w1) in in_line.items()),
+                         reverse=True)
+    if not a.faults and over_budget and over_budget[0][0] > IN_LINE_FIXED_REQUESTS:
+        problems.append("load: %s made %d requests while in line for %.1f min (at most %d + 1 a minute)" % (
+            over_budget[0][1], in_line_req.get(over_budget[0][1], 0),
+            (in_line[over_budget[0][1]][1] - in_line[over_budget[0][1]][0]) / 60.0, IN_LINE_FIXED_REQUESTS))
     rates = []
     for name, (w0, w1) in wait_window.items():
         minutes = (w1 - w0) / 60.0
@@ -890,6 +969,20 @@ def analyse(f):
                    "coordination_requests_per_s_max_10s": max_10s("coordination"),
                    "coordination_requests_per_s_mean": round(sum(coord_rates) / len(coord_rates), 1)
                    if coord_rates else 0,
+                   "in_line_agents": len(in_line),
+                   "in_line_minutes": round(line_min, 1),
+                   "in_line_requests_per_agent_minute": round(sum(per_wait) / line_min, 2) if line_min else None,
+                   "in_line_requests_per_wait_mean": round(statistics.mean(per_wait), 1) if per_wait else None,
+                   "in_line_requests_per_wait_max": max(per_wait) if per_wait else None,
+                   "in_line_watches_per_wait_mean": round(statistics.mean([in_line_watches.get(n, 0)
+                                                                           for n in in_line]), 2) if in_line else None,
+                   "in_line_waits_of_2min_or_more": len(long_waits),
+                   "in_line_requests_per_agent_minute_waits_2min_or_more":
+                   round(sum(in_line_req.get(n, 0) for n in long_waits) / long_min, 2) if long_min else None,
+                   "max_watches_open_at_once_per_waiting_agent": most_open,
+                   "in_line_most_requests_beyond_one_a_minute": round(over_budget[0][0], 1) if over_budget else None,
+                   "in_line_most_requests_beyond_one_a_minute_node": over_budget[0][1] if over_budget else None,
+                   "lease_watch_starts_max_per_s": max(watch_starts.values()) if watch_starts else 0,
                    "by_verb_resource": dict(sorted(by_kind.items(), key=lambda kv: -kv[1])),
                    "by_verb_resource_while_waiting": dict(sorted(by_kind_waiting.items(), key=lambda kv: -kv[1])),
                    "per_second": [{"t": s, **per_sec[s]} for s in sorted(per_sec)]}
@@ -1039,6 +1132,24 @@ def svg(res, path):
         fh.write("\n".join(o) + "\n")
 
 
+# What a wait in line may cost beyond one request a minute (see the load check).
+IN_LINE_FIXED_REQUESTS = 6
+
+
+def fifo_replay(jobs, c):
+    """Waits under a perfect FIFO of c slots: jobs are (arrival, name, hold)
+    sorted by arrival; each goes to the slot that frees first, at once if one
+    is free. Returns name -> wait."""
+    import heapq
+    free_at = [float("-inf")] * c
+    waits = {}
+    for arrive, name, hold in jobs:
+        start = max(arrive, heapq.heappop(free_at))
+        waits[name] = start - arrive
+        heapq.heappush(free_at, start + max(0.0, hold))
+    return waits
+
+
 def summary_text(res):
     s, lv, tm, fa, ld, tk = (res["safety"], res["liveness"], res["timing"], res["fairness"], res["load"],
                              res["takeover"])
@@ -1058,20 +1169,30 @@ def summary_text(res):
         "+ one cycle (%ss) where that is later: %s" % (
             tm["rollout_s"], tm["ideal_s"], tm["mean_cycle_s"], tm["median_cycle_s"], tm["rollout_vs_ideal"],
             tm.get("last_arrival_plus_cycle_s"), tm.get("rollout_vs_ideal_or_arrivals")),
-        "fairness: max wait %ss; worst wait/fair share %s (%s: %ss vs %ss); in the queue: %s (%s: %ss vs %ss)" % (
+        "fairness: max wait %ss; worst wait/fair share (FIFO replay) %s (%s: %ss vs %ss); with every hold the "
+        "mean cycle: %s (%s); in the queue: %s (%s: %ss vs %ss)" % (
             fa["max_wait_s"], fa["worst_ratio"], fa["worst_node"], fa["worst_wait_s"], fa["worst_fair_share_s"],
+            fa.get("nominal_worst_ratio"), fa.get("nominal_worst_node"),
             fa.get("queue_worst_ratio"), fa.get("queue_worst_node"), fa.get("queue_worst_wait_s"),
             fa.get("queue_worst_fair_share_s")) +
         "; against FIFO hand-out order: worst %s (%s); most overtaken: %s by %s nodes that arrived later" % (
             fa.get("fifo_worst_ratio"), fa.get("fifo_worst_node"), fa.get("most_overtaken_node"),
             fa.get("most_overtaken_by")),
         "load: %d requests by agents; lock/waiting max %d/s (over 10 s: %s/s), mean %s/s; the lock's Leases and "
-        "Events alone max %s/s (over 10 s: %s/s), mean %s/s; per waiting agent %s "
-        "req/min (max %s); nothing to do: %d requests" % (
+        "Events alone max %s/s (over 10 s: %s/s), mean %s/s; from the run's start to its slot %s "
+        "req/agent-min (max %s); in line (ticket to slot): %s agents, %s req/agent-min, %s requests per wait "
+        "(max %s, watches %s; most beyond one a minute %s), %s req/agent-min over the %s waits of 2 min or more; "
+        "watches open at once per waiting agent: at most %s; lease watches started in one second: at most %s; "
+        "nothing to do: %d requests" % (
             ld["requests_total"], ld["lock_requests_per_s_max"], ld.get("lock_requests_per_s_max_10s"),
             ld["lock_requests_per_s_mean"], ld.get("coordination_requests_per_s_max"),
             ld.get("coordination_requests_per_s_max_10s"), ld.get("coordination_requests_per_s_mean"),
             ld["waiting_requests_per_agent_minute"], ld["waiting_requests_per_agent_minute_max"],
+            ld.get("in_line_agents"), ld.get("in_line_requests_per_agent_minute"),
+            ld.get("in_line_requests_per_wait_mean"), ld.get("in_line_requests_per_wait_max"),
+            ld.get("in_line_watches_per_wait_mean"), ld.get("in_line_most_requests_beyond_one_a_minute"),
+            ld.get("in_line_requests_per_agent_minute_waits_2min_or_more"), ld.get("in_line_waits_of_2min_or_more"),
+            ld.get("max_watches_open_at_once_per_waiting_agent"), ld.get("lease_watch_starts_max_per_s"),
             ld["requests_by_nodes_with_nothing_to_do"]),
         "takeover: %s; RebootLockTakenOver events %d" % (
             ["%s %s -> %s (event %s)" % (t["dead_node"], t["lease"], t["taken_by"], t["event"])
