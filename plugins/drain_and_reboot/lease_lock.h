@@ -24,10 +24,11 @@
 // in line. Grants are only a fast path: the slots stay the truth, and any
 // waiter that finds a free or expired slot at a recheck hands it to the head
 // of the line (or takes it when it is the head). The node behind the one a
-// slot was handed to is marked on-deck and looks every lock_ttl/2, so a dead
-// holder's slot is taken over soon after its TTL while a line is waiting. So a
-// waiting agent costs one open watch plus about one request every few
-// minutes, whatever the fleet size.
+// slot was handed to is marked on-deck and looks every lock_ttl/2 (at once
+// only if a slot it saw could have expired by then), so a dead holder's slot
+// is taken over soon after its TTL while a line is waiting. So a waiting agent
+// costs one open watch plus about one request every few minutes, whatever the
+// fleet size; a holder renews on top of its own last write, without a read.
 #pragma once
 
 #include <chrono>
