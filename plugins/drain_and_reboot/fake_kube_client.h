@@ -62,6 +62,10 @@ class FakeKubeClient : public KubeClient {
   /// Called (unlocked) as a lease watch starts, with the lease's name: a
   /// test's "meanwhile" (the waiter taking its slot, a holder dying).
   std::function<void(const std::string&)> on_lease_watch;
+  /// The resourceVersion each lease watch asked to start from, in order.
+  std::vector<std::string> lease_watch_from;
+  /// When set, each lease watch first sends a BOOKMARK with this resourceVersion.
+  std::string lease_watch_bookmark;
 
   /// GET of a lease collection (labelSelector k=v,k2=v2) and a strategic
   /// merge patch of a node's status conditions (merged by type, as the API
@@ -298,6 +302,13 @@ class FakeKubeClient : public KubeClient {
     if (on_lease_watch) on_lease_watch(name);
     std::unique_lock<std::mutex> l(mu_);
     ++lease_watches;
+    lease_watch_from.push_back(w.resource_version);
+    if (!lease_watch_bookmark.empty()) {
+      WatchEvent b{WatchEventType::kBookmark, {{"metadata", {{"resourceVersion", lease_watch_bookmark}}}}};
+      l.unlock();
+      if (!callback(b)) return KubeStatus();
+      l.lock();
+    }
     auto version = [&] {
       auto it = leases.find(key);
       return it == leases.end() ? std::string("gone") : it->second["metadata"].value("resourceVersion", "");

@@ -665,7 +665,12 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
   int failures = 0;
   while (!stop.load() && clock_.Monotonic() < until) {
     const auto started = clock_.Monotonic();
-    const WatchRequest w = OneLeaseWatch(TicketName(), ticket_ ? Rv(*ticket_) : "", until - started);
+    // From where the last watch got to (a bookmark, or the list of a relist),
+    // while our ticket is as it was then: its own resourceVersion may be
+    // older than the server keeps (410 Gone, a relist: two more requests).
+    std::string from = ticket_ ? Rv(*ticket_) : "";
+    if (ticket_ && !watched_to_.empty() && Rv(*ticket_) == watched_to_ticket_) from = watched_to_;
+    const WatchRequest w = OneLeaseWatch(TicketName(), from, until - started);
     bool woken = false, on_deck = false;
     KubeStatus st = kube_.Watch(
         w,
@@ -684,8 +689,16 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
               return false;
             }
             obj = items[0];
+            watched_to_ = e.object.value(Ptr("/metadata/resourceVersion"), "");
+            watched_to_ticket_ = Rv(obj);
           }
-          if (e.type == WatchEventType::kBookmark) return true;
+          if (e.type == WatchEventType::kBookmark) {
+            if (ticket_) {
+              watched_to_ = Rv(e.object);
+              watched_to_ticket_ = Rv(*ticket_);
+            }
+            return true;
+          }
           const bool newly_on_deck =
               !Annotation(obj, kOnDeckAnnotation).empty() && (!ticket_ || Annotation(*ticket_, kOnDeckAnnotation).empty());
           ticket_ = obj;

@@ -216,6 +216,10 @@ class LeaseLock {
   /// When this LeaseLock created our ticket (unset: found from before a restart).
   std::optional<std::chrono::steady_clock::time_point> joined_;
   std::optional<std::chrono::steady_clock::time_point> stale_grant_since_;
+  /// Where the watch of our ticket got to (a bookmark's or a relist's
+  /// resourceVersion) while the ticket was at watched_to_ticket_.
+  std::string watched_to_;
+  std::string watched_to_ticket_;
   bool again_ = false;      // the last Pass lost a race: look again at once
   bool look_soon_ = false;  // free slots went to nodes just ahead: look again in a second
   std::optional<std::chrono::steady_clock::time_point> next_look_;  // a holder may expire then

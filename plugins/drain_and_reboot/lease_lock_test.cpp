@@ -614,3 +614,26 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   CHECK(r->previous_holder == "dead-node");
   CHECK(Lease(kube, "nodeagent-reboot-lock-0")["spec"]["holderIdentity"] == "node-2");
 }
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "watch_resume: the next watch of a waiting node starts where the last one got to, not at its old ticket",
+                 "[lease_lock]") {
+  // A ticket nobody writes keeps its resourceVersion for minutes; the server
+  // keeps only a window of history, so a watch from it would be answered
+  // 410 Gone and cost a relist. The bookmarks say how far the watch got.
+  LeaseLockOptions long_ttl = Opts("node-1");
+  long_ttl.ttl = 24h;
+  LeaseLock a(kube, clock, long_ttl);
+  REQUIRE(*a.TryAcquire());
+  LeaseLockOptions o = Opts("node-2");
+  o.ticket_ttl = 2h;  // no renewal of the ticket in the test's 6 minutes
+  LeaseLock b(kube, clock, o);
+  kube.on_lease_watch = [&](const std::string& lease) {
+    if (lease == b.TicketName()) kube.lease_watch_bookmark = "999999";
+  };
+  auto r = b.Acquire(6min, nullptr, nullptr);
+  REQUIRE_FALSE(r);
+  REQUIRE(kube.lease_watch_from.size() >= 2);
+  CHECK(kube.lease_watch_from[0] != "999999");  // the first: from the ticket it just wrote
+  CHECK(kube.lease_watch_from[1] == "999999");
+}
