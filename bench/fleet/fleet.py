@@ -309,6 +309,16 @@ class Fleet:
         kind = parts[0]
         t = now()
         if kind == "RUN":
+            # The node's own time of its run's start (same host clock), not
+            # when this loop got to the line: with hundreds of agents writing
+            # at once the read lags by up to a second, which reordered nodes
+            # that started a millisecond apart.
+            try:
+                t_node = int(parts[2]) / 1000.0
+                if abs(t_node - t) < 60:
+                    t = t_node
+            except (IndexError, ValueError):
+                pass
             ag.run_starts.append(t)
             self.note("run", ag.name)
         elif kind == "REBOOT":

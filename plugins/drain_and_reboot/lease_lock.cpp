@@ -281,10 +281,18 @@ Result<std::optional<HeldLease>> LeaseLock::TakeGranted(const Slot& slot) {
 }
 
 Status LeaseLock::MarkTicket(const std::string& name, const std::function<bool(json&)>& edit) {
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    auto t = kube_.GetLease(o_.ns, name);
-    if (!t.ok()) return t.error();
-    json lease = *t;
+  // Our own ticket first as we last wrote or watched it (its resourceVersion
+  // is the precondition): read only when someone else wrote it since.
+  const bool ours = name == TicketName() && ticket_ && !Rv(*ticket_).empty();
+  for (int attempt = ours ? -1 : 0; attempt < 3; ++attempt) {
+    json lease;
+    if (attempt < 0) {
+      lease = *ticket_;
+    } else {
+      auto t = kube_.GetLease(o_.ns, name);
+      if (!t.ok()) return t.error();
+      lease = *t;
+    }
     if (!edit(lease)) return Status::Ok();
     auto u = kube_.UpdateLease(o_.ns, lease);
     if (u.ok()) {

@@ -592,8 +592,8 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   REQUIRE(watches.size() >= 3);
   CHECK(watches[1].lists == watches[0].lists);  // on deck: a new watch, no LIST
   CHECK(watches[2].lists == watches[1].lists + 1);  // then a look at the slots...
-  CHECK(watches[2].at - watches[1].at <= 30s * 5 / 4);  // ...by lock_ttl/2 (60 s TTL, jittered 25%)
-  CHECK(watches[2].at - watches[1].at >= 30s * 3 / 4);
+  CHECK(watches[2].at - watches[1].at <= 37500ms + 1s);  // ...by lock_ttl/2 (60 s TTL, jittered 25%)
+  CHECK(watches[2].at - watches[1].at >= 22500ms);
 }
 
 TEST_CASE_METHOD(FakeApiOnFakeClock,
@@ -636,4 +636,24 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   REQUIRE(kube.lease_watch_from.size() >= 2);
   CHECK(kube.lease_watch_from[0] != "999999");  // the first: from the ticket it just wrote
   CHECK(kube.lease_watch_from[1] == "999999");
+}
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "ticket_renewal: a waiting node renews its ticket on top of what it last wrote or watched, without a read",
+                 "[lease_lock]") {
+  LeaseLockOptions long_ttl = Opts("node-1");
+  long_ttl.ttl = 24h;
+  LeaseLock a(kube, clock, long_ttl);
+  REQUIRE(*a.TryAcquire());
+  LeaseLockOptions o = Opts("node-2");
+  o.ticket_ttl = 3min;  // due at every look (a third of it: 1 min)
+  LeaseLock b(kube, clock, o);
+  int reads = 0;  // GETs and LISTs
+  kube.before_get_lease = [&] { ++reads; };
+  const int writes0 = kube.lease_writes, lists0 = kube.lease_lists;
+  auto r = b.Acquire(20min, nullptr, nullptr);
+  REQUIRE_FALSE(r);
+  INFO("ticket writes: " << kube.lease_writes - writes0);
+  CHECK(kube.lease_writes - writes0 >= 3);  // its create and renewals at its looks
+  CHECK(reads - (kube.lease_lists - lists0) == 0);  // no GET
 }
