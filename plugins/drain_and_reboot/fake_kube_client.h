@@ -43,6 +43,13 @@ class FakeKubeClient : public KubeClient {
   /// Asked (unlocked) on each lease update: true answers 503.
   std::function<bool()> update_lease_fails;
 
+  /// A copy of `leases` taken under the fake's lock: what a hook running
+  /// beside another thread (a lease renewer) may read.
+  std::map<std::string, nlohmann::json> LeasesNow() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return leases;
+  }
+
   /// Changes made, in order, by the object they name; Events counted apart.
   std::vector<std::string> mutations() const {
     std::lock_guard<std::mutex> l(mu_);

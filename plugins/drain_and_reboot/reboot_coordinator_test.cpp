@@ -153,8 +153,9 @@ TEST_CASE("lease_renewed_while_waiting_for_the_node_after_the_boot", "[reboot_co
   bool lease_missing = false;
   b.kube.before_get_node = [&] {
     if (!rebooted_at) return;
-    auto lease = b.kube.leases.find("kube-system/nodeagent-reboot-lock-0");
-    auto renewed = lease == b.kube.leases.end() ? std::nullopt
+    const auto leases = b.kube.LeasesNow();
+    auto lease = leases.find("kube-system/nodeagent-reboot-lock-0");
+    auto renewed = lease == leases.end() ? std::nullopt
                                                 : ParseRfc3339(lease->second["spec"].value("renewTime", ""));
     if (!renewed) {
       lease_missing = true;
@@ -484,7 +485,7 @@ TEST_CASE("lock_lost_during_the_drain: the drain stops, the node is uncordoned a
     if (evictions++ > 0) return false;
     cordoned_at_first_eviction = b.Unschedulable();
     // node-2 takes the slot over (as if node-1 had not renewed for its TTL).
-    for (const auto& [key, lease] : b.kube.leases)
+    for (const auto& [key, lease] : b.kube.LeasesNow())  // the renewer writes meanwhile
       if (lease["spec"].value("holderIdentity", "") == "node-1") first_slot = lease["metadata"].value("name", "");
     auto l = b.kube.GetLease("kube-system", first_slot);
     if (!l.ok()) return true;
