@@ -1170,7 +1170,8 @@ def summary_text(res):
         "safety: max live slot holders %d; max unschedulable %d; over concurrency by dead agents: %s; "
         "at the end cordoned %s, slots held %s" % (
             s["max_live_holders"], s["max_unschedulable"], s["unschedulable_over_concurrency_by_dead_agents"] or "-",
-            s["final_unschedulable"] or "-", {k: v for k, v in s["final_slots_held"].items() if v} or "-"),
+            s["final_unschedulable"] or "-",
+            {k: v for k, v in s["final_slots_held"].items() if v and not k.startswith(LOCK_PREFIX + "-queue-")} or "-"),
         "dead agents' nodes left cordoned: %s" % (
             ", ".join("%s (%s; %s)" % (d["node"], d["condition"], "+".join(d["events"]) or "no Event")
                       for d in s.get("dead_left_cordoned") or []) or "-"),
