@@ -26,6 +26,15 @@ LeaseLockOptions Opts(const std::string& holder, int concurrency = 1) {
   return o;
 }
 
+/// node-1 takes the only slot with a day-long TTL: a live holder for the
+/// whole of any test.
+void LiveHolderForADay(FakeKubeClient& kube, Clock& clock) {
+  LeaseLockOptions o = Opts("node-1");
+  o.ttl = std::chrono::hours(24);
+  LeaseLock holder(kube, clock, o);
+  REQUIRE(*holder.TryAcquire());
+}
+
 /// The fake API server on a fake clock: a lease watch that sees nothing
 /// lasts its whole duration (time jumps), so waits cost no real time.
 struct FakeApiOnFakeClock {
@@ -388,10 +397,7 @@ TEST_CASE("fifo_queue: a dead holder's slot goes to the head of the line, with o
 }
 
 TEST_CASE_METHOD(FakeApiOnFakeClock, "fifo_queue: a waiting node costs about one request a minute", "[lease_lock]") {
-  LeaseLockOptions long_ttl = Opts("node-1");
-  long_ttl.ttl = 24h;  // a live holder for the whole test
-  LeaseLock a(kube, clock, long_ttl);
-  REQUIRE(*a.TryAcquire());
+  LiveHolderForADay(kube, clock);  // a live holder for the whole test
   const int writes0 = kube.lease_writes, lists0 = kube.lease_lists, watches0 = kube.lease_watches;
   LeaseLock b(kube, clock, Opts("node-2"));
   auto r = b.Acquire(60min, nullptr, nullptr);
@@ -410,10 +416,7 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   // finds a slot free must hand it over rather than leave it to that node and
   // look again every second (at N = 1000 that polling, two LISTs a second per
   // waiter, took the API server down).
-  LeaseLockOptions long_ttl = Opts("node-1");
-  long_ttl.ttl = 24h;
-  LeaseLock a(kube, clock, long_ttl);
-  REQUIRE(*a.TryAcquire());
+  LiveHolderForADay(kube, clock);
   LeaseLock b(kube, clock, Opts("node-3"));
   bool set_up = false;
   kube.on_lease_watch = [&](const std::string& lease) {
@@ -572,10 +575,7 @@ void PutOnDeck(FakeKubeClient& kube, const std::string& node) {
 TEST_CASE_METHOD(FakeApiOnFakeClock,
                  "on_deck: the node next in line keeps waiting on a new watch, without a read, and looks by lock_ttl/2",
                  "[lease_lock]") {
-  LeaseLockOptions long_ttl = Opts("node-1");
-  long_ttl.ttl = 24h;  // a live holder: nothing the node on deck saw can expire
-  LeaseLock a(kube, clock, long_ttl);
-  REQUIRE(*a.TryAcquire());
+  LiveHolderForADay(kube, clock);  // a live holder: nothing the node on deck saw can expire
   LeaseLock b(kube, clock, Opts("node-2"));
   struct Start {
     int lists;
@@ -621,10 +621,7 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   // A ticket nobody writes keeps its resourceVersion for minutes; the server
   // keeps only a window of history, so a watch from it would be answered
   // 410 Gone and cost a relist. The bookmarks say how far the watch got.
-  LeaseLockOptions long_ttl = Opts("node-1");
-  long_ttl.ttl = 24h;
-  LeaseLock a(kube, clock, long_ttl);
-  REQUIRE(*a.TryAcquire());
+  LiveHolderForADay(kube, clock);
   LeaseLockOptions o = Opts("node-2");
   o.ticket_ttl = 2h;  // no renewal of the ticket in the test's 6 minutes
   LeaseLock b(kube, clock, o);
@@ -641,10 +638,7 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
 TEST_CASE_METHOD(FakeApiOnFakeClock,
                  "ticket_renewal: a waiting node renews its ticket on top of what it last wrote or watched, without a read",
                  "[lease_lock]") {
-  LeaseLockOptions long_ttl = Opts("node-1");
-  long_ttl.ttl = 24h;
-  LeaseLock a(kube, clock, long_ttl);
-  REQUIRE(*a.TryAcquire());
+  LiveHolderForADay(kube, clock);
   LeaseLockOptions o = Opts("node-2");
   o.ticket_ttl = 3min;  // due at every look (a third of it: 1 min)
   LeaseLock b(kube, clock, o);
