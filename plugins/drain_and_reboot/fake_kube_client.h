@@ -199,8 +199,7 @@ class FakeKubeClient : public KubeClient {
   }
   KubeResult<nlohmann::json> GetLease(const std::string& ns, const std::string& name) override {
     if (before_get_lease) before_get_lease();
-    if (get_lease_fails && get_lease_fails())
-      return KubeResult<nlohmann::json>(Error(ErrorCode::kUnavailable, "503 Service Unavailable"), {503, "ServiceUnavailable"});
+    if (get_lease_fails && get_lease_fails()) return Unavailable();
     std::lock_guard<std::mutex> l(mu_);
     auto it = leases.find(ns + "/" + name);
     if (it == leases.end()) return KubeResult<nlohmann::json>(NotFound("lease " + name), {404, "NotFound"});
@@ -223,8 +222,7 @@ class FakeKubeClient : public KubeClient {
     return leases[key] = stored;
   }
   KubeResult<nlohmann::json> UpdateLease(const std::string& ns, const nlohmann::json& lease) override {
-    if (update_lease_fails && update_lease_fails())
-      return KubeResult<nlohmann::json>(Error(ErrorCode::kUnavailable, "503 Service Unavailable"), {503, "ServiceUnavailable"});
+    if (update_lease_fails && update_lease_fails()) return Unavailable();
     std::lock_guard<std::mutex> l(mu_);
     ++lease_writes;
     mutations_.push_back("kube:leases/" + ns + "/" + lease["metadata"].value("name", ""));
@@ -281,6 +279,9 @@ class FakeKubeClient : public KubeClient {
  private:
   static KubeResult<nlohmann::json> Unsupported() {
     return KubeResult<nlohmann::json>(Error(ErrorCode::kInternal, "fake: not supported"));
+  }
+  static KubeResult<nlohmann::json> Unavailable() {
+    return KubeResult<nlohmann::json>(Error(ErrorCode::kUnavailable, "503 Service Unavailable"), {503, "ServiceUnavailable"});
   }
   static KubeResult<nlohmann::json> Conflict(const std::string& reason) {
     return KubeResult<nlohmann::json>(Error(ErrorCode::kConflict, "409 " + reason), {409, reason});

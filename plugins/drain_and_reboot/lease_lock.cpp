@@ -129,10 +129,15 @@ json LeaseLock::MakeLease(const std::string& name, const json* old) {
 }
 
 HeldLease LeaseLock::Written(const std::string& name, const json& written, std::chrono::steady_clock::time_point sent) {
-  HeldLease h{name, Rv(written), "", "", ""};
-  h.last_written = written;
-  h.written_at = sent;
+  HeldLease h{name, "", "", "", ""};
+  Remember(h, written, sent);
   return h;
+}
+
+void LeaseLock::Remember(HeldLease& held, const json& written, std::chrono::steady_clock::time_point sent) {
+  held.resource_version = Rv(written);
+  held.last_written = written;
+  held.written_at = sent;
 }
 
 milliseconds LeaseLock::OnDeckEvery() const {
@@ -847,9 +852,7 @@ Status LeaseLock::Renew(HeldLease& held) {
     const auto sent = clock_.Monotonic();
     auto u = kube_.UpdateLease(o_.ns, MakeLease(held.name, &*held.last_written));
     if (u.ok()) {
-      held.resource_version = Rv(*u);
-      held.last_written = *u;
-      held.written_at = sent;
+      Remember(held, *u, sent);
       return Status::Ok();
     }
     if (u.error().code() == ErrorCode::kNotFound)
@@ -868,9 +871,7 @@ Status LeaseLock::Renew(HeldLease& held) {
     const auto sent = clock_.Monotonic();
     auto u = kube_.UpdateLease(o_.ns, MakeLease(held.name, &*l));
     if (u.ok()) {
-      held.resource_version = Rv(*u);
-      held.last_written = *u;
-      held.written_at = sent;
+      Remember(held, *u, sent);
       return Status::Ok();
     }
     if (u.error().code() != ErrorCode::kConflict) return u.error().Wrap("renewing reboot lock lease " + held.name);

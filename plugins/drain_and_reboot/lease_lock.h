@@ -165,6 +165,8 @@ class LeaseLock {
   /// A HeldLease for the slot our write (sent at `sent`) returned as `written`.
   static HeldLease Written(const std::string& name, const nlohmann::json& written,
                            std::chrono::steady_clock::time_point sent);
+  /// Records in `held` our write of it (sent at `sent`) and what it returned.
+  static void Remember(HeldLease& held, const nlohmann::json& written, std::chrono::steady_clock::time_point sent);
   /// How often a node on deck looks at the slots (lock_ttl/2, at least 10 s,
   /// at most recheck).
   std::chrono::milliseconds OnDeckEvery() const;

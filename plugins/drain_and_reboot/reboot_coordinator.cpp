@@ -127,8 +127,8 @@ class LeaseRenewer {
       // found again after a restart): at once.
       auto last_ok = held_.written_at.value_or(clock.Monotonic());
       auto first = std::chrono::milliseconds(0);
-      if (held_.written_at && clock.Monotonic() - *held_.written_at < every)
-        first = std::chrono::duration_cast<std::chrono::milliseconds>(every - (clock.Monotonic() - *held_.written_at));
+      if (const auto since_taken = clock.Monotonic() - last_ok; held_.written_at && since_taken < every)
+        first = std::chrono::duration_cast<std::chrono::milliseconds>(every - since_taken);
       for (auto wait = first; !stop_;) {
         if (wait.count() > 0 && cv_.wait_for(l, wait, [this] { return stop_; })) break;
         l.unlock();
