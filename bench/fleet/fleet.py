@@ -26,6 +26,7 @@ Standard library only.
 import argparse
 import copy
 import json
+import heapq
 import math
 import os
 import random
@@ -764,34 +765,26 @@ def analyse(f):
     # longer (a PDB) lengthens the fair shares behind it as it lengthened the
     # real waits. At least one mean cycle: slots are handed out as holders
     # give them back, so a wait under one cycle is never counted unfair.
-    ends_all = [t1 for _, _, _, t1 in intervals if t1 is not None]
-    last_end = max(ends_all) if ends_all else 0.0
+    last_end = max(ends) if ends else 0.0
     replay_jobs = sorted((min(ag.run_starts), ag.name,
                           (first_acquire[ag.name][1] or last_end) - first_acquire[ag.name][0])
                          for ag in busy if ag.run_starts and ag.name in first_acquire)
     replay_wait = fifo_replay(replay_jobs, c)
-    waits = []
-    for ag in busy:
-        if not ag.run_starts or ag.name not in first_acquire:
-            continue
-        arrive = min(ag.run_starts)
-        got = first_acquire[ag.name][0]
-        fair = max(replay_wait[ag.name], mean_cycle)
-        waits.append((max(0.0, got - arrive), fair, ag.name, replay_wait[ag.name]))
-    worst = max(waits, key=lambda w: (w[0] / w[1]) if w[1] else 0) if waits else None
-    # The same against the share with every node's hold taken as the mean
-    # cycle (ceil((nodes waiting ahead + 1) / c) cycles): what earlier runs
+    # Beside it, the share with every node's hold taken as the mean cycle
+    # (ceil((nodes waiting ahead + 1) / c) cycles): what earlier runs
     # reported; it ignores how long the current holders still need.
-    nominal = []
+    waits, nominal = [], []
     for ag in busy:
         if not ag.run_starts or ag.name not in first_acquire:
             continue
         arrive = min(ag.run_starts)
-        got = first_acquire[ag.name][0]
+        wait = max(0.0, first_acquire[ag.name][0] - arrive)
+        waits.append((wait, max(replay_wait[ag.name], mean_cycle), ag.name, replay_wait[ag.name]))
         ahead = sum(1 for o in busy if o is not ag and o.run_starts and min(o.run_starts) < arrive
                     and (o.name not in first_acquire or first_acquire[o.name][0] > arrive))
-        nominal.append((max(0.0, got - arrive), math.ceil((ahead + 1) / c) * mean_cycle, ag.name))
-    nominal_worst = max(nominal, key=lambda w: (w[0] / w[1]) if w[1] else 0) if nominal else None
+        nominal.append((wait, math.ceil((ahead + 1) / c) * mean_cycle, ag.name))
+    worst = worst_ratio(waits)
+    nominal_worst = worst_ratio(nominal)
     # The order alone, whatever the throughput (which on this box collapses
     # while 1000 agents plan at once): the k-th node to arrive should get the
     # k-th slot handed out. FIFO share = the time from its arrival to the k-th
@@ -847,7 +840,7 @@ def analyse(f):
                     and (o.name not in first_acquire or first_acquire[o.name][0] > arrive))
         fair = math.ceil((ahead + 1) / c) * mean_cycle
         qwaits.append((max(0.0, got - arrive), fair, ag.name))
-    qworst = max(qwaits, key=lambda w: (w[0] / w[1]) if w[1] else 0) if qwaits and joined else None
+    qworst = worst_ratio(qwaits) if joined else None
     if not a.faults and worst and worst[1] and worst[0] / worst[1] > 2.0:
         problems.append("fairness: %s waited %.1fs, over 2x its fair share %.1fs (a FIFO replayed with the same "
                         "arrivals and holds)" % (worst[2], worst[0], worst[1]))
@@ -880,8 +873,20 @@ def analyse(f):
     unattributed = 0
     by_kind, by_kind_waiting = {}, {}
     t_min = f.t0
+    # The cost of waiting in line, as the issue counts a waiting agent: from
+    # its ticket's creation (it joined the line; the plan's reads before are
+    # the drain's) until a slot is handed to it (the take is the drain's
+    # start). Every request of the node in between, watches included; how
+    # many watches it had open at once; how many watches started fleet-wide
+    # in one second (a lockstep would show as a spike).
+    in_line = {name: (tj, handed_out[name]) for name, tj in joined.items()
+               if name in handed_out and handed_out[name] > tj and name in agents and not agents[name].deaths}
+    in_line_req, in_line_watches, open_watches = {}, {}, {}
+    watch_starts = {}
     for r in f.requests:
         t, verb, resource, ns, node = r[0], r[1], r[2], r[3], r[4]
+        if verb == "watch" and resource == "leases":
+            watch_starts[int(t - t_min)] = watch_starts.get(int(t - t_min), 0) + 1
         if not node:
             unattributed += 1
             continue
@@ -903,22 +908,8 @@ def analyse(f):
         # node was doing: what the fleet costs beyond the drains and plans.
         if resource == "leases" or (resource == "events" and ns == LOCK_NS):
             b["coordination"] += 1
-    # The cost of waiting in line, as the issue counts a waiting agent: from
-    # its ticket's creation (it joined the line; the plan's reads before are
-    # the drain's) until a slot is handed to it (the take is the drain's
-    # start). Every request of the node in between, watches included; how
-    # many watches it had open at once; how many watches started fleet-wide
-    # in one second (a lockstep would show as a spike).
-    in_line = {name: (tj, handed_out[name]) for name, tj in joined.items()
-               if name in handed_out and handed_out[name] > tj and name in agents and not agents[name].deaths}
-    in_line_req, in_line_watches, open_watches = {}, {}, {}
-    watch_starts = {}
-    for r in f.requests:
-        t, verb, node = r[0], r[1], r[4]
-        if verb == "watch" and r[2] == "leases":
-            watch_starts[int(t - t_min)] = watch_starts.get(int(t - t_min), 0) + 1
-        w = in_line.get(node)
-        if w is None or not (w[0] <= t < w[1]):
+        line = in_line.get(node)
+        if line is None or not (line[0] <= t < line[1]):
             continue
         in_line_req[node] = in_line_req.get(node, 0) + 1
         if verb == "watch":
@@ -1147,11 +1138,15 @@ def svg(res, path):
 IN_LINE_FIXED_REQUESTS = 10
 
 
+def worst_ratio(rows):
+    """The row (wait, share, ...) with the largest wait / share; None for none."""
+    return max(rows, key=lambda w: (w[0] / w[1]) if w[1] else 0) if rows else None
+
+
 def fifo_replay(jobs, c):
     """Waits under a perfect FIFO of c slots: jobs are (arrival, name, hold)
     sorted by arrival; each goes to the slot that frees first, at once if one
     is free. Returns name -> wait."""
-    import heapq
     free_at = [float("-inf")] * c
     waits = {}
     for arrive, name, hold in jobs:
