@@ -309,7 +309,15 @@ Status LeaseLock::MarkTicket(const std::string& name, const std::function<bool(j
   return Error(ErrorCode::kConflict, "reboot queue ticket " + name + " kept changing");
 }
 
-Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line, std::string* slot_rv) {
+bool LeaseLock::Orphaned(const Slot& slot, const std::vector<Ticket>& queue) {
+  const std::string to = slot.lease ? Holder(*slot.lease) : "";
+  for (const auto& t : queue)
+    if (t.node == to) return t.granted_slot != slot.name;
+  return true;
+}
+
+Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line, std::string* slot_rv,
+                                     bool put_next_on_deck) {
   while (!line.empty()) {
     Ticket t = std::move(line.front());
     line.erase(line.begin());
@@ -398,7 +406,7 @@ Result<std::string> LeaseLock::Grant(const Slot& slot, std::vector<Ticket>& line
     }
     if (hooks_.info) hooks_.info("handed reboot lock slot " + slot.name + " to " + t.node);
     // The next one in line is on deck (best effort: its own looks find it anyway).
-    if (!line.empty() && Annotation(line.front().lease, kOnDeckAnnotation).empty()) {
+    if (put_next_on_deck && !line.empty() && Annotation(line.front().lease, kOnDeckAnnotation).empty()) {
       json deck = line.front().lease;
       deck["metadata"]["annotations"][kOnDeckAnnotation] = "true";
       auto d = kube_.UpdateLease(o_.ns, deck);
@@ -526,6 +534,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
                                         ? Annotation(*ticket_, kGrantedSlotAnnotation)
                                         : "";
   std::vector<const Slot*> free;
+  std::vector<const Slot*> granted;  // handed to another node: orphaned if it no longer waits for it
   bool grant_pending_for_us = false;
   for (const auto& s : *slots) {
     if (!s.lease) {
@@ -551,6 +560,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
       if (holders) holders->push_back(holder + " (" + s.name + ", handed to us)");
       continue;
     }
+    if (IsGrant(*s.lease)) granted.push_back(&s);
     if (Expired(s.name, *s.lease)) {
       free.push_back(&s);
       continue;
@@ -571,6 +581,8 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
   // the slots of sleeping nodes behind us are handed to them too.
   auto queue = ReadQueue();
   if (!queue) return queue.error();
+  for (const Slot* g : granted)
+    if (Orphaned(*g, *queue) && std::find(free.begin(), free.end(), g) == free.end()) free.push_back(g);
   std::vector<Ticket> line;
   std::optional<size_t> me;
   for (auto& t : *queue) {
@@ -601,11 +613,16 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     auto c = created(t.lease);
     return !c || *c + kLooksAfterJoining < server_now;
   };
-  // Only the first free.size() + 1 nodes in line hand out free slots, and a
-  // hand-out that fails (another node was faster, or the ticket changed)
-  // ends them for this look: with a thousand waiters and an API server that
-  // answers in seconds, views are stale, and every waiter walking the line
-  // turned one free slot into hundreds of conflicting writes.
+  // Whoever looks hands the free slots it sees to the sleeping nodes at the
+  // front of the line (the k-th free slot to the k-th node), however far
+  // back it stands itself: else a slot nobody gave back (never created,
+  // deleted in a race, or handed to a node that took another) stays free
+  // until a node at the front wakes for its recheck, minutes later, while
+  // the rest of the line looks at it. A hand-out that fails (another node was
+  // faster, or the ticket changed) ends them for this look: with a thousand
+  // waiters and an API server that answers in seconds, views are stale, and
+  // every waiter walking the line turned one free slot into hundreds of
+  // conflicting writes.
   bool deferred = false;  // a free slot left to a node ahead that looks itself
   bool contended = false;
   auto grant_to = [&](size_t slot_index, const Ticket& t) -> Status {
@@ -615,8 +632,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     if (to->empty()) contended = true;
     return Status::Ok();
   };
-  const bool near_front = position <= free.size();
-  for (size_t i = 0; near_front && !contended && i < position && i < free.size(); ++i) {
+  for (size_t i = 0; !contended && i < position && i < free.size(); ++i) {
     if (!asleep(line[i])) {
       deferred = true;
       continue;
@@ -624,10 +640,14 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     if (Status st = grant_to(i, line[i]); !st.ok()) return st.error();
   }
   // Sleeping nodes behind us first: once we hold a slot, its TTL runs.
-  for (size_t i = position + 1; near_front && !contended && i < free.size() && i - 1 < line.size(); ++i)
+  for (size_t i = position + 1; !contended && i < free.size() && i - 1 < line.size(); ++i)
     if (asleep(line[i - 1]))
       if (Status st = grant_to(i, line[i - 1]); !st.ok()) return st.error();
-  if (contended) look_soon_ = true;
+  // Near the front, a lost hand-out or a node ahead that looks itself may
+  // leave a slot for us: look again soon (bounded, see Acquire). Further
+  // back, the nodes ahead are served first: wait for a grant.
+  const bool near_front = position <= free.size();
+  if (contended && near_front) look_soon_ = true;
   std::optional<HeldLease> ours;
   if (position < free.size() && !grant_pending_for_us) {
     auto got = Take(*free[position], holders);
@@ -639,7 +659,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
   // moment old (one took its slot and has not left the line yet), so look
   // again soon instead of sleeping until a grant or the recheck. Bounded: a
   // node ahead counts as looking only in its first seconds in line.
-  if (deferred) look_soon_ = true;
+  if (deferred && near_front) look_soon_ = true;
   if (join) {
     if (Status st = KeepTicket(false); !st.ok()) return st.error();
   }
@@ -766,7 +786,8 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
 Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool* cancelled,
                                      const std::function<void(const std::vector<std::string>&)>& waiting) {
   const auto deadline = clock_.Monotonic() + wait;
-  int failures = 0, races = 0;
+  int failures = 0, races = 0, quick_looks = 0;
+  constexpr int kQuickLooks = 3;
   std::string who;
   for (;;) {
     if (cancelled && *cancelled) {
@@ -808,7 +829,10 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
                                             ") stayed busy for " + std::to_string(wait.count() / 1000) +
                                             "s; held by " + who);
     }
-    if (look_soon_ && !again_) {
+    // A look again in a second, a few times in a row at most: on a busy API
+    // server the nodes ahead may take longer than that to take their slots,
+    // and a grant wakes us anyway.
+    if (look_soon_ && !again_ && ++quick_looks <= kQuickLooks) {
       look_soon_ = false;
       clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);
       continue;
@@ -821,6 +845,7 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
     if (ticket_ && !Annotation(*ticket_, kOnDeckAnnotation).empty()) every = std::min(every, OnDeckEvery());
     auto until = std::min(deadline, clock_.Monotonic() + Jittered(every, 0.25));
     if (next_look_) until = std::min(until, *next_look_);
+    quick_looks = 0;
     WaitForTurn(until, cancelled);
   }
 }
@@ -881,16 +906,26 @@ Status LeaseLock::Renew(HeldLease& held) {
 }
 
 Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
+  // One read of every slot, not only ours: the free ones that nobody gives
+  // back (never created, or handed to a node that took another) are handed
+  // on below with ours.
+  auto slots = ReadSlots();
+  if (!slots) return slots.error().Wrap("releasing reboot lock lease " + o_.ns + "/" + name);
   std::optional<json> lease;
-  for (int attempt = 0; attempt < 3 && !lease; ++attempt) {
+  std::vector<Slot> others;
+  for (auto& s : *slots) {
+    if (s.name != name) others.push_back(std::move(s));
+    else if (s.lease) lease = std::move(s.lease);
+  }
+  if (!lease) {  // not listed: gone, or written by a version before the labels
     auto l = kube_.GetLease(o_.ns, name);
     if (!l.ok()) {
       if (l.error().code() == ErrorCode::kNotFound) return Status::Ok();
       return l.error().Wrap("releasing reboot lock lease " + o_.ns + "/" + name);
     }
-    if (Holder(*l) != o_.holder || IsGrant(*l)) return Status::Ok();
     lease = *l;
   }
+  if (Holder(*lease) != o_.holder || IsGrant(*lease)) return Status::Ok();
   // Hand it to the node that has waited longest; if it does not take it in
   // time (it died), mark its ticket missed and try the next one.
   for (int round = 0; round < 5; ++round) {
@@ -899,12 +934,15 @@ Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
       Warn("reading the reboot queue to hand over " + name + ": " + queue.error().message() + "; giving the slot back");
       break;
     }
+    std::vector<const Slot*> spare;
+    for (const auto& s : others)
+      if (!s.lease || (IsGrant(*s.lease) && Orphaned(s, *queue))) spare.push_back(&s);
     std::vector<Ticket> line;
     for (auto& t : *queue)
       if (t.granted_slot.empty() && !t.missed && t.node != o_.holder) line.push_back(std::move(t));
     if (line.empty()) break;
     std::string rv;
-    auto to = Grant(Slot{name, lease}, line, &rv);
+    auto to = Grant(Slot{name, lease}, line, &rv, spare.empty());
     if (!to) {
       Warn("handing over reboot lock slot " + name + ": " + to.error().message() + "; giving the slot back");
       break;
@@ -913,6 +951,13 @@ Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
       if (line.empty()) break;  // nobody took the mark: give it back
       return Status::Ok();      // the slot changed under us: not ours any more
     }
+    // Then the spare slots to the nodes next in line, until one hand-out
+    // fails (someone else got there first: its view is as good as ours).
+    for (size_t i = 0; i < spare.size() && !line.empty(); ++i) {
+      auto next = Grant(*spare[i], line, nullptr, i + 1 == spare.size());
+      if (!next || next->empty()) break;
+    }
+    others.clear();  // handed on, or someone else's to hand on now
     // Wait for the waiter to take it (its renewal drops the grant annotation).
     const auto deadline = clock_.Monotonic() + o_.handoff_timeout + std::chrono::seconds(2);
     bool taken = false, moved = false;

@@ -193,9 +193,16 @@ class LeaseLock {
   /// Makes a slot handed to us ours (the full TTL).
   Result<std::optional<HeldLease>> TakeGranted(const Slot& slot);
   /// Hands `slot` (free, expired, or ours) to the first ticket of `line` that
-  /// accepts the mark; removes it from `line`. The granted ticket's name, or ""
-  /// when the slot changed meanwhile or nobody was left.
-  Result<std::string> Grant(const Slot& slot, std::vector<Ticket>& line, std::string* slot_rv);
+  /// accepts the mark; removes it from `line`, and marks the next one on deck
+  /// when `put_next_on_deck`. The granted ticket's node, or "" when the slot
+  /// changed meanwhile or nobody was left.
+  Result<std::string> Grant(const Slot& slot, std::vector<Ticket>& line, std::string* slot_rv,
+                            bool put_next_on_deck = true);
+  /// A slot handed to a node that no longer waits for it (its ticket is
+  /// gone, or not marked for this slot: it took another, or missed its
+  /// turn): free to hand on. The slot's resourceVersion guards the hand-on
+  /// against the node taking it after all.
+  static bool Orphaned(const Slot& slot, const std::vector<Ticket>& queue);
   Status JoinQueue();
   /// Renews our ticket when due, and puts it back in line after a missed
   /// turn or a grant mark whose slot never came (`grant_in_view`: a slot

@@ -438,6 +438,117 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   CHECK(handed_to_node_2);
 }
 
+namespace {
+
+/// A slot as Grant writes it: handed by `by` to `to`, not taken yet.
+void GrantedSlot(FakeKubeClient& kube, const std::string& slot, const std::string& to, const std::string& by) {
+  nlohmann::json l = {{"apiVersion", "coordination.k8s.io/v1"},
+                      {"kind", "Lease"},
+                      {"metadata",
+                       {{"name", slot},
+                        {"namespace", "kube-system"},
+                        {"annotations", {{kGrantedByAnnotation, by}}},
+                        {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "slot"}}}}},
+                      {"spec", {{"holderIdentity", to}, {"leaseDurationSeconds", 30}}}};
+  REQUIRE(kube.CreateLease("kube-system", l).ok());
+}
+
+void MarkGranted(FakeKubeClient& kube, const std::string& node, const std::string& slot) {
+  auto t = kube.GetLease("kube-system", "nodeagent-reboot-lock-queue-" + node);
+  REQUIRE(t.ok());
+  (*t)["metadata"]["annotations"][kGrantedSlotAnnotation] = slot;
+  REQUIRE(kube.UpdateLease("kube-system", *t).ok());
+}
+
+}  // namespace
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "free_slot_sweep: a node far back in line hands a free slot to the sleeping head", "[lease_lock]") {
+  // In a burst, a slot nobody gave back (never created, or lost in a race)
+  // sat free for minutes: the nodes at the front slept until their recheck,
+  // and the nodes that looked stood too far back to act on it.
+  LiveHolderForADay(kube, clock);  // slot 0; slot 1 was never created
+  Enqueue(kube, "node-2");
+  Enqueue(kube, "node-3");
+  Enqueue(kube, "node-4");
+  clock.Advance(60s);  // they looked when they joined, and sleep now
+  LeaseLock looker(kube, clock, Opts("node-9", 2));
+  auto r = looker.TryAcquire();
+  REQUIRE(r);
+  CHECK_FALSE(*r);  // third in line behind the one free slot: not ours
+  const auto& slot = Lease(kube, "nodeagent-reboot-lock-1");
+  CHECK(slot["spec"]["holderIdentity"] == "node-2");
+  CHECK(Ann(slot, kGrantedByAnnotation) == "node-9");
+  const auto& head = Lease(kube, "nodeagent-reboot-lock-queue-node-2");
+  CHECK(Ann(head, kGrantedSlotAnnotation) == "nodeagent-reboot-lock-1");
+  CHECK(Ann(head, kGrantReadyAnnotation) == "true");
+  CHECK(Ann(Lease(kube, "nodeagent-reboot-lock-queue-node-3"), kGrantedSlotAnnotation).empty());
+}
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "free_slot_sweep: a node giving its slot back hands on the free and orphaned slots too",
+                 "[lease_lock]") {
+  LeaseLock a(kube, clock, Opts("node-1", 4));
+  auto held = a.TryAcquire();
+  REQUIRE(*held);
+  REQUIRE((*held)->name == "nodeagent-reboot-lock-0");
+  Enqueue(kube, "node-2");
+  Enqueue(kube, "node-3");
+  Enqueue(kube, "node-4");
+  Enqueue(kube, "node-6");
+  // Slot 1: handed to node-5, which took another slot and left the line.
+  GrantedSlot(kube, "nodeagent-reboot-lock-1", "node-5", "node-7");
+  // Slot 2: never created. Slot 3: being handed to node-6 right now.
+  GrantedSlot(kube, "nodeagent-reboot-lock-3", "node-6", "node-8");
+  MarkGranted(kube, "node-6", "nodeagent-reboot-lock-3");
+  std::map<std::string, nlohmann::json> seen;
+  kube.on_lease_watch = [&](const std::string& lease) {
+    // As node-1 waits for the node it handed its own slot to.
+    if (lease != "nodeagent-reboot-lock-0" || !seen.empty()) return;
+    for (const auto& [key, l] : kube.LeasesNow()) seen[l["metadata"].value("name", "")] = l;
+  };
+  REQUIRE(a.Release("nodeagent-reboot-lock-0").ok());
+  REQUIRE_FALSE(seen.empty());
+  CHECK(seen["nodeagent-reboot-lock-0"]["spec"]["holderIdentity"] == "node-2");
+  CHECK(seen["nodeagent-reboot-lock-1"]["spec"]["holderIdentity"] == "node-3");
+  CHECK(Ann(seen["nodeagent-reboot-lock-1"], kGrantedByAnnotation) == "node-1");
+  CHECK(seen["nodeagent-reboot-lock-2"]["spec"]["holderIdentity"] == "node-4");
+  CHECK(Ann(seen["nodeagent-reboot-lock-queue-node-3"], kGrantReadyAnnotation) == "true");
+  CHECK(Ann(seen["nodeagent-reboot-lock-queue-node-4"], kGrantReadyAnnotation) == "true");
+  // A hand-over in progress is left alone.
+  CHECK(seen["nodeagent-reboot-lock-3"]["spec"]["holderIdentity"] == "node-6");
+  CHECK(Ann(seen["nodeagent-reboot-lock-3"], kGrantedByAnnotation) == "node-8");
+}
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "free_slot_sweep: a waiter leaving a free slot to a node ahead that looks itself looks again at most 3 "
+                 "times in a row",
+                 "[lease_lock]") {
+  // node-3 joins; as it reads the slots, node-2 joins, ahead of it by
+  // wanted-since, and so is looking itself. The only slot is free, and
+  // node-2, a stand-in, never takes it. Before, node-3 looked (two LISTs)
+  // every second for as long as node-2 counted as looking.
+  LeaseLock b(kube, clock, Opts("node-3"));
+  bool set_up = false, in_hook = false;
+  int lists_at_setup = 0;
+  kube.before_get_lease = [&] {  // before each lease read, GET or LIST
+    if (set_up || in_hook) return;
+    in_hook = true;
+    const bool joined = kube.GetLease("kube-system", b.TicketName()).ok();
+    in_hook = false;
+    if (!joined) return;
+    set_up = true;
+    lists_at_setup = kube.lease_lists;
+    Enqueue(kube, "node-2", "2026-01-01T00:00:00.000000Z");
+  };
+  auto r = b.Acquire(8s, nullptr, nullptr);
+  REQUIRE(set_up);
+  CHECK_FALSE(r);  // the slot stays node-2's
+  const int lists = kube.lease_lists - lists_at_setup;
+  INFO("lease LISTs in the 8 s after node-2 joined: " << lists);
+  CHECK(lists <= 2 * (1 + 3 + 1));  // the first look, 3 quick ones, the one at the deadline
+}
+
 TEST_CASE("fifo_queue: many nodes, few slots: never more holders than slots, served in arrival order",
           "[lease_lock]") {
   FakeKubeClient kube;
