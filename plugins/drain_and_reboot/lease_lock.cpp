@@ -786,7 +786,7 @@ void LeaseLock::WaitForTurn(std::chrono::steady_clock::time_point until, const b
 Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool* cancelled,
                                      const std::function<void(const std::vector<std::string>&)>& waiting) {
   const auto deadline = clock_.Monotonic() + wait;
-  int failures = 0, races = 0, quick_looks = 0;
+  int failures = 0, quick_looks = 0;
   constexpr int kQuickLooks = 3;
   std::string who;
   for (;;) {
@@ -829,18 +829,14 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
                                             ") stayed busy for " + std::to_string(wait.count() / 1000) +
                                             "s; held by " + who);
     }
-    // A look again in a second, a few times in a row at most: on a busy API
-    // server the nodes ahead may take longer than that to take their slots,
-    // and a grant wakes us anyway.
-    if (look_soon_ && !again_ && ++quick_looks <= kQuickLooks) {
-      look_soon_ = false;
-      clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);
+    // A lost race is looked at again at once, a free slot left to a node
+    // ahead in a second; either a few times in a row at most, then the
+    // watch: on a busy API server views are seconds old and the nodes ahead
+    // slow to take their slots, and a grant wakes us anyway.
+    if ((again_ || look_soon_) && ++quick_looks <= kQuickLooks) {
+      if (!again_) clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);
       continue;
     }
-    if (again_ && ++races < 5) continue;
-    if (again_) clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);  // never spin on races
-    races = 0;
-    if (again_) continue;
     auto every = std::chrono::duration_cast<milliseconds>(o_.recheck);
     if (ticket_ && !Annotation(*ticket_, kOnDeckAnnotation).empty()) every = std::min(every, OnDeckEvery());
     auto until = std::min(deadline, clock_.Monotonic() + Jittered(every, 0.25));
@@ -942,7 +938,7 @@ Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
       if (t.granted_slot.empty() && !t.missed && t.node != o_.holder) line.push_back(std::move(t));
     if (line.empty()) break;
     std::string rv;
-    auto to = Grant(Slot{name, lease}, line, &rv, spare.empty());
+    auto to = Grant(Slot{name, lease}, line, &rv);
     if (!to) {
       Warn("handing over reboot lock slot " + name + ": " + to.error().message() + "; giving the slot back");
       break;
@@ -951,10 +947,13 @@ Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
       if (line.empty()) break;  // nobody took the mark: give it back
       return Status::Ok();      // the slot changed under us: not ours any more
     }
-    // Then the spare slots to the nodes next in line, until one hand-out
-    // fails (someone else got there first: its view is as good as ours).
+    // Then the spare slots, one each to the nodes next in line, until one
+    // hand-out fails: another node got there first, and walking the line
+    // with a view seconds old turns into a herd of conflicting writes.
     for (size_t i = 0; i < spare.size() && !line.empty(); ++i) {
-      auto next = Grant(*spare[i], line, nullptr, i + 1 == spare.size());
+      std::vector<Ticket> one{std::move(line.front())};
+      line.erase(line.begin());
+      auto next = Grant(*spare[i], one, nullptr, false);
       if (!next || next->empty()) break;
     }
     others.clear();  // handed on, or someone else's to hand on now

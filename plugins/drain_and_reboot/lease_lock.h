@@ -22,8 +22,10 @@
 // with the full TTL. A grant that is not taken within handoff_timeout (the
 // waiter died) is marked missed on its ticket and the slot goes to the next
 // in line. Grants are only a fast path: the slots stay the truth, and any
-// waiter that finds a free or expired slot at a recheck hands it to the head
-// of the line (or takes it when it is the head). The node behind the one a
+// waiter that finds a free or expired slot at a look hands it to the head
+// of the line (or takes it when it is the head); a node giving its slot back
+// hands on, after its own, the free slots and orphaned grants it sees (see
+// Orphaned). The node behind the one a
 // slot was handed to is marked on-deck and looks every lock_ttl/2 (at once
 // only if a slot it saw could have expired by then), so a dead holder's slot
 // is taken over soon after its TTL while a line is waiting. So a waiting agent
