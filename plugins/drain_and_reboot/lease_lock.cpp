@@ -787,7 +787,7 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
                                      const std::function<void(const std::vector<std::string>&)>& waiting) {
   const auto deadline = clock_.Monotonic() + wait;
   int failures = 0, quick_looks = 0;
-  constexpr int kQuickLooks = 3;
+  constexpr int kQuickLooks = 2;
   std::string who;
   for (;;) {
     if (cancelled && *cancelled) {

@@ -549,8 +549,8 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
 }
 
 TEST_CASE_METHOD(FakeApiOnFakeClock,
-                 "free_slot_sweep: a waiter leaving a free slot to a node ahead that looks itself looks again at most 3 "
-                 "times in a row",
+                 "free_slot_sweep: a waiter leaving a free slot to a node ahead that looks itself looks again at most "
+                 "twice in a row",
                  "[lease_lock]") {
   // node-3 joins; as it reads the slots, node-2 joins, ahead of it by
   // wanted-since, and so is looking itself. The only slot is free, and
@@ -574,11 +574,11 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   CHECK_FALSE(r);  // the slot stays node-2's
   const int lists = kube.lease_lists - lists_at_setup;
   INFO("lease LISTs in the 8 s after node-2 joined: " << lists);
-  CHECK(lists <= 2 * (1 + 3 + 1));  // the first look, 3 quick ones, the one at the deadline
+  CHECK(lists <= 2 * (1 + 2 + 1));  // the first look, 2 quick ones, the one at the deadline
 }
 
 TEST_CASE_METHOD(FakeApiOnFakeClock,
-                 "free_slot_sweep: a waiter that keeps losing the race for a slot looks again at most 3 times in a row",
+                 "free_slot_sweep: a waiter that keeps losing the race for a slot looks again at most twice in a row",
                  "[lease_lock]") {
   // At the start of a burst every slot is free and every node near the front
   // races for them on views seconds old. Before, a lost race was looked at
@@ -598,7 +598,7 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   CHECK_FALSE(r);
   const int lists = kube.lease_lists - lists0;
   INFO("lease LISTs in 8 s of lost races: " << lists);
-  CHECK(lists <= 2 * (1 + 3 + 1));  // the first look, 3 quick ones, the one at the deadline
+  CHECK(lists <= 2 * (1 + 2 + 1));  // the first look, 2 quick ones, the one at the deadline
 }
 
 TEST_CASE("fifo_queue: many nodes, few slots: never more holders than slots, served in arrival order",
