@@ -837,10 +837,22 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
       if (!again_) clock_.SleepFor(Jittered(milliseconds(1000), 0.5), cancelled);
       continue;
     }
+    // A grant that reached our ticket between our look at the slots and our
+    // own write of the ticket (its renewal read it back with the mark) is
+    // already in what we hold: the watch would wait for a change that came
+    // before it. Look again at once, once per such version of the ticket.
+    if (ticket_ && !Annotation(*ticket_, kGrantReadyAnnotation).empty() && Rv(*ticket_) != ready_looked_at_) {
+      ready_looked_at_ = Rv(*ticket_);
+      continue;
+    }
     auto every = std::chrono::duration_cast<milliseconds>(o_.recheck);
     if (ticket_ && !Annotation(*ticket_, kOnDeckAnnotation).empty()) every = std::min(every, OnDeckEvery());
     auto until = std::min(deadline, clock_.Monotonic() + Jittered(every, 0.25));
     if (next_look_) until = std::min(until, *next_look_);
+    // A mark on our ticket whose slot we do not see handed to us keeps us
+    // out of the line (releasers skip a ticket being served): look again
+    // when KeepTicket may drop it, not a recheck later.
+    if (stale_grant_since_) until = std::min(until, *stale_grant_since_ + o_.handoff_timeout + std::chrono::seconds(1));
     quick_looks = 0;
     WaitForTurn(until, cancelled);
   }

@@ -227,6 +227,8 @@ class LeaseLock {
   /// When this LeaseLock created our ticket (unset: found from before a restart).
   std::optional<std::chrono::steady_clock::time_point> joined_;
   std::optional<std::chrono::steady_clock::time_point> stale_grant_since_;
+  /// The version of our ticket whose grant-ready mark we last looked again for.
+  std::string ready_looked_at_;
   /// Where the watch of our ticket got to (a bookmark's or a relist's
   /// resourceVersion) while the ticket was at watched_to_ticket_.
   std::string watched_to_;

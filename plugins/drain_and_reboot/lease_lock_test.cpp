@@ -601,6 +601,87 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   CHECK(lists <= 2 * (1 + 2 + 1));  // the first look, 2 quick ones, the one at the deadline
 }
 
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "free_slot_sweep: a grant that arrives as the waiter renews its ticket is taken at once",
+                 "[lease_lock]") {
+  // Seen at N = 1000: a releaser handed a slot to a node between that node's
+  // look at the slots and its ticket's renewal. The renewal (409, GET, write)
+  // read the grant-ready mark back, the watch then waited for a change that
+  // had already come, the grant lapsed, and the node stayed out of the line
+  // (its ticket marked) for six minutes.
+  LiveHolderForADay(kube, clock);
+  LeaseLockOptions o = Opts("node-2");
+  o.ticket_ttl = 30s;  // renewed at the look after 10 s
+  o.recheck = 20s;
+  LeaseLock b(kube, clock, o);
+  bool granted = false, in_hook = false;
+  std::optional<std::chrono::steady_clock::time_point> granted_at;
+  kube.update_lease_fails = [&] {
+    // node-2's first write after joining is its ticket's renewal: just
+    // before it, node-1 hands the slot over (mark, slot, ready).
+    if (granted || in_hook || !kube.GetLease("kube-system", b.TicketName()).ok()) return false;
+    in_hook = granted = true;
+    auto slot = kube.GetLease("kube-system", "nodeagent-reboot-lock-0");
+    REQUIRE(slot.ok());
+    (*slot)["spec"]["holderIdentity"] = "node-2";
+    (*slot)["spec"]["leaseDurationSeconds"] = 30;
+    (*slot)["metadata"]["annotations"][kGrantedByAnnotation] = "node-1";
+    REQUIRE(kube.UpdateLease("kube-system", *slot).ok());
+    auto t = kube.GetLease("kube-system", b.TicketName());
+    (*t)["metadata"]["annotations"][kGrantedSlotAnnotation] = "nodeagent-reboot-lock-0";
+    (*t)["metadata"]["annotations"][kGrantReadyAnnotation] = "true";
+    REQUIRE(kube.UpdateLease("kube-system", *t).ok());
+    granted_at = clock.Monotonic();
+    in_hook = false;
+    return false;
+  };
+  auto r = b.Acquire(10min, nullptr, nullptr);
+  REQUIRE(granted);
+  REQUIRE(r);
+  CHECK(r->name == "nodeagent-reboot-lock-0");
+  CHECK(r->granted_by == "node-1");
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(clock.Monotonic() - *granted_at);
+  INFO("taken " << took.count() << " ms after the grant (its handoff_timeout is 30 s)");
+  CHECK(took < 5s);
+}
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "free_slot_sweep: a grant mark whose slot never comes is dropped after the handoff timeout",
+                 "[lease_lock]") {
+  // Releasers skip a ticket being served, so a mark whose slot went
+  // elsewhere keeps the node out of the line until the node drops it: after
+  // handoff_timeout, not at a recheck minutes later.
+  LiveHolderForADay(kube, clock);
+  LeaseLock b(kube, clock, Opts("node-2"));
+  bool marked = false, in_hook = false;
+  std::optional<std::chrono::steady_clock::time_point> marked_at, dropped_at;
+  auto look = [&] {
+    if (in_hook) return;
+    in_hook = true;
+    auto t = kube.GetLease("kube-system", b.TicketName());
+    if (t.ok() && !marked) {
+      // A granter marked node-2 and then lost the slot to another writer.
+      marked = true;
+      (*t)["metadata"]["annotations"][kGrantedSlotAnnotation] = "nodeagent-reboot-lock-0";
+      (*t)["metadata"]["annotations"][kGrantReadyAnnotation] = "true";
+      REQUIRE(kube.UpdateLease("kube-system", *t).ok());
+      marked_at = clock.Monotonic();
+    } else if (t.ok() && marked && !dropped_at && Ann(*t, kGrantedSlotAnnotation).empty()) {
+      dropped_at = clock.Monotonic();
+    }
+    in_hook = false;
+  };
+  kube.before_get_lease = look;                              // each read of the lock's leases
+  kube.on_lease_watch = [&](const std::string&) { look(); };  // and each wait after a look
+  auto r = b.Acquire(10min, nullptr, nullptr);  // node-1 keeps the slot
+  CHECK_FALSE(r);
+  REQUIRE(marked);
+  REQUIRE(dropped_at);
+  const auto took = std::chrono::duration_cast<std::chrono::seconds>(*dropped_at - *marked_at);
+  INFO("the mark was dropped " << took.count() << " s after it was made (handoff_timeout 30 s, recheck 4 min)");
+  CHECK(took <= 40s);
+}
+
 TEST_CASE("fifo_queue: many nodes, few slots: never more holders than slots, served in arrival order",
           "[lease_lock]") {
   FakeKubeClient kube;
