@@ -534,7 +534,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
                                         ? Annotation(*ticket_, kGrantedSlotAnnotation)
                                         : "";
   std::vector<const Slot*> free;
-  std::vector<const Slot*> granted;  // handed to another node: orphaned if it no longer waits for it
+  std::vector<const Slot*> granted;  // live grants to another node: free if it no longer waits for it
   bool grant_pending_for_us = false;
   for (const auto& s : *slots) {
     if (!s.lease) {
@@ -560,11 +560,11 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
       if (holders) holders->push_back(holder + " (" + s.name + ", handed to us)");
       continue;
     }
-    if (IsGrant(*s.lease)) granted.push_back(&s);
     if (Expired(s.name, *s.lease)) {
       free.push_back(&s);
       continue;
     }
+    if (IsGrant(*s.lease)) granted.push_back(&s);
     NoteBusy(s.name, *s.lease, holders);
   }
   if (free.empty()) {
@@ -582,7 +582,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
   auto queue = ReadQueue();
   if (!queue) return queue.error();
   for (const Slot* g : granted)
-    if (Orphaned(*g, *queue) && std::find(free.begin(), free.end(), g) == free.end()) free.push_back(g);
+    if (Orphaned(*g, *queue)) free.push_back(g);
   std::vector<Ticket> line;
   std::optional<size_t> me;
   for (auto& t : *queue) {
