@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <limits>
+#include <set>
 #include <tuple>
 #include <condition_variable>
 #include <mutex>
@@ -49,6 +50,12 @@ void EraseAnnotation(json& lease, const char* key) {
   if (lease.contains("metadata") && lease["metadata"].contains("annotations") &&
       lease["metadata"]["annotations"].is_object())
     lease["metadata"]["annotations"].erase(key);
+}
+/// The lock's role label (slot | queue) of a lease, "" when missing.
+std::string Role(const json& lease) {
+  const auto* md = lease.contains("metadata") ? &lease["metadata"] : nullptr;
+  if (!md || !md->contains("labels") || !(*md)["labels"].is_object()) return "";
+  return (*md)["labels"].value(kLockRoleLabel, "");
 }
 bool IsGrant(const json& lease) { return !Annotation(lease, kGrantedByAnnotation).empty(); }
 
@@ -189,17 +196,21 @@ Result<json> LeaseLock::ListLeases(const char* role) {
   auto path = ResourcePath({"coordination.k8s.io", "v1", "leases", o_.ns, "", ""});
   if (!path) return path.error();
   KubeRequest r = KubeRequest::Get(*path);
-  r.query = {{"labelSelector", std::string(kLockLabel) + "=" + LabelValue() + "," + kLockRoleLabel + "=" + role}};
+  std::string selector = std::string(kLockLabel) + "=" + LabelValue();
+  if (role) selector += std::string(",") + kLockRoleLabel + "=" + role;
+  r.query = {{"labelSelector", selector}};
   auto res = kube_.Request(r);
-  if (!res) return res.error().Wrap("listing the reboot lock's " + std::string(role) + " leases in " + o_.ns);
+  if (!res)
+    return res.error().Wrap("listing the reboot lock's " + std::string(role ? role : "slot and queue") + " leases in " +
+                            o_.ns);
   return *res;
 }
 
-Result<std::vector<LeaseLock::Slot>> LeaseLock::ReadSlots() {
-  auto list = ListLeases("slot");
-  if (!list) return list.error();
+std::vector<LeaseLock::Slot> LeaseLock::SlotsOf(const json& items) const {
   std::map<std::string, json> by_name;
-  for (auto& item : list->value("items", json::array())) by_name[item.value(Ptr("/metadata/name"), "")] = item;
+  for (const auto& item : items)
+    if (Role(item) != "queue")
+      by_name[item.value(Ptr("/metadata/name"), "")] = item;
   std::vector<Slot> slots;
   for (int i = 0; i < o_.concurrency; ++i) {
     Slot s{SlotName(i), std::nullopt};
@@ -209,11 +220,10 @@ Result<std::vector<LeaseLock::Slot>> LeaseLock::ReadSlots() {
   return slots;
 }
 
-Result<std::vector<LeaseLock::Ticket>> LeaseLock::ReadQueue() {
-  auto list = ListLeases("queue");
-  if (!list) return list.error();
+std::vector<LeaseLock::Ticket> LeaseLock::QueueOf(const json& items) {
   std::vector<Ticket> q;
-  for (auto& item : list->value("items", json::array())) {
+  for (const auto& item : items) {
+    if (Role(item) != "queue") continue;
     Ticket t;
     t.name = item.value(Ptr("/metadata/name"), "");
     t.node = Holder(item);
@@ -226,11 +236,27 @@ Result<std::vector<LeaseLock::Ticket>> LeaseLock::ReadQueue() {
       if (d.ok() && hooks_.info) hooks_.info("removed the expired reboot queue ticket of " + t.node);
       continue;
     }
-    t.lease = std::move(item);
+    t.lease = item;
     q.push_back(std::move(t));
   }
   std::sort(q.begin(), q.end(), [](const Ticket& a, const Ticket& b) { return a.order < b.order; });
   return q;
+}
+
+Result<LeaseLock::View> LeaseLock::ReadLock(bool with_queue) {
+  auto list = ListLeases(with_queue ? nullptr : "slot");
+  if (!list) return list.error();
+  const json items = list->value("items", json::array());
+  View v;
+  v.slots = SlotsOf(items);
+  if (with_queue) v.queue = QueueOf(items);
+  return v;
+}
+
+Result<std::vector<LeaseLock::Ticket>> LeaseLock::ReadQueue() {
+  auto list = ListLeases("queue");
+  if (!list) return list.error();
+  return QueueOf(list->value("items", json::array()));
 }
 
 Result<std::optional<HeldLease>> LeaseLock::Take(const Slot& slot, std::vector<std::string>* holders) {
@@ -522,19 +548,22 @@ void LeaseLock::NoteBusy(const std::string& name, const json& lease, std::vector
   if (!next_look_ || expiry < *next_look_) next_look_ = expiry;
 }
 
-Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::string>* holders) {
+Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::string>* holders, bool with_queue) {
   if (join && !ticket_) {
     // In line before looking, so that a slot freed after a releaser read the
     // (still empty) queue is seen by the look below.
     if (Status st = JoinQueue(); !st.ok()) return st.error();
   }
-  auto slots = ReadSlots();
-  if (!slots) return slots.error();
+  auto view = ReadLock(with_queue);
+  if (!view) return view.error();
+  const std::vector<Slot>* slots = &view->slots;
+  const size_t holders_before = holders ? holders->size() : 0;
   const std::string granted_to_us = ticket_ && !Annotation(*ticket_, kGrantReadyAnnotation).empty()
                                         ? Annotation(*ticket_, kGrantedSlotAnnotation)
                                         : "";
   std::vector<const Slot*> free;
   std::vector<const Slot*> granted;  // live grants to another node: free if it no longer waits for it
+  std::set<std::string> serving;     // nodes holding a live slot (a grant marks its ticket first)
   bool grant_pending_for_us = false;
   for (const auto& s : *slots) {
     if (!s.lease) {
@@ -565,6 +594,7 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
       continue;
     }
     if (IsGrant(*s.lease)) granted.push_back(&s);
+    else serving.insert(holder);
     NoteBusy(s.name, *s.lease, holders);
   }
   if (free.empty()) {
@@ -573,25 +603,31 @@ Result<std::optional<HeldLease>> LeaseLock::Pass(bool join, std::vector<std::str
     }
     return std::optional<HeldLease>();
   }
+  if (!view->queue) {
+    // A free slot: who gets it depends on the line, read with the slots.
+    if (holders) holders->resize(holders_before);
+    return Pass(join, holders, true);
+  }
   // A free slot: the line decides who gets it; the k-th free slot belongs to
   // the k-th node in line. A node ahead that joined in the last seconds is
   // looking itself (a node looks right after joining) and takes its own:
   // handing it a slot would only race with it. One that joined earlier sleeps
   // on its watch, and gets a grant. Then we take ours, if our place has one;
   // the slots of sleeping nodes behind us are handed to them too.
-  auto queue = ReadQueue();
-  if (!queue) return queue.error();
+  std::vector<Ticket>& queue = *view->queue;
   for (const Slot* g : granted)
-    if (Orphaned(*g, *queue)) free.push_back(g);
+    if (Orphaned(*g, queue)) free.push_back(g);
   std::vector<Ticket> line;
   std::optional<size_t> me;
-  for (auto& t : *queue) {
+  for (auto& t : queue) {
     if (t.node == o_.holder) {
       me = line.size();
       ticket_ = t.lease;
       continue;
     }
-    if (!t.granted_slot.empty() || t.missed) continue;  // being served, or gone
+    // Being served (marked, or holding a slot it has not yet left the line
+    // for), or gone.
+    if (!t.granted_slot.empty() || t.missed || serving.count(t.node)) continue;
     line.push_back(std::move(t));
   }
   const size_t position = me ? *me : line.size();
@@ -670,7 +706,7 @@ Result<std::optional<HeldLease>> LeaseLock::TryAcquire(std::vector<std::string>*
   for (int attempt = 0;; ++attempt) {  // a lost race (409) is re-read and decided again
     again_ = false;
     std::vector<std::string> seen;
-    auto r = Pass(false, &seen);
+    auto r = Pass(false, &seen, attempt > 0);
     if (!r || *r || !again_ || attempt == 4) {
       if (holders) holders->insert(holders->end(), seen.begin(), seen.end());
       return r;
@@ -798,7 +834,8 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
     again_ = false;
     look_soon_ = false;
     next_look_.reset();
-    auto r = Pass(true, &holders);
+    // A quick look follows a look that saw free slots: read the line with them.
+    auto r = Pass(true, &holders, quick_looks > 0);
     if (!r) {
       if (!WorthWaitingOut(r.error().code())) {
         LeaveQueue();
@@ -859,13 +896,14 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
 }
 
 Result<std::optional<HeldLease>> LeaseLock::FindHeld() {
-  auto slots = ReadSlots();
-  if (!slots) return slots.error();
-  for (const auto& s : *slots)
+  auto view = ReadLock(false);
+  if (!view) return view.error();
+  const std::vector<Slot>& slots = view->slots;
+  for (const auto& s : slots)
     if (s.lease && Holder(*s.lease) == o_.holder && !IsGrant(*s.lease))
       return std::optional<HeldLease>(HeldLease{s.name, Rv(*s.lease), "", "", ""});
   // Slots written by versions before the labels.
-  for (const auto& s : *slots) {
+  for (const auto& s : slots) {
     if (s.lease) continue;
     auto l = kube_.GetLease(o_.ns, s.name);
     if (!l.ok()) {
@@ -917,11 +955,13 @@ Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
   // One read of every slot, not only ours: the free ones that nobody gives
   // back (never created, or handed to a node that took another) are handed
   // on below with ours.
-  auto slots = ReadSlots();
-  if (!slots) return slots.error().Wrap("releasing reboot lock lease " + o_.ns + "/" + name);
+  auto view = ReadLock(true);
+  if (!view) return view.error().Wrap("releasing reboot lock lease " + o_.ns + "/" + name);
   std::optional<json> lease;
   std::vector<Slot> others;
-  for (auto& s : *slots) {
+  std::set<std::string> serving;  // holding a slot, maybe not yet out of the line
+  for (auto& s : view->slots) {
+    if (s.lease && !IsGrant(*s.lease)) serving.insert(Holder(*s.lease));
     if (s.name != name) others.push_back(std::move(s));
     else if (s.lease) lease = std::move(s.lease);
   }
@@ -937,7 +977,7 @@ Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
   // Hand it to the node that has waited longest; if it does not take it in
   // time (it died), mark its ticket missed and try the next one.
   for (int round = 0; round < 5; ++round) {
-    auto queue = ReadQueue();
+    auto queue = round == 0 ? Result<std::vector<Ticket>>(std::move(*view->queue)) : ReadQueue();
     if (!queue) {
       Warn("reading the reboot queue to hand over " + name + ": " + queue.error().message() + "; giving the slot back");
       break;
@@ -947,7 +987,8 @@ Status LeaseLock::Release(const std::string& name, const bool* cancelled) {
       if (!s.lease || (IsGrant(*s.lease) && Orphaned(s, *queue))) spare.push_back(&s);
     std::vector<Ticket> line;
     for (auto& t : *queue)
-      if (t.granted_slot.empty() && !t.missed && t.node != o_.holder) line.push_back(std::move(t));
+      if (t.granted_slot.empty() && !t.missed && t.node != o_.holder && (round > 0 || !serving.count(t.node)))
+        line.push_back(std::move(t));
     if (line.empty()) break;
     std::string rv;
     auto to = Grant(Slot{name, lease}, line, &rv);

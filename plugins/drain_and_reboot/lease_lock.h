@@ -180,13 +180,26 @@ class LeaseLock {
   /// A watch of one lease of the lock's namespace, from `resource_version`.
   WatchRequest OneLeaseWatch(const std::string& name, const std::string& resource_version,
                              std::chrono::steady_clock::duration duration) const;
-  Result<std::vector<Slot>> ReadSlots();
+  /// The lock as one LIST saw it: the slots and, when asked for, the queue
+  /// at the same resourceVersion. One snapshot matters: a node that took a
+  /// slot between two LISTs would look both gone from the line and not yet
+  /// holding, so everybody behind it would count its slot as theirs.
+  struct View {
+    std::vector<Slot> slots;
+    std::optional<std::vector<Ticket>> queue;
+  };
+  Result<View> ReadLock(bool with_queue);
   Result<std::vector<Ticket>> ReadQueue();
+  std::vector<Slot> SlotsOf(const nlohmann::json& items) const;
+  /// The tickets among `items` in line order; deletes the expired ones of others.
+  std::vector<Ticket> QueueOf(const nlohmann::json& items);
   /// A ticket's place in line in ms since the epoch: its wanted-since, kept
   /// within [creationTimestamp - kMaxHeadStart, creationTimestamp].
   static int64_t WantedSinceMs(const nlohmann::json& ticket);
   /// One look: the pass of TryAcquire, plus (join) keeping our ticket in line.
-  Result<std::optional<HeldLease>> Pass(bool join, std::vector<std::string>* holders);
+  /// `with_queue`: read the queue with the slots (a look that expects free
+  /// slots); else the slots alone, and both again only when one is free.
+  Result<std::optional<HeldLease>> Pass(bool join, std::vector<std::string>* holders, bool with_queue);
   /// Takes a free or expired slot for ourselves. nullopt: someone was faster.
   Result<std::optional<HeldLease>> Take(const Slot& slot, std::vector<std::string>* holders);
   /// A slot held by someone else: named in `holders`, and when its holder

@@ -902,3 +902,65 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   CHECK(kube.lease_writes - writes0 >= 3);  // its create and renewals at its looks
   CHECK(reads - (kube.lease_lists - lists0) == 0);  // no GET
 }
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "one_snapshot: a node holding a slot that has not yet left the line is not ahead of anyone",
+                 "[lease_lock]") {
+  // A node takes its slot, then deletes its ticket. In between, a look saw
+  // it in line ahead and handed it the free slot, which it never took; the
+  // slot sat idle for the handoff timeout. Measured in the N = 1000 burst,
+  // where the slots and the line were read by two LISTs a second apart.
+  LeaseLock a(kube, clock, Opts("node-1", 2));
+  REQUIRE(*a.TryAcquire());  // slot 0
+  Enqueue(kube, "node-1");   // its ticket, not yet deleted
+  clock.Advance(60s);
+  LeaseLock looker(kube, clock, Opts("node-9", 2));
+  auto r = looker.TryAcquire();
+  REQUIRE(r);
+  REQUIRE(*r);
+  CHECK((*r)->name == "nodeagent-reboot-lock-1");
+  CHECK(Ann(Lease(kube, "nodeagent-reboot-lock-queue-node-1"), kGrantedSlotAnnotation).empty());
+}
+
+TEST_CASE_METHOD(FakeApiOnFakeClock, "one_snapshot: a node giving its slot back reads the slots and the line in one LIST",
+                 "[lease_lock]") {
+  LeaseLock a(kube, clock, Opts("node-1", 2));
+  REQUIRE(*a.TryAcquire());
+  Enqueue(kube, "node-2");
+  const int lists0 = kube.lease_lists;
+  int lists_before_handing_over = -1;
+  std::string handed_to;
+  kube.on_lease_watch = [&](const std::string&) {  // as node-1 waits for node-2 to take it
+    if (lists_before_handing_over >= 0) return;
+    lists_before_handing_over = kube.lease_lists - lists0;
+    handed_to = kube.GetLease("kube-system", "nodeagent-reboot-lock-0")->value("/spec/holderIdentity"_json_pointer, "");
+  };
+  REQUIRE(a.Release("nodeagent-reboot-lock-0").ok());
+  CHECK(lists_before_handing_over == 1);
+  CHECK(handed_to == "node-2");
+}
+
+TEST_CASE_METHOD(FakeApiOnFakeClock,
+                 "one_snapshot: a quick look after a lost race reads the slots and the line in one LIST",
+                 "[lease_lock]") {
+  // Every look of this waiter finds the one slot free and loses it (every
+  // write conflicts): its first look reads the slots, then both; its quick
+  // looks read both at once.
+  nlohmann::json free_slot = {{"apiVersion", "coordination.k8s.io/v1"},
+                              {"kind", "Lease"},
+                              {"metadata",
+                               {{"name", "nodeagent-reboot-lock-0"},
+                                {"namespace", "kube-system"},
+                                {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "slot"}}}}},
+                              {"spec", {{"holderIdentity", ""}}}};
+  REQUIRE(kube.CreateLease("kube-system", free_slot).ok());
+  kube.conflicts_to_inject = 1000;
+  LeaseLock b(kube, clock, Opts("node-2"));
+  const int lists0 = kube.lease_lists;
+  int looks = 0;
+  kube.on_lease_watch = [&](const std::string&) {
+    if (looks == 0) looks = kube.lease_lists - lists0;
+  };
+  (void)b.Acquire(8s, nullptr, nullptr);
+  CHECK(looks == 2 + 1 + 1);  // the first look, then two quick looks
+}
