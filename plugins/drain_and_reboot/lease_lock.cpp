@@ -706,7 +706,7 @@ Result<std::optional<HeldLease>> LeaseLock::TryAcquire(std::vector<std::string>*
   for (int attempt = 0;; ++attempt) {  // a lost race (409) is re-read and decided again
     again_ = false;
     std::vector<std::string> seen;
-    auto r = Pass(false, &seen, attempt > 0);
+    auto r = Pass(false, &seen, false);
     if (!r || *r || !again_ || attempt == 4) {
       if (holders) holders->insert(holders->end(), seen.begin(), seen.end());
       return r;
@@ -834,8 +834,7 @@ Result<HeldLease> LeaseLock::Acquire(std::chrono::milliseconds wait, const bool*
     again_ = false;
     look_soon_ = false;
     next_look_.reset();
-    // A quick look follows a look that saw free slots: read the line with them.
-    auto r = Pass(true, &holders, quick_looks > 0);
+    auto r = Pass(true, &holders, false);
     if (!r) {
       if (!WorthWaitingOut(r.error().code())) {
         LeaveQueue();

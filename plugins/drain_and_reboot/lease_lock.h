@@ -197,8 +197,9 @@ class LeaseLock {
   /// within [creationTimestamp - kMaxHeadStart, creationTimestamp].
   static int64_t WantedSinceMs(const nlohmann::json& ticket);
   /// One look: the pass of TryAcquire, plus (join) keeping our ticket in line.
-  /// `with_queue`: read the queue with the slots (a look that expects free
-  /// slots); else the slots alone, and both again only when one is free.
+  /// It reads the slots alone (`with_queue` false), and when one is free the
+  /// slots and the queue again in one LIST, deciding on that (`with_queue`
+  /// true): the queue is a thousand tickets where the slots are a few.
   Result<std::optional<HeldLease>> Pass(bool join, std::vector<std::string>* holders, bool with_queue);
   /// Takes a free or expired slot for ourselves. nullopt: someone was faster.
   Result<std::optional<HeldLease>> Take(const Slot& slot, std::vector<std::string>* holders);

@@ -941,26 +941,36 @@ TEST_CASE_METHOD(FakeApiOnFakeClock, "one_snapshot: a node giving its slot back 
 }
 
 TEST_CASE_METHOD(FakeApiOnFakeClock,
-                 "one_snapshot: a quick look after a lost race reads the slots and the line in one LIST",
-                 "[lease_lock]") {
-  // Every look of this waiter finds the one slot free and loses it (every
-  // write conflicts): its first look reads the slots, then both; its quick
-  // looks read both at once.
-  nlohmann::json free_slot = {{"apiVersion", "coordination.k8s.io/v1"},
-                              {"kind", "Lease"},
-                              {"metadata",
-                               {{"name", "nodeagent-reboot-lock-0"},
-                                {"namespace", "kube-system"},
-                                {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "slot"}}}}},
-                              {"spec", {{"holderIdentity", ""}}}};
-  REQUIRE(kube.CreateLease("kube-system", free_slot).ok());
-  kube.conflicts_to_inject = 1000;
-  LeaseLock b(kube, clock, Opts("node-2"));
+                 "one_snapshot: a free slot is decided on the slots and the line read together", "[lease_lock]") {
+  // The looker sees slot 1 free; before it reads the line, node-2 (first in
+  // line) takes slot 1 and deletes its ticket. Read a second apart, the line
+  // without node-2 and the slots with slot 1 free made the looker count the
+  // slot as its own and lose a create to node-2.
+  LiveHolderForADay(kube, clock);  // node-1, slot 0
+  Enqueue(kube, "node-2");
+  clock.Advance(60s);
+  LeaseLock looker(kube, clock, Opts("node-9", 2));
   const int lists0 = kube.lease_lists;
-  int looks = 0;
-  kube.on_lease_watch = [&](const std::string&) {
-    if (looks == 0) looks = kube.lease_lists - lists0;
+  kube.before_get_lease = [&] {
+    if (kube.lease_lists - lists0 != 1) return;  // before the second LIST only
+    kube.before_get_lease = nullptr;
+    nlohmann::json slot = {{"apiVersion", "coordination.k8s.io/v1"},
+                           {"kind", "Lease"},
+                           {"metadata",
+                            {{"name", "nodeagent-reboot-lock-1"},
+                             {"namespace", "kube-system"},
+                             {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "slot"}}}}},
+                           {"spec",
+                            {{"holderIdentity", "node-2"},
+                             {"leaseDurationSeconds", 60},
+                             {"renewTime", FormatMicroTime(clock.Now())}}}};
+    REQUIRE(kube.CreateLease("kube-system", slot).ok());
+    kube.leases.erase("kube-system/nodeagent-reboot-lock-queue-node-2");
   };
-  (void)b.Acquire(8s, nullptr, nullptr);
-  CHECK(looks == 2 + 1 + 1);  // the first look, then two quick looks
+  const int writes0 = kube.lease_writes;
+  auto r = looker.TryAcquire();
+  REQUIRE(r);
+  CHECK_FALSE(*r);
+  CHECK(kube.lease_lists - lists0 == 2);
+  CHECK(kube.lease_writes - writes0 == 1);  // node-2's take only: no lost create by the looker
 }
