@@ -1512,6 +1512,22 @@ NON_RESOURCE_PREFIXES = ("/version", "/healthz", "/readyz", "/livez", "/openapi"
 FLEET_NODE_RE = re.compile(r"[(;]\s*node=([^;)\s]+)")
 
 
+def lease_detail(method, path, query):
+    """Which Leases a request was about, for the fleet rows: the Lease's name,
+    a watch's field selector name, or a LIST's label selector (how a run's
+    lock requests split into slots and queue); "" for a create (its name is
+    in the body)."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    if name != "leases":
+        return name[:128]
+    if method == "POST":
+        return ""
+    field = (query.get("fieldSelector") or [""])[0]
+    if field.startswith("metadata.name="):
+        return field[len("metadata.name="):][:128]
+    return ("selector:" + (query.get("labelSelector") or [""])[0])[:160]
+
+
 def request_attributes(method, path, query):
     """(verb, resource, namespace) of an API request as Kubernetes names them:
     verb get/list/watch/create/update/patch/delete/deletecollection, resource the
@@ -1635,6 +1651,8 @@ class FleetRecorder:
         """A row for one API request; status and duration are filled by finish_row."""
         verb, resource, ns = request_attributes(method, path, query)
         row = [round(t, 4), verb, sys.intern(resource), sys.intern(ns), self.node_of(user_agent), 0, None]
+        if resource == "leases":
+            row.append(sys.intern(lease_detail(method, path, query)))
         self.rows.append(row)
         return row
 

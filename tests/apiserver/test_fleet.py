@@ -57,7 +57,7 @@ class Attribution(FleetTest):
         self.start_recording(request_log=False)
         steps = [
             ("n1", "GET", "/api/v1/nodes/n1", None, 200),
-            ("n1", "GET", LEASES, None, 200),
+            ("n1", "GET", LEASES + "?labelSelector=role%3Dslot", None, 200),
             ("n1", "POST", LEASES, lease(PREFIX + "-0", "n1"), 201),
             ("n1", "PUT", LEASES + "/" + PREFIX + "-0", lease(PREFIX + "-0", "n1"), 200),
             ("n1", "GET", LEASES + "/" + PREFIX + "-1", None, 404),
@@ -76,6 +76,9 @@ class Attribution(FleetTest):
         self.assertEqual(self.srv.request("GET", "/version", headers={"User-Agent": "kubectl/v1.32.0"})[0], 200)
 
         rows = self.report()["requests"]
+        # Lease rows say which Leases: the name, or a LIST's selector.
+        self.assertEqual([r[7] for r in rows if r[2] == "leases"],
+                         ["selector:role=slot", "", PREFIX + "-0", PREFIX + "-1", PREFIX + "-0"])
         got = [tuple(r[1:6]) for r in rows]
         self.assertEqual(got, [
             ("get", "nodes", "", "n1", 200),
