@@ -40,7 +40,9 @@ class FakeKubeClient : public KubeClient {
   int get_node_timeouts = 0;
   /// Asked (unlocked) on each lease read after before_get_lease: true answers 503.
   std::function<bool()> get_lease_fails;
-  /// Asked (unlocked) on each lease update: true answers 503.
+  /// Called (unlocked) before each lease update: a test's "just before this write".
+  std::function<void()> before_update_lease;
+  /// Asked (unlocked) on each lease update, after before_update_lease: true answers 503.
   std::function<bool()> update_lease_fails;
 
   /// A copy of `leases` taken under the fake's lock: what a hook running
@@ -222,6 +224,7 @@ class FakeKubeClient : public KubeClient {
     return leases[key] = stored;
   }
   KubeResult<nlohmann::json> UpdateLease(const std::string& ns, const nlohmann::json& lease) override {
+    if (before_update_lease) before_update_lease();
     if (update_lease_fails && update_lease_fails()) return Unavailable();
     std::lock_guard<std::mutex> l(mu_);
     ++lease_writes;

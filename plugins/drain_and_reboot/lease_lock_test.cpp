@@ -545,13 +545,12 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   REQUIRE(*held);
   for (const char* n : {"node-2", "node-3", "node-4", "node-5", "node-6"}) Enqueue(kube, n);
   int updates = 0;
-  kube.update_lease_fails = [&] {
+  kube.before_update_lease = [&] {
     // node-1 has handed its own slot to node-2 (mark, slot, ready); as it
     // puts node-3 on deck, node-3 to node-6 are served by someone else.
     if (++updates == 4)
       for (const char* n : {"node-3", "node-4", "node-5", "node-6"})
         kube.leases.erase(std::string("kube-system/nodeagent-reboot-lock-queue-") + n);
-    return false;
   };
   const size_t before = kube.mutations().size();
   REQUIRE(a.Release("nodeagent-reboot-lock-0").ok());
@@ -623,10 +622,10 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   LeaseLock b(kube, clock, o);
   bool granted = false, in_hook = false;
   std::optional<std::chrono::steady_clock::time_point> granted_at;
-  kube.update_lease_fails = [&] {
+  kube.before_update_lease = [&] {
     // node-2's first write after joining is its ticket's renewal: just
     // before it, node-1 hands the slot over (mark, slot, ready).
-    if (granted || in_hook || !kube.GetLease("kube-system", b.TicketName()).ok()) return false;
+    if (granted || in_hook || !kube.GetLease("kube-system", b.TicketName()).ok()) return;
     in_hook = granted = true;
     auto slot = kube.GetLease("kube-system", "nodeagent-reboot-lock-0");
     REQUIRE(slot.ok());
@@ -640,7 +639,6 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
     REQUIRE(kube.UpdateLease("kube-system", *t).ok());
     granted_at = clock.Monotonic();
     in_hook = false;
-    return false;
   };
   auto r = b.Acquire(10min, nullptr, nullptr);
   REQUIRE(granted);
