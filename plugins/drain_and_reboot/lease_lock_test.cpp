@@ -440,16 +440,24 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
 
 namespace {
 
-/// A slot as Grant writes it: handed by `by` to `to`, not taken yet.
-void GrantedSlot(FakeKubeClient& kube, const std::string& slot, const std::string& to, const std::string& by) {
+/// A slot Lease of the default lock, labelled as the lock writes it, held by
+/// `holder` ("" for none) with `spec` merged in.
+nlohmann::json SlotLease(const std::string& slot, const std::string& holder, const nlohmann::json& spec = {}) {
   nlohmann::json l = {{"apiVersion", "coordination.k8s.io/v1"},
                       {"kind", "Lease"},
                       {"metadata",
                        {{"name", slot},
                         {"namespace", "kube-system"},
-                        {"annotations", {{kGrantedByAnnotation, by}}},
                         {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "slot"}}}}},
-                      {"spec", {{"holderIdentity", to}, {"leaseDurationSeconds", 30}}}};
+                      {"spec", {{"holderIdentity", holder}}}};
+  if (spec.is_object()) l["spec"].update(spec);
+  return l;
+}
+
+/// A slot as Grant writes it: handed by `by` to `to`, not taken yet.
+void GrantedSlot(FakeKubeClient& kube, const std::string& slot, const std::string& to, const std::string& by) {
+  nlohmann::json l = SlotLease(slot, to, {{"leaseDurationSeconds", 30}});
+  l["metadata"]["annotations"][kGrantedByAnnotation] = by;
   REQUIRE(kube.CreateLease("kube-system", l).ok());
 }
 
@@ -593,14 +601,7 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   // At the start of a burst every slot is free and every node near the front
   // races for them on views seconds old. Before, a lost race was looked at
   // again at once five times, then every second, for as long as it was lost.
-  nlohmann::json free_slot = {{"apiVersion", "coordination.k8s.io/v1"},
-                              {"kind", "Lease"},
-                              {"metadata",
-                               {{"name", "nodeagent-reboot-lock-0"},
-                                {"namespace", "kube-system"},
-                                {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "slot"}}}}},
-                              {"spec", {{"holderIdentity", ""}}}};
-  REQUIRE(kube.CreateLease("kube-system", free_slot).ok());
+  REQUIRE(kube.CreateLease("kube-system", SlotLease("nodeagent-reboot-lock-0", "")).ok());
   kube.conflicts_to_inject = 1000;  // every update loses (the ticket is only created)
   LeaseLock b(kube, clock, Opts("node-2"));
   const int lists0 = kube.lease_lists;
@@ -949,20 +950,14 @@ TEST_CASE_METHOD(FakeApiOnFakeClock,
   clock.Advance(60s);
   LeaseLock looker(kube, clock, Opts("node-9", 2));
   const int lists0 = kube.lease_lists;
+  bool taken = false;
   kube.before_get_lease = [&] {
-    if (kube.lease_lists - lists0 != 1) return;  // before the second LIST only
-    kube.before_get_lease = nullptr;
-    nlohmann::json slot = {{"apiVersion", "coordination.k8s.io/v1"},
-                           {"kind", "Lease"},
-                           {"metadata",
-                            {{"name", "nodeagent-reboot-lock-1"},
-                             {"namespace", "kube-system"},
-                             {"labels", {{kLockLabel, "nodeagent-reboot-lock"}, {kLockRoleLabel, "slot"}}}}},
-                           {"spec",
-                            {{"holderIdentity", "node-2"},
-                             {"leaseDurationSeconds", 60},
-                             {"renewTime", FormatMicroTime(clock.Now())}}}};
-    REQUIRE(kube.CreateLease("kube-system", slot).ok());
+    if (taken || kube.lease_lists - lists0 != 1) return;  // before the second LIST only
+    taken = true;
+    REQUIRE(kube.CreateLease("kube-system", SlotLease("nodeagent-reboot-lock-1", "node-2",
+                                                       {{"leaseDurationSeconds", 60},
+                                                        {"renewTime", FormatMicroTime(clock.Now())}}))
+                .ok());
     kube.leases.erase("kube-system/nodeagent-reboot-lock-queue-node-2");
   };
   const int writes0 = kube.lease_writes;
