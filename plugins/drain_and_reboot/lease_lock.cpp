@@ -41,22 +41,20 @@ bool ValidLabelValue(const std::string& v) {
 
 std::string Holder(const json& lease) { return lease.value(Ptr("/spec/holderIdentity"), ""); }
 std::string Rv(const json& lease) { return lease.value(Ptr("/metadata/resourceVersion"), ""); }
-std::string Annotation(const json& lease, const char* key) {
+/// metadata.<map>.<key> of a lease (map: annotations or labels), "" when missing.
+std::string MetadataEntry(const json& lease, const char* map, const char* key) {
   const auto* md = lease.contains("metadata") ? &lease["metadata"] : nullptr;
-  if (!md || !md->contains("annotations") || !(*md)["annotations"].is_object()) return "";
-  return (*md)["annotations"].value(key, "");
+  if (!md || !md->contains(map) || !(*md)[map].is_object()) return "";
+  return (*md)[map].value(key, "");
 }
+std::string Annotation(const json& lease, const char* key) { return MetadataEntry(lease, "annotations", key); }
 void EraseAnnotation(json& lease, const char* key) {
   if (lease.contains("metadata") && lease["metadata"].contains("annotations") &&
       lease["metadata"]["annotations"].is_object())
     lease["metadata"]["annotations"].erase(key);
 }
 /// The lock's role label (slot | queue) of a lease, "" when missing.
-std::string Role(const json& lease) {
-  const auto* md = lease.contains("metadata") ? &lease["metadata"] : nullptr;
-  if (!md || !md->contains("labels") || !(*md)["labels"].is_object()) return "";
-  return (*md)["labels"].value(kLockRoleLabel, "");
-}
+std::string Role(const json& lease) { return MetadataEntry(lease, "labels", kLockRoleLabel); }
 bool IsGrant(const json& lease) { return !Annotation(lease, kGrantedByAnnotation).empty(); }
 
 bool Lost(ErrorCode c) {
