@@ -468,10 +468,6 @@ void MarkGranted(FakeKubeClient& kube, const std::string& node, const std::strin
   REQUIRE(kube.UpdateLease("kube-system", *t).ok());
 }
 
-}  // namespace
-
-namespace {
-
 /// `lock` waits 8 s for a slot it does not get; from `lists_from` (the lease
 /// LIST count, read once the test's "meanwhile" has happened) it may have
 /// looked (two LISTs each) at most at first, twice quickly, and at the deadline.
