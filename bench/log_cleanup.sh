@@ -18,7 +18,8 @@
 #     order L D D L L D; medians and their ratio.
 # With HOLDERS=PROCSxFILES (e.g. 500x100) that many processes hold that many
 # files open each (bench/open_files_holders.py) for the whole bench, and the
-# time log-cleanup spends on its open-file check (open_files_seconds in the
+# time log-cleanup spends on its open-file check (open_files_seconds, what it
+# added to the run, and open_files_read_seconds, its reads, in the
 # run record) is printed beside its wall time.
 # With BENCH_LOCK=FILE every timed command runs under `flock FILE`, so that
 # measurements of several people on one machine never overlap.
@@ -83,7 +84,9 @@ build() {  # build SHAPE DIR...
   sync
 }
 
-# The newest run record's open_files_seconds (0 when the runner keeps none).
+# The newest run record's open_files_seconds/open_files_read_seconds: what the
+# open-file check added to the run (the plan's read runs beside the walk) and
+# how long its reads took (0 when the runner keeps none).
 open_seconds() {
   [ -n "$AGENTCTL" ] || { echo 0; return; }
   $PY - "$WORK/state/runs" <<'PYEOF'
@@ -92,7 +95,8 @@ recs = [p for p in glob.glob(os.path.join(sys.argv[1], "*.json")) if os.path.bas
 if not recs:
     print(0); sys.exit()
 r = json.load(open(max(recs)))
-print(r.get("data", {}).get("open_files_seconds", 0))
+d = r.get("data", {})
+print("%s/%s" % (d.get("open_files_seconds", 0), d.get("open_files_read_seconds", d.get("open_files_seconds", 0))))
 PYEOF
 }
 
@@ -135,7 +139,7 @@ for shape in ${SHAPES//,/ }; do
     T[$n1]=$t1; S[$n1]=$s1; R[$n1]=$r1; O[$n1]=$o1; T[$n2]=$t2; S[$n2]=$s2; R[$n2]=$r2; O[$n2]=$o2
     la=$(left "$WORK/a"); lb=$(left "$WORK/b")
     [ "$la" = "$lb" ] || { echo "MISMATCH: $la files left after $first, $lb after $second"; exit 1; }
-    printf '%-9s run round %d (%-6s first): log-cleanup %6.2f s (sys %5.2f, open-file check %5.3f s), %6d KiB | find %6.2f s (sys %5.2f), %5d KiB | ratio %.2f | %d files left\n' \
+    printf '%-9s run round %d (%-6s first): log-cleanup %6.2f s (sys %5.2f, open-file check %s s, added/read), %6d KiB | find %6.2f s (sys %5.2f), %5d KiB | ratio %.2f | %d files left\n' \
       "$shape" $round $first "${T[ours]}" "${S[ours]}" "${O[ours]}" "${R[ours]}" "${T[theirs]}" "${S[theirs]}" \
       "${R[theirs]}" "$(ratio "${T[ours]}" "${T[theirs]}")" "$la"
     SUM_OURS=$(echo "$SUM_OURS + ${T[ours]}" | bc -l); SUM_THEIRS=$(echo "$SUM_THEIRS + ${T[theirs]}" | bc -l)
@@ -152,7 +156,7 @@ for shape in ${SHAPES//,/ }; do
     read -r n t s _ r o < <(timed "$which" "$WORK/a")
     if [ "$n" = dry ]; then DW+=("$t"); DS+=("$s"); DR+=("$r"); DO+=("$o"); else LW+=("$t"); LS+=("$s"); fi
   done
-  printf '%-9s dry run: log-cleanup --dry-run %s s (sys %s; open-file check %s s; peak RSS %s KiB) | find listing %s s (sys %s) | ratio of medians %.2f\n' \
+  printf '%-9s dry run: log-cleanup --dry-run %s s (sys %s; open-file check added/read %s s; peak RSS %s KiB) | find listing %s s (sys %s) | ratio of medians %.2f\n' \
     "$shape" "${DW[*]}" "${DS[*]}" "${DO[*]}" "${DR[*]}" "${LW[*]}" "${LS[*]}" \
     "$(ratio "$(median3 "${DW[@]}")" "$(median3 "${LW[@]}")")"
   rm -rf "$WORK/a"

@@ -151,10 +151,13 @@ class CleanupPlan {
   int64_t scanned = 0;
   double walk_seconds = 0;
   /// The open-file check: whether the fd tables were read (only when the
-  /// walk found files to act on), how many descriptors, and how long it took.
+  /// walk found files to act on), how many descriptors, how long the plan
+  /// waited for the check after the walk (the read runs beside the walk, so
+  /// this is what it adds to the run), and how long the read itself took.
   bool open_files_read = false;
   int64_t open_descriptors = 0;
   double open_files_seconds = 0;
+  double open_files_read_seconds = 0;
 
   static constexpr size_t kMaxIssues = 1000;
 

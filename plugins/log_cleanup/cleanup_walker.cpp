@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "dir_under_root.h"
@@ -120,6 +121,9 @@ class Walk {
     for (const std::string& p : options.exclude) exclude_.emplace_back(p);
     threads_ = WorkerThreads(env.threads);
   }
+  ~Walk() {
+    if (open_reader_.joinable()) open_reader_.join();
+  }
 
   Status Run();
 
@@ -130,8 +134,12 @@ class Walk {
   void SkipMountPoint(const DirTask& task, const char* name, const DirIdentity& id, MountCrossing crossing,
                       TopTotals& t);
   void Worker();
-  /// Reads the open-file index (only when files were found, only for their
-  /// devices) and takes the open ones out of the plan.
+  /// Starts reading the open-file index on a thread of its own, beside the
+  /// walk: called (with mu_ held) when the walk plans its first file, so a
+  /// walk that finds nothing reads no fd table, and a walk that waits on the
+  /// disk hides most of the read.
+  void StartOpenFileRead();
+  /// Waits for that read and takes the open files out of the plan.
   Status LeaveOutOpenFiles();
   void ScanDir(const DirTask& task, size_t level, Scratch& s);
   void Issue(uint32_t dir, std::string_view name, const std::string& message);
@@ -150,6 +158,10 @@ class Walk {
   int busy_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> scanned_{0};
+
+  std::thread open_reader_;  // started by StartOpenFileRead, joined by LeaveOutOpenFiles
+  std::optional<Error> open_read_error_;
+  double open_read_seconds_ = 0;
 };
 
 void Walk::Issue(uint32_t dir, std::string_view name, const std::string& message) {
@@ -366,11 +378,25 @@ Status Walk::Run() {
   return Status::Ok();
 }
 
+void Walk::StartOpenFileRead() {
+  if (!env_.open || open_reader_.joinable()) return;
+  open_reader_ = std::thread([this] {
+    auto t0 = env_.clock->Monotonic();
+    // Every device: which ones the planned files are on is known only once
+    // the walk ends. Contains() matches the device and the inode.
+    if (Status st = env_.open->Read(); !st.ok()) open_read_error_ = st.error();
+    open_read_seconds_ = std::chrono::duration<double>(env_.clock->Monotonic() - t0).count();
+  });
+}
+
 Status Walk::LeaveOutOpenFiles() {
   plan_.files.Seal();
   if (!env_.open || plan_.file_total == 0) return Status::Ok();
   auto t0 = env_.clock->Monotonic();
-  if (Status st = env_.open->Read(plan_.file_devices); !st.ok()) return st;
+  if (!open_reader_.joinable()) StartOpenFileRead();  // not started by the walk (cannot happen today)
+  open_reader_.join();
+  if (open_read_error_) return *open_read_error_;
+  plan_.open_files_read_seconds += open_read_seconds_;
   plan_.open_files_read = true;
   plan_.open_descriptors = env_.open->descriptors();
   if (env_.open->size() > 0) {
@@ -541,6 +567,7 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
                        std::string_view(s.names).substr(m.name_off, m.name_len));
     ++dir.file_count;
   }
+  if (dir.file_count > 0) StartOpenFileRead();
   dir.spool_bytes = plan_.files.size() - dir.spool_off;
   plan_.file_total += dir.file_count;
   dir.entries = entries;

@@ -241,6 +241,7 @@ Result<Plan> LogCleanupAction::MakePlan(ActionContext& ctx) {
                {"issues", IssuesJson(p.issues)},
                {"open_files_checked", open.has_value()},
                {"open_files_seconds", p.open_files_seconds},
+               {"open_files_read_seconds", p.open_files_read_seconds},
                {"open_descriptors", p.open_descriptors},
                {"files_in_run_list", list && list->on()},
                {"walk_seconds", p.walk_seconds}};
@@ -337,7 +338,8 @@ Result<Outcome> LogCleanupAction::Apply(ActionContext& ctx, const Plan& plan) {
               {"issues", IssuesJson(r.issues)},
               {"walk_seconds", p.walk_seconds},
               {"apply_seconds", r.seconds},
-              {"open_files_seconds", p.open_files_seconds + open_seconds}};
+              {"open_files_seconds", p.open_files_seconds + open_seconds},
+              {"open_files_read_seconds", p.open_files_read_seconds + open_seconds}};
   return out;
 }
 

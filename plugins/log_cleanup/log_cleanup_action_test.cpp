@@ -1,5 +1,7 @@
 #include "log_cleanup_action.h"
 
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <zlib.h>
 
@@ -318,6 +320,74 @@ TEST_CASE("Open files are skipped: fake /proc entry, and a real child process") 
     Result<Plan> plan = action.MakePlan(ctx);
     REQUIRE_FALSE(plan.ok());
     CHECK(plan.error().message().find("skip_open_files=false") != std::string::npos);
+  }
+}
+
+/// Watches a fake /proc's fd directory for being opened (inotify IN_OPEN):
+/// what the open-file index does when it reads that process's descriptors.
+class FdDirOpens {
+ public:
+  explicit FdDirOpens(const std::string& fd_dir) {
+    fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    REQUIRE(fd_ >= 0);
+    REQUIRE(::inotify_add_watch(fd_, fd_dir.c_str(), IN_OPEN) >= 0);
+  }
+  ~FdDirOpens() { ::close(fd_); }
+  /// Whether an open came within `timeout` (true at once if one is queued).
+  bool Wait(std::chrono::milliseconds timeout) {
+    struct pollfd p = {fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
+    char buf[4096];
+    return ::read(fd_, buf, sizeof buf) > 0;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Holds the walk before it opens `dir` until the fake /proc's fd directory
+/// was opened, i.e. the open-file read started; records whether it did.
+class WaitForFdRead : public WalkHooks {
+ public:
+  WaitForFdRead(std::string dir, FdDirOpens& opens) : dir_(std::move(dir)), opens_(opens) {}
+  int BeforeOpenDir(const std::string& host_path) override {
+    if (host_path == dir_) read_during_walk = opens_.Wait(10s);
+    return 0;
+  }
+  bool read_during_walk = false;
+
+ private:
+  std::string dir_;
+  FdDirOpens& opens_;
+};
+
+TEST_CASE("The open-file read runs beside the walk once it planned a file, and not at all when it plans none") {
+  SECTION("started by the first planned file, before the walk reaches the next directory") {
+    Fixture f;
+    WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+    WriteAged(f.ctx, "/var/log/app/sub/held.log", 30 * kDay);
+    MakeDir(f.ctx, "/proc/100/fd");
+    REQUIRE(::symlink(f.Real("/var/log/app/sub/held.log").c_str(), f.Real("/proc/100/fd/5").c_str()) == 0);
+    FdDirOpens opens(f.Real("/proc/100/fd"));
+    WaitForFdRead hook("/var/log/app/sub", opens);
+    Run r = PlanAndApply(f, &hook, 1);
+    CHECK(hook.read_during_walk);
+    // Found beside the walk all the same: the held file stays.
+    CHECK(r.plan.data["paths"][0]["skipped"]["open"] == 1);
+    CHECK(ExistsNoFollow(f.ctx, "/var/log/app/sub/held.log"));
+    CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/old.log"));
+    CHECK(r.plan.data["open_files_read_seconds"].get<double>() >= 0);
+  }
+  SECTION("a walk that plans nothing reads no fd table") {
+    Fixture f;
+    WriteAged(f.ctx, "/var/log/app/young.log", 1 * kDay);
+    MakeDir(f.ctx, "/proc/100/fd");
+    FdDirOpens opens(f.Real("/proc/100/fd"));
+    LogCleanupAction action;
+    Result<Plan> plan = action.MakePlan(f.ctx);
+    REQUIRE(plan.ok());
+    CHECK(plan->data["open_descriptors"] == 0);
+    CHECK_FALSE(opens.Wait(0ms));  // the run is over: an open would be queued by now
   }
 }
 
