@@ -893,12 +893,23 @@ void RebootCoordinator::RenewLockIfDue(const State& s, std::chrono::steady_clock
   if (!st.ok()) ctx_.Warn("renewing the reboot lock while waiting: " + st.error().message());
 }
 
+std::chrono::steady_clock::time_point RebootCoordinator::FirstRenewalAfterReboot(const State& s) {
+  auto& clock = ctx_.host().clock();
+  const auto now = clock.Monotonic();
+  if (!s.reboot_issued_ms) return now;
+  // The renewal came reboot_delay before the command (Reboot).
+  const auto since_renewal = std::chrono::milliseconds(ToMs(clock.Now()) - s.reboot_issued_ms) + o_.reboot_delay;
+  const auto period = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), o_.lock.ttl / 3);
+  if (since_renewal < o_.reboot_delay || since_renewal >= period) return now;
+  return now + (period - since_renewal);
+}
+
 Result<Phase> RebootCoordinator::AwaitBoot(Walk& w) {
   State& s = w.s;
   auto& clock = ctx_.host().clock();
   const auto deadline = std::chrono::system_clock::time_point(std::chrono::milliseconds(s.reboot_issued_ms)) +
                         o_.reboot_timeout;
-  auto renew_at = clock.Monotonic();
+  auto renew_at = FirstRenewalAfterReboot(s);
   for (;;) {
     auto boot = ReadBootIdentity(ctx_.host());
     if (boot && !BootChange(s.boot, *boot).empty()) return Phase::kAwaitNode;
@@ -924,7 +935,9 @@ Result<Phase> RebootCoordinator::AwaitNode(Walk& w) {
   ctx_.Info("node rebooted (" + BootChange(s.boot, *boot) + "); waiting for the Node to report the new boot and Ready");
   ctx_.Progress("waiting for node " + o_.node + " to report its new boot and be Ready");
   const auto deadline = clock.Monotonic() + o_.ready_timeout;
-  auto renew_at = clock.Monotonic();  // nobody renewed the lease while the node was down
+  // Nobody renewed the lease while the node was down: due now, unless the
+  // reboot was quicker than a renewal period.
+  auto renew_at = FirstRenewalAfterReboot(s);
   for (;;) {
     RenewLockIfDue(s, renew_at);
     auto node = kube_.GetNode(o_.node);

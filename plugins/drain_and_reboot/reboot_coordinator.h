@@ -154,6 +154,11 @@ class RebootCoordinator {
   /// `next` a third of the TTL on. The waits around the reboot run without the
   /// background renewer. A failure is a warning: the node is down or coming back.
   void RenewLockIfDue(const State& s, std::chrono::steady_clock::time_point& next);
+  /// When the lease, renewed with its full TTL right before the reboot
+  /// command, is next due while the node goes down and comes back: a third of
+  /// the TTL after that renewal, as during the drain. At once when that has
+  /// passed, or when the wall clock reads earlier than the reboot (set back).
+  std::chrono::steady_clock::time_point FirstRenewalAfterReboot(const State& s);
   /// Removes our annotations and taint, uncordons when `uncordon`, and sets
   /// kRebootCondition False when it is True.
   Status CleanNode(bool uncordon);

@@ -177,6 +177,52 @@ TEST_CASE("lease_renewed_while_waiting_for_the_node_after_the_boot", "[reboot_co
   CHECK(oldest_lease <= 10min + 1s);
 }
 
+TEST_CASE("lease_renewal_after_the_boot: due a third of the TTL after the renewal before the reboot",
+          "[reboot_coordinator]") {
+  // The lease was renewed with its full TTL (30 min) right before the reboot
+  // command. A node back within a renewal period (10 min) gives its slot
+  // back without renewing it first; one that took longer, or whose wall clock
+  // now reads earlier than the reboot, renews it before anything else.
+  struct Case {
+    const char* what;
+    std::function<void(FakeClock&)> during_the_reboot;
+    int renewals_before_the_first_node_read;
+  };
+  const Case cases[] = {
+      {"back at once", [](FakeClock&) {}, 0},
+      {"back after 9 minutes", [](FakeClock& c) { c.Advance(9min); }, 0},
+      {"back after 15 minutes", [](FakeClock& c) { c.Advance(15min); }, 1},
+      {"the wall clock set back an hour", [](FakeClock& c) { c.Set(c.Now() - 1h); }, 1},
+  };
+  for (const Case& k : cases) {
+    SECTION(k.what) {
+      Bed b;
+      std::atomic<bool> rebooted{false};
+      std::atomic<int> renewals{0};
+      std::optional<int> at_first_node_read;
+      b.RebootBootsTheNode([&] {
+        k.during_the_reboot(b.ctx.clock());
+        rebooted = true;
+      });
+      b.kube.before_update_lease = [&] {
+        if (rebooted) ++renewals;
+      };
+      b.kube.before_get_node = [&] {
+        if (rebooted && !at_first_node_read) at_first_node_read = renewals.load();
+      };
+      RebootCoordinator c(b.ctx, b.kube, b.o, "drain-and-reboot");
+      auto out = c.Run();
+      REQUIRE(out);
+      INFO(out->summary);
+      CHECK(out->status == RunStatus::kChanged);
+      REQUIRE(at_first_node_read);
+      CHECK(*at_first_node_read == k.renewals_before_the_first_node_read);
+      CHECK(renewals == k.renewals_before_the_first_node_read);  // nobody waits: the release deletes
+      CHECK(b.kube.leases.empty());
+    }
+  }
+}
+
 TEST_CASE("reboot_recognised_under_the_shipped_unit: only PID 1's start time changes (nspawn)",
           "[reboot_coordinator]") {
   Bed b;
