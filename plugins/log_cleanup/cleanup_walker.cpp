@@ -160,6 +160,7 @@ class Walk {
   std::atomic<int64_t> scanned_{0};
 
   std::thread open_reader_;  // started by StartOpenFileRead, joined by LeaveOutOpenFiles
+  std::vector<dev_t> open_read_devices_;  // what it keeps; empty: every device
   std::optional<Error> open_read_error_;
   double open_read_seconds_ = 0;
 };
@@ -380,11 +381,19 @@ Status Walk::Run() {
 
 void Walk::StartOpenFileRead() {
   if (!env_.open || open_reader_.joinable()) return;
+  // Which devices the planned files are on is known only once the walk ends.
+  // Without crossing mounts they are the top paths' (a file on another
+  // device is caught after the walk); else every device is kept.
+  open_read_devices_.clear();
+  if (options_.one_file_system) {
+    for (const TopPath& t : plan_.tops)
+      if (t.fd >= 0 && std::find(open_read_devices_.begin(), open_read_devices_.end(), plan_.dirs[t.dir].dev) ==
+                           open_read_devices_.end())
+        open_read_devices_.push_back(plan_.dirs[t.dir].dev);
+  }
   open_reader_ = std::thread([this] {
     auto t0 = env_.clock->Monotonic();
-    // Every device: which ones the planned files are on is known only once
-    // the walk ends. Contains() matches the device and the inode.
-    if (Status st = env_.open->Read(); !st.ok()) open_read_error_ = st.error();
+    if (Status st = env_.open->Read(open_read_devices_); !st.ok()) open_read_error_ = st.error();
     open_read_seconds_ = std::chrono::duration<double>(env_.clock->Monotonic() - t0).count();
   });
 }
@@ -397,6 +406,17 @@ Status Walk::LeaveOutOpenFiles() {
   open_reader_.join();
   if (open_read_error_) return *open_read_error_;
   plan_.open_files_read_seconds += open_read_seconds_;
+  // A planned file on a device that read left out (a file bind-mounted from
+  // elsewhere): read again, now for the planned files' devices.
+  if (!open_read_devices_.empty()) {
+    for (dev_t d : plan_.file_devices) {
+      if (std::find(open_read_devices_.begin(), open_read_devices_.end(), d) != open_read_devices_.end()) continue;
+      auto t1 = env_.clock->Monotonic();
+      if (Status st = env_.open->Read(plan_.file_devices); !st.ok()) return st;
+      plan_.open_files_read_seconds += std::chrono::duration<double>(env_.clock->Monotonic() - t1).count();
+      break;
+    }
+  }
   plan_.open_files_read = true;
   plan_.open_descriptors = env_.open->descriptors();
   if (env_.open->size() > 0) {

@@ -820,6 +820,33 @@ TEST_CASE("log_cleanup_does_not_cross_a_bind_mount (private mount namespace)") {
   RunInPrivateMountNamespace("mount-namespace child: bind mounts are not crossed");
 }
 
+TEST_CASE("mount-namespace child: a held file bind-mounted from another device is found open", "[.mountns]") {
+  if (!std::getenv("LOGC_IN_PRIVATE_MOUNT_NS")) FAIL("run only through the unshare test");
+  // The plan's open-file read, beside the walk, keeps only the top path's
+  // device; a planned file on another one (a file bind mount) makes the plan
+  // read again for it.
+  Fixture f;
+  WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
+  MakeDir(f.ctx, "/other");
+  REQUIRE(::mount("tmpfs", f.Real("/other").c_str(), "tmpfs", 0, "size=1m") == 0);
+  WriteAged(f.ctx, "/other/held.log", 30 * kDay);
+  WriteAged(f.ctx, "/var/log/app/held.log", 30 * kDay);
+  BindMount(f.Real("/other/held.log"), f.Real("/var/log/app/held.log"));
+  MakeDir(f.ctx, "/proc/100/fd");
+  REQUIRE(::symlink(f.Real("/other/held.log").c_str(), f.Real("/proc/100/fd/5").c_str()) == 0);
+  LogCleanupAction action;
+  Result<Plan> plan = action.MakePlan(f.ctx);
+  REQUIRE(plan.ok());
+  CHECK(plan->data["paths"][0]["skipped"]["open"] == 1);
+  CHECK(plan->data["paths"][0]["delete"]["files"] == 1);  // old.log
+  ::umount(f.Real("/var/log/app/held.log").c_str());
+  ::umount(f.Real("/other").c_str());
+}
+
+TEST_CASE("A held file bind-mounted from another device is found open (private mount namespace)") {
+  RunInPrivateMountNamespace("mount-namespace child: a held file bind-mounted from another device is found open");
+}
+
 // --- Issue 10, defect 3: symlinked components on the way to a path ------------
 
 TEST_CASE("log_cleanup_does_not_follow_a_symlinked_path_component") {

@@ -8,10 +8,11 @@
 // fstatat per open descriptor: 50,000 for 500 processes holding 100 files),
 // so it is split in two: Open() checks that /proc can be listed at all (a
 // run fails then, before it walks), and Read() is called only once there are
-// files to check: the plan's read runs on a thread beside the walk from its
-// first planned file (every device), Apply's keeps only the devices the
-// planned files are on. The set is a sorted vector: 16 bytes per open
-// regular file kept.
+// files to check, keeping only the devices those are on: the plan's read
+// runs on a thread beside the walk from its first planned file (for the top
+// paths' devices, or every device when the walk crosses mounts), Apply's is
+// for the planned files' devices. The set is a sorted vector: 16 bytes per
+// open regular file kept.
 #pragma once
 
 #include <sys/types.h>
