@@ -18,7 +18,8 @@ safety, liveness and fairness, load, takeover; result.json, summary.txt and
 requests.svg go into --out.
 
   /usr/bin/python3 bench/fleet/fleet.py --build build -n 100 --concurrency 10 --out /tmp/fleet
-  (--check: exit 1 when safety, liveness, takeover or "nothing to do = 0 requests" fail)
+  (--check: exit 1 when a check fails: safety, liveness, takeover, "nothing to do = 0
+  requests", and without faults fairness and the cost of waiting)
 
 Standard library only.
 """
