@@ -30,6 +30,10 @@ int64_t MtimeNs(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
+bool HasDevice(const std::vector<dev_t>& devices, dev_t dev) {
+  return std::find(devices.begin(), devices.end(), dev) != devices.end();
+}
+
 int64_t ToNs(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
@@ -387,8 +391,7 @@ void Walk::StartOpenFileRead() {
   open_read_devices_.clear();
   if (options_.one_file_system) {
     for (const TopPath& t : plan_.tops)
-      if (t.fd >= 0 && std::find(open_read_devices_.begin(), open_read_devices_.end(), plan_.dirs[t.dir].dev) ==
-                           open_read_devices_.end())
+      if (t.fd >= 0 && !HasDevice(open_read_devices_, plan_.dirs[t.dir].dev))
         open_read_devices_.push_back(plan_.dirs[t.dir].dev);
   }
   open_reader_ = std::thread([this] {
@@ -408,14 +411,12 @@ Status Walk::LeaveOutOpenFiles() {
   plan_.open_files_read_seconds += open_read_seconds_;
   // A planned file on a device that read left out (a file bind-mounted from
   // elsewhere): read again, now for the planned files' devices.
-  if (!open_read_devices_.empty()) {
-    for (dev_t d : plan_.file_devices) {
-      if (std::find(open_read_devices_.begin(), open_read_devices_.end(), d) != open_read_devices_.end()) continue;
-      auto t1 = env_.clock->Monotonic();
-      if (Status st = env_.open->Read(plan_.file_devices); !st.ok()) return st;
-      plan_.open_files_read_seconds += std::chrono::duration<double>(env_.clock->Monotonic() - t1).count();
-      break;
-    }
+  if (!open_read_devices_.empty() &&
+      !std::all_of(plan_.file_devices.begin(), plan_.file_devices.end(),
+                   [&](dev_t d) { return HasDevice(open_read_devices_, d); })) {
+    auto t1 = env_.clock->Monotonic();
+    if (Status st = env_.open->Read(plan_.file_devices); !st.ok()) return st;
+    plan_.open_files_read_seconds += std::chrono::duration<double>(env_.clock->Monotonic() - t1).count();
   }
   plan_.open_files_read = true;
   plan_.open_descriptors = env_.open->descriptors();
@@ -581,8 +582,7 @@ void Walk::ScanDir(const DirTask& task, size_t level, Scratch& s) {
     if (m.keep) { ++t.kept_newest; continue; }
     if (action == FileAction::kDelete) { ++t.delete_files; t.delete_bytes += m.size; ++dir.deletes; }
     else { ++t.compress_files; t.compress_bytes += m.size; }
-    if (std::find(plan_.file_devices.begin(), plan_.file_devices.end(), m.dev) == plan_.file_devices.end())
-      plan_.file_devices.push_back(m.dev);
+    if (!HasDevice(plan_.file_devices, m.dev)) plan_.file_devices.push_back(m.dev);
     plan_.files.Append({task.dir, 0, m.name_len, action, false, m.dev, m.ino, m.size, m.mtime_ns},
                        std::string_view(s.names).substr(m.name_off, m.name_len));
     ++dir.file_count;
