@@ -51,8 +51,13 @@ Result<std::unique_ptr<AgentSetup>> LoadAgentSetup(const SetupOptions& options) 
   setup->settings = ParseAgentSettings(setup->raw, setup->problems);
   RealHost host(setup->settings.root);
   if (setup->settings.node_name.empty()) setup->settings.node_name = ResolveNodeName(host);
+  // Probes' answers are kept in the state dir, so a module is probed again
+  // only when it (or the runner) changed (probe_cache.h).
+  std::string probe_cache;
+  if (!options.plugin_probe_exe.empty() && !setup->settings.state_dir.empty())
+    probe_cache = setup->settings.state_dir + "/plugin-probes";
   LoadPlugins({setup->settings.plugin_dir, setup->settings.exec_plugin_dir, !setup->settings.allow_unsafe_plugin_owner,
-               options.plugin_probe_exe},
+               options.plugin_probe_exe, probe_cache},
               setup->catalog);
   setup->tasks = ResolveTasks(setup->raw, setup->catalog, setup->problems);
 

@@ -126,9 +126,15 @@ std::string_view TrimmedHead(const std::string& text, size_t max) {
 
 /// Runs `probe_exe probe-plugin FILE` and reads the module's tables from its
 /// answer. Error when the module crashed or hung there, or was refused (the
-/// probe's reason).
+/// probe's reason). With `cache`, the tables kept for this very file are taken
+/// instead (checked as a probe's answer is), and a probe's answer is kept.
 Result<std::shared_ptr<const OwnedPluginTables>> ReadTablesInChild(const std::string& path,
-                                                                    const std::string& probe_exe) {
+                                                                    const std::string& probe_exe,
+                                                                    const ProbeCache* cache) {
+  const std::string key = cache ? cache->Key(path) : "";
+  if (auto kept = cache ? cache->Find(path, key) : std::nullopt) {
+    if (auto tables = PluginTablesFromWire(*kept)) return tables;
+  }
   ProcessCommandRunner runner;
   CommandSpec spec;
   spec.argv = {probe_exe, "probe-plugin", path};
@@ -157,7 +163,9 @@ Result<std::shared_ptr<const OwnedPluginTables>> ReadTablesInChild(const std::st
     return Error(code, answer.value("message", std::string("refused by the probe")));
   }
   if (!answer.contains("plugin")) return Internal("the probe's answer has no plugin tables");
-  return PluginTablesFromWire(answer["plugin"]);
+  auto tables = PluginTablesFromWire(answer["plugin"]);
+  if (tables && cache) cache->Keep(path, key, answer["plugin"]);
+  return tables;
 }
 
 /// The second half of loading a probed module, in the catalog's order: its
@@ -263,7 +271,7 @@ Status ValidateInChild(const std::string& probe_exe, const std::string& path, co
 }
 
 Status LoadNativePlugin(const std::string& path, bool require_root_owner, ActionCatalog& catalog,
-                        const std::string& probe_exe) {
+                        const std::string& probe_exe, const ProbeCache* cache) {
   Status safe = CheckPluginFileSafety(path, require_root_owner);
   if (!safe.ok()) return safe;
   if (probe_exe.empty()) {
@@ -273,7 +281,7 @@ Status LoadNativePlugin(const std::string& path, bool require_root_owner, Action
     return Status::Ok();
   }
   // No module mapped here: the probe loads it, and its tables come back as data.
-  return AddProbedPlugin(path, ReadTablesInChild(path, probe_exe), catalog, probe_exe);
+  return AddProbedPlugin(path, ReadTablesInChild(path, probe_exe, cache), catalog, probe_exe);
 }
 
 Result<const ActionInfo*> LoadActionCode(const ActionInfo& action, bool require_root_owner, ActionCatalog& code) {
@@ -572,11 +580,15 @@ void LoadPlugins(const PluginLoaderOptions& options, ActionCatalog& catalog) {
     // their tables are then checked and added in file order, so which of two
     // modules claiming one name is refused does not depend on timing.
     using Tables = Result<std::shared_ptr<const OwnedPluginTables>>;
+    std::optional<ProbeCache> cache;
+    if (!options.probe_cache_dir.empty())
+      cache.emplace(options.probe_cache_dir, options.probe_exe, options.require_root_owner);
+    const ProbeCache* kept = cache ? &*cache : nullptr;
     std::vector<std::future<Tables>> probes;
     for (const auto& f : modules)
-      probes.push_back(std::async(std::launch::async, [&f, &options]() -> Tables {
+      probes.push_back(std::async(std::launch::async, [&f, &options, kept]() -> Tables {
         if (Status safe = CheckPluginFileSafety(f, options.require_root_owner); !safe.ok()) return safe.error();
-        return ReadTablesInChild(f, options.probe_exe);
+        return ReadTablesInChild(f, options.probe_exe, kept);
       }));
     for (size_t i = 0; i < modules.size(); ++i)
       record(modules[i], AddProbedPlugin(modules[i], probes[i].get(), catalog, options.probe_exe));

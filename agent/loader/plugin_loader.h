@@ -17,6 +17,7 @@
 #include <string>
 
 #include "loader/action_catalog.h"
+#include "loader/probe_cache.h"
 
 namespace nodeagent {
 
@@ -30,6 +31,10 @@ struct PluginLoaderOptions {
   /// native module's tables, instead of loading it here (config/runner_path.h
   /// finds it). The actions then have no `create`: they run in a worker.
   std::string probe_exe;
+  /// With `probe_exe`: where probes' answers are kept between runs
+  /// (probe_cache.h; the daemon and agentctl use <state_dir>/plugin-probes).
+  /// Empty: every module is probed every time.
+  std::string probe_cache_dir;
 };
 
 /// Loads everything it can; problems end up in catalog.problems.
@@ -38,8 +43,10 @@ void LoadPlugins(const PluginLoaderOptions& options, ActionCatalog& catalog);
 /// Loads one native module: with `probe_exe`, only its tables, read from a
 /// probe child (ActionInfo::create stays empty, validate() runs in a child);
 /// without, dlopen()ed in this process for good. Error says why it was refused.
+/// With `cache` (and `probe_exe`), tables kept for the very same module file
+/// are taken instead of probing, and a probe's answer is kept.
 Status LoadNativePlugin(const std::string& path, bool require_root_owner, ActionCatalog& catalog,
-                        const std::string& probe_exe = "");
+                        const std::string& probe_exe = "", const ProbeCache* cache = nullptr);
 /// For an action read from a probe (no `create`): loads the module that
 /// provides it (ActionInfo::source) into `code`, in this process, as a worker
 /// does, and returns the action there. `action` itself when it has code (an
