@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
 
+#include "host/local_file_system.h"
 #include "loader/plugin_tables.h"
 #include "nodeagent/plugin.h"
 
@@ -77,24 +77,16 @@ std::string ProbeCache::Key(const std::string& module) const {
 
 std::optional<nlohmann::json> ProbeCache::Find(const std::string& module, const std::string& key) const {
   if (key.empty() || !DirSafe()) return std::nullopt;
-  int fd = ::open(EntryPath(module).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  const std::string path = EntryPath(module);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return std::nullopt;
-  std::string text;
   struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<size_t>(st.st_size) <= kMaxEntryBytes &&
-      st.st_uid == ::geteuid()) {
-    text.resize(static_cast<size_t>(st.st_size) + 1);  // one more: a file grown since fstat is refused
-    size_t got = 0;
-    while (got < text.size()) {
-      ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
-    }
-    text.resize(got == static_cast<size_t>(st.st_size) ? got : 0);
-  }
+  Result<std::string> text = Error(ErrorCode::kPermissionDenied, "not a regular file of ours");
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == ::geteuid())
+    text = ReadAllFromFd(fd, kMaxEntryBytes, path);
   ::close(fd);
-  auto entry = nlohmann::json::parse(text, nullptr, false);
+  if (!text) return std::nullopt;
+  auto entry = nlohmann::json::parse(*text, nullptr, false);
   if (entry.is_discarded() || !entry.is_object()) return std::nullopt;
   auto kept_key = entry.find("key");
   auto tables = entry.find("plugin");
@@ -112,22 +104,7 @@ bool ProbeCache::Keep(const std::string& module, const std::string& key, const n
   if (age < static_cast<int64_t>(racy_seconds_) * 1000000000) return false;
   const std::string text = nlohmann::json{{"key", key}, {"plugin", tables}}.dump();
   if (text.size() > kMaxEntryBytes) return false;
-  const std::string final_path = EntryPath(module);
-  const std::string temp = final_path + ".tmp" + std::to_string(::getpid());
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  size_t put = 0;
-  while (put < text.size()) {
-    ssize_t n = ::write(fd, text.data() + put, text.size() - put);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    put += static_cast<size_t>(n);
-  }
-  // No fsync: an entry lost or emptied by a crash fails to parse and the
-  // module is probed again.
-  bool ok = ::close(fd) == 0 && put == text.size() && ::rename(temp.c_str(), final_path.c_str()) == 0;
-  if (!ok) ::unlink(temp.c_str());
-  return ok;
+  return WriteFileAtomically(EntryPath(module), text, 0600).ok();
 }
 
 }  // namespace nodeagent
