@@ -9,7 +9,10 @@
 // clean" rule, a module changed in the last 2 seconds is not kept, since a
 // rewrite within the file system's timestamp granularity could look unchanged.
 // A cache only: every failure to read or write it means "probe again", and a
-// module the probe refuses is never kept, so its reason stays current.
+// module the probe refuses is never kept, so its reason stays current. What it
+// cannot see is a library the module links changing under it: a module that
+// now crashes while loading is then found by the worker that loads it, and
+// that run fails as any worker crash does.
 #pragma once
 
 #include <optional>
