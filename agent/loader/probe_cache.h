@@ -11,8 +11,9 @@
 // A cache only: every failure to read or write it means "probe again", and a
 // module the probe refuses is never kept, so its reason stays current. What it
 // cannot see is a library the module links changing under it: a module that
-// now crashes while loading is then found by the worker that loads it, and
-// that run fails as any worker crash does.
+// now crashes while loading is then found by what loads it to run an action,
+// a worker (the run fails as any worker crash does) or `agentctl --local run`
+// (which crashes with it).
 #pragma once
 
 #include <optional>
