@@ -190,7 +190,7 @@ Prometheus metrics of the runs are written for node\-exporter's textfile collect
 .SH SANDBOX
 nodeagent.service grants what the shipped actions (log\-cleanup, drain\-and\-reboot, exec plugins) need and no more: the file system is read\-only except for /var/log, /var/lib/nodeagent and /run/nodeagent, and the capabilities are CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN and CAP_SYS_PTRACE. Exec plugins run inside the same sandbox. Grant more with a drop\-in (\fBsystemctl edit nodeagent.service\fR, e.g. ReadWritePaths=/srv/logs); examples, and the draft of the drop\-in a join\-prep plugin would ship, are in /usr/share/doc/nodeagent/examples/nodeagent.service.d/.
 .SH FILES
-/etc/nodeagent/agent.toml, /etc/nodeagent/conf.d/, /var/lib/nodeagent/, /run/nodeagent/agent.sock, /usr/lib/nodeagent/plugins/, /usr/libexec/nodeagent/nodeagent\-runner (runs and agentctl's local commands; found beside the daemon in a build tree, or through $NODEAGENT_RUNNER)
+/etc/nodeagent/agent.toml, /etc/nodeagent/conf.d/, /var/lib/nodeagent/ (run history, the audit trail, and in plugin\-probes/ each plugin module's tables as its probe last read them, used while the module and the runner are unchanged), /run/nodeagent/agent.sock, /usr/lib/nodeagent/plugins/, /usr/libexec/nodeagent/nodeagent\-runner (runs and agentctl's local commands; found beside the daemon in a build tree, or through $NODEAGENT_RUNNER)
 .SH SEE ALSO
 agentctl(1), nodeagent.toml(5), systemctl(1)
 )DOC";
