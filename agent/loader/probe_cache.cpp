@@ -40,11 +40,19 @@ uint64_t Fnv1a(const std::string& s) {
 
 }  // namespace
 
+namespace {
+
+std::string IdentityOf(const struct stat& st) {
+  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+         std::to_string(Nanos(st.st_mtim)) + ":" + std::to_string(Nanos(st.st_ctim));
+}
+
+}  // namespace
+
 std::string FileIdentity(const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) return "";
-  return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-         std::to_string(Nanos(st.st_mtim)) + ":" + std::to_string(Nanos(st.st_ctim));
+  return IdentityOf(st);
 }
 
 ProbeCache::ProbeCache(std::string dir, const std::string& probe_exe, bool require_root_owner, int racy_seconds)
@@ -69,10 +77,12 @@ std::string ProbeCache::EntryPath(const std::string& module) const {
   return dir_ + "/" + base.substr(0, 64) + "-" + Hex64(Fnv1a(module)) + ".json";
 }
 
-std::string ProbeCache::Key(const std::string& module) const {
-  std::string id = FileIdentity(module);
-  if (id.empty() || probe_identity_.empty() || dir_.empty()) return "";
-  return "abi " + std::to_string(kPluginAbiVersion) + " module " + module + " " + id + " probe " + probe_identity_;
+std::string ProbeCache::Key(const std::string& module) const { return KeyFor(module, FileIdentity(module)); }
+
+std::string ProbeCache::KeyFor(const std::string& module, const std::string& identity) const {
+  if (identity.empty() || probe_identity_.empty() || dir_.empty()) return "";
+  return "abi " + std::to_string(kPluginAbiVersion) + " module " + module + " " + identity + " probe " +
+         probe_identity_;
 }
 
 std::optional<nlohmann::json> ProbeCache::Find(const std::string& module, const std::string& key) const {
@@ -96,10 +106,13 @@ std::optional<nlohmann::json> ProbeCache::Find(const std::string& module, const 
 }
 
 bool ProbeCache::Keep(const std::string& module, const std::string& key, const nlohmann::json& tables) const {
-  if (key.empty() || Key(module) != key || !DirSafe()) return false;
+  // One lstat answers both questions: is the module still the file the key
+  // names, and is its last change old enough.
   struct stat st;
   struct timespec now;
-  if (::lstat(module.c_str(), &st) != 0 || ::clock_gettime(CLOCK_REALTIME, &now) != 0) return false;
+  if (key.empty() || ::lstat(module.c_str(), &st) != 0 || KeyFor(module, IdentityOf(st)) != key || !DirSafe() ||
+      ::clock_gettime(CLOCK_REALTIME, &now) != 0)
+    return false;
   const int64_t age = Nanos(now) - std::max(Nanos(st.st_mtim), Nanos(st.st_ctim));
   if (age < static_cast<int64_t>(racy_seconds_) * 1000000000) return false;
   const std::string text = nlohmann::json{{"key", key}, {"plugin", tables}}.dump();

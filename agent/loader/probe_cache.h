@@ -49,6 +49,8 @@ class ProbeCache {
 
  private:
   bool DirSafe() const;
+  /// The key of `module` whose file identity (FileIdentity) is `identity`.
+  std::string KeyFor(const std::string& module, const std::string& identity) const;
 
   std::string dir_;
   std::string probe_identity_;
