@@ -665,12 +665,18 @@ TEST_CASE("A large tree walked by several threads plans exactly the old matching
 
 std::string SelfExe() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
 
+/// Makes `dir` under the fixture's root and mounts a 1 MiB tmpfs there (a
+/// device of its own). Only in a private mount namespace.
+void MountTmpfs(Fixture& f, const std::string& dir) {
+  MakeDir(f.ctx, dir);
+  REQUIRE(::mount("tmpfs", f.Real(dir).c_str(), "tmpfs", 0, "size=1m") == 0);
+}
+
 TEST_CASE("mount-namespace child: a tmpfs inside the tree is not crossed", "[.mountns]") {
   if (!std::getenv("LOGC_IN_PRIVATE_MOUNT_NS")) FAIL("run only through the unshare test");
   Fixture f;
   WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
-  MakeDir(f.ctx, "/var/log/app/mnt");
-  REQUIRE(::mount("tmpfs", f.Real("/var/log/app/mnt").c_str(), "tmpfs", 0, "size=1m") == 0);
+  MountTmpfs(f, "/var/log/app/mnt");
   WriteAged(f.ctx, "/var/log/app/mnt/old.log", 30 * kDay);
   Run r = PlanAndApply(f);
   CHECK_FALSE(ExistsNoFollow(f.ctx, "/var/log/app/old.log"));
@@ -827,8 +833,7 @@ TEST_CASE("mount-namespace child: a held file bind-mounted from another device i
   // read again for it.
   Fixture f;
   WriteAged(f.ctx, "/var/log/app/old.log", 30 * kDay);
-  MakeDir(f.ctx, "/other");
-  REQUIRE(::mount("tmpfs", f.Real("/other").c_str(), "tmpfs", 0, "size=1m") == 0);
+  MountTmpfs(f, "/other");
   WriteAged(f.ctx, "/other/held.log", 30 * kDay);
   WriteAged(f.ctx, "/var/log/app/held.log", 30 * kDay);
   BindMount(f.Real("/other/held.log"), f.Real("/var/log/app/held.log"));
